@@ -1,0 +1,165 @@
+/**
+ * The only code that reads `process.env`. The environment is parsed once against a schema;
+ * every problem is printed and the process exits 1. Everything else imports the frozen result.
+ *
+ * Secrets (JWT signing key, admin password) have no defaults outside local mode: in
+ * `APP_MODE=local` (the default, for a laptop or CI) a signing key is generated and kept in the
+ * data folder; in `APP_MODE=production` it must be given.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z
+  .object({
+    /** `local` (default: embedded database, generated keys, demo seed) or `production`. */
+    APP_MODE: z.enum(['local', 'production']).default('local'),
+    /** HTTP port of the API. */
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** Interface the API binds to. */
+    HOST: z.string().default('0.0.0.0'),
+    /** MongoDB 6+ connection string. Unset: start the embedded FerretDB. */
+    MONGODB_URI: z.string().url().optional(),
+    /** Database name; the URI's own path wins when it names one. */
+    MONGODB_DB: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/).default('moral_savings'),
+    /** Redis for BullMQ, rate limits and locks. Unset: 127.0.0.1:6379, or a redis-server we start. */
+    REDIS_URL: z.string().url().optional(),
+    /** Prefix of every Redis key and queue, so several deployments or test runs share one Redis. */
+    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default('msl'),
+    /** Folder of the embedded database, generated keys and demo credentials. */
+    DATA_DIR: z.string().default('data'),
+    /** Embedded FerretDB backend: `sqlite` (in DATA_DIR) or `postgresql`. */
+    FERRETDB_HANDLER: z.enum(['sqlite', 'postgresql']).default('sqlite'),
+    /** PostgreSQL URL for FERRETDB_HANDLER=postgresql. */
+    FERRETDB_POSTGRESQL_URL: z.string().optional(),
+    /** Path of the launcher binary built by tools/bootstrap.mjs. */
+    FERRETDB_BIN: z.string().optional(),
+    /** First admin, created on first start against an empty database. */
+    ADMIN_USERNAME: z.string().min(1).max(64).optional(),
+    ADMIN_PASSWORD: z.string().min(8).max(256).optional(),
+    /** PEM (PKCS#8) ES256 private key that signs access tokens. Local mode: generated. */
+    JWT_PRIVATE_KEY: z.string().optional(),
+    /** Key id (`kid`) of JWT_PRIVATE_KEY. */
+    JWT_KEY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    /** JSON object {kid: PEM public key} of retired keys still accepted while tokens age out. */
+    JWT_PREVIOUS_PUBLIC_KEYS: z.string().optional(),
+    /** `iss` and `aud` claims of access tokens. */
+    JWT_ISSUER: z.string().default('moral-savings-ledger'),
+    JWT_AUDIENCE: z.string().default('moral-savings-api'),
+    /** Access token lifetime in seconds (15 minutes). */
+    ACCESS_TOKEN_TTL_S: z.coerce.number().int().min(60).max(3600).default(900),
+    /** scrypt cost parameter N as a power of two (15 = 32 MiB per hash). */
+    PASSWORD_KDF_LOG2N: z.coerce.number().int().min(10).max(20).default(15),
+    /** Failed logins per username per minute before 429. */
+    LOGIN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(5),
+    /** Seed a demo county on first start (default: on in local mode). */
+    DEMO_SEED: bool.optional(),
+    /** pino level. */
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Run the BullMQ workers in a child process of `npm start` (default true). */
+    START_WORKERS: bool.default('true'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.APP_MODE === 'production') {
+      if (!env.MONGODB_URI) ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'required in production' });
+      if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required in production' });
+      if (!env.JWT_PRIVATE_KEY || !env.JWT_KEY_ID)
+        ctx.addIssue({ code: 'custom', path: ['JWT_PRIVATE_KEY'], message: 'JWT_PRIVATE_KEY and JWT_KEY_ID are required in production' });
+    }
+    if (env.FERRETDB_HANDLER === 'postgresql' && !env.FERRETDB_POSTGRESQL_URL && !env.MONGODB_URI)
+      ctx.addIssue({ code: 'custom', path: ['FERRETDB_POSTGRESQL_URL'], message: 'required with FERRETDB_HANDLER=postgresql' });
+    if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD))
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together' });
+  });
+
+export type Config = Readonly<{
+  mode: 'local' | 'production';
+  port: number;
+  host: string;
+  mongodbUri: string | undefined;
+  mongodbDb: string;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  dataDir: string;
+  ferretdb: Readonly<{ handler: 'sqlite' | 'postgresql'; postgresqlUrl: string | undefined; bin: string }>;
+  admin: Readonly<{ username: string; password: string }> | undefined;
+  jwt: Readonly<{
+    privateKeyPem: string | undefined;
+    keyId: string | undefined;
+    previousPublicKeys: Readonly<Record<string, string>>;
+    issuer: string;
+    audience: string;
+    accessTokenTtlS: number;
+  }>;
+  passwordKdfLog2N: number;
+  loginFailuresPerMinute: number;
+  demoSeed: boolean;
+  logLevel: string;
+  startWorkers: boolean;
+}>;
+
+/** Parses an environment (default: process.env); throws with every problem listed. */
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  let previous: Record<string, string> = {};
+  if (e.JWT_PREVIOUS_PUBLIC_KEYS) {
+    try {
+      previous = z.record(z.string()).parse(JSON.parse(e.JWT_PREVIOUS_PUBLIC_KEYS));
+    } catch {
+      throw new Error('invalid configuration:\n  JWT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}');
+    }
+  }
+  const dataDir = path.resolve(e.DATA_DIR);
+  return Object.freeze({
+    mode: e.APP_MODE,
+    port: e.PORT,
+    host: e.HOST,
+    mongodbUri: e.MONGODB_URI,
+    mongodbDb: e.MONGODB_DB,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    dataDir,
+    ferretdb: Object.freeze({
+      handler: e.FERRETDB_HANDLER,
+      postgresqlUrl: e.FERRETDB_POSTGRESQL_URL,
+      bin: e.FERRETDB_BIN ?? path.resolve(__dirname, '..', 'bin', 'ferretdb-launcher'),
+    }),
+    admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? Object.freeze({ username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD }) : undefined,
+    jwt: Object.freeze({
+      privateKeyPem: e.JWT_PRIVATE_KEY,
+      keyId: e.JWT_KEY_ID,
+      previousPublicKeys: Object.freeze(previous),
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      accessTokenTtlS: e.ACCESS_TOKEN_TTL_S,
+    }),
+    passwordKdfLog2N: e.PASSWORD_KDF_LOG2N,
+    loginFailuresPerMinute: e.LOGIN_FAILURES_PER_MINUTE,
+    demoSeed: e.DEMO_SEED ?? e.APP_MODE === 'local',
+    logLevel: e.LOG_LEVEL,
+    startWorkers: e.START_WORKERS,
+  });
+}
+
+let cached: Config | undefined;
+
+/** The process configuration, parsed on first use; prints every problem and exits 1 if invalid. */
+export function loadConfig(): Config {
+  if (!cached) {
+    try {
+      cached = parseConfig();
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+  return cached;
+}

@@ -1,0 +1,123 @@
+/**
+ * createApp(deps) builds the express app without listening, so tests drive it directly.
+ * Order matters: request id and logging first, then the body parser (1 MiB limit) and the body
+ * guard, then routes, then 404, then the one problem+json error renderer.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type Request } from 'express';
+import pinoHttp from 'pino-http';
+import swaggerUi from 'swagger-ui-express';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config';
+import type { TokenService } from './platform/auth';
+import { pingDb } from './platform/db';
+import { DomainError } from './platform/errors';
+import { Api, problemMiddleware } from './platform/http';
+import type { Logger } from './platform/logger';
+import { createMetrics, type Metrics } from './platform/metrics';
+import { guardBody } from './platform/validation';
+import { authRoutes } from './modules/auth/auth.routes';
+import { createAuthService } from './modules/auth/auth.service';
+import { cooperativeRoutes } from './modules/cooperatives/cooperatives.routes';
+import { householdRoutes } from './modules/households/households.routes';
+import { storeRoutes } from './modules/stores/stores.routes';
+import { userRoutes } from './modules/users/users.routes';
+import { villageRoutes } from './modules/villages/villages.routes';
+
+/** Largest accepted request body (CONTRACT.md: bodies over 1 MiB are refused with 413). */
+export const BODY_BYTES_MAX = 1024 * 1024;
+const READY_TIMEOUT_MS = 2000;
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  /** The API's Redis connection (fails fast). */
+  redis: Redis;
+  tokens: TokenService;
+  metrics?: Metrics;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms))]);
+}
+
+export function createApp(deps: AppDeps): Express {
+  const metrics = deps.metrics ?? createMetrics();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: operators stay literal strings
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customProps: (req) => ({ requestId: (req as Request).id }),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+  app.use((req, res, next) => {
+    const end = metrics.httpDuration.startTimer({ method: req.method });
+    res.on('finish', () => end({ route: (req.route?.path as string | undefined) ?? 'unmatched', status: String(res.statusCode) }));
+    next();
+  });
+  app.use(express.json({ limit: BODY_BYTES_MAX, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use((req, _res, next) => {
+    if (req.body !== undefined) guardBody(req.body);
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      withTimeout(pingDb(), READY_TIMEOUT_MS).then(() => (checks.database = 'ok'), () => (checks.database = 'down')),
+      withTimeout(deps.redis.ping(), READY_TIMEOUT_MS).then(() => (checks.redis = 'ok'), () => (checks.redis = 'down')),
+    ]);
+    const ready = checks.database === 'ok' && checks.redis === 'ok';
+    if (ready) {
+      res.json({ status: 'ready', checks });
+    } else {
+      res.status(503).type('application/problem+json').send(
+        JSON.stringify({ type: 'urn:moral-savings:problem:unavailable', title: 'Service unavailable', status: 503, detail: 'A dependency is down.', code: 'unavailable', checks }),
+      );
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  const auth = createAuthService({
+    tokens: deps.tokens,
+    redis: deps.redis,
+    redisPrefix: deps.config.redisPrefix,
+    failuresPerMinute: deps.config.loginFailuresPerMinute,
+    kdfLog2N: deps.config.passwordKdfLog2N,
+  });
+  const api = new Api({ verifyToken: (t, k) => deps.tokens.verify(t, k), resolvePrincipal: auth.resolvePrincipal });
+  const kdf = { kdfLog2N: deps.config.passwordKdfLog2N };
+  authRoutes(api, auth);
+  villageRoutes(api);
+  userRoutes(api, kdf);
+  householdRoutes(api);
+  storeRoutes(api, kdf);
+  cooperativeRoutes(api);
+  app.use(api.router);
+
+  const openapi = api.openapi();
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
+
+  app.use((_req, _res, next) => next(new DomainError('not_found', 'No such route.')));
+  app.use(problemMiddleware);
+  return app;
+}

@@ -1,0 +1,121 @@
+/**
+ * Sign-in. People use the password grant, store terminals the client-credentials grant; both
+ * get a 15-minute ES256 access token whose `typ` names its kind.
+ *
+ * Brute force: after `failuresPerMinute` failed attempts for one username (or client id)
+ * within a minute, further attempts get `rate_limited` until the minute is over. Failures are
+ * counted in Redis so every API process shares the count. Unknown users cost a hash as well,
+ * so timing does not reveal which usernames exist.
+ */
+import { Types } from 'mongoose';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { hashSecret, verifySecret, type TokenKind, type TokenService } from '../../platform/auth';
+import { DomainError } from '../../platform/errors';
+import type { Principal } from '../../platform/principal';
+import { Terminal, type TerminalDoc } from '../stores/stores.model';
+import { User, type UserDoc } from '../users/users.model';
+
+export interface AuthDeps {
+  tokens: TokenService;
+  redis: Redis;
+  redisPrefix: string;
+  failuresPerMinute: number;
+  kdfLog2N: number;
+}
+
+export type TokenRequest =
+  | { grantType: 'password'; username: string; password: string }
+  | { grantType: 'client_credentials'; clientId: string; clientSecret: string };
+
+export interface AuthService {
+  issueToken(req: TokenRequest): Promise<{ accessToken: string; tokenType: 'Bearer'; expiresIn: number }>;
+  resolvePrincipal(sub: string, role: string, kind: TokenKind): Promise<Principal | undefined>;
+}
+
+export function createAuthService(deps: AuthDeps): AuthService {
+  const limiter = new RateLimiterRedis({
+    storeClient: deps.redis,
+    keyPrefix: `${deps.redisPrefix}:login-failures`,
+    points: deps.failuresPerMinute,
+    duration: 60,
+  });
+  let dummyHash: Promise<string> | undefined;
+  const burnTime = async (secret: string) => {
+    dummyHash ??= hashSecret('not-a-real-password', deps.kdfLog2N);
+    await verifySecret(secret, await dummyHash);
+  };
+
+  async function guard(key: string): Promise<void> {
+    let res: RateLimiterRes | null;
+    try {
+      res = await limiter.get(key);
+    } catch {
+      throw new DomainError('unavailable', 'Sign-in is unavailable right now; try again shortly.');
+    }
+    if (res && res.consumedPoints >= deps.failuresPerMinute) {
+      throw new DomainError('rate_limited', 'Too many failed sign-ins; wait a minute.', { retryAfterS: res.msBeforeNext / 1000 });
+    }
+  }
+
+  async function fail(key: string): Promise<never> {
+    try {
+      await limiter.consume(key);
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw new DomainError('unavailable', 'Sign-in is unavailable right now.');
+    }
+    throw new DomainError('unauthenticated', 'The credentials are not valid.');
+  }
+
+  const respond = (sub: string, role: string, kind: TokenKind) => ({
+    accessToken: deps.tokens.sign({ sub, role }, kind),
+    tokenType: 'Bearer' as const,
+    expiresIn: deps.tokens.ttlS,
+  });
+
+  return {
+    async issueToken(req) {
+      if (req.grantType === 'password') {
+        const key = `user:${req.username.toLowerCase()}`;
+        await guard(key);
+        const user = await User.findOne({ username: req.username }).lean<UserDoc>();
+        if (!user || user.disabled) {
+          await burnTime(req.password);
+          return fail(key);
+        }
+        if (!(await verifySecret(req.password, user.passwordHash))) return fail(key);
+        await limiter.delete(key).catch(() => undefined);
+        return respond(user._id.toHexString(), user.role, user.role === 'terminal' ? 'terminal' : 'person');
+      }
+      const key = `client:${req.clientId}`;
+      await guard(key);
+      const terminal = await Terminal.findOne({ clientId: req.clientId }).lean<TerminalDoc>();
+      if (!terminal || terminal.revokedAt) {
+        await burnTime(req.clientSecret);
+        return fail(key);
+      }
+      if (!(await verifySecret(req.clientSecret, terminal.secretHash))) return fail(key);
+      await limiter.delete(key).catch(() => undefined);
+      return respond(terminal._id.toHexString(), 'terminal', 'terminal');
+    },
+
+    async resolvePrincipal(sub, role, kind) {
+      if (!Types.ObjectId.isValid(sub)) return undefined;
+      const user = await User.findById(sub).lean<UserDoc>();
+      if (user) {
+        const userKind: TokenKind = user.role === 'terminal' ? 'terminal' : 'person';
+        if (user.disabled || user.role !== role || userKind !== kind) return undefined;
+        const p: Principal = { id: sub, kind, role: user.role, username: user.username };
+        if (user.villageId) p.villageId = user.villageId;
+        if (user.householdId) p.householdId = user.householdId;
+        if (user.cooperativeId) p.cooperativeId = user.cooperativeId;
+        if (user.storeId) p.storeId = user.storeId;
+        return p;
+      }
+      if (kind !== 'terminal' || role !== 'terminal') return undefined;
+      const terminal = await Terminal.findById(sub).lean<TerminalDoc>();
+      if (!terminal || terminal.revokedAt) return undefined;
+      return { id: sub, kind, role: 'terminal', storeId: terminal.storeId };
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * Households (农户), the account holders of the ledger. `cardNo` (the 文明实践积分卡 number) is
+ * unique: it is how a supermarket terminal finds the household, and it makes roster imports
+ * idempotent (importing the same file twice creates nothing new).
+ */
+import mongoose, { Schema } from 'mongoose';
+
+export interface HouseholdDoc {
+  _id: mongoose.Types.ObjectId;
+  villageId: string;
+  head: string;
+  members: { name: string }[];
+  cardNo: string;
+  createdAt: Date;
+}
+
+const householdSchema = new Schema<HouseholdDoc>(
+  {
+    villageId: { type: String, required: true },
+    head: { type: String, required: true },
+    members: { type: [{ _id: false, name: { type: String, required: true } }], default: [] },
+    cardNo: { type: String, required: true },
+  },
+  { collection: 'households', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+);
+householdSchema.index({ cardNo: 1 }, { unique: true, name: 'cardNo_unique' });
+// Village rosters and whole-village exports list a village's households in id order.
+householdSchema.index({ villageId: 1, _id: 1 }, { name: 'village_id' });
+
+export const Household = mongoose.model<HouseholdDoc>('Household', householdSchema);

@@ -1,0 +1,62 @@
+import type { Api } from '../../platform/http';
+import { parseIdempotencyKey, z } from '../../platform/validation';
+import { listInquiries } from '../inquiries/inquiries.service';
+import {
+  accountSchema,
+  adjustmentBody,
+  createHouseholdBody,
+  entriesQuery,
+  entrySchema,
+  householdSchema,
+  idempotencyHeaders,
+  idParams,
+  listHouseholdsQuery,
+} from './households.schemas';
+import {
+  adjustHousehold,
+  createHousehold,
+  getHousehold,
+  getHouseholdAccount,
+  getHouseholdEntries,
+  householdInReach,
+  listHouseholds,
+} from './households.service';
+
+const READERS = ['admin', 'clerk', 'council', 'household'] as const;
+
+export function householdRoutes(api: Api): void {
+  api.route(
+    { method: 'post', path: '/v1/households', summary: 'Register a household', tag: 'Households', auth: ['admin', 'clerk'], body: createHouseholdBody, responses: { 201: { description: 'Created', schema: householdSchema } } },
+    async ({ principal, body }) => ({ status: 201, body: await createHousehold(principal, body) }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/households', summary: "List a village's households", tag: 'Households', auth: ['admin', 'clerk', 'council'], query: listHouseholdsQuery, responses: { 200: { description: 'A page of households', schema: z.object({ items: z.array(householdSchema), next: z.string().nullable() }) } } },
+    async ({ principal, query }) => ({ status: 200, body: await listHouseholds(principal, query) }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/households/:id', summary: 'Get a household', tag: 'Households', auth: READERS, params: idParams, responses: { 200: { description: 'The household', schema: householdSchema } } },
+    async ({ principal, params }) => ({ status: 200, body: await getHousehold(principal, params.id) }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/households/:id/account', summary: 'Balances and chain head', tag: 'Ledger', auth: READERS, params: idParams, responses: { 200: { description: 'The account', schema: accountSchema } } },
+    async ({ principal, params }) => ({ status: 200, body: await getHouseholdAccount(principal, params.id) }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/households/:id/entries', summary: 'Ledger entries, oldest first', tag: 'Ledger', auth: READERS, params: idParams, query: entriesQuery, responses: { 200: { description: 'A page of entries; `next` is the `after` of the next page', schema: z.object({ items: z.array(entrySchema), next: z.number().int().nullable() }) } } },
+    async ({ principal, params, query }) => ({ status: 200, body: await getHouseholdEntries(principal, params.id, query.after ?? 0, query.limit ?? 100) }),
+  );
+  api.route(
+    { method: 'post', path: '/v1/households/:id/adjustments', summary: 'Post a correction entry', tag: 'Ledger', auth: ['admin'], params: idParams, body: adjustmentBody, requestHeaders: idempotencyHeaders, responses: { 201: { description: 'The new entry', schema: entrySchema } } },
+    async ({ principal, params, body, headers }) => {
+      const key = parseIdempotencyKey(headers['idempotency-key'], false);
+      return { status: 201, body: await adjustHousehold(principal, params.id, body, key) };
+    },
+  );
+  api.route(
+    { method: 'get', path: '/v1/households/:id/inquiries', summary: 'Credit look-ups of this household', tag: 'Credit', auth: ['admin', 'household', 'clerk'], params: idParams, responses: { 200: { description: 'Inquiries, newest first', schema: z.object({ items: z.array(z.object({ id: z.string(), officerId: z.string(), cooperativeId: z.string(), purpose: z.string(), result: z.string(), at: z.string() })) }) } } },
+    async ({ principal, params }) => {
+      await householdInReach(principal, params.id);
+      return { status: 200, body: { items: await listInquiries(params.id) } };
+    },
+  );
+}

@@ -1,0 +1,80 @@
+import { id, obj, points, queryInt, text, z } from '../../platform/validation';
+
+export const CARD_NO_RE = /^[A-Za-z0-9-]{4,32}$/;
+/** Largest single adjustment: a correction, not a way to mint a fortune. */
+export const ADJUSTMENT_ABS_MAX = 100_000;
+/** Household members per household: real households have 1–12. */
+export const MEMBERS_MAX = 30;
+
+export const memberSchema = obj({ name: text(32) });
+
+export const createHouseholdBody = obj({
+  villageId: id(),
+  head: text(32),
+  members: z.array(memberSchema).max(MEMBERS_MAX).optional(),
+  cardNo: z.string().regex(CARD_NO_RE, '4–32 letters, digits or -'),
+});
+
+export const householdSchema = z
+  .object({
+    id: z.string(),
+    villageId: z.string(),
+    head: z.string(),
+    members: z.array(z.object({ name: z.string() })),
+    cardNo: z.string(),
+    createdAt: z.string(),
+  })
+  .openapi('Household');
+
+export const listHouseholdsQuery = obj({
+  villageId: id().optional(),
+  after: id().optional(),
+  limit: queryInt(1, 500).optional(),
+});
+
+export const accountSchema = z
+  .object({
+    householdId: z.string(),
+    spendable: z.number().int(),
+    merit: z.number().int(),
+    entryCount: z.number().int(),
+    head: z.object({ seq: z.number().int(), hash: z.string() }),
+  })
+  .openapi('Account');
+
+export const entrySchema = z
+  .object({
+    seq: z.number().int(),
+    type: z.enum(['award', 'deduction', 'redemption', 'reversal', 'adjustment', 'expiry']),
+    points: z.number().int(),
+    spendableDelta: z.number().int(),
+    meritDelta: z.number().int(),
+    spendableAfter: z.number().int(),
+    meritAfter: z.number().int(),
+    ruleCode: z.string().optional(),
+    reason: z.string().optional(),
+    sourceType: z.string(),
+    sourceId: z.string(),
+    createdAt: z.string(),
+    prevHash: z.string(),
+    hash: z.string(),
+  })
+  .openapi('Entry');
+
+export const entriesQuery = obj({
+  after: queryInt(0, 1_000_000_000).optional(),
+  limit: queryInt(1, 500).optional(),
+});
+
+export const adjustmentBody = obj({
+  points: points()
+    .refine((n) => n !== 0, 'must not be zero')
+    .refine((n) => Math.abs(n) <= ADJUSTMENT_ABS_MAX, `must be between -${ADJUSTMENT_ABS_MAX} and ${ADJUSTMENT_ABS_MAX}`),
+  reason: text(500),
+});
+
+export const idempotencyHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(128).optional(),
+});
+
+export const idParams = obj({ id: id() });

@@ -1,0 +1,40 @@
+/**
+ * Points supermarkets (公益超市) and their counter terminals. A terminal signs in with client
+ * credentials; `clientId` is unique and the secret is stored only as a scrypt hash.
+ */
+import mongoose, { Schema } from 'mongoose';
+
+export interface StoreDoc {
+  _id: mongoose.Types.ObjectId;
+  name: string;
+  villageIds: string[];
+  createdAt: Date;
+}
+
+const storeSchema = new Schema<StoreDoc>(
+  { name: { type: String, required: true }, villageIds: { type: [String], required: true } },
+  { collection: 'stores', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+);
+export const Store = mongoose.model<StoreDoc>('Store', storeSchema);
+
+export interface TerminalDoc {
+  _id: mongoose.Types.ObjectId;
+  clientId: string;
+  secretHash: string;
+  storeId: string;
+  revokedAt?: Date;
+  createdAt: Date;
+}
+
+const terminalSchema = new Schema<TerminalDoc>(
+  {
+    clientId: { type: String, required: true },
+    secretHash: { type: String, required: true },
+    storeId: { type: String, required: true },
+    revokedAt: Date,
+  },
+  { collection: 'terminals', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+);
+terminalSchema.index({ clientId: 1 }, { unique: true, name: 'clientId_unique' });
+terminalSchema.index({ storeId: 1 }, { name: 'store' });
+export const Terminal = mongoose.model<TerminalDoc>('Terminal', terminalSchema);

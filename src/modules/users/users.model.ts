@@ -1,0 +1,36 @@
+/**
+ * People who sign in. `username` is unique (index): the admin bootstrap and the demo seed may
+ * race on a fresh database, and only one user of a name can ever exist.
+ */
+import mongoose, { Schema } from 'mongoose';
+import { ROLES, type Role } from '../../platform/principal';
+
+export interface UserDoc {
+  _id: mongoose.Types.ObjectId;
+  username: string;
+  passwordHash: string;
+  role: Role;
+  villageId?: string;
+  householdId?: string;
+  cooperativeId?: string;
+  storeId?: string;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+const userSchema = new Schema<UserDoc>(
+  {
+    username: { type: String, required: true },
+    passwordHash: { type: String, required: true },
+    role: { type: String, required: true, enum: ROLES },
+    villageId: String,
+    householdId: String,
+    cooperativeId: String,
+    storeId: String,
+    disabled: { type: Boolean, default: false },
+  },
+  { collection: 'users', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+);
+userSchema.index({ username: 1 }, { unique: true, name: 'username_unique' });
+
+export const User = mongoose.model<UserDoc>('User', userSchema);

@@ -1,0 +1,124 @@
+/**
+ * Users and who may create whom. The county office (admin) creates anyone; a village clerk
+ * creates only council members and household logins of their own village. Each role carries
+ * exactly the scope it needs (village, household, cooperative or store), checked to exist.
+ * Passwords are stored only as scrypt hashes and never returned.
+ */
+import { Types } from 'mongoose';
+import { hashSecret } from '../../platform/auth';
+import { DomainError, isDuplicateKeyError, type FieldError } from '../../platform/errors';
+import type { Principal, Role } from '../../platform/principal';
+import { Cooperative } from '../cooperatives/cooperatives.model';
+import { findHousehold } from '../households/households.service';
+import { Store } from '../stores/stores.model';
+import { findVillage } from '../villages/villages.service';
+import { User, type UserDoc } from './users.model';
+
+export interface NewUser {
+  username: string;
+  password: string;
+  role: Role;
+  villageId?: string;
+  cooperativeId?: string;
+  storeId?: string;
+  householdId?: string;
+}
+
+export interface UserView {
+  id: string;
+  username: string;
+  role: Role;
+  villageId?: string;
+  cooperativeId?: string;
+  storeId?: string;
+  householdId?: string;
+  createdAt: string;
+}
+
+export function toUserView(u: UserDoc): UserView {
+  const v: UserView = { id: u._id.toHexString(), username: u.username, role: u.role, createdAt: u.createdAt.toISOString() };
+  if (u.villageId) v.villageId = u.villageId;
+  if (u.cooperativeId) v.cooperativeId = u.cooperativeId;
+  if (u.storeId) v.storeId = u.storeId;
+  if (u.householdId) v.householdId = u.householdId;
+  return v;
+}
+
+/** Which scope fields each role takes. */
+const SCOPE: Record<Role, readonly ('villageId' | 'cooperativeId' | 'storeId' | 'householdId')[]> = {
+  admin: [],
+  clerk: ['villageId'],
+  council: ['villageId'],
+  household: ['householdId', 'villageId'],
+  officer: ['cooperativeId'],
+  terminal: ['storeId'],
+};
+/** Roles a village clerk may create, in their own village only. */
+const CLERK_MAY_CREATE: readonly Role[] = ['council', 'household'];
+
+async function resolveScope(input: NewUser): Promise<Partial<NewUser>> {
+  const errors: FieldError[] = [];
+  const allowed = SCOPE[input.role];
+  for (const f of ['villageId', 'cooperativeId', 'storeId', 'householdId'] as const) {
+    if (input[f] !== undefined && !allowed.includes(f)) errors.push({ path: f, message: `not used for role ${input.role}` });
+  }
+  const scope: Partial<NewUser> = {};
+  if (input.role === 'clerk' || input.role === 'council') {
+    if (!input.villageId) errors.push({ path: 'villageId', message: 'required for this role' });
+    else if (!(await findVillage(input.villageId))) errors.push({ path: 'villageId', message: 'no such village' });
+    else scope.villageId = input.villageId;
+  }
+  if (input.role === 'household') {
+    const h = input.householdId ? await findHousehold(input.householdId) : undefined;
+    if (!input.householdId) errors.push({ path: 'householdId', message: 'required for this role' });
+    else if (!h) errors.push({ path: 'householdId', message: 'no such household' });
+    else if (input.villageId && input.villageId !== h.villageId) errors.push({ path: 'villageId', message: 'not the household’s village' });
+    else Object.assign(scope, { householdId: input.householdId, villageId: h.villageId });
+  }
+  if (input.role === 'officer') {
+    if (!input.cooperativeId) errors.push({ path: 'cooperativeId', message: 'required for this role' });
+    else if (!(await Cooperative.exists({ _id: new Types.ObjectId(input.cooperativeId) }))) errors.push({ path: 'cooperativeId', message: 'no such cooperative' });
+    else scope.cooperativeId = input.cooperativeId;
+  }
+  if (input.role === 'terminal') {
+    if (!input.storeId) errors.push({ path: 'storeId', message: 'required for this role' });
+    else if (!(await Store.exists({ _id: new Types.ObjectId(input.storeId) }))) errors.push({ path: 'storeId', message: 'no such store' });
+    else scope.storeId = input.storeId;
+  }
+  if (errors.length) throw new DomainError('validation_failed', 'The user is not valid.', { errors });
+  return scope;
+}
+
+/** Creates a user as `actor`; undefined actor = the system (bootstrap, CLI, seed). */
+export async function createUser(actor: Principal | undefined, input: NewUser, kdfLog2N: number): Promise<UserView> {
+  if (actor && actor.role !== 'admin') {
+    if (actor.role !== 'clerk' || !CLERK_MAY_CREATE.includes(input.role)) {
+      throw new DomainError('forbidden', 'This role may not create that kind of user.');
+    }
+  }
+  const scope = await resolveScope(input);
+  if (actor?.role === 'clerk' && scope.villageId !== actor.villageId) {
+    throw new DomainError('forbidden', 'A clerk creates users of their own village only.');
+  }
+  const passwordHash = await hashSecret(input.password, kdfLog2N);
+  try {
+    const [doc] = await User.create([{ username: input.username, passwordHash, role: input.role, ...scope }]);
+    return toUserView(doc!.toObject());
+  } catch (err) {
+    if (isDuplicateKeyError(err)) throw new DomainError('conflict', `The username ${input.username} is taken.`);
+    throw err;
+  }
+}
+
+/** Creates the environment's admin when the database has no admin yet; idempotent. */
+export async function ensureBootstrapAdmin(admin: { username: string; password: string } | undefined, kdfLog2N: number): Promise<boolean> {
+  if (!admin) return false;
+  if (await User.exists({ role: 'admin' })) return false;
+  try {
+    await createUser(undefined, { username: admin.username, password: admin.password, role: 'admin' }, kdfLog2N);
+    return true;
+  } catch (err) {
+    if (err instanceof DomainError && err.code === 'conflict') return false;
+    throw err;
+  }
+}

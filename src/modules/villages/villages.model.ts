@@ -1,0 +1,40 @@
+/**
+ * Villages (村), the unit every clerk, council and household belongs to. `code` is unique:
+ * the county's own village code, used by imports and exports.
+ */
+import mongoose, { Schema } from 'mongoose';
+
+export interface VillagePolicy {
+  /** Council approvals a submission needs. */
+  quorum: number;
+  /** ISO-8601 duration of the public notice (公示), e.g. P7D. */
+  noticePeriod: string;
+}
+
+export interface VillageDoc {
+  _id: mongoose.Types.ObjectId;
+  name: string;
+  code: string;
+  township: string;
+  county: string;
+  policy: VillagePolicy;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const villageSchema = new Schema<VillageDoc>(
+  {
+    name: { type: String, required: true },
+    code: { type: String, required: true },
+    township: { type: String, required: true },
+    county: { type: String, required: true },
+    policy: {
+      quorum: { type: Number, required: true, default: 3 },
+      noticePeriod: { type: String, required: true, default: 'P7D' },
+    },
+  },
+  { collection: 'villages', timestamps: true, versionKey: false, strict: 'throw' },
+);
+villageSchema.index({ code: 1 }, { unique: true, name: 'code_unique' });
+
+export const Village = mongoose.model<VillageDoc>('Village', villageSchema);

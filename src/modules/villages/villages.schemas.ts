@@ -1,0 +1,38 @@
+import { id, obj, text, z } from '../../platform/validation';
+
+/** ISO-8601 durations of days, hours, minutes and seconds (PnDTnHnMnS); months are ambiguous. */
+export const ISO_DURATION_RE = /^P(?!$)(\d{1,4}D)?(T(?=\d)(\d{1,5}H)?(\d{1,6}M)?(\d{1,7}S)?)?$/;
+
+export const villagePolicySchema = obj({
+  quorum: z.number().int().min(1).max(50),
+  noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S'),
+}).openapi('VillagePolicy');
+
+export const createVillageBody = obj({
+  name: text(64),
+  code: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ only'),
+  township: text(64),
+  county: text(64),
+  policy: villagePolicySchema.optional(),
+});
+
+export const patchVillageBody = obj({
+  policy: obj({
+    quorum: z.number().int().min(1).max(50).optional(),
+    noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S').optional(),
+  }),
+});
+
+export const villageSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    code: z.string(),
+    township: z.string(),
+    county: z.string(),
+    policy: villagePolicySchema,
+    createdAt: z.string(),
+  })
+  .openapi('Village');
+
+export const idParams = obj({ id: id() });

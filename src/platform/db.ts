@@ -1,0 +1,38 @@
+/**
+ * The database connection (mongoose's default connection; one per process). Every model is
+ * registered at import time by its module; `ensureIndexes` creates their indexes at start-up
+ * and waits, because several indexes are the locks the ledger relies on: serving before they
+ * exist would let a race through.
+ */
+import mongoose from 'mongoose';
+
+/** Connects to MongoDB or FerretDB. */
+export async function connectDb(uri: string, dbName: string): Promise<typeof mongoose> {
+  mongoose.set('strictQuery', true);
+  // Operator injection is stopped at the edge: every route's schema admits only scalars where
+  // scalars belong, and the body guard (http.ts) refuses `$`-keys anywhere in a body.
+  mongoose.set('autoIndex', false);
+  mongoose.set('autoCreate', true);
+  return mongoose.connect(uri, { dbName, serverSelectionTimeoutMS: 5000, maxPoolSize: 50 });
+}
+
+/** Creates the indexes of every registered model; the unique ones are correctness, not speed. */
+export async function ensureIndexes(): Promise<void> {
+  for (const model of Object.values(mongoose.connection.models)) {
+    await model.createCollection().catch((err: { code?: number }) => {
+      if (err.code !== 48) throw err; // 48: NamespaceExists
+    });
+    await model.createIndexes();
+  }
+}
+
+/** Round-trips to the database; used by /readyz. */
+export async function pingDb(): Promise<void> {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('not connected');
+  await db.command({ ping: 1 });
+}
+
+export async function disconnectDb(): Promise<void> {
+  await mongoose.disconnect();
+}

@@ -1,0 +1,98 @@
+/**
+ * Starts the embedded FerretDB (tools/ferretdb, built by tools/bootstrap.mjs) when no
+ * MONGODB_URI is configured, waits until it answers `ping`, and stops it with the service.
+ *
+ * The launcher prints `READY mongodb://127.0.0.1:PORT/` once listening on a free loopback port.
+ * FerretDB 1.x supports no retryable writes, so `retryWrites=false` is added to the URI.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import mongoose from 'mongoose';
+import type { Logger } from './logger';
+
+/** How long FerretDB may take to open its backend and bind (SQLite: ~100 ms; PostgreSQL: more). */
+const START_TIMEOUT_MS = 30_000;
+
+export interface EmbeddedDbOptions {
+  bin: string;
+  handler: 'sqlite' | 'postgresql';
+  dataDir: string;
+  postgresqlUrl?: string;
+  logger: Logger;
+}
+
+export interface EmbeddedDb {
+  uri: string;
+  stop(): Promise<void>;
+}
+
+/** Launches FerretDB and resolves with a ready URI. */
+export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<EmbeddedDb> {
+  if (!existsSync(opts.bin)) {
+    throw new Error(
+      `embedded FerretDB launcher not found at ${opts.bin}; run "node tools/bootstrap.mjs" (needs Go) or set MONGODB_URI`,
+    );
+  }
+  const args = ['-handler', opts.handler, '-port', '0', '-host', '127.0.0.1'];
+  if (opts.handler === 'sqlite') {
+    const dir = path.join(opts.dataDir, 'ferretdb');
+    mkdirSync(dir, { recursive: true });
+    args.push('-data', dir);
+  } else {
+    args.push('-postgresql-url', opts.postgresqlUrl ?? '');
+  }
+  const child = spawn(opts.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = opts.logger.child({ component: 'ferretdb', pid: child.pid });
+  readline.createInterface({ input: child.stderr! }).on('line', (line) => log.warn({ line }, 'ferretdb stderr'));
+
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('embedded FerretDB did not start in time')), START_TIMEOUT_MS);
+    const rl = readline.createInterface({ input: child.stdout! });
+    rl.on('line', (line) => {
+      const m = /^READY (\S+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`embedded FerretDB exited with code ${code} before it was ready`));
+    });
+  });
+  const uri = `${base.replace(/\/?$/, '/')}?retryWrites=false&directConnection=true`;
+  await waitForPing(uri);
+  log.info({ uri, handler: opts.handler }, 'embedded FerretDB ready');
+  return { uri, stop: () => stopChild(child) };
+}
+
+async function waitForPing(uri: string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const client = new mongoose.mongo.MongoClient(uri, { serverSelectionTimeoutMS: 1000 });
+    try {
+      await client.connect();
+      await client.db('admin').command({ ping: 1 });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

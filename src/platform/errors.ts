@@ -1,0 +1,85 @@
+/**
+ * Domain errors and their one mapping to HTTP. Domain code throws `DomainError(code, …)` and
+ * knows nothing of HTTP; `statusOf` is the only table from codes to statuses, and
+ * `problemMiddleware` (in http.ts) renders application/problem+json (RFC 9457).
+ */
+
+/** Stable, snake_case error codes. The ones in CONTRACT.md must never change. */
+export const ERROR_STATUS = {
+  validation_failed: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  consent_required: 403,
+  not_found: 404,
+  conflict: 409,
+  vote_already_cast: 409,
+  insufficient_points: 409,
+  out_of_stock: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  rate_limited: 429,
+  internal_error: 500,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** English titles; `detail` carries the specific message. */
+const TITLES: Record<ErrorCode, string> = {
+  validation_failed: 'Validation failed',
+  unauthenticated: 'Unauthenticated',
+  forbidden: 'Forbidden',
+  consent_required: 'Consent required',
+  not_found: 'Not found',
+  conflict: 'Conflict',
+  vote_already_cast: 'Vote already cast',
+  insufficient_points: 'Insufficient points',
+  out_of_stock: 'Out of stock',
+  payload_too_large: 'Payload too large',
+  unsupported_media_type: 'Unsupported media type',
+  idempotency_key_reused: 'Idempotency key reused',
+  rate_limited: 'Too many requests',
+  internal_error: 'Internal server error',
+  unavailable: 'Service unavailable',
+};
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** A broken business rule or bad request. `details` are extra problem members (e.g. `errors`). */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}
+
+export function titleOf(code: ErrorCode): string {
+  return TITLES[code];
+}
+
+export function validationError(errors: FieldError[], message = 'The request is not valid.'): DomainError {
+  return new DomainError('validation_failed', message, { errors });
+}
+
+export const notFound = (what = 'resource'): DomainError => new DomainError('not_found', `No such ${what}.`);
+export const forbidden = (message = 'Not allowed for this role.'): DomainError => new DomainError('forbidden', message);
+
+/** True when a MongoDB/FerretDB error is a unique-index violation (E11000). */
+export function isDuplicateKeyError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e) return false;
+  if (e.code === 11000 || e.code === 11001) return true;
+  return typeof e.message === 'string' && e.message.includes('E11000');
+}

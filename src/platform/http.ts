@@ -1,0 +1,244 @@
+/**
+ * The HTTP edge: one `Api.route()` call per route declares its method, path, roles and zod
+ * schemas; the same declaration validates requests and produces /openapi.json (OpenAPI 3.1).
+ * Routes stay thin: validate → call a service → shape the response.
+ *
+ * Errors leave as application/problem+json (RFC 9457) from `problemMiddleware` only.
+ */
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import type { IncomingHttpHeaders } from 'node:http';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { ZodTypeAny, z as zType } from 'zod';
+import type {} from 'pino-http';
+import type { TokenKind } from './auth';
+import { DomainError, statusOf, titleOf, type ErrorCode } from './errors';
+import type { Logger } from './logger';
+import type { Principal, Role } from './principal';
+import { z, zodToFieldErrors } from './validation';
+
+export const PROBLEM_TYPE_BASE = 'urn:moral-savings:problem:';
+
+/** What a handler returns; the route writes it. */
+export interface Reply {
+  status: number;
+  body?: unknown;
+  /** Defaults to application/json for objects. */
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface HandlerInput<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  /** Present on every route that is not `auth: 'public'`. */
+  principal: Principal;
+  headers: IncomingHttpHeaders;
+  log: Logger;
+}
+
+type Infer<T> = T extends ZodTypeAny ? zType.infer<T> : Record<string, never>;
+
+export interface RouteSpec<B extends ZodTypeAny | undefined, Q extends ZodTypeAny | undefined, P extends ZodTypeAny | undefined> {
+  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
+  /** Express-style path, e.g. `/v1/households/:id`. */
+  path: string;
+  summary: string;
+  tag: string;
+  /** Roles allowed, or 'public'. Terminals are the only callers holding terminal tokens. */
+  auth: readonly Role[] | 'public';
+  body?: B;
+  query?: Q;
+  params?: P;
+  /** Extra request headers to document (e.g. Idempotency-Key). */
+  requestHeaders?: ZodTypeAny;
+  responses: Record<number, { description: string; schema?: ZodTypeAny; contentType?: string }>;
+}
+
+/** Resolves a verified token to a live principal (user or terminal); undefined when gone. */
+export type PrincipalResolver = (sub: string, role: string, kind: TokenKind) => Promise<Principal | undefined>;
+
+export interface ApiDeps {
+  verifyToken(token: string, accepted: readonly TokenKind[]): { sub: string; role: string; kind: TokenKind };
+  resolvePrincipal: PrincipalResolver;
+}
+
+const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+export class Api {
+  readonly registry = new OpenAPIRegistry();
+  readonly router: Router = express.Router();
+
+  constructor(private readonly deps: ApiDeps) {
+    this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  }
+
+  route<B extends ZodTypeAny | undefined, Q extends ZodTypeAny | undefined, P extends ZodTypeAny | undefined>(
+    spec: RouteSpec<B, Q, P>,
+    handler: (input: HandlerInput<Infer<B>, Infer<Q>, Infer<P>>) => Promise<Reply>,
+  ): void {
+    this.document(spec);
+    const accepted: TokenKind[] =
+      spec.auth === 'public' ? [] : spec.auth.includes('terminal') ? (spec.auth.length === 1 ? ['terminal'] : ['terminal', 'person']) : ['person'];
+
+    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+      let principal: Principal | undefined;
+      if (spec.auth !== 'public') {
+        principal = await this.authenticate(req, accepted);
+        if (!spec.auth.includes(principal.role)) throw new DomainError('forbidden', 'This role may not do that.');
+        (req as Request & { principal?: Principal }).principal = principal;
+        req.log = req.log.child({ userId: principal.id, role: principal.role });
+      }
+      const params = parseOrThrow(spec.params, req.params, 'params');
+      const query = parseOrThrow(spec.query, req.query ?? {}, 'query');
+      const body = spec.body ? parseOrThrow(spec.body, req.body, '') : undefined;
+      if (!spec.body && req.body !== undefined && hasContent(req.body)) {
+        throw new DomainError('validation_failed', 'This endpoint takes no request body.', {
+          errors: [{ path: '(root)', message: 'no body expected' }],
+        });
+      }
+      const reply = await handler({
+        body: body as Infer<B>,
+        query: query as Infer<Q>,
+        params: params as Infer<P>,
+        principal: principal as Principal,
+        headers: req.headers,
+        log: req.log,
+      });
+      sendReply(res, reply);
+    });
+  }
+
+  private async authenticate(req: Request, accepted: readonly TokenKind[]): Promise<Principal> {
+    const header = req.headers.authorization;
+    const m = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
+    if (!m) throw new DomainError('unauthenticated', 'A bearer access token is required.');
+    const claims = this.deps.verifyToken(m[1]!, accepted);
+    const principal = await this.deps.resolvePrincipal(claims.sub, claims.role, claims.kind);
+    if (!principal) throw new DomainError('unauthenticated', 'The account behind this token is gone or disabled.');
+    return principal;
+  }
+
+  private document(spec: RouteSpec<ZodTypeAny | undefined, ZodTypeAny | undefined, ZodTypeAny | undefined>): void {
+    const responses: RouteConfig['responses'] = {};
+    for (const [status, r] of Object.entries(spec.responses)) {
+      responses[status] = r.schema
+        ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: r.schema } } }
+        : { description: r.description };
+    }
+    responses.default = { description: 'Problem', content: { 'application/problem+json': { schema: problemSchema } } };
+    this.registry.registerPath({
+      method: spec.method,
+      path: spec.path.replace(/:([A-Za-z]+)/g, '{$1}'),
+      summary: spec.summary,
+      tags: [spec.tag],
+      security: spec.auth === 'public' ? [] : [{ bearer: [] }],
+      description: spec.auth === 'public' ? undefined : `Roles: ${spec.auth.join(', ')}`,
+      request: {
+        params: spec.params as never,
+        query: spec.query as never,
+        headers: spec.requestHeaders as never,
+        body: spec.body ? { content: { 'application/json': { schema: spec.body } }, required: true } : undefined,
+      },
+      responses,
+    });
+  }
+
+  /** OpenAPI 3.1 of every route declared so far. */
+  openapi(): object {
+    return new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
+      openapi: '3.1.0',
+      info: {
+        title: '道德储蓄 Moral Savings Ledger API',
+        version: '1.0.0',
+        description: 'Village moral-savings points, council approvals, points supermarket and credit reference.',
+      },
+      servers: [{ url: '/' }],
+    });
+  }
+}
+
+function hasContent(body: unknown): boolean {
+  return !(body && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
+}
+
+function parseOrThrow(schema: ZodTypeAny | undefined, value: unknown, where: string): unknown {
+  if (!schema) return value;
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    throw new DomainError('validation_failed', 'The request is not valid.', { errors: zodToFieldErrors(r.error, where) });
+  }
+  return r.data;
+}
+
+export function sendReply(res: Response, reply: Reply): void {
+  if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) res.setHeader(k, v);
+  res.status(reply.status);
+  if (reply.body === undefined) {
+    res.end();
+  } else if (typeof reply.body === 'string' || Buffer.isBuffer(reply.body)) {
+    res.type(reply.contentType ?? 'text/plain; charset=utf-8').send(reply.body);
+  } else {
+    res.type(reply.contentType ?? 'application/json').send(JSON.stringify(reply.body));
+  }
+}
+
+/** Renders a problem document. */
+export function problemBody(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: `${PROBLEM_TYPE_BASE}${code}`, title: titleOf(code), status: statusOf(code), detail, code, ...extra };
+}
+
+function sendProblem(res: Response, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): void {
+  const { retryAfterS, ...rest } = extra;
+  if (typeof retryAfterS === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterS))));
+  res.status(statusOf(code)).type('application/problem+json').send(JSON.stringify(problemBody(code, detail, rest)));
+}
+
+/** body-parser's error types, mapped to contract codes. */
+function bodyParserProblem(err: { type?: string; status?: number }): [ErrorCode, string] | undefined {
+  switch (err.type) {
+    case 'entity.too.large':
+      return ['payload_too_large', 'The request body is larger than 1 MiB.'];
+    case 'entity.parse.failed':
+      return ['validation_failed', 'The request body is not valid JSON.'];
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return ['unsupported_media_type', 'The request body must be UTF-8 JSON.'];
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return ['validation_failed', 'The request body could not be read.'];
+    default:
+      return undefined;
+  }
+}
+
+/** The only place errors become HTTP responses. */
+export function problemMiddleware(err: unknown, req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) return next(err);
+  if (err instanceof DomainError) {
+    if (err.code === 'validation_failed' && !('errors' in err.details)) {
+      sendProblem(res, err.code, err.message, { errors: [], ...err.details });
+    } else {
+      sendProblem(res, err.code, err.message, err.details);
+    }
+    return;
+  }
+  const bp = bodyParserProblem(err as { type?: string });
+  if (bp) {
+    const [code, detail] = bp;
+    sendProblem(res, code, detail, code === 'validation_failed' ? { errors: [{ path: '(root)', message: detail }] } : {});
+    return;
+  }
+  req.log.error({ err }, 'unhandled error');
+  sendProblem(res, 'internal_error', 'Something went wrong on our side; it has been logged.', { requestId: req.id });
+}

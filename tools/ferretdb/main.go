@@ -1,0 +1,99 @@
+// Command ferretdb-launcher runs an embedded FerretDB 1.24 so that the service and its tests
+// have a MongoDB-wire-compatible database with no MongoDB server installed.
+//
+// It embeds github.com/FerretDB/FerretDB/ferretdb rather than building FerretDB's own
+// cmd/ferretdb: that command's build/version package panics at start unless version files are
+// generated, a check that only runs when FerretDB itself is the main module.
+//
+// On start it prints one line `READY <mongodb-uri>` on stdout; the Node helper waits for that
+// line (and a ping) before it connects. SIGTERM or SIGINT stops it cleanly.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
+	dataDir := flag.String("data", "data/ferretdb", "SQLite data folder (sqlite backend)")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgresql backend)")
+	host := flag.String("host", "127.0.0.1", "listen host; loopback only")
+	port := flag.Int("port", 0, "listen port; 0 picks a free one")
+	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fail("bad -log-level: %v", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// The database holds personal data and has no authentication: it must never listen
+	// beyond this machine.
+	ip := net.ParseIP(*host)
+	if *host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		fail("-host must be a loopback address, got %q", *host)
+	}
+
+	cfg := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: net.JoinHostPort(*host, fmt.Sprint(*port))},
+		Logger:   logger,
+		Handler:  *handler,
+	}
+
+	switch *handler {
+	case "sqlite":
+		abs, err := filepath.Abs(*dataDir)
+		if err != nil {
+			fail("bad -data: %v", err)
+		}
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			fail("cannot create data folder: %v", err)
+		}
+		// FerretDB wants a file: URI naming a directory, with a trailing slash.
+		cfg.SQLiteURL = "file:" + abs + "/"
+	case "postgresql":
+		if *pgURL == "" {
+			fail("-postgresql-url is required with -handler postgresql")
+		}
+		cfg.PostgreSQLURL = *pgURL
+	default:
+		fail("unknown -handler %q", *handler)
+	}
+
+	f, err := ferretdb.New(cfg)
+	if err != nil {
+		fail("start: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := f.Run(ctx); err != nil {
+			logger.Error("run", "error", err)
+		}
+	}()
+
+	// MongoDBURI blocks until the listener is bound, so the printed port is the real one.
+	fmt.Printf("READY %s\n", f.MongoDBURI())
+
+	<-done
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "ferretdb-launcher: "+format+"\n", args...)
+	os.Exit(2)
+}
