@@ -35,7 +35,8 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
       `embedded FerretDB launcher not found at ${opts.bin}; run "node tools/bootstrap.mjs" (needs Go) or set MONGODB_URI`,
     );
   }
-  const args = ['-handler', opts.handler, '-port', '0', '-host', '127.0.0.1'];
+  // FerretDB logs every refused command at WARN (e.g. createCollection of an existing one); only its errors matter here.
+  const args = ['-handler', opts.handler, '-port', '0', '-host', '127.0.0.1', '-log-level', 'error'];
   if (opts.handler === 'sqlite') {
     const dir = path.join(opts.dataDir, 'ferretdb');
     mkdirSync(dir, { recursive: true });

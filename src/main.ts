@@ -1,0 +1,138 @@
+/**
+ * `npm start`: brings up everything a village office needs on one machine.
+ *
+ * 1. the database: MONGODB_URI, or the embedded FerretDB in DATA_DIR (its URI is written to
+ *    DATA_DIR/run/mongodb.uri while running, so the CLI can reach the same database);
+ * 2. Redis: REDIS_URL, else 127.0.0.1:6379, else a private redis-server;
+ * 3. indexes, the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local mode) the demo county;
+ * 4. the API on PORT, and the workers process as a child;
+ * 5. on SIGTERM/SIGINT: stop taking requests, let the workers finish their jobs, stop the
+ *    database and Redis this process started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { loadConfig } from '../config';
+import { createApp } from './app';
+import { createTokenService } from './platform/auth';
+import { connectDb, disconnectDb, ensureIndexes } from './platform/db';
+import { startEmbeddedDb, type EmbeddedDb } from './platform/embedded-db';
+import { createLogger } from './platform/logger';
+import { createApiRedis, resolveRedis } from './platform/redis';
+import './modules/models';
+import { ensureBootstrapAdmin } from './modules/users/users.service';
+
+/** How long shutdown waits for in-flight requests and running jobs. */
+const SHUTDOWN_GRACE_MS = 20_000;
+
+function spawnWorkers(env: NodeJS.ProcessEnv): ChildProcess {
+  const isTs = __filename.endsWith('.ts');
+  const entry = path.resolve(__dirname, '..', 'workers', isTs ? 'main.ts' : 'main.js');
+  const args = isTs ? ['--import', 'tsx', entry] : [entry];
+  return spawn(process.execPath, args, { env, stdio: 'inherit' });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  let mongoUri = config.mongodbUri;
+  let embedded: EmbeddedDb | undefined;
+  const uriFile = path.join(config.dataDir, 'run', 'mongodb.uri');
+  if (!mongoUri) {
+    embedded = await startEmbeddedDb({
+      bin: config.ferretdb.bin,
+      handler: config.ferretdb.handler,
+      dataDir: config.dataDir,
+      postgresqlUrl: config.ferretdb.postgresqlUrl,
+      logger,
+    });
+    mongoUri = embedded.uri;
+    mkdirSync(path.dirname(uriFile), { recursive: true });
+    writeFileSync(uriFile, `${mongoUri}\n`);
+    cleanups.push(() => rmSync(uriFile, { force: true }), () => embedded?.stop());
+  }
+  const redisInfo = await resolveRedis(config.redisUrl, config.dataDir, logger);
+  cleanups.push(() => redisInfo.stop());
+
+  await connectDb(mongoUri, config.mongodbDb);
+  cleanups.push(() => disconnectDb());
+  await ensureIndexes();
+  if (await ensureBootstrapAdmin(config.admin, config.passwordKdfLog2N)) {
+    logger.info({ username: config.admin?.username }, 'created the admin user from ADMIN_USERNAME');
+  }
+  // DEMO-SEED-HOOK
+
+  const redis = createApiRedis(redisInfo.url);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  cleanups.push(() => redis.disconnect());
+  const tokens = createTokenService({
+    privateKeyPem: config.jwt.privateKeyPem,
+    keyId: config.jwt.keyId,
+    previousPublicKeys: config.jwt.previousPublicKeys,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlS: config.jwt.accessTokenTtlS,
+    keyDir: config.mode === 'local' ? path.join(config.dataDir, 'keys') : undefined,
+  });
+  const app = createApp({ config, logger, redis, tokens });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+  });
+
+  let workers: ChildProcess | undefined;
+  if (config.startWorkers) {
+    workers = spawnWorkers({ ...process.env, MONGODB_URI: mongoUri, REDIS_URL: redisInfo.url, MONGODB_DB: config.mongodbDb });
+    workers.on('exit', (code, signal) => {
+      if (!stopping) logger.error({ code, signal }, 'workers process exited unexpectedly');
+    });
+  }
+
+  const port = (server.address() as { port: number }).port;
+  logger.info({ port }, 'API listening');
+  process.stdout.write(
+    `\n道德储蓄 Moral Savings Ledger is running.\n` +
+      `  API docs:   http://localhost:${port}/docs\n` +
+      `  Readiness:  http://localhost:${port}/readyz\n` +
+      `  Database:   ${embedded ? `embedded FerretDB (${config.ferretdb.handler}) at ${mongoUri}` : 'MONGODB_URI'}\n` +
+      `  Redis:      ${redisInfo.url}\n` +
+      `Stop with Ctrl-C.\n\n`,
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 5000);
+    force.unref();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    });
+    if (workers && workers.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        workers!.once('exit', () => resolve());
+        workers!.kill('SIGTERM');
+      });
+    }
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.warn({ err }, 'cleanup step failed');
+      }
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+/**
+ * Imports every module's models so they are registered with mongoose before ensureIndexes()
+ * runs in a process that does not load the routes (workers, CLI).
+ */
+import './ledger/ledger.model';
+import './villages/villages.model';
+import './households/households.model';
+import './users/users.model';
+import './stores/stores.model';
+import './cooperatives/cooperatives.model';
+import './inquiries/inquiries.model';

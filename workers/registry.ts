@@ -1,0 +1,16 @@
+/**
+ * Every job the workers process runs. A module contributes its job definitions here; the
+ * definitions call module services and hold no rules of their own.
+ */
+import type { Redis } from 'ioredis';
+import type { JobDefinition } from '../src/platform/queues';
+import { heartbeatJob } from './heartbeat.jobs';
+
+export interface WorkerDeps {
+  redis: Redis;
+  redisPrefix: string;
+}
+
+export function allJobs(deps: WorkerDeps): JobDefinition<unknown>[] {
+  return [heartbeatJob(deps.redis, deps.redisPrefix)] as JobDefinition<unknown>[];
+}
