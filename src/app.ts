@@ -15,6 +15,7 @@ import { DomainError } from './platform/errors';
 import { Api, problemMiddleware } from './platform/http';
 import type { Logger } from './platform/logger';
 import { createMetrics, type Metrics } from './platform/metrics';
+import type { Queues } from './platform/queues';
 import { guardBody } from './platform/validation';
 import { authRoutes } from './modules/auth/auth.routes';
 import { createAuthService } from './modules/auth/auth.service';
@@ -34,6 +35,8 @@ export interface AppDeps {
   /** The API's Redis connection (fails fast). */
   redis: Redis;
   tokens: TokenService;
+  /** BullMQ queues for enqueueing (jobs are processed by the workers process). */
+  queues: Queues;
   metrics?: Metrics;
 }
 

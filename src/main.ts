@@ -19,6 +19,7 @@ import { createTokenService } from './platform/auth';
 import { connectDb, disconnectDb, ensureIndexes } from './platform/db';
 import { startEmbeddedDb, type EmbeddedDb } from './platform/embedded-db';
 import { createLogger } from './platform/logger';
+import { Queues } from './platform/queues';
 import { createApiRedis, resolveRedis } from './platform/redis';
 import './modules/models';
 import { ensureBootstrapAdmin } from './modules/users/users.service';
@@ -77,7 +78,9 @@ async function main(): Promise<void> {
     ttlS: config.jwt.accessTokenTtlS,
     keyDir: config.mode === 'local' ? path.join(config.dataDir, 'keys') : undefined,
   });
-  const app = createApp({ config, logger, redis, tokens });
+  const queues = new Queues(redisInfo.url, config.redisPrefix);
+  cleanups.push(() => queues.close());
+  const app = createApp({ config, logger, redis, tokens, queues });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });

@@ -16,6 +16,7 @@ import { createTokenService, type TokenService } from '../../src/platform/auth';
 import { connectDb, disconnectDb, ensureIndexes } from '../../src/platform/db';
 import { startEmbeddedDb, type EmbeddedDb } from '../../src/platform/embedded-db';
 import { createLogger, type Logger } from '../../src/platform/logger';
+import { Queues } from '../../src/platform/queues';
 import { createApiRedis, resolveRedis, type ResolvedRedis } from '../../src/platform/redis';
 
 export interface TestContext {
@@ -25,6 +26,7 @@ export interface TestContext {
   redis: Redis;
   redisUrl: string;
   tokens: TokenService;
+  queues: Queues;
   runId: string;
   dataDir: string;
   mongoUri: string;
@@ -74,8 +76,9 @@ export async function startContext(): Promise<TestContext> {
     ttlS: config.jwt.accessTokenTtlS,
     keyDir: path.join(dataDir, 'keys'),
   });
-  const app = createApp({ config, logger, redis, tokens });
-  current = { config, app, logger, redis, redisUrl: ownRedis.url, tokens, runId, dataDir, mongoUri };
+  const queues = new Queues(ownRedis.url, config.redisPrefix);
+  const app = createApp({ config, logger, redis, tokens, queues });
+  current = { config, app, logger, redis, redisUrl: ownRedis.url, tokens, queues, runId, dataDir, mongoUri };
   return current;
 }
 
@@ -93,6 +96,7 @@ export async function stopContext(): Promise<void> {
   if (!current) return;
   const c = current;
   current = undefined;
+  await c.queues.close().catch(() => undefined);
   await deleteRedisKeys(c.redis, c.config.redisPrefix).catch(() => undefined);
   c.redis.disconnect();
   await mongoose.connection.db?.dropDatabase().catch(() => undefined);
