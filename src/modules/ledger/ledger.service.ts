@@ -20,7 +20,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
-import { Account, Entry, type EntryDoc, type EntryType } from './ledger.model';
+import mongoose from 'mongoose';
+import { Account, Entry, entryId, type AccountDoc, type EntryDoc, type EntryType } from './ledger.model';
 
 export const ZERO_HASH = '0'.repeat(64);
 
@@ -28,6 +29,8 @@ export const ZERO_HASH = '0'.repeat(64);
 const POST_ATTEMPTS_MAX = 200;
 /** Entries read per batch when verifying or replaying a chain. */
 export const CHAIN_BATCH_SIZE = 500;
+/** `_id` look-ups in flight at once when reading a run of entries (the pool has 50 connections). */
+const LOOKUPS_PARALLEL = 25;
 
 /** An entry exactly as GET /v1/households/:id/entries returns it. */
 export interface EntryView {
@@ -85,7 +88,7 @@ export interface PostEntryResult {
  */
 export const ledgerFaults: { afterInsert?: (entry: EntryView) => void } = {};
 
-type EntryFields = Omit<EntryDoc, 'createdAt'> & { createdAt: Date | string };
+type EntryFields = Omit<EntryDoc, 'createdAt' | '_id'> & { createdAt: Date | string };
 
 /** Shapes a stored entry for the API; the same shape is hashed. */
 export function toEntryView(doc: EntryFields): EntryView {
@@ -133,21 +136,67 @@ function inHouseholdQueue<T>(householdId: string, fn: () => Promise<T>): Promise
   return run;
 }
 
+/**
+ * The entry a source posted, if any. On FerretDB's SQLite backend this filter is a scan, so it
+ * runs only on the rare paths: after a duplicate-key error, and before refusing a post for
+ * lack of points (a replay of a redemption that went through must return it, not refuse).
+ */
 async function findBySource(source: { type: string; id: string }): Promise<EntryView | undefined> {
   const doc = await Entry.findOne({ sourceType: source.type, sourceId: source.id }).lean<EntryDoc>();
   return doc ? toEntryView(doc) : undefined;
 }
 
-async function readHead(householdId: string): Promise<EntryDoc | undefined> {
-  const doc = await Entry.findOne({ householdId }).sort({ seq: -1 }).lean<EntryDoc>();
-  return doc ?? undefined;
+async function entryAt(householdId: string, seq: number): Promise<EntryDoc | undefined> {
+  return (await Entry.findById(entryId(householdId, seq)).lean<EntryDoc>()) ?? undefined;
 }
 
-/** Writes the cache forward only: a stale writer never moves it back (checked by seq). */
-async function refreshAccount(householdId: string, head: EntryView): Promise<void> {
+interface HeadRead {
+  head: EntryDoc | undefined;
+  /** True when the account cache does not describe the head (missing, lagging or altered). */
+  cacheStale: boolean;
+}
+
+/**
+ * Finds the head of a household's chain with `_id` look-ups only: the account cache gives a
+ * starting seq, the entry there is read, and the chain is walked forward until no next entry
+ * exists. The cache is never ahead of the chain (it is written after the entry, from the
+ * entry); if it names a seq that does not exist or an entry it does not match, it was altered
+ * and the walk starts from seq 1.
+ */
+async function readHead(householdId: string): Promise<HeadRead> {
+  const cached = await Account.findById(householdId).lean<AccountDoc>();
+  let head: EntryDoc | undefined;
+  if (cached && cached.seq > 0) {
+    head = await entryAt(householdId, cached.seq);
+    if (head && head.hash !== cached.hash) head = undefined;
+  }
+  for (;;) {
+    const next = await entryAt(householdId, (head?.seq ?? 0) + 1);
+    if (!next) break;
+    head = next;
+  }
+  const cacheStale = head
+    ? !cached ||
+      cached.seq !== head.seq ||
+      cached.hash !== head.hash ||
+      cached.spendable !== head.spendableAfter ||
+      cached.merit !== head.meritAfter
+    : Boolean(cached && cached.seq !== 0);
+  return { head, cacheStale };
+}
+
+/**
+ * Writes the account cache from a head entry. A normal post moves it forward only (`seq` below
+ * the new one), so a slow writer does not move it back. A repair (`force`) overwrites whatever
+ * is there with the head just read from the chain. Either way a cache that ends up behind is
+ * harmless: readHead walks forward from it. A cache ahead of or different from the chain is
+ * what must never survive, and a repair removes it.
+ */
+async function refreshAccount(householdId: string, head: EntryView, force = false): Promise<void> {
   const set = { seq: head.seq, spendable: head.spendableAfter, merit: head.meritAfter, hash: head.hash, updatedAt: new Date() };
+  const filter = force ? { _id: householdId } : { _id: householdId, seq: { $lt: head.seq } };
   try {
-    await Account.updateOne({ _id: householdId, seq: { $lt: head.seq } }, { $set: set }, { upsert: true });
+    await Account.updateOne(filter, { $set: set }, { upsert: true });
   } catch (err) {
     // The upsert found a document with seq >= head.seq: the cache is already as new or newer.
     if (!isDuplicateKeyError(err)) throw err;
@@ -159,11 +208,7 @@ function nextAmounts(input: PostEntryInput, head: EntryDoc | undefined) {
   const meritBefore = head?.meritAfter ?? 0;
   let spendableDelta = input.spendableDelta;
   if (spendableBefore + spendableDelta < 0) {
-    if (input.shortfall === 'reject') {
-      throw new DomainError('insufficient_points', `Only ${spendableBefore} points can be spent.`, {
-        spendable: spendableBefore,
-      });
-    }
+    if (input.shortfall === 'reject') return { shortOf: spendableBefore } as const;
     spendableDelta = -spendableBefore;
   }
   return {
@@ -175,21 +220,28 @@ function nextAmounts(input: PostEntryInput, head: EntryDoc | undefined) {
 }
 
 /**
- * Appends one entry to a household's chain, exactly once per source.
+ * Appends one entry to a household's chain, exactly once per source: a retry of a source that
+ * already posted returns that first entry (`created: false`).
  * Throws `insufficient_points` (shortfall `reject`) without writing anything.
  */
 export async function postEntry(input: PostEntryInput): Promise<PostEntryResult> {
   for (const n of [input.points, input.spendableDelta, input.meritDelta]) assert.ok(Number.isSafeInteger(n), 'points are integers');
-  const existing = await findBySource(input.source);
-  if (existing) return { entry: existing, created: false };
 
   return inHouseholdQueue(input.householdId, async () => {
     for (let attempt = 1; attempt <= POST_ATTEMPTS_MAX; attempt++) {
-      const head = await readHead(input.householdId);
+      const { head, cacheStale } = await readHead(input.householdId);
+      // I5: a crash may have left the cache behind; repair it before building on the chain.
+      if (cacheStale && head) await refreshAccount(input.householdId, toEntryView(head), true);
       const amounts = nextAmounts(input, head);
+      if ('shortOf' in amounts) {
+        const posted = await findBySource(input.source);
+        if (posted) return { entry: posted, created: false };
+        throw new DomainError('insufficient_points', `Only ${amounts.shortOf} points can be spent.`, { spendable: amounts.shortOf });
+      }
       assert.ok(amounts.spendableAfter >= 0, 'I2: spendable never below zero');
+      const seq = (head?.seq ?? 0) + 1;
       const unhashed: Omit<EntryView, 'hash'> = {
-        seq: (head?.seq ?? 0) + 1,
+        seq,
         type: input.type,
         points: input.points,
         ...amounts,
@@ -198,19 +250,23 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
         sourceType: input.source.type,
         sourceId: input.source.id,
         createdAt: new Date().toISOString(),
-        prevHash: head?.hash ?? '0'.repeat(64),
+        prevHash: head?.hash ?? ZERO_HASH,
       };
       const view: EntryView = { ...unhashed, hash: hashEntry(input.householdId, unhashed) };
       try {
-        await Entry.create([{ ...view, householdId: input.householdId, createdAt: new Date(view.createdAt) }]);
+        await Entry.create([{ ...view, _id: entryId(input.householdId, seq), householdId: input.householdId, createdAt: new Date(view.createdAt) }]);
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err;
         // Either another writer took this seq (retry from a fresh head) or this source was
-        // posted meanwhile (return that posting: I3).
-        const posted = await findBySource(input.source);
-        if (posted) return { entry: posted, created: false };
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
-        continue;
+        // posted already (return that posting: I3).
+        const holder = await entryAt(input.householdId, seq);
+        if (holder && (holder.sourceType !== input.source.type || holder.sourceId !== input.source.id)) {
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+          continue;
+        }
+        const posted = holder ? toEntryView(holder) : await findBySource(input.source);
+        assert.ok(posted, 'a duplicate key is either the seq or the source');
+        return { entry: posted, created: false };
       }
       ledgerFaults.afterInsert?.(view);
       await refreshAccount(input.householdId, view);
@@ -222,10 +278,9 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
 
 /** The account, read from the chain's head; repairs the cache when it lags (I5). */
 export async function getAccount(householdId: string): Promise<AccountView> {
-  const [head, cached] = await Promise.all([readHead(householdId), Account.findById(householdId).lean<{ seq: number; hash: string }>()]);
+  const { head, cacheStale } = await readHead(householdId);
   if (!head) return { householdId, spendable: 0, merit: 0, entryCount: 0, head: { seq: 0, hash: ZERO_HASH } };
-  const view = toEntryView(head);
-  if (!cached || cached.seq !== head.seq || cached.hash !== head.hash) await refreshAccount(householdId, view);
+  if (cacheStale) await refreshAccount(householdId, toEntryView(head), true);
   return {
     householdId,
     spendable: head.spendableAfter,
@@ -235,14 +290,26 @@ export async function getAccount(householdId: string): Promise<AccountView> {
   };
 }
 
-/** A page of entries after `afterSeq`, oldest first. */
+/** Entries from..to (inclusive) by `_id`, `LOOKUPS_PARALLEL` at a time, in seq order. */
+async function entriesBetween(householdId: string, from: number, to: number): Promise<EntryDoc[]> {
+  const out: EntryDoc[] = [];
+  for (let start = from; start <= to; start += LOOKUPS_PARALLEL) {
+    const seqs = Array.from({ length: Math.min(LOOKUPS_PARALLEL, to - start + 1) }, (_, i) => start + i);
+    const docs = await Promise.all(seqs.map((seq) => entryAt(householdId, seq)));
+    for (const d of docs) {
+      if (!d) return out; // a gap ends the read; verifyChain reports gaps
+      out.push(d);
+    }
+  }
+  return out;
+}
+
+/** A page of entries after `afterSeq`, oldest first; `next` is the `after` of the next page. */
 export async function listEntries(householdId: string, afterSeq: number, limit: number): Promise<{ items: EntryView[]; next: number | null }> {
-  const docs = await Entry.find({ householdId, seq: { $gt: afterSeq } })
-    .sort({ seq: 1 })
-    .limit(limit + 1)
-    .lean<EntryDoc[]>();
-  const items = docs.slice(0, limit).map(toEntryView);
-  const next = docs.length > limit ? items[items.length - 1]!.seq : null;
+  const { head } = await readHead(householdId);
+  const last = Math.min(head?.seq ?? 0, afterSeq + limit);
+  const items = (await entriesBetween(householdId, afterSeq + 1, last)).map(toEntryView);
+  const next = head && last < head.seq && items.length > 0 ? items[items.length - 1]!.seq : null;
   return { items, next };
 }
 
@@ -257,19 +324,16 @@ export interface ChainProblem {
  * Returns the first problem, or undefined when the chain is sound. Reads in batches.
  */
 export async function verifyChain(householdId: string): Promise<ChainProblem | undefined> {
-  let expectedSeq = 1;
   let prevHash = ZERO_HASH;
   let spendable = 0;
   let merit = 0;
+  let seq = 1;
   for (;;) {
-    const docs = await Entry.find({ householdId, seq: { $gte: expectedSeq } })
-      .sort({ seq: 1 })
-      .limit(CHAIN_BATCH_SIZE)
-      .lean<EntryDoc[]>();
+    const docs = await entriesBetween(householdId, seq, seq + CHAIN_BATCH_SIZE - 1);
     for (const doc of docs) {
-      const fail = (problem: string): ChainProblem => ({ householdId, seq: doc.seq ?? expectedSeq, problem });
-      if (doc.seq !== expectedSeq) return { householdId, seq: expectedSeq, problem: `seq ${expectedSeq} is missing (found ${doc.seq})` };
+      const fail = (problem: string): ChainProblem => ({ householdId, seq, problem });
       const view = toEntryView(doc);
+      if (doc.householdId !== householdId || view.seq !== seq) return fail('entry is filed under the wrong household or seq');
       if (view.prevHash !== prevHash) return fail('prevHash does not match the previous entry');
       if (hashEntry(householdId, view) !== view.hash) return fail('hash does not match the entry');
       if (view.spendableAfter !== spendable + view.spendableDelta || view.meritAfter !== merit + view.meritDelta)
@@ -278,24 +342,22 @@ export async function verifyChain(householdId: string): Promise<ChainProblem | u
       spendable = view.spendableAfter;
       merit = view.meritAfter;
       prevHash = view.hash;
-      expectedSeq++;
+      seq++;
     }
-    if (docs.length < CHAIN_BATCH_SIZE) return undefined;
+    if (docs.length < CHAIN_BATCH_SIZE) break;
   }
+  // A gap: entries exist beyond the first missing seq.
+  const beyond = await Entry.findOne({ householdId, seq: { $gt: seq } }).select({ seq: 1 }).lean<{ seq: number }>();
+  if (beyond) return { householdId, seq, problem: `seq ${seq} is missing (found ${beyond.seq})` };
+  return undefined;
 }
 
-/** Ids of households that have entries, in batches (for verify-chain over everything). */
-export async function* householdsWithEntries(batchSize = 1000): AsyncGenerator<string> {
-  // Every chain starts at seq 1, so the seq-1 entries list every household with a chain.
-  let after = '';
-  for (;;) {
-    const docs = await Entry.find({ seq: 1, householdId: { $gt: after } })
-      .sort({ householdId: 1 })
-      .limit(batchSize)
-      .select({ householdId: 1 })
-      .lean<{ householdId: string }[]>();
-    for (const d of docs) yield d.householdId;
-    if (docs.length < batchSize) return;
-    after = docs[docs.length - 1]!.householdId;
-  }
+/**
+ * Ids of every household, for verify-chain over everything. Households are the authority (a
+ * chain's cache may be missing after a crash); read as a stream without a sort, since FerretDB
+ * sorts in memory.
+ */
+export async function* householdsWithEntries(_batchSize?: number): AsyncGenerator<string> {
+  const cursor = mongoose.connection.db!.collection('households').find({}, { projection: { _id: 1 } });
+  for await (const doc of cursor) yield String(doc._id);
 }

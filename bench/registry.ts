@@ -1,0 +1,9 @@
+/** Every bench `npm run bench` knows. A bench returns report lines (markdown). */
+import { ledgerBench } from './ledger';
+
+export interface Bench {
+  name: string;
+  run(): Promise<string[]>;
+}
+
+export const benches: Bench[] = [ledgerBench];
