@@ -10,7 +10,8 @@
  *   can post at most one entry, however often it is retried (I3).
  *
  * Every update and delete operation on entries throws, on the model and on loaded documents:
- * nothing in the ledger is ever edited or deleted (I4). The account collection is only a cache derived from the chain (I5).
+ * nothing in the ledger is ever edited or deleted (I4). The account collection is only a cache
+ * derived from the chain (I5).
  */
 import mongoose, { Schema } from 'mongoose';
 
