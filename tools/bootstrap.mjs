@@ -34,8 +34,11 @@ function run(cmd, args, opts = {}) {
 const lock = path.join(root, 'package-lock.json');
 const installed = path.join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installed) || mtime(installed) < mtime(lock)) {
-  say('installing npm packages (npm ci)…');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // `npm install --no-save`, not `npm ci`: the lock names optional native builds for other
+  // platforms (msgpackr-extract for macOS/Windows) that this registry does not serve, and
+  // npm ci refuses a lock it cannot fully resolve; install takes what the lock pins for this one.
+  say('installing npm packages…');
+  run('npm', ['install', '--no-save', '--no-audit', '--no-fund']);
 }
 
 // 2. the embedded FerretDB launcher, only when no external database is configured
