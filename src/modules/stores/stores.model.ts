@@ -1,6 +1,7 @@
 /**
  * Points supermarkets (公益超市) and their counter terminals. A terminal signs in with client
- * credentials; `clientId` is unique and the secret is stored only as a scrypt hash.
+ * credentials; `clientId` is unique and the secret is stored only as a scrypt hash. Items and
+ * stock live in items.model.ts.
  */
 import mongoose, { Schema } from 'mongoose';
 
@@ -23,6 +24,8 @@ export interface TerminalDoc {
   secretHash: string;
   storeId: string;
   revokedAt?: Date;
+  /** When the secret was last replaced (absent: never rotated). */
+  secretRotatedAt?: Date;
   createdAt: Date;
 }
 
@@ -32,6 +35,7 @@ const terminalSchema = new Schema<TerminalDoc>(
     secretHash: { type: String, required: true },
     storeId: { type: String, required: true },
     revokedAt: Date,
+    secretRotatedAt: Date,
   },
   { collection: 'terminals', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
 );

@@ -1,14 +1,16 @@
 /**
  * Stores and terminals. A terminal's secret is generated here, returned once, and kept only as
  * a scrypt hash; revoking a terminal makes its tokens useless at once (principals are loaded
- * on every request).
+ * on every request). A secret can be rotated (the old one stops working for sign-in) and a
+ * terminal revoked; items and stock are in items.service.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import { hashSecret } from '../../platform/auth';
 import { DomainError, notFound } from '../../platform/errors';
+import type { Principal } from '../../platform/principal';
 import { Village } from '../villages/villages.model';
-import { Store, Terminal, type StoreDoc } from './stores.model';
+import { Store, Terminal, type StoreDoc, type TerminalDoc } from './stores.model';
 
 export interface StoreView {
   id: string;
@@ -46,4 +48,75 @@ export async function createTerminal(storeId: string, kdfLog2N: number): Promise
   const clientSecret = randomBytes(32).toString('base64url');
   const [doc] = await Terminal.create([{ clientId, secretHash: await hashSecret(clientSecret, kdfLog2N), storeId }]);
   return { id: doc!._id.toHexString(), clientId, clientSecret, storeId };
+}
+
+export interface TerminalView {
+  id: string;
+  clientId: string;
+  storeId: string;
+  createdAt: string;
+  revokedAt: string | null;
+  secretRotatedAt: string | null;
+}
+
+const toTerminalView = (t: TerminalDoc): TerminalView => ({
+  id: t._id.toHexString(),
+  clientId: t.clientId,
+  storeId: t.storeId,
+  createdAt: t.createdAt.toISOString(),
+  revokedAt: t.revokedAt ? t.revokedAt.toISOString() : null,
+  secretRotatedAt: t.secretRotatedAt ? t.secretRotatedAt.toISOString() : null,
+});
+
+/** Stores, by id, a page at a time (admin). */
+export async function listStores(q: { after?: string; limit?: number }): Promise<{ items: StoreView[]; next: string | null }> {
+  const limit = q.limit ?? 100;
+  const filter = q.after ? { _id: { $gt: new Types.ObjectId(q.after) } } : {};
+  const docs = await Store.find(filter).sort({ _id: 1 }).limit(limit + 1).lean<StoreDoc[]>();
+  const items = docs.slice(0, limit).map(toStoreView);
+  return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
+}
+
+/** A store the principal may see (admin: any; terminal: its own), else `not_found`. */
+export async function getStore(p: Principal, storeId: string): Promise<StoreView> {
+  if (p.role !== 'admin' && p.storeId !== storeId) throw notFound('store');
+  const s = await findStore(storeId);
+  if (!s) throw notFound('store');
+  return toStoreView(s);
+}
+
+export async function listTerminals(storeId: string): Promise<TerminalView[]> {
+  if (!(await findStore(storeId))) throw notFound('store');
+  const docs = await Terminal.find({ storeId }).sort({ _id: 1 }).limit(1000).lean<TerminalDoc[]>();
+  return docs.map(toTerminalView);
+}
+
+async function terminalOfStore(storeId: string, terminalId: string): Promise<TerminalDoc> {
+  const t = Types.ObjectId.isValid(terminalId) ? await Terminal.findById(terminalId).lean<TerminalDoc>() : null;
+  if (!t || t.storeId !== storeId) throw notFound('terminal');
+  return t;
+}
+
+/**
+ * Replaces a terminal's secret; the new one is returned once and the old one stops working for
+ * sign-in at once. Access tokens already issued stay valid until they expire (at most the token
+ * lifetime, 15 minutes); revoke the terminal to cut those off as well. Two rotations at the same
+ * moment both answer, and only the secret written last works: rotate from one place.
+ */
+export async function rotateTerminalSecret(storeId: string, terminalId: string, kdfLog2N: number): Promise<{ id: string; clientId: string; clientSecret: string; storeId: string }> {
+  const t = await terminalOfStore(storeId, terminalId);
+  if (t.revokedAt) throw new DomainError('conflict', 'This terminal is revoked; register a new one.');
+  const clientSecret = randomBytes(32).toString('base64url');
+  await Terminal.updateOne({ _id: t._id }, { $set: { secretHash: await hashSecret(clientSecret, kdfLog2N), secretRotatedAt: new Date() } });
+  return { id: t._id.toHexString(), clientId: t.clientId, clientSecret, storeId };
+}
+
+/**
+ * Revokes a terminal: its secret and every token it holds stop working at once (principals are
+ * loaded on every request). Revoking twice is harmless and keeps the first time.
+ */
+export async function revokeTerminal(storeId: string, terminalId: string): Promise<TerminalView> {
+  const t = await terminalOfStore(storeId, terminalId);
+  if (!t.revokedAt) await Terminal.updateOne({ _id: t._id }, { $set: { revokedAt: new Date() } });
+  return toTerminalView((await Terminal.findById(t._id).lean<TerminalDoc>())!);
 }

@@ -9,6 +9,11 @@ export interface VillagePolicy {
   quorum: number;
   /** ISO-8601 duration of the public notice (公示), e.g. P7D. */
   noticePeriod: string;
+  /**
+   * Most points a household may redeem per store per calendar day (Asia/Shanghai), so a lost
+   * card cannot be drained. Absent: no limit.
+   */
+  redemptionDailyLimit?: number;
 }
 
 export interface VillageDoc {
@@ -31,6 +36,7 @@ const villageSchema = new Schema<VillageDoc>(
     policy: {
       quorum: { type: Number, required: true, default: 3 },
       noticePeriod: { type: String, required: true, default: 'P7D' },
+      redemptionDailyLimit: { type: Number },
     },
   },
   { collection: 'villages', timestamps: true, versionKey: false, strict: 'throw' },

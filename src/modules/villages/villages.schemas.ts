@@ -3,9 +3,14 @@ import { id, obj, text, z } from '../../platform/validation';
 /** ISO-8601 durations of days, hours, minutes and seconds (PnDTnHnMnS); months are ambiguous. */
 export const ISO_DURATION_RE = /^P(?!$)(\d{1,4}D)?(T(?=\d)(\d{1,5}H)?(\d{1,6}M)?(\d{1,7}S)?)?$/;
 
+/** Highest daily redemption limit a village may set (points per household per store per day). */
+export const REDEMPTION_DAILY_LIMIT_MAX = 1_000_000;
+const redemptionDailyLimit = () => z.number().int().min(1).max(REDEMPTION_DAILY_LIMIT_MAX);
+
 export const villagePolicySchema = obj({
   quorum: z.number().int().min(1).max(50),
   noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S'),
+  redemptionDailyLimit: redemptionDailyLimit().optional(),
 }).openapi('VillagePolicy');
 
 export const createVillageBody = obj({
@@ -20,6 +25,8 @@ export const patchVillageBody = obj({
   policy: obj({
     quorum: z.number().int().min(1).max(50).optional(),
     noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S').optional(),
+    /** null removes the limit. */
+    redemptionDailyLimit: redemptionDailyLimit().nullable().optional(),
   }),
 });
 

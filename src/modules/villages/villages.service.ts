@@ -26,7 +26,11 @@ export function toVillageView(v: VillageDoc): VillageView {
     code: v.code,
     township: v.township,
     county: v.county,
-    policy: { quorum: v.policy.quorum, noticePeriod: v.policy.noticePeriod },
+    policy: {
+      quorum: v.policy.quorum,
+      noticePeriod: v.policy.noticePeriod,
+      ...(typeof v.policy.redemptionDailyLimit === 'number' ? { redemptionDailyLimit: v.policy.redemptionDailyLimit } : {}),
+    },
     createdAt: v.createdAt.toISOString(),
   };
 }
@@ -65,12 +69,19 @@ export async function listVillages(p: Principal): Promise<VillageView[]> {
   return docs.map(toVillageView);
 }
 
-export async function updateVillagePolicy(villageId: string, policy: Partial<VillagePolicy>): Promise<VillageView> {
+export async function updateVillagePolicy(
+  villageId: string,
+  policy: Partial<Omit<VillagePolicy, 'redemptionDailyLimit'>> & { redemptionDailyLimit?: number | null },
+): Promise<VillageView> {
   const v = await findVillage(villageId);
   if (!v) throw notFound('village');
   const set: Record<string, unknown> = {};
   if (policy.quorum !== undefined) set['policy.quorum'] = policy.quorum;
   if (policy.noticePeriod !== undefined) set['policy.noticePeriod'] = policy.noticePeriod;
-  await Village.updateOne({ _id: v._id }, { $set: set });
+  if (typeof policy.redemptionDailyLimit === 'number') set['policy.redemptionDailyLimit'] = policy.redemptionDailyLimit;
+  const unset: Record<string, ''> = policy.redemptionDailyLimit === null ? { 'policy.redemptionDailyLimit': '' } : {};
+  if (Object.keys(set).length || Object.keys(unset).length) {
+    await Village.updateOne({ _id: v._id }, { ...(Object.keys(set).length ? { $set: set } : {}), ...(Object.keys(unset).length ? { $unset: unset } : {}) });
+  }
   return toVillageView((await Village.findById(v._id).lean<VillageDoc>())!);
 }

@@ -1,0 +1,65 @@
+/**
+ * The catalogue of a points supermarket and its stock.
+ *
+ * - `store_items`: (storeId, sku) is unique, so a retried create never makes a twin. An item
+ *   holds its name and points price only; its stock is not a field here.
+ * - `stock_movements`: stock is the head of an append-only chain of movements per item
+ *   (platform/append-chain.ts): (chain = itemId, seq) unique arbitrates races, so a take that
+ *   would leave stock below 0 is refused against the true head, never granted twice; and
+ *   (sourceType, sourceId) unique makes every take, give-back or restock happen once however
+ *   often it is retried. A conditional `$inc` would not do: on FerretDB 1.x it is not atomic.
+ */
+import mongoose, { Schema } from 'mongoose';
+import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
+
+export interface ItemDoc {
+  _id: mongoose.Types.ObjectId;
+  storeId: string;
+  sku: string;
+  name: string;
+  /** Points price of one unit. */
+  points: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const itemSchema = new Schema<ItemDoc>(
+  {
+    storeId: { type: String, required: true },
+    sku: { type: String, required: true },
+    name: { type: String, required: true },
+    points: { type: Number, required: true },
+  },
+  { collection: 'store_items', timestamps: true, versionKey: false, strict: 'throw' },
+);
+itemSchema.index({ storeId: 1, sku: 1 }, { unique: true, name: 'store_sku_unique' });
+export const Item = mongoose.model<ItemDoc>('StoreItem', itemSchema);
+
+/**
+ * Why stock moved. `take`/`give` are a redemption's reservation and its give-back (on failure or
+ * reversal); `void` is a zero take written by recovery to fence off a take that has not happened
+ * yet (see redemption.service.ts).
+ */
+export const MOVEMENT_KINDS = ['initial', 'restock', 'take', 'give', 'void'] as const;
+export type MovementKind = (typeof MOVEMENT_KINDS)[number];
+
+export interface StockMovementDoc extends ChainLink {
+  /** chain = the item id. */
+  kind: MovementKind;
+  delta: number;
+  stockAfter: number;
+  reason?: string;
+}
+
+const movementSchema = new Schema<StockMovementDoc>(
+  {
+    ...chainLinkFields,
+    kind: { type: String, required: true, enum: MOVEMENT_KINDS },
+    delta: { type: Number, required: true },
+    stockAfter: { type: Number, required: true },
+    reason: { type: String },
+  },
+  { collection: 'stock_movements', versionKey: false, strict: 'throw' },
+);
+chainIndexes(movementSchema);
+export const StockMovement = mongoose.model<StockMovementDoc>('StockMovement', movementSchema);
