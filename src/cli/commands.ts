@@ -1,0 +1,328 @@
+/**
+ * The CLI's command table and argument handling. `runCli(argv, deps)` returns the exit code and
+ * prints through `deps`, so tests run commands in-process as well as in a real process.
+ *
+ * Exit codes: 0 success; 1 the command ran and found a problem (bad rows, a broken chain, a
+ * taken username); 2 usage error (unknown command or option, missing argument).
+ *
+ * To add a command, add one entry to COMMANDS: its name, usage line, summary, parseArgs
+ * options, and a `run` that gets the parsed arguments (the database is already connected
+ * when `database` is true).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Config } from '../../config';
+import { DomainError } from '../platform/errors';
+import type { Logger } from '../platform/logger';
+import { findHousehold } from '../modules/households/households.service';
+import { formatCredentials, seedDemoCounty } from '../modules/demo/demo.seed';
+import { listEntries } from '../modules/ledger/ledger.service';
+import { createAdmin } from './create-admin';
+import {
+  decodeCsvFile,
+  ImportFileError,
+  importHouseholdsCsv,
+  type ImportReport,
+} from './import-households';
+import { verifyChains } from './verify-chain';
+
+export interface CliIo {
+  /** Results, one line per call (stdout). */
+  out(line: string): void;
+  /** Progress and diagnostics (stderr). */
+  err(line: string): void;
+  /** Reads a secret from the terminal without echo; undefined when stdin is not a terminal. */
+  promptSecret?(question: string): Promise<string | undefined>;
+  /** Reads all of stdin (for --password-stdin). */
+  readStdin?(): Promise<string>;
+}
+
+export interface CliDeps {
+  config: Config;
+  logger: Logger;
+  io: CliIo;
+  /** Connects to the database for commands that need it; returns how to close it. */
+  connect(): Promise<{ source: string; close(): Promise<void> }>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: Options;
+  /** Number of positional arguments: [min, max]. */
+  positionals: [number, number];
+  database: boolean;
+  run(args: Parsed, deps: CliDeps): Promise<number>;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_PROBLEM = 1;
+export const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+const COMMANDS: Record<string, Command> = {
+  'create-admin': {
+    usage: 'create-admin [--username NAME] [--password PW | --password-stdin]',
+    summary:
+      'Create a county-office admin. Password: --password, --password-stdin, ADMIN_PASSWORD (with ADMIN_USERNAME), a prompt on a terminal, else generated and printed once.',
+    options: {
+      username: { type: 'string' },
+      password: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+    },
+    positionals: [0, 0],
+    database: true,
+    run: runCreateAdmin,
+  },
+  'import-households': {
+    usage: 'import-households FILE.csv [--village CODE] [--dry-run] [--verbose]',
+    summary:
+      'Import a UTF-8 CSV roster with the headers 户主,家庭成员,卡号,村. Bad rows are listed with their line; re-importing creates nothing new.',
+    options: {
+      village: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      verbose: { type: 'boolean' },
+    },
+    positionals: [1, 1],
+    database: true,
+    run: runImportHouseholds,
+  },
+  'verify-chain': {
+    usage: 'verify-chain [--household ID] [--keep-going]',
+    summary:
+      'Verify the hash chain of one household or of all; exit 1 naming the first broken household and seq.',
+    options: { household: { type: 'string' }, 'keep-going': { type: 'boolean' } },
+    positionals: [0, 0],
+    database: true,
+    run: runVerifyChain,
+  },
+  'seed-demo': {
+    usage: 'seed-demo [--seed N] [--households N]',
+    summary:
+      'Seed the demo county once per database (npm start does this in local mode); prints the credentials and writes DATA_DIR/demo-credentials.txt.',
+    options: { seed: { type: 'string' }, households: { type: 'string' } },
+    positionals: [0, 0],
+    database: true,
+    run: runSeedDemo,
+  },
+};
+
+/** The help text: every command with its usage and summary. */
+export function helpText(): string {
+  const lines = ['Usage: npm run cli -- <command> [options]', '', 'Commands:'];
+  for (const cmd of Object.values(COMMANDS)) lines.push(`  ${cmd.usage}`, `      ${cmd.summary}`);
+  lines.push(
+    '',
+    "Database: MONGODB_URI (+ MONGODB_DB) if set; else the running service's embedded database",
+    '(DATA_DIR/run/mongodb.uri); else the CLI starts the embedded database on DATA_DIR itself.',
+    'Exit codes: 0 ok, 1 problem found, 2 usage error.',
+  );
+  return lines.join('\n');
+}
+
+/** Runs one command line; never throws for bad input, returns the exit code. */
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    deps.io.out(helpText());
+    return name ? EXIT_OK : EXIT_USAGE;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    deps.io.err(`unknown command "${name}"\n\n${helpText()}`);
+    return EXIT_USAGE;
+  }
+  let args: Parsed;
+  try {
+    const parsed = parseArgs({
+      args: [...rest],
+      options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    args = { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
+    if (args.values.help) {
+      deps.io.out(`Usage: npm run cli -- ${cmd.usage}\n${cmd.summary}`);
+      return EXIT_OK;
+    }
+    const [min, max] = cmd.positionals;
+    if (args.positionals.length < min || args.positionals.length > max)
+      throw new UsageError(`expected ${min === max ? min : `${min}–${max}`} argument(s)`);
+  } catch (err) {
+    deps.io.err(`${name}: ${(err as Error).message}\nUsage: npm run cli -- ${cmd.usage}`);
+    return EXIT_USAGE;
+  }
+
+  let db: { source: string; close(): Promise<void> } | undefined;
+  try {
+    if (cmd.database) {
+      db = await deps.connect();
+      deps.logger.debug({ source: db.source }, 'database connected');
+    }
+    return await cmd.run(args, deps);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      deps.io.err(`${name}: ${err.message}\nUsage: npm run cli -- ${cmd.usage}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof DomainError) {
+      const errors = (err.details.errors as { path: string; message: string }[] | undefined) ?? [];
+      deps.io.err(
+        [`${name}: ${err.message}`, ...errors.map((e) => `  ${e.path}: ${e.message}`)].join('\n'),
+      );
+      return EXIT_PROBLEM;
+    }
+    throw err;
+  } finally {
+    await db?.close();
+  }
+}
+
+const str = (args: Parsed, key: string): string | undefined => {
+  const v = args.values[key];
+  return typeof v === 'string' ? v : undefined;
+};
+
+async function runCreateAdmin(args: Parsed, { config, io }: CliDeps): Promise<number> {
+  const username = str(args, 'username') ?? config.admin?.username;
+  if (!username) throw new UsageError('--username is required (or set ADMIN_USERNAME)');
+  let password = str(args, 'password');
+  if (args.values['password-stdin']) {
+    if (password !== undefined) throw new UsageError('give either --password or --password-stdin');
+    if (!io.readStdin) throw new UsageError('--password-stdin needs a standard input');
+    password = (await io.readStdin()).replace(/\r?\n$/, '');
+  }
+  password ??= config.admin?.password;
+  if (password === undefined && io.promptSecret) {
+    const first = await io.promptSecret('Password for the new admin (empty: generate one): ');
+    if (first) {
+      if ((await io.promptSecret('Repeat the password: ')) !== first) {
+        io.err('create-admin: the passwords do not match; nothing was created.');
+        return EXIT_PROBLEM;
+      }
+      password = first;
+    }
+  }
+  const { user, generatedPassword } = await createAdmin({
+    username,
+    password,
+    kdfLog2N: config.passwordKdfLog2N,
+  });
+  io.out(`admin "${user.username}" created (id ${user.id}).`);
+  if (generatedPassword) io.out(`generated password (shown once): ${generatedPassword}`);
+  return EXIT_OK;
+}
+
+function printImportReport(report: ImportReport, io: CliIo, verbose: boolean): void {
+  if (report.fileError) {
+    io.err(
+      `file error${report.fileError.line ? ` (line ${report.fileError.line})` : ''}: ${report.fileError.code} ${report.fileError.message}`,
+    );
+    io.out('nothing imported.');
+    return;
+  }
+  if (report.ignoredColumns.length) io.err(`ignored columns: ${report.ignoredColumns.join(', ')}`);
+  for (const o of report.outcomes) {
+    if (o.status === 'bad') io.out(`line ${o.line}: ${o.reason} ${o.message}`);
+    else if (verbose && o.status === 'skipped')
+      io.out(`line ${o.line}: skipped (${o.reason}) ${o.message}`);
+    else if (verbose) io.out(`line ${o.line}: ${o.status} ${o.cardNo}`);
+  }
+  const verb = report.dryRun ? 'would create' : 'created';
+  io.out(
+    `${verb} ${report.created}, skipped ${report.skipped} (already registered), bad ${report.bad}${report.dryRun ? ' (dry run: nothing was written)' : ''}.`,
+  );
+}
+
+async function runImportHouseholds(args: Parsed, { io }: CliDeps): Promise<number> {
+  const file = args.positionals[0]!;
+  let text: string;
+  try {
+    text = decodeCsvFile(readFileSync(file));
+  } catch (err) {
+    if (err instanceof ImportFileError) {
+      io.err(`${file}: ${err.code} ${err.message}`);
+      return EXIT_PROBLEM;
+    }
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES')
+      throw new UsageError(`cannot read ${file} (${code})`);
+    throw err;
+  }
+  const village = str(args, 'village');
+  const report = await importHouseholdsCsv(text, {
+    ...(village !== undefined ? { village } : {}),
+    dryRun: Boolean(args.values['dry-run']),
+    onRow: (done, total) => {
+      if (done % 1000 === 0) io.err(`… ${done}/${total} rows`);
+    },
+  });
+  printImportReport(report, io, Boolean(args.values.verbose));
+  return report.fileError || report.bad > 0 ? EXIT_PROBLEM : EXIT_OK;
+}
+
+async function runVerifyChain(args: Parsed, { io }: CliDeps): Promise<number> {
+  const householdId = str(args, 'household');
+  if (householdId !== undefined) {
+    if (!/^[a-f0-9]{24}$/.test(householdId))
+      throw new UsageError('--household takes a household id (24 hex digits)');
+    if (!(await findHousehold(householdId))) {
+      // Entries without a household record are still checked: the entries are what counts.
+      if ((await listEntries(householdId, 0, 1)).items.length === 0)
+        throw new UsageError(`no household ${householdId}`);
+      io.err(`note: household ${householdId} is not registered; checking its entries`);
+    }
+  }
+  const report = await verifyChains({
+    ...(householdId !== undefined ? { householdId } : {}),
+    keepGoing: Boolean(args.values['keep-going']),
+    onProgress: (n) => io.err(`… ${n} chains verified`),
+  });
+  return printVerifyReport(report, io);
+}
+
+function printVerifyReport(report: Awaited<ReturnType<typeof verifyChains>>, io: CliIo): number {
+  for (const p of report.problems)
+    io.out(`BROKEN household ${p.householdId} seq ${p.seq}: ${p.problem}`);
+  if (report.problems.length) {
+    io.out(`${report.problems.length} broken chain(s); ${report.verified} chain(s) checked.`);
+    return EXIT_PROBLEM;
+  }
+  io.out(`${report.verified} chain${report.verified === 1 ? '' : 's'} verified.`);
+  return EXIT_OK;
+}
+
+const wholeNumber = (args: Parsed, key: string, min: number, max: number): number | undefined => {
+  const v = str(args, key);
+  if (v === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new UsageError(`--${key} takes a whole number ${min}–${max}`);
+  return Number(v);
+};
+
+async function runSeedDemo(args: Parsed, { config, logger, io }: CliDeps): Promise<number> {
+  const seed = wholeNumber(args, 'seed', 0, 2 ** 31 - 1);
+  const households = wholeNumber(args, 'households', 3, 10_000);
+  const credentialsFile = path.join(config.dataDir, 'demo-credentials.txt');
+  const credentials = await seedDemoCounty({
+    kdfLog2N: config.passwordKdfLog2N,
+    credentialsFile,
+    logger,
+    ...(seed !== undefined ? { seed } : {}),
+    ...(households !== undefined ? { households } : {}),
+  });
+  if (!credentials) {
+    io.out(
+      `The demo county was seeded before; its credentials were printed then and written to ${credentialsFile}.`,
+    );
+    return EXIT_OK;
+  }
+  io.out(formatCredentials(credentials));
+  io.out(`Written to ${credentialsFile} (readable by you only).`);
+  return EXIT_OK;
+}

@@ -1,0 +1,57 @@
+/**
+ * Runs the real CLI (`tsx src/cli/main.ts`) as a child process against this run's database,
+ * the way `npm run cli` does minus the bootstrap step.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ctx } from '../../support/context';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliEnv {
+  /** Database name (default: this run's). */
+  db?: string;
+  /** DATA_DIR (default: a fresh temporary folder). */
+  dataDir?: string;
+  /** Leave MONGODB_URI unset (to exercise the run-file discovery). */
+  noUri?: boolean;
+  stdin?: string;
+}
+
+export function runCliProcess(args: string[], env: CliEnv = {}): Promise<CliRun> {
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    MONGODB_URI: ctx().mongoUri,
+    MONGODB_DB: env.db ?? ctx().config.mongodbDb,
+    DATA_DIR: env.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'msl-cli-')),
+    PASSWORD_KDF_LOG2N: '12',
+    LOG_LEVEL: 'warn',
+    DEMO_SEED: 'false',
+  };
+  if (env.noUri) delete childEnv.MONGODB_URI;
+  delete childEnv.ADMIN_USERNAME;
+  delete childEnv.ADMIN_PASSWORD;
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [path.join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
+      cwd: ROOT,
+      env: childEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(env.stdin ?? '');
+  });
+}

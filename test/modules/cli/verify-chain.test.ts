@@ -1,0 +1,206 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import mongoose from 'mongoose';
+import type { Config } from '../../../config';
+import { runCli, type CliIo } from '../../../src/cli/commands';
+import { findRunningServiceUri, runFilePath } from '../../../src/cli/database';
+import { verifyChains } from '../../../src/cli/verify-chain';
+import { hashEntry, postEntry, toEntryView } from '../../../src/modules/ledger/ledger.service';
+import { ctx } from '../../support/context';
+import { expect } from '../../support/expect';
+import { makeHousehold, makeVillage, unique } from '../../support/factories';
+import { runCliProcess } from './cli-process';
+
+type RawEntry = Record<string, unknown> & { _id: unknown; seq: number; householdId: string };
+
+const entries = () => mongoose.connection.db!.collection<RawEntry>('ledger_entries');
+
+/** A household with `n` adjustments of 10, 20, 30, … points. */
+async function householdWithChain(n: number): Promise<string> {
+  const v = await makeVillage();
+  const h = await makeHousehold(v.id);
+  for (let i = 1; i <= n; i++) {
+    await postEntry({
+      householdId: h.id,
+      type: 'adjustment',
+      points: 10 * i,
+      spendableDelta: 10 * i,
+      meritDelta: 10 * i,
+      shortfall: 'clamp',
+      source: { type: 'test', id: unique('src') },
+      reason: `第${i}次`,
+    });
+  }
+  return h.id;
+}
+
+/** Changes one entry behind the service's back (the model refuses updates; the raw driver does not). */
+async function tamper(
+  householdId: string,
+  seq: number,
+  set: Record<string, unknown>,
+): Promise<() => Promise<void>> {
+  const original = await entries().findOne({ householdId, seq });
+  if (!original) throw new Error('no such entry');
+  const res = await entries().updateOne({ householdId, seq }, { $set: set });
+  expect(res.modifiedCount).to.equal(1);
+  const restore: Record<string, unknown> = {};
+  for (const k of Object.keys(set)) restore[k] = original[k];
+  return async () => {
+    await entries().updateOne({ householdId, seq }, { $set: restore });
+  };
+}
+
+/** Deletes one entry behind the service's back; returns how to put it back. */
+async function remove(householdId: string, seq: number): Promise<() => Promise<void>> {
+  const original = await entries().findOne({ householdId, seq });
+  if (!original) throw new Error('no such entry');
+  await entries().deleteOne({ _id: original._id });
+  return async () => {
+    await entries().insertOne(original);
+  };
+}
+
+function captureIo(): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
+}
+
+/** runCli in-process on the test connection (the database is already open). */
+async function cli(argv: string[], config: Config = ctx().config) {
+  const io = captureIo();
+  const code = await runCli(argv, {
+    config,
+    logger: ctx().logger,
+    io,
+    connect: async () => ({ source: 'test', close: async () => undefined }),
+  });
+  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
+}
+
+describe('CLI verify-chain', () => {
+  const restores: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    // Put tampered entries back so no later check of all chains trips over this file's damage.
+    while (restores.length) await restores.pop()!();
+  });
+
+  it('verifyChains › a sound chain verifies', async () => {
+    const id = await householdWithChain(5);
+    expect(await verifyChains({ householdId: id })).to.deep.equal({ verified: 1, problems: [] });
+  });
+
+  it('verifyChains › an entry changed directly in the database is named by household and seq', async () => {
+    const id = await householdWithChain(5);
+    restores.push(await tamper(id, 3, { points: 999 }));
+    const report = await verifyChains({ householdId: id });
+    expect(report.problems).to.have.length(1);
+    expect(report.problems[0]).to.include({ householdId: id, seq: 3 });
+  });
+
+  it('verifyChains › a balance changed with its hash recomputed (a careful forger) is caught by the next link', async () => {
+    const id = await householdWithChain(4);
+    const doc = (await entries().findOne({ householdId: id, seq: 2 }))!;
+    const forged = { ...toEntryView(doc as never), spendableAfter: 5000, meritAfter: 5000 };
+    restores.push(
+      await tamper(id, 2, { spendableAfter: 5000, meritAfter: 5000, hash: hashEntry(id, forged) }),
+    );
+    const [problem] = (await verifyChains({ householdId: id })).problems;
+    // seq 2's own hash now matches, but its balances do not add up and seq 3 no longer links to it.
+    expect(problem).to.include({ householdId: id, seq: 2 });
+  });
+
+  it('verifyChains › a head entry rewritten with a valid hash is caught by the account cache', async () => {
+    const id = await householdWithChain(3);
+    const doc = (await entries().findOne({ householdId: id, seq: 3 }))!;
+    const forged = { ...toEntryView(doc as never), reason: '改过的理由' };
+    restores.push(await tamper(id, 3, { reason: '改过的理由', hash: hashEntry(id, forged) }));
+    const [problem] = (await verifyChains({ householdId: id })).problems;
+    expect(problem).to.include({ householdId: id, seq: 3 });
+    expect(problem!.problem).to.match(/account cache/);
+  });
+
+  it('verifyChains › a deleted entry in the middle is a gap at that seq; a deleted last entry is caught by the account cache', async () => {
+    const a = await householdWithChain(4);
+    restores.push(await remove(a, 2));
+    expect((await verifyChains({ householdId: a })).problems[0]).to.include({
+      householdId: a,
+      seq: 2,
+    });
+    const b = await householdWithChain(4);
+    restores.push(await remove(b, 4));
+    expect((await verifyChains({ householdId: b })).problems[0]).to.include({
+      householdId: b,
+      seq: 4,
+    });
+  });
+
+  it('runCli › exit 0 for a sound chain, 1 naming household and seq for a broken one, 2 for bad usage', async () => {
+    const id = await householdWithChain(3);
+    const sound = await cli(['verify-chain', '--household', id]);
+    expect(sound).to.include({ code: 0 });
+    expect(sound.out).to.equal('1 chain verified.');
+
+    restores.push(await tamper(id, 2, { points: -1 }));
+    const broken = await cli(['verify-chain', '--household', id]);
+    expect(broken.code).to.equal(1);
+    expect(broken.out).to.contain(`BROKEN household ${id} seq 2`);
+
+    expect((await cli(['verify-chain', '--household', 'not-an-id'])).code).to.equal(2);
+    expect(
+      (await cli(['verify-chain', '--household', new mongoose.Types.ObjectId().toHexString()]))
+        .code,
+    ).to.equal(2);
+    expect((await cli(['verify-chain', '--no-such-option'])).code).to.equal(2);
+    expect((await cli(['verify-chain', 'extra'])).code).to.equal(2);
+    expect((await cli(['no-such-command'])).code).to.equal(2);
+    const help = await cli(['help']);
+    expect(help.code).to.equal(0);
+    for (const name of ['create-admin', 'import-households', 'verify-chain', 'seed-demo'])
+      expect(help.out).to.contain(name);
+  });
+
+  it('the real CLI process › verify-chain exits 0 on a sound chain and 1 naming the household and seq of an entry changed in the database', async function () {
+    this.timeout(60_000);
+    const id = await householdWithChain(3);
+    const sound = await runCliProcess(['verify-chain', '--household', id]);
+    expect(sound.code, sound.stderr).to.equal(0);
+    expect(sound.stdout.trim()).to.equal('1 chain verified.');
+
+    restores.push(await tamper(id, 2, { points: 12345 }));
+    const broken = await runCliProcess(['verify-chain', '--household', id]);
+    expect(broken.code, broken.stderr).to.equal(1);
+    expect(broken.stdout).to.contain(`BROKEN household ${id} seq 2`);
+  });
+
+  it('the real CLI process › without MONGODB_URI it uses the running service’s database named in DATA_DIR/run/mongodb.uri', async function () {
+    this.timeout(60_000);
+    const id = await householdWithChain(2);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-cli-run-'));
+    mkdirSync(path.dirname(runFilePath(dataDir)), { recursive: true });
+    writeFileSync(runFilePath(dataDir), `${ctx().mongoUri}\n`);
+    // Had the CLI started a database of its own on this empty DATA_DIR, the household would not exist there (exit 2).
+    const run = await runCliProcess(['verify-chain', '--household', id], { noUri: true, dataDir });
+    expect(run.code, run.stderr).to.equal(0);
+  });
+
+  it('findRunningServiceUri › ignores a missing run file and one left behind by a stopped service', async function () {
+    this.timeout(20_000);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-cli-stale-'));
+    expect(await findRunningServiceUri(dataDir)).to.equal(undefined);
+    const port = await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (server.address() as net.AddressInfo).port;
+        server.close(() => resolve(p));
+      });
+    });
+    mkdirSync(path.dirname(runFilePath(dataDir)), { recursive: true });
+    writeFileSync(runFilePath(dataDir), `mongodb://127.0.0.1:${port}/?directConnection=true`);
+    expect(await findRunningServiceUri(dataDir)).to.equal(undefined);
+    writeFileSync(runFilePath(dataDir), ctx().mongoUri);
+    expect(await findRunningServiceUri(dataDir)).to.equal(ctx().mongoUri);
+  });
+});
