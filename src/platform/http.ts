@@ -74,6 +74,9 @@ const problemSchema = z
   })
   .openapi('Problem');
 
+/** The query schema of routes that declare none: any key is an unknown field. */
+const NO_QUERY = z.object({}).strict();
+
 export class Api {
   readonly registry = new OpenAPIRegistry();
   readonly router: Router = express.Router();
@@ -99,7 +102,8 @@ export class Api {
         req.log = req.log.child({ userId: principal.id, role: principal.role });
       }
       const params = parseOrThrow(spec.params, req.params, 'params');
-      const query = parseOrThrow(spec.query, req.query ?? {}, 'query');
+      // A route without a query schema takes no query keys: `?status[$ne]=x` is refused, not ignored.
+      const query = parseOrThrow(spec.query ?? NO_QUERY, req.query ?? {}, 'query');
       const body = spec.body ? parseOrThrow(spec.body, req.body, '') : undefined;
       if (!spec.body && req.body !== undefined && hasContent(req.body)) {
         throw new DomainError('validation_failed', 'This endpoint takes no request body.', {
