@@ -24,6 +24,12 @@ import { householdRoutes } from './modules/households/households.routes';
 import { storeRoutes } from './modules/stores/stores.routes';
 import { userRoutes } from './modules/users/users.routes';
 import { villageRoutes } from './modules/villages/villages.routes';
+import { boardRoutes } from './modules/boards/boards.routes';
+import { jobRoutes } from './modules/jobs/jobs.routes';
+import { registerJobMetrics } from './modules/jobs/jobs.service';
+import { notificationRoutes } from './modules/notifications/notifications.routes';
+import { ruleRoutes } from './modules/rules/rules.routes';
+import { submissionRoutes } from './modules/submissions/submissions.routes';
 
 /** Largest accepted request body (CONTRACT.md: bodies over 1 MiB are refused with 413). */
 export const BODY_BYTES_MAX = 1024 * 1024;
@@ -46,6 +52,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics();
+  registerJobMetrics(metrics.registry, { redis: deps.redis, queues: deps.queues, redisPrefix: deps.config.redisPrefix });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -112,6 +119,11 @@ export function createApp(deps: AppDeps): Express {
   householdRoutes(api);
   storeRoutes(api, kdf);
   cooperativeRoutes(api);
+  ruleRoutes(api);
+  submissionRoutes(api, { queues: deps.queues });
+  notificationRoutes(api);
+  boardRoutes(api);
+  jobRoutes(api, { redis: deps.redis, queues: deps.queues, redisPrefix: deps.config.redisPrefix });
   app.use(api.router);
 
   const openapi = api.openapi();

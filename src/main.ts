@@ -22,6 +22,7 @@ import { createLogger } from './platform/logger';
 import { Queues } from './platform/queues';
 import { createApiRedis, resolveRedis } from './platform/redis';
 import './modules/models';
+import { formatCredentials, seedDemoCounty } from './modules/demo/demo.seed';
 import { ensureBootstrapAdmin } from './modules/users/users.service';
 
 /** How long shutdown waits for in-flight requests and running jobs. */
@@ -64,7 +65,15 @@ async function main(): Promise<void> {
   if (await ensureBootstrapAdmin(config.admin, config.passwordKdfLog2N)) {
     logger.info({ username: config.admin?.username }, 'created the admin user from ADMIN_USERNAME');
   }
-  // DEMO-SEED-HOOK
+  if (config.demoSeed) {
+    const credentialsFile = path.join(config.dataDir, 'demo-credentials.txt');
+    const credentials = await seedDemoCounty({ kdfLog2N: config.passwordKdfLog2N, credentialsFile, logger });
+    if (credentials) {
+      process.stdout.write(`\n${formatCredentials(credentials)}(also written to ${credentialsFile})\n`);
+    } else {
+      logger.info({ credentialsFile }, 'demo county already seeded; its logins are in the credentials file');
+    }
+  }
 
   const redis = createApiRedis(redisInfo.url);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));

@@ -9,3 +9,7 @@ import './users/users.model';
 import './stores/stores.model';
 import './cooperatives/cooperatives.model';
 import './inquiries/inquiries.model';
+import './rules/rules.model';
+import './submissions/submissions.model';
+import './notifications/notifications.model';
+import './boards/boards.model';
