@@ -3,9 +3,11 @@
  * get a 15-minute ES256 access token whose `typ` names its kind.
  *
  * Brute force: after `failuresPerMinute` failed attempts for one username (or client id)
- * within a minute, further attempts get `rate_limited` until the minute is over. Failures are
- * counted in Redis so every API process shares the count. Unknown users cost a hash as well,
- * so timing does not reveal which usernames exist.
+ * within a minute, further attempts get `rate_limited` until the minute is over, even with
+ * the right password. Each attempt is counted before its secret is checked (a success gives
+ * it back), so concurrent guesses cannot slip past the count. Counts live in Redis so every
+ * API process shares them. Unknown users cost a hash as well, so timing does not reveal which
+ * usernames exist.
  */
 import { Types } from 'mongoose';
 import type { Redis } from 'ioredis';
@@ -46,26 +48,25 @@ export function createAuthService(deps: AuthDeps): AuthService {
     await verifySecret(secret, await dummyHash);
   };
 
-  async function guard(key: string): Promise<void> {
-    let res: RateLimiterRes | null;
-    try {
-      res = await limiter.get(key);
-    } catch {
-      throw new DomainError('unavailable', 'Sign-in is unavailable right now; try again shortly.');
-    }
-    if (res && res.consumedPoints >= deps.failuresPerMinute) {
-      throw new DomainError('rate_limited', 'Too many failed sign-ins; wait a minute.', { retryAfterS: res.msBeforeNext / 1000 });
-    }
-  }
-
-  async function fail(key: string): Promise<never> {
+  /**
+   * Takes one attempt from the key's budget before the secret is checked; a success gives the
+   * budget back. Counting first (not checking the count, then counting a failure) is what
+   * keeps ten guesses sent at once from all reaching the password check.
+   */
+  async function reserveAttempt(key: string): Promise<void> {
     try {
       await limiter.consume(key);
     } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw new DomainError('unavailable', 'Sign-in is unavailable right now.');
+      if (err instanceof RateLimiterRes) {
+        throw new DomainError('rate_limited', 'Too many failed sign-ins; wait a minute.', { retryAfterS: err.msBeforeNext / 1000 });
+      }
+      throw new DomainError('unavailable', 'Sign-in is unavailable right now; try again shortly.');
     }
-    throw new DomainError('unauthenticated', 'The credentials are not valid.');
   }
+
+  const fail = (): never => {
+    throw new DomainError('unauthenticated', 'The credentials are not valid.');
+  };
 
   const respond = (sub: string, role: string, kind: TokenKind) => ({
     accessToken: deps.tokens.sign({ sub, role }, kind),
@@ -77,24 +78,24 @@ export function createAuthService(deps: AuthDeps): AuthService {
     async issueToken(req) {
       if (req.grantType === 'password') {
         const key = `user:${req.username.toLowerCase()}`;
-        await guard(key);
+        await reserveAttempt(key);
         const user = await User.findOne({ username: req.username }).lean<UserDoc>();
         if (!user || user.disabled) {
           await burnTime(req.password);
-          return fail(key);
+          return fail();
         }
-        if (!(await verifySecret(req.password, user.passwordHash))) return fail(key);
+        if (!(await verifySecret(req.password, user.passwordHash))) return fail();
         await limiter.delete(key).catch(() => undefined);
         return respond(user._id.toHexString(), user.role, user.role === 'terminal' ? 'terminal' : 'person');
       }
       const key = `client:${req.clientId}`;
-      await guard(key);
+      await reserveAttempt(key);
       const terminal = await Terminal.findOne({ clientId: req.clientId }).lean<TerminalDoc>();
       if (!terminal || terminal.revokedAt) {
         await burnTime(req.clientSecret);
-        return fail(key);
+        return fail();
       }
-      if (!(await verifySecret(req.clientSecret, terminal.secretHash))) return fail(key);
+      if (!(await verifySecret(req.clientSecret, terminal.secretHash))) return fail();
       await limiter.delete(key).catch(() => undefined);
       return respond(terminal._id.toHexString(), 'terminal', 'terminal');
     },
