@@ -137,7 +137,9 @@ export async function adjustHousehold(
   idempotencyKey: string | undefined,
 ): Promise<EntryView> {
   await householdInReach(p, householdId);
-  const sourceId = idempotencyKey ? `${p.id}:${idempotencyKey}` : new Types.ObjectId().toHexString();
+  // The key is the caller's and names one request to one household: scoped by both, so a key
+  // reused on another household can never be answered with the first household's entry.
+  const sourceId = idempotencyKey ? `${p.id}:${householdId}:${idempotencyKey}` : new Types.ObjectId().toHexString();
   const { entry, created } = await postEntry({
     householdId,
     type: 'adjustment',

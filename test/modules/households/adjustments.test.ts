@@ -216,3 +216,27 @@ describe('GET /v1/households/:id/entries', () => {
     }
   });
 });
+
+describe('POST /v1/households/:id/adjustments with an Idempotency-Key', () => {
+  it('the same key on another household is that household’s own adjustment, never an answer with the first household’s entry', async () => {
+    const admin = await makeAdmin();
+    const v = await makeVillage();
+    const a = await makeHousehold(v.id);
+    const b = await makeHousehold(v.id);
+    const send = (id: string) => http().post(`/v1/households/${id}/adjustments`).set(admin.auth).set('Idempotency-Key', 'shared-key').send({ points: 7, reason: '同一个键' });
+    const first = await send(a.id);
+    expect(first.status).to.equal(201);
+    const second = await send(b.id);
+    expect(second.status).to.equal(201);
+    const entriesB = await http().get(`/v1/households/${b.id}/entries`).set(admin.auth);
+    expect(second.body).to.deep.equal(entriesB.body.items[0]);
+    // A retry on either household is a replay of that household's adjustment.
+    expect((await send(b.id)).body).to.deep.equal(second.body);
+    expect((await send(a.id)).body).to.deep.equal(first.body);
+    for (const h of [a, b]) {
+      const account = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
+      expect(account.body).to.include({ spendable: 7, entryCount: 1 });
+      await verifyChainViaApi(h.id, admin.auth);
+    }
+  });
+});

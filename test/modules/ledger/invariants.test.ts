@@ -96,7 +96,7 @@ describe('ledger invariants', () => {
       // Every request posted exactly its own amount, once.
       const bySource = new Map(entries.map((e) => [e.sourceId as string, e.points as number]));
       expect(bySource.size).to.equal(200);
-      amounts.forEach((pts, i) => expect(bySource.get(`${admin.user.id}:burst-${i}`)).to.equal(pts));
+      amounts.forEach((pts, i) => expect(bySource.get(`${admin.user.id}:${h.id}:burst-${i}`)).to.equal(pts));
     });
 
     it('postEntry › two processes posting to one household at once keep seq without gap or duplicate, and a source both post lands once', async function () {
