@@ -93,10 +93,14 @@ const COMMANDS: Record<string, Command> = {
     run: runImportHouseholds,
   },
   'verify-chain': {
-    usage: 'verify-chain [--household ID] [--keep-going]',
+    usage: 'verify-chain [--household ID] [--keep-going] [--parallel N]',
     summary:
       'Verify the hash chain of one household or of all; exit 1 naming the first broken household and seq.',
-    options: { household: { type: 'string' }, 'keep-going': { type: 'boolean' } },
+    options: {
+      household: { type: 'string' },
+      'keep-going': { type: 'boolean' },
+      parallel: { type: 'string' },
+    },
     positionals: [0, 0],
     database: true,
     run: runVerifyChain,
@@ -278,8 +282,10 @@ async function runVerifyChain(args: Parsed, { io }: CliDeps): Promise<number> {
       io.err(`note: household ${householdId} is not registered; checking its entries`);
     }
   }
+  const parallel = wholeNumber(args, 'parallel', 1, 64);
   const report = await verifyChains({
     ...(householdId !== undefined ? { householdId } : {}),
+    ...(parallel !== undefined ? { concurrency: parallel } : {}),
     keepGoing: Boolean(args.values['keep-going']),
     onProgress: (n) => io.err(`… ${n} chains verified`),
   });
