@@ -48,7 +48,8 @@ export function toUserView(u: UserDoc): UserView {
 const SCOPE: Record<Role, readonly ('villageId' | 'cooperativeId' | 'storeId' | 'householdId')[]> = {
   admin: [],
   clerk: ['villageId'],
-  council: ['villageId'],
+  // A council member may name their own household, so that they cannot vote on it.
+  council: ['villageId', 'householdId'],
   household: ['householdId', 'villageId'],
   officer: ['cooperativeId'],
   terminal: ['storeId'],
@@ -67,6 +68,12 @@ async function resolveScope(input: NewUser): Promise<Partial<NewUser>> {
     if (!input.villageId) errors.push({ path: 'villageId', message: 'required for this role' });
     else if (!(await findVillage(input.villageId))) errors.push({ path: 'villageId', message: 'no such village' });
     else scope.villageId = input.villageId;
+  }
+  if (input.role === 'council' && input.householdId) {
+    const h = await findHousehold(input.householdId);
+    if (!h) errors.push({ path: 'householdId', message: 'no such household' });
+    else if (input.villageId && h.villageId !== input.villageId) errors.push({ path: 'householdId', message: 'not a household of this village' });
+    else scope.householdId = input.householdId;
   }
   if (input.role === 'household') {
     const h = input.householdId ? await findHousehold(input.householdId) : undefined;
@@ -121,4 +128,12 @@ export async function ensureBootstrapAdmin(admin: { username: string; password: 
     if (err instanceof DomainError && err.code === 'conflict') return false;
     throw err;
   }
+}
+
+/**
+ * Active council members of a village entitled to vote on a submission about the given
+ * households (a member of a subject household is not); a rejecting majority is counted of these.
+ */
+export async function countCouncilVoters(villageId: string, excludeHouseholdIds: readonly string[]): Promise<number> {
+  return User.countDocuments({ role: 'council', villageId, disabled: { $ne: true }, householdId: { $nin: [...excludeHouseholdIds] } });
 }

@@ -1,0 +1,69 @@
+import type { Api } from '../../platform/http';
+import { id, obj, text, z } from '../../platform/validation';
+import { getBoardSettings, getBoards, setBoardConsent, setBoardSettings } from './boards.service';
+
+const VILLAGE = ['admin', 'clerk', 'council', 'household'] as const;
+const idParams = obj({ id: id() });
+/** Longest a village may keep a name on the black list: a year after the appeal window. */
+export const RETENTION_DAYS_MAX = 365;
+
+const boardRow = z.object({
+  name: z.string(),
+  named: z.boolean(),
+  points: z.number().int(),
+  items: z.array(z.object({ ruleTitle: z.string(), points: z.number().int(), occurredOn: z.string(), postedAt: z.string() })),
+});
+const settingsSchema = z
+  .object({ villageId: z.string(), blackListEnabled: z.boolean(), blackListRetentionDays: z.number().int(), updatedAt: z.string().nullable() })
+  .openapi('BoardSettings');
+
+export function boardRoutes(api: Api): void {
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/villages/:id/boards',
+      summary: 'Red and black lists (红黑榜) of a month',
+      tag: 'Boards',
+      auth: VILLAGE,
+      params: idParams,
+      query: obj({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM') }),
+      responses: {
+        200: {
+          description: 'Households by points; names masked unless consented',
+          schema: z.object({ villageId: z.string(), month: z.string(), red: z.array(boardRow), black: z.array(boardRow), blackListEnabled: z.boolean(), blackListRetentionDays: z.number().int() }),
+        },
+      },
+    },
+    async ({ principal, params, query }) => ({ status: 200, body: await getBoards(principal, params.id, query.month) }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/villages/:id/board-settings', summary: "A village's board settings", tag: 'Boards', auth: VILLAGE, params: idParams, responses: { 200: { description: 'Settings', schema: settingsSchema } } },
+    async ({ principal, params }) => ({ status: 200, body: await getBoardSettings(principal, params.id) }),
+  );
+  api.route(
+    {
+      method: 'put',
+      path: '/v1/villages/:id/board-settings',
+      summary: 'Switch the black list on or off and set how long names stay on it',
+      tag: 'Boards',
+      auth: ['admin', 'clerk'],
+      params: idParams,
+      body: obj({ blackListEnabled: z.boolean().optional(), blackListRetentionDays: z.number().int().min(1).max(RETENTION_DAYS_MAX).optional() }),
+      responses: { 200: { description: 'Settings', schema: settingsSchema } },
+    },
+    async ({ principal, params, body }) => ({ status: 200, body: await setBoardSettings(principal, params.id, body) }),
+  );
+  api.route(
+    {
+      method: 'put',
+      path: '/v1/households/:id/board-consent',
+      summary: 'Whether the household may be named in full on the village boards',
+      tag: 'Boards',
+      auth: ['admin', 'clerk', 'household'],
+      params: idParams,
+      body: obj({ named: z.boolean(), formRef: text(100).optional() }),
+      responses: { 200: { description: 'The consent', schema: z.object({ householdId: z.string(), named: z.boolean(), formRef: z.string().optional(), recordedAt: z.string().nullable() }) } },
+    },
+    async ({ principal, params, body }) => ({ status: 200, body: await setBoardConsent(principal, params.id, body) }),
+  );
+}

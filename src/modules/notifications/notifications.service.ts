@@ -1,0 +1,228 @@
+/**
+ * Messages to households (deduction notices, posting notices, appeal outcomes) through an
+ * outbox and a pluggable sender.
+ *
+ * Invariants:
+ * - N1 a message is queued at most once per key (unique `key`): the code deciding to notify may
+ *   run again after a crash.
+ * - N2 no message is handed to the sender by two dispatchers at once: each hand-over first
+ *   claims attempt n with a unique insert (`<id>-<n>`).
+ * - N3 none is lost: a message stays pending until a delivery record exists; a claim whose
+ *   dispatcher died (no outcome after `staleMs`) is followed by a new attempt.
+ * - N4 none is sent twice: a message with a delivery record is never handed over again. The one
+ *   window left is a crash after the sender accepted the message and before the delivery record
+ *   was written; the next attempt carries the same `idempotencyKey` (the message id), which a
+ *   real sender (SMS gateway, WeChat template API) passes on so the provider drops the repeat.
+ */
+import { Types } from 'mongoose';
+import { clock } from '../../platform/clock';
+import { isDuplicateKeyError } from '../../platform/errors';
+import type { Logger } from '../../platform/logger';
+import {
+  Notification,
+  NotificationAttempt,
+  NotificationDelivery,
+  type NotificationAttemptDoc,
+  type NotificationDoc,
+  type NotificationKind,
+} from './notifications.model';
+
+/** Attempts before a message is parked as `dead` (and counted in /metrics). */
+export const NOTIFY_ATTEMPTS_MAX = 10;
+/** A claim older than this with no outcome belongs to a dispatcher that died. */
+export const NOTIFY_STALE_MS = 5 * 60_000;
+/** Messages read per dispatcher batch. */
+export const NOTIFY_BATCH = 200;
+const NOTIFY_BACKOFF_BASE_MS = 5000;
+const NOTIFY_BACKOFF_MAX_MS = 60 * 60_000;
+
+export interface OutgoingMessage {
+  /** The notification id; also the idempotency key a provider should dedupe on. */
+  idempotencyKey: string;
+  householdId: string;
+  kind: NotificationKind;
+  title: string;
+  body: string;
+}
+
+/** Hands messages to a channel (SMS, WeChat, a village loudspeaker queue…). */
+export interface NotificationSender {
+  readonly name: string;
+  /** Resolves once the channel accepted the message; throws to have it retried later. */
+  send(msg: OutgoingMessage, ctx: { log: Logger }): Promise<{ ref?: string }>;
+}
+
+/** The default sender: writes each message to the log (a deployment plugs in its SMS gateway). */
+export const loggingSender: NotificationSender = {
+  name: 'log',
+  async send(msg, { log }) {
+    log.info({ notificationId: msg.idempotencyKey, householdId: msg.householdId, kind: msg.kind, title: msg.title }, 'notification sent (logging sender)');
+    return { ref: `log-${msg.idempotencyKey}` };
+  },
+};
+
+/** Test-only fault injection between the steps of a hand-over (simulates a crash there). */
+export const notifyFaults: { afterClaim?: (id: string) => void; afterSend?: (id: string) => void } = {};
+
+export interface NewNotification {
+  key: string;
+  householdId: string;
+  villageId: string;
+  submissionId?: string;
+  kind: NotificationKind;
+  title: string;
+  body: string;
+}
+
+/** N1: queues a message once per key; returns false when it was already queued. */
+export async function queueNotification(n: NewNotification): Promise<boolean> {
+  try {
+    await Notification.create([{ ...n, state: 'pending', attempts: 0, nextAttemptAt: clock.now() }]);
+    return true;
+  } catch (err) {
+    if (isDuplicateKeyError(err)) return false;
+    throw err;
+  }
+}
+
+export interface NotificationView {
+  id: string;
+  householdId: string;
+  submissionId?: string;
+  kind: NotificationKind;
+  title: string;
+  body: string;
+  state: string;
+  createdAt: string;
+  sentAt?: string;
+}
+
+function toView(d: NotificationDoc): NotificationView {
+  const v: NotificationView = {
+    id: d._id.toHexString(),
+    householdId: d.householdId,
+    kind: d.kind,
+    title: d.title,
+    body: d.body,
+    state: d.state,
+    createdAt: d.createdAt.toISOString(),
+  };
+  if (d.submissionId) v.submissionId = d.submissionId;
+  if (d.sentAt) v.sentAt = d.sentAt.toISOString();
+  return v;
+}
+
+/** A household's messages, newest first. The caller has checked the household is in reach. */
+export async function listNotifications(householdId: string, limit: number, before?: string): Promise<{ items: NotificationView[]; next: string | null }> {
+  const filter: Record<string, unknown> = { householdId };
+  if (before) filter._id = { $lt: new Types.ObjectId(before) };
+  const docs = await Notification.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<NotificationDoc[]>();
+  const items = docs.slice(0, limit).map(toView);
+  return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
+}
+
+export type DispatchOutcome = 'sent' | 'already_sent' | 'busy' | 'later' | 'failed' | 'dead' | 'missing';
+
+function backoffMs(attempt: number): number {
+  return Math.min(NOTIFY_BACKOFF_MAX_MS, NOTIFY_BACKOFF_BASE_MS * 2 ** (attempt - 1));
+}
+
+/** Hands one message to the sender unless it was sent, is being sent, or is not due (N2–N4). */
+export async function dispatchNotification(
+  notificationId: string,
+  sender: NotificationSender,
+  opts: { log: Logger; staleMs?: number },
+): Promise<DispatchOutcome> {
+  const staleMs = opts.staleMs ?? NOTIFY_STALE_MS;
+  const n = await Notification.findById(notificationId).lean<NotificationDoc>();
+  if (!n) return 'missing';
+  if (n.state === 'sent') return 'already_sent';
+  const delivered = await NotificationDelivery.findById(notificationId).lean();
+  if (delivered) {
+    // A crash after the delivery record and before the cache update: repair the cache.
+    await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt: delivered.sentAt } });
+    return 'already_sent';
+  }
+  if (n.state === 'dead') return 'dead';
+  const now = clock.now();
+  const last = await NotificationAttempt.findOne({ notificationId }).sort({ n: -1 }).lean<NotificationAttemptDoc>();
+  if (last && !last.outcome && now.getTime() - last.claimedAt.getTime() < staleMs) return 'busy';
+  if (last?.outcome === 'failed' && n.nextAttemptAt.getTime() > now.getTime()) return 'later';
+  const attempt = (last?.n ?? 0) + 1;
+  if (attempt > NOTIFY_ATTEMPTS_MAX) {
+    await Notification.updateOne({ _id: n._id }, { $set: { state: 'dead' } });
+    return 'dead';
+  }
+  const attemptId = `${notificationId}-${attempt}`;
+  try {
+    await NotificationAttempt.create([{ _id: attemptId, notificationId, n: attempt, claimedAt: now }]);
+  } catch (err) {
+    if (isDuplicateKeyError(err)) return 'busy';
+    throw err;
+  }
+  // Keep the dispatcher's query from offering the message again while this claim is fresh.
+  await Notification.updateOne({ _id: n._id }, { $set: { attempts: attempt, nextAttemptAt: new Date(now.getTime() + staleMs) } });
+  notifyFaults.afterClaim?.(notificationId);
+
+  let ref: string | undefined;
+  try {
+    ({ ref } = await sender.send({ idempotencyKey: notificationId, householdId: n.householdId, kind: n.kind, title: n.title, body: n.body }, { log: opts.log }));
+  } catch (err) {
+    const message = (err as Error).message ?? String(err);
+    opts.log.warn({ notificationId, attempt, err: message }, 'notification not accepted by the sender; will retry');
+    await NotificationAttempt.updateOne({ _id: attemptId }, { $set: { outcome: 'failed', error: message.slice(0, 500), finishedAt: clock.now() } });
+    const dead = attempt >= NOTIFY_ATTEMPTS_MAX;
+    await Notification.updateOne(
+      { _id: n._id },
+      { $set: { state: dead ? 'dead' : 'pending', lastError: message.slice(0, 500), nextAttemptAt: new Date(clock.now().getTime() + backoffMs(attempt)) } },
+    );
+    return dead ? 'dead' : 'failed';
+  }
+  notifyFaults.afterSend?.(notificationId);
+  const sentAt = clock.now();
+  try {
+    await NotificationDelivery.create([{ _id: notificationId, attempt, sender: sender.name, ...(ref ? { ref } : {}), sentAt }]);
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+  }
+  await NotificationAttempt.updateOne({ _id: attemptId }, { $set: { outcome: 'sent', finishedAt: sentAt } });
+  await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt } });
+  return 'sent';
+}
+
+/** Concurrent hand-overs per dispatcher run: a gateway takes a few at a time. */
+const DISPATCH_CONCURRENCY = 8;
+
+/**
+ * One dispatcher run: hands every due pending message to the sender, a batch at a time, until
+ * none is due or `budgetMs` is spent. Returns counts by outcome.
+ */
+export async function dispatchDue(sender: NotificationSender, opts: { log: Logger; staleMs?: number; budgetMs?: number }): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const deadline = Date.now() + (opts.budgetMs ?? 30_000);
+  for (;;) {
+    const due = await Notification.find({ state: 'pending', nextAttemptAt: { $lte: clock.now() } })
+      .sort({ nextAttemptAt: 1 })
+      .limit(NOTIFY_BATCH)
+      .select({ _id: 1 })
+      .lean<{ _id: Types.ObjectId }[]>();
+    if (!due.length) break;
+    const ids = due.map((d) => d._id.toHexString());
+    let progressed = false;
+    for (let i = 0; i < ids.length; i += DISPATCH_CONCURRENCY) {
+      const outcomes = await Promise.all(ids.slice(i, i + DISPATCH_CONCURRENCY).map((id) => dispatchNotification(id, sender, opts)));
+      for (const o of outcomes) {
+        counts[o] = (counts[o] ?? 0) + 1;
+        if (o !== 'busy' && o !== 'later') progressed = true;
+      }
+    }
+    if (!progressed || due.length < NOTIFY_BATCH || Date.now() > deadline) break;
+  }
+  return counts;
+}
+
+/** Messages parked after too many failed attempts, and pending ones, for /metrics. */
+export async function countNotificationsByState(): Promise<Record<string, number>> {
+  const [pending, dead] = await Promise.all([Notification.countDocuments({ state: 'pending' }), Notification.countDocuments({ state: 'dead' })]);
+  return { pending, dead };
+}

@@ -1,0 +1,91 @@
+import { isCalendarDate } from '../../platform/clock';
+import { id, obj, text, z } from '../../platform/validation';
+import { RULE_KINDS } from './rules.model';
+
+/** Largest points of one rule: the real catalogues give 1–100 points per deed. */
+export const RULE_POINTS_MAX = 100_000;
+
+export const RULE_CODE_RE = /^[A-Za-z0-9_-]{1,32}$/;
+export const ruleCode = () => z.string().regex(RULE_CODE_RE, '1–32 letters, digits, - or _');
+export const calendarDate = () => z.string().refine(isCalendarDate, 'must be a date YYYY-MM-DD');
+
+const positivePoints = () => z.number().int().min(1).max(RULE_POINTS_MAX);
+
+export const createRuleBody = obj({
+  code: ruleCode(),
+  title: text(100),
+  kind: z.enum(RULE_KINDS),
+  /** Fixed points; for a deduction a negative number is read as its magnitude. */
+  points: z.number().int().min(-RULE_POINTS_MAX).max(RULE_POINTS_MAX).refine((n) => n !== 0, 'must not be zero').optional(),
+  pointsPerUnit: positivePoints().optional(),
+  unit: text(16).optional(),
+  capPerMonth: positivePoints().optional(),
+  capPerYear: positivePoints().optional(),
+  attachmentRequired: z.boolean().optional(),
+  retired: z.boolean().optional(),
+  effectiveFrom: calendarDate().optional(),
+  description: text(1000).optional(),
+});
+
+export const ruleVersionSchema = z
+  .object({
+    id: z.string(),
+    code: z.string(),
+    version: z.number().int(),
+    title: z.string(),
+    kind: z.enum(RULE_KINDS),
+    points: z.number().int().optional(),
+    pointsPerUnit: z.number().int().optional(),
+    unit: z.string().optional(),
+    capPerMonth: z.number().int().optional(),
+    capPerYear: z.number().int().optional(),
+    attachmentRequired: z.boolean(),
+    retired: z.boolean(),
+    effectiveFrom: z.string(),
+    description: z.string().optional(),
+    createdAt: z.string(),
+  })
+  .openapi('RuleVersion');
+
+export const effectiveRuleSchema = z
+  .object({
+    code: z.string(),
+    version: z.number().int(),
+    overrideVersion: z.number().int().optional(),
+    title: z.string(),
+    kind: z.enum(RULE_KINDS),
+    points: z.number().int().optional(),
+    pointsPerUnit: z.number().int().optional(),
+    unit: z.string().optional(),
+    capPerMonth: z.number().int().optional(),
+    capPerYear: z.number().int().optional(),
+    attachmentRequired: z.boolean(),
+    inForce: z.boolean(),
+  })
+  .openapi('EffectiveRule');
+
+export const listRulesQuery = obj({ villageId: id().optional(), on: calendarDate().optional() });
+
+export const codeParams = obj({ code: ruleCode() });
+
+export const createOverrideBody = obj({
+  villageId: id(),
+  disabled: z.boolean().optional(),
+  points: positivePoints().optional(),
+  pointsPerUnit: positivePoints().optional(),
+  effectiveFrom: calendarDate().optional(),
+});
+
+export const overrideSchema = z
+  .object({
+    id: z.string(),
+    villageId: z.string(),
+    code: z.string(),
+    version: z.number().int(),
+    disabled: z.boolean(),
+    points: z.number().int().optional(),
+    pointsPerUnit: z.number().int().optional(),
+    effectiveFrom: z.string(),
+    createdAt: z.string(),
+  })
+  .openapi('RuleOverride');

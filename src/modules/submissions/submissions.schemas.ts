@@ -1,0 +1,114 @@
+import { id, obj, queryInt, text, z } from '../../platform/validation';
+import { calendarDate, ruleCode } from '../rules/rules.schemas';
+import { BATCH_LINES_MAX } from './submissions.service';
+import { SUBMISSION_STATUSES } from './submission-state';
+
+/** Units of a rate rule (hours), to the hundredth; a day of volunteering is well under 24. */
+export const QUANTITY_MAX = 10_000;
+const quantity = () => z.number().positive().max(QUANTITY_MAX).multipleOf(0.01, 'at most two decimals');
+
+export const createSubmissionBody = obj({
+  villageId: id(),
+  householdId: id().optional(),
+  /** A batch: one activity, many households, each with its own quantity. */
+  households: z
+    .array(obj({ householdId: id(), quantity: quantity().optional() }))
+    .min(1)
+    .max(BATCH_LINES_MAX)
+    .optional(),
+  ruleCode: ruleCode(),
+  quantity: quantity().optional(),
+  occurredOn: calendarDate(),
+  evidence: obj({
+    text: text(2000),
+    /** References to photos or documents (file ids or URLs). */
+    attachments: z.array(text(500)).max(20).optional(),
+  }),
+});
+
+export const voteBody = obj({ decision: z.enum(['approve', 'reject']), comment: text(500).optional() });
+export const objectionBody = obj({ reason: text(1000) });
+export const appealBody = obj({ reason: text(1000) });
+export const appealDecisionBody = obj({ outcome: z.enum(['upheld', 'dismissed']), comment: text(1000).optional() });
+
+export const listSubmissionsQuery = obj({
+  villageId: id().optional(),
+  status: z.enum(SUBMISSION_STATUSES).optional(),
+  householdId: id().optional(),
+  before: id().optional(),
+  limit: queryInt(1, 200).optional(),
+});
+
+export const listAppealsQuery = obj({
+  status: z.enum(['pending', 'upheld', 'dismissed']).optional(),
+  limit: queryInt(1, 500).optional(),
+});
+
+export const idParams = obj({ id: id() });
+
+const entryRef = z.object({ householdId: z.string(), seq: z.number().int(), points: z.number().int(), spendableDelta: z.number().int(), meritDelta: z.number().int() });
+
+export const appealSchema = z
+  .object({
+    id: z.string(),
+    submissionId: z.string(),
+    householdId: z.string(),
+    status: z.enum(['pending', 'upheld', 'dismissed']),
+    reason: z.string(),
+    filedAt: z.string(),
+    decidedAt: z.string().optional(),
+    decidedBy: z.string().optional(),
+    comment: z.string().optional(),
+    reversalEntries: z.array(entryRef).optional(),
+  })
+  .openapi('Appeal');
+
+export const submissionSchema = z
+  .object({
+    id: z.string(),
+    villageId: z.string(),
+    batch: z.boolean(),
+    householdId: z.string().nullable(),
+    lines: z.array(
+      z.object({
+        householdId: z.string(),
+        quantity: z.number().optional(),
+        points: z.number().int(),
+        requestedPoints: z.number().int(),
+        capped: z.object({ limitedBy: z.enum(['month', 'year']), cap: z.number().int() }).optional(),
+      }),
+    ),
+    ruleCode: z.string(),
+    ruleVersion: z.number().int(),
+    overrideVersion: z.number().int().optional(),
+    ruleTitle: z.string(),
+    kind: z.enum(['award', 'deduction']),
+    quantity: z.number().optional(),
+    occurredOn: z.string(),
+    evidence: z.object({ text: z.string(), attachments: z.array(z.string()) }),
+    points: z.number().int().openapi({ description: 'Signed: what posts (negative for a deduction), after caps' }),
+    requestedPoints: z.number().int(),
+    capped: z
+      .object({ requestedPoints: z.number().int(), points: z.number().int(), limitedBy: z.enum(['month', 'year']).optional(), cap: z.number().int().optional(), message: z.string() })
+      .nullable(),
+    status: z.enum(SUBMISSION_STATUSES),
+    round: z.number().int(),
+    quorum: z.number().int().optional(),
+    approvals: z.number().int(),
+    rejections: z.number().int(),
+    noticeEndsAt: z.string().nullable(),
+    postedAt: z.string().nullable(),
+    appealDeadline: z.string().optional(),
+    entries: z.array(entryRef).optional(),
+    appeal: appealSchema.nullable().optional(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    history: z
+      .array(z.object({ type: z.string(), at: z.string(), round: z.number().int().optional(), by: z.string().optional(), byRole: z.string().optional(), decision: z.string().optional(), comment: z.string().optional(), reason: z.string().optional(), noticeEndsAt: z.string().optional() }))
+      .optional(),
+  })
+  .openapi('Submission');
+
+export const objectionSchema = z
+  .object({ id: z.string(), submissionId: z.string(), round: z.number().int(), reason: z.string(), by: z.string(), createdAt: z.string(), submission: submissionSchema })
+  .openapi('Objection');
