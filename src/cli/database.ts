@@ -19,6 +19,9 @@ import type { Config } from '../../config';
 import { connectDb, disconnectDb, ensureIndexes } from '../platform/db';
 import { startEmbeddedDb } from '../platform/embedded-db';
 import type { Logger } from '../platform/logger';
+// Every model, so ensureIndexes creates all the unique indexes (the locks), not only those of
+// the modules this command happens to import.
+import '../modules/models';
 
 /** How long a `ping` to the service's database may take before the run file counts as stale. */
 const RUN_FILE_PING_TIMEOUT_MS = 1500;
