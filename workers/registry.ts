@@ -5,6 +5,8 @@
 import type { Redis } from 'ioredis';
 import type { JobDefinition } from '../src/platform/queues';
 import { heartbeatJob } from './heartbeat.jobs';
+import { notificationJobs } from '../src/modules/notifications/notifications.jobs';
+import { submissionJobs } from '../src/modules/submissions/submissions.jobs';
 
 export interface WorkerDeps {
   redis: Redis;
@@ -12,5 +14,5 @@ export interface WorkerDeps {
 }
 
 export function allJobs(deps: WorkerDeps): JobDefinition<unknown>[] {
-  return [heartbeatJob(deps.redis, deps.redisPrefix)] as JobDefinition<unknown>[];
+  return [heartbeatJob(deps.redis, deps.redisPrefix), ...submissionJobs(), ...notificationJobs()] as JobDefinition<unknown>[];
 }

@@ -12,7 +12,16 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-export async function runWorkers(defs: JobDefinition<unknown>[], opts: { redisUrl: string; redisPrefix: string; logger: Logger }): Promise<RunningWorkers> {
+/**
+ * How often sweeper schedules are upserted again: a Redis that lost its data (restart without
+ * persistence, FLUSHALL) gets its schedules back within this time, without a workers restart.
+ */
+export const SCHEDULE_REFRESH_MS = 60_000;
+
+export async function runWorkers(
+  defs: JobDefinition<unknown>[],
+  opts: { redisUrl: string; redisPrefix: string; logger: Logger; scheduleRefreshMs?: number },
+): Promise<RunningWorkers> {
   const connection = connectionFromUrl(opts.redisUrl, { maxRetriesPerRequest: null });
   const prefix = bullPrefix(opts.redisPrefix);
   const workers: Worker[] = [];
@@ -27,10 +36,20 @@ export async function runWorkers(defs: JobDefinition<unknown>[], opts: { redisUr
       schedulers.push(q);
     }
   }
+  const sweepers = defs.filter((d) => d.everyMs);
+  const refresh = setInterval(() => {
+    sweepers.forEach((def, i) => {
+      schedulers[i]!
+        .upsertJobScheduler(`${def.queue}:every`, { every: def.everyMs! }, { name: def.queue, data: {}, opts: { removeOnComplete: 100, removeOnFail: 1000 } })
+        .catch((err: unknown) => opts.logger.warn({ err, queue: def.queue }, 'could not refresh a sweeper schedule'));
+    });
+  }, opts.scheduleRefreshMs ?? SCHEDULE_REFRESH_MS);
+  refresh.unref();
   opts.logger.info({ queues: defs.map((d) => d.queue) }, 'workers started');
   return {
     workers,
     async close() {
+      clearInterval(refresh);
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all(schedulers.map((q) => q.close()));
     },
