@@ -124,7 +124,8 @@ export function helpText(): string {
     '',
     "Database: MONGODB_URI (+ MONGODB_DB) if set; else the running service's embedded database",
     '(DATA_DIR/run/mongodb.uri); else the CLI starts the embedded database on DATA_DIR itself.',
-    'Exit codes: 0 ok, 1 problem found, 2 usage error.',
+    'Exit codes: 0 ok, 1 problem found (bad rows, broken chain, name taken), 2 usage error,',
+    '3 could not run (e.g. database unreachable).',
   );
   return lines.join('\n');
 }
@@ -132,9 +133,13 @@ export function helpText(): string {
 /** Runs one command line; never throws for bad input, returns the exit code. */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
+  if (!name) {
+    deps.io.err(helpText());
+    return EXIT_USAGE;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
     deps.io.out(helpText());
-    return name ? EXIT_OK : EXIT_USAGE;
+    return EXIT_OK;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {

@@ -24,13 +24,15 @@ export interface CliEnv {
   dataDir?: string;
   /** Leave MONGODB_URI unset (to exercise the run-file discovery). */
   noUri?: boolean;
+  /** Another MONGODB_URI than this run's. */
+  uri?: string;
   stdin?: string;
 }
 
 export function runCliProcess(args: string[], env: CliEnv = {}): Promise<CliRun> {
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
-    MONGODB_URI: ctx().mongoUri,
+    MONGODB_URI: env.uri ?? ctx().mongoUri,
     MONGODB_DB: env.db ?? ctx().config.mongodbDb,
     DATA_DIR: env.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'msl-cli-')),
     PASSWORD_KDF_LOG2N: '12',

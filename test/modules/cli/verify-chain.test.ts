@@ -13,6 +13,16 @@ import { expect } from '../../support/expect';
 import { makeHousehold, makeVillage, unique } from '../../support/factories';
 import { runCliProcess } from './cli-process';
 
+/** A loopback port nothing listens on. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(p));
+    });
+  });
+}
+
 type RawEntry = Record<string, unknown> & { _id: unknown; seq: number; householdId: string };
 
 const entries = () => mongoose.connection.db!.collection<RawEntry>('ledger_entries');
@@ -187,16 +197,21 @@ describe('CLI verify-chain', () => {
     expect(run.code, run.stderr).to.equal(0);
   });
 
+  it('the real CLI process › an unreachable database is exit 3 (could not run), never 1 (broken chain)', async function () {
+    this.timeout(60_000);
+    const port = await freePort();
+    const run = await runCliProcess(['verify-chain'], {
+      uri: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    });
+    expect(run.code).to.equal(3);
+    expect(run.stdout).to.equal('');
+  });
+
   it('findRunningServiceUri › ignores a missing run file and one left behind by a stopped service', async function () {
     this.timeout(20_000);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-cli-stale-'));
     expect(await findRunningServiceUri(dataDir)).to.equal(undefined);
-    const port = await new Promise<number>((resolve) => {
-      const server = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (server.address() as net.AddressInfo).port;
-        server.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     mkdirSync(path.dirname(runFilePath(dataDir)), { recursive: true });
     writeFileSync(runFilePath(dataDir), `mongodb://127.0.0.1:${port}/?directConnection=true`);
     expect(await findRunningServiceUri(dataDir)).to.equal(undefined);
