@@ -120,7 +120,7 @@ export function deriveState(events: readonly StateEvent[], input: StateInput): D
     round,
     approvals,
     rejections,
-    voters: votes.map((v) => v.by!).filter(Boolean),
+    voters: votes.map((v) => v.by!).filter(Boolean).sort(),
     noticeEnded: false,
   };
 
