@@ -21,6 +21,7 @@ import { authRoutes } from './modules/auth/auth.routes';
 import { createAuthService } from './modules/auth/auth.service';
 import { cooperativeRoutes } from './modules/cooperatives/cooperatives.routes';
 import { householdRoutes } from './modules/households/households.routes';
+import { redemptionRoutes } from './modules/redemption/redemption.routes';
 import { storeRoutes } from './modules/stores/stores.routes';
 import { userRoutes } from './modules/users/users.routes';
 import { villageRoutes } from './modules/villages/villages.routes';
@@ -118,6 +119,7 @@ export function createApp(deps: AppDeps): Express {
   userRoutes(api, kdf);
   householdRoutes(api);
   storeRoutes(api, kdf);
+  redemptionRoutes(api, kdf);
   cooperativeRoutes(api);
   ruleRoutes(api);
   submissionRoutes(api, { queues: deps.queues });

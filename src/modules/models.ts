@@ -7,6 +7,8 @@ import './villages/villages.model';
 import './households/households.model';
 import './users/users.model';
 import './stores/stores.model';
+import './stores/items.model';
+import './redemption/redemption.model';
 import './cooperatives/cooperatives.model';
 import './inquiries/inquiries.model';
 import './rules/rules.model';

@@ -1,10 +1,11 @@
 /**
  * The catalogue of a points supermarket and its stock.
  *
- * - `store_items`: (storeId, sku) is unique, so a retried create never makes a twin. An item
- *   holds its name and points price only; its stock is not a field here.
+ * - `store_items`: `_id` is `<storeId>:<sku>`, so (storeId, sku) is unique (a retried create never
+ *   makes a twin) and a basket is priced by `_id` look-ups (FerretDB 1.x scans the collection
+ *   for any other filter). An item holds its name and points price only, not its stock.
  * - `stock_movements`: stock is the head of an append-only chain of movements per item
- *   (platform/append-chain.ts): (chain = itemId, seq) unique arbitrates races, so a take that
+ *   (platform/append-chain.ts): `_id` = `<itemId>#<seq>` arbitrates races, so a take that
  *   would leave stock below 0 is refused against the true head, never granted twice; and
  *   (sourceType, sourceId) unique makes every take, give-back or restock happen once however
  *   often it is retried. A conditional `$inc` would not do: on FerretDB 1.x it is not atomic.
@@ -13,7 +14,8 @@ import mongoose, { Schema } from 'mongoose';
 import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
 
 export interface ItemDoc {
-  _id: mongoose.Types.ObjectId;
+  /** `<storeId>:<sku>` */
+  _id: string;
   storeId: string;
   sku: string;
   name: string;
@@ -25,6 +27,7 @@ export interface ItemDoc {
 
 const itemSchema = new Schema<ItemDoc>(
   {
+    _id: { type: String, required: true },
     storeId: { type: String, required: true },
     sku: { type: String, required: true },
     name: { type: String, required: true },
@@ -32,7 +35,8 @@ const itemSchema = new Schema<ItemDoc>(
   },
   { collection: 'store_items', timestamps: true, versionKey: false, strict: 'throw' },
 );
-itemSchema.index({ storeId: 1, sku: 1 }, { unique: true, name: 'store_sku_unique' });
+// A store's catalogue is listed by storeId (a scan on FerretDB; an index on MongoDB).
+itemSchema.index({ storeId: 1 }, { name: 'store' });
 export const Item = mongoose.model<ItemDoc>('StoreItem', itemSchema);
 
 /**

@@ -47,8 +47,10 @@ export interface MovementView {
   createdAt: string;
 }
 
+export const itemIdOf = (storeId: string, sku: string): string => `${storeId}:${sku}`;
+
 const toItemView = (i: ItemDoc, stockNow: number): ItemView => ({
-  id: i._id.toHexString(),
+  id: i._id,
   storeId: i.storeId,
   sku: i.sku,
   name: i.name,
@@ -113,43 +115,43 @@ export async function createItem(storeId: string, input: NewItem): Promise<ItemV
   if (!(await findStore(storeId))) throw notFound('store');
   let item: ItemDoc;
   try {
-    const [doc] = await Item.create([{ storeId, sku: input.sku, name: input.name, points: input.points }]);
+    const [doc] = await Item.create([{ _id: itemIdOf(storeId, input.sku), storeId, sku: input.sku, name: input.name, points: input.points }]);
     item = doc!.toObject();
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
-    const existing = await Item.findOne({ storeId, sku: input.sku }).lean<ItemDoc>();
-    const opened = existing && (await stock.findBySource({ type: 'initial', id: existing._id.toHexString() }));
+    const existing = await findItemBySku(storeId, input.sku);
+    const opened = existing && (await stock.findBySource({ type: 'initial', id: existing._id }, true));
     if (!existing || opened || existing.name !== input.name || existing.points !== input.points) {
       throw new DomainError('conflict', `Item ${input.sku} already exists in this store.`);
     }
     item = existing;
   }
-  const itemId = item._id.toHexString();
+  const itemId = item._id;
   const { link } = await appendMovement(itemId, { type: 'initial', id: itemId }, 'initial', input.stock, '开业库存');
   return toItemView(item, link.stockAfter);
 }
 
 export async function findItemBySku(storeId: string, sku: string): Promise<ItemDoc | undefined> {
-  return (await Item.findOne({ storeId, sku }).lean<ItemDoc>()) ?? undefined;
+  return (await Item.findById(itemIdOf(storeId, sku)).lean<ItemDoc>()) ?? undefined;
 }
 
-/** Items of a store by sku, for pricing a basket. */
+/** Items of a store by sku, for pricing a basket (by `_id`). */
 export async function findItemsBySkus(storeId: string, skus: string[]): Promise<Map<string, ItemDoc>> {
-  const docs = await Item.find({ storeId, sku: { $in: skus } }).lean<ItemDoc[]>();
-  return new Map(docs.map((d) => [d.sku, d]));
+  const docs = await Item.find({ _id: { $in: skus.map((sku) => itemIdOf(storeId, sku)) } }).lean<ItemDoc[]>();
+  return new Map(docs.filter((d) => d.storeId === storeId).map((d) => [d.sku, d]));
 }
 
 export async function listItems(p: Principal, storeId: string): Promise<ItemView[]> {
   await storeInReach(p, storeId);
   const docs = await Item.find({ storeId }).sort({ sku: 1 }).limit(ITEMS_PER_STORE_MAX).lean<ItemDoc[]>();
-  return Promise.all(docs.map(async (d) => toItemView(d, await stockOf(d._id.toHexString()))));
+  return Promise.all(docs.map(async (d) => toItemView(d, await stockOf(d._id))));
 }
 
 export async function getItem(p: Principal, storeId: string, sku: string): Promise<ItemView> {
   await storeInReach(p, storeId);
   const item = await findItemBySku(storeId, sku);
   if (!item) throw notFound('item');
-  return toItemView(item, await stockOf(item._id.toHexString()));
+  return toItemView(item, await stockOf(item._id));
 }
 
 /**
@@ -161,7 +163,7 @@ export async function updateItem(storeId: string, sku: string, patch: { name?: s
   if (!item) throw notFound('item');
   await Item.updateOne({ _id: item._id }, { $set: patch });
   const fresh = (await Item.findById(item._id).lean<ItemDoc>())!;
-  return toItemView(fresh, await stockOf(fresh._id.toHexString()));
+  return toItemView(fresh, await stockOf(fresh._id));
 }
 
 /**
@@ -177,7 +179,7 @@ export async function restockItem(
 ): Promise<{ item: ItemView; movement: MovementView }> {
   const item = await findItemBySku(storeId, sku);
   if (!item) throw notFound('item');
-  const itemId = item._id.toHexString();
+  const itemId = item._id;
   const sourceId = idempotencyKey ? `${itemId}:${p.id}:${idempotencyKey}` : new Types.ObjectId().toHexString();
   const { link, created } = await appendMovement(itemId, { type: 'restock', id: sourceId }, 'restock', input.qty, input.reason ?? '补货');
   if (!created && (link.delta !== input.qty || (input.reason ?? '补货') !== link.reason)) {
@@ -190,7 +192,7 @@ export async function listMovements(p: Principal, storeId: string, sku: string, 
   await storeInReach(p, storeId);
   const item = await findItemBySku(storeId, sku);
   if (!item) throw notFound('item');
-  const page = await stock.list(item._id.toHexString(), after, limit);
+  const page = await stock.list(item._id, after, limit);
   return { items: page.items.map(toMovementView), next: page.next };
 }
 
@@ -218,9 +220,13 @@ export async function fenceStockTake(itemId: string, redemptionId: string): Prom
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: -link.delta };
 }
 
-/** Gives back what the redemption took of this item, once (S2); nothing when it took nothing. */
-export async function giveBackStock(itemId: string, redemptionId: string, reason: string): Promise<void> {
-  const taken = await stock.findBySource(takeSource(redemptionId, itemId));
+/**
+ * Gives back what the redemption took of this item, once (S2); nothing when it took nothing.
+ * `surely` (the take is known to have happened, e.g. a confirmed redemption) also finds a take
+ * whose source pointer a crash left unwritten, at the price of a scan.
+ */
+export async function giveBackStock(itemId: string, redemptionId: string, reason: string, surely = false): Promise<void> {
+  const taken = await stock.findBySource(takeSource(redemptionId, itemId), surely);
   if (!taken || taken.kind !== 'take' || taken.delta === 0) return;
   await appendMovement(itemId, { type: 'give', id: `${redemptionId}:${itemId}` }, 'give', -taken.delta, reason);
 }

@@ -1,0 +1,347 @@
+/**
+ * Redemption storage. No record here is ever edited in place except the idempotency key's
+ * completion (pending → done, with the stored response) and a flag's resolution hint; every
+ * decision is an insert that a unique index arbitrates. Records are read by `_id` wherever a
+ * request or recovery needs them, because FerretDB 1.x scans the whole collection for any other
+ * filter; so the natural keys are the `_id`s:
+ *
+ * - `redemption_keys` _id = `<terminalId>:<key>`: the Idempotency-Key claim, inserted FIRST. The
+ *   one request whose insert wins does the work; every other request with that key replays the
+ *   stored response, waits for it, or gets `conflict` — never a second spend.
+ * - `redemption_inflight` _id = redemptionId: work under way, inserted right after the claim and
+ *   deleted when the key is done or dropped; recovery reads only this small collection.
+ * - `redemptions` _id: the basket, prices and household, written once. Recovery writes a
+ *   tombstone under the same _id when a claim's request died before writing its redemption, so
+ *   the dead request can never write it afterwards.
+ * - `redemption_events` _id = `<redemptionId>:<stage>`: `settled` (status confirmed OR failed:
+ *   one stage, so the two outcomes exclude each other) and `reversed`.
+ * - `redemption_work` _id: a reversal in progress, deleted when it is complete; recovery finishes
+ *   the ones a crash left.
+ * - `card_lookup` _id = cardNo: a cache from card number to household, checked against the
+ *   household on every use (a reissued card never maps to the old household).
+ * - `redemption_allowance`: per (household, store, day) chain of points used against the
+ *   village's daily limit (platform/append-chain.ts), so two counters cannot both squeeze under
+ *   the limit.
+ * - `card_pins` _id = householdId: the card PIN's scrypt hash. `card_pin_events`: per-household
+ *   chain of PIN outcomes; three failures in a row lock the card, decided by chain inserts.
+ * - `redemption_flags` (terminalId, key) unique: offline redemptions that could not be charged,
+ *   for the store manager; `redemption_flag_resolutions` _id = flagId: resolved once.
+ *
+ * Keys and their stored responses are kept forever (no TTL index on FerretDB, and no sweeper):
+ * an offline counter may upload days late, and a pruned key would let a late retry spend twice.
+ * It is one small record per redemption, like the redemption itself.
+ */
+import mongoose, { Schema } from 'mongoose';
+import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+export interface RedemptionKeyDoc {
+  /** `<terminalId>:<key>` */
+  _id: string;
+  terminalId: string;
+  key: string;
+  /** SHA-256 of the canonical request (PIN left out). */
+  fingerprint: string;
+  redemptionId: string;
+  status: 'pending' | 'done';
+  response?: StoredResponse;
+  createdAt: Date;
+  completedAt?: Date;
+}
+
+const keySchema = new Schema<RedemptionKeyDoc>(
+  {
+    _id: { type: String, required: true },
+    terminalId: { type: String, required: true },
+    key: { type: String, required: true },
+    fingerprint: { type: String, required: true },
+    redemptionId: { type: String, required: true },
+    status: { type: String, required: true, enum: ['pending', 'done'] },
+    response: { type: Schema.Types.Mixed },
+    createdAt: { type: Date, required: true },
+    completedAt: { type: Date },
+  },
+  { collection: 'redemption_keys', versionKey: false, strict: 'throw' },
+);
+export const RedemptionKey = mongoose.model<RedemptionKeyDoc>('RedemptionKey', keySchema);
+
+export interface InflightDoc {
+  /** The redemption id. */
+  _id: string;
+  /** The claim's `_id`. */
+  keyId: string;
+  createdAt: Date;
+}
+
+const inflightSchema = new Schema<InflightDoc>(
+  {
+    _id: { type: String, required: true },
+    keyId: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'redemption_inflight', versionKey: false, strict: 'throw' },
+);
+export const Inflight = mongoose.model<InflightDoc>('RedemptionInflight', inflightSchema);
+
+export interface CardLookupDoc {
+  /** The card number. */
+  _id: string;
+  householdId: string;
+}
+
+const cardLookupSchema = new Schema<CardLookupDoc>(
+  { _id: { type: String, required: true }, householdId: { type: String, required: true } },
+  { collection: 'card_lookup', versionKey: false, strict: 'throw' },
+);
+export const CardLookup = mongoose.model<CardLookupDoc>('CardLookup', cardLookupSchema);
+
+export interface RedemptionLine {
+  itemId: string;
+  sku: string;
+  name: string;
+  qty: number;
+  /** Price of one unit when redeemed. */
+  pointsEach: number;
+  points: number;
+}
+
+export interface RedemptionDoc {
+  _id: mongoose.Types.ObjectId;
+  /** A tombstone only blocks the id; it has no basket. */
+  tombstone?: boolean;
+  storeId: string;
+  terminalId: string;
+  key: string;
+  storeName?: string;
+  householdId?: string;
+  villageId?: string;
+  cardNo?: string;
+  lines?: RedemptionLine[];
+  points?: number;
+  /** The daily limit in force when redeemed (absent: none). */
+  dailyLimit?: number;
+  /** When the goods changed hands: the offline time for an offline upload, else createdAt. */
+  occurredAt?: Date;
+  /** Calendar day of occurredAt in Asia/Shanghai (YYYY-MM-DD): the daily limit's and reversal's day. */
+  day?: string;
+  offlineAt?: Date;
+  createdAt: Date;
+}
+
+const lineSchema = new Schema<RedemptionLine>(
+  {
+    itemId: { type: String, required: true },
+    sku: { type: String, required: true },
+    name: { type: String, required: true },
+    qty: { type: Number, required: true },
+    pointsEach: { type: Number, required: true },
+    points: { type: Number, required: true },
+  },
+  { _id: false },
+);
+
+const redemptionSchema = new Schema<RedemptionDoc>(
+  {
+    tombstone: { type: Boolean },
+    storeId: { type: String, required: true },
+    terminalId: { type: String, required: true },
+    key: { type: String, required: true },
+    storeName: String,
+    householdId: String,
+    villageId: String,
+    cardNo: String,
+    lines: { type: [lineSchema], default: undefined },
+    points: Number,
+    dailyLimit: Number,
+    occurredAt: Date,
+    day: String,
+    offlineAt: Date,
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'redemptions', versionKey: false, strict: 'throw' },
+);
+// A terminal lists its store's redemptions newest first; a household's are listed for it too.
+redemptionSchema.index({ storeId: 1, _id: -1 }, { name: 'store_id' });
+redemptionSchema.index({ householdId: 1, _id: -1 }, { name: 'household_id' });
+export const Redemption = mongoose.model<RedemptionDoc>('Redemption', redemptionSchema);
+
+export const SETTLED_STATUSES = ['confirmed', 'failed'] as const;
+
+export interface RedemptionEventDoc {
+  /** `<redemptionId>:<stage>` */
+  _id: string;
+  redemptionId: string;
+  stage: 'settled' | 'reversed';
+  status: 'confirmed' | 'failed' | 'reversed';
+  /** For failed: the refusal (`insufficient_points`, `out_of_stock`, …) or `abandoned`. */
+  code?: string;
+  detail?: string;
+  details?: Record<string, unknown>;
+  /** The ledger entry that settled it (confirmed) or reversed it. */
+  entrySeq?: number;
+  spendableAfter?: number;
+  /** Who settled it: the request itself or recovery. */
+  by: 'request' | 'recovery';
+  at: Date;
+}
+
+const eventSchema = new Schema<RedemptionEventDoc>(
+  {
+    _id: { type: String, required: true },
+    redemptionId: { type: String, required: true },
+    stage: { type: String, required: true, enum: ['settled', 'reversed'] },
+    status: { type: String, required: true, enum: ['confirmed', 'failed', 'reversed'] },
+    code: String,
+    detail: String,
+    details: { type: Schema.Types.Mixed },
+    entrySeq: Number,
+    spendableAfter: Number,
+    by: { type: String, required: true, enum: ['request', 'recovery'] },
+    at: { type: Date, required: true },
+  },
+  { collection: 'redemption_events', versionKey: false, strict: 'throw' },
+);
+export const RedemptionEvent = mongoose.model<RedemptionEventDoc>('RedemptionEvent', eventSchema);
+
+export interface RedemptionWorkDoc {
+  /** `reverse:<redemptionId>` */
+  _id: string;
+  redemptionId: string;
+  createdAt: Date;
+}
+
+const workSchema = new Schema<RedemptionWorkDoc>(
+  {
+    _id: { type: String, required: true },
+    redemptionId: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'redemption_work', versionKey: false, strict: 'throw' },
+);
+workSchema.index({ createdAt: 1 }, { name: 'createdAt' });
+export const RedemptionWork = mongoose.model<RedemptionWorkDoc>('RedemptionWork', workSchema);
+
+export interface AllowanceLinkDoc extends ChainLink {
+  /** chain = `${householdId}:${storeId}:${day}` */
+  kind: 'take' | 'give' | 'void';
+  delta: number;
+  usedAfter: number;
+}
+
+const allowanceSchema = new Schema<AllowanceLinkDoc>(
+  {
+    ...chainLinkFields,
+    kind: { type: String, required: true, enum: ['take', 'give', 'void'] },
+    delta: { type: Number, required: true },
+    usedAfter: { type: Number, required: true },
+  },
+  { collection: 'redemption_allowance', versionKey: false, strict: 'throw' },
+);
+chainIndexes(allowanceSchema);
+export const AllowanceLink = mongoose.model<AllowanceLinkDoc>('RedemptionAllowance', allowanceSchema);
+
+export interface CardPinDoc {
+  /** The household id. */
+  _id: string;
+  pinHash: string;
+  setAt: Date;
+  setBy: string;
+}
+
+const cardPinSchema = new Schema<CardPinDoc>(
+  {
+    _id: { type: String, required: true },
+    pinHash: { type: String, required: true },
+    setAt: { type: Date, required: true },
+    setBy: { type: String, required: true },
+  },
+  { collection: 'card_pins', versionKey: false, strict: 'throw' },
+);
+export const CardPin = mongoose.model<CardPinDoc>('CardPin', cardPinSchema);
+
+export interface PinEventDoc extends ChainLink {
+  /** chain = householdId */
+  kind: 'ok' | 'fail' | 'reset';
+  /** Wrong PINs in a row up to and including this event (0 after ok/reset). */
+  failStreak: number;
+  /** Set on the failure that locks the card. */
+  lockedUntil?: Date;
+}
+
+const pinEventSchema = new Schema<PinEventDoc>(
+  {
+    ...chainLinkFields,
+    kind: { type: String, required: true, enum: ['ok', 'fail', 'reset'] },
+    failStreak: { type: Number, required: true },
+    lockedUntil: Date,
+  },
+  { collection: 'card_pin_events', versionKey: false, strict: 'throw' },
+);
+chainIndexes(pinEventSchema);
+export const PinEvent = mongoose.model<PinEventDoc>('CardPinEvent', pinEventSchema);
+
+export interface RedemptionFlagDoc {
+  _id: mongoose.Types.ObjectId;
+  storeId: string;
+  terminalId: string;
+  key: string;
+  redemptionId?: string;
+  householdId?: string;
+  cardNo: string;
+  items: { sku: string; qty: number }[];
+  points?: number;
+  offlineAt: Date;
+  /** Why it could not be charged: the refusal's code and text. */
+  code: string;
+  detail: string;
+  createdAt: Date;
+  /** Hint for listing; the resolution record is the truth. */
+  resolvedAt?: Date;
+}
+
+const flagSchema = new Schema<RedemptionFlagDoc>(
+  {
+    storeId: { type: String, required: true },
+    terminalId: { type: String, required: true },
+    key: { type: String, required: true },
+    redemptionId: String,
+    householdId: String,
+    cardNo: { type: String, required: true },
+    items: { type: [{ _id: false, sku: { type: String, required: true }, qty: { type: Number, required: true } }], required: true },
+    points: Number,
+    offlineAt: { type: Date, required: true },
+    code: { type: String, required: true },
+    detail: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    resolvedAt: Date,
+  },
+  { collection: 'redemption_flags', versionKey: false, strict: 'throw' },
+);
+flagSchema.index({ terminalId: 1, key: 1 }, { unique: true, name: 'terminal_key_unique' });
+flagSchema.index({ storeId: 1, _id: -1 }, { name: 'store_id' });
+export const RedemptionFlag = mongoose.model<RedemptionFlagDoc>('RedemptionFlag', flagSchema);
+
+export interface FlagResolutionDoc {
+  /** The flag id. */
+  _id: string;
+  storeId: string;
+  by: string;
+  note: string;
+  at: Date;
+}
+
+const resolutionSchema = new Schema<FlagResolutionDoc>(
+  {
+    _id: { type: String, required: true },
+    storeId: { type: String, required: true },
+    by: { type: String, required: true },
+    note: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { collection: 'redemption_flag_resolutions', versionKey: false, strict: 'throw' },
+);
+export const FlagResolution = mongoose.model<FlagResolutionDoc>('RedemptionFlagResolution', resolutionSchema);

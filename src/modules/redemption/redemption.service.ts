@@ -1,0 +1,1036 @@
+/**
+ * Redemption at the points supermarket (公益超市): a terminal takes points for goods, once,
+ * however often it retries, and without multi-document transactions.
+ *
+ * Invariants (tested in test/modules/redemption):
+ * - R1 one Idempotency-Key (per terminal) spends at most once. The key's claim is inserted
+ *   first, under a unique (terminalId, key) index; only the winner works. A duplicate replays
+ *   the stored response (same status, same body), waits for it while the first is in flight,
+ *   or gets `conflict` after IN_FLIGHT_WAIT_MS; the same key with another body is
+ *   `idempotency_key_reused`. Refusals (`insufficient_points`, `out_of_stock`,
+ *   `daily_limit_exceeded`) are stored and replayed like successes.
+ * - R2 points and goods agree: a redemption is `confirmed` exactly when its ledger entry exists
+ *   (source `redemption`:id) and then every line's stock take exists; it is `failed` only when
+ *   no such entry exists or ever can, and then every take is given back.
+ * - R3 stock never below 0, spendable never below 0, the daily limit never exceeded: each is the
+ *   head of an append-only chain whose unique (chain, seq) index arbitrates races (the ledger's
+ *   own chain for points).
+ * - R4 a terminal reaches only its own store's redemptions (others: `not_found`) and redeems
+ *   only cards of villages its store serves (others: `not_found`, so a card's existence
+ *   elsewhere is not revealed).
+ * - R5 a reversal (same store, same Asia/Shanghai day) returns points and stock once, however
+ *   many arrive at once: its ledger entry's source is (`reversal`, id) and each give-back is
+ *   source-unique.
+ *
+ * The state machine. Every step is an insert guarded by a unique index, so it is idempotent;
+ * a crash can stop between any two steps and recovery (`recoverRedemptions`) takes it from
+ * there.
+ *
+ *   claim key ─► record redemption ─► take allowance ─► take stock (per line) ─► post ledger entry
+ *   (pending)    (basket, prices)     (if village       (out_of_stock?)          (insufficient?)
+ *                                      has a limit)                                  │
+ *                                                                                    ▼
+ *                                       settled=confirmed ─► store 201 ─► key done
+ *   any refusal ─► settled=failed(code) ─► give back takes ─► store 409 ─► key done (+ flag if offline)
+ *
+ *   Reversal: work marker ─► post `reversal` entry ─► give back takes ─► reversed event ─► drop marker
+ *
+ * Recovery, for a key still pending after RECOVERY_AGE_MS (its request died, or is stuck):
+ * - no redemption record: write a tombstone under its id (so the dead request can never write
+ *   it), drop the key: nothing was taken; a retry with the same key starts afresh.
+ * - not settled: post a zero `void` entry under the redemption's ledger source. The ledger's
+ *   unique source index makes this the commit point: if the real entry is already there, the
+ *   void returns it and the redemption rolls FORWARD (settled=confirmed, 201 stored). Otherwise
+ *   the void now holds the source, the real entry can never be posted, and the redemption rolls
+ *   BACK: settled=failed(`abandoned`), every take fenced with a zero `void` take (so a stuck
+ *   request waking up can take nothing more) and what was taken given back, then the key is
+ *   dropped so the terminal's retry runs afresh. The household sees a 0-point entry marked
+ *   「兑换中断，未扣积分」; that is the price of deciding without a transaction, and it is honest.
+ * - settled: finish the tail (give-backs for failed, stored response, flag).
+ * A request that finds one of its takes voided knows recovery rolled it back and answers 409
+ * `conflict` (send again). Reversals in progress are finished from their work markers.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { Types } from 'mongoose';
+import { AppendChain } from '../../platform/append-chain';
+import { clock } from '../../platform/clock';
+import { DomainError, forbidden, isDuplicateKeyError, notFound, statusOf, type ErrorCode, type FieldError } from '../../platform/errors';
+import { problemBody } from '../../platform/http';
+import type { Principal } from '../../platform/principal';
+import { POINTS_ABS_MAX } from '../../platform/validation';
+import { findHousehold, findHouseholdByCard } from '../households/households.service';
+import { postEntry } from '../ledger/ledger.service';
+import { fenceStockTake, findItemsBySkus, giveBackStock, takeStock, type TakeResult } from '../stores/items.service';
+import { findStore } from '../stores/stores.service';
+import { findVillage } from '../villages/villages.service';
+import { checkCardPin } from './pin.service';
+import { renderReceipt, shanghaiDay } from './receipt';
+import {
+  AllowanceLink,
+  CardLookup,
+  FlagResolution,
+  Inflight,
+  Redemption,
+  RedemptionEvent,
+  RedemptionFlag,
+  RedemptionKey,
+  RedemptionWork,
+  type AllowanceLinkDoc,
+  type CardLookupDoc,
+  type InflightDoc,
+  type RedemptionDoc,
+  type RedemptionEventDoc,
+  type RedemptionFlagDoc,
+  type RedemptionKeyDoc,
+  type RedemptionLine,
+  type StoredResponse,
+} from './redemption.model';
+
+/** A pending key older than this is taken over by recovery: far above any live request (ms). */
+export const RECOVERY_AGE_MS = 30_000;
+/** How long a duplicate waits for the first request's result before answering `conflict`. */
+export const IN_FLIGHT_WAIT_MS = 8_000;
+/** Offline uploads may be this old: a counter offline for longer is a case for the county office. */
+export const OFFLINE_AGE_MAX_MS = 30 * 24 * 60 * 60 * 1000;
+/** Clock skew tolerated on a terminal's offline time. */
+export const OFFLINE_SKEW_MS = 5 * 60 * 1000;
+/** Records recovery reads per batch. */
+const RECOVERY_BATCH = 100;
+
+/** Tunables tests lower to exercise recovery without waiting. Production never assigns them. */
+export const redemptionTuning = {
+  staleAfterMs: RECOVERY_AGE_MS,
+  inFlightWaitMs: IN_FLIGHT_WAIT_MS,
+};
+
+export type RedeemStep =
+  | 'claimed'
+  | 'recorded'
+  | 'allowanceTaken'
+  | 'stockTaken'
+  | 'ledgerPosted'
+  | 'settled'
+  | 'compensated'
+  | 'reversalPosted'
+  | 'reversalReturned';
+
+/**
+ * Test-only fault injection: called after each step of a redemption or reversal; throwing
+ * there simulates a crash between that step and the next. Always empty in production.
+ */
+export const redemptionFaults: { after?: (step: RedeemStep, redemptionId: string) => void | Promise<void> } = {};
+const stepDone = async (step: RedeemStep, redemptionId: string) => {
+  await redemptionFaults.after?.(step, redemptionId);
+};
+
+/** The refusals a redemption stores and replays (R1); anything else is not an outcome. */
+const REFUSALS: readonly ErrorCode[] = ['insufficient_points', 'out_of_stock', 'daily_limit_exceeded'];
+const ABANDONED = 'abandoned';
+const VOID_REASON = '兑换中断，未扣积分';
+
+const allowance = new AppendChain<AllowanceLinkDoc>(AllowanceLink, 'allowance');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ─── Views ───────────────────────────────────────────────────────────────────────────────
+
+export interface RedemptionLineView {
+  sku: string;
+  name: string;
+  qty: number;
+  pointsEach: number;
+  points: number;
+}
+
+/** The 201 body: what the contract names plus what a counter printer needs. */
+export interface RedemptionView {
+  id: string;
+  householdId: string;
+  points: number;
+  spendableAfter: number;
+  items: RedemptionLineView[];
+  receiptNo: string;
+  store: { id: string; name: string };
+  terminalId: string;
+  cardNo: string;
+  /** When the goods changed hands (the offline time for an offline upload). */
+  time: string;
+  offline: boolean;
+}
+
+export interface RedemptionRecordView extends Omit<RedemptionView, 'spendableAfter'> {
+  status: 'pending' | 'confirmed' | 'failed' | 'reversed';
+  spendableAfter: number | null;
+  failure: { code: string; detail: string } | null;
+  reversal: { at: string; spendableAfter: number } | null;
+  createdAt: string;
+}
+
+export interface ReversalView {
+  redemptionId: string;
+  householdId: string;
+  points: number;
+  spendableAfter: number;
+  items: RedemptionLineView[];
+  receiptNo: string;
+  store: { id: string; name: string };
+  reversedAt: string;
+}
+
+type FullRedemption = RedemptionDoc & Required<Pick<RedemptionDoc, 'householdId' | 'lines' | 'points' | 'occurredAt' | 'day' | 'storeName' | 'cardNo' | 'villageId'>>;
+
+const idOf = (r: RedemptionDoc) => r._id.toHexString();
+const receiptNoOf = (rid: string) => rid.toUpperCase();
+const lineViews = (r: FullRedemption): RedemptionLineView[] => r.lines.map((l) => ({ sku: l.sku, name: l.name, qty: l.qty, pointsEach: l.pointsEach, points: l.points }));
+
+function toView(r: FullRedemption, settled: RedemptionEventDoc): RedemptionView {
+  assert.equal(settled.status, 'confirmed');
+  assert.ok(typeof settled.spendableAfter === 'number');
+  return {
+    id: idOf(r),
+    householdId: r.householdId,
+    points: r.points,
+    spendableAfter: settled.spendableAfter,
+    items: lineViews(r),
+    receiptNo: receiptNoOf(idOf(r)),
+    store: { id: r.storeId, name: r.storeName },
+    terminalId: r.terminalId,
+    cardNo: r.cardNo,
+    time: r.occurredAt.toISOString(),
+    offline: Boolean(r.offlineAt),
+  };
+}
+
+/** The stored response of a settled redemption: a pure function of its records (R1). */
+function responseOf(r: FullRedemption, settled: RedemptionEventDoc): StoredResponse {
+  if (settled.status === 'confirmed') return { status: 201, body: toView(r, settled) };
+  const code = settled.code as ErrorCode;
+  return { status: statusOf(code), body: problemBody(code, settled.detail ?? '', settled.details ?? {}) };
+}
+
+function isFull(r: RedemptionDoc | null | undefined): r is FullRedemption {
+  return Boolean(r && !r.tombstone && r.lines && r.householdId);
+}
+
+// ─── Who is calling ──────────────────────────────────────────────────────────────────────
+
+interface Counter {
+  terminalId: string;
+  storeId: string;
+}
+
+function counterOf(p: Principal): Counter {
+  if (p.role !== 'terminal' || !p.storeId) throw forbidden('Only a store terminal redeems.');
+  return { terminalId: p.id, storeId: p.storeId };
+}
+
+/** A redemption the principal may see: a terminal only its store's, an admin any (R4). */
+async function redemptionInReach(p: Principal, redemptionId: string): Promise<FullRedemption> {
+  const r = Types.ObjectId.isValid(redemptionId) ? await Redemption.findById(redemptionId).lean<RedemptionDoc>() : null;
+  if (!isFull(r)) throw notFound('redemption');
+  if (p.role !== 'admin' && (p.role !== 'terminal' || p.storeId !== r.storeId)) throw notFound('redemption');
+  return r;
+}
+
+// ─── Idempotency keys ────────────────────────────────────────────────────────────────────
+
+export interface BasketInput {
+  cardNo: string;
+  items: { sku: string; qty: number }[];
+  pin?: string;
+}
+
+export interface RedeemInput extends BasketInput {
+  key: string;
+  /** Set for an offline upload: when the goods changed hands at the counter. */
+  offlineAt?: Date;
+}
+
+/**
+ * SHA-256 of the canonical (RFC 8785) request. The PIN is left out: a hash of a 4–6 digit PIN
+ * with a known body is trivially reversed, and a replay is answered from storage anyway.
+ */
+export function fingerprintOf(input: RedeemInput): string {
+  const canonical = canonicalize({
+    cardNo: input.cardNo,
+    items: input.items.map((i) => ({ sku: i.sku, qty: i.qty })),
+    ...(input.offlineAt ? { offlineAt: input.offlineAt.toISOString() } : {}),
+  });
+  assert.ok(canonical !== undefined);
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+type Claim = { claim: RedemptionKeyDoc } | { replay: StoredResponse };
+
+/**
+ * Claims the key, or answers from the claim already there (R1). While another request holds
+ * the key and works, this waits (polling, so it works across processes) up to the in-flight
+ * wait; a claim pending for longer than the recovery age is recovered first.
+ */
+async function claimKey(counter: Counter, key: string, fingerprint: string): Promise<Claim> {
+  const deadline = Date.now() + redemptionTuning.inFlightWaitMs;
+  const keyId = `${counter.terminalId}:${key}`;
+  let pollMs = 10;
+  for (;;) {
+    const existing = await RedemptionKey.findById(keyId).lean<RedemptionKeyDoc>();
+    if (!existing) {
+      const redemptionId = new Types.ObjectId().toHexString();
+      // The in-flight marker first, so that recovery sees every claim that may exist.
+      await Inflight.create([{ _id: redemptionId, keyId, createdAt: new Date() }]);
+      try {
+        const [doc] = await RedemptionKey.create([
+          { _id: keyId, terminalId: counter.terminalId, key, fingerprint, redemptionId, status: 'pending', createdAt: new Date() },
+        ]);
+        return { claim: doc!.toObject() };
+      } catch (err) {
+        await Inflight.deleteOne({ _id: redemptionId });
+        if (!isDuplicateKeyError(err)) throw err;
+        continue; // another request claimed the key first: answer from its claim
+      }
+    }
+    if (existing.fingerprint !== fingerprint) {
+      throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was used for a different redemption.');
+    }
+    if (existing.status === 'done') {
+      assert.ok(existing.response, 'a done key has its response');
+      return { replay: existing.response };
+    }
+    if (Date.now() - existing.createdAt.getTime() >= redemptionTuning.staleAfterMs) {
+      await recoverClaim(existing);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new DomainError('conflict', 'A request with this Idempotency-Key is still in progress; retry shortly.', { retryAfterS: 1 });
+    }
+    await sleep(pollMs);
+    pollMs = Math.min(pollMs * 2, 200);
+  }
+}
+
+const keyIdOf = (r: { terminalId: string; key: string }) => `${r.terminalId}:${r.key}`;
+
+/** Completes the key of a settled redemption with its response (deterministic: any writer agrees). */
+async function completeKey(r: FullRedemption, response: StoredResponse): Promise<void> {
+  const doc = await RedemptionKey.findById(keyIdOf(r)).lean<RedemptionKeyDoc>();
+  // Only this redemption's claim: after a roll-back a retry may hold a new claim under the key.
+  if (doc && doc.redemptionId === idOf(r) && doc.status === 'pending') {
+    await RedemptionKey.updateOne({ _id: doc._id }, { $set: { status: 'done', response, completedAt: new Date() } });
+  }
+  await Inflight.deleteOne({ _id: idOf(r) });
+}
+
+/** Drops the key of a redemption refused before it began or rolled back, so a retry starts afresh. */
+async function dropKey(keyId: string, redemptionId: string): Promise<void> {
+  const doc = await RedemptionKey.findById(keyId).lean<RedemptionKeyDoc>();
+  // Only this redemption's claim: a retry may already hold a new claim under the same key.
+  if (doc && doc.redemptionId === redemptionId && doc.status === 'pending') await RedemptionKey.deleteOne({ _id: doc._id });
+  await Inflight.deleteOne({ _id: redemptionId });
+}
+
+/**
+ * The household behind a card, by `_id` look-ups: a cache from card number to household that is
+ * checked against the household itself on every use, falling back to the households module's
+ * search (a scan on FerretDB) when the cache is empty or stale.
+ */
+async function householdOfCard(cardNo: string) {
+  const cached = await CardLookup.findById(cardNo).lean<CardLookupDoc>();
+  if (cached) {
+    const h = await findHousehold(cached.householdId);
+    if (h && h.cardNo === cardNo) return h;
+  }
+  const h = await findHouseholdByCard(cardNo);
+  if (h) {
+    await CardLookup.updateOne({ _id: cardNo }, { $set: { householdId: h._id.toHexString() } }, { upsert: true }).catch((err: unknown) => {
+      if (!isDuplicateKeyError(err)) throw err;
+    });
+  }
+  return h;
+}
+
+// ─── Pricing a basket ────────────────────────────────────────────────────────────────────
+
+/**
+ * Everything checked before anything is taken: the card, the store serving its village, the
+ * items and prices, the offline time and the PIN (last, so only a real basket counts an attempt).
+ */
+async function priceBasket(counter: Counter, input: RedeemInput, key: string): Promise<Omit<FullRedemption, '_id'>> {
+  const store = await findStore(counter.storeId);
+  if (!store) throw notFound('store');
+  const household = await householdOfCard(input.cardNo);
+  if (!household || !store.villageIds.includes(household.villageId)) throw notFound('card');
+
+  const merged = new Map<string, number>();
+  for (const { sku, qty } of input.items) merged.set(sku, (merged.get(sku) ?? 0) + qty);
+  const items = await findItemsBySkus(counter.storeId, [...merged.keys()]);
+  const errors: FieldError[] = [];
+  input.items.forEach((line, i) => {
+    if (!items.has(line.sku)) errors.push({ path: `items.${i}.sku`, message: 'no such item in this store' });
+  });
+  if (errors.length) throw new DomainError('validation_failed', 'Some items are not sold in this store.', { errors });
+  const lines: RedemptionLine[] = [...merged].map(([sku, qty]) => {
+    const item = items.get(sku)!;
+    return { itemId: item._id, sku, name: item.name, qty, pointsEach: item.points, points: item.points * qty };
+  });
+  const points = lines.reduce((sum, l) => sum + l.points, 0);
+  if (points > POINTS_ABS_MAX) {
+    throw new DomainError('validation_failed', 'The basket is too large.', { errors: [{ path: 'items', message: 'total points too large' }] });
+  }
+
+  const now = clock.now();
+  if (input.offlineAt) {
+    const t = input.offlineAt.getTime();
+    if (t > now.getTime() + OFFLINE_SKEW_MS || t < now.getTime() - OFFLINE_AGE_MAX_MS) {
+      throw new DomainError('validation_failed', 'The offline time is in the future or too old.', { errors: [{ path: 'offlineAt', message: 'out of range' }] });
+    }
+  }
+  const village = await findVillage(household.villageId);
+  const limit = village?.policy.redemptionDailyLimit;
+  await checkCardPin(household._id.toHexString(), input.pin);
+  const occurredAt = input.offlineAt ?? now;
+  return {
+    storeId: counter.storeId,
+    terminalId: counter.terminalId,
+    key,
+    storeName: store.name,
+    householdId: household._id.toHexString(),
+    villageId: household.villageId,
+    cardNo: household.cardNo,
+    lines,
+    points,
+    ...(typeof limit === 'number' ? { dailyLimit: limit } : {}),
+    occurredAt,
+    day: shanghaiDay(occurredAt),
+    ...(input.offlineAt ? { offlineAt: input.offlineAt } : {}),
+    createdAt: now,
+  };
+}
+
+// ─── Steps ───────────────────────────────────────────────────────────────────────────────
+
+const allowanceChain = (r: FullRedemption) => `${r.householdId}:${r.storeId}:${r.day}`;
+
+async function takeAllowance(r: FullRedemption): Promise<TakeResult> {
+  const limit = r.dailyLimit!;
+  const { link } = await allowance.append(allowanceChain(r), { type: 'take', id: idOf(r) }, (head) => {
+    const used = head?.usedAfter ?? 0;
+    if (used + r.points > limit) {
+      throw new DomainError('daily_limit_exceeded', `At most ${limit} points a day may be redeemed at this store; ${used} already used today.`, {
+        limit,
+        usedToday: used,
+      });
+    }
+    return { kind: 'take', delta: r.points, usedAfter: used + r.points };
+  });
+  return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: link.delta };
+}
+
+async function fenceAllowance(r: FullRedemption): Promise<void> {
+  await allowance.append(allowanceChain(r), { type: 'take', id: idOf(r) }, (head) => ({ kind: 'void', delta: 0, usedAfter: head?.usedAfter ?? 0 }));
+}
+
+async function giveBackAllowance(r: FullRedemption, surely: boolean): Promise<void> {
+  const taken = await allowance.findBySource({ type: 'take', id: idOf(r) }, surely);
+  if (!taken || taken.kind !== 'take') return;
+  await allowance.append(allowanceChain(r), { type: 'give', id: idOf(r) }, (head) => {
+    const used = head?.usedAfter ?? 0;
+    assert.ok(used >= taken.delta, 'allowance given back at most once');
+    return { kind: 'give', delta: -taken.delta, usedAfter: used - taken.delta };
+  });
+}
+
+/**
+ * How a redemption's takes are given back: after a refusal (only what was taken), in recovery's
+ * roll-back (first fence every take, since the request may still be running), or in a reversal
+ * (every take surely happened: find it even if a crash left its source pointer unwritten).
+ */
+type GiveBackMode = 'refused' | 'rollBack' | 'reversal';
+const GIVE_BACK_REASON: Record<GiveBackMode, string> = {
+  refused: '兑换未成，退回库存',
+  rollBack: '兑换中断，退回库存',
+  reversal: '撤销兑换，退回库存',
+};
+
+/** Gives back whatever the redemption took (stock per line, allowance), each once. */
+async function giveBackTakes(r: FullRedemption, mode: GiveBackMode): Promise<void> {
+  const rid = idOf(r);
+  for (const line of r.lines) {
+    if (mode === 'rollBack') await fenceStockTake(line.itemId, rid);
+    await giveBackStock(line.itemId, rid, GIVE_BACK_REASON[mode], mode === 'reversal');
+  }
+  if (r.dailyLimit !== undefined) {
+    if (mode === 'rollBack') await fenceAllowance(r);
+    await giveBackAllowance(r, mode === 'reversal');
+  }
+}
+
+/** Inserts the settled event, or returns the one already there: the first decision wins. */
+async function settle(rid: string, event: Omit<RedemptionEventDoc, '_id' | 'redemptionId' | 'stage' | 'at'>): Promise<RedemptionEventDoc> {
+  try {
+    const [doc] = await RedemptionEvent.create([{ ...event, _id: `${rid}:settled`, redemptionId: rid, stage: 'settled', at: new Date() }]);
+    return doc!.toObject();
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    return (await findEvent(rid, 'settled'))!;
+  }
+}
+
+const findEvent = (rid: string, stage: 'settled' | 'reversed') => RedemptionEvent.findById(`${rid}:${stage}`).lean<RedemptionEventDoc>();
+
+function redemptionReason(r: FullRedemption): string {
+  const text = `积分兑换：${r.lines.map((l) => `${l.name}×${l.qty}`).join('、')}`;
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+/** The refusal of an offline redemption is flagged for the store manager (never dropped). */
+async function flagOffline(input: {
+  storeId: string;
+  terminalId: string;
+  key: string;
+  cardNo: string;
+  items: { sku: string; qty: number }[];
+  offlineAt: Date;
+  code: string;
+  detail: string;
+  redemptionId?: string;
+  householdId?: string;
+  points?: number;
+}): Promise<void> {
+  try {
+    await RedemptionFlag.create([{ ...input, createdAt: new Date() }]);
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err; // flagged already (a retry or recovery)
+  }
+}
+
+/** Finishes a settled redemption: give-backs for a refusal, flag if offline, stored response. */
+async function finishSettled(r: FullRedemption, settled: RedemptionEventDoc): Promise<StoredResponse> {
+  const response = responseOf(r, settled);
+  if (settled.status === 'failed') {
+    await giveBackTakes(r, 'refused');
+    await stepDone('compensated', idOf(r));
+    if (r.offlineAt) {
+      await flagOffline({
+        storeId: r.storeId,
+        terminalId: r.terminalId,
+        key: r.key,
+        cardNo: r.cardNo,
+        items: r.lines.map((l) => ({ sku: l.sku, qty: l.qty })),
+        offlineAt: r.offlineAt,
+        code: settled.code!,
+        detail: settled.detail ?? '',
+        redemptionId: idOf(r),
+        householdId: r.householdId,
+        points: r.points,
+      });
+    }
+  }
+  await completeKey(r, response);
+  return response;
+}
+
+/** What a request answers when recovery rolled its redemption back (nothing spent; not stored). */
+function abandonedError(): DomainError {
+  return new DomainError('conflict', 'This redemption was interrupted and cancelled; nothing was spent. Send it again.', { retryAfterS: 1 });
+}
+
+/** Recovery's roll-back tail: fence and give back every take, then drop the key. */
+async function rollBack(r: FullRedemption): Promise<void> {
+  await giveBackTakes(r, 'rollBack');
+  await dropKey(keyIdOf(r), idOf(r));
+}
+
+/** The request's path through the state machine, after its redemption is recorded. */
+async function carryOut(r: FullRedemption): Promise<StoredResponse> {
+  const rid = idOf(r);
+  let settled: RedemptionEventDoc;
+  try {
+    if (r.dailyLimit !== undefined) {
+      if ((await takeAllowance(r)).state === 'voided') return await onVoided(r);
+      await stepDone('allowanceTaken', rid);
+    }
+    for (const line of r.lines) {
+      let taken: TakeResult;
+      try {
+        taken = await takeStock(line.itemId, rid, line.qty);
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'out_of_stock') {
+          throw new DomainError('out_of_stock', `Not enough stock of ${line.sku} (${line.name}).`, { ...err.details, sku: line.sku });
+        }
+        throw err;
+      }
+      if (taken.state === 'voided') return await onVoided(r);
+    }
+    await stepDone('stockTaken', rid);
+    const { entry } = await postEntry({
+      householdId: r.householdId,
+      type: 'redemption',
+      points: -r.points,
+      spendableDelta: -r.points,
+      meritDelta: 0,
+      shortfall: 'reject',
+      source: { type: 'redemption', id: rid },
+      reason: redemptionReason(r),
+    });
+    if (entry.spendableDelta === 0) return await onVoided(r);
+    await stepDone('ledgerPosted', rid);
+    settled = await settle(rid, { status: 'confirmed', entrySeq: entry.seq, spendableAfter: entry.spendableAfter, by: 'request' });
+    // Recovery never fails a redemption whose ledger entry exists (it rolls those forward).
+    assert.equal(settled.status, 'confirmed', 'R2: a posted redemption is confirmed');
+  } catch (err) {
+    if (!(err instanceof DomainError) || !REFUSALS.includes(err.code)) throw err;
+    const { retryAfterS: _r, ...details } = err.details;
+    settled = await settle(rid, { status: 'failed', code: err.code, detail: err.message, details, by: 'request' });
+    assert.equal(settled.status, 'failed', 'R2: a refused redemption never confirms');
+    if (settled.code === ABANDONED) return onVoided(r);
+  }
+  await stepDone('settled', rid);
+  return finishSettled(r, settled);
+}
+
+/** A take came back voided: recovery rolled this redemption back while the request was stuck. */
+async function onVoided(r: FullRedemption): Promise<never> {
+  await giveBackTakes(r, 'rollBack');
+  throw abandonedError();
+}
+
+// ─── Redeem ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Redeems a basket for a card at the calling terminal's store, once per Idempotency-Key (R1).
+ * Returns the response to send (a 201 view, or a stored 409 refusal, the same on every replay).
+ * Throws, storing nothing, for what is refused before anything is taken: unknown card or one of
+ * a village the store does not serve (`not_found`), unknown items, PIN problems — except for an
+ * offline upload, whose refusals are stored and flagged since the goods have already gone.
+ */
+export async function redeem(p: Principal, input: RedeemInput): Promise<StoredResponse> {
+  const counter = counterOf(p);
+  const claimed = await claimKey(counter, input.key, fingerprintOf(input));
+  if ('replay' in claimed) return claimed.replay;
+  const claim = claimed.claim;
+  const rid = claim.redemptionId;
+  await stepDone('claimed', rid);
+
+  let basket: Omit<FullRedemption, '_id'>;
+  try {
+    basket = await priceBasket(counter, input, input.key);
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    if (!input.offlineAt) {
+      // Nothing was taken and nothing recorded: free the key so a corrected retry may use it.
+      await dropKey(claim._id, rid);
+      throw err;
+    }
+    const { retryAfterS: _r, ...details } = err.details;
+    const response: StoredResponse = { status: statusOf(err.code), body: problemBody(err.code, err.message, details) };
+    await flagOffline({ storeId: counter.storeId, terminalId: counter.terminalId, key: input.key, cardNo: input.cardNo, items: input.items, offlineAt: input.offlineAt, code: err.code, detail: err.message });
+    await RedemptionKey.updateOne({ _id: claim._id }, { $set: { status: 'done', response, completedAt: new Date() } });
+    await Inflight.deleteOne({ _id: rid });
+    return response;
+  }
+
+  try {
+    await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.
+    await dropKey(claim._id, rid);
+    throw abandonedError();
+  }
+  const r = (await Redemption.findById(rid).lean<RedemptionDoc>())!;
+  assert.ok(isFull(r));
+  await stepDone('recorded', rid);
+  return carryOut(r);
+}
+
+export interface BatchEntry extends BasketInput {
+  key: string;
+  offlineAt: Date;
+}
+
+export interface BatchResult {
+  key: string;
+  /** redeemed: 201; flagged: could not be charged, listed for the store manager; retry: send it again later; rejected: fix the entry. */
+  outcome: 'redeemed' | 'flagged' | 'retry' | 'rejected';
+  status: number;
+  body: unknown;
+}
+
+/** Batch size of an offline upload: a counter offline for a day makes tens, not thousands. */
+export const BATCH_SIZE_MAX = 200;
+
+/**
+ * Uploads redemptions a terminal made offline, in the order they happened (offline time, then
+ * position), each under its own key. One that can no longer be covered is stored as refused and
+ * flagged, never dropped; the ledger keeps every balance at 0 or above (R3).
+ */
+export async function redeemBatch(p: Principal, entries: BatchEntry[]): Promise<BatchResult[]> {
+  counterOf(p);
+  const order = entries.map((e, i) => ({ e, i })).sort((a, b) => a.e.offlineAt.getTime() - b.e.offlineAt.getTime() || a.i - b.i);
+  const results: BatchResult[] = new Array(entries.length);
+  for (const { e, i } of order) {
+    try {
+      const response = await redeem(p, e);
+      results[i] = { key: e.key, outcome: response.status === 201 ? 'redeemed' : 'flagged', status: response.status, body: response.body };
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      const { retryAfterS: _r, ...details } = err.details;
+      const outcome = err.code === 'conflict' || err.code === 'unavailable' ? 'retry' : 'rejected';
+      results[i] = { key: e.key, outcome, status: statusOf(err.code), body: problemBody(err.code, err.message, details) };
+    }
+  }
+  return results;
+}
+
+// ─── Reversal ────────────────────────────────────────────────────────────────────────────
+
+function toReversalView(r: FullRedemption, reversed: RedemptionEventDoc): ReversalView {
+  return {
+    redemptionId: idOf(r),
+    householdId: r.householdId,
+    points: r.points,
+    spendableAfter: reversed.spendableAfter!,
+    items: lineViews(r),
+    receiptNo: receiptNoOf(idOf(r)),
+    store: { id: r.storeId, name: r.storeName },
+    reversedAt: reversed.at.toISOString(),
+  };
+}
+
+async function finishReversal(r: FullRedemption, by: 'request' | 'recovery'): Promise<RedemptionEventDoc> {
+  const rid = idOf(r);
+  const { entry } = await postEntry({
+    householdId: r.householdId,
+    type: 'reversal',
+    points: r.points,
+    spendableDelta: r.points,
+    meritDelta: 0,
+    shortfall: 'reject',
+    source: { type: 'reversal', id: rid },
+    reason: `撤销兑换（凭条 ${receiptNoOf(rid)}）`,
+  });
+  await stepDone('reversalPosted', rid);
+  await giveBackTakes(r, 'reversal');
+  await stepDone('reversalReturned', rid);
+  let reversed: RedemptionEventDoc;
+  try {
+    const [doc] = await RedemptionEvent.create([{ _id: `${rid}:reversed`, redemptionId: rid, stage: 'reversed', status: 'reversed', entrySeq: entry.seq, spendableAfter: entry.spendableAfter, by, at: new Date() }]);
+    reversed = doc!.toObject();
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    reversed = (await findEvent(rid, 'reversed'))!;
+  }
+  await RedemptionWork.deleteOne({ _id: `reverse:${rid}` });
+  return reversed;
+}
+
+/**
+ * Reverses a confirmed redemption: a `reversal` ledger entry gives the points back and the stock
+ * returns, once however many requests arrive (R5). Only a terminal of the same store, on the same
+ * Asia/Shanghai day as the redemption (`reversal_window_closed` after). Repeats answer the same.
+ */
+export async function reverseRedemption(p: Principal, redemptionId: string): Promise<ReversalView> {
+  counterOf(p);
+  const r = await redemptionInReach(p, redemptionId);
+  const rid = idOf(r);
+  const done = await findEvent(rid, 'reversed');
+  if (done) return toReversalView(r, done);
+  const settled = await findEvent(rid, 'settled');
+  if (!settled) throw new DomainError('conflict', 'This redemption is still in progress.', { retryAfterS: 1 });
+  if (settled.status !== 'confirmed') throw new DomainError('conflict', 'This redemption did not go through; there is nothing to reverse.');
+  const started = await RedemptionWork.exists({ _id: `reverse:${rid}` });
+  if (!started && shanghaiDay(clock.now()) !== r.day) {
+    throw new DomainError('reversal_window_closed', 'A redemption can be reversed only on the day it was made.');
+  }
+  try {
+    await RedemptionWork.create([{ _id: `reverse:${rid}`, redemptionId: rid, createdAt: new Date() }]);
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err; // another reversal of it is under way: do the same, idempotently
+  }
+  return toReversalView(r, await finishReversal(r, 'request'));
+}
+
+// ─── Recovery ────────────────────────────────────────────────────────────────────────────
+
+/** Takes one redemption from wherever it stopped to its end (see the module doc). */
+export async function recoverRedemption(redemptionId: string): Promise<'confirmed' | 'failed' | 'abandoned' | 'missing'> {
+  const r = await Redemption.findById(redemptionId).lean<RedemptionDoc>();
+  if (!isFull(r)) return 'missing';
+  const rid = idOf(r);
+  let settled = await findEvent(rid, 'settled');
+  if (!settled) {
+    // The commit point: whichever of the real entry and this void holds the source decides.
+    const { entry } = await postEntry({
+      householdId: r.householdId,
+      type: 'redemption',
+      points: 0,
+      spendableDelta: 0,
+      meritDelta: 0,
+      shortfall: 'reject',
+      source: { type: 'redemption', id: rid },
+      reason: VOID_REASON,
+    });
+    settled =
+      entry.spendableDelta !== 0
+        ? await settle(rid, { status: 'confirmed', entrySeq: entry.seq, spendableAfter: entry.spendableAfter, by: 'recovery' })
+        : await settle(rid, { status: 'failed', code: ABANDONED, detail: 'Interrupted; rolled back by recovery.', by: 'recovery' });
+  }
+  if (settled.status === 'failed' && settled.code === ABANDONED) {
+    await rollBack(r);
+    return 'abandoned';
+  }
+  await finishSettled(r, settled);
+  return settled.status === 'confirmed' ? 'confirmed' : 'failed';
+}
+
+/**
+ * Blocks a redemption id whose request may be dead or stuck before recording it: afterwards
+ * that request can never record it. Returns the redemption if it was recorded first.
+ */
+async function tombstone(redemptionId: string, keyId: string): Promise<RedemptionDoc | null> {
+  try {
+    await Redemption.create([{ _id: new Types.ObjectId(redemptionId), tombstone: true, storeId: '-', terminalId: '-', key: keyId, createdAt: new Date() }]);
+    return null;
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    const r = await Redemption.findById(redemptionId).lean<RedemptionDoc>();
+    return r && !r.tombstone ? r : null;
+  }
+}
+
+/** Recovers one pending key (see the module doc). */
+async function recoverClaim(claim: RedemptionKeyDoc): Promise<void> {
+  if (claim.status !== 'pending') return;
+  const r = (await Redemption.findById(claim.redemptionId).lean<RedemptionDoc>()) ?? (await tombstone(claim.redemptionId, claim._id));
+  if (!isFull(r)) {
+    await dropKey(claim._id, claim.redemptionId);
+    return;
+  }
+  await recoverRedemption(claim.redemptionId);
+}
+
+/** Recovers the work an in-flight marker names (see the module doc). */
+async function recoverInflight(marker: InflightDoc): Promise<void> {
+  const claim = await RedemptionKey.findById(marker.keyId).lean<RedemptionKeyDoc>();
+  if (claim && claim.redemptionId === marker._id && claim.status === 'pending') return recoverClaim(claim);
+  // The key is done or gone (a crash came after that and before the marker's deletion), a newer
+  // attempt holds it, or this attempt's claim was never written (and must never be acted on):
+  // fence the id, finish this redemption's own tail if it has one, and forget the marker.
+  const r = (await Redemption.findById(marker._id).lean<RedemptionDoc>()) ?? (await tombstone(marker._id, marker.keyId));
+  if (isFull(r)) await recoverRedemption(marker._id);
+  await Inflight.deleteOne({ _id: marker._id });
+}
+
+export interface RecoveryReport {
+  keys: number;
+  reversals: number;
+  errors: number;
+}
+
+/**
+ * Finishes or undoes every redemption and reversal left half-done for longer than
+ * `olderThanMs` (the worker calls it every ~30 s with RECOVERY_AGE_MS). Safe to run anywhere,
+ * any number of times, concurrently with live requests: every step it takes is idempotent and
+ * fenced. Reads in bounded batches; one record's failure does not stop the others.
+ */
+export async function recoverRedemptions(
+  olderThanMs: number = RECOVERY_AGE_MS,
+  /** Told of each record that could not be recovered this time (the next run tries again). */
+  onError: (err: unknown, ref: { redemptionId: string }) => void = () => undefined,
+): Promise<RecoveryReport> {
+  const cutoff = new Date(Date.now() - olderThanMs);
+  const report: RecoveryReport = { keys: 0, reversals: 0, errors: 0 };
+  let afterId = '';
+  for (;;) {
+    // The in-flight collection holds only work under way, so this scan stays small.
+    const markers = await Inflight.find({ createdAt: { $lte: cutoff }, _id: { $gt: afterId } })
+      .sort({ _id: 1 })
+      .limit(RECOVERY_BATCH)
+      .lean<InflightDoc[]>();
+    for (const m of markers) {
+      try {
+        await recoverInflight(m);
+        report.keys++;
+      } catch (err) {
+        report.errors++;
+        onError(err, { redemptionId: m._id });
+      }
+    }
+    if (markers.length < RECOVERY_BATCH) break;
+    afterId = markers[markers.length - 1]!._id;
+  }
+  let afterWork = '';
+  for (;;) {
+    const work = await RedemptionWork.find({ createdAt: { $lte: cutoff }, _id: { $gt: afterWork } }).sort({ _id: 1 }).limit(RECOVERY_BATCH).lean();
+    for (const w of work) {
+      try {
+        const r = await Redemption.findById(w.redemptionId).lean<RedemptionDoc>();
+        if (isFull(r)) await finishReversal(r, 'recovery');
+        else await RedemptionWork.deleteOne({ _id: w._id });
+        report.reversals++;
+      } catch (err) {
+        report.errors++;
+        onError(err, { redemptionId: w.redemptionId });
+      }
+    }
+    if (work.length < RECOVERY_BATCH) break;
+    afterWork = work[work.length - 1]!._id;
+  }
+  return report;
+}
+
+// ─── Reading ─────────────────────────────────────────────────────────────────────────────
+
+async function recordView(r: FullRedemption, settled: RedemptionEventDoc | null, reversed: RedemptionEventDoc | null): Promise<RedemptionRecordView> {
+  const base = {
+    id: idOf(r),
+    householdId: r.householdId,
+    points: r.points,
+    items: lineViews(r),
+    receiptNo: receiptNoOf(idOf(r)),
+    store: { id: r.storeId, name: r.storeName },
+    terminalId: r.terminalId,
+    cardNo: r.cardNo,
+    time: r.occurredAt.toISOString(),
+    offline: Boolean(r.offlineAt),
+    createdAt: r.createdAt.toISOString(),
+  };
+  const status: RedemptionRecordView['status'] = !settled ? 'pending' : settled.status === 'failed' ? 'failed' : reversed ? 'reversed' : 'confirmed';
+  return {
+    ...base,
+    status,
+    spendableAfter: settled?.status === 'confirmed' ? settled.spendableAfter! : null,
+    failure: settled?.status === 'failed' ? { code: settled.code!, detail: settled.detail ?? '' } : null,
+    reversal: reversed ? { at: reversed.at.toISOString(), spendableAfter: reversed.spendableAfter! } : null,
+  };
+}
+
+export async function getRedemption(p: Principal, redemptionId: string): Promise<RedemptionRecordView> {
+  const r = await redemptionInReach(p, redemptionId);
+  const [settled, reversed] = await Promise.all([findEvent(idOf(r), 'settled'), findEvent(idOf(r), 'reversed')]);
+  return recordView(r, settled, reversed);
+}
+
+/** A store's redemptions, newest first (a terminal: its own store; an admin: any store). */
+export async function listRedemptions(p: Principal, q: { storeId?: string; householdId?: string; before?: string; limit?: number }) {
+  let storeId = q.storeId;
+  if (p.role === 'terminal') {
+    if (storeId && storeId !== p.storeId) throw notFound('store');
+    storeId = p.storeId;
+  }
+  const limit = q.limit ?? 50;
+  const filter: Record<string, unknown> = { tombstone: { $ne: true } };
+  if (storeId) filter.storeId = storeId;
+  if (q.householdId) filter.householdId = q.householdId;
+  if (q.before) filter._id = { $lt: new Types.ObjectId(q.before) };
+  const docs = (await Redemption.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<RedemptionDoc[]>()).filter(isFull);
+  const page = docs.slice(0, limit);
+  const ids = page.map(idOf);
+  const events = await RedemptionEvent.find({ _id: { $in: ids.flatMap((id) => [`${id}:settled`, `${id}:reversed`]) } }).lean<RedemptionEventDoc[]>();
+  const byId = new Map<string, { settled: RedemptionEventDoc | null; reversed: RedemptionEventDoc | null }>();
+  for (const id of ids) byId.set(id, { settled: null, reversed: null });
+  for (const e of events) byId.get(e.redemptionId)![e.stage] = e;
+  const items = await Promise.all(page.map((r) => recordView(r, byId.get(idOf(r))!.settled, byId.get(idOf(r))!.reversed)));
+  return { items, next: docs.length > limit ? ids[ids.length - 1]! : null };
+}
+
+/** The plain-text receipt (32 columns, Chinese) of a confirmed redemption. */
+export async function getReceiptText(p: Principal, redemptionId: string): Promise<string> {
+  const r = await redemptionInReach(p, redemptionId);
+  const [settled, reversed] = await Promise.all([findEvent(idOf(r), 'settled'), findEvent(idOf(r), 'reversed')]);
+  if (!settled || settled.status !== 'confirmed') throw new DomainError('conflict', 'Only a redemption that went through has a receipt.');
+  return renderReceipt({
+    receiptNo: receiptNoOf(idOf(r)),
+    storeName: r.storeName,
+    cardNo: r.cardNo,
+    terminalId: r.terminalId,
+    occurredAt: r.occurredAt,
+    offline: Boolean(r.offlineAt),
+    items: r.lines.map((l) => ({ name: l.name, qty: l.qty, points: l.points })),
+    points: r.points,
+    spendableAfter: settled.spendableAfter!,
+    ...(reversed ? { reversedAt: reversed.at } : {}),
+  });
+}
+
+// ─── Flags (offline redemptions that could not be charged) ───────────────────────────────
+
+export interface FlagView {
+  id: string;
+  storeId: string;
+  terminalId: string;
+  key: string;
+  redemptionId: string | null;
+  householdId: string | null;
+  cardNo: string;
+  items: { sku: string; qty: number }[];
+  points: number | null;
+  offlineAt: string;
+  code: string;
+  detail: string;
+  createdAt: string;
+  resolution: { at: string; by: string; note: string } | null;
+}
+
+function toFlagView(f: RedemptionFlagDoc, resolution: { at: Date; by: string; note: string } | undefined): FlagView {
+  return {
+    id: f._id.toHexString(),
+    storeId: f.storeId,
+    terminalId: f.terminalId,
+    key: f.key,
+    redemptionId: f.redemptionId ?? null,
+    householdId: f.householdId ?? null,
+    cardNo: f.cardNo,
+    items: f.items.map((i) => ({ sku: i.sku, qty: i.qty })),
+    points: f.points ?? null,
+    offlineAt: f.offlineAt.toISOString(),
+    code: f.code,
+    detail: f.detail,
+    createdAt: f.createdAt.toISOString(),
+    resolution: resolution ? { at: resolution.at.toISOString(), by: resolution.by, note: resolution.note } : null,
+  };
+}
+
+function assertStoreReach(p: Principal, storeId: string): void {
+  if (p.role !== 'admin' && p.storeId !== storeId) throw notFound('store');
+}
+
+/** Flagged offline redemptions of a store, newest first; `open` leaves out resolved ones. */
+export async function listFlags(p: Principal, storeId: string, q: { status?: 'open' | 'all'; before?: string; limit?: number }) {
+  assertStoreReach(p, storeId);
+  if (!(await findStore(storeId))) throw notFound('store');
+  const limit = q.limit ?? 50;
+  const filter: Record<string, unknown> = { storeId };
+  if (q.before) filter._id = { $lt: new Types.ObjectId(q.before) };
+  if ((q.status ?? 'open') === 'open') filter.resolvedAt = { $exists: false };
+  const docs = await RedemptionFlag.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<RedemptionFlagDoc[]>();
+  const page = docs.slice(0, limit);
+  const resolutions = await FlagResolution.find({ _id: { $in: page.map((f) => f._id.toHexString()) } }).lean();
+  const byId = new Map(resolutions.map((r) => [r._id, r]));
+  const items = page.map((f) => toFlagView(f, byId.get(f._id.toHexString())));
+  return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
+}
+
+/**
+ * Records how the store manager settled a flag (e.g. the household paid later, goods returned).
+ * Once per flag: the resolution's _id is the flag's id; a second is a `conflict`.
+ */
+export async function resolveFlag(p: Principal, storeId: string, flagId: string, note: string): Promise<FlagView> {
+  assertStoreReach(p, storeId);
+  const flag = Types.ObjectId.isValid(flagId) ? await RedemptionFlag.findById(flagId).lean<RedemptionFlagDoc>() : null;
+  if (!flag || flag.storeId !== storeId) throw notFound('flag');
+  const at = clock.now();
+  let conflict = false;
+  try {
+    await FlagResolution.create([{ _id: flagId, storeId, by: p.id, note, at }]);
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    conflict = true;
+  }
+  const resolution = (await FlagResolution.findById(flagId).lean())!;
+  // The listing hint follows the resolution record (also repairing a crash between the two).
+  if (!flag.resolvedAt) await RedemptionFlag.updateOne({ _id: flag._id }, { $set: { resolvedAt: resolution.at } });
+  if (conflict) throw new DomainError('conflict', 'This flag is already resolved.');
+  return toFlagView(flag, resolution);
+}
