@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { JobDefinition } from '../src/platform/queues';
 import { heartbeatJob } from './heartbeat.jobs';
 import { notificationJobs } from '../src/modules/notifications/notifications.jobs';
+import { redemptionRecoveryJob } from '../src/modules/redemption/redemption.jobs';
 import { submissionJobs } from '../src/modules/submissions/submissions.jobs';
 
 export interface WorkerDeps {
@@ -14,5 +15,5 @@ export interface WorkerDeps {
 }
 
 export function allJobs(deps: WorkerDeps): JobDefinition<unknown>[] {
-  return [heartbeatJob(deps.redis, deps.redisPrefix), ...submissionJobs(), ...notificationJobs()] as JobDefinition<unknown>[];
+  return [heartbeatJob(deps.redis, deps.redisPrefix), ...submissionJobs(), ...notificationJobs(), redemptionRecoveryJob()] as JobDefinition<unknown>[];
 }

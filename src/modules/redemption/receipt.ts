@@ -127,10 +127,15 @@ export function renderReceipt(r: ReceiptInput): string {
   lines.push(padEnd('商品', NAME_W) + padStart('数量', QTY_W) + padStart('积分', PTS_W));
   for (const item of r.items) {
     const nameLines = wrapToWidth(item.name, NAME_W - 1);
-    const qty = truncateToWidth(`x${item.qty}`, QTY_W);
-    const pts = truncateToWidth(String(item.points), PTS_W);
-    lines.push(padEnd(nameLines[0]!, NAME_W) + padStart(qty, QTY_W) + padStart(pts, PTS_W));
-    for (const more of nameLines.slice(1)) lines.push(more);
+    const qty = `x${item.qty}`;
+    const pts = String(item.points);
+    if (qty.length < QTY_W && pts.length < PTS_W) {
+      lines.push(padEnd(nameLines[0]!, NAME_W) + padStart(qty, QTY_W) + padStart(pts, PTS_W));
+      lines.push(...nameLines.slice(1));
+    } else {
+      // A number is never cut: too wide for its column, it gets a line of its own.
+      lines.push(...nameLines, spread('', `${qty} ${pts}`));
+    }
   }
   lines.push(rule);
   lines.push(spread('合计扣减积分', String(r.points)));

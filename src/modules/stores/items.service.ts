@@ -108,11 +108,13 @@ export interface NewItem {
 
 /**
  * Adds an item with its opening stock. The opening stock is the item's first movement (source
- * `initial`:itemId). A retry of the same create after a crash between the two inserts finishes
- * it; any other create of an existing sku is a `conflict`.
+ * `initial`:itemId). The same create sent again (same name, price and stock: a retry, perhaps
+ * after a crash between the two inserts) finishes it and answers the item; any other create of
+ * an existing sku is a `conflict`.
  */
 export async function createItem(storeId: string, input: NewItem): Promise<ItemView> {
   if (!(await findStore(storeId))) throw notFound('store');
+  const conflict = () => new DomainError('conflict', `Item ${input.sku} already exists in this store.`);
   let item: ItemDoc;
   try {
     const [doc] = await Item.create([{ _id: itemIdOf(storeId, input.sku), storeId, sku: input.sku, name: input.name, points: input.points }]);
@@ -120,15 +122,14 @@ export async function createItem(storeId: string, input: NewItem): Promise<ItemV
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     const existing = await findItemBySku(storeId, input.sku);
-    const opened = existing && (await stock.findBySource({ type: 'initial', id: existing._id }, true));
-    if (!existing || opened || existing.name !== input.name || existing.points !== input.points) {
-      throw new DomainError('conflict', `Item ${input.sku} already exists in this store.`);
-    }
+    if (!existing || existing.name !== input.name || existing.points !== input.points) throw conflict();
     item = existing;
   }
   const itemId = item._id;
-  const { link } = await appendMovement(itemId, { type: 'initial', id: itemId }, 'initial', input.stock, '开业库存');
-  return toItemView(item, link.stockAfter);
+  const { link, created } = await appendMovement(itemId, { type: 'initial', id: itemId }, 'initial', input.stock, '开业库存');
+  // Another create of this sku opened it with another stock: that one won.
+  if (!created && link.delta !== input.stock) throw conflict();
+  return toItemView(item, await stockOf(itemId));
 }
 
 export async function findItemBySku(storeId: string, sku: string): Promise<ItemDoc | undefined> {
