@@ -64,8 +64,15 @@ interface ChainSourceDoc {
   linkId: string;
 }
 
-function cacheModel<T>(name: string, collection: string, fields: Record<string, unknown>): Model<T> {
-  return (mongoose.models[name] as Model<T> | undefined) ?? mongoose.model<T>(name, new Schema(fields, { collection, versionKey: false }));
+function cacheModel<T>(
+  name: string,
+  collection: string,
+  fields: Record<string, unknown>,
+): Model<T> {
+  return (
+    (mongoose.models[name] as Model<T> | undefined) ??
+    mongoose.model<T>(name, new Schema(fields, { collection, versionKey: false }))
+  );
 }
 
 const ChainHead = cacheModel<ChainHeadDoc>('ChainHead', 'chain_heads', {
@@ -124,17 +131,27 @@ export class AppendChain<L extends ChainLink> {
   }
 
   /** The link a source appended, if any (through the pointer; by scan when only the pointer is missing). */
-  async findBySource(source: { type: string; id: string }, scanIfNoPointer = false): Promise<L | undefined> {
+  async findBySource(
+    source: { type: string; id: string },
+    scanIfNoPointer = false,
+  ): Promise<L | undefined> {
     const pointer = await ChainSource.findById(this.sourceKey(source)).lean<ChainSourceDoc>();
     if (pointer) return this.byId(pointer.linkId);
     if (!scanIfNoPointer) return undefined;
-    const link = ((await this.model.findOne({ sourceType: source.type, sourceId: source.id }).lean()) as L | null) ?? undefined;
+    const link =
+      ((await this.model
+        .findOne({ sourceType: source.type, sourceId: source.id })
+        .lean()) as L | null) ?? undefined;
     if (link) await this.writePointer(source, link._id);
     return link;
   }
 
   private async writePointer(source: { type: string; id: string }, id: string): Promise<void> {
-    await ChainSource.updateOne({ _id: this.sourceKey(source) }, { $set: { linkId: id } }, { upsert: true }).catch((err: unknown) => {
+    await ChainSource.updateOne(
+      { _id: this.sourceKey(source) },
+      { $set: { linkId: id } },
+      { upsert: true },
+    ).catch((err: unknown) => {
       if (!isDuplicateKeyError(err)) throw err; // written meanwhile, with the same value
     });
   }
@@ -157,7 +174,11 @@ export class AppendChain<L extends ChainLink> {
   /** Moves the hint forward; a stale write that moves it back is harmless (walk forward). */
   private async advanceHint(chain: string, seq: number): Promise<void> {
     try {
-      await ChainHead.updateOne({ _id: `${this.kind}|${chain}`, seq: { $lt: seq } }, { $set: { seq, updatedAt: new Date() } }, { upsert: true });
+      await ChainHead.updateOne(
+        { _id: `${this.kind}|${chain}`, seq: { $lt: seq } },
+        { $set: { seq, updatedAt: new Date() } },
+        { upsert: true },
+      );
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err; // the hint is already at or past seq
     }
@@ -167,7 +188,11 @@ export class AppendChain<L extends ChainLink> {
    * Appends one link computed from the head, exactly once per source (C1, C2). Throws what
    * `build` throws, having written nothing.
    */
-  async append(chain: string, source: { type: string; id: string }, build: (head: L | undefined) => LinkPayload<L>): Promise<AppendResult<L>> {
+  async append(
+    chain: string,
+    source: { type: string; id: string },
+    build: (head: L | undefined) => LinkPayload<L>,
+  ): Promise<AppendResult<L>> {
     const existing = await this.findBySource(source);
     if (existing) return { link: existing, created: false };
     return this.inQueue(chain, async () => {
@@ -175,7 +200,15 @@ export class AppendChain<L extends ChainLink> {
         const head = await this.head(chain);
         const payload = build(head);
         const seq = (head?.seq ?? 0) + 1;
-        const link = { ...payload, _id: linkId(chain, seq), chain, seq, sourceType: source.type, sourceId: source.id, createdAt: new Date() } as L;
+        const link = {
+          ...payload,
+          _id: linkId(chain, seq),
+          chain,
+          seq,
+          sourceType: source.type,
+          sourceId: source.id,
+          createdAt: new Date(),
+        } as L;
         try {
           await this.model.create([link]);
         } catch (err) {
@@ -198,9 +231,15 @@ export class AppendChain<L extends ChainLink> {
   }
 
   /** Links after `afterSeq`, oldest first, by `_id` look-ups (bounded by `limit`). */
-  async list(chain: string, afterSeq: number, limit: number): Promise<{ items: L[]; next: number | null }> {
+  async list(
+    chain: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<{ items: L[]; next: number | null }> {
     const ids = Array.from({ length: limit + 1 }, (_, i) => linkId(chain, afterSeq + 1 + i));
-    const docs = ((await this.model.find({ _id: { $in: ids } }).lean()) as L[]).sort((a, b) => a.seq - b.seq);
+    const docs = ((await this.model.find({ _id: { $in: ids } }).lean()) as L[]).sort(
+      (a, b) => a.seq - b.seq,
+    );
     const items = docs.slice(0, limit);
     return { items, next: docs.length > limit ? items[items.length - 1]!.seq : null };
   }

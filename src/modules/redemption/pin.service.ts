@@ -27,14 +27,23 @@ export const PIN_LOCK_MS = 15 * 60 * 1000;
 
 const pinEvents = new AppendChain<PinEventDoc>(PinEvent, 'pin');
 
-const isLocked = (head: PinEventDoc | undefined, now: Date): head is PinEventDoc & { lockedUntil: Date } =>
-  Boolean(head && head.kind === 'fail' && head.lockedUntil && head.lockedUntil.getTime() > now.getTime());
+const isLocked = (
+  head: PinEventDoc | undefined,
+  now: Date,
+): head is PinEventDoc & { lockedUntil: Date } =>
+  Boolean(
+    head && head.kind === 'fail' && head.lockedUntil && head.lockedUntil.getTime() > now.getTime(),
+  );
 
 function lockedError(until: Date, now: Date): DomainError {
-  return new DomainError('card_locked', 'This card is locked after three wrong PINs; try again later.', {
-    lockedUntil: until.toISOString(),
-    retryAfterS: Math.ceil((until.getTime() - now.getTime()) / 1000),
-  });
+  return new DomainError(
+    'card_locked',
+    'This card is locked after three wrong PINs; try again later.',
+    {
+      lockedUntil: until.toISOString(),
+      retryAfterS: Math.ceil((until.getTime() - now.getTime()) / 1000),
+    },
+  );
 }
 
 /** Wrong PINs in a row before the next attempt (a lock that has run out starts a new run). */
@@ -53,18 +62,27 @@ export async function checkCardPin(householdId: string, pin: string | undefined)
   const now = clock.now();
   const head = await pinEvents.head(householdId);
   if (isLocked(head, now)) throw lockedError(head.lockedUntil, now);
-  if (pin === undefined) throw new DomainError('pin_required', 'This card has a PIN; ask the card holder to enter it.');
+  if (pin === undefined)
+    throw new DomainError('pin_required', 'This card has a PIN; ask the card holder to enter it.');
   const correct = await verifySecret(pin, stored.pinHash);
-  const { link } = await pinEvents.append(householdId, { type: 'pin', id: new Types.ObjectId().toHexString() }, (current) => {
-    // Re-decided against the true head: a lock written meanwhile by another counter wins.
-    if (isLocked(current, now)) throw lockedError(current.lockedUntil, now);
-    if (correct) return { kind: 'ok', failStreak: 0 };
-    const failStreak = streakBefore(current) + 1;
-    return failStreak >= PIN_FAILURES_MAX ? { kind: 'fail', failStreak, lockedUntil: new Date(now.getTime() + PIN_LOCK_MS) } : { kind: 'fail', failStreak };
-  });
+  const { link } = await pinEvents.append(
+    householdId,
+    { type: 'pin', id: new Types.ObjectId().toHexString() },
+    (current) => {
+      // Re-decided against the true head: a lock written meanwhile by another counter wins.
+      if (isLocked(current, now)) throw lockedError(current.lockedUntil, now);
+      if (correct) return { kind: 'ok', failStreak: 0 };
+      const failStreak = streakBefore(current) + 1;
+      return failStreak >= PIN_FAILURES_MAX
+        ? { kind: 'fail', failStreak, lockedUntil: new Date(now.getTime() + PIN_LOCK_MS) }
+        : { kind: 'fail', failStreak };
+    },
+  );
   if (link.kind === 'ok') return;
   if (link.lockedUntil) throw lockedError(link.lockedUntil, now);
-  throw new DomainError('pin_incorrect', 'The PIN is not correct.', { attemptsLeft: PIN_FAILURES_MAX - link.failStreak });
+  throw new DomainError('pin_incorrect', 'The PIN is not correct.', {
+    attemptsLeft: PIN_FAILURES_MAX - link.failStreak,
+  });
 }
 
 export interface PinStatus {
@@ -75,22 +93,46 @@ export interface PinStatus {
 
 export async function getPinStatus(p: Principal, householdId: string): Promise<PinStatus> {
   await householdInReach(p, householdId);
-  const [stored, head] = await Promise.all([CardPin.findById(householdId).lean<CardPinDoc>(), pinEvents.head(householdId)]);
+  const [stored, head] = await Promise.all([
+    CardPin.findById(householdId).lean<CardPinDoc>(),
+    pinEvents.head(householdId),
+  ]);
   const now = clock.now();
-  return { householdId, pinSet: Boolean(stored), lockedUntil: isLocked(head, now) ? head.lockedUntil.toISOString() : null };
+  return {
+    householdId,
+    pinSet: Boolean(stored),
+    lockedUntil: isLocked(head, now) ? head.lockedUntil.toISOString() : null,
+  };
 }
 
 /** Sets or replaces the PIN and unlocks the card (P3). */
-export async function setCardPin(p: Principal, householdId: string, pin: string, kdfLog2N: number): Promise<void> {
+export async function setCardPin(
+  p: Principal,
+  householdId: string,
+  pin: string,
+  kdfLog2N: number,
+): Promise<void> {
   await householdInReach(p, householdId);
   const pinHash = await hashSecret(pin, kdfLog2N);
-  await CardPin.updateOne({ _id: householdId }, { $set: { pinHash, setAt: clock.now(), setBy: p.id } }, { upsert: true });
-  await pinEvents.append(householdId, { type: 'pin', id: new Types.ObjectId().toHexString() }, () => ({ kind: 'reset', failStreak: 0 }));
+  await CardPin.updateOne(
+    { _id: householdId },
+    { $set: { pinHash, setAt: clock.now(), setBy: p.id } },
+    { upsert: true },
+  );
+  await pinEvents.append(
+    householdId,
+    { type: 'pin', id: new Types.ObjectId().toHexString() },
+    () => ({ kind: 'reset', failStreak: 0 }),
+  );
 }
 
 /** Removes the PIN: the card works without one again. */
 export async function removeCardPin(p: Principal, householdId: string): Promise<void> {
   await householdInReach(p, householdId);
   await CardPin.deleteOne({ _id: householdId });
-  await pinEvents.append(householdId, { type: 'pin', id: new Types.ObjectId().toHexString() }, () => ({ kind: 'reset', failStreak: 0 }));
+  await pinEvents.append(
+    householdId,
+    { type: 'pin', id: new Types.ObjectId().toHexString() },
+    () => ({ kind: 'reset', failStreak: 0 }),
+  );
 }

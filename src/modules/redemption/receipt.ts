@@ -105,7 +105,9 @@ export interface ReceiptInput {
 
 /** Shows only the last four characters of a card number: a lost receipt must not give a card away. */
 export function maskCard(cardNo: string): string {
-  return cardNo.length <= 4 ? cardNo : `${'*'.repeat(Math.min(8, cardNo.length - 4))}${cardNo.slice(-4)}`;
+  return cardNo.length <= 4
+    ? cardNo
+    : `${'*'.repeat(Math.min(8, cardNo.length - 4))}${cardNo.slice(-4)}`;
 }
 
 /** Renders the receipt; lines end with \n, each at most RECEIPT_WIDTH columns. */

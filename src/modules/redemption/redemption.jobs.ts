@@ -12,7 +12,9 @@ export const REDEMPTION_RECOVERY_QUEUE = 'redemption-recovery';
 export const RECOVERY_EVERY_MS = 30_000;
 
 /** One sweep: finishes or undoes redemptions and reversals older than the recovery age. */
-export async function runRedemptionRecovery(onError?: (err: unknown, ref: { redemptionId: string }) => void): Promise<RecoveryReport> {
+export async function runRedemptionRecovery(
+  onError?: (err: unknown, ref: { redemptionId: string }) => void,
+): Promise<RecoveryReport> {
   return recoverRedemptions(RECOVERY_AGE_MS, onError);
 }
 
@@ -22,9 +24,13 @@ export function redemptionRecoveryJob(): JobDefinition<unknown> {
     queue: REDEMPTION_RECOVERY_QUEUE,
     everyMs: RECOVERY_EVERY_MS,
     async process(_data, { log }) {
-      const report = await runRedemptionRecovery((err, ref) => log.error({ err, ...ref }, 'redemption not recovered this time'));
-      if (report.keys || report.reversals || report.errors) log.info(report, 'redemption recovery sweep');
-      if (report.errors) throw new Error(`redemption recovery: ${report.errors} record(s) failed; retrying`);
+      const report = await runRedemptionRecovery((err, ref) =>
+        log.error({ err, ...ref }, 'redemption not recovered this time'),
+      );
+      if (report.keys || report.reversals || report.errors)
+        log.info(report, 'redemption recovery sweep');
+      if (report.errors)
+        throw new Error(`redemption recovery: ${report.errors} record(s) failed; retrying`);
       return report;
     },
   };

@@ -5,9 +5,12 @@
  * request or recovery needs them, because FerretDB 1.x scans the whole collection for any other
  * filter; so the natural keys are the `_id`s:
  *
- * - `redemption_keys` _id = `<terminalId>:<key>`: the Idempotency-Key claim, inserted FIRST. The
- *   one request whose insert wins does the work; every other request with that key replays the
- *   stored response, waits for it, or gets `conflict` — never a second spend.
+ * - `redemption_keys` _id = `<terminalId>:<key>#<generation>`: the Idempotency-Key claim,
+ *   inserted FIRST. The one request whose insert wins does the work; every other request with
+ *   that key replays the stored response, waits for it, or gets `conflict` — never a second
+ *   spend. A claim is never deleted: when its attempt is refused before it began or rolled back
+ *   by recovery, it is marked `dropped` and the key's next generation may be claimed. So a claim
+ *   document belongs to exactly one attempt, and no late writer can touch a newer attempt's.
  * - `redemption_inflight` _id = redemptionId: work under way, inserted right after the claim and
  *   deleted when the key is done or dropped; recovery reads only this small collection.
  * - `redemptions` _id: the basket, prices and household, written once. Recovery writes a
@@ -44,10 +47,11 @@ export interface RedemptionKeyDoc {
   _id: string;
   terminalId: string;
   key: string;
+  generation: number;
   /** SHA-256 of the canonical request (PIN left out). */
   fingerprint: string;
   redemptionId: string;
-  status: 'pending' | 'done';
+  status: 'pending' | 'done' | 'dropped';
   response?: StoredResponse;
   createdAt: Date;
   completedAt?: Date;
@@ -58,9 +62,10 @@ const keySchema = new Schema<RedemptionKeyDoc>(
     _id: { type: String, required: true },
     terminalId: { type: String, required: true },
     key: { type: String, required: true },
+    generation: { type: Number, required: true },
     fingerprint: { type: String, required: true },
     redemptionId: { type: String, required: true },
-    status: { type: String, required: true, enum: ['pending', 'done'] },
+    status: { type: String, required: true, enum: ['pending', 'done', 'dropped'] },
     response: { type: Schema.Types.Mixed },
     createdAt: { type: Date, required: true },
     completedAt: { type: Date },
@@ -116,6 +121,8 @@ export interface RedemptionDoc {
   storeId: string;
   terminalId: string;
   key: string;
+  /** The claim (redemption_keys _id) this redemption was made under. */
+  claimId: string;
   storeName?: string;
   householdId?: string;
   villageId?: string;
@@ -150,6 +157,7 @@ const redemptionSchema = new Schema<RedemptionDoc>(
     storeId: { type: String, required: true },
     terminalId: { type: String, required: true },
     key: { type: String, required: true },
+    claimId: { type: String, required: true },
     storeName: String,
     householdId: String,
     villageId: String,
@@ -242,7 +250,10 @@ const allowanceSchema = new Schema<AllowanceLinkDoc>(
   { collection: 'redemption_allowance', versionKey: false, strict: 'throw' },
 );
 chainIndexes(allowanceSchema);
-export const AllowanceLink = mongoose.model<AllowanceLinkDoc>('RedemptionAllowance', allowanceSchema);
+export const AllowanceLink = mongoose.model<AllowanceLinkDoc>(
+  'RedemptionAllowance',
+  allowanceSchema,
+);
 
 export interface CardPinDoc {
   /** The household id. */
@@ -311,7 +322,16 @@ const flagSchema = new Schema<RedemptionFlagDoc>(
     redemptionId: String,
     householdId: String,
     cardNo: { type: String, required: true },
-    items: { type: [{ _id: false, sku: { type: String, required: true }, qty: { type: Number, required: true } }], required: true },
+    items: {
+      type: [
+        {
+          _id: false,
+          sku: { type: String, required: true },
+          qty: { type: Number, required: true },
+        },
+      ],
+      required: true,
+    },
     points: Number,
     offlineAt: { type: Date, required: true },
     code: { type: String, required: true },
@@ -344,4 +364,7 @@ const resolutionSchema = new Schema<FlagResolutionDoc>(
   },
   { collection: 'redemption_flag_resolutions', versionKey: false, strict: 'throw' },
 );
-export const FlagResolution = mongoose.model<FlagResolutionDoc>('RedemptionFlagResolution', resolutionSchema);
+export const FlagResolution = mongoose.model<FlagResolutionDoc>(
+  'RedemptionFlagResolution',
+  resolutionSchema,
+);

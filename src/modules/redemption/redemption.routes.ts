@@ -18,7 +18,9 @@ import {
   reversalSchema,
   setPinBody,
 } from './redemption.schemas';
-import { getRedemption, getReceiptText, listFlags, listRedemptions, redeem, redeemBatch, resolveFlag, reverseRedemption } from './redemption.service';
+import { listFlags, resolveFlag } from './flags.service';
+import { redeem, redeemBatch, reverseRedemption } from './redemption.service';
+import { getRedemption, getReceiptText, listRedemptions } from './redemption.views';
 import { getPinStatus, removeCardPin, setCardPin } from './pin.service';
 
 /** A stored outcome goes out exactly as stored: a 201 view, or a refusal as problem+json. */
@@ -39,8 +41,14 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       body: redeemBody,
       requestHeaders: idempotencyHeaderRequired,
       responses: {
-        201: { description: 'Redeemed; the same key and body replay this exactly', schema: redemptionSchema },
-        409: { description: 'insufficient_points, out_of_stock or daily_limit_exceeded (stored and replayed), or conflict (in flight)' },
+        201: {
+          description: 'Redeemed; the same key and body replay this exactly',
+          schema: redemptionSchema,
+        },
+        409: {
+          description:
+            'insufficient_points, out_of_stock or daily_limit_exceeded (stored and replayed), or conflict (in flight)',
+        },
         422: { description: 'idempotency_key_reused' },
       },
     },
@@ -57,20 +65,57 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       tag: 'Redemption',
       auth: ['terminal'],
       body: batchBody,
-      responses: { 200: { description: 'One result per redemption, in the order sent', schema: batchResultSchema } },
+      responses: {
+        200: {
+          description: 'One result per redemption, in the order sent',
+          schema: batchResultSchema,
+        },
+      },
     },
     async ({ principal, body }) => ({
       status: 200,
-      body: { results: await redeemBatch(principal, body.redemptions.map((r) => ({ ...r, offlineAt: new Date(r.offlineAt) }))) },
+      body: {
+        results: await redeemBatch(
+          principal,
+          body.redemptions.map((r) => ({ ...r, offlineAt: new Date(r.offlineAt) })),
+        ),
+      },
     }),
   );
   api.route(
-    { method: 'get', path: '/v1/redemptions', summary: "A store's redemptions, newest first", tag: 'Redemption', auth: ['terminal', 'admin'], query: listQuery, responses: { 200: { description: 'A page; `next` is the `before` of the next page', schema: z.object({ items: z.array(redemptionRecordSchema), next: z.string().nullable() }) } } },
-    async ({ principal, query }) => ({ status: 200, body: await listRedemptions(principal, query) }),
+    {
+      method: 'get',
+      path: '/v1/redemptions',
+      summary: "A store's redemptions, newest first",
+      tag: 'Redemption',
+      auth: ['terminal', 'admin'],
+      query: listQuery,
+      responses: {
+        200: {
+          description: 'A page; `next` is the `before` of the next page',
+          schema: z.object({ items: z.array(redemptionRecordSchema), next: z.string().nullable() }),
+        },
+      },
+    },
+    async ({ principal, query }) => ({
+      status: 200,
+      body: await listRedemptions(principal, query),
+    }),
   );
   api.route(
-    { method: 'get', path: '/v1/redemptions/:id', summary: 'A redemption and its status', tag: 'Redemption', auth: ['terminal', 'admin'], params: idParams, responses: { 200: { description: 'The redemption', schema: redemptionRecordSchema } } },
-    async ({ principal, params }) => ({ status: 200, body: await getRedemption(principal, params.id) }),
+    {
+      method: 'get',
+      path: '/v1/redemptions/:id',
+      summary: 'A redemption and its status',
+      tag: 'Redemption',
+      auth: ['terminal', 'admin'],
+      params: idParams,
+      responses: { 200: { description: 'The redemption', schema: redemptionRecordSchema } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await getRedemption(principal, params.id),
+    }),
   );
   api.route(
     {
@@ -80,9 +125,15 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       tag: 'Redemption',
       auth: ['terminal', 'admin'],
       params: idParams,
-      responses: { 200: { description: 'The receipt', schema: z.string(), contentType: 'text/plain' } },
+      responses: {
+        200: { description: 'The receipt', schema: z.string(), contentType: 'text/plain' },
+      },
     },
-    async ({ principal, params }) => ({ status: 200, body: await getReceiptText(principal, params.id), contentType: 'text/plain; charset=utf-8' }),
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await getReceiptText(principal, params.id),
+      contentType: 'text/plain; charset=utf-8',
+    }),
   );
   api.route(
     {
@@ -92,34 +143,96 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       tag: 'Redemption',
       auth: ['terminal'],
       params: idParams,
-      responses: { 201: { description: 'Reversed; repeats answer the same', schema: reversalSchema } },
+      responses: {
+        201: { description: 'Reversed; repeats answer the same', schema: reversalSchema },
+      },
     },
-    async ({ principal, params }) => ({ status: 201, body: await reverseRedemption(principal, params.id) }),
+    async ({ principal, params }) => ({
+      status: 201,
+      body: await reverseRedemption(principal, params.id),
+    }),
   );
 
   api.route(
-    { method: 'get', path: '/v1/stores/:id/redemption-flags', summary: 'Offline redemptions that could not be charged (for the store manager)', tag: 'Redemption', auth: ['terminal', 'admin'], params: idParams, query: flagsQuery, responses: { 200: { description: 'Flags, newest first', schema: z.object({ items: z.array(flagSchema), next: z.string().nullable() }) } } },
-    async ({ principal, params, query }) => ({ status: 200, body: await listFlags(principal, params.id, query) }),
+    {
+      method: 'get',
+      path: '/v1/stores/:id/redemption-flags',
+      summary: 'Offline redemptions that could not be charged (for the store manager)',
+      tag: 'Redemption',
+      auth: ['terminal', 'admin'],
+      params: idParams,
+      query: flagsQuery,
+      responses: {
+        200: {
+          description: 'Flags, newest first',
+          schema: z.object({ items: z.array(flagSchema), next: z.string().nullable() }),
+        },
+      },
+    },
+    async ({ principal, params, query }) => ({
+      status: 200,
+      body: await listFlags(principal, params.id, query),
+    }),
   );
   api.route(
-    { method: 'post', path: '/v1/stores/:id/redemption-flags/:flagId/resolution', summary: 'Record how a flagged redemption was settled', tag: 'Redemption', auth: ['terminal', 'admin'], params: flagParams, body: resolveFlagBody, responses: { 201: { description: 'Resolved', schema: flagSchema } } },
-    async ({ principal, params, body }) => ({ status: 201, body: await resolveFlag(principal, params.id, params.flagId, body.note) }),
+    {
+      method: 'post',
+      path: '/v1/stores/:id/redemption-flags/:flagId/resolution',
+      summary: 'Record how a flagged redemption was settled',
+      tag: 'Redemption',
+      auth: ['terminal', 'admin'],
+      params: flagParams,
+      body: resolveFlagBody,
+      responses: { 201: { description: 'Resolved', schema: flagSchema } },
+    },
+    async ({ principal, params, body }) => ({
+      status: 201,
+      body: await resolveFlag(principal, params.id, params.flagId, body.note),
+    }),
   );
 
   const PIN_ROLES = ['admin', 'clerk', 'household'] as const;
   api.route(
-    { method: 'get', path: '/v1/households/:id/pin', summary: 'Whether the card has a PIN and is locked', tag: 'Redemption', auth: PIN_ROLES, params: idParams, responses: { 200: { description: 'PIN status', schema: pinStatusSchema } } },
-    async ({ principal, params }) => ({ status: 200, body: await getPinStatus(principal, params.id) }),
+    {
+      method: 'get',
+      path: '/v1/households/:id/pin',
+      summary: 'Whether the card has a PIN and is locked',
+      tag: 'Redemption',
+      auth: PIN_ROLES,
+      params: idParams,
+      responses: { 200: { description: 'PIN status', schema: pinStatusSchema } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await getPinStatus(principal, params.id),
+    }),
   );
   api.route(
-    { method: 'put', path: '/v1/households/:id/pin', summary: 'Set or change the card PIN (also unlocks the card)', tag: 'Redemption', auth: PIN_ROLES, params: idParams, body: setPinBody, responses: { 204: { description: 'Set' } } },
+    {
+      method: 'put',
+      path: '/v1/households/:id/pin',
+      summary: 'Set or change the card PIN (also unlocks the card)',
+      tag: 'Redemption',
+      auth: PIN_ROLES,
+      params: idParams,
+      body: setPinBody,
+      responses: { 204: { description: 'Set' } },
+    },
     async ({ principal, params, body }) => {
       await setCardPin(principal, params.id, body.pin, deps.kdfLog2N);
       return { status: 204 };
     },
   );
   api.route(
-    { method: 'delete', path: '/v1/households/:id/pin', summary: 'Remove the card PIN', tag: 'Redemption', auth: PIN_ROLES, params: idParams, responses: { 204: { description: 'Removed' } } },
+    {
+      method: 'delete',
+      path: '/v1/households/:id/pin',
+      summary: 'Remove the card PIN',
+      tag: 'Redemption',
+      auth: PIN_ROLES,
+      params: idParams,
+      responses: { 204: { description: 'Removed' } },
+    },
     async ({ principal, params }) => {
       await removeCardPin(principal, params.id);
       return { status: 204 };

@@ -10,7 +10,11 @@ export const QTY_MAX = 999;
 export const PIN_RE = /^\d{4,6}$/;
 const pin = () => z.string().regex(PIN_RE, '4–6 digits');
 const cardNo = () => z.string().regex(CARD_NO_RE, '4–32 letters, digits or -');
-const basketItems = () => z.array(obj({ sku: sku(), qty: z.number().int().min(1).max(QTY_MAX) })).min(1).max(LINES_MAX);
+const basketItems = () =>
+  z
+    .array(obj({ sku: sku(), qty: z.number().int().min(1).max(QTY_MAX) }))
+    .min(1)
+    .max(LINES_MAX);
 /** An Idempotency-Key as the header takes it: 1–128 visible ASCII characters. */
 const key = () => z.string().regex(/^[\x21-\x7e]{1,128}$/, '1–128 visible ASCII characters');
 
@@ -31,7 +35,9 @@ export const batchBody = obj({
     .max(BATCH_SIZE_MAX),
 });
 
-export const idempotencyHeaderRequired = z.object({ 'idempotency-key': z.string().min(1).max(128) });
+export const idempotencyHeaderRequired = z.object({
+  'idempotency-key': z.string().min(1).max(128),
+});
 
 export const idParams = obj({ id: id() });
 export const flagParams = obj({ id: id(), flagId: id() });
@@ -52,7 +58,13 @@ export const flagsQuery = obj({
 export const resolveFlagBody = obj({ note: text(500) });
 export const setPinBody = obj({ pin: pin() });
 
-const lineSchema = z.object({ sku: z.string(), name: z.string(), qty: z.number().int(), pointsEach: z.number().int(), points: z.number().int() });
+const lineSchema = z.object({
+  sku: z.string(),
+  name: z.string(),
+  qty: z.number().int(),
+  pointsEach: z.number().int(),
+  points: z.number().int(),
+});
 const storeRef = z.object({ id: z.string(), name: z.string() });
 
 export const redemptionSchema = z
@@ -127,4 +139,6 @@ export const flagSchema = z
   })
   .openapi('RedemptionFlag');
 
-export const pinStatusSchema = z.object({ householdId: z.string(), pinSet: z.boolean(), lockedUntil: z.string().nullable() }).openapi('CardPinStatus');
+export const pinStatusSchema = z
+  .object({ householdId: z.string(), pinSet: z.boolean(), lockedUntil: z.string().nullable() })
+  .openapi('CardPinStatus');

@@ -4,51 +4,51 @@
  *
  * Invariants (tested in test/modules/redemption):
  * - R1 one Idempotency-Key (per terminal) spends at most once. The key's claim is inserted
- *   first, under a unique (terminalId, key) index; only the winner works. A duplicate replays
- *   the stored response (same status, same body), waits for it while the first is in flight,
- *   or gets `conflict` after IN_FLIGHT_WAIT_MS; the same key with another body is
- *   `idempotency_key_reused`. Refusals (`insufficient_points`, `out_of_stock`,
- *   `daily_limit_exceeded`) are stored and replayed like successes.
+ *   first, its `_id` (terminal, key, generation) being the lock; only the winner works. A
+ *   duplicate replays the stored response (same status, same body), waits for it while the
+ *   first is in flight, or gets `conflict` after IN_FLIGHT_WAIT_MS; the same key with another
+ *   body is `idempotency_key_reused`. Refusals (`insufficient_points`, `out_of_stock`,
+ *   `daily_limit_exceeded`) are stored and replayed like successes. Keys are kept forever.
  * - R2 points and goods agree: a redemption is `confirmed` exactly when its ledger entry exists
- *   (source `redemption`:id) and then every line's stock take exists; it is `failed` only when
+ *   (source `redemption`:id), and then every line's stock take exists; it is `failed` only when
  *   no such entry exists or ever can, and then every take is given back.
  * - R3 stock never below 0, spendable never below 0, the daily limit never exceeded: each is the
- *   head of an append-only chain whose unique (chain, seq) index arbitrates races (the ledger's
- *   own chain for points).
+ *   head of an append-only chain whose unique (chain, seq) arbitrates races (the ledger's own
+ *   chain for points; platform/append-chain.ts for stock and the daily allowance).
  * - R4 a terminal reaches only its own store's redemptions (others: `not_found`) and redeems
- *   only cards of villages its store serves (others: `not_found`, so a card's existence
+ *   only cards of villages its store serves (others: `not_found`, so that a card's existence
  *   elsewhere is not revealed).
  * - R5 a reversal (same store, same Asia/Shanghai day) returns points and stock once, however
  *   many arrive at once: its ledger entry's source is (`reversal`, id) and each give-back is
  *   source-unique.
  *
- * The state machine. Every step is an insert guarded by a unique index, so it is idempotent;
- * a crash can stop between any two steps and recovery (`recoverRedemptions`) takes it from
- * there.
+ * The state machine. Every step is an insert guarded by a unique key, so it is idempotent; a
+ * crash can stop between any two steps, and recovery (`recoverRedemptions`) takes it from there.
  *
- *   claim key ─► record redemption ─► take allowance ─► take stock (per line) ─► post ledger entry
- *   (pending)    (basket, prices)     (if village       (out_of_stock?)          (insufficient?)
- *                                      has a limit)                                  │
- *                                                                                    ▼
- *                                       settled=confirmed ─► store 201 ─► key done
- *   any refusal ─► settled=failed(code) ─► give back takes ─► store 409 ─► key done (+ flag if offline)
+ *   in-flight marker ─► claim key ─► record redemption ─► take allowance ─► take stock ─► post ledger entry
+ *                       (pending)    (basket, prices)     (if the village   (per line;    (insufficient?)
+ *                                                          sets a limit)     out_of_stock?)     │
+ *                                                                                               ▼
+ *                                              settled=confirmed ─► key done (201 stored) ─► marker gone
+ *   any refusal ─► settled=failed(code) ─► give back takes ─► [flag if offline] ─► key done (409 stored) ─► marker gone
+ *   refused before the record (card, items, PIN) ─► key dropped (nothing stored; the key may be reused)
  *
- *   Reversal: work marker ─► post `reversal` entry ─► give back takes ─► reversed event ─► drop marker
+ *   Reversal: work marker ─► post `reversal` entry ─► give back takes ─► reversed event ─► marker gone
  *
- * Recovery, for a key still pending after RECOVERY_AGE_MS (its request died, or is stuck):
- * - no redemption record: write a tombstone under its id (so the dead request can never write
- *   it), drop the key: nothing was taken; a retry with the same key starts afresh.
- * - not settled: post a zero `void` entry under the redemption's ledger source. The ledger's
- *   unique source index makes this the commit point: if the real entry is already there, the
+ * Recovery, for an in-flight marker older than RECOVERY_AGE_MS (its request died, or is stuck):
+ * - no redemption record: write a tombstone under its id (so the request, should it wake, can
+ *   never record it) and drop the key: nothing was taken; a retry with the key starts afresh.
+ * - recorded, not settled: post a zero `void` entry under the redemption's ledger source. The
+ *   ledger's unique source makes this the commit point: if the real entry is there already, the
  *   void returns it and the redemption rolls FORWARD (settled=confirmed, 201 stored). Otherwise
  *   the void now holds the source, the real entry can never be posted, and the redemption rolls
  *   BACK: settled=failed(`abandoned`), every take fenced with a zero `void` take (so a stuck
- *   request waking up can take nothing more) and what was taken given back, then the key is
- *   dropped so the terminal's retry runs afresh. The household sees a 0-point entry marked
- *   「兑换中断，未扣积分」; that is the price of deciding without a transaction, and it is honest.
- * - settled: finish the tail (give-backs for failed, stored response, flag).
+ *   request waking up can take nothing more), what was taken given back, and the key dropped so
+ *   the terminal's retry runs afresh. The household sees a 0-point entry 「兑换中断，未扣积分」:
+ *   the price of deciding without a transaction, and an honest one.
+ * - settled: finish the tail (give-backs for a refusal, flag, stored response).
  * A request that finds one of its takes voided knows recovery rolled it back and answers 409
- * `conflict` (send again). Reversals in progress are finished from their work markers.
+ * `conflict` (send it again). Reversals in progress are finished from their work markers.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -56,25 +56,49 @@ import canonicalize from 'canonicalize';
 import { Types } from 'mongoose';
 import { AppendChain } from '../../platform/append-chain';
 import { clock } from '../../platform/clock';
-import { DomainError, forbidden, isDuplicateKeyError, notFound, statusOf, type ErrorCode, type FieldError } from '../../platform/errors';
+import {
+  DomainError,
+  forbidden,
+  isDuplicateKeyError,
+  notFound,
+  statusOf,
+  type ErrorCode,
+  type FieldError,
+} from '../../platform/errors';
 import { problemBody } from '../../platform/http';
 import type { Principal } from '../../platform/principal';
 import { POINTS_ABS_MAX } from '../../platform/validation';
 import { findHousehold, findHouseholdByCard } from '../households/households.service';
 import { postEntry } from '../ledger/ledger.service';
-import { fenceStockTake, findItemsBySkus, giveBackStock, takeStock, type TakeResult } from '../stores/items.service';
+import {
+  fenceStockTake,
+  findItemsBySkus,
+  giveBackStock,
+  takeStock,
+  type TakeResult,
+} from '../stores/items.service';
 import { findStore } from '../stores/stores.service';
 import { findVillage } from '../villages/villages.service';
+import { flagOffline } from './flags.service';
+import {
+  findEvent,
+  idOf,
+  isFull,
+  receiptNoOf,
+  redemptionInReach,
+  responseOf,
+  toReversalView,
+  type FullRedemption,
+  type ReversalView,
+} from './redemption.views';
 import { checkCardPin } from './pin.service';
-import { renderReceipt, shanghaiDay } from './receipt';
+import { shanghaiDay } from './receipt';
 import {
   AllowanceLink,
   CardLookup,
-  FlagResolution,
   Inflight,
   Redemption,
   RedemptionEvent,
-  RedemptionFlag,
   RedemptionKey,
   RedemptionWork,
   type AllowanceLinkDoc,
@@ -82,7 +106,6 @@ import {
   type InflightDoc,
   type RedemptionDoc,
   type RedemptionEventDoc,
-  type RedemptionFlagDoc,
   type RedemptionKeyDoc,
   type RedemptionLine,
   type StoredResponse,
@@ -120,99 +143,25 @@ export type RedeemStep =
  * Test-only fault injection: called after each step of a redemption or reversal; throwing
  * there simulates a crash between that step and the next. Always empty in production.
  */
-export const redemptionFaults: { after?: (step: RedeemStep, redemptionId: string) => void | Promise<void> } = {};
+export const redemptionFaults: {
+  after?: (step: RedeemStep, redemptionId: string) => void | Promise<void>;
+} = {};
 const stepDone = async (step: RedeemStep, redemptionId: string) => {
   await redemptionFaults.after?.(step, redemptionId);
 };
 
 /** The refusals a redemption stores and replays (R1); anything else is not an outcome. */
-const REFUSALS: readonly ErrorCode[] = ['insufficient_points', 'out_of_stock', 'daily_limit_exceeded'];
+const REFUSALS: readonly ErrorCode[] = [
+  'insufficient_points',
+  'out_of_stock',
+  'daily_limit_exceeded',
+];
 const ABANDONED = 'abandoned';
 const VOID_REASON = '兑换中断，未扣积分';
 
 const allowance = new AppendChain<AllowanceLinkDoc>(AllowanceLink, 'allowance');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ─── Views ───────────────────────────────────────────────────────────────────────────────
-
-export interface RedemptionLineView {
-  sku: string;
-  name: string;
-  qty: number;
-  pointsEach: number;
-  points: number;
-}
-
-/** The 201 body: what the contract names plus what a counter printer needs. */
-export interface RedemptionView {
-  id: string;
-  householdId: string;
-  points: number;
-  spendableAfter: number;
-  items: RedemptionLineView[];
-  receiptNo: string;
-  store: { id: string; name: string };
-  terminalId: string;
-  cardNo: string;
-  /** When the goods changed hands (the offline time for an offline upload). */
-  time: string;
-  offline: boolean;
-}
-
-export interface RedemptionRecordView extends Omit<RedemptionView, 'spendableAfter'> {
-  status: 'pending' | 'confirmed' | 'failed' | 'reversed';
-  spendableAfter: number | null;
-  failure: { code: string; detail: string } | null;
-  reversal: { at: string; spendableAfter: number } | null;
-  createdAt: string;
-}
-
-export interface ReversalView {
-  redemptionId: string;
-  householdId: string;
-  points: number;
-  spendableAfter: number;
-  items: RedemptionLineView[];
-  receiptNo: string;
-  store: { id: string; name: string };
-  reversedAt: string;
-}
-
-type FullRedemption = RedemptionDoc & Required<Pick<RedemptionDoc, 'householdId' | 'lines' | 'points' | 'occurredAt' | 'day' | 'storeName' | 'cardNo' | 'villageId'>>;
-
-const idOf = (r: RedemptionDoc) => r._id.toHexString();
-const receiptNoOf = (rid: string) => rid.toUpperCase();
-const lineViews = (r: FullRedemption): RedemptionLineView[] => r.lines.map((l) => ({ sku: l.sku, name: l.name, qty: l.qty, pointsEach: l.pointsEach, points: l.points }));
-
-function toView(r: FullRedemption, settled: RedemptionEventDoc): RedemptionView {
-  assert.equal(settled.status, 'confirmed');
-  assert.ok(typeof settled.spendableAfter === 'number');
-  return {
-    id: idOf(r),
-    householdId: r.householdId,
-    points: r.points,
-    spendableAfter: settled.spendableAfter,
-    items: lineViews(r),
-    receiptNo: receiptNoOf(idOf(r)),
-    store: { id: r.storeId, name: r.storeName },
-    terminalId: r.terminalId,
-    cardNo: r.cardNo,
-    time: r.occurredAt.toISOString(),
-    offline: Boolean(r.offlineAt),
-  };
-}
-
-/** The stored response of a settled redemption: a pure function of its records (R1). */
-function responseOf(r: FullRedemption, settled: RedemptionEventDoc): StoredResponse {
-  if (settled.status === 'confirmed') return { status: 201, body: toView(r, settled) };
-  const code = settled.code as ErrorCode;
-  return { status: statusOf(code), body: problemBody(code, settled.detail ?? '', settled.details ?? {}) };
-}
-
-function isFull(r: RedemptionDoc | null | undefined): r is FullRedemption {
-  return Boolean(r && !r.tombstone && r.lines && r.householdId);
-}
 
 // ─── Who is calling ──────────────────────────────────────────────────────────────────────
 
@@ -224,14 +173,6 @@ interface Counter {
 function counterOf(p: Principal): Counter {
   if (p.role !== 'terminal' || !p.storeId) throw forbidden('Only a store terminal redeems.');
   return { terminalId: p.id, storeId: p.storeId };
-}
-
-/** A redemption the principal may see: a terminal only its store's, an admin any (R4). */
-async function redemptionInReach(p: Principal, redemptionId: string): Promise<FullRedemption> {
-  const r = Types.ObjectId.isValid(redemptionId) ? await Redemption.findById(redemptionId).lean<RedemptionDoc>() : null;
-  if (!isFull(r)) throw notFound('redemption');
-  if (p.role !== 'admin' && (p.role !== 'terminal' || p.storeId !== r.storeId)) throw notFound('redemption');
-  return r;
 }
 
 // ─── Idempotency keys ────────────────────────────────────────────────────────────────────
@@ -271,27 +212,44 @@ type Claim = { claim: RedemptionKeyDoc } | { replay: StoredResponse };
  */
 async function claimKey(counter: Counter, key: string, fingerprint: string): Promise<Claim> {
   const deadline = Date.now() + redemptionTuning.inFlightWaitMs;
-  const keyId = `${counter.terminalId}:${key}`;
   let pollMs = 10;
+  let generation = 0;
   for (;;) {
-    const existing = await RedemptionKey.findById(keyId).lean<RedemptionKeyDoc>();
+    const claimId = `${counter.terminalId}:${key}#${generation}`;
+    const existing = await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>();
+    if (existing?.status === 'dropped') {
+      generation++; // that attempt spent nothing and is over: the key's next generation is free
+      continue;
+    }
     if (!existing) {
       const redemptionId = new Types.ObjectId().toHexString();
       // The in-flight marker first, so that recovery sees every claim that may exist.
-      await Inflight.create([{ _id: redemptionId, keyId, createdAt: new Date() }]);
+      await Inflight.create([{ _id: redemptionId, keyId: claimId, createdAt: new Date() }]);
       try {
         const [doc] = await RedemptionKey.create([
-          { _id: keyId, terminalId: counter.terminalId, key, fingerprint, redemptionId, status: 'pending', createdAt: new Date() },
+          {
+            _id: claimId,
+            terminalId: counter.terminalId,
+            key,
+            generation,
+            fingerprint,
+            redemptionId,
+            status: 'pending',
+            createdAt: new Date(),
+          },
         ]);
         return { claim: doc!.toObject() };
       } catch (err) {
         await Inflight.deleteOne({ _id: redemptionId });
         if (!isDuplicateKeyError(err)) throw err;
-        continue; // another request claimed the key first: answer from its claim
+        continue; // another request claimed this generation first: answer from its claim
       }
     }
     if (existing.fingerprint !== fingerprint) {
-      throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was used for a different redemption.');
+      throw new DomainError(
+        'idempotency_key_reused',
+        'This Idempotency-Key was used for a different redemption.',
+      );
     }
     if (existing.status === 'done') {
       assert.ok(existing.response, 'a done key has its response');
@@ -302,30 +260,47 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new DomainError('conflict', 'A request with this Idempotency-Key is still in progress; retry shortly.', { retryAfterS: 1 });
+      throw new DomainError(
+        'conflict',
+        'A request with this Idempotency-Key is still in progress; retry shortly.',
+        { retryAfterS: 1 },
+      );
     }
     await sleep(pollMs);
     pollMs = Math.min(pollMs * 2, 200);
   }
 }
 
-const keyIdOf = (r: { terminalId: string; key: string }) => `${r.terminalId}:${r.key}`;
-
-/** Completes the key of a settled redemption with its response (deterministic: any writer agrees). */
+/**
+ * Completes a settled redemption's claim with its response (deterministic: any writer agrees),
+ * then forgets the in-flight marker. The claim belongs to this attempt alone, so the update by
+ * `_id` cannot touch another attempt's.
+ */
 async function completeKey(r: FullRedemption, response: StoredResponse): Promise<void> {
-  const doc = await RedemptionKey.findById(keyIdOf(r)).lean<RedemptionKeyDoc>();
-  // Only this redemption's claim: after a roll-back a retry may hold a new claim under the key.
-  if (doc && doc.redemptionId === idOf(r) && doc.status === 'pending') {
-    await RedemptionKey.updateOne({ _id: doc._id }, { $set: { status: 'done', response, completedAt: new Date() } });
+  const doc = await RedemptionKey.findById(r.claimId).lean<RedemptionKeyDoc>();
+  if (doc && doc.status === 'pending') {
+    assert.equal(doc.redemptionId, idOf(r));
+    await RedemptionKey.updateOne(
+      { _id: doc._id },
+      { $set: { status: 'done', response, completedAt: new Date() } },
+    );
   }
   await Inflight.deleteOne({ _id: idOf(r) });
 }
 
-/** Drops the key of a redemption refused before it began or rolled back, so a retry starts afresh. */
-async function dropKey(keyId: string, redemptionId: string): Promise<void> {
-  const doc = await RedemptionKey.findById(keyId).lean<RedemptionKeyDoc>();
-  // Only this redemption's claim: a retry may already hold a new claim under the same key.
-  if (doc && doc.redemptionId === redemptionId && doc.status === 'pending') await RedemptionKey.deleteOne({ _id: doc._id });
+/**
+ * Ends an attempt that spent nothing (refused before it began, or rolled back by recovery): its
+ * claim is marked dropped, so a retry with the key claims the next generation and starts afresh.
+ */
+async function dropKey(claimId: string, redemptionId: string): Promise<void> {
+  const doc = await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>();
+  if (doc && doc.status === 'pending') {
+    assert.equal(doc.redemptionId, redemptionId);
+    await RedemptionKey.updateOne(
+      { _id: doc._id },
+      { $set: { status: 'dropped', completedAt: new Date() } },
+    );
+  }
   await Inflight.deleteOne({ _id: redemptionId });
 }
 
@@ -342,7 +317,11 @@ async function householdOfCard(cardNo: string) {
   }
   const h = await findHouseholdByCard(cardNo);
   if (h) {
-    await CardLookup.updateOne({ _id: cardNo }, { $set: { householdId: h._id.toHexString() } }, { upsert: true }).catch((err: unknown) => {
+    await CardLookup.updateOne(
+      { _id: cardNo },
+      { $set: { householdId: h._id.toHexString() } },
+      { upsert: true },
+    ).catch((err: unknown) => {
       if (!isDuplicateKeyError(err)) throw err;
     });
   }
@@ -355,7 +334,11 @@ async function householdOfCard(cardNo: string) {
  * Everything checked before anything is taken: the card, the store serving its village, the
  * items and prices, the offline time and the PIN (last, so only a real basket counts an attempt).
  */
-async function priceBasket(counter: Counter, input: RedeemInput, key: string): Promise<Omit<FullRedemption, '_id'>> {
+async function priceBasket(
+  counter: Counter,
+  input: RedeemInput,
+  claimId: string,
+): Promise<Omit<FullRedemption, '_id'>> {
   const store = await findStore(counter.storeId);
   if (!store) throw notFound('store');
   const household = await householdOfCard(input.cardNo);
@@ -366,23 +349,38 @@ async function priceBasket(counter: Counter, input: RedeemInput, key: string): P
   const items = await findItemsBySkus(counter.storeId, [...merged.keys()]);
   const errors: FieldError[] = [];
   input.items.forEach((line, i) => {
-    if (!items.has(line.sku)) errors.push({ path: `items.${i}.sku`, message: 'no such item in this store' });
+    if (!items.has(line.sku))
+      errors.push({ path: `items.${i}.sku`, message: 'no such item in this store' });
   });
-  if (errors.length) throw new DomainError('validation_failed', 'Some items are not sold in this store.', { errors });
+  if (errors.length)
+    throw new DomainError('validation_failed', 'Some items are not sold in this store.', {
+      errors,
+    });
   const lines: RedemptionLine[] = [...merged].map(([sku, qty]) => {
     const item = items.get(sku)!;
-    return { itemId: item._id, sku, name: item.name, qty, pointsEach: item.points, points: item.points * qty };
+    return {
+      itemId: item._id,
+      sku,
+      name: item.name,
+      qty,
+      pointsEach: item.points,
+      points: item.points * qty,
+    };
   });
   const points = lines.reduce((sum, l) => sum + l.points, 0);
   if (points > POINTS_ABS_MAX) {
-    throw new DomainError('validation_failed', 'The basket is too large.', { errors: [{ path: 'items', message: 'total points too large' }] });
+    throw new DomainError('validation_failed', 'The basket is too large.', {
+      errors: [{ path: 'items', message: 'total points too large' }],
+    });
   }
 
   const now = clock.now();
   if (input.offlineAt) {
     const t = input.offlineAt.getTime();
     if (t > now.getTime() + OFFLINE_SKEW_MS || t < now.getTime() - OFFLINE_AGE_MAX_MS) {
-      throw new DomainError('validation_failed', 'The offline time is in the future or too old.', { errors: [{ path: 'offlineAt', message: 'out of range' }] });
+      throw new DomainError('validation_failed', 'The offline time is in the future or too old.', {
+        errors: [{ path: 'offlineAt', message: 'out of range' }],
+      });
     }
   }
   const village = await findVillage(household.villageId);
@@ -392,7 +390,8 @@ async function priceBasket(counter: Counter, input: RedeemInput, key: string): P
   return {
     storeId: counter.storeId,
     terminalId: counter.terminalId,
-    key,
+    key: input.key,
+    claimId,
     storeName: store.name,
     householdId: household._id.toHexString(),
     villageId: household.villageId,
@@ -413,21 +412,33 @@ const allowanceChain = (r: FullRedemption) => `${r.householdId}:${r.storeId}:${r
 
 async function takeAllowance(r: FullRedemption): Promise<TakeResult> {
   const limit = r.dailyLimit!;
-  const { link } = await allowance.append(allowanceChain(r), { type: 'take', id: idOf(r) }, (head) => {
-    const used = head?.usedAfter ?? 0;
-    if (used + r.points > limit) {
-      throw new DomainError('daily_limit_exceeded', `At most ${limit} points a day may be redeemed at this store; ${used} already used today.`, {
-        limit,
-        usedToday: used,
-      });
-    }
-    return { kind: 'take', delta: r.points, usedAfter: used + r.points };
-  });
+  const { link } = await allowance.append(
+    allowanceChain(r),
+    { type: 'take', id: idOf(r) },
+    (head) => {
+      const used = head?.usedAfter ?? 0;
+      if (used + r.points > limit) {
+        throw new DomainError(
+          'daily_limit_exceeded',
+          `At most ${limit} points a day may be redeemed at this store; ${used} already used today.`,
+          {
+            limit,
+            usedToday: used,
+          },
+        );
+      }
+      return { kind: 'take', delta: r.points, usedAfter: used + r.points };
+    },
+  );
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: link.delta };
 }
 
 async function fenceAllowance(r: FullRedemption): Promise<void> {
-  await allowance.append(allowanceChain(r), { type: 'take', id: idOf(r) }, (head) => ({ kind: 'void', delta: 0, usedAfter: head?.usedAfter ?? 0 }));
+  await allowance.append(allowanceChain(r), { type: 'take', id: idOf(r) }, (head) => ({
+    kind: 'void',
+    delta: 0,
+    usedAfter: head?.usedAfter ?? 0,
+  }));
 }
 
 async function giveBackAllowance(r: FullRedemption, surely: boolean): Promise<void> {
@@ -466,9 +477,14 @@ async function giveBackTakes(r: FullRedemption, mode: GiveBackMode): Promise<voi
 }
 
 /** Inserts the settled event, or returns the one already there: the first decision wins. */
-async function settle(rid: string, event: Omit<RedemptionEventDoc, '_id' | 'redemptionId' | 'stage' | 'at'>): Promise<RedemptionEventDoc> {
+async function settle(
+  rid: string,
+  event: Omit<RedemptionEventDoc, '_id' | 'redemptionId' | 'stage' | 'at'>,
+): Promise<RedemptionEventDoc> {
   try {
-    const [doc] = await RedemptionEvent.create([{ ...event, _id: `${rid}:settled`, redemptionId: rid, stage: 'settled', at: new Date() }]);
+    const [doc] = await RedemptionEvent.create([
+      { ...event, _id: `${rid}:settled`, redemptionId: rid, stage: 'settled', at: new Date() },
+    ]);
     return doc!.toObject();
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
@@ -476,36 +492,16 @@ async function settle(rid: string, event: Omit<RedemptionEventDoc, '_id' | 'rede
   }
 }
 
-const findEvent = (rid: string, stage: 'settled' | 'reversed') => RedemptionEvent.findById(`${rid}:${stage}`).lean<RedemptionEventDoc>();
-
 function redemptionReason(r: FullRedemption): string {
   const text = `积分兑换：${r.lines.map((l) => `${l.name}×${l.qty}`).join('、')}`;
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
-/** The refusal of an offline redemption is flagged for the store manager (never dropped). */
-async function flagOffline(input: {
-  storeId: string;
-  terminalId: string;
-  key: string;
-  cardNo: string;
-  items: { sku: string; qty: number }[];
-  offlineAt: Date;
-  code: string;
-  detail: string;
-  redemptionId?: string;
-  householdId?: string;
-  points?: number;
-}): Promise<void> {
-  try {
-    await RedemptionFlag.create([{ ...input, createdAt: new Date() }]);
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err; // flagged already (a retry or recovery)
-  }
-}
-
 /** Finishes a settled redemption: give-backs for a refusal, flag if offline, stored response. */
-async function finishSettled(r: FullRedemption, settled: RedemptionEventDoc): Promise<StoredResponse> {
+async function finishSettled(
+  r: FullRedemption,
+  settled: RedemptionEventDoc,
+): Promise<StoredResponse> {
   const response = responseOf(r, settled);
   if (settled.status === 'failed') {
     await giveBackTakes(r, 'refused');
@@ -532,13 +528,17 @@ async function finishSettled(r: FullRedemption, settled: RedemptionEventDoc): Pr
 
 /** What a request answers when recovery rolled its redemption back (nothing spent; not stored). */
 function abandonedError(): DomainError {
-  return new DomainError('conflict', 'This redemption was interrupted and cancelled; nothing was spent. Send it again.', { retryAfterS: 1 });
+  return new DomainError(
+    'conflict',
+    'This redemption was interrupted and cancelled; nothing was spent. Send it again.',
+    { retryAfterS: 1 },
+  );
 }
 
 /** Recovery's roll-back tail: fence and give back every take, then drop the key. */
 async function rollBack(r: FullRedemption): Promise<void> {
   await giveBackTakes(r, 'rollBack');
-  await dropKey(keyIdOf(r), idOf(r));
+  await dropKey(r.claimId, idOf(r));
 }
 
 /** The request's path through the state machine, after its redemption is recorded. */
@@ -556,7 +556,10 @@ async function carryOut(r: FullRedemption): Promise<StoredResponse> {
         taken = await takeStock(line.itemId, rid, line.qty);
       } catch (err) {
         if (err instanceof DomainError && err.code === 'out_of_stock') {
-          throw new DomainError('out_of_stock', `Not enough stock of ${line.sku} (${line.name}).`, { ...err.details, sku: line.sku });
+          throw new DomainError('out_of_stock', `Not enough stock of ${line.sku} (${line.name}).`, {
+            ...err.details,
+            sku: line.sku,
+          });
         }
         throw err;
       }
@@ -575,13 +578,24 @@ async function carryOut(r: FullRedemption): Promise<StoredResponse> {
     });
     if (entry.spendableDelta === 0) return await onVoided(r);
     await stepDone('ledgerPosted', rid);
-    settled = await settle(rid, { status: 'confirmed', entrySeq: entry.seq, spendableAfter: entry.spendableAfter, by: 'request' });
+    settled = await settle(rid, {
+      status: 'confirmed',
+      entrySeq: entry.seq,
+      spendableAfter: entry.spendableAfter,
+      by: 'request',
+    });
     // Recovery never fails a redemption whose ledger entry exists (it rolls those forward).
     assert.equal(settled.status, 'confirmed', 'R2: a posted redemption is confirmed');
   } catch (err) {
     if (!(err instanceof DomainError) || !REFUSALS.includes(err.code)) throw err;
     const { retryAfterS: _r, ...details } = err.details;
-    settled = await settle(rid, { status: 'failed', code: err.code, detail: err.message, details, by: 'request' });
+    settled = await settle(rid, {
+      status: 'failed',
+      code: err.code,
+      detail: err.message,
+      details,
+      by: 'request',
+    });
     assert.equal(settled.status, 'failed', 'R2: a refused redemption never confirms');
     if (settled.code === ABANDONED) return onVoided(r);
   }
@@ -614,7 +628,7 @@ export async function redeem(p: Principal, input: RedeemInput): Promise<StoredRe
 
   let basket: Omit<FullRedemption, '_id'>;
   try {
-    basket = await priceBasket(counter, input, input.key);
+    basket = await priceBasket(counter, input, claim._id);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     if (!input.offlineAt) {
@@ -623,9 +637,24 @@ export async function redeem(p: Principal, input: RedeemInput): Promise<StoredRe
       throw err;
     }
     const { retryAfterS: _r, ...details } = err.details;
-    const response: StoredResponse = { status: statusOf(err.code), body: problemBody(err.code, err.message, details) };
-    await flagOffline({ storeId: counter.storeId, terminalId: counter.terminalId, key: input.key, cardNo: input.cardNo, items: input.items, offlineAt: input.offlineAt, code: err.code, detail: err.message });
-    await RedemptionKey.updateOne({ _id: claim._id }, { $set: { status: 'done', response, completedAt: new Date() } });
+    const response: StoredResponse = {
+      status: statusOf(err.code),
+      body: problemBody(err.code, err.message, details),
+    };
+    await flagOffline({
+      storeId: counter.storeId,
+      terminalId: counter.terminalId,
+      key: input.key,
+      cardNo: input.cardNo,
+      items: input.items,
+      offlineAt: input.offlineAt,
+      code: err.code,
+      detail: err.message,
+    });
+    await RedemptionKey.updateOne(
+      { _id: claim._id },
+      { $set: { status: 'done', response, completedAt: new Date() } },
+    );
     await Inflight.deleteOne({ _id: rid });
     return response;
   }
@@ -667,17 +696,29 @@ export const BATCH_SIZE_MAX = 200;
  */
 export async function redeemBatch(p: Principal, entries: BatchEntry[]): Promise<BatchResult[]> {
   counterOf(p);
-  const order = entries.map((e, i) => ({ e, i })).sort((a, b) => a.e.offlineAt.getTime() - b.e.offlineAt.getTime() || a.i - b.i);
+  const order = entries
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.offlineAt.getTime() - b.e.offlineAt.getTime() || a.i - b.i);
   const results: BatchResult[] = new Array(entries.length);
   for (const { e, i } of order) {
     try {
       const response = await redeem(p, e);
-      results[i] = { key: e.key, outcome: response.status === 201 ? 'redeemed' : 'flagged', status: response.status, body: response.body };
+      results[i] = {
+        key: e.key,
+        outcome: response.status === 201 ? 'redeemed' : 'flagged',
+        status: response.status,
+        body: response.body,
+      };
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       const { retryAfterS: _r, ...details } = err.details;
       const outcome = err.code === 'conflict' || err.code === 'unavailable' ? 'retry' : 'rejected';
-      results[i] = { key: e.key, outcome, status: statusOf(err.code), body: problemBody(err.code, err.message, details) };
+      results[i] = {
+        key: e.key,
+        outcome,
+        status: statusOf(err.code),
+        body: problemBody(err.code, err.message, details),
+      };
     }
   }
   return results;
@@ -685,20 +726,10 @@ export async function redeemBatch(p: Principal, entries: BatchEntry[]): Promise<
 
 // ─── Reversal ────────────────────────────────────────────────────────────────────────────
 
-function toReversalView(r: FullRedemption, reversed: RedemptionEventDoc): ReversalView {
-  return {
-    redemptionId: idOf(r),
-    householdId: r.householdId,
-    points: r.points,
-    spendableAfter: reversed.spendableAfter!,
-    items: lineViews(r),
-    receiptNo: receiptNoOf(idOf(r)),
-    store: { id: r.storeId, name: r.storeName },
-    reversedAt: reversed.at.toISOString(),
-  };
-}
-
-async function finishReversal(r: FullRedemption, by: 'request' | 'recovery'): Promise<RedemptionEventDoc> {
+async function finishReversal(
+  r: FullRedemption,
+  by: 'request' | 'recovery',
+): Promise<RedemptionEventDoc> {
   const rid = idOf(r);
   const { entry } = await postEntry({
     householdId: r.householdId,
@@ -715,7 +746,18 @@ async function finishReversal(r: FullRedemption, by: 'request' | 'recovery'): Pr
   await stepDone('reversalReturned', rid);
   let reversed: RedemptionEventDoc;
   try {
-    const [doc] = await RedemptionEvent.create([{ _id: `${rid}:reversed`, redemptionId: rid, stage: 'reversed', status: 'reversed', entrySeq: entry.seq, spendableAfter: entry.spendableAfter, by, at: new Date() }]);
+    const [doc] = await RedemptionEvent.create([
+      {
+        _id: `${rid}:reversed`,
+        redemptionId: rid,
+        stage: 'reversed',
+        status: 'reversed',
+        entrySeq: entry.seq,
+        spendableAfter: entry.spendableAfter,
+        by,
+        at: new Date(),
+      },
+    ]);
     reversed = doc!.toObject();
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
@@ -737,14 +779,24 @@ export async function reverseRedemption(p: Principal, redemptionId: string): Pro
   const done = await findEvent(rid, 'reversed');
   if (done) return toReversalView(r, done);
   const settled = await findEvent(rid, 'settled');
-  if (!settled) throw new DomainError('conflict', 'This redemption is still in progress.', { retryAfterS: 1 });
-  if (settled.status !== 'confirmed') throw new DomainError('conflict', 'This redemption did not go through; there is nothing to reverse.');
+  if (!settled)
+    throw new DomainError('conflict', 'This redemption is still in progress.', { retryAfterS: 1 });
+  if (settled.status !== 'confirmed')
+    throw new DomainError(
+      'conflict',
+      'This redemption did not go through; there is nothing to reverse.',
+    );
   const started = await RedemptionWork.exists({ _id: `reverse:${rid}` });
   if (!started && shanghaiDay(clock.now()) !== r.day) {
-    throw new DomainError('reversal_window_closed', 'A redemption can be reversed only on the day it was made.');
+    throw new DomainError(
+      'reversal_window_closed',
+      'A redemption can be reversed only on the day it was made.',
+    );
   }
   try {
-    await RedemptionWork.create([{ _id: `reverse:${rid}`, redemptionId: rid, createdAt: new Date() }]);
+    await RedemptionWork.create([
+      { _id: `reverse:${rid}`, redemptionId: rid, createdAt: new Date() },
+    ]);
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err; // another reversal of it is under way: do the same, idempotently
   }
@@ -754,7 +806,9 @@ export async function reverseRedemption(p: Principal, redemptionId: string): Pro
 // ─── Recovery ────────────────────────────────────────────────────────────────────────────
 
 /** Takes one redemption from wherever it stopped to its end (see the module doc). */
-export async function recoverRedemption(redemptionId: string): Promise<'confirmed' | 'failed' | 'abandoned' | 'missing'> {
+export async function recoverRedemption(
+  redemptionId: string,
+): Promise<'confirmed' | 'failed' | 'abandoned' | 'missing'> {
   const r = await Redemption.findById(redemptionId).lean<RedemptionDoc>();
   if (!isFull(r)) return 'missing';
   const rid = idOf(r);
@@ -773,8 +827,18 @@ export async function recoverRedemption(redemptionId: string): Promise<'confirme
     });
     settled =
       entry.spendableDelta !== 0
-        ? await settle(rid, { status: 'confirmed', entrySeq: entry.seq, spendableAfter: entry.spendableAfter, by: 'recovery' })
-        : await settle(rid, { status: 'failed', code: ABANDONED, detail: 'Interrupted; rolled back by recovery.', by: 'recovery' });
+        ? await settle(rid, {
+            status: 'confirmed',
+            entrySeq: entry.seq,
+            spendableAfter: entry.spendableAfter,
+            by: 'recovery',
+          })
+        : await settle(rid, {
+            status: 'failed',
+            code: ABANDONED,
+            detail: 'Interrupted; rolled back by recovery.',
+            by: 'recovery',
+          });
   }
   if (settled.status === 'failed' && settled.code === ABANDONED) {
     await rollBack(r);
@@ -788,9 +852,19 @@ export async function recoverRedemption(redemptionId: string): Promise<'confirme
  * Blocks a redemption id whose request may be dead or stuck before recording it: afterwards
  * that request can never record it. Returns the redemption if it was recorded first.
  */
-async function tombstone(redemptionId: string, keyId: string): Promise<RedemptionDoc | null> {
+async function tombstone(redemptionId: string, claimId: string): Promise<RedemptionDoc | null> {
   try {
-    await Redemption.create([{ _id: new Types.ObjectId(redemptionId), tombstone: true, storeId: '-', terminalId: '-', key: keyId, createdAt: new Date() }]);
+    await Redemption.create([
+      {
+        _id: new Types.ObjectId(redemptionId),
+        tombstone: true,
+        storeId: '-',
+        terminalId: '-',
+        key: '-',
+        claimId,
+        createdAt: new Date(),
+      },
+    ]);
     return null;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
@@ -802,7 +876,9 @@ async function tombstone(redemptionId: string, keyId: string): Promise<Redemptio
 /** Recovers one pending key (see the module doc). */
 async function recoverClaim(claim: RedemptionKeyDoc): Promise<void> {
   if (claim.status !== 'pending') return;
-  const r = (await Redemption.findById(claim.redemptionId).lean<RedemptionDoc>()) ?? (await tombstone(claim.redemptionId, claim._id));
+  const r =
+    (await Redemption.findById(claim.redemptionId).lean<RedemptionDoc>()) ??
+    (await tombstone(claim.redemptionId, claim._id));
   if (!isFull(r)) {
     await dropKey(claim._id, claim.redemptionId);
     return;
@@ -813,11 +889,15 @@ async function recoverClaim(claim: RedemptionKeyDoc): Promise<void> {
 /** Recovers the work an in-flight marker names (see the module doc). */
 async function recoverInflight(marker: InflightDoc): Promise<void> {
   const claim = await RedemptionKey.findById(marker.keyId).lean<RedemptionKeyDoc>();
-  if (claim && claim.redemptionId === marker._id && claim.status === 'pending') return recoverClaim(claim);
-  // The key is done or gone (a crash came after that and before the marker's deletion), a newer
-  // attempt holds it, or this attempt's claim was never written (and must never be acted on):
-  // fence the id, finish this redemption's own tail if it has one, and forget the marker.
-  const r = (await Redemption.findById(marker._id).lean<RedemptionDoc>()) ?? (await tombstone(marker._id, marker.keyId));
+  if (claim && claim.redemptionId === marker._id && claim.status === 'pending')
+    return recoverClaim(claim);
+  // The claim is done or dropped (a crash came after that and before the marker's deletion),
+  // or this attempt's claim was never written (lost the insert, or the request is dead or stuck
+  // just before it): fence the id so it can never be recorded, finish this redemption's own tail
+  // if it has one, and forget the marker.
+  const r =
+    (await Redemption.findById(marker._id).lean<RedemptionDoc>()) ??
+    (await tombstone(marker._id, marker.keyId));
   if (isFull(r)) await recoverRedemption(marker._id);
   await Inflight.deleteOne({ _id: marker._id });
 }
@@ -862,7 +942,10 @@ export async function recoverRedemptions(
   }
   let afterWork = '';
   for (;;) {
-    const work = await RedemptionWork.find({ createdAt: { $lte: cutoff }, _id: { $gt: afterWork } }).sort({ _id: 1 }).limit(RECOVERY_BATCH).lean();
+    const work = await RedemptionWork.find({ createdAt: { $lte: cutoff }, _id: { $gt: afterWork } })
+      .sort({ _id: 1 })
+      .limit(RECOVERY_BATCH)
+      .lean();
     for (const w of work) {
       try {
         const r = await Redemption.findById(w.redemptionId).lean<RedemptionDoc>();
@@ -878,159 +961,4 @@ export async function recoverRedemptions(
     afterWork = work[work.length - 1]!._id;
   }
   return report;
-}
-
-// ─── Reading ─────────────────────────────────────────────────────────────────────────────
-
-async function recordView(r: FullRedemption, settled: RedemptionEventDoc | null, reversed: RedemptionEventDoc | null): Promise<RedemptionRecordView> {
-  const base = {
-    id: idOf(r),
-    householdId: r.householdId,
-    points: r.points,
-    items: lineViews(r),
-    receiptNo: receiptNoOf(idOf(r)),
-    store: { id: r.storeId, name: r.storeName },
-    terminalId: r.terminalId,
-    cardNo: r.cardNo,
-    time: r.occurredAt.toISOString(),
-    offline: Boolean(r.offlineAt),
-    createdAt: r.createdAt.toISOString(),
-  };
-  const status: RedemptionRecordView['status'] = !settled ? 'pending' : settled.status === 'failed' ? 'failed' : reversed ? 'reversed' : 'confirmed';
-  return {
-    ...base,
-    status,
-    spendableAfter: settled?.status === 'confirmed' ? settled.spendableAfter! : null,
-    failure: settled?.status === 'failed' ? { code: settled.code!, detail: settled.detail ?? '' } : null,
-    reversal: reversed ? { at: reversed.at.toISOString(), spendableAfter: reversed.spendableAfter! } : null,
-  };
-}
-
-export async function getRedemption(p: Principal, redemptionId: string): Promise<RedemptionRecordView> {
-  const r = await redemptionInReach(p, redemptionId);
-  const [settled, reversed] = await Promise.all([findEvent(idOf(r), 'settled'), findEvent(idOf(r), 'reversed')]);
-  return recordView(r, settled, reversed);
-}
-
-/** A store's redemptions, newest first (a terminal: its own store; an admin: any store). */
-export async function listRedemptions(p: Principal, q: { storeId?: string; householdId?: string; before?: string; limit?: number }) {
-  let storeId = q.storeId;
-  if (p.role === 'terminal') {
-    if (storeId && storeId !== p.storeId) throw notFound('store');
-    storeId = p.storeId;
-  }
-  const limit = q.limit ?? 50;
-  const filter: Record<string, unknown> = { tombstone: { $ne: true } };
-  if (storeId) filter.storeId = storeId;
-  if (q.householdId) filter.householdId = q.householdId;
-  if (q.before) filter._id = { $lt: new Types.ObjectId(q.before) };
-  const docs = (await Redemption.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<RedemptionDoc[]>()).filter(isFull);
-  const page = docs.slice(0, limit);
-  const ids = page.map(idOf);
-  const events = await RedemptionEvent.find({ _id: { $in: ids.flatMap((id) => [`${id}:settled`, `${id}:reversed`]) } }).lean<RedemptionEventDoc[]>();
-  const byId = new Map<string, { settled: RedemptionEventDoc | null; reversed: RedemptionEventDoc | null }>();
-  for (const id of ids) byId.set(id, { settled: null, reversed: null });
-  for (const e of events) byId.get(e.redemptionId)![e.stage] = e;
-  const items = await Promise.all(page.map((r) => recordView(r, byId.get(idOf(r))!.settled, byId.get(idOf(r))!.reversed)));
-  return { items, next: docs.length > limit ? ids[ids.length - 1]! : null };
-}
-
-/** The plain-text receipt (32 columns, Chinese) of a confirmed redemption. */
-export async function getReceiptText(p: Principal, redemptionId: string): Promise<string> {
-  const r = await redemptionInReach(p, redemptionId);
-  const [settled, reversed] = await Promise.all([findEvent(idOf(r), 'settled'), findEvent(idOf(r), 'reversed')]);
-  if (!settled || settled.status !== 'confirmed') throw new DomainError('conflict', 'Only a redemption that went through has a receipt.');
-  return renderReceipt({
-    receiptNo: receiptNoOf(idOf(r)),
-    storeName: r.storeName,
-    cardNo: r.cardNo,
-    terminalId: r.terminalId,
-    occurredAt: r.occurredAt,
-    offline: Boolean(r.offlineAt),
-    items: r.lines.map((l) => ({ name: l.name, qty: l.qty, points: l.points })),
-    points: r.points,
-    spendableAfter: settled.spendableAfter!,
-    ...(reversed ? { reversedAt: reversed.at } : {}),
-  });
-}
-
-// ─── Flags (offline redemptions that could not be charged) ───────────────────────────────
-
-export interface FlagView {
-  id: string;
-  storeId: string;
-  terminalId: string;
-  key: string;
-  redemptionId: string | null;
-  householdId: string | null;
-  cardNo: string;
-  items: { sku: string; qty: number }[];
-  points: number | null;
-  offlineAt: string;
-  code: string;
-  detail: string;
-  createdAt: string;
-  resolution: { at: string; by: string; note: string } | null;
-}
-
-function toFlagView(f: RedemptionFlagDoc, resolution: { at: Date; by: string; note: string } | undefined): FlagView {
-  return {
-    id: f._id.toHexString(),
-    storeId: f.storeId,
-    terminalId: f.terminalId,
-    key: f.key,
-    redemptionId: f.redemptionId ?? null,
-    householdId: f.householdId ?? null,
-    cardNo: f.cardNo,
-    items: f.items.map((i) => ({ sku: i.sku, qty: i.qty })),
-    points: f.points ?? null,
-    offlineAt: f.offlineAt.toISOString(),
-    code: f.code,
-    detail: f.detail,
-    createdAt: f.createdAt.toISOString(),
-    resolution: resolution ? { at: resolution.at.toISOString(), by: resolution.by, note: resolution.note } : null,
-  };
-}
-
-function assertStoreReach(p: Principal, storeId: string): void {
-  if (p.role !== 'admin' && p.storeId !== storeId) throw notFound('store');
-}
-
-/** Flagged offline redemptions of a store, newest first; `open` leaves out resolved ones. */
-export async function listFlags(p: Principal, storeId: string, q: { status?: 'open' | 'all'; before?: string; limit?: number }) {
-  assertStoreReach(p, storeId);
-  if (!(await findStore(storeId))) throw notFound('store');
-  const limit = q.limit ?? 50;
-  const filter: Record<string, unknown> = { storeId };
-  if (q.before) filter._id = { $lt: new Types.ObjectId(q.before) };
-  if ((q.status ?? 'open') === 'open') filter.resolvedAt = { $exists: false };
-  const docs = await RedemptionFlag.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<RedemptionFlagDoc[]>();
-  const page = docs.slice(0, limit);
-  const resolutions = await FlagResolution.find({ _id: { $in: page.map((f) => f._id.toHexString()) } }).lean();
-  const byId = new Map(resolutions.map((r) => [r._id, r]));
-  const items = page.map((f) => toFlagView(f, byId.get(f._id.toHexString())));
-  return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
-}
-
-/**
- * Records how the store manager settled a flag (e.g. the household paid later, goods returned).
- * Once per flag: the resolution's _id is the flag's id; a second is a `conflict`.
- */
-export async function resolveFlag(p: Principal, storeId: string, flagId: string, note: string): Promise<FlagView> {
-  assertStoreReach(p, storeId);
-  const flag = Types.ObjectId.isValid(flagId) ? await RedemptionFlag.findById(flagId).lean<RedemptionFlagDoc>() : null;
-  if (!flag || flag.storeId !== storeId) throw notFound('flag');
-  const at = clock.now();
-  let conflict = false;
-  try {
-    await FlagResolution.create([{ _id: flagId, storeId, by: p.id, note, at }]);
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err;
-    conflict = true;
-  }
-  const resolution = (await FlagResolution.findById(flagId).lean())!;
-  // The listing hint follows the resolution record (also repairing a crash between the two).
-  if (!flag.resolvedAt) await RedemptionFlag.updateOne({ _id: flag._id }, { $set: { resolvedAt: resolution.at } });
-  if (conflict) throw new DomainError('conflict', 'This flag is already resolved.');
-  return toFlagView(flag, resolution);
 }

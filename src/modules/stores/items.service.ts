@@ -17,7 +17,13 @@ import { AppendChain } from '../../platform/append-chain';
 import { DomainError, isDuplicateKeyError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { findStore } from './stores.service';
-import { Item, StockMovement, type ItemDoc, type MovementKind, type StockMovementDoc } from './items.model';
+import {
+  Item,
+  StockMovement,
+  type ItemDoc,
+  type MovementKind,
+  type StockMovementDoc,
+} from './items.model';
 import type { StoreDoc } from './stores.model';
 
 const stock = new AppendChain<StockMovementDoc>(StockMovement, 'stock');
@@ -90,11 +96,18 @@ export async function stockOf(itemId: string): Promise<number> {
   return (await stock.head(itemId))?.stockAfter ?? 0;
 }
 
-async function appendMovement(itemId: string, source: { type: string; id: string }, kind: MovementKind, delta: number, reason?: string) {
+async function appendMovement(
+  itemId: string,
+  source: { type: string; id: string },
+  kind: MovementKind,
+  delta: number,
+  reason?: string,
+) {
   return stock.append(itemId, source, (head) => {
     const before = head?.stockAfter ?? 0;
     const after = before + delta;
-    if (after < 0) throw new DomainError('out_of_stock', 'Not enough stock.', { available: before });
+    if (after < 0)
+      throw new DomainError('out_of_stock', 'Not enough stock.', { available: before });
     return { kind, delta, stockAfter: after, ...(reason ? { reason } : {}) };
   });
 }
@@ -114,19 +127,35 @@ export interface NewItem {
  */
 export async function createItem(storeId: string, input: NewItem): Promise<ItemView> {
   if (!(await findStore(storeId))) throw notFound('store');
-  const conflict = () => new DomainError('conflict', `Item ${input.sku} already exists in this store.`);
+  const conflict = () =>
+    new DomainError('conflict', `Item ${input.sku} already exists in this store.`);
   let item: ItemDoc;
   try {
-    const [doc] = await Item.create([{ _id: itemIdOf(storeId, input.sku), storeId, sku: input.sku, name: input.name, points: input.points }]);
+    const [doc] = await Item.create([
+      {
+        _id: itemIdOf(storeId, input.sku),
+        storeId,
+        sku: input.sku,
+        name: input.name,
+        points: input.points,
+      },
+    ]);
     item = doc!.toObject();
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     const existing = await findItemBySku(storeId, input.sku);
-    if (!existing || existing.name !== input.name || existing.points !== input.points) throw conflict();
+    if (!existing || existing.name !== input.name || existing.points !== input.points)
+      throw conflict();
     item = existing;
   }
   const itemId = item._id;
-  const { link, created } = await appendMovement(itemId, { type: 'initial', id: itemId }, 'initial', input.stock, '开业库存');
+  const { link, created } = await appendMovement(
+    itemId,
+    { type: 'initial', id: itemId },
+    'initial',
+    input.stock,
+    '开业库存',
+  );
   // Another create of this sku opened it with another stock: that one won.
   if (!created && link.delta !== input.stock) throw conflict();
   return toItemView(item, await stockOf(itemId));
@@ -137,14 +166,22 @@ export async function findItemBySku(storeId: string, sku: string): Promise<ItemD
 }
 
 /** Items of a store by sku, for pricing a basket (by `_id`). */
-export async function findItemsBySkus(storeId: string, skus: string[]): Promise<Map<string, ItemDoc>> {
-  const docs = await Item.find({ _id: { $in: skus.map((sku) => itemIdOf(storeId, sku)) } }).lean<ItemDoc[]>();
+export async function findItemsBySkus(
+  storeId: string,
+  skus: string[],
+): Promise<Map<string, ItemDoc>> {
+  const docs = await Item.find({ _id: { $in: skus.map((sku) => itemIdOf(storeId, sku)) } }).lean<
+    ItemDoc[]
+  >();
   return new Map(docs.filter((d) => d.storeId === storeId).map((d) => [d.sku, d]));
 }
 
 export async function listItems(p: Principal, storeId: string): Promise<ItemView[]> {
   await storeInReach(p, storeId);
-  const docs = await Item.find({ storeId }).sort({ sku: 1 }).limit(ITEMS_PER_STORE_MAX).lean<ItemDoc[]>();
+  const docs = await Item.find({ storeId })
+    .sort({ sku: 1 })
+    .limit(ITEMS_PER_STORE_MAX)
+    .lean<ItemDoc[]>();
   return Promise.all(docs.map(async (d) => toItemView(d, await stockOf(d._id))));
 }
 
@@ -159,7 +196,11 @@ export async function getItem(p: Principal, storeId: string, sku: string): Promi
  * Changes an item's name or price. Redemptions keep the price they were made at (it is copied
  * into the redemption), so a price change never alters a past receipt.
  */
-export async function updateItem(storeId: string, sku: string, patch: { name?: string; points?: number }): Promise<ItemView> {
+export async function updateItem(
+  storeId: string,
+  sku: string,
+  patch: { name?: string; points?: number },
+): Promise<ItemView> {
   const item = await findItemBySku(storeId, sku);
   if (!item) throw notFound('item');
   await Item.updateOne({ _id: item._id }, { $set: patch });
@@ -181,15 +222,32 @@ export async function restockItem(
   const item = await findItemBySku(storeId, sku);
   if (!item) throw notFound('item');
   const itemId = item._id;
-  const sourceId = idempotencyKey ? `${itemId}:${p.id}:${idempotencyKey}` : new Types.ObjectId().toHexString();
-  const { link, created } = await appendMovement(itemId, { type: 'restock', id: sourceId }, 'restock', input.qty, input.reason ?? '补货');
+  const sourceId = idempotencyKey
+    ? `${itemId}:${p.id}:${idempotencyKey}`
+    : new Types.ObjectId().toHexString();
+  const { link, created } = await appendMovement(
+    itemId,
+    { type: 'restock', id: sourceId },
+    'restock',
+    input.qty,
+    input.reason ?? '补货',
+  );
   if (!created && (link.delta !== input.qty || (input.reason ?? '补货') !== link.reason)) {
-    throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was used for a different restock.');
+    throw new DomainError(
+      'idempotency_key_reused',
+      'This Idempotency-Key was used for a different restock.',
+    );
   }
   return { item: toItemView(item, await stockOf(itemId)), movement: toMovementView(link) };
 }
 
-export async function listMovements(p: Principal, storeId: string, sku: string, after: number, limit: number) {
+export async function listMovements(
+  p: Principal,
+  storeId: string,
+  sku: string,
+  after: number,
+  limit: number,
+) {
   await storeInReach(p, storeId);
   const item = await findItemBySku(storeId, sku);
   if (!item) throw notFound('item');
@@ -197,7 +255,10 @@ export async function listMovements(p: Principal, storeId: string, sku: string, 
   return { items: page.items.map(toMovementView), next: page.next };
 }
 
-const takeSource = (redemptionId: string, itemId: string) => ({ type: 'take', id: `${redemptionId}:${itemId}` });
+const takeSource = (redemptionId: string, itemId: string) => ({
+  type: 'take',
+  id: `${redemptionId}:${itemId}`,
+});
 
 export type TakeResult = { state: 'taken'; qty: number } | { state: 'voided' };
 
@@ -206,7 +267,11 @@ export type TakeResult = { state: 'taken'; qty: number } | { state: 'voided' };
  * having changed nothing. Returns `voided` when recovery has fenced this take off already: the
  * redemption was abandoned and must not go on.
  */
-export async function takeStock(itemId: string, redemptionId: string, qty: number): Promise<TakeResult> {
+export async function takeStock(
+  itemId: string,
+  redemptionId: string,
+  qty: number,
+): Promise<TakeResult> {
   assert.ok(Number.isSafeInteger(qty) && qty > 0);
   const { link } = await appendMovement(itemId, takeSource(redemptionId, itemId), 'take', -qty);
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: -link.delta };
@@ -217,7 +282,11 @@ export async function takeStock(itemId: string, redemptionId: string, qty: numbe
  * a zero `void` take unless the take already happened; returns what is there now.
  */
 export async function fenceStockTake(itemId: string, redemptionId: string): Promise<TakeResult> {
-  const { link } = await stock.append(itemId, takeSource(redemptionId, itemId), (head) => ({ kind: 'void', delta: 0, stockAfter: head?.stockAfter ?? 0 }));
+  const { link } = await stock.append(itemId, takeSource(redemptionId, itemId), (head) => ({
+    kind: 'void',
+    delta: 0,
+    stockAfter: head?.stockAfter ?? 0,
+  }));
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: -link.delta };
 }
 
@@ -226,8 +295,19 @@ export async function fenceStockTake(itemId: string, redemptionId: string): Prom
  * `surely` (the take is known to have happened, e.g. a confirmed redemption) also finds a take
  * whose source pointer a crash left unwritten, at the price of a scan.
  */
-export async function giveBackStock(itemId: string, redemptionId: string, reason: string, surely = false): Promise<void> {
+export async function giveBackStock(
+  itemId: string,
+  redemptionId: string,
+  reason: string,
+  surely = false,
+): Promise<void> {
   const taken = await stock.findBySource(takeSource(redemptionId, itemId), surely);
   if (!taken || taken.kind !== 'take' || taken.delta === 0) return;
-  await appendMovement(itemId, { type: 'give', id: `${redemptionId}:${itemId}` }, 'give', -taken.delta, reason);
+  await appendMovement(
+    itemId,
+    { type: 'give', id: `${redemptionId}:${itemId}` },
+    'give',
+    -taken.delta,
+    reason,
+  );
 }

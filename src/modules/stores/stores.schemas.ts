@@ -31,11 +31,23 @@ export const restockBody = obj({
   reason: text(200).optional(),
 });
 
-export const movementsQuery = obj({ after: queryInt(0, 1_000_000_000).optional(), limit: queryInt(1, 500).optional() });
+export const movementsQuery = obj({
+  after: queryInt(0, 1_000_000_000).optional(),
+  limit: queryInt(1, 500).optional(),
+});
 
-export const idempotencyHeaders = z.object({ 'idempotency-key': z.string().min(1).max(128).optional() });
+export const idempotencyHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(128).optional(),
+});
 
-export const storeSchema = z.object({ id: z.string(), name: z.string(), villageIds: z.array(z.string()), createdAt: z.string() }).openapi('Store');
+export const storeSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    villageIds: z.array(z.string()),
+    createdAt: z.string(),
+  })
+  .openapi('Store');
 
 export const itemSchema = z
   .object({
@@ -74,4 +86,6 @@ export const terminalSchema = z
   })
   .openapi('Terminal');
 
-export const credentialsSchema = z.object({ id: z.string(), clientId: z.string(), clientSecret: z.string(), storeId: z.string() }).openapi('TerminalCredentials');
+export const credentialsSchema = z
+  .object({ id: z.string(), clientId: z.string(), clientSecret: z.string(), storeId: z.string() })
+  .openapi('TerminalCredentials');

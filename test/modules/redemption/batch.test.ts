@@ -1,7 +1,15 @@
 import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
 import { clock } from '../../../src/platform/clock';
-import { account, entriesOf, expectBooksAgree, makeScene, newKey, stockOfSku, type Terminal } from './scene';
+import {
+  account,
+  entriesOf,
+  expectBooksAgree,
+  makeScene,
+  newKey,
+  stockOfSku,
+  type Terminal,
+} from './scene';
 
 const realNow = clock.now;
 const NOW = Date.parse('2030-07-10T06:00:00Z');
@@ -31,13 +39,23 @@ describe('POST /v1/redemptions/batch (offline counters)', () => {
     ];
     const res = await upload(t, entries);
     expect(res.status).to.equal(200);
-    expect(res.body.results.map((r: { key: string; outcome: string; status: number }) => [r.key, r.outcome, r.status])).to.deep.equal([
+    expect(
+      res.body.results.map((r: { key: string; outcome: string; status: number }) => [
+        r.key,
+        r.outcome,
+        r.status,
+      ]),
+    ).to.deep.equal([
       [entries[0]!.key, 'flagged', 409],
       [entries[1]!.key, 'redeemed', 201],
       [entries[2]!.key, 'redeemed', 201],
     ]);
     expect(res.body.results[0].body.code).to.equal('insufficient_points');
-    expect(res.body.results[1].body).to.include({ offline: true, time: entries[1]!.offlineAt, spendableAfter: 15 });
+    expect(res.body.results[1].body).to.include({
+      offline: true,
+      time: entries[1]!.offlineAt,
+      spendableAfter: 15,
+    });
     expect(res.body.results[2].body.spendableAfter).to.equal(5);
     expect(await account(s, h.id)).to.include({ spendable: 5 });
     expect(await stockOfSku(s, 'RICE')).to.equal(8);
@@ -46,13 +64,22 @@ describe('POST /v1/redemptions/batch (offline counters)', () => {
     const flags = await http().get(`/v1/stores/${s.storeId}/redemption-flags`).set(t.auth);
     expect(flags.status).to.equal(200);
     expect(flags.body.items).to.have.length(1);
-    expect(flags.body.items[0]).to.include({ key: entries[0]!.key, code: 'insufficient_points', householdId: h.id, cardNo: h.cardNo, points: 20, offlineAt: entries[0]!.offlineAt });
+    expect(flags.body.items[0]).to.include({
+      key: entries[0]!.key,
+      code: 'insufficient_points',
+      householdId: h.id,
+      cardNo: h.cardNo,
+      points: 20,
+      offlineAt: entries[0]!.offlineAt,
+    });
     expect(flags.body.items[0].resolution).to.equal(null);
 
     // Uploading the same batch again changes nothing and answers the same.
     const again = await upload(t, entries);
     expect(again.body).to.deep.equal(res.body);
-    expect((await http().get(`/v1/stores/${s.storeId}/redemption-flags`).set(s.admin.auth)).body.items).to.have.length(1);
+    expect(
+      (await http().get(`/v1/stores/${s.storeId}/redemption-flags`).set(s.admin.auth)).body.items,
+    ).to.have.length(1);
     await expectBooksAgree(s, { points: { [h.id]: 25 }, stock: { RICE: 10 } });
   });
 
@@ -66,26 +93,47 @@ describe('POST /v1/redemptions/batch (offline counters)', () => {
       { key: 'c', offlineAt: at(3), cardNo: h.cardNo, items: [{ sku: 'GONE', qty: 1 }] },
       { key: 'd', offlineAt: at(2), cardNo: h.cardNo, items: [{ sku: 'OIL', qty: 1 }] },
     ]);
-    expect(res.body.results.map((r: { outcome: string; body: { code?: string } }) => `${r.outcome}:${r.body.code ?? ''}`)).to.deep.equal([
+    expect(
+      res.body.results.map(
+        (r: { outcome: string; body: { code?: string } }) => `${r.outcome}:${r.body.code ?? ''}`,
+      ),
+    ).to.deep.equal([
       'flagged:not_found',
       'flagged:out_of_stock',
       'flagged:validation_failed',
       'redeemed:',
     ]);
     const flags = await http().get(`/v1/stores/${s.storeId}/redemption-flags`).set(t.auth);
-    expect(flags.body.items.map((f: { key: string }) => f.key).sort()).to.deep.equal(['a', 'b', 'c']);
+    expect(flags.body.items.map((f: { key: string }) => f.key).sort()).to.deep.equal([
+      'a',
+      'b',
+      'c',
+    ]);
     const flagId = flags.body.items.find((f: { key: string }) => f.key === 'b').id;
-    const resolve = () => http().post(`/v1/stores/${s.storeId}/redemption-flags/${flagId}/resolution`).set(t.auth).send({ note: '农户已补交积分' });
+    const resolve = () =>
+      http()
+        .post(`/v1/stores/${s.storeId}/redemption-flags/${flagId}/resolution`)
+        .set(t.auth)
+        .send({ note: '农户已补交积分' });
     const results = await Promise.all([resolve(), resolve(), resolve()]);
     expect(results.map((r) => r.status).sort()).to.deep.equal([201, 409, 409]);
     const ok = results.find((r) => r.status === 201)!;
     expect(ok.body.resolution).to.include({ note: '农户已补交积分', by: t.id });
     const open = await http().get(`/v1/stores/${s.storeId}/redemption-flags`).set(t.auth);
     expect(open.body.items.map((f: { key: string }) => f.key).sort()).to.deep.equal(['a', 'c']);
-    const all = await http().get(`/v1/stores/${s.storeId}/redemption-flags?status=all`).set(s.admin.auth);
+    const all = await http()
+      .get(`/v1/stores/${s.storeId}/redemption-flags?status=all`)
+      .set(s.admin.auth);
     expect(all.body.items).to.have.length(3);
     const other = await makeScene();
-    expect((await http().post(`/v1/stores/${s.storeId}/redemption-flags/${flagId}/resolution`).set(other.terminals[0]!.auth).send({ note: 'x' })).status).to.equal(404);
+    expect(
+      (
+        await http()
+          .post(`/v1/stores/${s.storeId}/redemption-flags/${flagId}/resolution`)
+          .set(other.terminals[0]!.auth)
+          .send({ note: 'x' })
+      ).status,
+    ).to.equal(404);
   });
 
   it('a key first used online and then in a batch with an offline time is another request: 422 for that entry', async () => {
@@ -93,9 +141,15 @@ describe('POST /v1/redemptions/batch (offline counters)', () => {
     const t = s.terminals[0]!;
     const key = newKey();
     const cardNo = s.households[0]!.cardNo;
-    const online = await http().post('/v1/redemptions').set(t.auth).set('Idempotency-Key', key).send({ cardNo, items: [{ sku: 'RICE', qty: 1 }] });
+    const online = await http()
+      .post('/v1/redemptions')
+      .set(t.auth)
+      .set('Idempotency-Key', key)
+      .send({ cardNo, items: [{ sku: 'RICE', qty: 1 }] });
     expect(online.status).to.equal(201);
-    const res = await upload(t, [{ key, offlineAt: at(1), cardNo, items: [{ sku: 'RICE', qty: 1 }] }]);
+    const res = await upload(t, [
+      { key, offlineAt: at(1), cardNo, items: [{ sku: 'RICE', qty: 1 }] },
+    ]);
     expect(res.body.results[0]).to.include({ outcome: 'rejected', status: 422 });
     expect((await account(s, s.households[0]!.id)).spendable).to.equal(90);
   });
@@ -121,7 +175,10 @@ describe('POST /v1/redemptions/batch (offline counters)', () => {
       { ...good, key: newKey(), offlineAt: new Date(NOW + 60 * 60_000).toISOString() },
       { ...good, key: newKey(), offlineAt: new Date(NOW - 31 * 24 * 60 * 60_000).toISOString() },
     ]);
-    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).to.deep.equal(['flagged', 'flagged']);
+    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).to.deep.equal([
+      'flagged',
+      'flagged',
+    ]);
     expect((await account(s, s.households[0]!.id)).spendable).to.equal(100);
   });
 });

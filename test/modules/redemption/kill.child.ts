@@ -7,7 +7,11 @@
  * MSL_KILL_AFTER, MSL_REDEMPTIONS (JSON [{key, cardNo, items}]). Never exits normally.
  */
 import { connectDb } from '../../../src/platform/db';
-import { redeem, redemptionFaults, type RedeemStep } from '../../../src/modules/redemption/redemption.service';
+import {
+  redeem,
+  redemptionFaults,
+  type RedeemStep,
+} from '../../../src/modules/redemption/redemption.service';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -16,8 +20,17 @@ async function main(): Promise<void> {
   redemptionFaults.after = (step) => {
     if (step === killAfter) process.kill(process.pid, 'SIGKILL');
   };
-  const principal = { id: env.MSL_TERMINAL_ID!, kind: 'terminal' as const, role: 'terminal' as const, storeId: env.MSL_STORE_ID! };
-  const list = JSON.parse(env.MSL_REDEMPTIONS!) as { key: string; cardNo: string; items: { sku: string; qty: number }[] }[];
+  const principal = {
+    id: env.MSL_TERMINAL_ID!,
+    kind: 'terminal' as const,
+    role: 'terminal' as const,
+    storeId: env.MSL_STORE_ID!,
+  };
+  const list = JSON.parse(env.MSL_REDEMPTIONS!) as {
+    key: string;
+    cardNo: string;
+    items: { sku: string; qty: number }[];
+  }[];
   await Promise.all(list.map((r) => redeem(principal, r)));
   // Reaching here means the step never came: say so, the parent fails the test.
   process.stdout.write('not killed\n');

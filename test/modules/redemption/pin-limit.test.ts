@@ -16,11 +16,18 @@ describe('card PIN', () => {
   async function pinScene() {
     const s = await makeScene({ points: 100 });
     const h = s.households[0]!;
-    const set = await http().put(`/v1/households/${h.id}/pin`).set(s.admin.auth).send({ pin: '2468' });
+    const set = await http()
+      .put(`/v1/households/${h.id}/pin`)
+      .set(s.admin.auth)
+      .send({ pin: '2468' });
     expect(set.status).to.equal(204);
     return { s, h, t: s.terminals[0]! };
   }
-  const basket = (cardNo: string, pin?: string) => ({ cardNo, items: [{ sku: 'RICE', qty: 1 }], ...(pin !== undefined ? { pin } : {}) });
+  const basket = (cardNo: string, pin?: string) => ({
+    cardNo,
+    items: [{ sku: 'RICE', qty: 1 }],
+    ...(pin !== undefined ? { pin } : {}),
+  });
 
   it('a card with a PIN needs it: none → 403 pin_required, wrong → 403 pin_incorrect (attemptsLeft), right → 201', async () => {
     const { s, h, t } = await pinScene();
@@ -58,7 +65,11 @@ describe('card PIN', () => {
     const right = await redeemVia(t, newKey(), basket(h.cardNo, '2468'));
     expect(right.status).to.equal(423);
     const status = await http().get(`/v1/households/${h.id}/pin`).set(s.admin.auth);
-    expect(status.body).to.deep.equal({ householdId: h.id, pinSet: true, lockedUntil: new Date(t0 + PIN_LOCK_MS).toISOString() });
+    expect(status.body).to.deep.equal({
+      householdId: h.id,
+      pinSet: true,
+      lockedUntil: new Date(t0 + PIN_LOCK_MS).toISOString(),
+    });
     clock.now = () => new Date(t0 + PIN_LOCK_MS - 1000);
     expect((await redeemVia(t, newKey(), basket(h.cardNo, '2468'))).status).to.equal(423);
     clock.now = () => new Date(t0 + PIN_LOCK_MS);
@@ -72,7 +83,11 @@ describe('card PIN', () => {
     const s = await makeScene({ points: 100, terminals: 3 });
     const h = s.households[0]!;
     await http().put(`/v1/households/${h.id}/pin`).set(s.admin.auth).send({ pin: '2468' });
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => redeemVia(s.terminals[i % 3]!, newKey(), basket(h.cardNo, `00${i}0`))));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        redeemVia(s.terminals[i % 3]!, newKey(), basket(h.cardNo, `00${i}0`)),
+      ),
+    );
     const incorrect = results.filter((r) => r.body.code === 'pin_incorrect');
     const locked = results.filter((r) => r.body.code === 'card_locked');
     expect(incorrect.map((r) => r.body.attemptsLeft).sort()).to.deep.equal([1, 2]);
@@ -88,7 +103,10 @@ describe('card PIN', () => {
     expect((await redeemVia(t, newKey(), basket(h.cardNo, '1111'))).body.attemptsLeft).to.equal(2);
     await redeemVia(t, newKey(), basket(h.cardNo, '1111'));
     expect((await redeemVia(t, newKey(), basket(h.cardNo, '1111'))).status).to.equal(423);
-    expect((await http().put(`/v1/households/${h.id}/pin`).set(s.admin.auth).send({ pin: '135790' })).status).to.equal(204);
+    expect(
+      (await http().put(`/v1/households/${h.id}/pin`).set(s.admin.auth).send({ pin: '135790' }))
+        .status,
+    ).to.equal(204);
     expect((await redeemVia(t, newKey(), basket(h.cardNo, '135790'))).status).to.equal(201);
   });
 
@@ -99,15 +117,27 @@ describe('card PIN', () => {
     const clerk = await makeUser('clerk', { villageId: s.villageId });
     const other = await makeScene();
     const otherClerk = await makeUser('clerk', { villageId: other.villageId });
-    expect((await http().put(`/v1/households/${h.id}/pin`).set(own.auth).send({ pin: '1234' })).status).to.equal(204);
+    expect(
+      (await http().put(`/v1/households/${h.id}/pin`).set(own.auth).send({ pin: '1234' })).status,
+    ).to.equal(204);
     const st = await http().get(`/v1/households/${h.id}/pin`).set(clerk.auth);
     expect(st.body).to.deep.equal({ householdId: h.id, pinSet: true, lockedUntil: null });
-    expect((await http().put(`/v1/households/${h.id}/pin`).set(otherClerk.auth).send({ pin: '1234' })).status).to.equal(404);
-    expect((await http().delete(`/v1/households/${h.id}/pin`).set(otherClerk.auth)).status).to.equal(404);
+    expect(
+      (await http().put(`/v1/households/${h.id}/pin`).set(otherClerk.auth).send({ pin: '1234' }))
+        .status,
+    ).to.equal(404);
+    expect(
+      (await http().delete(`/v1/households/${h.id}/pin`).set(otherClerk.auth)).status,
+    ).to.equal(404);
     for (const pin of ['123', '1234567', 'abcd', 1234, { $gt: '' }]) {
-      expect((await http().put(`/v1/households/${h.id}/pin`).set(own.auth).send({ pin })).status, JSON.stringify(pin)).to.equal(400);
+      expect(
+        (await http().put(`/v1/households/${h.id}/pin`).set(own.auth).send({ pin })).status,
+        JSON.stringify(pin),
+      ).to.equal(400);
     }
-    expect((await http().delete(`/v1/households/${h.id}/pin`).set(clerk.auth)).status).to.equal(204);
+    expect((await http().delete(`/v1/households/${h.id}/pin`).set(clerk.auth)).status).to.equal(
+      204,
+    );
     expect((await redeemVia(s.terminals[0]!, newKey(), basket(h.cardNo))).status).to.equal(201);
   });
 });
@@ -119,14 +149,31 @@ describe('daily redemption limit (village policy)', () => {
 
   it('PATCH /v1/villages/:id sets redemptionDailyLimit, GET shows it, null removes it; bad values are 400', async () => {
     const s = await makeScene();
-    const set = await http().patch(`/v1/villages/${s.villageId}`).set(s.admin.auth).send({ policy: { redemptionDailyLimit: 50 } });
+    const set = await http()
+      .patch(`/v1/villages/${s.villageId}`)
+      .set(s.admin.auth)
+      .send({ policy: { redemptionDailyLimit: 50 } });
     expect(set.status).to.equal(200);
     expect(set.body.policy).to.include({ redemptionDailyLimit: 50 });
-    expect((await http().get(`/v1/villages/${s.villageId}`).set(s.admin.auth)).body.policy.redemptionDailyLimit).to.equal(50);
+    expect(
+      (await http().get(`/v1/villages/${s.villageId}`).set(s.admin.auth)).body.policy
+        .redemptionDailyLimit,
+    ).to.equal(50);
     for (const bad of [0, -1, 1.5, '50', { $gt: 0 }]) {
-      expect((await http().patch(`/v1/villages/${s.villageId}`).set(s.admin.auth).send({ policy: { redemptionDailyLimit: bad } })).status, JSON.stringify(bad)).to.equal(400);
+      expect(
+        (
+          await http()
+            .patch(`/v1/villages/${s.villageId}`)
+            .set(s.admin.auth)
+            .send({ policy: { redemptionDailyLimit: bad } })
+        ).status,
+        JSON.stringify(bad),
+      ).to.equal(400);
     }
-    const cleared = await http().patch(`/v1/villages/${s.villageId}`).set(s.admin.auth).send({ policy: { redemptionDailyLimit: null } });
+    const cleared = await http()
+      .patch(`/v1/villages/${s.villageId}`)
+      .set(s.admin.auth)
+      .send({ policy: { redemptionDailyLimit: null } });
     expect(cleared.status).to.equal(200);
     expect(cleared.body.policy).to.not.have.property('redemptionDailyLimit');
   });
@@ -136,29 +183,68 @@ describe('daily redemption limit (village policy)', () => {
     const [h1, h2] = s.households;
     const t = s.terminals[0]!;
     clock.now = () => new Date('2030-05-01T10:00:00Z');
-    expect((await redeemVia(t, newKey(), { cardNo: h1!.cardNo, items: [{ sku: 'RICE', qty: 2 }] })).status).to.equal(201);
-    const over = await redeemVia(t, newKey(), { cardNo: h1!.cardNo, items: [{ sku: 'RICE', qty: 1 }] });
+    expect(
+      (await redeemVia(t, newKey(), { cardNo: h1!.cardNo, items: [{ sku: 'RICE', qty: 2 }] }))
+        .status,
+    ).to.equal(201);
+    const over = await redeemVia(t, newKey(), {
+      cardNo: h1!.cardNo,
+      items: [{ sku: 'RICE', qty: 1 }],
+    });
     expect(over.status).to.equal(409);
     expect(over.body).to.include({ code: 'daily_limit_exceeded', limit: 25, usedToday: 20 });
     expect((await account(s, h1!.id)).spendable).to.equal(980);
     // Another household of the village has its own allowance.
-    expect((await redeemVia(t, newKey(), { cardNo: h2!.cardNo, items: [{ sku: 'RICE', qty: 2 }] })).status).to.equal(201);
+    expect(
+      (await redeemVia(t, newKey(), { cardNo: h2!.cardNo, items: [{ sku: 'RICE', qty: 2 }] }))
+        .status,
+    ).to.equal(201);
     // Another store serving the village counts apart.
     const store2 = await makeStore([s.villageId]);
     const t2 = await makeTerminal(store2.id);
     await createItem(store2.id, { sku: 'RICE', name: '大米', points: 10, stock: 10 });
-    expect((await redeemVia(t2, newKey(), { cardNo: h1!.cardNo, items: [{ sku: 'RICE', qty: 2 }] })).status).to.equal(201);
+    expect(
+      (await redeemVia(t2, newKey(), { cardNo: h1!.cardNo, items: [{ sku: 'RICE', qty: 2 }] }))
+        .status,
+    ).to.equal(201);
     // 16:00 UTC is midnight in Shanghai: a new day.
     clock.now = () => new Date('2030-05-01T16:00:00Z');
-    expect((await redeemVia(t, newKey(), { cardNo: h1!.cardNo, items: [{ sku: 'RICE', qty: 2 }] })).status).to.equal(201);
+    expect(
+      (await redeemVia(t, newKey(), { cardNo: h1!.cardNo, items: [{ sku: 'RICE', qty: 2 }] }))
+        .status,
+    ).to.equal(201);
   });
 
   it('the limit in force when the redemption began applies; a raised limit lets the next one through', async () => {
     const s = await makeScene({ points: 1000, dailyLimit: 10 });
     const h = s.households[0]!;
-    expect((await redeemVia(s.terminals[0]!, newKey(), { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] })).status).to.equal(201);
-    expect((await redeemVia(s.terminals[0]!, newKey(), { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] })).status).to.equal(409);
-    await http().patch(`/v1/villages/${s.villageId}`).set(s.admin.auth).send({ policy: { redemptionDailyLimit: 20 } });
-    expect((await redeemVia(s.terminals[0]!, newKey(), { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] })).status).to.equal(201);
+    expect(
+      (
+        await redeemVia(s.terminals[0]!, newKey(), {
+          cardNo: h.cardNo,
+          items: [{ sku: 'RICE', qty: 1 }],
+        })
+      ).status,
+    ).to.equal(201);
+    expect(
+      (
+        await redeemVia(s.terminals[0]!, newKey(), {
+          cardNo: h.cardNo,
+          items: [{ sku: 'RICE', qty: 1 }],
+        })
+      ).status,
+    ).to.equal(409);
+    await http()
+      .patch(`/v1/villages/${s.villageId}`)
+      .set(s.admin.auth)
+      .send({ policy: { redemptionDailyLimit: 20 } });
+    expect(
+      (
+        await redeemVia(s.terminals[0]!, newKey(), {
+          cardNo: h.cardNo,
+          items: [{ sku: 'RICE', qty: 1 }],
+        })
+      ).status,
+    ).to.equal(201);
   });
 });

@@ -1,20 +1,49 @@
 import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
-import { account, entriesOf, expectBooksAgree, fund, makeScene, newKey, redeemVia, stockOfSku } from './scene';
+import {
+  account,
+  entriesOf,
+  expectBooksAgree,
+  fund,
+  makeScene,
+  newKey,
+  redeemVia,
+  stockOfSku,
+} from './scene';
 
 describe('POST /v1/redemptions under races', () => {
   it('100 concurrent redemptions of 10 points against 500, from 4 terminals → exactly 50 succeed, 50 insufficient_points, spendable 0, merit unchanged, the chain verifies', async () => {
-    const s = await makeScene({ points: 500, terminals: 4, items: [{ sku: 'SOAP', points: 10, stock: 1000 }] });
+    const s = await makeScene({
+      points: 500,
+      terminals: 4,
+      items: [{ sku: 'SOAP', points: 10, stock: 1000 }],
+    });
     const h = s.households[0]!;
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => redeemVia(s.terminals[i % 4]!, newKey(), { cardNo: h.cardNo, items: [{ sku: 'SOAP', qty: 1 }] })),
+      Array.from({ length: 100 }, (_, i) =>
+        redeemVia(s.terminals[i % 4]!, newKey(), {
+          cardNo: h.cardNo,
+          items: [{ sku: 'SOAP', qty: 1 }],
+        }),
+      ),
     );
     const ok = results.filter((r) => r.status === 201);
-    const refused = results.filter((r) => r.status === 409 && r.body.code === 'insufficient_points');
-    expect(ok.length, results.filter((r) => r.status !== 201 && r.status !== 409).map((r) => r.text).join('\n')).to.equal(50);
+    const refused = results.filter(
+      (r) => r.status === 409 && r.body.code === 'insufficient_points',
+    );
+    expect(
+      ok.length,
+      results
+        .filter((r) => r.status !== 201 && r.status !== 409)
+        .map((r) => r.text)
+        .join('\n'),
+    ).to.equal(50);
     expect(refused.length).to.equal(50);
     expect(await account(s, h.id)).to.include({ spendable: 0, merit: 500, entryCount: 51 });
-    expect(new Set(ok.map((r) => r.body.spendableAfter)).size, 'every success saw its own balance').to.equal(50);
+    expect(
+      new Set(ok.map((r) => r.body.spendableAfter)).size,
+      'every success saw its own balance',
+    ).to.equal(50);
     expect(await stockOfSku(s, 'SOAP')).to.equal(950);
     await expectBooksAgree(s, { points: { [h.id]: 500 }, stock: { SOAP: 1000 } });
   });
@@ -41,7 +70,14 @@ describe('POST /v1/redemptions under races', () => {
   it('20 concurrent requests with one key that is refused → all get the same stored 409', async () => {
     const s = await makeScene({ points: 5 });
     const key = newKey();
-    const results = await Promise.all(Array.from({ length: 20 }, () => redeemVia(s.terminals[0]!, key, { cardNo: s.households[0]!.cardNo, items: [{ sku: 'RICE', qty: 1 }] })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        redeemVia(s.terminals[0]!, key, {
+          cardNo: s.households[0]!.cardNo,
+          items: [{ sku: 'RICE', qty: 1 }],
+        }),
+      ),
+    );
     for (const r of results) {
       expect(r.status).to.equal(409);
       expect(r.text).to.equal(results[0]!.text);
@@ -50,8 +86,20 @@ describe('POST /v1/redemptions under races', () => {
   });
 
   it('stock 5, ten buyers at once → 5 succeed, 5 out_of_stock, and those 5 spend nothing', async () => {
-    const s = await makeScene({ points: 100, households: 10, terminals: 3, items: [{ sku: 'OIL', name: '食用油', points: 30, stock: 5 }] });
-    const results = await Promise.all(s.households.map((h, i) => redeemVia(s.terminals[i % 3]!, newKey(), { cardNo: h.cardNo, items: [{ sku: 'OIL', qty: 1 }] })));
+    const s = await makeScene({
+      points: 100,
+      households: 10,
+      terminals: 3,
+      items: [{ sku: 'OIL', name: '食用油', points: 30, stock: 5 }],
+    });
+    const results = await Promise.all(
+      s.households.map((h, i) =>
+        redeemVia(s.terminals[i % 3]!, newKey(), {
+          cardNo: h.cardNo,
+          items: [{ sku: 'OIL', qty: 1 }],
+        }),
+      ),
+    );
     const ok = results.filter((r) => r.status === 201);
     const refused = results.filter((r) => r.status === 409 && r.body.code === 'out_of_stock');
     expect(ok.length).to.equal(5);
@@ -60,9 +108,13 @@ describe('POST /v1/redemptions under races', () => {
     for (const [i, h] of s.households.entries()) {
       const acc = await account(s, h.id);
       if (results[i]!.status === 201) expect(acc).to.include({ spendable: 70, entryCount: 2 });
-      else expect(acc, 'a refused buyer spends nothing').to.include({ spendable: 100, entryCount: 1 });
+      else
+        expect(acc, 'a refused buyer spends nothing').to.include({ spendable: 100, entryCount: 1 });
     }
-    await expectBooksAgree(s, { points: Object.fromEntries(s.households.map((h) => [h.id, 100])), stock: { OIL: 5 } });
+    await expectBooksAgree(s, {
+      points: Object.fromEntries(s.households.map((h) => [h.id, 100])),
+      stock: { OIL: 5 },
+    });
   });
 
   it('a first try refused with insufficient_points, then a top-up, then a replay of the same key and body → the same 409; a new key then succeeds', async () => {
@@ -88,14 +140,27 @@ describe('POST /v1/redemptions under races', () => {
   it('one redemption reversed ten times at once → points and stock come back once; every answer is the same 201', async () => {
     const s = await makeScene({ points: 100, terminals: 2 });
     const h = s.households[0]!;
-    const red = await redeemVia(s.terminals[0]!, newKey(), { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 4 }] });
+    const red = await redeemVia(s.terminals[0]!, newKey(), {
+      cardNo: h.cardNo,
+      items: [{ sku: 'RICE', qty: 4 }],
+    });
     expect(red.status).to.equal(201);
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => http().post(`/v1/redemptions/${red.body.id}/reversal`).set(s.terminals[i % 2]!.auth)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        http()
+          .post(`/v1/redemptions/${red.body.id}/reversal`)
+          .set(s.terminals[i % 2]!.auth),
+      ),
+    );
     for (const r of results) {
       expect(r.status, r.text).to.equal(201);
       expect(r.text).to.equal(results[0]!.text);
     }
-    expect(results[0]!.body).to.include({ redemptionId: red.body.id, points: 40, spendableAfter: 100 });
+    expect(results[0]!.body).to.include({
+      redemptionId: red.body.id,
+      points: 40,
+      spendableAfter: 100,
+    });
     expect(await account(s, h.id)).to.include({ spendable: 100, merit: 100, entryCount: 3 });
     expect(await stockOfSku(s, 'RICE')).to.equal(1000);
     const entries = await entriesOf(s, h.id);
@@ -108,7 +173,14 @@ describe('POST /v1/redemptions under races', () => {
   it('a daily limit of 30 with ten 10-point redemptions at once from two counters → exactly 3 go through', async () => {
     const s = await makeScene({ points: 1000, terminals: 2, dailyLimit: 30 });
     const h = s.households[0]!;
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => redeemVia(s.terminals[i % 2]!, newKey(), { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        redeemVia(s.terminals[i % 2]!, newKey(), {
+          cardNo: h.cardNo,
+          items: [{ sku: 'RICE', qty: 1 }],
+        }),
+      ),
+    );
     expect(results.filter((r) => r.status === 201)).to.have.length(3);
     const refused = results.filter((r) => r.status === 409);
     expect(refused).to.have.length(7);

@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { expect } from '../../support/expect';
-import { displayWidth, maskCard, renderReceipt, RECEIPT_WIDTH, shanghaiDay, shanghaiTime, truncateToWidth, wrapToWidth } from '../../../src/modules/redemption/receipt';
+import {
+  displayWidth,
+  maskCard,
+  renderReceipt,
+  RECEIPT_WIDTH,
+  shanghaiDay,
+  shanghaiTime,
+  truncateToWidth,
+  wrapToWidth,
+} from '../../../src/modules/redemption/receipt';
 
 describe('receipt text (pure)', () => {
   it('counts CJK and full-width characters as two columns, ASCII as one', () => {
@@ -30,10 +39,20 @@ describe('receipt text (pure)', () => {
   });
 
   it('every line of any receipt is at most 32 columns and every number is printed whole, whatever the names, quantities and totals', () => {
-    const name = fc.stringOf(fc.constantFrom('大', '米', '油', 'a', 'B', '5', '（', '）', ' ', '-', '한', 'é'), { minLength: 1, maxLength: 64 });
+    const name = fc.stringOf(
+      fc.constantFrom('大', '米', '油', 'a', 'B', '5', '（', '）', ' ', '-', '한', 'é'),
+      { minLength: 1, maxLength: 64 },
+    );
     fc.assert(
       fc.property(
-        fc.array(fc.record({ name, qty: fc.integer({ min: 1, max: 999 }), points: fc.integer({ min: 1, max: 1_000_000_000 }) }), { minLength: 1, maxLength: 50 }),
+        fc.array(
+          fc.record({
+            name,
+            qty: fc.integer({ min: 1, max: 999 }),
+            points: fc.integer({ min: 1, max: 1_000_000_000 }),
+          }),
+          { minLength: 1, maxLength: 50 },
+        ),
         name,
         fc.integer({ min: 0, max: 1_000_000_000 }),
         fc.boolean(),
@@ -50,9 +69,11 @@ describe('receipt text (pure)', () => {
             spendableAfter,
             ...(reversed ? { reversedAt: new Date('2030-01-01T01:00:00Z') } : {}),
           });
-          for (const line of text.split('\n')) expect(displayWidth(line), line).to.be.at.most(RECEIPT_WIDTH);
+          for (const line of text.split('\n'))
+            expect(displayWidth(line), line).to.be.at.most(RECEIPT_WIDTH);
           // Numbers are printed whole, never cut to fit.
-          for (const item of items) expect(text).to.match(new RegExp(`x${item.qty} +${item.points}\n`));
+          for (const item of items)
+            expect(text).to.match(new RegExp(`x${item.qty} +${item.points}\n`));
           expect(text).to.include(` ${spendableAfter}\n`);
           expect(text.endsWith('\n')).to.equal(true);
         },

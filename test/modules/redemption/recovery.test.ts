@@ -8,7 +8,16 @@ import {
   redemptionTuning,
   type RedeemStep,
 } from '../../../src/modules/redemption/redemption.service';
-import { account, entriesOf, expectBooksAgree, makeScene, newKey, redeemVia, redemptionsOf, stockOfSku } from './scene';
+import {
+  account,
+  entriesOf,
+  expectBooksAgree,
+  makeScene,
+  newKey,
+  redeemVia,
+  redemptionsOf,
+  stockOfSku,
+} from './scene';
 
 /** Makes the request die right after `step` (for any redemption): a crash between two steps. */
 function crashAfter(step: RedeemStep): void {
@@ -68,7 +77,10 @@ describe('redemption recovery after a crash', () => {
       const report = await recoverRedemptions(0);
       expect(report.errors).to.equal(0);
       expect(report.keys).to.equal(1);
-      const afterRecovery = await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
+      const afterRecovery = await expectBooksAgree(s, {
+        points: { [h.id]: 100 },
+        stock: { RICE: 10, SOAP: 10 },
+      });
       if (forward) {
         expect(afterRecovery.live).to.have.length(1);
         expect(await account(s, h.id)).to.include({ spendable: 55, merit: 100 });
@@ -76,7 +88,13 @@ describe('redemption recovery after a crash', () => {
         expect(afterRecovery.live).to.have.length(0);
         expect(await account(s, h.id)).to.include({ spendable: 100, merit: 100 });
         expect(await stockOfSku(s, 'RICE')).to.equal(10);
-        for (const r of afterRecovery.records) expect(r).to.include({ status: 'failed' }).and.have.deep.property('failure', { code: 'abandoned', detail: 'Interrupted; rolled back by recovery.' });
+        for (const r of afterRecovery.records)
+          expect(r)
+            .to.include({ status: 'failed' })
+            .and.have.deep.property('failure', {
+              code: 'abandoned',
+              detail: 'Interrupted; rolled back by recovery.',
+            });
       }
 
       const retry = await redeemVia(t, key, body);
@@ -86,12 +104,20 @@ describe('redemption recovery after a crash', () => {
       if (forward) expect(retry.body.id).to.equal(afterRecovery.live[0]!.id);
       expect(retry.body).to.include({ points: BASKET_POINTS, spendableAfter: 55 });
 
-      const final = await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
+      const final = await expectBooksAgree(s, {
+        points: { [h.id]: 100 },
+        stock: { RICE: 10, SOAP: 10 },
+      });
       expect(final.live).to.have.length(1);
-      const charged = (await entriesOf(s, h.id)).filter((e) => e.type === 'redemption' && e.points !== 0);
+      const charged = (await entriesOf(s, h.id)).filter(
+        (e) => e.type === 'redemption' && e.points !== 0,
+      );
       expect(charged, 'exactly one charging entry').to.have.length(1);
       // The day's allowance was used once: one more item is over the limit.
-      const more = await redeemVia(t, newKey(), { cardNo: h.cardNo, items: [{ sku: 'SOAP', qty: 1 }] });
+      const more = await redeemVia(t, newKey(), {
+        cardNo: h.cardNo,
+        items: [{ sku: 'SOAP', qty: 1 }],
+      });
       expect(more.status).to.equal(409);
       expect(more.body).to.include({ code: 'daily_limit_exceeded', usedToday: BASKET_POINTS });
     });
@@ -143,7 +169,9 @@ describe('redemption recovery after a crash', () => {
       const red = await redeemVia(t, newKey(), { cardNo: h.cardNo, items: BASKET });
       expect(red.status).to.equal(201);
       crashAfter(step);
-      expect((await http().post(`/v1/redemptions/${red.body.id}/reversal`).set(t.auth)).status).to.equal(500);
+      expect(
+        (await http().post(`/v1/redemptions/${red.body.id}/reversal`).set(t.auth)).status,
+      ).to.equal(500);
       delete redemptionFaults.after;
       const report = await recoverRedemptions(0);
       expect(report).to.include({ reversals: 1, errors: 0 });
@@ -154,12 +182,19 @@ describe('redemption recovery after a crash', () => {
       expect(again.body.spendableAfter).to.equal(100);
       await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
       // The allowance came back with the reversal: a full basket fits again today.
-      expect((await redeemVia(t, newKey(), { cardNo: h.cardNo, items: BASKET })).status).to.equal(201);
+      expect((await redeemVia(t, newKey(), { cardNo: h.cardNo, items: BASKET })).status).to.equal(
+        201,
+      );
     });
   }
 
   it('recovery running flat out beside live requests never breaks the books (every request is "stale" at once)', async () => {
-    const s = await makeScene({ points: 200, households: 2, terminals: 2, items: [{ sku: 'RICE', points: 10, stock: 15 }] });
+    const s = await makeScene({
+      points: 200,
+      households: 2,
+      terminals: 2,
+      items: [{ sku: 'RICE', points: 10, stock: 15 }],
+    });
     redemptionTuning.staleAfterMs = 0;
     redemptionTuning.inFlightWaitMs = 2000;
     let sweeping = true;
@@ -175,14 +210,20 @@ describe('redemption recovery after a crash', () => {
     const requests = Array.from({ length: 40 }, (_, i) => {
       const h = s.households[i % 2]!;
       const key = `${keys[i % 8]!}-${i % 2}`;
-      return redeemVia(s.terminals[i % 2]!, key, { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] });
+      return redeemVia(s.terminals[i % 2]!, key, {
+        cardNo: h.cardNo,
+        items: [{ sku: 'RICE', qty: 1 }],
+      });
     });
     const results = await Promise.all(requests);
     sweeping = false;
     expect(await sweeper).to.be.greaterThan(0);
     for (const r of results) expect([201, 409], r.text).to.include(r.status);
     await recoverRedemptions(0);
-    const { live } = await expectBooksAgree(s, { points: Object.fromEntries(s.households.map((h) => [h.id, 200])), stock: { RICE: 15 } });
+    const { live } = await expectBooksAgree(s, {
+      points: Object.fromEntries(s.households.map((h) => [h.id, 200])),
+      stock: { RICE: 15 },
+    });
     // Each (terminal, key) spent at most once.
     expect(live.length).to.be.at.most(16);
     const records = await redemptionsOf(s);

@@ -6,7 +6,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { expect } from '../../support/expect';
-import { http, makeAdmin, makeHousehold, makeStore, makeTerminal, makeVillage, unique, verifyChainViaApi, type TestUser } from '../../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeHousehold,
+  makeStore,
+  makeTerminal,
+  makeVillage,
+  unique,
+  verifyChainViaApi,
+  type TestUser,
+} from '../../support/factories';
 import { postEntry } from '../../../src/modules/ledger/ledger.service';
 import { createItem } from '../../../src/modules/stores/items.service';
 import { updateVillagePolicy } from '../../../src/modules/villages/villages.service';
@@ -38,16 +48,19 @@ export async function fund(householdId: string, points: number): Promise<void> {
   });
 }
 
-export async function makeScene(opts: {
-  terminals?: number;
-  households?: number;
-  points?: number;
-  items?: { sku: string; name?: string; points: number; stock: number }[];
-  dailyLimit?: number;
-} = {}): Promise<Scene> {
+export async function makeScene(
+  opts: {
+    terminals?: number;
+    households?: number;
+    points?: number;
+    items?: { sku: string; name?: string; points: number; stock: number }[];
+    dailyLimit?: number;
+  } = {},
+): Promise<Scene> {
   const admin = await makeAdmin();
   const village = await makeVillage();
-  if (opts.dailyLimit !== undefined) await updateVillagePolicy(village.id, { redemptionDailyLimit: opts.dailyLimit });
+  if (opts.dailyLimit !== undefined)
+    await updateVillagePolicy(village.id, { redemptionDailyLimit: opts.dailyLimit });
   const store = await makeStore([village.id]);
   const terminals: Terminal[] = [];
   for (let i = 0; i < (opts.terminals ?? 1); i++) terminals.push(await makeTerminal(store.id));
@@ -59,7 +72,12 @@ export async function makeScene(opts: {
   }
   const items: Scene['items'] = {};
   for (const it of opts.items ?? [{ sku: 'RICE', name: '大米5斤', points: 10, stock: 1000 }]) {
-    const view = await createItem(store.id, { sku: it.sku, name: it.name ?? `商品${it.sku}`, points: it.points, stock: it.stock });
+    const view = await createItem(store.id, {
+      sku: it.sku,
+      name: it.name ?? `商品${it.sku}`,
+      points: it.points,
+      stock: it.stock,
+    });
     items[it.sku] = { id: view.id, sku: it.sku, points: it.points };
   }
   return { admin, villageId: village.id, storeId: store.id, terminals, households, items };
@@ -72,7 +90,10 @@ export function redeemVia(t: Terminal, key: string | undefined, body: Record<str
   return req.send(body);
 }
 
-export async function account(s: Scene, householdId: string): Promise<{ spendable: number; merit: number; entryCount: number }> {
+export async function account(
+  s: Scene,
+  householdId: string,
+): Promise<{ spendable: number; merit: number; entryCount: number }> {
   const res = await http().get(`/v1/households/${householdId}/account`).set(s.admin.auth);
   expect(res.status).to.equal(200);
   return res.body;
@@ -93,9 +114,10 @@ export async function redemptionsOf(s: Scene): Promise<Record<string, unknown>[]
   const all: Record<string, unknown>[] = [];
   let before: string | null = null;
   for (;;) {
-    const res: { status: number; body: { items: Record<string, unknown>[]; next: string | null } } = await http()
-      .get(`/v1/redemptions?storeId=${s.storeId}&limit=200${before ? `&before=${before}` : ''}`)
-      .set(s.admin.auth);
+    const res: { status: number; body: { items: Record<string, unknown>[]; next: string | null } } =
+      await http()
+        .get(`/v1/redemptions?storeId=${s.storeId}&limit=200${before ? `&before=${before}` : ''}`)
+        .set(s.admin.auth);
     expect(res.status).to.equal(200);
     all.push(...res.body.items);
     if (!res.body.next) return all;
@@ -108,23 +130,36 @@ export async function redemptionsOf(s: Scene): Promise<Record<string, unknown>[]
  * redemption records say was confirmed (and not reversed) is exactly what left the ledger and
  * the shelves. Returns the figures for further assertions.
  */
-export async function expectBooksAgree(s: Scene, opening: { points: Record<string, number>; stock: Record<string, number> }) {
+export async function expectBooksAgree(
+  s: Scene,
+  opening: { points: Record<string, number>; stock: Record<string, number> },
+) {
   const records = await redemptionsOf(s);
-  for (const r of records) expect(r.status, `redemption ${r.id as string} settled`).to.not.equal('pending');
+  for (const r of records)
+    expect(r.status, `redemption ${r.id as string} settled`).to.not.equal('pending');
   const live = records.filter((r) => r.status === 'confirmed');
   for (const h of s.households) {
     const entries = await entriesOf(s, h.id);
     const spentOnLedger = entries
       .filter((e) => e.type === 'redemption' || e.type === 'reversal')
       .reduce((sum, e) => sum - (e.spendableDelta as number), 0);
-    const spentOnRecords = live.filter((r) => r.householdId === h.id).reduce((sum, r) => sum + (r.points as number), 0);
+    const spentOnRecords = live
+      .filter((r) => r.householdId === h.id)
+      .reduce((sum, r) => sum + (r.points as number), 0);
     expect(spentOnLedger, `points of ${h.id}`).to.equal(spentOnRecords);
     const acc = await account(s, h.id);
     expect(acc.spendable).to.equal((opening.points[h.id] ?? 0) - spentOnRecords);
     expect(acc.merit, 'merit is never touched by redemption').to.equal(opening.points[h.id] ?? 0);
   }
   for (const sku of Object.keys(s.items)) {
-    const out = live.reduce((sum, r) => sum + (r.items as { sku: string; qty: number }[]).filter((l) => l.sku === sku).reduce((a, l) => a + l.qty, 0), 0);
+    const out = live.reduce(
+      (sum, r) =>
+        sum +
+        (r.items as { sku: string; qty: number }[])
+          .filter((l) => l.sku === sku)
+          .reduce((a, l) => a + l.qty, 0),
+      0,
+    );
     expect(await stockOfSku(s, sku), `stock of ${sku}`).to.equal((opening.stock[sku] ?? 0) - out);
   }
   return { records, live };
