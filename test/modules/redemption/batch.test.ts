@@ -9,6 +9,7 @@ import {
   newKey,
   stockOfSku,
   type Terminal,
+  verifyTouchedChains,
 } from './scene';
 
 const realNow = clock.now;
@@ -26,6 +27,7 @@ describe('POST /v1/redemptions/batch (offline counters)', () => {
   afterEach(() => {
     clock.now = realNow;
   });
+  afterEach(verifyTouchedChains);
 
   it('processes uploads in the order they happened offline; one that can no longer be covered is flagged, never dropped, and the balance never goes below 0', async () => {
     const s = await makeScene({ points: 25, items: [{ sku: 'RICE', points: 10, stock: 10 }] });

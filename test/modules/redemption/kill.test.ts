@@ -14,6 +14,7 @@ import {
   newKey,
   redeemVia,
   type Scene,
+  verifyTouchedChains,
 } from './scene';
 
 /** Runs kill.child.ts and resolves with how it ended (a SIGKILL is what the tests want). */
@@ -48,6 +49,8 @@ function runAndKill(
 }
 
 describe('redemption when the API process is killed (SIGKILL)', () => {
+  afterEach(verifyTouchedChains);
+
   it('killed after the ledger insert but before the reply → the retry with the same key returns the 201, with one entry', async function () {
     this.timeout(120_000);
     const s = await makeScene({ points: 100, items: [{ sku: 'RICE', points: 20, stock: 10 }] });

@@ -4,7 +4,7 @@ import { clock } from '../../../src/platform/clock';
 import { PIN_LOCK_MS } from '../../../src/modules/redemption/pin.service';
 import { makeStore, makeTerminal } from '../../support/factories';
 import { createItem } from '../../../src/modules/stores/items.service';
-import { account, makeScene, newKey, redeemVia } from './scene';
+import { account, makeScene, newKey, redeemVia, verifyTouchedChains } from './scene';
 
 const realNow = clock.now;
 
@@ -12,6 +12,7 @@ describe('card PIN', () => {
   afterEach(() => {
     clock.now = realNow;
   });
+  afterEach(verifyTouchedChains);
 
   async function pinScene() {
     const s = await makeScene({ points: 100 });
@@ -146,6 +147,7 @@ describe('daily redemption limit (village policy)', () => {
   afterEach(() => {
     clock.now = realNow;
   });
+  afterEach(verifyTouchedChains);
 
   it('PATCH /v1/villages/:id sets redemptionDailyLimit, GET shows it, null removes it; bad values are 400', async () => {
     const s = await makeScene();

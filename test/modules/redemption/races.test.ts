@@ -9,9 +9,12 @@ import {
   newKey,
   redeemVia,
   stockOfSku,
+  verifyTouchedChains,
 } from './scene';
 
 describe('POST /v1/redemptions under races', () => {
+  afterEach(verifyTouchedChains);
+
   it('100 concurrent redemptions of 10 points against 500, from 4 terminals → exactly 50 succeed, 50 insufficient_points, spendable 0, merit unchanged, the chain verifies', async () => {
     const s = await makeScene({
       points: 500,

@@ -2,7 +2,15 @@ import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
 import { clock } from '../../../src/platform/clock';
 import { displayWidth, RECEIPT_WIDTH } from '../../../src/modules/redemption/receipt';
-import { account, fund, makeScene, newKey, redeemVia, stockOfSku } from './scene';
+import {
+  account,
+  fund,
+  makeScene,
+  newKey,
+  redeemVia,
+  stockOfSku,
+  verifyTouchedChains,
+} from './scene';
 
 const realNow = clock.now;
 
@@ -10,6 +18,7 @@ describe('redemption reach, reversal and receipts', () => {
   afterEach(() => {
     clock.now = realNow;
   });
+  afterEach(verifyTouchedChains);
 
   describe('a terminal of store A and a redemption of store B', () => {
     it('cannot read, list, print or reverse it (404, as if it did not exist), and B is unchanged', async () => {

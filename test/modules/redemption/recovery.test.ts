@@ -17,6 +17,7 @@ import {
   redeemVia,
   redemptionsOf,
   stockOfSku,
+  verifyTouchedChains,
 } from './scene';
 
 /** Makes the request die right after `step` (for any redemption): a crash between two steps. */
@@ -51,6 +52,7 @@ describe('redemption recovery after a crash', () => {
     redemptionTuning.staleAfterMs = RECOVERY_AGE_MS;
     redemptionTuning.inFlightWaitMs = IN_FLIGHT_WAIT_MS;
   });
+  afterEach(verifyTouchedChains);
 
   const rolledBack: RedeemStep[] = ['claimed', 'recorded', 'allowanceTaken', 'stockTaken'];
   const rolledForward: RedeemStep[] = ['ledgerPosted', 'settled'];
@@ -89,12 +91,10 @@ describe('redemption recovery after a crash', () => {
         expect(await account(s, h.id)).to.include({ spendable: 100, merit: 100 });
         expect(await stockOfSku(s, 'RICE')).to.equal(10);
         for (const r of afterRecovery.records)
-          expect(r)
-            .to.include({ status: 'failed' })
-            .and.have.deep.property('failure', {
-              code: 'abandoned',
-              detail: 'Interrupted; rolled back by recovery.',
-            });
+          expect(r).to.include({ status: 'failed' }).and.have.deep.property('failure', {
+            code: 'abandoned',
+            detail: 'Interrupted; rolled back by recovery.',
+          });
       }
 
       const retry = await redeemVia(t, key, body);

@@ -9,9 +9,12 @@ import {
   newKey,
   redeemVia,
   stockOfSku,
+  verifyTouchedChains,
 } from './scene';
 
 describe('POST /v1/redemptions', () => {
+  afterEach(verifyTouchedChains);
+
   it('redeems a basket: 201 with the contract fields and the receipt fields, points and stock taken once', async () => {
     const s = await makeScene({
       points: 100,

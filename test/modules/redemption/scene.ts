@@ -34,6 +34,16 @@ export interface Scene {
 
 export const newKey = (): string => `k-${randomBytes(8).toString('hex')}`;
 
+/** Households whose chains a test touched; `verifyTouchedChains` checks them after each test. */
+const touched = new Map<string, { Authorization: string }>();
+
+/** After every ledger test: each chain the test touched verifies from the entries alone. */
+export async function verifyTouchedChains(): Promise<void> {
+  const all = [...touched];
+  touched.clear();
+  for (const [householdId, auth] of all) await verifyChainViaApi(householdId, auth);
+}
+
 /** Gives a household spendable points (and merit) through the ledger, as an award would. */
 export async function fund(householdId: string, points: number): Promise<void> {
   await postEntry({
@@ -69,6 +79,7 @@ export async function makeScene(
     const h = await makeHousehold(village.id);
     if (opts.points) await fund(h.id, opts.points);
     households.push({ id: h.id, cardNo: h.cardNo });
+    touched.set(h.id, admin.auth);
   }
   const items: Scene['items'] = {};
   for (const it of opts.items ?? [{ sku: 'RICE', name: '大米5斤', points: 10, stock: 1000 }]) {
