@@ -34,6 +34,11 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 }
 
+/** Forgets the discovered queue list (a test that just made a queue wants it seen at once). */
+export function forgetQueueList(): void {
+  cache = undefined;
+}
+
 /** Names of the queues that exist under this deployment's prefix. */
 export async function discoverQueues(deps: JobsDeps): Promise<string[]> {
   const now = Date.now();

@@ -127,6 +127,20 @@ function backoffMs(attempt: number): number {
   return Math.min(NOTIFY_BACKOFF_MAX_MS, NOTIFY_BACKOFF_BASE_MS * 2 ** (attempt - 1));
 }
 
+/**
+ * The latest attempt, found by its id (`<id>-1`, `<id>-2`, …): a lookup by `_id` is the one
+ * every backend serves from an index, and a message has at most NOTIFY_ATTEMPTS_MAX attempts.
+ */
+async function lastAttempt(notificationId: string): Promise<NotificationAttemptDoc | undefined> {
+  let last: NotificationAttemptDoc | undefined;
+  for (let n = 1; n <= NOTIFY_ATTEMPTS_MAX + 1; n++) {
+    const a = await NotificationAttempt.findById(`${notificationId}-${n}`).lean<NotificationAttemptDoc>();
+    if (!a) break;
+    last = a;
+  }
+  return last;
+}
+
 /** Hands one message to the sender unless it was sent, is being sent, or is not due (N2–N4). */
 export async function dispatchNotification(
   notificationId: string,
@@ -145,7 +159,7 @@ export async function dispatchNotification(
   }
   if (n.state === 'dead') return 'dead';
   const now = clock.now();
-  const last = await NotificationAttempt.findOne({ notificationId }).sort({ n: -1 }).lean<NotificationAttemptDoc>();
+  const last = await lastAttempt(notificationId);
   if (last && !last.outcome && now.getTime() - last.claimedAt.getTime() < staleMs) return 'busy';
   if (last?.outcome === 'failed' && n.nextAttemptAt.getTime() > now.getTime()) return 'later';
   const attempt = (last?.n ?? 0) + 1;

@@ -6,11 +6,14 @@
  *   plus a cache of the state derived from the events (status, round, noticeEndsAt, postedAt,
  *   appealStatus) for lists and boards. The cache is written after the events and repaired
  *   from them on every read and reconcile; the events always win.
- * - `submission_events`: append-only history. Unique (submissionId, slot): every decision point
+ * - `submission_events`: append-only history. `_id` = `<submissionId>:<slot>`: every decision point
  *   (a member's vote in a round, the round's decision, the close of its notice, the posting,
  *   the appeal and its decision) has one slot, and the insert that fills it first wins. This is
  *   how racing votes, an objection against the posting job, or two appeal decisions are
- *   arbitrated without transactions or conditional updates.
+ *   arbitrated without transactions or conditional updates. Keying the slot by `_id` also lets
+ *   the hot paths (ending a notice, posting) read exactly the slots they need by primary key,
+ *   which every backend serves from its primary index (FerretDB's SQLite backend pushes no
+ *   other filter down to SQL).
  * - `submission_wakeups`: durable "look at this submission at `at`" records. One per notice
  *   (`notice-<id>-r<round>`, written before the notice starts) so a notice ends even if Redis
  *   lost the delayed job; and a short-lived guard per request (`guard-<random>`) so a request that
@@ -107,7 +110,8 @@ submissionSchema.index({ appealStatus: 1, _id: 1 }, { name: 'appealStatus_id' })
 export const Submission = mongoose.model<SubmissionDoc>('Submission', submissionSchema);
 
 export interface SubmissionEventDoc {
-  _id: mongoose.Types.ObjectId;
+  /** `<submissionId>:<slot>`: the slot's lock is the primary key itself. */
+  _id: string;
   submissionId: string;
   slot: string;
   type: EventType;
@@ -135,6 +139,7 @@ const entryRefSchema = new Schema<PostedEntryRef>(
 
 const eventSchema = new Schema<SubmissionEventDoc>(
   {
+    _id: { type: String, required: true },
     submissionId: { type: String, required: true },
     slot: { type: String, required: true },
     type: { type: String, required: true, enum: EVENT_TYPES },
@@ -150,7 +155,8 @@ const eventSchema = new Schema<SubmissionEventDoc>(
   },
   { collection: 'submission_events', versionKey: false, strict: 'throw' },
 );
-eventSchema.index({ submissionId: 1, slot: 1 }, { unique: true, name: 'submission_slot_unique' });
+// The history of one submission, in order. (Uniqueness of a slot is the `_id` itself.)
+eventSchema.index({ submissionId: 1, at: 1 }, { name: 'submission_at' });
 for (const op of ['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace', 'deleteOne', 'deleteMany', 'findOneAndDelete'] as const) {
   eventSchema.pre(op, () => {
     throw new Error('submission events are append-only');

@@ -260,7 +260,7 @@ async function loadEvents(submissionId: string): Promise<SubmissionEventDoc[]> {
 }
 
 function toStateEvent(e: SubmissionEventDoc): StateEvent {
-  const s: StateEvent = { id: e._id.toHexString(), slot: e.slot, type: e.type, at: e.at };
+  const s: StateEvent = { id: e._id, slot: e.slot, type: e.type, at: e.at };
   if (e.round !== undefined && e.round !== null) s.round = e.round;
   if (e.by) s.by = e.by;
   if (e.decision) s.decision = e.decision;
@@ -269,13 +269,23 @@ function toStateEvent(e: SubmissionEventDoc): StateEvent {
   return s;
 }
 
-/** Fills a slot; false when another writer filled it first (S2). */
-async function insertEvent(submissionId: string, e: Omit<SubmissionEventDoc, '_id' | 'submissionId' | 'at'> & { at?: Date }): Promise<boolean> {
+/** An event's key: its submission and its slot (S2: the slot's lock is the primary key). */
+export const eventId = (submissionId: string, slot: string): string => `${submissionId}:${slot}`;
+
+async function readSlot(submissionId: string, slot: string): Promise<SubmissionEventDoc | undefined> {
+  return (await SubmissionEvent.findById(eventId(submissionId, slot)).lean<SubmissionEventDoc>()) ?? undefined;
+}
+
+type NewEvent = Omit<SubmissionEventDoc, '_id' | 'submissionId' | 'at'> & { at?: Date };
+
+/** Fills a slot and returns the stored event; undefined when another writer filled it first (S2). */
+async function insertEvent(submissionId: string, e: NewEvent): Promise<SubmissionEventDoc | undefined> {
+  const doc = { ...e, _id: eventId(submissionId, e.slot), submissionId, at: e.at ?? clock.now() } as SubmissionEventDoc;
   try {
-    await SubmissionEvent.create([{ ...e, submissionId, at: e.at ?? clock.now() }]);
-    return true;
+    await SubmissionEvent.create([doc]);
+    return doc;
   } catch (err) {
-    if (isDuplicateKeyError(err)) return false;
+    if (isDuplicateKeyError(err)) return undefined;
     throw err;
   }
 }
@@ -355,6 +365,19 @@ async function postLines(sub: SubmissionDoc): Promise<PostedEntryRef[]> {
   return refs;
 }
 
+/**
+ * S1: posts every line (idempotent per ledger source), queues the posting notices (idempotent
+ * per key), then records the posting. Returns the `posted` event, or undefined when another
+ * writer recorded it first. Only called once the round's notice closed with `notice_ended`.
+ */
+async function recordPosting(sub: SubmissionDoc, now: Date): Promise<SubmissionEventDoc | undefined> {
+  const id = sub._id.toHexString();
+  const entries = await postLines(sub);
+  councilFaults.afterPostEntries?.(id);
+  await notifyPosted(sub, now);
+  return insertEvent(id, { slot: slots.posted, type: 'posted', entries, at: now });
+}
+
 async function notifyPosted(sub: SubmissionDoc, postedAt: Date): Promise<void> {
   const id = sub._id.toHexString();
   for (const line of sub.lines) {
@@ -427,6 +450,21 @@ async function updateCache(sub: SubmissionDoc, state: DerivedState): Promise<voi
  */
 export async function reconcileSubmission(submissionId: string, deps: CouncilDeps = {}): Promise<Reconciled | undefined> {
   const sub = await findSubmission(submissionId);
+  const inserted: SubmissionEventDoc[] = [];
+  /**
+   * Fills a slot during reconcile. A won insert is appended to the events in hand; a lost one
+   * means another writer moved the submission on, so the events are read again. (Reading the
+   * events scans an index on MongoDB but may scan the collection on FerretDB, so reads are kept
+   * to those that correctness needs.)
+   */
+  const fill = async (e: NewEvent): Promise<boolean> => {
+    const doc = await insertEvent(submissionId, e);
+    if (doc) inserted.push(doc);
+    else stale = true;
+    return Boolean(doc);
+  };
+  let stale = false;
+  let postedHere = false;
   if (!sub) {
     for (const householdId of await claimedHouseholds(submissionId)) await releaseCap(submissionId, householdId);
     return undefined;
@@ -460,7 +498,7 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
         const noticeEndsAt = new Date(now.getTime() + durationMs(policy.noticePeriod));
         // The wake-up first: if we crash after the decision, the sweeper still ends the notice.
         await ensureWakeup({ _id: noticeWakeupId(submissionId, round), submissionId, kind: 'notice', round, at: noticeEndsAt });
-        const won = await insertEvent(submissionId, { slot: slots.decision(round), type: 'notice_started', round, noticeEndsAt, at: now });
+        const won = await fill({ slot: slots.decision(round), type: 'notice_started', round, noticeEndsAt, at: now });
         councilFaults.afterDecision?.(submissionId);
         if (won && deps.enqueuePost) {
           try {
@@ -473,20 +511,20 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
         break;
       }
       case 'decide_reject':
-        await insertEvent(submissionId, { slot: slots.decision(round), type: 'rejected', round, at: now });
+        await fill({ slot: slots.decision(round), type: 'rejected', round, at: now });
         break;
       case 'release_caps':
         for (const line of sub.lines) await releaseCap(submissionId, line.householdId);
-        await insertEvent(submissionId, { slot: slots.capsReleased, type: 'caps_released', at: now });
+        await fill({ slot: slots.capsReleased, type: 'caps_released', at: now });
         break;
       case 'close_notice':
-        await insertEvent(submissionId, { slot: slots.close(round), type: 'notice_ended', round, at: now });
+        await fill({ slot: slots.close(round), type: 'notice_ended', round, at: now });
         break;
       case 'post': {
-        const entries = await postLines(sub);
-        councilFaults.afterPostEntries?.(submissionId);
-        await notifyPosted(sub, now);
-        await insertEvent(submissionId, { slot: slots.posted, type: 'posted', entries, at: now });
+        const doc = await recordPosting(sub, now);
+        if (doc) inserted.push(doc);
+        else stale = true;
+        postedHere = Boolean(doc);
         break;
       }
       case 'reverse': {
@@ -508,13 +546,21 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
           });
           reversals.push({ householdId: e.householdId, seq: entry.seq, points: entry.points, spendableDelta: entry.spendableDelta, meritDelta: entry.meritDelta });
         }
-        await insertEvent(submissionId, { slot: slots.reversal, type: 'reversed', entries: reversals, at: now });
+        await fill({ slot: slots.reversal, type: 'reversed', entries: reversals, at: now });
         break;
       }
     }
-    events = await loadEvents(submissionId);
+    if (stale) {
+      events = await loadEvents(submissionId);
+      stale = false;
+    } else {
+      events = [...events, ...inserted];
+    }
+    inserted.length = 0;
     state = await derive();
   }
+  // This call posted: the notice's wake-up has nothing left to do.
+  if (postedHere && state.status === 'posted' && !state.next) await Wakeup.deleteOne({ _id: noticeWakeupId(submissionId, state.round) });
   if (state.appeal && state.appeal.status !== 'pending') await notifyAppealOutcome(sub, state);
   await updateCache(sub, state);
   return { sub, state, events, quorum: policy.quorum };
@@ -686,14 +732,22 @@ export async function castVote(p: Principal, id: string, input: { decision: 'app
   if (p.householdId && sub.householdIds.includes(p.householdId)) {
     throw forbidden('A council member does not vote on a submission about their own household.');
   }
-  const { state } = await currentState(sub, deps);
-  if (state.status !== 'in_review') throw new DomainError('conflict', `The submission is ${state.status}, not in review.`);
+  // The cached state says which round is open; only when it says "not in review" is it checked
+  // against the events (the cache may lag after a crash). A vote cast into a round that had
+  // already moved on is kept in the history but counted nowhere, and the member is told.
+  let round = sub.round;
+  if (sub.status !== 'in_review') {
+    const { state } = await currentState(sub, deps);
+    if (state.status !== 'in_review') throw new DomainError('conflict', `The submission is ${state.status}, not in review.`);
+    round = state.round;
+  }
   return guarded(id, async () => {
-    const vote: Parameters<typeof insertEvent>[1] = { slot: slots.vote(state.round, p.id), type: 'vote', round: state.round, by: p.id, byRole: p.role, decision: input.decision };
+    const vote: NewEvent = { slot: slots.vote(round, p.id), type: 'vote', round, by: p.id, byRole: p.role, decision: input.decision };
     if (input.comment) vote.comment = input.comment;
     if (!(await insertEvent(id, vote))) throw new DomainError('conflict', 'You have already voted in this review round.');
     councilFaults.afterVote?.(id);
     const r = (await reconcileSubmission(id, deps))!;
+    if (r.state.round !== round) throw new DomainError('conflict', 'The review round changed while you voted; vote again in the new round.');
     return toView(r.sub, r);
   });
 }
@@ -712,21 +766,25 @@ export interface ObjectionView {
 export async function fileObjection(p: Principal, id: string, input: { reason: string }, deps: CouncilDeps = {}): Promise<ObjectionView> {
   const sub = await submissionInReach(p, id);
   if (p.role !== 'household' && p.role !== 'clerk') throw forbidden('Objections come from the village’s households or its clerk.');
-  const { state } = await currentState(sub, deps);
+  // The cached state is enough to pick the round: the close slot decides whether the objection
+  // still counts. Only a cache that says "not in notice" is checked against the events.
+  let cached: { status: string; round: number; noticeEndsAt?: Date } = sub;
+  if (sub.status !== 'in_notice') cached = (await currentState(sub, deps)).state;
   const now = clock.now();
-  if (state.status !== 'in_notice' || state.noticeEnded || !state.noticeEndsAt || now.getTime() >= state.noticeEndsAt.getTime()) {
+  if (cached.status !== 'in_notice' || !cached.noticeEndsAt || now.getTime() >= cached.noticeEndsAt.getTime()) {
     throw new DomainError('conflict', 'The submission is not in its public notice.');
   }
-  const round = state.round;
+  const round = cached.round;
   return guarded(id, async () => {
     // The close slot is what the posting job also fills: whichever insert is first decides.
     if (!(await insertEvent(id, { slot: slots.close(round), type: 'objected', round, by: p.id, byRole: p.role, reason: input.reason, at: now }))) {
+      await reconcileSubmission(id, deps); // the cache was behind: bring it up to date for the next reader
       throw new DomainError('conflict', 'The public notice of this round has already closed.');
     }
     await Wakeup.deleteOne({ _id: noticeWakeupId(id, round) });
     const r = (await reconcileSubmission(id, deps))!;
     const event = r.events.find((e) => e.slot === slots.close(round))!;
-    return { id: event._id.toHexString(), submissionId: id, round, reason: input.reason, by: p.id, createdAt: now.toISOString(), submission: toView(r.sub, r) };
+    return { id: event._id, submissionId: id, round, reason: input.reason, by: p.id, createdAt: now.toISOString(), submission: toView(r.sub, r) };
   });
 }
 
@@ -758,7 +816,7 @@ export async function decideAppeal(p: Principal, id: string, input: { outcome: '
   if (!state.appeal) throw notFound('appeal');
   if (state.appeal.status !== 'pending') throw new DomainError('conflict', 'This appeal has already been decided.');
   return guarded(id, async () => {
-    const e: Parameters<typeof insertEvent>[1] = { slot: slots.appealDecision, type: input.outcome === 'upheld' ? 'appeal_upheld' : 'appeal_dismissed', by: p.id, byRole: p.role };
+    const e: NewEvent = { slot: slots.appealDecision, type: input.outcome === 'upheld' ? 'appeal_upheld' : 'appeal_dismissed', by: p.id, byRole: p.role };
     if (input.comment) e.comment = input.comment;
     if (!(await insertEvent(id, e))) throw new DomainError('conflict', 'This appeal has already been decided.');
     const r = (await reconcileSubmission(id, deps))!;
@@ -818,10 +876,43 @@ function wakeupSettled(w: Pick<WakeupDoc, 'kind' | 'round'>, r: Reconciled | und
   return r.state.round > (w.round ?? 0) || r.state.status === 'posted' || r.state.status === 'rejected';
 }
 
+/**
+ * The usual way a notice ends, by primary key only: read the round's decision and close slots,
+ * close the notice if it is over, post, record the posting, refresh the cache. Returns undefined
+ * when the slots say something unusual happened (an objection, a missing decision): the caller
+ * then reconciles from the whole history.
+ */
+async function endNoticeBySlots(sub: SubmissionDoc, round: number): Promise<{ status: string; posted: boolean } | undefined> {
+  const id = sub._id.toHexString();
+  const decision = await readSlot(id, slots.decision(round));
+  if (!decision || decision.type !== 'notice_started' || !decision.noticeEndsAt) return undefined;
+  const now = clock.now();
+  let close = await readSlot(id, slots.close(round));
+  if (!close) {
+    if (now.getTime() < decision.noticeEndsAt.getTime()) throw new NoticeNotOverError(decision.noticeEndsAt);
+    // The same slot an objection fills: whichever insert is first decides (S2).
+    close = (await insertEvent(id, { slot: slots.close(round), type: 'notice_ended', round, at: now })) ?? (await readSlot(id, slots.close(round)));
+  }
+  if (!close || close.type !== 'notice_ended') return undefined;
+  const posted = (await readSlot(id, slots.posted)) ?? (await recordPosting(sub, now)) ?? (await readSlot(id, slots.posted));
+  assert.ok(posted, 'a posting that lost its slot was recorded by the winner');
+  await Submission.updateOne({ _id: sub._id }, { $set: { status: 'posted', round, noticeEndsAt: decision.noticeEndsAt, postedAt: posted.at } });
+  await Wakeup.deleteOne({ _id: noticeWakeupId(id, round) });
+  return { status: 'posted', posted: true };
+}
+
 /** The delayed job's work: end the notice of `round` and post, once. */
 export async function endNotice(submissionId: string, round: number, deps: CouncilDeps = {}): Promise<{ status: string; posted: boolean }> {
+  const sub = await findSubmission(submissionId);
+  if (sub) {
+    const done = await endNoticeBySlots(sub, round);
+    if (done) return done;
+  }
   const r = await reconcileSubmission(submissionId, deps);
-  if (!r) return { status: 'missing', posted: false };
+  if (!r) {
+    await Wakeup.deleteOne({ _id: noticeWakeupId(submissionId, round) });
+    return { status: 'missing', posted: false };
+  }
   if (r.state.round === round && r.state.status === 'in_notice' && r.state.noticeEndsAt && !r.state.noticeEnded) {
     throw new NoticeNotOverError(r.state.noticeEndsAt);
   }
@@ -854,9 +945,20 @@ export async function sweepDue(deps: CouncilDeps & { budgetMs?: number } = {}): 
         due.slice(i, i + SWEEP_CONCURRENCY).map(async (w) => {
           let r: Reconciled | undefined;
           try {
+            if (w.kind === 'notice' && w.round) {
+              // endNotice deletes the wake-up once its round is over.
+              await endNotice(w.submissionId, w.round, deps);
+              totals.reconciled++;
+              totals.settled++;
+              return;
+            }
             r = await reconcileSubmission(w.submissionId, deps);
             totals.reconciled++;
           } catch (err) {
+            if (err instanceof NoticeNotOverError) {
+              await Wakeup.updateOne({ _id: w._id }, { $set: { at: err.noticeEndsAt } });
+              return;
+            }
             totals.failed++;
             deps.log?.error({ err, submissionId: w.submissionId, wakeup: w._id }, 'reconcile failed; will look again with backoff');
             await Wakeup.updateOne({ _id: w._id }, { $set: { at: nextLook(w, undefined, true), failures: w.failures + 1 } });

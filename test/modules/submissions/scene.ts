@@ -16,6 +16,10 @@ import type { NotificationSender } from '../../../src/modules/notifications/noti
 import { runWorkers, type RunningWorkers } from '../../../workers/runner';
 import { Entry } from '../../../src/modules/ledger/ledger.model';
 
+/** A JSON response body, read loosely as a client would. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
+
 export interface CouncilScene {
   villageId: string;
   admin: TestUser;
@@ -71,7 +75,7 @@ export function fileVia(s: CouncilScene, body: Record<string, unknown> = {}, as:
 }
 
 /** Files and expects 201; returns the submission. */
-export async function file(s: CouncilScene, body: Record<string, unknown> = {}): Promise<Record<string, any>> {
+export async function file(s: CouncilScene, body: Record<string, unknown> = {}): Promise<Json> {
   const res = await fileVia(s, body);
   expect(res.status, JSON.stringify(res.body)).to.equal(201);
   return res.body;
@@ -82,8 +86,8 @@ export function voteVia(id: string, member: TestUser, decision: 'approve' | 'rej
 }
 
 /** Approves with council members 1..n (member 0 lives in household 0 and may not vote on it). */
-export async function approve(s: CouncilScene, id: string, n: number): Promise<Record<string, any>> {
-  let body: Record<string, any> = {};
+export async function approve(s: CouncilScene, id: string, n: number): Promise<Json> {
+  let body: Json = {};
   for (let i = 1; i <= n; i++) {
     const res = await voteVia(id, s.council[i]!);
     expect(res.status, JSON.stringify(res.body)).to.equal(200);
@@ -92,7 +96,7 @@ export async function approve(s: CouncilScene, id: string, n: number): Promise<R
   return body;
 }
 
-export async function getSub(s: CouncilScene, id: string, as: TestUser = s.admin): Promise<Record<string, any>> {
+export async function getSub(s: CouncilScene, id: string, as: TestUser = s.admin): Promise<Json> {
   const res = await http().get(`/v1/submissions/${id}`).set(as.auth);
   expect(res.status, JSON.stringify(res.body)).to.equal(200);
   return res.body;
@@ -128,12 +132,21 @@ export function recordingSender(): NotificationSender & { sent: { idempotencyKey
 }
 
 /** Real BullMQ workers for the council and notification queues on the test Redis. */
-export async function startCouncilWorkers(opts: { sweepEveryMs?: number; sender?: NotificationSender } = {}): Promise<RunningWorkers> {
+export async function startCouncilWorkers(opts: { sweepEveryMs?: number; sender?: NotificationSender; scheduleRefreshMs?: number } = {}): Promise<RunningWorkers> {
   return runWorkers([...submissionJobs({ sweepEveryMs: opts.sweepEveryMs ?? 1000 }), ...notificationJobs({ sender: opts.sender, everyMs: 500 })], {
     redisUrl: ctx().redisUrl,
     redisPrefix: ctx().config.redisPrefix,
     logger: ctx().logger,
+    scheduleRefreshMs: opts.scheduleRefreshMs,
   });
+}
+
+/** The clerk and a council member of a scene as principals, for filing in bulk through the service. */
+export function principals(s: CouncilScene, member = 1) {
+  return {
+    clerk: { id: s.clerk.user.id, kind: 'person' as const, role: 'clerk' as const, villageId: s.villageId },
+    council: { id: s.council[member]!.user.id, kind: 'person' as const, role: 'council' as const, villageId: s.villageId },
+  };
 }
 
 /** Moves the service clock by `ms` from now on (restored by `resetClock`). */
