@@ -61,6 +61,25 @@ const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Run the BullMQ workers in a child process of `npm start` (default true). */
     START_WORKERS: bool.default('true'),
+    /** PEM (PKCS#8) Ed25519 private key that signs credit exports. Local mode: generated in DATA_DIR/keys. */
+    EXPORT_SIGNING_KEY: z.string().optional(),
+    /** Key id (`kid`) of EXPORT_SIGNING_KEY, as published in GET /v1/credit/keys. */
+    EXPORT_SIGNING_KEY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    /** JSON object {kid: PEM public key} of retired export keys, kept in the JWKS so old exports still verify. */
+    EXPORT_PREVIOUS_PUBLIC_KEYS: z.string().optional(),
+    /** Folder of finished credit export files (default DATA_DIR/exports). */
+    CREDIT_EXPORT_DIR: z.string().optional(),
+    /** Credit look-ups per loan officer per minute before 429 rate_limited. */
+    CREDIT_LOOKUPS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
+    /** Distinct households one officer may look up in a UTC day before a warning log line and metric. */
+    CREDIT_LOOKUPS_PER_DAY_ALERT: z.coerce.number().int().min(1).default(200),
+    /** Lowest scores of the grades 优秀,良好,中等,一般 (strictly falling, 0–1000); below the last is 较差. */
+    CREDIT_GRADE_THRESHOLDS: z
+      .string()
+      .regex(/^\d{1,4}(,\d{1,4}){3}$/, 'four whole numbers, e.g. 800,650,500,350')
+      .default('800,650,500,350'),
+    /** How often the scoring sweeper looks for newly posted entries to rescore (ms). */
+    CREDIT_SCORE_SWEEP_MS: z.coerce.number().int().min(500).max(3_600_000).default(5000),
   })
   .superRefine((env, ctx) => {
     if (env.APP_MODE === 'production') {
@@ -68,9 +87,16 @@ const envSchema = z
       if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required in production' });
       if (!env.JWT_PRIVATE_KEY || !env.JWT_KEY_ID)
         ctx.addIssue({ code: 'custom', path: ['JWT_PRIVATE_KEY'], message: 'JWT_PRIVATE_KEY and JWT_KEY_ID are required in production' });
+      if (!env.EXPORT_SIGNING_KEY || !env.EXPORT_SIGNING_KEY_ID)
+        ctx.addIssue({ code: 'custom', path: ['EXPORT_SIGNING_KEY'], message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID are required in production' });
     }
     if (env.FERRETDB_HANDLER === 'postgresql' && !env.FERRETDB_POSTGRESQL_URL && !env.MONGODB_URI)
       ctx.addIssue({ code: 'custom', path: ['FERRETDB_POSTGRESQL_URL'], message: 'required with FERRETDB_HANDLER=postgresql' });
+    if (Boolean(env.EXPORT_SIGNING_KEY) !== Boolean(env.EXPORT_SIGNING_KEY_ID))
+      ctx.addIssue({ code: 'custom', path: ['EXPORT_SIGNING_KEY_ID'], message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID go together' });
+    const grades = env.CREDIT_GRADE_THRESHOLDS.split(',').map(Number);
+    if (grades.some((g, i) => g > 1000 || (i > 0 && g >= grades[i - 1]!)))
+      ctx.addIssue({ code: 'custom', path: ['CREDIT_GRADE_THRESHOLDS'], message: 'must fall strictly and lie within 0–1000' });
     if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD))
       ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together' });
   });
@@ -99,6 +125,16 @@ export type Config = Readonly<{
   demoSeed: boolean;
   logLevel: string;
   startWorkers: boolean;
+  credit: Readonly<{
+    /** Export signing: current private key and kid (generated in local mode when absent), retired public keys. */
+    signing: Readonly<{ privateKeyPem: string | undefined; keyId: string | undefined; previousPublicKeys: Readonly<Record<string, string>> }>;
+    exportDir: string;
+    lookupsPerMinute: number;
+    lookupsPerDayAlert: number;
+    /** Lowest scores of 优秀, 良好, 中等, 一般. */
+    gradeThresholds: readonly [number, number, number, number];
+    scoreSweepMs: number;
+  }>;
 }>;
 
 /** Parses an environment (default: process.env); throws with every problem listed. */
@@ -115,6 +151,14 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       previous = z.record(z.string()).parse(JSON.parse(e.JWT_PREVIOUS_PUBLIC_KEYS));
     } catch {
       throw new Error('invalid configuration:\n  JWT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}');
+    }
+  }
+  let previousExportKeys: Record<string, string> = {};
+  if (e.EXPORT_PREVIOUS_PUBLIC_KEYS) {
+    try {
+      previousExportKeys = z.record(z.string()).parse(JSON.parse(e.EXPORT_PREVIOUS_PUBLIC_KEYS));
+    } catch {
+      throw new Error('invalid configuration:\n  EXPORT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}');
     }
   }
   const dataDir = path.resolve(e.DATA_DIR);
@@ -146,6 +190,14 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoSeed: e.DEMO_SEED ?? e.APP_MODE === 'local',
     logLevel: e.LOG_LEVEL,
     startWorkers: e.START_WORKERS,
+    credit: Object.freeze({
+      signing: Object.freeze({ privateKeyPem: e.EXPORT_SIGNING_KEY, keyId: e.EXPORT_SIGNING_KEY_ID, previousPublicKeys: Object.freeze(previousExportKeys) }),
+      exportDir: path.resolve(e.CREDIT_EXPORT_DIR ?? path.join(dataDir, 'exports')),
+      lookupsPerMinute: e.CREDIT_LOOKUPS_PER_MINUTE,
+      lookupsPerDayAlert: e.CREDIT_LOOKUPS_PER_DAY_ALERT,
+      gradeThresholds: Object.freeze(e.CREDIT_GRADE_THRESHOLDS.split(',').map(Number)) as unknown as readonly [number, number, number, number],
+      scoreSweepMs: e.CREDIT_SCORE_SWEEP_MS,
+    }),
   });
 }
 

@@ -20,6 +20,7 @@ import { guardBody } from './platform/validation';
 import { authRoutes } from './modules/auth/auth.routes';
 import { createAuthService } from './modules/auth/auth.service';
 import { cooperativeRoutes } from './modules/cooperatives/cooperatives.routes';
+import { creditRoutes } from './modules/credit/credit.routes';
 import { householdRoutes } from './modules/households/households.routes';
 import { redemptionRoutes } from './modules/redemption/redemption.routes';
 import { storeRoutes } from './modules/stores/stores.routes';
@@ -121,6 +122,7 @@ export function createApp(deps: AppDeps): Express {
   storeRoutes(api, kdf);
   redemptionRoutes(api, kdf);
   cooperativeRoutes(api);
+  creditRoutes(api, { config: deps.config, redis: deps.redis, queues: deps.queues, metrics });
   ruleRoutes(api);
   submissionRoutes(api, { queues: deps.queues });
   notificationRoutes(api);

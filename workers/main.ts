@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   await connectDb(config.mongodbUri, config.mongodbDb);
   await ensureIndexes();
   const redis = new Redis(redisUrl, workerRedisOptions());
-  const running = await runWorkers(allJobs({ redis, redisPrefix: config.redisPrefix }), { redisUrl, redisPrefix: config.redisPrefix, logger });
+  const running = await runWorkers(allJobs({ redis, redisPrefix: config.redisPrefix, config }), { redisUrl, redisPrefix: config.redisPrefix, logger });
 
   let stopping = false;
   const stop = async (signal: string) => {

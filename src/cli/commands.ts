@@ -26,6 +26,7 @@ import {
   type ImportReport,
 } from './import-households';
 import { verifyChains } from './verify-chain';
+import { VerifyInputError, verifyExportFiles } from './verify-export';
 
 export interface CliIo {
   /** Results, one line per call (stdout). */
@@ -113,6 +114,14 @@ const COMMANDS: Record<string, Command> = {
     positionals: [0, 0],
     database: true,
     run: runSeedDemo,
+  },
+  'verify-export': {
+    usage: 'verify-export FILE MANIFEST JWKS',
+    summary: 'Verify a credit export offline with the public keys alone: Ed25519 signature, SHA-256, row count, asOf and model of every row. Exit 1 when anything does not match.',
+    options: {},
+    positionals: [3, 3],
+    database: false,
+    run: runVerifyExport,
   },
 };
 
@@ -336,4 +345,19 @@ async function runSeedDemo(args: Parsed, { config, logger, io }: CliDeps): Promi
   io.out(formatCredentials(credentials));
   io.out(`Written to ${credentialsFile} (readable by you only).`);
   return EXIT_OK;
+}
+
+async function runVerifyExport(args: Parsed, { io }: CliDeps): Promise<number> {
+  const [file, manifest, jwks] = args.positionals as [string, string, string];
+  let result;
+  try {
+    result = verifyExportFiles(file, manifest, jwks);
+  } catch (err) {
+    if (err instanceof VerifyInputError) throw new UsageError(err.message);
+    throw err;
+  }
+  for (const c of result.checks) io.out(`ok       ${c}`);
+  for (const p of result.problems) io.out(`PROBLEM  ${p}`);
+  io.out(result.ok ? 'VERIFIED' : 'NOT VERIFIED');
+  return result.ok ? EXIT_OK : EXIT_PROBLEM;
 }

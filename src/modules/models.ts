@@ -11,6 +11,7 @@ import './stores/items.model';
 import './redemption/redemption.model';
 import './cooperatives/cooperatives.model';
 import './inquiries/inquiries.model';
+import './credit/credit.model';
 import './rules/rules.model';
 import './submissions/submissions.model';
 import './notifications/notifications.model';

@@ -7,6 +7,7 @@
  */
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { ZodTypeAny, z as zType } from 'zod';
 import type {} from 'pino-http';
@@ -189,6 +190,12 @@ export function sendReply(res: Response, reply: Reply): void {
   res.status(reply.status);
   if (reply.body === undefined) {
     res.end();
+  } else if (reply.body instanceof Readable) {
+    // Large files (credit exports) are streamed, never held in memory whole.
+    const stream = reply.body;
+    res.type(reply.contentType ?? 'application/octet-stream');
+    stream.on('error', (err) => res.destroy(err));
+    stream.pipe(res);
   } else if (typeof reply.body === 'string' || Buffer.isBuffer(reply.body)) {
     res.type(reply.contentType ?? 'text/plain; charset=utf-8').send(reply.body);
   } else {

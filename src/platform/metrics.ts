@@ -5,6 +5,10 @@ export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   ledgerPosts: Counter<'type'>;
+  /** Credit look-ups by officers, by result (ok, consent_required, not_found, rate_limited, …). */
+  creditLookups: Counter<'result'>;
+  /** Officers crossing the daily look-up threshold (once per officer and day). */
+  creditUnusualVolume: Counter<'cooperativeId'>;
 }
 
 export function createMetrics(): Metrics {
@@ -20,5 +24,12 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     ledgerPosts: new Counter({ name: 'ledger_entries_posted_total', help: 'Ledger entries posted', labelNames: ['type'], registers: [registry] }),
+    creditLookups: new Counter({ name: 'credit_lookups_total', help: 'Credit look-ups by loan officers, by result', labelNames: ['result'], registers: [registry] }),
+    creditUnusualVolume: new Counter({
+      name: 'credit_unusual_lookup_volume_total',
+      help: 'Loan officers who looked up more distinct households in a UTC day than CREDIT_LOOKUPS_PER_DAY_ALERT',
+      labelNames: ['cooperativeId'],
+      registers: [registry],
+    }),
   };
 }

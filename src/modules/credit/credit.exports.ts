@@ -1,0 +1,320 @@
+/**
+ * Whole-village exports (整村授信) for a cooperative: a CSV of the consenting households' scores
+ * as of one instant, and a manifest signed with Ed25519 so the bank can check, offline, that the
+ * file is the one this service wrote.
+ *
+ * Invariants:
+ * - Only households of the requested villages (inside the cooperative's service area) whose
+ *   consent to this cooperative is valid both at asOf and when the export runs appear; each is
+ *   recorded as an inquiry of that household (once, however often the job is retried).
+ * - Constant memory in the number of rows: households are read through one cursor, scored a
+ *   chunk at a time (EXPORT_CHUNK), written to a file as they come and hashed while written. Only
+ *   the signing step reads the finished file back whole, because Ed25519 (pure EdDSA, what
+ *   `openssl pkeyutl -rawin` verifies) hashes the message twice and cannot be streamed.
+ * - The file is written under a temporary name and renamed when complete; the record says
+ *   `done` only after the file, its SHA-256 and its signature exist. A retried job starts over.
+ * - The file is stored on disk under CREDIT_EXPORT_DIR (DATA_DIR/exports), not in Redis or the
+ *   database: it can be large, and FerretDB has no GridFS guarantees worth relying on.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Types } from 'mongoose';
+import { clock } from '../../platform/clock';
+import { DomainError, notFound, validationError } from '../../platform/errors';
+import type { Logger } from '../../platform/logger';
+import type { Principal } from '../../platform/principal';
+import { findCooperative } from '../cooperatives/cooperatives.service';
+import { Household, type HouseholdDoc } from '../households/households.model';
+import { recordInquiriesOnce } from '../inquiries/inquiries.service';
+import { findVillage } from '../villages/villages.service';
+import { entriesOfHouseholds, settledBefore, villageTotalsOf } from './credit.inputs';
+import type { SigningKeys } from './credit.keys';
+import { CreditExport, type CreditExportDoc } from './credit.model';
+import { CURRENT_MODEL, MODELS } from './credit.score';
+import { scoreAsOf, type CreditSettings } from './credit.service';
+import { validConsentsOf } from './consents.service';
+
+export const EXPORT_QUEUE = 'credit-export';
+export const exportJobId = (exportId: string) => `export-${exportId}`;
+/** Villages one export may cover (a county has ~200; a city office exports per county). */
+export const EXPORT_VILLAGES_MAX = 5000;
+/**
+ * Households scored per step. Each step costs one query for consents, one for revocations, one
+ * for entries and one batch of inquiries; on FerretDB's SQLite backend each query scans, so
+ * larger steps mean fewer scans. Memory per step is a few MB, independent of the export's size.
+ */
+export const EXPORT_CHUNK = 5000;
+
+export const CSV_HEADER = ['householdId', 'customerRef', 'headName', 'villageCode', 'villageName', 'score', 'grade', 'reasonCodes', 'asOf', 'modelVersion'] as const;
+
+export interface ExportStatusView {
+  id: string;
+  status: CreditExportDoc['status'];
+  progress: number;
+  rows?: number;
+  villageIds: string[];
+  asOf: string;
+  modelVersion: string;
+  createdAt: string;
+  error?: string;
+}
+
+export interface ManifestView {
+  exportId: string;
+  cooperativeId: string;
+  villageIds: string[];
+  sha256: string;
+  rows: number;
+  asOf: string;
+  modelVersion: string;
+  keyId: string;
+  algorithm: 'Ed25519';
+  signature: string;
+}
+
+/** 张*明: the first and last characters kept, every one between hidden; 张* for two. */
+export function maskName(name: string): string {
+  const chars = Array.from(name.trim());
+  if (chars.length <= 1) return '*';
+  if (chars.length === 2) return `${chars[0]}*`;
+  return `${chars[0]}${'*'.repeat(chars.length - 2)}${chars[chars.length - 1]}`;
+}
+
+/**
+ * One CSV field (RFC 4180). Text that a spreadsheet would run as a formula (=, +, -, @, tab,
+ * CR first) is prefixed with an apostrophe, since customer references and names come from users.
+ */
+export function csvField(value: string | number): string {
+  let s = String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const csvLine = (fields: (string | number)[]) => `${fields.map(csvField).join(',')}\r\n`;
+
+function toStatusView(d: CreditExportDoc): ExportStatusView {
+  const v: ExportStatusView = {
+    id: d._id.toHexString(),
+    status: d.status,
+    progress: d.progress,
+    villageIds: [...d.villageIds],
+    asOf: d.asOf.toISOString(),
+    modelVersion: d.modelVersion,
+    createdAt: d.createdAt.toISOString(),
+  };
+  if (d.rows !== undefined && d.rows !== null) v.rows = d.rows;
+  if (d.error) v.error = d.error;
+  return v;
+}
+
+export function exportFilePath(exportDir: string, exportId: string): string {
+  assert.ok(/^[a-f0-9]{24}$/.test(exportId));
+  return path.join(exportDir, `${exportId}.csv`);
+}
+
+/** Creates the export record; the caller enqueues the job. */
+export async function createExport(p: Principal, input: { villageIds: string[]; asOf?: Date }): Promise<CreditExportDoc> {
+  const cooperative = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
+  if (!cooperative) throw new DomainError('forbidden', 'This officer belongs to no cooperative.');
+  const villageIds = [...new Set(input.villageIds)];
+  const outside = villageIds.map((v, i) => ({ v, i })).filter(({ v }) => !cooperative.villageIds.includes(v));
+  if (outside.length) throw validationError(outside.map(({ i }) => ({ path: `villageIds.${i}`, message: 'not in the cooperative’s service area' })));
+  const now = new Date();
+  const [doc] = await CreditExport.create([
+    {
+      cooperativeId: cooperative._id.toHexString(),
+      officerId: p.id,
+      villageIds,
+      asOf: input.asOf ?? settledBefore(),
+      modelVersion: CURRENT_MODEL.version,
+      status: 'queued',
+      progress: 0,
+      createdAt: now,
+      updatedAt: now,
+    },
+  ]);
+  return doc!.toObject();
+}
+
+/** An export of the officer's own cooperative, else not_found. */
+async function exportInReach(p: Principal, exportId: string): Promise<CreditExportDoc> {
+  const d = Types.ObjectId.isValid(exportId) ? await CreditExport.findById(exportId).lean<CreditExportDoc>() : null;
+  if (!d || d.cooperativeId !== p.cooperativeId) throw notFound('export');
+  return d;
+}
+
+export async function getExportStatus(p: Principal, exportId: string): Promise<ExportStatusView> {
+  return toStatusView(await exportInReach(p, exportId));
+}
+
+function assertDone(d: CreditExportDoc): asserts d is CreditExportDoc & { rows: number; sha256: string; keyId: string; signature: string } {
+  if (d.status !== 'done' || d.rows === undefined || !d.sha256 || !d.keyId || !d.signature) {
+    throw new DomainError('conflict', `The export is ${d.status}; its file and manifest exist once it is done.`, { status: d.status });
+  }
+}
+
+export async function getManifest(p: Principal, exportId: string): Promise<ManifestView> {
+  const d = await exportInReach(p, exportId);
+  assertDone(d);
+  return {
+    exportId: d._id.toHexString(),
+    cooperativeId: d.cooperativeId,
+    villageIds: [...d.villageIds],
+    sha256: d.sha256,
+    rows: d.rows,
+    asOf: d.asOf.toISOString(),
+    modelVersion: d.modelVersion,
+    keyId: d.keyId,
+    algorithm: 'Ed25519',
+    signature: d.signature,
+  };
+}
+
+/** The finished file as a stream, with its size and hash (for Content-Length and Repr-Digest). */
+export async function openExportFile(p: Principal, exportId: string, exportDir: string): Promise<{ stream: Readable; bytes: number; sha256: string }> {
+  const d = await exportInReach(p, exportId);
+  assertDone(d);
+  const file = exportFilePath(exportDir, exportId);
+  let bytes: number;
+  try {
+    bytes = statSync(file).size;
+  } catch {
+    throw new DomainError('unavailable', 'The export file is missing from this server’s export folder.');
+  }
+  return { stream: createReadStream(file), bytes, sha256: d.sha256 };
+}
+
+export interface RunExportDeps {
+  keys: SigningKeys;
+  exportDir: string;
+  settings: CreditSettings;
+  log: Logger;
+  /** Reports progress (0–100) to the job. */
+  onProgress?: (progress: number) => Promise<void>;
+}
+
+async function setStatus(exportId: Types.ObjectId, set: Partial<CreditExportDoc>): Promise<void> {
+  await CreditExport.updateOne({ _id: exportId }, { $set: { ...set, updatedAt: new Date() } });
+}
+
+/**
+ * Runs one export end to end. Idempotent: a finished export is left alone; anything else starts
+ * over from an empty temporary file.
+ */
+export async function runExport(exportId: string, deps: RunExportDeps): Promise<{ rows: number; sha256: string } | undefined> {
+  const d = Types.ObjectId.isValid(exportId) ? await CreditExport.findById(exportId).lean<CreditExportDoc>() : null;
+  if (!d) throw new DomainError('not_found', `No export ${exportId}.`);
+  if (d.status === 'done' || d.status === 'failed') return undefined;
+  const model = MODELS[d.modelVersion];
+  if (!model) throw new DomainError('validation_failed', `Unknown model ${d.modelVersion}.`);
+  await setStatus(d._id, { status: 'running', progress: 0 });
+
+  mkdirSync(deps.exportDir, { recursive: true, mode: 0o700 });
+  const final = exportFilePath(deps.exportDir, exportId);
+  const temp = `${final}.part`;
+  const out = createWriteStream(temp, { mode: 0o600 });
+  const hash = createHash('sha256');
+  const write = async (text: string) => {
+    const buf = Buffer.from(text, 'utf8');
+    hash.update(buf);
+    if (!out.write(buf)) await once(out, 'drain');
+  };
+
+  // What the whole export needs beyond one chunk is bounded by the number of villages, not rows.
+  const villages = new Map<string, { code: string; name: string }>();
+  const totalsByVillage = await villageTotalsOf(model, d.villageIds, d.asOf);
+  for (const v of d.villageIds) {
+    const doc = await findVillage(v);
+    villages.set(v, { code: doc?.code ?? '', name: doc?.name ?? '' });
+  }
+  const runAt = clock.now();
+  const asOfIso = d.asOf.toISOString();
+  const total = await Household.countDocuments({ villageId: { $in: d.villageIds } });
+  let seen = 0;
+  let rows = 0;
+  let lastProgress = -1;
+
+  const processChunk = async (chunk: HouseholdDoc[]) => {
+    const ids = chunk.map((h) => h._id.toHexString());
+    const consents = await validConsentsOf(ids, d.cooperativeId, [d.asOf, runAt]);
+    const consenting = chunk.filter((h) => consents.has(h._id.toHexString()));
+    const entries = consenting.length ? await entriesOfHouseholds(consenting.map((h) => h._id.toHexString()), d.asOf) : new Map();
+    const inquiries: Parameters<typeof recordInquiriesOnce>[0] = [];
+    for (const h of consenting) {
+      const id = h._id.toHexString();
+      const villageTotals = totalsByVillage.get(h.villageId)!;
+      const { view } = await scoreAsOf(h, d.asOf, model, deps.settings, { own: entries.get(id), villageTotals });
+      const village = villages.get(h.villageId)!;
+      await write(
+        csvLine([id, consents.get(id)!.customerRef ?? '', maskName(h.head), village.code, village.name, view.score, view.grade, view.reasons.map((r) => r.code).join('|'), asOfIso, view.modelVersion]),
+      );
+      rows++;
+      inquiries.push({
+        key: `export:${exportId}:${id}`,
+        inquiry: { householdId: id, officerId: d.officerId, cooperativeId: d.cooperativeId, purpose: `整村授信导出（导出编号 ${exportId}）`, result: 'exported', at: d.createdAt },
+      });
+    }
+    await recordInquiriesOnce(inquiries);
+    seen += chunk.length;
+    // Progress stops at 99 until the file is signed.
+    const progress = total ? Math.min(99, Math.floor((seen / total) * 100)) : 99;
+    if (progress !== lastProgress) {
+      lastProgress = progress;
+      await setStatus(d._id, { progress });
+      await deps.onProgress?.(progress);
+    }
+  };
+
+  try {
+    await write(csvLine([...CSV_HEADER]));
+    // One cursor without a sort: FerretDB sorts in memory, and the order of rows carries no meaning.
+    const cursor = Household.find({ villageId: { $in: d.villageIds } })
+      .select({ _id: 1, villageId: 1, head: 1, createdAt: 1 })
+      .lean<HouseholdDoc[]>()
+      .cursor({ batchSize: 1000 });
+    let chunk: HouseholdDoc[] = [];
+    for await (const h of cursor) {
+      chunk.push(h);
+      if (chunk.length >= EXPORT_CHUNK) {
+        await processChunk(chunk);
+        chunk = [];
+      }
+    }
+    if (chunk.length) await processChunk(chunk);
+    out.end();
+    await once(out, 'finish');
+  } catch (err) {
+    out.destroy();
+    rmSync(temp, { force: true });
+    throw err;
+  }
+
+  const sha256 = hash.digest('hex');
+  // Read back what is on disk and check it is what was hashed before signing it.
+  const bytes = readFileSync(temp);
+  assert.equal(createHash('sha256').update(bytes).digest('hex'), sha256, 'the export file on disk differs from what was written');
+  const signature = deps.keys.sign(bytes);
+  renameSync(temp, final);
+  await setStatus(d._id, { status: 'done', progress: 100, rows, sha256, keyId: deps.keys.keyId, signature, finishedAt: new Date() });
+  deps.log.info({ exportId, rows, households: seen, sha256 }, 'credit export done');
+  return { rows, sha256 };
+}
+
+/** Marks an export failed for good (a business rule refused it, or the job ran out of attempts). */
+export async function failExport(exportId: string, reason: string): Promise<void> {
+  if (!Types.ObjectId.isValid(exportId)) return;
+  await setStatus(new Types.ObjectId(exportId), { status: 'failed', error: reason.slice(0, 500) });
+}
+
+/** Exports whose job made no progress for `staleMs` (lost with Redis, or a crashed worker). */
+export async function staleExports(staleMs: number, limit = 100): Promise<string[]> {
+  const docs = await CreditExport.find({ status: { $in: ['queued', 'running'] }, updatedAt: { $lt: new Date(Date.now() - staleMs) } })
+    .select({ _id: 1 })
+    .limit(limit)
+    .lean<{ _id: Types.ObjectId }[]>();
+  return docs.map((x) => x._id.toHexString());
+}

@@ -1,0 +1,143 @@
+/**
+ * The credit reference's jobs.
+ *
+ * - `credit-score` (job id `score-<householdId>`, delayed SCORE_DEBOUNCE_MS): recomputes and
+ *   caches a household's current score. The fixed job id debounces: postings that arrive while
+ *   the job waits add nothing, and the job, running after them, reads them all.
+ * - `credit-score-sweep` (every CREDIT_SCORE_SWEEP_MS): the durable side. Entries are the record;
+ *   the sweeper reads those posted in the last SWEEP_LOOKBACK window and schedules a rescore for
+ *   every household whose cache does not yet cover them, so nothing depends on an in-process
+ *   hook or on Redis remembering. It also re-enqueues exports whose job was lost.
+ * - `credit-export` (job id `export-<exportId>`): runs one export; a DomainError or the last
+ *   attempt marks the export failed.
+ */
+import { Queue, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../../config';
+import { DomainError } from '../../platform/errors';
+import { bullPrefix, JOB_ATTEMPTS, type JobDefinition } from '../../platform/queues';
+import { id, obj } from '../../platform/validation';
+import { Entry } from '../ledger/ledger.model';
+import { SETTLE_MS } from './credit.inputs';
+import { signingKeysFor, type SigningKeys } from './credit.keys';
+import { ScoreCache } from './credit.model';
+import { EXPORT_QUEUE, exportJobId, failExport, runExport, staleExports } from './credit.exports';
+import { refreshCachedScore, type CreditSettings } from './credit.service';
+
+export const SCORE_QUEUE = 'credit-score';
+export const SCORE_SWEEP_QUEUE = 'credit-score-sweep';
+/** Wait after a posting before rescoring; must exceed SETTLE_MS so the rescore sees the posting. */
+export const SCORE_DEBOUNCE_MS = SETTLE_MS + 1000;
+/** An export whose record has not moved for this long is re-enqueued (its job id dedupes). */
+export const EXPORT_STALE_MS = 10 * 60_000;
+/** Entries whose types can move a score (spending cannot). */
+const SCORED_TYPES = ['award', 'deduction', 'adjustment', 'reversal'];
+
+export const scoreJobId = (householdId: string) => `score-${householdId}`;
+
+const scorePayload = obj({ householdId: id() });
+const exportPayload = obj({ exportId: id() });
+
+/** Completed jobs are removed so the same id can be scheduled again after they ran. */
+export const SCORE_JOB_OPTIONS = { delay: SCORE_DEBOUNCE_MS, removeOnComplete: true, removeOnFail: true } as const;
+export const EXPORT_JOB_OPTIONS = { removeOnComplete: true, removeOnFail: { count: 1000 } } as const;
+
+/** How far back the sweeper reads entries: several sweeps, so one missed sweep loses nothing. */
+export const sweepLookbackMs = (sweepEveryMs: number) => Math.max(4 * sweepEveryMs, 30_000);
+
+/**
+ * Schedules a rescore for households with entries posted since `since` that their cached score
+ * does not cover. Returns the households scheduled.
+ */
+export async function scheduleRescores(queue: Pick<Queue, 'add'>, since: Date): Promise<string[]> {
+  const recent = await Entry.find({ type: { $in: SCORED_TYPES }, createdAt: { $gt: since } })
+    .select({ _id: 0, householdId: 1, seq: 1 })
+    .lean<{ householdId: string; seq: number }[]>();
+  const newest = new Map<string, number>();
+  for (const e of recent) newest.set(e.householdId, Math.max(e.seq, newest.get(e.householdId) ?? 0));
+  if (!newest.size) return [];
+  const cached = await ScoreCache.find({ _id: { $in: [...newest.keys()] } })
+    .select({ _id: 1, throughSeq: 1 })
+    .lean<{ _id: string; throughSeq: number }[]>();
+  const covered = new Map(cached.map((c) => [c._id, c.throughSeq]));
+  const due = [...newest].filter(([h, seq]) => (covered.get(h) ?? 0) < seq).map(([h]) => h);
+  for (const h of due) await queue.add(SCORE_QUEUE, { householdId: h }, { ...SCORE_JOB_OPTIONS, jobId: scoreJobId(h) });
+  return due;
+}
+
+export interface CreditJobDeps {
+  /** The workers' Redis connection (retries forever), used to enqueue from the sweeper. */
+  redis: Redis;
+  redisPrefix: string;
+  keys: SigningKeys;
+  exportDir: string;
+  settings: CreditSettings;
+  sweepEveryMs: number;
+}
+
+export function creditJobs(deps: CreditJobDeps): JobDefinition[] {
+  let scoreQueue: Queue | undefined;
+  let exportQueue: Queue | undefined;
+  const queue = (name: string) => new Queue(name, { connection: deps.redis, prefix: bullPrefix(deps.redisPrefix) });
+
+  return [
+    {
+      queue: SCORE_QUEUE,
+      concurrency: 4,
+      async process(data) {
+        const parsed = scorePayload.safeParse(data);
+        if (!parsed.success) throw new DomainError('validation_failed', 'bad score job payload');
+        const view = await refreshCachedScore(parsed.data.householdId, deps.settings);
+        return view ? { score: view.score, asOf: view.asOf } : { skipped: 'no such household' };
+      },
+    },
+    {
+      queue: SCORE_SWEEP_QUEUE,
+      concurrency: 1,
+      everyMs: deps.sweepEveryMs,
+      async process(_data, { log }) {
+        scoreQueue ??= queue(SCORE_QUEUE);
+        exportQueue ??= queue(EXPORT_QUEUE);
+        const due = await scheduleRescores(scoreQueue, new Date(Date.now() - sweepLookbackMs(deps.sweepEveryMs)));
+        const stale = await staleExports(EXPORT_STALE_MS);
+        for (const exportId of stale) await exportQueue.add(EXPORT_QUEUE, { exportId }, { ...EXPORT_JOB_OPTIONS, jobId: exportJobId(exportId) });
+        if (stale.length) log.warn({ exports: stale }, 're-enqueued credit exports that made no progress');
+        return { rescores: due.length, exports: stale.length };
+      },
+    },
+    {
+      queue: EXPORT_QUEUE,
+      concurrency: 1,
+      async process(data, { log, attempt }, job: Job) {
+        const parsed = exportPayload.safeParse(data);
+        if (!parsed.success) throw new DomainError('validation_failed', 'bad export job payload');
+        const { exportId } = parsed.data;
+        try {
+          return await runExport(exportId, {
+            keys: deps.keys,
+            exportDir: deps.exportDir,
+            settings: deps.settings,
+            log,
+            onProgress: (p) => job.updateProgress(p),
+          });
+        } catch (err) {
+          const attempts = job.opts.attempts ?? JOB_ATTEMPTS;
+          if (err instanceof DomainError || attempt >= attempts) await failExport(exportId, err instanceof Error ? err.message : String(err));
+          throw err;
+        }
+      },
+    },
+  ];
+}
+
+/** The credit jobs as the workers process runs them, from the service configuration. */
+export function creditJobsFor(redis: Redis, config: Config): JobDefinition[] {
+  return creditJobs({
+    redis,
+    redisPrefix: config.redisPrefix,
+    keys: signingKeysFor(config),
+    exportDir: config.credit.exportDir,
+    settings: { gradeThresholds: config.credit.gradeThresholds },
+    sweepEveryMs: config.credit.scoreSweepMs,
+  });
+}

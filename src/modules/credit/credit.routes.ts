@@ -1,0 +1,128 @@
+/** Credit reference routes: consents, look-ups, exports and the export signing keys. */
+import type { Redis } from 'ioredis';
+import type { Config } from '../../../config';
+import type { Api } from '../../platform/http';
+import type { Metrics } from '../../platform/metrics';
+import type { Queues } from '../../platform/queues';
+import { z } from '../../platform/validation';
+import { createExport, EXPORT_QUEUE, exportJobId, getExportStatus, getManifest, openExportFile } from './credit.exports';
+import { EXPORT_JOB_OPTIONS } from './credit.jobs';
+import { signingKeysFor } from './credit.keys';
+import {
+  consentSchema,
+  createConsentBody,
+  createExportBody,
+  creditSchema,
+  exportStatusSchema,
+  idParams,
+  jwksSchema,
+  listConsentsQuery,
+  lookupQuery,
+  manifestSchema,
+} from './credit.schemas';
+import { createCreditService, parseAsOf, parseInstant } from './credit.service';
+import { consentReceipt, createConsent, getConsent, listConsents, revokeConsent } from './consents.service';
+
+export interface CreditRouteDeps {
+  config: Config;
+  redis: Redis;
+  queues: Queues;
+  metrics: Metrics;
+}
+
+export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
+  const credit = createCreditService({
+    redis: deps.redis,
+    redisPrefix: deps.config.redisPrefix,
+    metrics: deps.metrics,
+    settings: {
+      gradeThresholds: deps.config.credit.gradeThresholds,
+      lookupsPerMinute: deps.config.credit.lookupsPerMinute,
+      lookupsPerDayAlert: deps.config.credit.lookupsPerDayAlert,
+    },
+  });
+  const keys = () => signingKeysFor(deps.config);
+
+  api.route(
+    { method: 'post', path: '/v1/consents', summary: 'Give consent to one cooperative (household), or record a signed paper form (clerk)', tag: 'Credit', auth: ['household', 'clerk'], body: createConsentBody, responses: { 201: { description: 'Consent recorded', schema: consentSchema } } },
+    async ({ principal, body }) => {
+      const expiresAt = parseInstant(body.expiresAt, 'expiresAt');
+      const { expiresAt: _raw, ...rest } = body;
+      return { status: 201, body: await createConsent(principal, { ...rest, expiresAt }) };
+    },
+  );
+  api.route(
+    { method: 'get', path: '/v1/consents', summary: "A household's consents, newest first", tag: 'Credit', auth: ['household', 'clerk', 'admin'], query: listConsentsQuery, responses: { 200: { description: 'Consents', schema: z.object({ items: z.array(consentSchema) }) } } },
+    async ({ principal, query }) => ({ status: 200, body: { items: await listConsents(principal, query.householdId) } }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/consents/:id', summary: 'A consent and its status', tag: 'Credit', auth: ['household', 'clerk', 'admin', 'officer'], params: idParams, responses: { 200: { description: 'The consent', schema: consentSchema } } },
+    async ({ principal, params }) => ({ status: 200, body: await getConsent(principal, params.id) }),
+  );
+  api.route(
+    { method: 'delete', path: '/v1/consents/:id', summary: 'Withdraw a consent (kept, with a revocation record)', tag: 'Credit', auth: ['household', 'clerk'], params: idParams, responses: { 200: { description: 'The consent, now revoked', schema: consentSchema } } },
+    async ({ principal, params }) => ({ status: 200, body: await revokeConsent(principal, params.id) }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/consents/:id/receipt.txt', summary: 'Printable receipt of a consent (Chinese plain text)', tag: 'Credit', auth: ['household', 'clerk', 'admin'], params: idParams, responses: { 200: { description: 'The receipt', schema: z.string(), contentType: 'text/plain' } } },
+    async ({ principal, params }) => ({ status: 200, body: await consentReceipt(principal, params.id), contentType: 'text/plain; charset=utf-8' }),
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/credit/households/:id',
+      summary: "A household's credit reference score as of a date (officer with consent, or the household itself)",
+      tag: 'Credit',
+      auth: ['officer', 'household'],
+      params: idParams,
+      query: lookupQuery,
+      responses: { 200: { description: 'Score, grade and the four main reasons', schema: creditSchema } },
+    },
+    async ({ principal, params, query, log }) => ({ status: 200, body: await credit.lookUp(principal, params.id, query, log) }),
+  );
+
+  api.route(
+    { method: 'post', path: '/v1/credit/exports', summary: 'Start a whole-village export of consenting households', tag: 'Credit', auth: ['officer'], body: createExportBody, responses: { 202: { description: 'Export queued', schema: z.object({ id: z.string(), status: z.string() }) } } },
+    async ({ principal, body, log }) => {
+      const doc = await createExport(principal, { villageIds: body.villageIds, ...(body.asOf !== undefined ? { asOf: parseAsOf(body.asOf) } : {}) });
+      const exportId = doc._id.toHexString();
+      try {
+        await deps.queues.add(EXPORT_QUEUE, exportJobId(exportId), { exportId }, EXPORT_JOB_OPTIONS);
+      } catch (err) {
+        // The record is durable: the sweeper enqueues exports whose job never started.
+        log.warn({ err, exportId }, 'could not enqueue the export job; the sweeper will');
+      }
+      return { status: 202, body: { id: exportId, status: doc.status }, headers: { Location: `/v1/credit/exports/${exportId}` } };
+    },
+  );
+  api.route(
+    { method: 'get', path: '/v1/credit/exports/:id', summary: 'Status and progress of an export', tag: 'Credit', auth: ['officer'], params: idParams, responses: { 200: { description: 'Status', schema: exportStatusSchema } } },
+    async ({ principal, params }) => ({ status: 200, body: await getExportStatus(principal, params.id) }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/credit/exports/:id/file', summary: 'The export CSV (UTF-8, header row)', tag: 'Credit', auth: ['officer'], params: idParams, responses: { 200: { description: 'The CSV file', schema: z.string(), contentType: 'text/csv' } } },
+    async ({ principal, params }) => {
+      const file = await openExportFile(principal, params.id, deps.config.credit.exportDir);
+      return {
+        status: 200,
+        body: file.stream,
+        contentType: 'text/csv; charset=utf-8',
+        headers: {
+          'Content-Length': String(file.bytes),
+          'Content-Disposition': `attachment; filename="credit-export-${params.id}.csv"`,
+          'Repr-Digest': `sha-256=:${Buffer.from(file.sha256, 'hex').toString('base64')}:`,
+        },
+      };
+    },
+  );
+  api.route(
+    { method: 'get', path: '/v1/credit/exports/:id/manifest', summary: 'The signed manifest of an export', tag: 'Credit', auth: ['officer'], params: idParams, responses: { 200: { description: 'Manifest', schema: manifestSchema } } },
+    async ({ principal, params }) => ({ status: 200, body: await getManifest(principal, params.id) }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/credit/keys', summary: 'Public keys that sign exports (JWKS), for offline verification', tag: 'Credit', auth: ['officer', 'admin', 'clerk', 'council', 'household'], responses: { 200: { description: 'JWKS (public keys: not secret, but every /v1 route takes a token)', schema: jwksSchema } } },
+    async () => ({ status: 200, body: keys().jwks, headers: { 'Cache-Control': 'private, max-age=300' } }),
+  );
+}
+
