@@ -650,7 +650,10 @@ export async function fileSubmission(p: Principal, input: NewSubmission, deps: C
   const submissionId = new Types.ObjectId();
   const id = submissionId.toHexString();
   const capsApply = rule.capPerMonth !== undefined || rule.capPerYear !== undefined;
-  return guarded(id, async () => {
+  // The guard is there to give back cap claims if the filing dies halfway; without caps a
+  // filing is one insert (plus its `filed` event, which reconcile adds if missing).
+  const guard = capsApply ? guarded : <T>(_id: string, fn: () => Promise<T>) => fn();
+  return guard(id, async () => {
     const lines: SubmissionLine[] = [];
     for (const [i, w] of wanted.entries()) {
       const cap = await claimCap({
