@@ -29,6 +29,7 @@ import { createStore, createTerminal } from '../stores/stores.service';
 import { createUser } from '../users/users.service';
 import { createVillage, type VillageView } from '../villages/villages.service';
 import { between, createRng, generateHouseholds, pick, type Rng } from './demo.names';
+import { seedDemoRules } from '../rules/rules.demo';
 
 export const DEMO_MARKER_ID = 'demo-seed';
 /** The source type of every demo ledger posting. */
@@ -197,6 +198,8 @@ export async function seedDemoCounty(opts: SeedDemoOptions): Promise<DemoCredent
 
   const logins = await createLogins(opts.kdfLog2N, villages, households, cooperative.id);
   const terminal = await createTerminal(store.id, opts.kdfLog2N);
+  // The county's rule catalogue (积分细则), so the council workflow has rules to file under.
+  await seedDemoRules();
 
   const credentials: DemoCredentials = {
     county: COUNTY,
