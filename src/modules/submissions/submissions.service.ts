@@ -253,10 +253,28 @@ async function findSubmission(id: string): Promise<SubmissionDoc | undefined> {
   return (await Submission.findById(id).lean<SubmissionDoc>()) ?? undefined;
 }
 
+/** Where an event falls among events of the same instant. */
+const EVENT_ORDER: Record<EventType, number> = {
+  filed: 0,
+  vote: 1,
+  notice_started: 2,
+  rejected: 2,
+  objected: 3,
+  notice_ended: 3,
+  posted: 4,
+  caps_released: 4,
+  appealed: 5,
+  appeal_upheld: 6,
+  appeal_dismissed: 6,
+  reversed: 7,
+};
+
 async function loadEvents(submissionId: string): Promise<SubmissionEventDoc[]> {
-  const events = await SubmissionEvent.find({ submissionId }).sort({ at: 1, _id: 1 }).limit(EVENTS_MAX).lean<SubmissionEventDoc[]>();
+  const events = await SubmissionEvent.find({ submissionId }).limit(EVENTS_MAX).lean<SubmissionEventDoc[]>();
   assert.ok(events.length < EVENTS_MAX, 'a submission has fewer events than EVENTS_MAX');
-  return events;
+  // Steps taken in one reconcile may share a millisecond: ties go in the order they happen.
+  const byRound = (a: SubmissionEventDoc, b: SubmissionEventDoc) => (a.round !== undefined && b.round !== undefined ? a.round - b.round : 0);
+  return events.sort((a, b) => a.at.getTime() - b.at.getTime() || byRound(a, b) || EVENT_ORDER[a.type] - EVENT_ORDER[b.type]);
 }
 
 function toStateEvent(e: SubmissionEventDoc): StateEvent {
