@@ -4,6 +4,24 @@ import { countAll, expectNothingStored } from '../../support/snapshot';
 import { SubmissionEvent } from '../../../src/modules/submissions/submissions.model';
 import { file, getSub, makeCouncilScene, voteVia } from './scene';
 
+describe('POST /v1/users › a council member names their own household', () => {
+  it('takes a household of the same village, refuses one of another village, and the member then cannot vote on it', async () => {
+    const s = await makeCouncilScene();
+    const other = await makeCouncilScene();
+    const body = (householdId: string) => ({ username: `c${Date.now()}${Math.random().toString(36).slice(2, 8)}`, password: 'a-long-password-1', role: 'council', villageId: s.villageId, householdId });
+    const ok = await http().post('/v1/users').set(s.clerk.auth).send(body(s.households[2]!.id));
+    expect(ok.status, JSON.stringify(ok.body)).to.equal(201);
+    expect(ok.body).to.include({ role: 'council', householdId: s.households[2]!.id });
+    const bad = await http().post('/v1/users').set(s.admin.auth).send(body(other.households[1]!.id));
+    expect(bad.status).to.equal(400);
+    expect(bad.body.errors[0].path).to.equal('householdId');
+    const token = await http().post('/v1/auth/token').send({ grantType: 'password', username: ok.body.username, password: 'a-long-password-1' });
+    const member = { auth: { Authorization: `Bearer ${token.body.accessToken}` } };
+    const sub = await file(s, { householdId: s.households[2]!.id });
+    expect((await http().post(`/v1/submissions/${sub.id}/votes`).set(member.auth).send({ decision: 'approve' })).status).to.equal(403);
+  });
+});
+
 describe('POST /v1/submissions/:id/votes', () => {
   it('returns 403 forbidden to a council member of the subject household, and records nothing', async () => {
     const s = await makeCouncilScene();
