@@ -115,26 +115,61 @@ export async function retryFailedJob(deps: JobsDeps, queue: string, jobId: strin
  * overdue submission wake-ups, and the notification outbox. A scrape with Redis or the database
  * down reports `background_metrics_up 0` instead of hanging.
  */
+interface Snapshot {
+  ok: boolean;
+  jobs: { queue: string; state: string; n: number }[];
+  overdue?: number;
+  outbox?: Record<string, number>;
+}
+
+async function readSnapshot(deps: JobsDeps): Promise<Snapshot> {
+  const snap: Snapshot = { ok: true, jobs: [] };
+  try {
+    const names = await withTimeout(discoverQueues(deps), SCRAPE_TIMEOUT_MS);
+    for (const name of names) {
+      const counts = await withTimeout(deps.queues.get(name).getJobCounts(...JOB_STATES), SCRAPE_TIMEOUT_MS);
+      for (const state of JOB_STATES) snap.jobs.push({ queue: name, state, n: counts[state] ?? 0 });
+    }
+  } catch {
+    snap.ok = false;
+  }
+  try {
+    snap.overdue = await withTimeout(countOverdueWakeups(WAKEUP_OVERDUE_MS), SCRAPE_TIMEOUT_MS);
+    snap.outbox = await withTimeout(countNotificationsByState(), SCRAPE_TIMEOUT_MS);
+  } catch {
+    snap.ok = false;
+  }
+  return snap;
+}
+
 export function registerJobMetrics(registry: Registry, deps: JobsDeps): void {
   if (registry.getSingleMetric('bullmq_jobs')) return; // one app per registry; a second createApp reuses it
-  const up = new Gauge({ name: 'background_metrics_up', help: '1 when the last scrape could read queues and outbox', registers: [registry] });
+  // prom-client collects all metrics of a scrape at once: they share one read of the queues
+  // and the database, started by whichever collects first.
+  let inflight: Promise<Snapshot> | undefined;
+  const snapshot = (): Promise<Snapshot> => {
+    inflight ??= readSnapshot(deps).finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  };
+  new Gauge({
+    name: 'background_metrics_up',
+    help: '1 when this scrape could read the queues and the outbox',
+    registers: [registry],
+    async collect() {
+      this.set((await snapshot()).ok ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'bullmq_jobs',
     help: 'Jobs per queue and state (waiting, delayed, active, failed = exhausted retries, …)',
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
+      const snap = await snapshot();
       this.reset();
-      try {
-        const names = await withTimeout(discoverQueues(deps), SCRAPE_TIMEOUT_MS);
-        for (const name of names) {
-          const counts = await withTimeout(deps.queues.get(name).getJobCounts(...JOB_STATES), SCRAPE_TIMEOUT_MS);
-          for (const state of JOB_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
-        }
-        up.set(1);
-      } catch {
-        up.set(0);
-      }
+      for (const j of snap.jobs) this.set({ queue: j.queue, state: j.state }, j.n);
     },
   });
   new Gauge({
@@ -142,11 +177,8 @@ export function registerJobMetrics(registry: Registry, deps: JobsDeps): void {
     help: `Submission wake-ups overdue by more than ${WAKEUP_OVERDUE_MS / 1000} s (the sweeper is not keeping up)`,
     registers: [registry],
     async collect() {
-      try {
-        this.set(await withTimeout(countOverdueWakeups(WAKEUP_OVERDUE_MS), SCRAPE_TIMEOUT_MS));
-      } catch {
-        up.set(0);
-      }
+      const snap = await snapshot();
+      if (snap.overdue !== undefined) this.set(snap.overdue);
     },
   });
   new Gauge({
@@ -155,12 +187,8 @@ export function registerJobMetrics(registry: Registry, deps: JobsDeps): void {
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      try {
-        const counts = await withTimeout(countNotificationsByState(), SCRAPE_TIMEOUT_MS);
-        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
-      } catch {
-        up.set(0);
-      }
+      const snap = await snapshot();
+      for (const [state, n] of Object.entries(snap.outbox ?? {})) this.set({ state }, n);
     },
   });
 }
