@@ -1,5 +1,7 @@
 /** Cooperatives and their service area (the villages whose households they may look up). */
 import { Types } from 'mongoose';
+import { notFound } from '../../platform/errors';
+import type { Principal } from '../../platform/principal';
 import { assertVillagesExist } from '../stores/stores.service';
 import { Cooperative, type CooperativeDoc } from './cooperatives.model';
 
@@ -21,4 +23,11 @@ export async function createCooperative(input: { name: string; villageIds: strin
 export async function findCooperative(cooperativeId: string): Promise<CooperativeDoc | undefined> {
   if (!Types.ObjectId.isValid(cooperativeId)) return undefined;
   return (await Cooperative.findById(cooperativeId).lean<CooperativeDoc>()) ?? undefined;
+}
+
+/** A cooperative and its service area: the county office, or one of its own officers (else 404). */
+export async function getCooperative(p: Principal, cooperativeId: string): Promise<CooperativeView> {
+  const c = await findCooperative(cooperativeId);
+  if (!c || (p.role !== 'admin' && !(p.role === 'officer' && p.cooperativeId === cooperativeId))) throw notFound('cooperative');
+  return toView(c);
 }

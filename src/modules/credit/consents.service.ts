@@ -55,61 +55,49 @@ export interface NewConsent {
   purpose?: string;
 }
 
-/** The governing consent of a set (same household and cooperative) at an instant. */
-function governing(consents: ConsentDoc[], at: Date): ConsentDoc | undefined {
-  let best: ConsentDoc | undefined;
+/** What validity needs of a consent (stored documents and export partitions alike). */
+export interface ConsentTerms {
+  id: string;
+  grantedAt: number;
+  expiresAt: number;
+}
+
+/** The governing consent of a set (same household and cooperative) at an instant: the latest given. */
+function governing<T extends ConsentTerms>(consents: readonly T[], at: number): T | undefined {
+  let best: T | undefined;
   for (const c of consents) {
-    if (c.grantedAt.getTime() > at.getTime()) continue;
-    if (!best || c.grantedAt.getTime() > best.grantedAt.getTime() || (c.grantedAt.getTime() === best.grantedAt.getTime() && c._id.toHexString() > best._id.toHexString())) best = c;
+    if (c.grantedAt > at) continue;
+    if (!best || c.grantedAt > best.grantedAt || (c.grantedAt === best.grantedAt && c.id > best.id)) best = c;
   }
   return best;
 }
 
-function isValid(c: ConsentDoc | undefined, revocation: ConsentRevocationDoc | undefined, at: Date): c is ConsentDoc {
-  if (!c) return false;
-  if (c.expiresAt.getTime() <= at.getTime()) return false;
-  return !(revocation && revocation.revokedAt.getTime() <= at.getTime());
+/**
+ * The consent that lets the cooperative read the household at every one of `instants`, if any:
+ * at each instant the governing consent must not have expired and must have no revocation at or
+ * before it. Returns the governing consent at the last instant.
+ */
+export function consentValidAt<T extends ConsentTerms>(consents: readonly T[], revokedAt: (consentId: string) => number | undefined, instants: readonly number[]): T | undefined {
+  let chosen: T | undefined;
+  for (const at of instants) {
+    const c = governing(consents, at);
+    if (!c || c.expiresAt <= at) return undefined;
+    const r = revokedAt(c.id);
+    if (r !== undefined && r <= at) return undefined;
+    chosen = c;
+  }
+  return chosen;
 }
+
+const termsOf = (c: ConsentDoc) => ({ id: c._id.toHexString(), grantedAt: c.grantedAt.getTime(), expiresAt: c.expiresAt.getTime(), doc: c });
 
 /** The consent that lets `cooperativeId` read this household at `at`, if any. */
 export async function validConsent(householdId: string, cooperativeId: string, at: Date): Promise<ConsentDoc | undefined> {
-  const all = await Consent.find({ householdId, cooperativeId }).lean<ConsentDoc[]>();
-  const c = governing(all, at);
+  const all = (await Consent.find({ householdId, cooperativeId }).lean<ConsentDoc[]>()).map(termsOf);
+  const c = governing(all, at.getTime());
   if (!c) return undefined;
-  const rev = (await ConsentRevocation.findById(c._id.toHexString()).lean<ConsentRevocationDoc>()) ?? undefined;
-  return isValid(c, rev, at) ? c : undefined;
-}
-
-/**
- * For an export chunk: the consent valid at every one of `instants` for each household (one
- * query for the consents, one for their revocations). A household is in the map only when the
- * same cooperative may read it at all of them.
- */
-export async function validConsentsOf(householdIds: string[], cooperativeId: string, instants: Date[]): Promise<Map<string, ConsentDoc>> {
-  const all = await Consent.find({ cooperativeId, householdId: { $in: householdIds } }).lean<ConsentDoc[]>();
-  const byHousehold = new Map<string, ConsentDoc[]>();
-  for (const c of all) {
-    let list = byHousehold.get(c.householdId);
-    if (!list) byHousehold.set(c.householdId, (list = []));
-    list.push(c);
-  }
-  const revs = all.length ? await ConsentRevocation.find({ _id: { $in: all.map((c) => c._id.toHexString()) } }).lean<ConsentRevocationDoc[]>() : [];
-  const revById = new Map(revs.map((r) => [r._id, r]));
-  const out = new Map<string, ConsentDoc>();
-  for (const [householdId, list] of byHousehold) {
-    let chosen: ConsentDoc | undefined;
-    let ok = true;
-    for (const at of instants) {
-      const c = governing(list, at);
-      if (!isValid(c, c ? revById.get(c._id.toHexString()) : undefined, at)) {
-        ok = false;
-        break;
-      }
-      chosen = c;
-    }
-    if (ok && chosen) out.set(householdId, chosen);
-  }
-  return out;
+  const rev = await ConsentRevocation.findById(c.id).lean<ConsentRevocationDoc>();
+  return consentValidAt([c], () => rev?.revokedAt.getTime(), [at.getTime()])?.doc;
 }
 
 function statusOf(c: ConsentDoc, rev: ConsentRevocationDoc | undefined, latest: ConsentDoc | undefined, now: Date): ConsentStatus {
@@ -128,7 +116,7 @@ async function toViews(consents: ConsentDoc[]): Promise<ConsentView[]> {
   const pairs = new Map<string, ConsentDoc | undefined>();
   for (const c of consents) {
     const key = `${c.householdId}|${c.cooperativeId}`;
-    if (!pairs.has(key)) pairs.set(key, governing(await Consent.find({ householdId: c.householdId, cooperativeId: c.cooperativeId }).lean<ConsentDoc[]>(), now));
+    if (!pairs.has(key)) pairs.set(key, governing((await Consent.find({ householdId: c.householdId, cooperativeId: c.cooperativeId }).lean<ConsentDoc[]>()).map(termsOf), now.getTime())?.doc);
   }
   return consents.map((c) => {
     const rev = revById.get(c._id.toHexString());
@@ -230,7 +218,7 @@ export async function revokeConsent(p: Principal, consentId: string): Promise<Co
   const c = await consentInReach(p, consentId);
   if (p.role === 'officer') throw new DomainError('forbidden', 'A cooperative cannot withdraw a household’s consent.');
   try {
-    await ConsentRevocation.create([{ _id: consentId, revokedAt: clock.now(), revokedBy: p.id, revokedByRole: p.role }]);
+    await ConsentRevocation.create([{ _id: consentId, householdId: c.householdId, cooperativeId: c.cooperativeId, revokedAt: clock.now(), revokedBy: p.id, revokedByRole: p.role }]);
   } catch (err) {
     // Revoked already: the first revocation stands.
     if (!isDuplicateKeyError(err)) throw err;

@@ -7,8 +7,10 @@
  * - Only households of the requested villages (inside the cooperative's service area) whose
  *   consent to this cooperative is valid both at asOf and when the export runs appear; each is
  *   recorded as an inquiry of that household (once, however often the job is retried).
- * - Constant memory in the number of rows: households are read through one cursor, scored a
- *   chunk at a time (EXPORT_CHUNK), written to a file as they come and hashed while written. Only
+ * - Constant memory and linear time in the number of rows: each collection (households of the
+ *   villages, the cooperative's consents and revocations, entries up to asOf) is streamed once
+ *   into partition files by household (credit.partitions.ts), and one partition at a time is
+ *   joined and scored; rows are written to the file as they come and hashed while written. Only
  *   the signing step reads the finished file back whole, because Ed25519 (pure EdDSA, what
  *   `openssl pkeyutl -rawin` verifies) hashes the message twice and cannot be streamed.
  * - The file is written under a temporary name and renamed when complete; the record says
@@ -31,23 +33,21 @@ import { findCooperative } from '../cooperatives/cooperatives.service';
 import { Household, type HouseholdDoc } from '../households/households.model';
 import { recordInquiriesOnce } from '../inquiries/inquiries.service';
 import { findVillage } from '../villages/villages.service';
-import { entriesOfHouseholds, settledBefore, villageTotalsOf } from './credit.inputs';
+import { memoisedVillageTotals, memoiseVillageTotals, neighbourLevel, settledBefore, type VillageTotals } from './credit.inputs';
 import type { SigningKeys } from './credit.keys';
-import { CreditExport, type CreditExportDoc } from './credit.model';
-import { CURRENT_MODEL, MODELS } from './credit.score';
-import { scoreAsOf, type CreditSettings } from './credit.service';
-import { validConsentsOf } from './consents.service';
+import { Consent, ConsentRevocation, CreditExport, type ConsentDoc, type ConsentRevocationDoc, type CreditExportDoc } from './credit.model';
+import { computeScore, CURRENT_MODEL, MODELS, villageLevelAt, villageWindow, type ModelWeights, type ScoreEntry } from './credit.score';
+import type { CreditSettings } from './credit.service';
+import { consentValidAt } from './consents.service';
+import { partitionCount, PartitionWriter, readPartition, removePartitions } from './credit.partitions';
+import { Entry } from '../ledger/ledger.model';
 
 export const EXPORT_QUEUE = 'credit-export';
 export const exportJobId = (exportId: string) => `export-${exportId}`;
 /** Villages one export may cover (a county has ~200; a city office exports per county). */
 export const EXPORT_VILLAGES_MAX = 5000;
-/**
- * Households scored per step. Each step costs one query for consents, one for revocations, one
- * for entries and one batch of inquiries; on FerretDB's SQLite backend each query scans, so
- * larger steps mean fewer scans. Memory per step is a few MB, independent of the export's size.
- */
-export const EXPORT_CHUNK = 5000;
+/** Inquiries written per batch. */
+const INQUIRY_BATCH = 1000;
 
 export const CSV_HEADER = ['householdId', 'customerRef', 'headName', 'villageCode', 'villageName', 'score', 'grade', 'reasonCodes', 'asOf', 'modelVersion'] as const;
 
@@ -201,9 +201,68 @@ async function setStatus(exportId: Types.ObjectId, set: Partial<CreditExportDoc>
   await CreditExport.updateOne({ _id: exportId }, { $set: { ...set, updatedAt: new Date() } });
 }
 
+/** Entry types that can move a score; spending is not even read. */
+const SCORED_TYPES = ['award', 'deduction', 'adjustment', 'reversal'];
+
+/** Streams the four collections into partitions (one pass each, no sort, no `$in` of ids). */
+async function partitionInputs(d: CreditExportDoc, parts: PartitionWriter): Promise<number> {
+  let households = 0;
+  const hCursor = Household.find({ villageId: { $in: d.villageIds } })
+    .select({ _id: 1, villageId: 1, head: 1, createdAt: 1 })
+    .lean<HouseholdDoc[]>()
+    .cursor({ batchSize: 1000 });
+  for await (const h of hCursor) {
+    await parts.household({ id: h._id.toHexString(), villageId: h.villageId, head: h.head, createdAt: h.createdAt.getTime() });
+    households++;
+  }
+  const cCursor = Consent.find({ cooperativeId: d.cooperativeId })
+    .select({ _id: 1, householdId: 1, grantedAt: 1, expiresAt: 1, customerRef: 1 })
+    .lean<ConsentDoc[]>()
+    .cursor({ batchSize: 1000 });
+  for await (const c of cCursor) {
+    await parts.consent(c.householdId, { id: c._id.toHexString(), grantedAt: c.grantedAt.getTime(), expiresAt: c.expiresAt.getTime(), ...(c.customerRef ? { customerRef: c.customerRef } : {}) });
+  }
+  const rCursor = ConsentRevocation.find({ cooperativeId: d.cooperativeId }).lean<ConsentRevocationDoc[]>().cursor({ batchSize: 1000 });
+  for await (const r of rCursor) await parts.revocation(r.householdId, r._id, r.revokedAt.getTime());
+  const eCursor = Entry.find({ type: { $in: SCORED_TYPES }, createdAt: { $lte: d.asOf } })
+    .select({ _id: 0, householdId: 1, seq: 1, type: 1, meritDelta: 1, createdAt: 1, ruleCode: 1 })
+    .lean<{ householdId: string; seq: number; type: ScoreEntry['type']; meritDelta: number; createdAt: Date; ruleCode?: string }[]>()
+    .cursor({ batchSize: 1000 });
+  for await (const e of eCursor) {
+    await parts.entry(e.householdId, { seq: e.seq, type: e.type, meritDelta: e.meritDelta, createdAt: e.createdAt.getTime(), ...(e.ruleCode ? { ruleCode: e.ruleCode } : {}) });
+  }
+  await parts.close();
+  return households;
+}
+
+/**
+ * The village totals the export needs: memoised ones from the database, missing ones summed over
+ * the partitions (which hold every household of the export's villages and their entries) and
+ * memoised for next time. Memory: one number pair per village.
+ */
+async function villageTotalsFromPartitions(model: ModelWeights, d: CreditExportDoc, dir: string, count: number): Promise<Map<string, VillageTotals>> {
+  const totals = await memoisedVillageTotals(model, d.villageIds, d.asOf);
+  const missing = d.villageIds.filter((v) => !totals.has(v));
+  if (!missing.length) return totals;
+  const levelAt = villageLevelAt(d.asOf);
+  const { from, to } = villageWindow(model, levelAt);
+  for (const v of missing) totals.set(v, { levelAt, households: 0, awardPoints: 0 });
+  for (let i = 0; i < count; i++) {
+    const p = await readPartition(dir, i);
+    for (const h of p.households.values()) {
+      const t = totals.get(h.villageId);
+      if (!t || !missing.includes(h.villageId) || h.createdAt > levelAt.getTime()) continue;
+      t.households++;
+      for (const e of p.entries.get(h.id) ?? []) if (e.type === 'award' && e.createdAt > from.getTime() && e.createdAt <= to.getTime()) t.awardPoints += e.meritDelta;
+    }
+  }
+  for (const v of missing) await memoiseVillageTotals(model, v, totals.get(v)!);
+  return totals;
+}
+
 /**
  * Runs one export end to end. Idempotent: a finished export is left alone; anything else starts
- * over from an empty temporary file.
+ * over from empty files.
  */
 export async function runExport(exportId: string, deps: RunExportDeps): Promise<{ rows: number; sha256: string } | undefined> {
   const d = Types.ObjectId.isValid(exportId) ? await CreditExport.findById(exportId).lean<CreditExportDoc>() : null;
@@ -216,81 +275,77 @@ export async function runExport(exportId: string, deps: RunExportDeps): Promise<
   mkdirSync(deps.exportDir, { recursive: true, mode: 0o700 });
   const final = exportFilePath(deps.exportDir, exportId);
   const temp = `${final}.part`;
-  const out = createWriteStream(temp, { mode: 0o600 });
-  const hash = createHash('sha256');
-  const write = async (text: string) => {
-    const buf = Buffer.from(text, 'utf8');
-    hash.update(buf);
-    if (!out.write(buf)) await once(out, 'drain');
+  const workDir = `${final}.work`;
+  removePartitions(workDir);
+  let lastProgress = -1;
+  const progress = async (value: number) => {
+    const p = Math.min(99, Math.floor(value)); // 100 only once the file is signed
+    if (p <= lastProgress) return;
+    lastProgress = p;
+    await setStatus(d._id, { progress: p });
+    await deps.onProgress?.(p);
   };
 
-  // What the whole export needs beyond one chunk is bounded by the number of villages, not rows.
   const villages = new Map<string, { code: string; name: string }>();
-  const totalsByVillage = await villageTotalsOf(model, d.villageIds, d.asOf);
   for (const v of d.villageIds) {
     const doc = await findVillage(v);
     villages.set(v, { code: doc?.code ?? '', name: doc?.name ?? '' });
   }
-  const runAt = clock.now();
+  const runAt = clock.now().getTime();
   const asOfIso = d.asOf.toISOString();
-  const total = await Household.countDocuments({ villageId: { $in: d.villageIds } });
-  let seen = 0;
+  const instants = [d.asOf.getTime(), runAt];
+  const hash = createHash('sha256');
   let rows = 0;
-  let lastProgress = -1;
-
-  const processChunk = async (chunk: HouseholdDoc[]) => {
-    const ids = chunk.map((h) => h._id.toHexString());
-    const consents = await validConsentsOf(ids, d.cooperativeId, [d.asOf, runAt]);
-    const consenting = chunk.filter((h) => consents.has(h._id.toHexString()));
-    const entries = consenting.length ? await entriesOfHouseholds(consenting.map((h) => h._id.toHexString()), d.asOf) : new Map();
-    const inquiries: Parameters<typeof recordInquiriesOnce>[0] = [];
-    for (const h of consenting) {
-      const id = h._id.toHexString();
-      const villageTotals = totalsByVillage.get(h.villageId)!;
-      const { view } = await scoreAsOf(h, d.asOf, model, deps.settings, { own: entries.get(id), villageTotals });
-      const village = villages.get(h.villageId)!;
-      await write(
-        csvLine([id, consents.get(id)!.customerRef ?? '', maskName(h.head), village.code, village.name, view.score, view.grade, view.reasons.map((r) => r.code).join('|'), asOfIso, view.modelVersion]),
-      );
-      rows++;
-      inquiries.push({
-        key: `export:${exportId}:${id}`,
-        inquiry: { householdId: id, officerId: d.officerId, cooperativeId: d.cooperativeId, purpose: `整村授信导出（导出编号 ${exportId}）`, result: 'exported', at: d.createdAt },
-      });
-    }
-    await recordInquiriesOnce(inquiries);
-    seen += chunk.length;
-    // Progress stops at 99 until the file is signed.
-    const progress = total ? Math.min(99, Math.floor((seen / total) * 100)) : 99;
-    if (progress !== lastProgress) {
-      lastProgress = progress;
-      await setStatus(d._id, { progress });
-      await deps.onProgress?.(progress);
-    }
-  };
+  let households = 0;
 
   try {
-    await write(csvLine([...CSV_HEADER]));
-    // One cursor without a sort: FerretDB sorts in memory, and the order of rows carries no meaning.
-    const cursor = Household.find({ villageId: { $in: d.villageIds } })
-      .select({ _id: 1, villageId: 1, head: 1, createdAt: 1 })
-      .lean<HouseholdDoc[]>()
-      .cursor({ batchSize: 1000 });
-    let chunk: HouseholdDoc[] = [];
-    for await (const h of cursor) {
-      chunk.push(h);
-      if (chunk.length >= EXPORT_CHUNK) {
-        await processChunk(chunk);
-        chunk = [];
+    const count = partitionCount(await Household.countDocuments({ villageId: { $in: d.villageIds } }));
+    households = await partitionInputs(d, new PartitionWriter(workDir, count));
+    await progress(30);
+    const totals = await villageTotalsFromPartitions(model, d, workDir, count);
+    await progress(35);
+
+    const out = createWriteStream(temp, { mode: 0o600 });
+    const write = async (text: string) => {
+      const buf = Buffer.from(text, 'utf8');
+      hash.update(buf);
+      if (!out.write(buf)) await once(out, 'drain');
+    };
+    try {
+      await write(csvLine([...CSV_HEADER]));
+      for (let i = 0; i < count; i++) {
+        const p = await readPartition(workDir, i);
+        let inquiries: Parameters<typeof recordInquiriesOnce>[0] = [];
+        for (const h of p.households.values()) {
+          const consent = consentValidAt(p.consents.get(h.id) ?? [], (id) => p.revokedAt.get(id), instants);
+          if (!consent) continue;
+          const own = (p.entries.get(h.id) ?? []).filter((e) => e.createdAt <= d.asOf.getTime());
+          const village = neighbourLevel(model, totals.get(h.villageId)!, { createdAt: new Date(h.createdAt) }, own);
+          const r = computeScore({ asOf: d.asOf, entries: own, village }, model, deps.settings.gradeThresholds);
+          const v = villages.get(h.villageId)!;
+          await write(csvLine([h.id, consent.customerRef ?? '', maskName(h.head), v.code, v.name, r.score, r.grade, r.reasons.map((x) => x.code).join('|'), asOfIso, r.modelVersion]));
+          rows++;
+          inquiries.push({
+            key: `export:${exportId}:${h.id}`,
+            inquiry: { householdId: h.id, officerId: d.officerId, cooperativeId: d.cooperativeId, purpose: `整村授信导出（导出编号 ${exportId}）`, result: 'exported', at: d.createdAt },
+          });
+          if (inquiries.length >= INQUIRY_BATCH) {
+            await recordInquiriesOnce(inquiries);
+            inquiries = [];
+          }
+        }
+        await recordInquiriesOnce(inquiries);
+        await progress(35 + (64 * (i + 1)) / count);
       }
+      out.end();
+      await once(out, 'finish');
+    } catch (err) {
+      out.destroy();
+      rmSync(temp, { force: true });
+      throw err;
     }
-    if (chunk.length) await processChunk(chunk);
-    out.end();
-    await once(out, 'finish');
-  } catch (err) {
-    out.destroy();
-    rmSync(temp, { force: true });
-    throw err;
+  } finally {
+    removePartitions(workDir);
   }
 
   const sha256 = hash.digest('hex');
@@ -300,7 +355,7 @@ export async function runExport(exportId: string, deps: RunExportDeps): Promise<
   const signature = deps.keys.sign(bytes);
   renameSync(temp, final);
   await setStatus(d._id, { status: 'done', progress: 100, rows, sha256, keyId: deps.keys.keyId, signature, finishedAt: new Date() });
-  deps.log.info({ exportId, rows, households: seen, sha256 }, 'credit export done');
+  deps.log.info({ exportId, rows, households, sha256 }, 'credit export done');
   return { rows, sha256 };
 }
 

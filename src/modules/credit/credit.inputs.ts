@@ -4,10 +4,10 @@
  * later than `settledBefore()`, so everything read here can no longer change: the same asOf
  * gives the same inputs whatever is posted afterwards.
  *
- * Bulk reads (a village's level, an export's chunk) query the ledger's entries collection
- * directly, read-only, with one `$in` query per chunk of households: on FerretDB's SQLite backend
- * each query is a scan, so one query per chunk instead of one per entry is what keeps them
- * affordable. The single-household path goes through the ledger service.
+ * Bulk reads (a village's level; the export, in credit.partitions.ts) stream the ledger's entries
+ * collection directly, read-only, once: on FerretDB's SQLite backend every filter but `_id`
+ * equality is a scan, so one stream beats many queries. The single-household path goes through
+ * the ledger service.
  */
 import { isDuplicateKeyError } from '../../platform/errors';
 import { Household } from '../households/households.model';
@@ -22,7 +22,7 @@ import { VillageLevelMemo } from './credit.model';
  * this margin only covers entries that are already visible.
  */
 export const SETTLE_MS = 2000;
-/** Households per bulk `$in` read. */
+/** Cursor batch size of the bulk reads. */
 export const BULK_CHUNK = 1000;
 /** Entries per page when reading one chain. */
 const CHAIN_PAGE = 500;
@@ -66,52 +66,26 @@ export async function householdEntries(householdId: string, asOf: Date): Promise
   return toScoreEntries(rows, asOf);
 }
 
-/** Entries of many households at once (an export chunk), posted at or before asOf. */
-export async function entriesOfHouseholds(householdIds: string[], asOf: Date): Promise<Map<string, HouseholdEntries>> {
-  const rows = await Entry.find({ householdId: { $in: householdIds }, createdAt: { $lte: asOf } })
-    .select({ _id: 0, householdId: 1, seq: 1, type: 1, meritDelta: 1, createdAt: 1, ruleCode: 1 })
-    .lean<(EntryRow & { householdId: string })[]>();
-  const byHousehold = new Map<string, EntryRow[]>();
-  for (const r of rows) {
-    let list = byHousehold.get(r.householdId);
-    if (!list) byHousehold.set(r.householdId, (list = []));
-    list.push(r);
-  }
-  const out = new Map<string, HouseholdEntries>();
-  for (const id of householdIds) out.set(id, toScoreEntries(byHousehold.get(id) ?? [], asOf));
-  return out;
-}
-
 const levelKey = (m: ModelWeights, villageId: string, levelAt: Date) => `${villageId}_${levelAt.toISOString().slice(0, 7)}_${m.version}`;
 
-/** Sums a village's award level at levelAt from its households' entries (bulk reads). */
+/**
+ * Sums a village's award level at levelAt: its households (a set the size of one village), then
+ * one stream over the award entries of the window, keeping those of the village. One pass each,
+ * no `$in` of ids (on FerretDB's SQLite backend that compares every entry with every id).
+ */
 async function computeVillageLevel(m: ModelWeights, villageId: string, levelAt: Date): Promise<{ households: number; awardPoints: number }> {
   const { from, to } = villageWindow(m, levelAt);
-  let households = 0;
+  const members = new Set<string>();
+  const hCursor = Household.find({ villageId, createdAt: { $lte: levelAt } }).select({ _id: 1 }).lean<{ _id: { toHexString(): string } }[]>().cursor({ batchSize: BULK_CHUNK });
+  for await (const h of hCursor) members.add(h._id.toHexString());
   let awardPoints = 0;
-  let chunk: string[] = [];
-  const flush = async () => {
-    if (!chunk.length) return;
-    const rows = await Entry.find({ householdId: { $in: chunk }, type: 'award', createdAt: { $gt: from, $lte: to } })
-      .select({ _id: 0, meritDelta: 1 })
-      .lean<{ meritDelta: number }[]>();
-    for (const r of rows) awardPoints += r.meritDelta;
-    chunk = [];
-  };
-  const cursor = Household.find({ villageId, createdAt: { $lte: levelAt } }).select({ _id: 1 }).lean<{ _id: { toHexString(): string } }[]>().cursor({ batchSize: BULK_CHUNK });
-  for await (const h of cursor) {
-    households++;
-    chunk.push(h._id.toHexString());
-    if (chunk.length >= BULK_CHUNK) await flush();
+  if (members.size) {
+    const eCursor = Entry.find({ type: 'award', createdAt: { $gt: from, $lte: to } }).select({ _id: 0, householdId: 1, meritDelta: 1 }).lean<{ householdId: string; meritDelta: number }[]>().cursor({ batchSize: BULK_CHUNK });
+    for await (const e of eCursor) if (members.has(e.householdId)) awardPoints += e.meritDelta;
   }
-  await flush();
-  return { households, awardPoints };
+  return { households: members.size, awardPoints };
 }
 
-/**
- * The village's level at the start of asOf's month (households registered then, and their award
- * points in the year before), memoised: computed once per village, month and model.
- */
 export interface VillageTotals {
   levelAt: Date;
   households: number;
@@ -133,48 +107,20 @@ export async function villageTotalsAt(m: ModelWeights, villageId: string, asOf: 
   return { levelAt, ...totals };
 }
 
-/**
- * The totals of many villages at once (an export): memos read in one query, and the missing
- * villages computed together in one pass over their households, instead of one pass each.
- * Memory is bounded by the number of villages.
- */
-export async function villageTotalsOf(m: ModelWeights, villageIds: string[], asOf: Date): Promise<Map<string, VillageTotals>> {
+/** The memoised totals of many villages (one query); villages not yet memoised are absent. */
+export async function memoisedVillageTotals(m: ModelWeights, villageIds: string[], asOf: Date): Promise<Map<string, VillageTotals>> {
   const levelAt = villageLevelAt(asOf);
-  const out = new Map<string, VillageTotals>();
   const memos = await VillageLevelMemo.find({ _id: { $in: villageIds.map((v) => levelKey(m, v, levelAt)) } }).lean();
-  for (const memo of memos) out.set(memo.villageId, { levelAt, households: memo.households, awardPoints: memo.awardPoints });
-  const missing = villageIds.filter((v) => !out.has(v));
-  if (!missing.length) return out;
-  for (const v of missing) out.set(v, { levelAt, households: 0, awardPoints: 0 });
-  const { from, to } = villageWindow(m, levelAt);
-  let chunk = new Map<string, string>();
-  const flush = async () => {
-    if (!chunk.size) return;
-    const rows = await Entry.find({ householdId: { $in: [...chunk.keys()] }, type: 'award', createdAt: { $gt: from, $lte: to } })
-      .select({ _id: 0, householdId: 1, meritDelta: 1 })
-      .lean<{ householdId: string; meritDelta: number }[]>();
-    for (const r of rows) out.get(chunk.get(r.householdId)!)!.awardPoints += r.meritDelta;
-    chunk = new Map();
-  };
-  const cursor = Household.find({ villageId: { $in: missing }, createdAt: { $lte: levelAt } })
-    .select({ _id: 1, villageId: 1 })
-    .lean<{ _id: { toHexString(): string }; villageId: string }[]>()
-    .cursor({ batchSize: BULK_CHUNK });
-  for await (const h of cursor) {
-    out.get(h.villageId)!.households++;
-    chunk.set(h._id.toHexString(), h.villageId);
-    if (chunk.size >= BULK_CHUNK) await flush();
+  return new Map(memos.map((memo) => [memo.villageId, { levelAt, households: memo.households, awardPoints: memo.awardPoints }]));
+}
+
+/** Stores totals computed elsewhere (an export's partitions); the first computation stands. */
+export async function memoiseVillageTotals(m: ModelWeights, villageId: string, t: VillageTotals): Promise<void> {
+  try {
+    await VillageLevelMemo.create([{ _id: levelKey(m, villageId, t.levelAt), villageId, levelAt: t.levelAt, modelVersion: m.version, households: t.households, awardPoints: t.awardPoints, computedAt: new Date() }]);
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
   }
-  await flush();
-  for (const v of missing) {
-    const t = out.get(v)!;
-    try {
-      await VillageLevelMemo.create([{ _id: levelKey(m, v, levelAt), villageId: v, levelAt, modelVersion: m.version, households: t.households, awardPoints: t.awardPoints, computedAt: new Date() }]);
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-    }
-  }
-  return out;
 }
 
 /** The level of the household's neighbours: the village's totals without the household itself. */

@@ -66,6 +66,9 @@ export const Consent = mongoose.model<ConsentDoc>('CreditConsent', consentSchema
 export interface ConsentRevocationDoc {
   /** The consent's id. */
   _id: string;
+  /** Copied from the consent, so an export can stream a cooperative's revocations by household. */
+  householdId: string;
+  cooperativeId: string;
   revokedAt: Date;
   revokedBy: string;
   revokedByRole: string;
@@ -74,12 +77,15 @@ export interface ConsentRevocationDoc {
 const revocationSchema = new Schema<ConsentRevocationDoc>(
   {
     _id: { type: String, required: true },
+    householdId: { type: String, required: true },
+    cooperativeId: { type: String, required: true },
     revokedAt: { type: Date, required: true },
     revokedBy: { type: String, required: true },
     revokedByRole: { type: String, required: true },
   },
   { collection: 'credit_consent_revocations', versionKey: false, strict: 'throw' },
 );
+revocationSchema.index({ cooperativeId: 1 }, { name: 'cooperative' });
 export const ConsentRevocation = mongoose.model<ConsentRevocationDoc>('CreditConsentRevocation', revocationSchema);
 
 export interface VillageLevelDoc {

@@ -117,3 +117,18 @@ describe('POST /v1/consents, DELETE /v1/consents/:id, GET /v1/consents/:id/recei
     expect((await http().get(`/v1/consents/${id}/receipt.txt`).set(w.officer.auth)).status).to.equal(403);
   });
 });
+
+describe('GET /v1/cooperatives/:id', () => {
+  it('shows the service area to the county office and the cooperative’s own officers; 404 to others', async () => {
+    const w = await makeCreditWorld();
+    const other = await makeCooperative([w.villageId]);
+    const otherOfficer = await makeUser('officer', { cooperativeId: other.id });
+    const mine = await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(w.officer.auth);
+    expect(mine.status).to.equal(200);
+    expect(mine.body).to.include({ id: w.cooperativeId });
+    expect(mine.body.villageIds).to.deep.equal([w.villageId]);
+    expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set((await makeAdmin()).auth)).status).to.equal(200);
+    expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(otherOfficer.auth)).status).to.equal(404);
+    expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(w.clerk.auth)).status).to.equal(403);
+  });
+});

@@ -23,6 +23,8 @@ import { CSV_HEADER, csvField, maskName, runExport } from '../../../src/modules/
 import { creditJobs } from '../../../src/modules/credit/credit.jobs';
 import { loadSigningKeys, signingKeysFor } from '../../../src/modules/credit/credit.keys';
 import { verifyExport } from '../../../src/modules/credit/credit.verify';
+import { villageTotalsAt } from '../../../src/modules/credit/credit.inputs';
+import { MODEL_V1, villageLevelAt } from '../../../src/modules/credit/credit.score';
 import type { Principal } from '../../../src/platform/principal';
 import { workerRedisOptions } from '../../../src/platform/redis';
 import { award, deduct, inDays, sleep } from './helpers';
@@ -156,6 +158,17 @@ describe('credit exports (POST /v1/credit/exports, file, manifest, keys)', () =>
       const res = await http().get(`/v1/credit/households/${r[0]}`).query({ purpose: '核对导出', asOf: r[8]! }).set(officer.auth);
       expect(res.status).to.equal(200);
       expect([String(res.body.score), res.body.grade, res.body.reasons.map((x: { code: string }) => x.code).join('|')]).to.deep.equal([r[5], r[6], r[7]]);
+    }
+  });
+
+  it('the village levels the export computed from its partitions equal the look-up path’s computation', async () => {
+    const memos = mongoose.connection.db!.collection('credit_village_levels');
+    for (const v of villages) {
+      const memo = await memos.findOne({ villageId: v, modelVersion: 'msl-credit-v1', levelAt: villageLevelAt(new Date(String(manifest.asOf))) });
+      expect(memo, v).to.not.equal(null);
+      await memos.deleteOne({ _id: memo!._id });
+      const recomputed = await villageTotalsAt(MODEL_V1, v, new Date(String(manifest.asOf)));
+      expect({ households: recomputed.households, awardPoints: recomputed.awardPoints }).to.deep.equal({ households: memo!.households, awardPoints: memo!.awardPoints });
     }
   });
 
