@@ -1,4 +1,5 @@
 /** Every bench `npm run bench` knows. A bench returns report lines (markdown). */
+import { creditExportBench } from './credit-export';
 import { ledgerBench } from './ledger';
 import { redemptionBench } from './redemption';
 
@@ -7,4 +8,4 @@ export interface Bench {
   run(): Promise<string[]>;
 }
 
-export const benches: Bench[] = [ledgerBench, redemptionBench];
+export const benches: Bench[] = [ledgerBench, redemptionBench, creditExportBench];
