@@ -104,3 +104,11 @@ export function isDuplicateKeyError(err: unknown): boolean {
   if (e.code === 11000 || e.code === 11001) return true;
   return typeof e.message === 'string' && e.message.includes('E11000');
 }
+
+/**
+ * Replaces file system paths in a message with `…` before it is shown to anyone outside the
+ * server (an EACCES naming '/app/data/exports' tells a caller how the server is laid out).
+ */
+export function withoutPaths(message: string): string {
+  return message.replace(/(^|[\s'"`(=:,])(?:[A-Za-z]:)?[\\/](?:[^\s'"`),]+)/g, '$1…');
+}
