@@ -34,6 +34,10 @@ import { ctx, deleteRedisKeys } from '../support/context';
 import { expect } from '../support/expect';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+
+/** A JSON response body, read loosely as a client would. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 const NOBODY = 65534;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -190,8 +194,8 @@ describe('the Docker image, step by step without Docker', function () {
       return {
         status: res.status,
         headers: res.headers,
-        body: (type.includes('json') ? await res.json() : await res.text()) as Record<string, any>,
-      }; // eslint-disable-line @typescript-eslint/no-explicit-any
+        body: (type.includes('json') ? await res.json() : await res.text()) as Json,
+      };
     };
     const ok = async (
       method: string,
