@@ -1,7 +1,9 @@
 /**
- * createApp(deps) builds the express app without listening, so tests drive it directly.
- * Order matters: request id and logging first, then the body parser (1 MiB limit) and the body
- * guard, then routes, then 404, then the one problem+json error renderer.
+ * createApp(deps) builds the express app without listening, so tests drive it directly
+ * (src/platform/server.ts wraps it in the HTTP server that also answers Node's own parse errors).
+ * Order matters: request id and logging first, then the security headers (so every answer,
+ * errors included, carries them), then the body parser (1 MiB limit) and the body guard, then the
+ * operational endpoints and routes, then 404, then the one problem+json error renderer.
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
