@@ -148,13 +148,11 @@ describe('accounts: disable, revoke, passwords', () => {
     expect(res.body.tokensRevokedAt).to.be.a('string');
     expect(res.body.revokedAt).to.equal(null);
     expect((await http().get(`/v1/stores/${store.id}`).set(terminal.auth)).status).to.equal(401);
-    const again = await http()
-      .post('/v1/auth/token')
-      .send({
-        grantType: 'client_credentials',
-        clientId: terminal.clientId,
-        clientSecret: terminal.clientSecret,
-      });
+    const again = await http().post('/v1/auth/token').send({
+      grantType: 'client_credentials',
+      clientId: terminal.clientId,
+      clientSecret: terminal.clientSecret,
+    });
     expect(again.status).to.equal(200);
     expect(
       (
