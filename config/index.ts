@@ -24,11 +24,17 @@ const envSchema = z
     /** MongoDB 6+ connection string. Unset: start the embedded FerretDB. */
     MONGODB_URI: z.string().url().optional(),
     /** Database name; the URI's own path wins when it names one. */
-    MONGODB_DB: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/).default('moral_savings'),
+    MONGODB_DB: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,48}$/)
+      .default('moral_savings'),
     /** Redis for BullMQ, rate limits and locks. Unset: 127.0.0.1:6379, or a redis-server we start. */
     REDIS_URL: z.string().url().optional(),
     /** Prefix of every Redis key and queue, so several deployments or test runs share one Redis. */
-    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default('msl'),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_:.-]{1,64}$/)
+      .default('msl'),
     /** Folder of the embedded database, generated keys and demo credentials. */
     DATA_DIR: z.string().default('data'),
     /** Embedded FerretDB backend: `sqlite` (in DATA_DIR) or `postgresql`. */
@@ -43,7 +49,10 @@ const envSchema = z
     /** PEM (PKCS#8) ES256 private key that signs access tokens. Local mode: generated. */
     JWT_PRIVATE_KEY: z.string().optional(),
     /** Key id (`kid`) of JWT_PRIVATE_KEY. */
-    JWT_KEY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    JWT_KEY_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .optional(),
     /** JSON object {kid: PEM public key} of retired keys still accepted while tokens age out. */
     JWT_PREVIOUS_PUBLIC_KEYS: z.string().optional(),
     /** `iss` and `aud` claims of access tokens. */
@@ -55,16 +64,51 @@ const envSchema = z
     PASSWORD_KDF_LOG2N: z.coerce.number().int().min(10).max(20).default(15),
     /** Failed logins per username per minute before 429. */
     LOGIN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(5),
+    /** Failed logins per client address per minute before 429 (many usernames tried from one place). */
+    LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+    /**
+     * Which proxies' X-Forwarded-For to believe for the client address (express `trust proxy`):
+     * `false` (default: the TCP peer), a hop count (`1`), or a comma list of addresses, subnets
+     * or the names loopback, linklocal, uniquelocal.
+     */
+    TRUST_PROXY: z
+      .string()
+      .regex(
+        /^(false|true|\d{1,2}|[A-Za-z0-9.:/,\s]+)$/,
+        'false, a hop count, or a comma list of addresses/subnets',
+      )
+      .default('false'),
+    /** Bearer token that GET /metrics requires (in production /metrics is off without it). */
+    METRICS_TOKEN: z
+      .string()
+      .min(16, 'at least 16 characters')
+      .max(256)
+      .regex(/^[\x21-\x7e]+$/, 'visible ASCII only')
+      .optional(),
+    /** Readiness (/readyz) fails when the workers' heartbeat is stale (default true). */
+    READY_REQUIRES_WORKERS: bool.default('true'),
     /** Seed a demo county on first start (default: on in local mode). */
     DEMO_SEED: bool.optional(),
     /** pino level. */
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
     /** Run the BullMQ workers in a child process of `npm start` (default true). */
     START_WORKERS: bool.default('true'),
+    /** How often the workers record their heartbeat (a job they take from the queue), ms. */
+    WORKERS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+    /** A heartbeat older than this many seconds counts as stale: /readyz fails, workers_heartbeat_fresh is 0. */
+    WORKERS_HEARTBEAT_STALE_S: z.coerce.number().int().min(1).max(86_400).default(60),
+    /** `npm start`: first delay before restarting a workers process that died, doubling to the maximum. */
+    WORKERS_RESTART_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+    WORKERS_RESTART_DELAY_MAX_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
     /** PEM (PKCS#8) Ed25519 private key that signs credit exports. Local mode: generated in DATA_DIR/keys. */
     EXPORT_SIGNING_KEY: z.string().optional(),
     /** Key id (`kid`) of EXPORT_SIGNING_KEY, as published in GET /v1/credit/keys. */
-    EXPORT_SIGNING_KEY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    EXPORT_SIGNING_KEY_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .optional(),
     /** JSON object {kid: PEM public key} of retired export keys, kept in the JWKS so old exports still verify. */
     EXPORT_PREVIOUS_PUBLIC_KEYS: z.string().optional(),
     /** Folder of finished credit export files (default DATA_DIR/exports). */
@@ -83,22 +127,54 @@ const envSchema = z
   })
   .superRefine((env, ctx) => {
     if (env.APP_MODE === 'production') {
-      if (!env.MONGODB_URI) ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'required in production' });
-      if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required in production' });
+      if (!env.MONGODB_URI)
+        ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'required in production' });
+      if (!env.REDIS_URL)
+        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required in production' });
       if (!env.JWT_PRIVATE_KEY || !env.JWT_KEY_ID)
-        ctx.addIssue({ code: 'custom', path: ['JWT_PRIVATE_KEY'], message: 'JWT_PRIVATE_KEY and JWT_KEY_ID are required in production' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['JWT_PRIVATE_KEY'],
+          message: 'JWT_PRIVATE_KEY and JWT_KEY_ID are required in production',
+        });
       if (!env.EXPORT_SIGNING_KEY || !env.EXPORT_SIGNING_KEY_ID)
-        ctx.addIssue({ code: 'custom', path: ['EXPORT_SIGNING_KEY'], message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID are required in production' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['EXPORT_SIGNING_KEY'],
+          message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID are required in production',
+        });
     }
     if (env.FERRETDB_HANDLER === 'postgresql' && !env.FERRETDB_POSTGRESQL_URL && !env.MONGODB_URI)
-      ctx.addIssue({ code: 'custom', path: ['FERRETDB_POSTGRESQL_URL'], message: 'required with FERRETDB_HANDLER=postgresql' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FERRETDB_POSTGRESQL_URL'],
+        message: 'required with FERRETDB_HANDLER=postgresql',
+      });
     if (Boolean(env.EXPORT_SIGNING_KEY) !== Boolean(env.EXPORT_SIGNING_KEY_ID))
-      ctx.addIssue({ code: 'custom', path: ['EXPORT_SIGNING_KEY_ID'], message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID go together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EXPORT_SIGNING_KEY_ID'],
+        message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID go together',
+      });
     const grades = env.CREDIT_GRADE_THRESHOLDS.split(',').map(Number);
     if (grades.some((g, i) => g > 1000 || (i > 0 && g >= grades[i - 1]!)))
-      ctx.addIssue({ code: 'custom', path: ['CREDIT_GRADE_THRESHOLDS'], message: 'must fall strictly and lie within 0–1000' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CREDIT_GRADE_THRESHOLDS'],
+        message: 'must fall strictly and lie within 0–1000',
+      });
+    if (env.WORKERS_HEARTBEAT_STALE_S * 1000 <= env.WORKERS_HEARTBEAT_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WORKERS_HEARTBEAT_STALE_S'],
+        message: 'must be longer than WORKERS_HEARTBEAT_MS',
+      });
     if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD))
-      ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ADMIN_PASSWORD'],
+        message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together',
+      });
   });
 
 export type Config = Readonly<{
@@ -110,7 +186,11 @@ export type Config = Readonly<{
   redisUrl: string | undefined;
   redisPrefix: string;
   dataDir: string;
-  ferretdb: Readonly<{ handler: 'sqlite' | 'postgresql'; postgresqlUrl: string | undefined; bin: string }>;
+  ferretdb: Readonly<{
+    handler: 'sqlite' | 'postgresql';
+    postgresqlUrl: string | undefined;
+    bin: string;
+  }>;
   admin: Readonly<{ username: string; password: string }> | undefined;
   jwt: Readonly<{
     privateKeyPem: string | undefined;
@@ -122,12 +202,28 @@ export type Config = Readonly<{
   }>;
   passwordKdfLog2N: number;
   loginFailuresPerMinute: number;
+  loginFailuresPerAddressPerMinute: number;
+  /** express `trust proxy`: false, a hop count, or a list of trusted proxy addresses/subnets. */
+  trustProxy: boolean | number | string[];
+  /** GET /metrics needs this bearer token when set; in production /metrics is off without one. */
+  metricsToken: string | undefined;
   demoSeed: boolean;
   logLevel: string;
   startWorkers: boolean;
+  workers: Readonly<{
+    heartbeatMs: number;
+    heartbeatStaleS: number;
+    readyRequiresWorkers: boolean;
+    restartDelayMs: number;
+    restartDelayMaxMs: number;
+  }>;
   credit: Readonly<{
     /** Export signing: current private key and kid (generated in local mode when absent), retired public keys. */
-    signing: Readonly<{ privateKeyPem: string | undefined; keyId: string | undefined; previousPublicKeys: Readonly<Record<string, string>> }>;
+    signing: Readonly<{
+      privateKeyPem: string | undefined;
+      keyId: string | undefined;
+      previousPublicKeys: Readonly<Record<string, string>>;
+    }>;
     exportDir: string;
     lookupsPerMinute: number;
     lookupsPerDayAlert: number;
@@ -150,7 +246,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     try {
       previous = z.record(z.string()).parse(JSON.parse(e.JWT_PREVIOUS_PUBLIC_KEYS));
     } catch {
-      throw new Error('invalid configuration:\n  JWT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}');
+      throw new Error(
+        'invalid configuration:\n  JWT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}',
+      );
     }
   }
   let previousExportKeys: Record<string, string> = {};
@@ -158,7 +256,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     try {
       previousExportKeys = z.record(z.string()).parse(JSON.parse(e.EXPORT_PREVIOUS_PUBLIC_KEYS));
     } catch {
-      throw new Error('invalid configuration:\n  EXPORT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}');
+      throw new Error(
+        'invalid configuration:\n  EXPORT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}',
+      );
     }
   }
   const dataDir = path.resolve(e.DATA_DIR);
@@ -176,7 +276,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       postgresqlUrl: e.FERRETDB_POSTGRESQL_URL,
       bin: e.FERRETDB_BIN ?? path.resolve(__dirname, '..', 'bin', 'ferretdb-launcher'),
     }),
-    admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? Object.freeze({ username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD }) : undefined,
+    admin:
+      e.ADMIN_USERNAME && e.ADMIN_PASSWORD
+        ? Object.freeze({ username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD })
+        : undefined,
     jwt: Object.freeze({
       privateKeyPem: e.JWT_PRIVATE_KEY,
       keyId: e.JWT_KEY_ID,
@@ -187,18 +290,46 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     passwordKdfLog2N: e.PASSWORD_KDF_LOG2N,
     loginFailuresPerMinute: e.LOGIN_FAILURES_PER_MINUTE,
+    loginFailuresPerAddressPerMinute: e.LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    metricsToken: e.METRICS_TOKEN,
     demoSeed: e.DEMO_SEED ?? e.APP_MODE === 'local',
     logLevel: e.LOG_LEVEL,
     startWorkers: e.START_WORKERS,
+    workers: Object.freeze({
+      heartbeatMs: e.WORKERS_HEARTBEAT_MS,
+      heartbeatStaleS: e.WORKERS_HEARTBEAT_STALE_S,
+      readyRequiresWorkers: e.READY_REQUIRES_WORKERS,
+      restartDelayMs: e.WORKERS_RESTART_DELAY_MS,
+      restartDelayMaxMs: Math.max(e.WORKERS_RESTART_DELAY_MS, e.WORKERS_RESTART_DELAY_MAX_MS),
+    }),
     credit: Object.freeze({
-      signing: Object.freeze({ privateKeyPem: e.EXPORT_SIGNING_KEY, keyId: e.EXPORT_SIGNING_KEY_ID, previousPublicKeys: Object.freeze(previousExportKeys) }),
+      signing: Object.freeze({
+        privateKeyPem: e.EXPORT_SIGNING_KEY,
+        keyId: e.EXPORT_SIGNING_KEY_ID,
+        previousPublicKeys: Object.freeze(previousExportKeys),
+      }),
       exportDir: path.resolve(e.CREDIT_EXPORT_DIR ?? path.join(dataDir, 'exports')),
       lookupsPerMinute: e.CREDIT_LOOKUPS_PER_MINUTE,
       lookupsPerDayAlert: e.CREDIT_LOOKUPS_PER_DAY_ALERT,
-      gradeThresholds: Object.freeze(e.CREDIT_GRADE_THRESHOLDS.split(',').map(Number)) as unknown as readonly [number, number, number, number],
+      gradeThresholds: Object.freeze(
+        e.CREDIT_GRADE_THRESHOLDS.split(',').map(Number),
+      ) as unknown as readonly [number, number, number, number],
       scoreSweepMs: e.CREDIT_SCORE_SWEEP_MS,
     }),
   });
+}
+
+/** TRUST_PROXY as express takes it: false, true (not recommended), a hop count, or a list. */
+function parseTrustProxy(raw: string): boolean | number | string[] {
+  const v = raw.trim();
+  if (v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 let cached: Config | undefined;

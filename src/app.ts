@@ -1,21 +1,24 @@
 /**
- * createApp(deps) builds the express app without listening, so tests drive it directly.
- * Order matters: request id and logging first, then the body parser (1 MiB limit) and the body
- * guard, then routes, then 404, then the one problem+json error renderer.
+ * createApp(deps) builds the express app without listening, so tests drive it directly
+ * (src/platform/server.ts wraps it in the HTTP server that also answers Node's own parse errors).
+ * Order matters: request id and logging first, then the security headers (so every answer,
+ * errors included, carries them), then the body parser (1 MiB limit) and the body guard, then the
+ * operational endpoints and routes, then 404, then the one problem+json error renderer.
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import pinoHttp from 'pino-http';
-import swaggerUi from 'swagger-ui-express';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import type { TokenService } from './platform/auth';
 import { pingDb } from './platform/db';
+import { docsRouter } from './platform/docs';
 import { DomainError } from './platform/errors';
 import { Api, problemMiddleware } from './platform/http';
 import type { Logger } from './platform/logger';
 import { createMetrics, type Metrics } from './platform/metrics';
 import type { Queues } from './platform/queues';
+import { securityHeaders } from './platform/security';
 import { guardBody } from './platform/validation';
 import { authRoutes } from './modules/auth/auth.routes';
 import { createAuthService } from './modules/auth/auth.service';
@@ -29,13 +32,13 @@ import { villageRoutes } from './modules/villages/villages.routes';
 import { boardRoutes } from './modules/boards/boards.routes';
 import { jobRoutes } from './modules/jobs/jobs.routes';
 import { registerJobMetrics } from './modules/jobs/jobs.service';
+import { opsRoutes } from './modules/jobs/ops.routes';
 import { notificationRoutes } from './modules/notifications/notifications.routes';
 import { ruleRoutes } from './modules/rules/rules.routes';
 import { submissionRoutes } from './modules/submissions/submissions.routes';
 
 /** Largest accepted request body (CONTRACT.md: bodies over 1 MiB are refused with 413). */
 export const BODY_BYTES_MAX = 1024 * 1024;
-const READY_TIMEOUT_MS = 2000;
 
 export interface AppDeps {
   config: Config;
@@ -48,16 +51,18 @@ export interface AppDeps {
   metrics?: Metrics;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms))]);
-}
-
 export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics();
-  registerJobMetrics(metrics.registry, { redis: deps.redis, queues: deps.queues, redisPrefix: deps.config.redisPrefix });
+  registerJobMetrics(metrics.registry, {
+    redis: deps.redis,
+    queues: deps.queues,
+    redisPrefix: deps.config.redisPrefix,
+  });
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // The client address (sign-in throttling, logs) is the TCP peer unless TRUST_PROXY names the
+  // proxies whose X-Forwarded-For may be believed.
+  app.set('trust proxy', deps.config.trustProxy);
   app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: operators stay literal strings
 
   app.use(
@@ -65,7 +70,8 @@ export function createApp(deps: AppDeps): Express {
       logger: deps.logger,
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
+        const id =
+          typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
         res.setHeader('X-Request-Id', id);
         return id;
       },
@@ -73,37 +79,37 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
     }),
   );
+  app.use(securityHeaders(deps.config.mode));
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer({ method: req.method });
-    res.on('finish', () => end({ route: (req.route?.path as string | undefined) ?? 'unmatched', status: String(res.statusCode) }));
+    res.on('finish', () =>
+      end({
+        route: (req.route?.path as string | undefined) ?? 'unmatched',
+        status: String(res.statusCode),
+      }),
+    );
     next();
   });
-  app.use(express.json({ limit: BODY_BYTES_MAX, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    express.json({
+      limit: BODY_BYTES_MAX,
+      strict: true,
+      type: ['application/json', 'application/*+json'],
+    }),
+  );
   app.use((req, _res, next) => {
     if (req.body !== undefined) guardBody(req.body);
     next();
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, string> = {};
-    await Promise.all([
-      withTimeout(pingDb(), READY_TIMEOUT_MS).then(() => (checks.database = 'ok'), () => (checks.database = 'down')),
-      withTimeout(deps.redis.ping(), READY_TIMEOUT_MS).then(() => (checks.redis = 'ok'), () => (checks.redis = 'down')),
-    ]);
-    const ready = checks.database === 'ok' && checks.redis === 'ok';
-    if (ready) {
-      res.json({ status: 'ready', checks });
-    } else {
-      res.status(503).type('application/problem+json').send(
-        JSON.stringify({ type: 'urn:moral-savings:problem:unavailable', title: 'Service unavailable', status: 503, detail: 'A dependency is down.', code: 'unavailable', checks }),
-      );
-    }
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  opsRoutes(app, {
+    mode: deps.config.mode,
+    redis: deps.redis,
+    redisPrefix: deps.config.redisPrefix,
+    metrics,
+    metricsToken: deps.config.metricsToken,
+    pingDb,
+    workers: deps.config.workers,
   });
 
   const auth = createAuthService({
@@ -111,9 +117,13 @@ export function createApp(deps: AppDeps): Express {
     redis: deps.redis,
     redisPrefix: deps.config.redisPrefix,
     failuresPerMinute: deps.config.loginFailuresPerMinute,
+    failuresPerAddressPerMinute: deps.config.loginFailuresPerAddressPerMinute,
     kdfLog2N: deps.config.passwordKdfLog2N,
   });
-  const api = new Api({ verifyToken: (t, k) => deps.tokens.verify(t, k), resolvePrincipal: auth.resolvePrincipal });
+  const api = new Api({
+    verifyToken: (t, k) => deps.tokens.verify(t, k),
+    resolvePrincipal: auth.resolvePrincipal,
+  });
   const kdf = { kdfLog2N: deps.config.passwordKdfLog2N };
   authRoutes(api, auth);
   villageRoutes(api);
@@ -134,7 +144,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
+  app.use(docsRouter());
 
   app.use((_req, _res, next) => next(new DomainError('not_found', 'No such route.')));
   app.use(problemMiddleware);

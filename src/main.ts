@@ -5,13 +5,14 @@
  *    DATA_DIR/run/mongodb.uri while running, so the CLI can reach the same database);
  * 2. Redis: REDIS_URL, else 127.0.0.1:6379, else a private redis-server;
  * 3. indexes, the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local mode) the demo county;
- * 4. the API on PORT, and the workers process as a child;
+ * 4. the API on PORT, and the workers process as a supervised child: restarted with backoff
+ *    (WORKERS_RESTART_DELAY_MS doubling to WORKERS_RESTART_DELAY_MAX_MS) whenever it dies, each
+ *    restart logged and counted in `workers_restarts_total`;
  * 5. on SIGTERM/SIGINT: stop taking requests, let the workers finish their jobs, stop the
  *    database and Redis this process started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { createApp } from './app';
@@ -19,8 +20,11 @@ import { createTokenService } from './platform/auth';
 import { connectDb, disconnectDb, ensureIndexes } from './platform/db';
 import { startEmbeddedDb, type EmbeddedDb } from './platform/embedded-db';
 import { createLogger } from './platform/logger';
+import { createMetrics } from './platform/metrics';
 import { Queues } from './platform/queues';
 import { createApiRedis, resolveRedis } from './platform/redis';
+import { listen } from './platform/server';
+import { Supervisor } from './platform/supervisor';
 import './modules/models';
 import { formatCredentials, seedDemoCounty } from './modules/demo/demo.seed';
 import { ensureBootstrapAdmin } from './modules/users/users.service';
@@ -54,7 +58,10 @@ async function main(): Promise<void> {
     mongoUri = embedded.uri;
     mkdirSync(path.dirname(uriFile), { recursive: true });
     writeFileSync(uriFile, `${mongoUri}\n`);
-    cleanups.push(() => rmSync(uriFile, { force: true }), () => embedded?.stop());
+    cleanups.push(
+      () => rmSync(uriFile, { force: true }),
+      () => embedded?.stop(),
+    );
   }
   const redisInfo = await resolveRedis(config.redisUrl, config.dataDir, logger);
   cleanups.push(() => redisInfo.stop());
@@ -67,11 +74,20 @@ async function main(): Promise<void> {
   }
   if (config.demoSeed) {
     const credentialsFile = path.join(config.dataDir, 'demo-credentials.txt');
-    const credentials = await seedDemoCounty({ kdfLog2N: config.passwordKdfLog2N, credentialsFile, logger });
+    const credentials = await seedDemoCounty({
+      kdfLog2N: config.passwordKdfLog2N,
+      credentialsFile,
+      logger,
+    });
     if (credentials) {
-      process.stdout.write(`\n${formatCredentials(credentials)}(also written to ${credentialsFile})\n`);
+      process.stdout.write(
+        `\n${formatCredentials(credentials)}(also written to ${credentialsFile})\n`,
+      );
     } else {
-      logger.info({ credentialsFile }, 'demo county already seeded; its logins are in the credentials file');
+      logger.info(
+        { credentialsFile },
+        'demo county already seeded; its logins are in the credentials file',
+      );
     }
   }
 
@@ -89,17 +105,27 @@ async function main(): Promise<void> {
   });
   const queues = new Queues(redisInfo.url, config.redisPrefix);
   cleanups.push(() => queues.close());
-  const app = createApp({ config, logger, redis, tokens, queues });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-  });
+  const metrics = createMetrics();
+  const app = createApp({ config, logger, redis, tokens, queues, metrics });
+  const server = await listen(app, config.port, config.host);
 
-  let workers: ChildProcess | undefined;
+  let workers: Supervisor | undefined;
   if (config.startWorkers) {
-    workers = spawnWorkers({ ...process.env, MONGODB_URI: mongoUri, REDIS_URL: redisInfo.url, MONGODB_DB: config.mongodbDb });
-    workers.on('exit', (code, signal) => {
-      if (!stopping) logger.error({ code, signal }, 'workers process exited unexpectedly');
+    const env = {
+      ...process.env,
+      MONGODB_URI: mongoUri,
+      REDIS_URL: redisInfo.url,
+      MONGODB_DB: config.mongodbDb,
+    };
+    workers = new Supervisor({
+      name: 'workers',
+      start: () => spawnWorkers(env),
+      logger,
+      initialDelayMs: config.workers.restartDelayMs,
+      maxDelayMs: config.workers.restartDelayMaxMs,
+      onRestart: () => metrics.workersRestarts.inc(),
     });
+    workers.start();
   }
 
   const port = (server.address() as { port: number }).port;
@@ -124,12 +150,7 @@ async function main(): Promise<void> {
       server.close(() => resolve());
       setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
     });
-    if (workers && workers.exitCode === null) {
-      await new Promise<void>((resolve) => {
-        workers!.once('exit', () => resolve());
-        workers!.kill('SIGTERM');
-      });
-    }
+    await workers?.stop();
     for (const c of cleanups.reverse()) {
       try {
         await c();

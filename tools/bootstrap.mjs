@@ -22,10 +22,16 @@ function mtime(file) {
 }
 
 function run(cmd, args, opts = {}) {
-  const res = spawnSync(cmd, args, { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', ...opts });
+  const res = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+    ...opts,
+  });
   if (res.error) throw res.error;
   if (res.status !== 0) {
-    process.stderr.write(`[bootstrap] ${cmd} ${args.join(' ')} failed with exit code ${res.status}\n`);
+    process.stderr.write(
+      `[bootstrap] ${cmd} ${args.join(' ')} failed with exit code ${res.status}\n`,
+    );
     process.exit(res.status ?? 1);
   }
 }
@@ -34,11 +40,10 @@ function run(cmd, args, opts = {}) {
 const lock = path.join(root, 'package-lock.json');
 const installed = path.join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installed) || mtime(installed) < mtime(lock)) {
-  // `npm install --no-save`, not `npm ci`: the lock names optional native builds for other
-  // platforms (msgpackr-extract for macOS/Windows) that this registry does not serve, and
-  // npm ci refuses a lock it cannot fully resolve; install takes what the lock pins for this one.
+  // `npm ci`: exactly the lock file, or a refusal when the lock is incomplete (the lock lists the
+  // optional native builds of every platform, so npm 10 and 11 both accept it).
   say('installing npm packages…');
-  run('npm', ['install', '--no-save', '--no-audit', '--no-fund']);
+  run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
 // 2. the embedded FerretDB launcher, only when no external database is configured
@@ -48,7 +53,9 @@ if (!process.env.MONGODB_URI) {
   const newest = Math.max(...['main.go', 'go.mod', 'go.sum'].map((f) => mtime(path.join(src, f))));
   if (!existsSync(bin) || mtime(bin) < newest) {
     const goCandidates = [process.env.GO, 'go', '/usr/local/go/bin/go'].filter(Boolean);
-    const go = goCandidates.find((g) => spawnSync(g, ['version'], { stdio: 'ignore' }).status === 0);
+    const go = goCandidates.find(
+      (g) => spawnSync(g, ['version'], { stdio: 'ignore' }).status === 0,
+    );
     if (!go) {
       process.stderr.write(
         '[bootstrap] Go is needed to build the embedded FerretDB launcher and was not found.\n' +

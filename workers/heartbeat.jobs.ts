@@ -1,25 +1,24 @@
 /**
- * The workers' heartbeat: a sweeper that records "workers alive at T" in Redis every 15 s, so
- * an operator (and /v1/system/workers) can tell whether the workers process is running.
+ * The workers' heartbeat job (see src/modules/jobs/heartbeat.ts): a sweeper taken from the
+ * queue every WORKERS_HEARTBEAT_MS that records "workers alive at T" in Redis, so /readyz and
+ * /metrics can tell whether the workers are running and taking jobs.
  */
 import type { Redis } from 'ioredis';
 import type { JobDefinition } from '../src/platform/queues';
+import { HEARTBEAT_QUEUE, recordHeartbeat } from '../src/modules/jobs/heartbeat';
 
-export const HEARTBEAT_QUEUE = 'heartbeat';
 export const HEARTBEAT_EVERY_MS = 15_000;
 
-export function heartbeatKey(redisPrefix: string): string {
-  return `${redisPrefix}:workers:heartbeat`;
-}
-
-export function heartbeatJob(redis: Redis, redisPrefix: string): JobDefinition {
+export function heartbeatJob(
+  redis: Redis,
+  redisPrefix: string,
+  everyMs: number = HEARTBEAT_EVERY_MS,
+): JobDefinition {
   return {
     queue: HEARTBEAT_QUEUE,
-    everyMs: HEARTBEAT_EVERY_MS,
+    everyMs,
     async process() {
-      const at = new Date().toISOString();
-      await redis.set(heartbeatKey(redisPrefix), JSON.stringify({ at, pid: process.pid }), 'EX', 300);
-      return { at };
+      return recordHeartbeat(redis, redisPrefix);
     },
   };
 }

@@ -19,5 +19,11 @@ export interface WorkerDeps {
 }
 
 export function allJobs(deps: WorkerDeps): JobDefinition<unknown>[] {
-  return [heartbeatJob(deps.redis, deps.redisPrefix), ...submissionJobs(), ...notificationJobs(), redemptionRecoveryJob(), ...(deps.config ? creditJobsFor(deps.redis, deps.config) : [])] as JobDefinition<unknown>[];
+  return [
+    heartbeatJob(deps.redis, deps.redisPrefix, deps.config?.workers.heartbeatMs),
+    ...submissionJobs(),
+    ...notificationJobs(),
+    redemptionRecoveryJob(),
+    ...(deps.config ? creditJobsFor(deps.redis, deps.config) : []),
+  ] as JobDefinition<unknown>[];
 }

@@ -9,7 +9,15 @@
  *
  * Passwords and terminal secrets are hashed with scrypt (memory-hard; Node's own crypto).
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  scrypt,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -23,6 +31,13 @@ const ALGORITHM = 'ES256';
 export interface TokenClaims {
   sub: string;
   role: string;
+  /**
+   * Token version (`tv`): the principal's `tokenVersion` when the token was issued. Raising the
+   * principal's version (revocation, password change, disabling) makes every older token fail
+   * on its next request, checked where the principal is loaded anyway (by `_id`), so revocation
+   * costs no extra read. Tokens from before this claim existed count as version 0.
+   */
+  tv?: number;
 }
 
 export interface TokenServiceOptions {
@@ -40,11 +55,15 @@ export interface TokenService {
   readonly ttlS: number;
   sign(claims: TokenClaims, kind: TokenKind): string;
   /** Verifies and returns the claims; throws `unauthenticated` for anything wrong. */
-  verify(token: string, accepted: readonly TokenKind[]): TokenClaims & { kind: TokenKind };
+  verify(
+    token: string,
+    accepted: readonly TokenKind[],
+  ): Required<TokenClaims> & { kind: TokenKind };
 }
 
 function loadOrGenerateKey(opts: TokenServiceOptions): { kid: string; privateKey: KeyObject } {
-  if (opts.privateKeyPem && opts.keyId) return { kid: opts.keyId, privateKey: createPrivateKey(opts.privateKeyPem) };
+  if (opts.privateKeyPem && opts.keyId)
+    return { kid: opts.keyId, privateKey: createPrivateKey(opts.privateKeyPem) };
   if (!opts.keyDir) {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     return { kid: `ephemeral-${randomBytes(4).toString('hex')}`, privateKey };
@@ -57,19 +76,23 @@ function loadOrGenerateKey(opts: TokenServiceOptions): { kid: string; privateKey
     writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     writeFileSync(kidFile, `local-${randomBytes(4).toString('hex')}\n`);
   }
-  return { kid: readFileSync(kidFile, 'utf8').trim(), privateKey: createPrivateKey(readFileSync(file)) };
+  return {
+    kid: readFileSync(kidFile, 'utf8').trim(),
+    privateKey: createPrivateKey(readFileSync(file)),
+  };
 }
 
 export function createTokenService(opts: TokenServiceOptions): TokenService {
   const { kid, privateKey } = loadOrGenerateKey(opts);
   const publicKeys = new Map<string, KeyObject>([[kid, createPublicKey(privateKey)]]);
-  for (const [oldKid, pem] of Object.entries(opts.previousPublicKeys ?? {})) publicKeys.set(oldKid, createPublicKey(pem));
+  for (const [oldKid, pem] of Object.entries(opts.previousPublicKeys ?? {}))
+    publicKeys.set(oldKid, createPublicKey(pem));
   const unauthenticated = (why: string) => new DomainError('unauthenticated', why);
 
   return {
     ttlS: opts.ttlS,
     sign(claims, kind) {
-      return jwt.sign({ role: claims.role }, privateKey, {
+      return jwt.sign({ role: claims.role, tv: claims.tv ?? 0 }, privateKey, {
         algorithm: ALGORITHM,
         keyid: kid,
         subject: claims.sub,
@@ -82,13 +105,16 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
     },
     verify(token, accepted) {
       const decoded = jwt.decode(token, { complete: true });
-      if (!decoded || typeof decoded.payload === 'string') throw unauthenticated('The access token is malformed.');
+      if (!decoded || typeof decoded.payload === 'string')
+        throw unauthenticated('The access token is malformed.');
       const { header } = decoded;
-      if (header.alg !== ALGORITHM) throw unauthenticated('The access token uses a wrong algorithm.');
+      if (header.alg !== ALGORITHM)
+        throw unauthenticated('The access token uses a wrong algorithm.');
       const key = header.kid ? publicKeys.get(header.kid) : undefined;
       if (!key) throw unauthenticated('The access token was signed by an unknown key.');
       const kind = TOKEN_KINDS.find((k) => TYP_OF[k] === header.typ);
-      if (!kind || !accepted.includes(kind)) throw unauthenticated('This kind of access token is not accepted here.');
+      if (!kind || !accepted.includes(kind))
+        throw unauthenticated('This kind of access token is not accepted here.');
       let payload: jwt.JwtPayload;
       try {
         payload = jwt.verify(token, key, {
@@ -97,11 +123,19 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
           audience: opts.audience,
         }) as jwt.JwtPayload;
       } catch (err) {
-        throw unauthenticated(err instanceof jwt.TokenExpiredError ? 'The access token has expired.' : 'The access token is not valid.');
+        throw unauthenticated(
+          err instanceof jwt.TokenExpiredError
+            ? 'The access token has expired.'
+            : 'The access token is not valid.',
+        );
       }
       if (typeof payload.exp !== 'number') throw unauthenticated('The access token has no expiry.');
-      if (typeof payload.sub !== 'string' || typeof payload.role !== 'string') throw unauthenticated('The access token is not valid.');
-      return { sub: payload.sub, role: payload.role, kind };
+      if (typeof payload.sub !== 'string' || typeof payload.role !== 'string')
+        throw unauthenticated('The access token is not valid.');
+      const tv = payload.tv === undefined ? 0 : payload.tv;
+      if (typeof tv !== 'number' || !Number.isSafeInteger(tv) || tv < 0)
+        throw unauthenticated('The access token is not valid.');
+      return { sub: payload.sub, role: payload.role, tv, kind };
     },
   };
 }
@@ -113,8 +147,12 @@ const KEY_LEN = 32;
 function scryptAsync(secret: string, salt: Buffer, log2n: number): Promise<Buffer> {
   const N = 2 ** log2n;
   return new Promise((resolve, reject) =>
-    scrypt(secret, salt, KEY_LEN, { N, r: SCRYPT_R, p: SCRYPT_P, maxmem: 256 * N * SCRYPT_R }, (err, key) =>
-      err ? reject(err) : resolve(key),
+    scrypt(
+      secret,
+      salt,
+      KEY_LEN,
+      { N, r: SCRYPT_R, p: SCRYPT_P, maxmem: 256 * N * SCRYPT_R },
+      (err, key) => (err ? reject(err) : resolve(key)),
     ),
   );
 }
@@ -123,7 +161,14 @@ function scryptAsync(secret: string, salt: Buffer, log2n: number): Promise<Buffe
 export async function hashSecret(secret: string, log2n: number): Promise<string> {
   const salt = randomBytes(16);
   const key = await scryptAsync(secret, salt, log2n);
-  return ['scrypt', log2n, SCRYPT_R, SCRYPT_P, salt.toString('base64url'), key.toString('base64url')].join('$');
+  return [
+    'scrypt',
+    log2n,
+    SCRYPT_R,
+    SCRYPT_P,
+    salt.toString('base64url'),
+    key.toString('base64url'),
+  ].join('$');
 }
 
 /** Constant-time check of a secret against `hashSecret` output. */

@@ -22,7 +22,9 @@ export const ERROR_STATUS = {
   pin_incorrect: 403,
   card_locked: 423,
   payload_too_large: 413,
+  request_timeout: 408,
   unsupported_media_type: 415,
+  headers_too_large: 431,
   idempotency_key_reused: 422,
   rate_limited: 429,
   internal_error: 500,
@@ -49,7 +51,9 @@ const TITLES: Record<ErrorCode, string> = {
   pin_incorrect: 'Card PIN incorrect',
   card_locked: 'Card locked',
   payload_too_large: 'Payload too large',
+  request_timeout: 'Request timeout',
   unsupported_media_type: 'Unsupported media type',
+  headers_too_large: 'Request header fields too large',
   idempotency_key_reused: 'Idempotency key reused',
   rate_limited: 'Too many requests',
   internal_error: 'Internal server error',
@@ -81,12 +85,17 @@ export function titleOf(code: ErrorCode): string {
   return TITLES[code];
 }
 
-export function validationError(errors: FieldError[], message = 'The request is not valid.'): DomainError {
+export function validationError(
+  errors: FieldError[],
+  message = 'The request is not valid.',
+): DomainError {
   return new DomainError('validation_failed', message, { errors });
 }
 
-export const notFound = (what = 'resource'): DomainError => new DomainError('not_found', `No such ${what}.`);
-export const forbidden = (message = 'Not allowed for this role.'): DomainError => new DomainError('forbidden', message);
+export const notFound = (what = 'resource'): DomainError =>
+  new DomainError('not_found', `No such ${what}.`);
+export const forbidden = (message = 'Not allowed for this role.'): DomainError =>
+  new DomainError('forbidden', message);
 
 /** True when a MongoDB/FerretDB error is a unique-index violation (E11000). */
 export function isDuplicateKeyError(err: unknown): boolean {
@@ -94,4 +103,12 @@ export function isDuplicateKeyError(err: unknown): boolean {
   if (!e) return false;
   if (e.code === 11000 || e.code === 11001) return true;
   return typeof e.message === 'string' && e.message.includes('E11000');
+}
+
+/**
+ * Replaces file system paths in a message with `…` before it is shown to anyone outside the
+ * server (an EACCES naming '/app/data/exports' tells a caller how the server is laid out).
+ */
+export function withoutPaths(message: string): string {
+  return message.replace(/(^|[\s'"`(=:,])(?:[A-Za-z]:)?[\\/](?:[^\s'"`),]+)/g, '$1…');
 }

@@ -5,7 +5,11 @@
  *
  * Errors leave as application/problem+json (RFC 9457) from `problemMiddleware` only.
  */
-import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import {
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type RouteConfig,
+} from '@asteasolutions/zod-to-openapi';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -35,12 +39,18 @@ export interface HandlerInput<B, Q, P> {
   /** Present on every route that is not `auth: 'public'`. */
   principal: Principal;
   headers: IncomingHttpHeaders;
+  /** The client's address: the TCP peer, or X-Forwarded-For as far as TRUST_PROXY allows. */
+  clientAddress: string;
   log: Logger;
 }
 
 type Infer<T> = T extends ZodTypeAny ? zType.infer<T> : Record<string, never>;
 
-export interface RouteSpec<B extends ZodTypeAny | undefined, Q extends ZodTypeAny | undefined, P extends ZodTypeAny | undefined> {
+export interface RouteSpec<
+  B extends ZodTypeAny | undefined,
+  Q extends ZodTypeAny | undefined,
+  P extends ZodTypeAny | undefined,
+> {
   method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   /** Express-style path, e.g. `/v1/households/:id`. */
   path: string;
@@ -56,11 +66,22 @@ export interface RouteSpec<B extends ZodTypeAny | undefined, Q extends ZodTypeAn
   responses: Record<number, { description: string; schema?: ZodTypeAny; contentType?: string }>;
 }
 
-/** Resolves a verified token to a live principal (user or terminal); undefined when gone. */
-export type PrincipalResolver = (sub: string, role: string, kind: TokenKind) => Promise<Principal | undefined>;
+/**
+ * Resolves a verified token to a live principal (user or terminal); undefined when gone,
+ * disabled, or when the token's version `tv` is older than the principal's (revoked).
+ */
+export type PrincipalResolver = (
+  sub: string,
+  role: string,
+  kind: TokenKind,
+  tv: number,
+) => Promise<Principal | undefined>;
 
 export interface ApiDeps {
-  verifyToken(token: string, accepted: readonly TokenKind[]): { sub: string; role: string; kind: TokenKind };
+  verifyToken(
+    token: string,
+    accepted: readonly TokenKind[],
+  ): { sub: string; role: string; kind: TokenKind; tv: number };
   resolvePrincipal: PrincipalResolver;
 }
 
@@ -83,22 +104,40 @@ export class Api {
   readonly router: Router = express.Router();
 
   constructor(private readonly deps: ApiDeps) {
-    this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    this.registry.registerComponent('securitySchemes', 'bearer', {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    });
   }
 
-  route<B extends ZodTypeAny | undefined, Q extends ZodTypeAny | undefined, P extends ZodTypeAny | undefined>(
+  route<
+    B extends ZodTypeAny | undefined,
+    Q extends ZodTypeAny | undefined,
+    P extends ZodTypeAny | undefined,
+  >(
     spec: RouteSpec<B, Q, P>,
     handler: (input: HandlerInput<Infer<B>, Infer<Q>, Infer<P>>) => Promise<Reply>,
   ): void {
     this.document(spec);
     const accepted: TokenKind[] =
-      spec.auth === 'public' ? [] : spec.auth.includes('terminal') ? (spec.auth.length === 1 ? ['terminal'] : ['terminal', 'person']) : ['person'];
+      spec.auth === 'public'
+        ? []
+        : spec.auth.includes('terminal')
+          ? spec.auth.length === 1
+            ? ['terminal']
+            : ['terminal', 'person']
+          : ['person'];
 
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+      // API answers (tokens, balances, entries, personal data) must never sit in a shared or
+      // browser cache; a route that serves something cacheable says so in its reply headers.
+      res.setHeader('Cache-Control', 'no-store');
       let principal: Principal | undefined;
       if (spec.auth !== 'public') {
         principal = await this.authenticate(req, accepted);
-        if (!spec.auth.includes(principal.role)) throw new DomainError('forbidden', 'This role may not do that.');
+        if (!spec.auth.includes(principal.role))
+          throw new DomainError('forbidden', 'This role may not do that.');
         (req as Request & { principal?: Principal }).principal = principal;
         req.log = req.log.child({ userId: principal.id, role: principal.role });
       }
@@ -117,6 +156,7 @@ export class Api {
         params: params as Infer<P>,
         principal: principal as Principal,
         headers: req.headers,
+        clientAddress: req.ip ?? req.socket.remoteAddress ?? 'unknown',
         log: req.log,
       });
       sendReply(res, reply);
@@ -128,19 +168,36 @@ export class Api {
     const m = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
     if (!m) throw new DomainError('unauthenticated', 'A bearer access token is required.');
     const claims = this.deps.verifyToken(m[1]!, accepted);
-    const principal = await this.deps.resolvePrincipal(claims.sub, claims.role, claims.kind);
-    if (!principal) throw new DomainError('unauthenticated', 'The account behind this token is gone or disabled.');
+    const principal = await this.deps.resolvePrincipal(
+      claims.sub,
+      claims.role,
+      claims.kind,
+      claims.tv,
+    );
+    if (!principal)
+      throw new DomainError(
+        'unauthenticated',
+        'The account behind this token is gone or disabled, or the token was revoked.',
+      );
     return principal;
   }
 
-  private document(spec: RouteSpec<ZodTypeAny | undefined, ZodTypeAny | undefined, ZodTypeAny | undefined>): void {
+  private document(
+    spec: RouteSpec<ZodTypeAny | undefined, ZodTypeAny | undefined, ZodTypeAny | undefined>,
+  ): void {
     const responses: RouteConfig['responses'] = {};
     for (const [status, r] of Object.entries(spec.responses)) {
       responses[status] = r.schema
-        ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: r.schema } } }
+        ? {
+            description: r.description,
+            content: { [r.contentType ?? 'application/json']: { schema: r.schema } },
+          }
         : { description: r.description };
     }
-    responses.default = { description: 'Problem', content: { 'application/problem+json': { schema: problemSchema } } };
+    responses.default = {
+      description: 'Problem',
+      content: { 'application/problem+json': { schema: problemSchema } },
+    };
     this.registry.registerPath({
       method: spec.method,
       path: spec.path.replace(/:([A-Za-z]+)/g, '{$1}'),
@@ -152,7 +209,9 @@ export class Api {
         params: spec.params as never,
         query: spec.query as never,
         headers: spec.requestHeaders as never,
-        body: spec.body ? { content: { 'application/json': { schema: spec.body } }, required: true } : undefined,
+        body: spec.body
+          ? { content: { 'application/json': { schema: spec.body } }, required: true }
+          : undefined,
       },
       responses,
     });
@@ -165,7 +224,8 @@ export class Api {
       info: {
         title: '道德储蓄 Moral Savings Ledger API',
         version: '1.0.0',
-        description: 'Village moral-savings points, council approvals, points supermarket and credit reference.',
+        description:
+          'Village moral-savings points, council approvals, points supermarket and credit reference.',
       },
       servers: [{ url: '/' }],
     });
@@ -173,14 +233,21 @@ export class Api {
 }
 
 function hasContent(body: unknown): boolean {
-  return !(body && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
+  return !(
+    body &&
+    typeof body === 'object' &&
+    !Array.isArray(body) &&
+    Object.keys(body).length === 0
+  );
 }
 
 function parseOrThrow(schema: ZodTypeAny | undefined, value: unknown, where: string): unknown {
   if (!schema) return value;
   const r = schema.safeParse(value);
   if (!r.success) {
-    throw new DomainError('validation_failed', 'The request is not valid.', { errors: zodToFieldErrors(r.error, where) });
+    throw new DomainError('validation_failed', 'The request is not valid.', {
+      errors: zodToFieldErrors(r.error, where),
+    });
   }
   return r.data;
 }
@@ -203,25 +270,72 @@ export function sendReply(res: Response, reply: Reply): void {
   }
 }
 
-/** Renders a problem document. */
-export function problemBody(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: `${PROBLEM_TYPE_BASE}${code}`, title: titleOf(code), status: statusOf(code), detail, code, ...extra };
+/** RFC 9457 members every problem carries; extra members can never replace them. */
+const RESERVED_PROBLEM_MEMBERS: ReadonlySet<string> = new Set([
+  'type',
+  'title',
+  'status',
+  'detail',
+  'code',
+]);
+
+/**
+ * Renders a problem document. `status` is always the integer HTTP status of `code`: an extra
+ * member named like a reserved one is dropped, so a caller's data (e.g. an export's state) must
+ * travel under a name of its own (`exportStatus`).
+ */
+export function problemBody(
+  code: ErrorCode,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    type: `${PROBLEM_TYPE_BASE}${code}`,
+    title: titleOf(code),
+    status: statusOf(code),
+    detail,
+    code,
+  };
+  for (const [k, v] of Object.entries(extra)) if (!RESERVED_PROBLEM_MEMBERS.has(k)) body[k] = v;
+  return body;
 }
 
-function sendProblem(res: Response, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): void {
+function sendProblem(
+  res: Response,
+  code: ErrorCode,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): void {
   const { retryAfterS, ...rest } = extra;
-  if (typeof retryAfterS === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterS))));
-  res.status(statusOf(code)).type('application/problem+json').send(JSON.stringify(problemBody(code, detail, rest)));
+  if (!res.hasHeader('Cache-Control')) res.setHeader('Cache-Control', 'no-store');
+  if (typeof retryAfterS === 'number')
+    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterS))));
+  res
+    .status(statusOf(code))
+    .type('application/problem+json')
+    .send(JSON.stringify(problemBody(code, detail, rest)));
 }
 
-/** body-parser's error types, mapped to contract codes. */
-function bodyParserProblem(err: { type?: string; status?: number }): [ErrorCode, string] | undefined {
+/**
+ * body-parser's failures, mapped to contract codes. Its own error types first; anything else it
+ * (or a decompression stream under it: `content-encoding: gzip` with a body that is not gzip)
+ * reports is an http-errors 4xx with `expose`, mapped by status. None of these is ever a 500.
+ */
+function bodyParserProblem(err: {
+  type?: unknown;
+  status?: unknown;
+  expose?: unknown;
+}): [ErrorCode, string] | undefined {
   switch (err.type) {
     case 'entity.too.large':
       return ['payload_too_large', 'The request body is larger than 1 MiB.'];
     case 'entity.parse.failed':
       return ['validation_failed', 'The request body is not valid JSON.'];
     case 'encoding.unsupported':
+      return [
+        'unsupported_media_type',
+        'The request body’s content-encoding is not supported (use gzip, deflate, br or none).',
+      ];
     case 'charset.unsupported':
       return ['unsupported_media_type', 'The request body must be UTF-8 JSON.'];
     case 'request.aborted':
@@ -229,12 +343,29 @@ function bodyParserProblem(err: { type?: string; status?: number }): [ErrorCode,
     case 'stream.encoding.set':
       return ['validation_failed', 'The request body could not be read.'];
     default:
-      return undefined;
+      break;
   }
+  if (typeof err.status !== 'number' || err.status < 400 || err.status > 499 || err.expose !== true)
+    return undefined;
+  if (err.status === 413) return ['payload_too_large', 'The request body is larger than 1 MiB.'];
+  if (err.status === 415)
+    return [
+      'unsupported_media_type',
+      'The request body’s media type or encoding is not supported.',
+    ];
+  return [
+    'validation_failed',
+    'The request body could not be read (its content-encoding does not match its bytes, or it was cut short).',
+  ];
 }
 
 /** The only place errors become HTTP responses. */
-export function problemMiddleware(err: unknown, req: Request, res: Response, next: NextFunction): void {
+export function problemMiddleware(
+  err: unknown,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
   if (res.headersSent) return next(err);
   if (err instanceof DomainError) {
     if (err.code === 'validation_failed' && !('errors' in err.details)) {
@@ -244,12 +375,19 @@ export function problemMiddleware(err: unknown, req: Request, res: Response, nex
     }
     return;
   }
-  const bp = bodyParserProblem(err as { type?: string });
+  const bp = bodyParserProblem(err as { type?: unknown; status?: unknown; expose?: unknown });
   if (bp) {
     const [code, detail] = bp;
-    sendProblem(res, code, detail, code === 'validation_failed' ? { errors: [{ path: '(root)', message: detail }] } : {});
+    sendProblem(
+      res,
+      code,
+      detail,
+      code === 'validation_failed' ? { errors: [{ path: '(root)', message: detail }] } : {},
+    );
     return;
   }
   req.log.error({ err }, 'unhandled error');
-  sendProblem(res, 'internal_error', 'Something went wrong on our side; it has been logged.', { requestId: req.id });
+  sendProblem(res, 'internal_error', 'Something went wrong on our side; it has been logged.', {
+    requestId: req.id,
+  });
 }

@@ -9,6 +9,8 @@ export interface Metrics {
   creditLookups: Counter<'result'>;
   /** Officers crossing the daily look-up threshold (once per officer and day). */
   creditUnusualVolume: Counter<'cooperativeId'>;
+  /** Restarts of the workers process by `npm start`'s supervisor. */
+  workersRestarts: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -23,12 +25,27 @@ export function createMetrics(): Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
-    ledgerPosts: new Counter({ name: 'ledger_entries_posted_total', help: 'Ledger entries posted', labelNames: ['type'], registers: [registry] }),
-    creditLookups: new Counter({ name: 'credit_lookups_total', help: 'Credit look-ups by loan officers, by result', labelNames: ['result'], registers: [registry] }),
+    ledgerPosts: new Counter({
+      name: 'ledger_entries_posted_total',
+      help: 'Ledger entries posted',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    creditLookups: new Counter({
+      name: 'credit_lookups_total',
+      help: 'Credit look-ups by loan officers, by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     creditUnusualVolume: new Counter({
       name: 'credit_unusual_lookup_volume_total',
       help: 'Loan officers who looked up more distinct households in a UTC day than CREDIT_LOOKUPS_PER_DAY_ALERT',
       labelNames: ['cooperativeId'],
+      registers: [registry],
+    }),
+    workersRestarts: new Counter({
+      name: 'workers_restarts_total',
+      help: 'Times `npm start` restarted its workers process after it died (0 when the workers run on their own)',
       registers: [registry],
     }),
   };

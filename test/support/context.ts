@@ -52,6 +52,9 @@ export async function startContext(): Promise<TestContext> {
     REDIS_PREFIX: `test:${runId}`,
     // Tests hash many passwords; a smaller scrypt cost keeps them quick on the same code path.
     PASSWORD_KDF_LOG2N: '12',
+    // Every sign-in of the run comes from one address (127.0.0.1); the per-address limit has its
+    // own tests (test/modules/users/accounts.test.ts) on an app of their own with the default.
+    LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE: '100000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   });
   const logger = createLogger(config.logLevel);
@@ -78,7 +81,18 @@ export async function startContext(): Promise<TestContext> {
   });
   const queues = new Queues(ownRedis.url, config.redisPrefix);
   const app = createApp({ config, logger, redis, tokens, queues });
-  current = { config, app, logger, redis, redisUrl: ownRedis.url, tokens, queues, runId, dataDir, mongoUri };
+  current = {
+    config,
+    app,
+    logger,
+    redis,
+    redisUrl: ownRedis.url,
+    tokens,
+    queues,
+    runId,
+    dataDir,
+    mongoUri,
+  };
   return current;
 }
 

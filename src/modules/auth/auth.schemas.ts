@@ -1,14 +1,39 @@
 import { obj, z } from '../../platform/validation';
 
-const secret = z.string().min(1).max(256).refine((s) => !s.includes('\u0000'), 'must not contain NUL');
+const secret = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((s) => !s.includes('\u0000'), 'must not contain NUL');
 
 export const tokenBody = z
   .discriminatedUnion('grantType', [
-    obj({ grantType: z.literal('password'), username: z.string().min(1).max(64), password: secret }),
-    obj({ grantType: z.literal('client_credentials'), clientId: z.string().min(1).max(64), clientSecret: secret }),
+    obj({
+      grantType: z.literal('password'),
+      username: z.string().min(1).max(64),
+      password: secret,
+    }),
+    obj({
+      grantType: z.literal('client_credentials'),
+      clientId: z.string().min(1).max(64),
+      clientSecret: secret,
+    }),
   ])
   .openapi('TokenRequest');
 
 export const tokenResponse = z
   .object({ accessToken: z.string(), tokenType: z.literal('Bearer'), expiresIn: z.number().int() })
   .openapi('TokenResponse');
+
+/** A new password: the same rule as when a user is created. */
+export const newPassword = () =>
+  z
+    .string()
+    .min(10, 'at least 10 characters')
+    .max(256)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL');
+
+export const changePasswordBody = obj({
+  currentPassword: secret,
+  newPassword: newPassword(),
+}).openapi('PasswordChange');

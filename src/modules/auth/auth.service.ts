@@ -4,15 +4,23 @@
  *
  * Brute force: after `failuresPerMinute` failed attempts for one username (or client id)
  * within a minute, further attempts get `rate_limited` until the minute is over, even with
- * the right password. Each attempt is counted before its secret is checked (a success gives
- * it back), so concurrent guesses cannot slip past the count. Counts live in Redis so every
- * API process shares them. Unknown users cost a hash as well, so timing does not reveal which
- * usernames exist.
+ * the right password. A second budget, `failuresPerAddressPerMinute`, counts the attempts of one
+ * client address (req.ip: the TCP peer, or X-Forwarded-For as far as TRUST_PROXY allows), so
+ * trying many usernames from one place is stopped too. Each attempt is counted against both
+ * before its secret is checked (a success gives it back), so concurrent guesses cannot slip past
+ * the count. Counts live in Redis so every API process shares them. Unknown users cost a hash as
+ * well, so timing does not reveal which usernames exist.
+ *
+ * Revocation: a token carries its principal's `tokenVersion` (`tv`); the principal is loaded by
+ * `_id` on every request anyway, and a token whose version is older is refused. Changing one's
+ * password raises the version (every session ends) and needs the current password, which is
+ * throttled like a sign-in.
  */
 import { Types } from 'mongoose';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { hashSecret, verifySecret, type TokenKind, type TokenService } from '../../platform/auth';
+import { clock } from '../../platform/clock';
 import { DomainError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { Terminal, type TerminalDoc } from '../stores/stores.model';
@@ -23,6 +31,7 @@ export interface AuthDeps {
   redis: Redis;
   redisPrefix: string;
   failuresPerMinute: number;
+  failuresPerAddressPerMinute: number;
   kdfLog2N: number;
 }
 
@@ -31,8 +40,23 @@ export type TokenRequest =
   | { grantType: 'client_credentials'; clientId: string; clientSecret: string };
 
 export interface AuthService {
-  issueToken(req: TokenRequest): Promise<{ accessToken: string; tokenType: 'Bearer'; expiresIn: number }>;
-  resolvePrincipal(sub: string, role: string, kind: TokenKind): Promise<Principal | undefined>;
+  /** `clientAddress` is the caller's address, counted against the per-address budget. */
+  issueToken(
+    req: TokenRequest,
+    clientAddress: string,
+  ): Promise<{ accessToken: string; tokenType: 'Bearer'; expiresIn: number }>;
+  resolvePrincipal(
+    sub: string,
+    role: string,
+    kind: TokenKind,
+    tv: number,
+  ): Promise<Principal | undefined>;
+  /** A person changes their own password; every token of theirs stops working. */
+  changeOwnPassword(
+    p: Principal,
+    input: { currentPassword: string; newPassword: string },
+    clientAddress: string,
+  ): Promise<void>;
 }
 
 export function createAuthService(deps: AuthDeps): AuthService {
@@ -40,6 +64,12 @@ export function createAuthService(deps: AuthDeps): AuthService {
     storeClient: deps.redis,
     keyPrefix: `${deps.redisPrefix}:login-failures`,
     points: deps.failuresPerMinute,
+    duration: 60,
+  });
+  const addressLimiter = new RateLimiterRedis({
+    storeClient: deps.redis,
+    keyPrefix: `${deps.redisPrefix}:login-failures-address`,
+    points: deps.failuresPerAddressPerMinute,
     duration: 60,
   });
   let dummyHash: Promise<string> | undefined;
@@ -53,59 +83,113 @@ export function createAuthService(deps: AuthDeps): AuthService {
    * budget back. Counting first (not checking the count, then counting a failure) is what
    * keeps ten guesses sent at once from all reaching the password check.
    */
-  async function reserveAttempt(key: string): Promise<void> {
+  async function reserve(l: RateLimiterRedis, key: string, detail: string): Promise<void> {
     try {
-      await limiter.consume(key);
+      await l.consume(key);
     } catch (err) {
-      if (err instanceof RateLimiterRes) {
-        throw new DomainError('rate_limited', 'Too many failed sign-ins; wait a minute.', { retryAfterS: err.msBeforeNext / 1000 });
-      }
+      if (err instanceof RateLimiterRes)
+        throw new DomainError('rate_limited', detail, { retryAfterS: err.msBeforeNext / 1000 });
       throw new DomainError('unavailable', 'Sign-in is unavailable right now; try again shortly.');
     }
+  }
+  /** One attempt from the address's budget, then from the account's. */
+  async function reserveAttempt(key: string, clientAddress: string): Promise<void> {
+    await reserve(
+      addressLimiter,
+      `ip:${clientAddress}`,
+      'Too many failed sign-ins from this address; wait a minute.',
+    );
+    await reserve(limiter, key, 'Too many failed sign-ins; wait a minute.');
+  }
+  /** A success gives back the attempt it took: the account's count is cleared, the address's reduced by one. */
+  async function giveBack(key: string, clientAddress: string): Promise<void> {
+    await limiter.delete(key).catch(() => undefined);
+    await addressLimiter.reward(`ip:${clientAddress}`, 1).catch(() => undefined);
   }
 
   const fail = (): never => {
     throw new DomainError('unauthenticated', 'The credentials are not valid.');
   };
 
-  const respond = (sub: string, role: string, kind: TokenKind) => ({
-    accessToken: deps.tokens.sign({ sub, role }, kind),
+  const respond = (sub: string, role: string, kind: TokenKind, tv: number | undefined) => ({
+    accessToken: deps.tokens.sign({ sub, role, tv: tv ?? 0 }, kind),
     tokenType: 'Bearer' as const,
     expiresIn: deps.tokens.ttlS,
   });
 
   return {
-    async issueToken(req) {
+    async issueToken(req, clientAddress) {
       if (req.grantType === 'password') {
         const key = `user:${req.username.toLowerCase()}`;
-        await reserveAttempt(key);
+        await reserveAttempt(key, clientAddress);
         const user = await User.findOne({ username: req.username }).lean<UserDoc>();
         if (!user || user.disabled) {
           await burnTime(req.password);
           return fail();
         }
         if (!(await verifySecret(req.password, user.passwordHash))) return fail();
-        await limiter.delete(key).catch(() => undefined);
-        return respond(user._id.toHexString(), user.role, user.role === 'terminal' ? 'terminal' : 'person');
+        await giveBack(key, clientAddress);
+        return respond(
+          user._id.toHexString(),
+          user.role,
+          user.role === 'terminal' ? 'terminal' : 'person',
+          user.tokenVersion,
+        );
       }
       const key = `client:${req.clientId}`;
-      await reserveAttempt(key);
+      await reserveAttempt(key, clientAddress);
       const terminal = await Terminal.findOne({ clientId: req.clientId }).lean<TerminalDoc>();
       if (!terminal || terminal.revokedAt) {
         await burnTime(req.clientSecret);
         return fail();
       }
       if (!(await verifySecret(req.clientSecret, terminal.secretHash))) return fail();
-      await limiter.delete(key).catch(() => undefined);
-      return respond(terminal._id.toHexString(), 'terminal', 'terminal');
+      await giveBack(key, clientAddress);
+      return respond(terminal._id.toHexString(), 'terminal', 'terminal', terminal.tokenVersion);
     },
 
-    async resolvePrincipal(sub, role, kind) {
+    async changeOwnPassword(p, input, clientAddress) {
+      const user = p.kind === 'person' ? await User.findById(p.id).lean<UserDoc>() : null;
+      if (!user)
+        throw new DomainError('forbidden', 'Only a person’s account has a password to change.');
+      const key = `user:${user.username.toLowerCase()}`;
+      await reserveAttempt(key, clientAddress);
+      if (!(await verifySecret(input.currentPassword, user.passwordHash))) {
+        throw new DomainError('validation_failed', 'The current password is not correct.', {
+          errors: [{ path: 'currentPassword', message: '当前密码不正确' }],
+        });
+      }
+      await giveBack(key, clientAddress);
+      if (input.newPassword === input.currentPassword) {
+        throw new DomainError(
+          'validation_failed',
+          'The new password must differ from the current one.',
+          { errors: [{ path: 'newPassword', message: '新密码不能与当前密码相同' }] },
+        );
+      }
+      const passwordHash = await hashSecret(input.newPassword, deps.kdfLog2N);
+      const now = clock.now();
+      await User.updateOne(
+        { _id: user._id },
+        {
+          $set: { passwordHash, passwordChangedAt: now, tokensRevokedAt: now },
+          $inc: { tokenVersion: 1 },
+        },
+      );
+    },
+
+    async resolvePrincipal(sub, role, kind, tv) {
       if (!Types.ObjectId.isValid(sub)) return undefined;
       const user = await User.findById(sub).lean<UserDoc>();
       if (user) {
         const userKind: TokenKind = user.role === 'terminal' ? 'terminal' : 'person';
-        if (user.disabled || user.role !== role || userKind !== kind) return undefined;
+        if (
+          user.disabled ||
+          user.role !== role ||
+          userKind !== kind ||
+          (user.tokenVersion ?? 0) !== tv
+        )
+          return undefined;
         const p: Principal = { id: sub, kind, role: user.role, username: user.username };
         if (user.villageId) p.villageId = user.villageId;
         if (user.householdId) p.householdId = user.householdId;
@@ -115,7 +199,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
       }
       if (kind !== 'terminal' || role !== 'terminal') return undefined;
       const terminal = await Terminal.findById(sub).lean<TerminalDoc>();
-      if (!terminal || terminal.revokedAt) return undefined;
+      if (!terminal || terminal.revokedAt || (terminal.tokenVersion ?? 0) !== tv) return undefined;
       return { id: sub, kind, role: 'terminal', storeId: terminal.storeId };
     },
   };

@@ -20,7 +20,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -33,13 +41,39 @@ import { findCooperative } from '../cooperatives/cooperatives.service';
 import { Household, type HouseholdDoc } from '../households/households.model';
 import { recordInquiriesOnce } from '../inquiries/inquiries.service';
 import { findVillage } from '../villages/villages.service';
-import { memoisedVillageTotals, memoiseVillageTotals, neighbourLevel, settledBefore, type VillageTotals } from './credit.inputs';
+import {
+  memoisedVillageTotals,
+  memoiseVillageTotals,
+  neighbourLevel,
+  settledBefore,
+  type VillageTotals,
+} from './credit.inputs';
 import type { SigningKeys } from './credit.keys';
-import { Consent, ConsentRevocation, CreditExport, type ConsentDoc, type ConsentRevocationDoc, type CreditExportDoc } from './credit.model';
-import { computeScore, CURRENT_MODEL, MODELS, villageLevelAt, villageWindow, type ModelWeights, type ScoreEntry } from './credit.score';
+import {
+  Consent,
+  ConsentRevocation,
+  CreditExport,
+  type ConsentDoc,
+  type ConsentRevocationDoc,
+  type CreditExportDoc,
+} from './credit.model';
+import {
+  computeScore,
+  CURRENT_MODEL,
+  MODELS,
+  villageLevelAt,
+  villageWindow,
+  type ModelWeights,
+  type ScoreEntry,
+} from './credit.score';
 import type { CreditSettings } from './credit.service';
 import { consentValidAt } from './consents.service';
-import { partitionCount, PartitionWriter, readPartition, removePartitions } from './credit.partitions';
+import {
+  partitionCount,
+  PartitionWriter,
+  readPartition,
+  removePartitions,
+} from './credit.partitions';
 import { Entry } from '../ledger/ledger.model';
 
 export const EXPORT_QUEUE = 'credit-export';
@@ -49,7 +83,18 @@ export const EXPORT_VILLAGES_MAX = 5000;
 /** Inquiries written per batch. */
 const INQUIRY_BATCH = 1000;
 
-export const CSV_HEADER = ['householdId', 'customerRef', 'headName', 'villageCode', 'villageName', 'score', 'grade', 'reasonCodes', 'asOf', 'modelVersion'] as const;
+export const CSV_HEADER = [
+  'householdId',
+  'customerRef',
+  'headName',
+  'villageCode',
+  'villageName',
+  'score',
+  'grade',
+  'reasonCodes',
+  'asOf',
+  'modelVersion',
+] as const;
 
 export interface ExportStatusView {
   id: string;
@@ -117,12 +162,23 @@ export function exportFilePath(exportDir: string, exportId: string): string {
 }
 
 /** Creates the export record; the caller enqueues the job. */
-export async function createExport(p: Principal, input: { villageIds: string[]; asOf?: Date }): Promise<CreditExportDoc> {
+export async function createExport(
+  p: Principal,
+  input: { villageIds: string[]; asOf?: Date },
+): Promise<CreditExportDoc> {
   const cooperative = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
   if (!cooperative) throw new DomainError('forbidden', 'This officer belongs to no cooperative.');
   const villageIds = [...new Set(input.villageIds)];
-  const outside = villageIds.map((v, i) => ({ v, i })).filter(({ v }) => !cooperative.villageIds.includes(v));
-  if (outside.length) throw validationError(outside.map(({ i }) => ({ path: `villageIds.${i}`, message: 'not in the cooperative’s service area' })));
+  const outside = villageIds
+    .map((v, i) => ({ v, i }))
+    .filter(({ v }) => !cooperative.villageIds.includes(v));
+  if (outside.length)
+    throw validationError(
+      outside.map(({ i }) => ({
+        path: `villageIds.${i}`,
+        message: 'not in the cooperative’s service area',
+      })),
+    );
   const now = new Date();
   const [doc] = await CreditExport.create([
     {
@@ -142,7 +198,9 @@ export async function createExport(p: Principal, input: { villageIds: string[]; 
 
 /** An export of the officer's own cooperative, else not_found. */
 async function exportInReach(p: Principal, exportId: string): Promise<CreditExportDoc> {
-  const d = Types.ObjectId.isValid(exportId) ? await CreditExport.findById(exportId).lean<CreditExportDoc>() : null;
+  const d = Types.ObjectId.isValid(exportId)
+    ? await CreditExport.findById(exportId).lean<CreditExportDoc>()
+    : null;
   if (!d || d.cooperativeId !== p.cooperativeId) throw notFound('export');
   return d;
 }
@@ -151,9 +209,20 @@ export async function getExportStatus(p: Principal, exportId: string): Promise<E
   return toStatusView(await exportInReach(p, exportId));
 }
 
-function assertDone(d: CreditExportDoc): asserts d is CreditExportDoc & { rows: number; sha256: string; keyId: string; signature: string } {
+function assertDone(
+  d: CreditExportDoc,
+): asserts d is CreditExportDoc & {
+  rows: number;
+  sha256: string;
+  keyId: string;
+  signature: string;
+} {
   if (d.status !== 'done' || d.rows === undefined || !d.sha256 || !d.keyId || !d.signature) {
-    throw new DomainError('conflict', `The export is ${d.status}; its file and manifest exist once it is done.`, { status: d.status });
+    throw new DomainError(
+      'conflict',
+      `The export is ${d.status}; its file and manifest exist once it is done.`,
+      { exportStatus: d.status },
+    );
   }
 }
 
@@ -175,7 +244,11 @@ export async function getManifest(p: Principal, exportId: string): Promise<Manif
 }
 
 /** The finished file as a stream, with its size and hash (for Content-Length and Repr-Digest). */
-export async function openExportFile(p: Principal, exportId: string, exportDir: string): Promise<{ stream: Readable; bytes: number; sha256: string }> {
+export async function openExportFile(
+  p: Principal,
+  exportId: string,
+  exportDir: string,
+): Promise<{ stream: Readable; bytes: number; sha256: string }> {
   const d = await exportInReach(p, exportId);
   assertDone(d);
   const file = exportFilePath(exportDir, exportId);
@@ -183,7 +256,10 @@ export async function openExportFile(p: Principal, exportId: string, exportDir: 
   try {
     bytes = statSync(file).size;
   } catch {
-    throw new DomainError('unavailable', 'The export file is missing from this server’s export folder.');
+    throw new DomainError(
+      'unavailable',
+      'The export file is missing from this server’s export folder.',
+    );
   }
   return { stream: createReadStream(file), bytes, sha256: d.sha256 };
 }
@@ -212,7 +288,12 @@ async function partitionInputs(d: CreditExportDoc, parts: PartitionWriter): Prom
     .lean<HouseholdDoc[]>()
     .cursor({ batchSize: 1000 });
   for await (const h of hCursor) {
-    await parts.household({ id: h._id.toHexString(), villageId: h.villageId, head: h.head, createdAt: h.createdAt.getTime() });
+    await parts.household({
+      id: h._id.toHexString(),
+      villageId: h.villageId,
+      head: h.head,
+      createdAt: h.createdAt.getTime(),
+    });
     households++;
   }
   const cCursor = Consent.find({ cooperativeId: d.cooperativeId })
@@ -220,16 +301,39 @@ async function partitionInputs(d: CreditExportDoc, parts: PartitionWriter): Prom
     .lean<ConsentDoc[]>()
     .cursor({ batchSize: 1000 });
   for await (const c of cCursor) {
-    await parts.consent(c.householdId, { id: c._id.toHexString(), grantedAt: c.grantedAt.getTime(), expiresAt: c.expiresAt.getTime(), ...(c.customerRef ? { customerRef: c.customerRef } : {}) });
+    await parts.consent(c.householdId, {
+      id: c._id.toHexString(),
+      grantedAt: c.grantedAt.getTime(),
+      expiresAt: c.expiresAt.getTime(),
+      ...(c.customerRef ? { customerRef: c.customerRef } : {}),
+    });
   }
-  const rCursor = ConsentRevocation.find({ cooperativeId: d.cooperativeId }).lean<ConsentRevocationDoc[]>().cursor({ batchSize: 1000 });
-  for await (const r of rCursor) await parts.revocation(r.householdId, r._id, r.revokedAt.getTime());
+  const rCursor = ConsentRevocation.find({ cooperativeId: d.cooperativeId })
+    .lean<ConsentRevocationDoc[]>()
+    .cursor({ batchSize: 1000 });
+  for await (const r of rCursor)
+    await parts.revocation(r.householdId, r._id, r.revokedAt.getTime());
   const eCursor = Entry.find({ type: { $in: SCORED_TYPES }, createdAt: { $lte: d.asOf } })
     .select({ _id: 0, householdId: 1, seq: 1, type: 1, meritDelta: 1, createdAt: 1, ruleCode: 1 })
-    .lean<{ householdId: string; seq: number; type: ScoreEntry['type']; meritDelta: number; createdAt: Date; ruleCode?: string }[]>()
+    .lean<
+      {
+        householdId: string;
+        seq: number;
+        type: ScoreEntry['type'];
+        meritDelta: number;
+        createdAt: Date;
+        ruleCode?: string;
+      }[]
+    >()
     .cursor({ batchSize: 1000 });
   for await (const e of eCursor) {
-    await parts.entry(e.householdId, { seq: e.seq, type: e.type, meritDelta: e.meritDelta, createdAt: e.createdAt.getTime(), ...(e.ruleCode ? { ruleCode: e.ruleCode } : {}) });
+    await parts.entry(e.householdId, {
+      seq: e.seq,
+      type: e.type,
+      meritDelta: e.meritDelta,
+      createdAt: e.createdAt.getTime(),
+      ...(e.ruleCode ? { ruleCode: e.ruleCode } : {}),
+    });
   }
   await parts.close();
   return households;
@@ -240,7 +344,12 @@ async function partitionInputs(d: CreditExportDoc, parts: PartitionWriter): Prom
  * the partitions (which hold every household of the export's villages and their entries) and
  * memoised for next time. Memory: one number pair per village.
  */
-async function villageTotalsFromPartitions(model: ModelWeights, d: CreditExportDoc, dir: string, count: number): Promise<Map<string, VillageTotals>> {
+async function villageTotalsFromPartitions(
+  model: ModelWeights,
+  d: CreditExportDoc,
+  dir: string,
+  count: number,
+): Promise<Map<string, VillageTotals>> {
   const totals = await memoisedVillageTotals(model, d.villageIds, d.asOf);
   const missing = d.villageIds.filter((v) => !totals.has(v));
   if (!missing.length) return totals;
@@ -253,7 +362,9 @@ async function villageTotalsFromPartitions(model: ModelWeights, d: CreditExportD
       const t = totals.get(h.villageId);
       if (!t || !missing.includes(h.villageId) || h.createdAt > levelAt.getTime()) continue;
       t.households++;
-      for (const e of p.entries.get(h.id) ?? []) if (e.type === 'award' && e.createdAt > from.getTime() && e.createdAt <= to.getTime()) t.awardPoints += e.meritDelta;
+      for (const e of p.entries.get(h.id) ?? [])
+        if (e.type === 'award' && e.createdAt > from.getTime() && e.createdAt <= to.getTime())
+          t.awardPoints += e.meritDelta;
     }
   }
   for (const v of missing) await memoiseVillageTotals(model, v, totals.get(v)!);
@@ -264,8 +375,13 @@ async function villageTotalsFromPartitions(model: ModelWeights, d: CreditExportD
  * Runs one export end to end. Idempotent: a finished export is left alone; anything else starts
  * over from empty files.
  */
-export async function runExport(exportId: string, deps: RunExportDeps): Promise<{ rows: number; sha256: string } | undefined> {
-  const d = Types.ObjectId.isValid(exportId) ? await CreditExport.findById(exportId).lean<CreditExportDoc>() : null;
+export async function runExport(
+  exportId: string,
+  deps: RunExportDeps,
+): Promise<{ rows: number; sha256: string } | undefined> {
+  const d = Types.ObjectId.isValid(exportId)
+    ? await CreditExport.findById(exportId).lean<CreditExportDoc>()
+    : null;
   if (!d) throw new DomainError('not_found', `No export ${exportId}.`);
   if (d.status === 'done' || d.status === 'failed') return undefined;
   const model = MODELS[d.modelVersion];
@@ -299,7 +415,9 @@ export async function runExport(exportId: string, deps: RunExportDeps): Promise<
   let households = 0;
 
   try {
-    const count = partitionCount(await Household.countDocuments({ villageId: { $in: d.villageIds } }));
+    const count = partitionCount(
+      await Household.countDocuments({ villageId: { $in: d.villageIds } }),
+    );
     households = await partitionInputs(d, new PartitionWriter(workDir, count));
     await progress(30);
     const totals = await villageTotalsFromPartitions(model, d, workDir, count);
@@ -317,17 +435,50 @@ export async function runExport(exportId: string, deps: RunExportDeps): Promise<
         const p = await readPartition(workDir, i);
         let inquiries: Parameters<typeof recordInquiriesOnce>[0] = [];
         for (const h of p.households.values()) {
-          const consent = consentValidAt(p.consents.get(h.id) ?? [], (id) => p.revokedAt.get(id), instants);
+          const consent = consentValidAt(
+            p.consents.get(h.id) ?? [],
+            (id) => p.revokedAt.get(id),
+            instants,
+          );
           if (!consent) continue;
           const own = (p.entries.get(h.id) ?? []).filter((e) => e.createdAt <= d.asOf.getTime());
-          const village = neighbourLevel(model, totals.get(h.villageId)!, { createdAt: new Date(h.createdAt) }, own);
-          const r = computeScore({ asOf: d.asOf, entries: own, village }, model, deps.settings.gradeThresholds);
+          const village = neighbourLevel(
+            model,
+            totals.get(h.villageId)!,
+            { createdAt: new Date(h.createdAt) },
+            own,
+          );
+          const r = computeScore(
+            { asOf: d.asOf, entries: own, village },
+            model,
+            deps.settings.gradeThresholds,
+          );
           const v = villages.get(h.villageId)!;
-          await write(csvLine([h.id, consent.customerRef ?? '', maskName(h.head), v.code, v.name, r.score, r.grade, r.reasons.map((x) => x.code).join('|'), asOfIso, r.modelVersion]));
+          await write(
+            csvLine([
+              h.id,
+              consent.customerRef ?? '',
+              maskName(h.head),
+              v.code,
+              v.name,
+              r.score,
+              r.grade,
+              r.reasons.map((x) => x.code).join('|'),
+              asOfIso,
+              r.modelVersion,
+            ]),
+          );
           rows++;
           inquiries.push({
             key: `export:${exportId}:${h.id}`,
-            inquiry: { householdId: h.id, officerId: d.officerId, cooperativeId: d.cooperativeId, purpose: `整村授信导出（导出编号 ${exportId}）`, result: 'exported', at: d.createdAt },
+            inquiry: {
+              householdId: h.id,
+              officerId: d.officerId,
+              cooperativeId: d.cooperativeId,
+              purpose: `整村授信导出（导出编号 ${exportId}）`,
+              result: 'exported',
+              at: d.createdAt,
+            },
           });
           if (inquiries.length >= INQUIRY_BATCH) {
             await recordInquiriesOnce(inquiries);
@@ -351,10 +502,22 @@ export async function runExport(exportId: string, deps: RunExportDeps): Promise<
   const sha256 = hash.digest('hex');
   // Read back what is on disk and check it is what was hashed before signing it.
   const bytes = readFileSync(temp);
-  assert.equal(createHash('sha256').update(bytes).digest('hex'), sha256, 'the export file on disk differs from what was written');
+  assert.equal(
+    createHash('sha256').update(bytes).digest('hex'),
+    sha256,
+    'the export file on disk differs from what was written',
+  );
   const signature = deps.keys.sign(bytes);
   renameSync(temp, final);
-  await setStatus(d._id, { status: 'done', progress: 100, rows, sha256, keyId: deps.keys.keyId, signature, finishedAt: new Date() });
+  await setStatus(d._id, {
+    status: 'done',
+    progress: 100,
+    rows,
+    sha256,
+    keyId: deps.keys.keyId,
+    signature,
+    finishedAt: new Date(),
+  });
   deps.log.info({ exportId, rows, households, sha256 }, 'credit export done');
   return { rows, sha256 };
 }
@@ -367,7 +530,10 @@ export async function failExport(exportId: string, reason: string): Promise<void
 
 /** Exports whose job made no progress for `staleMs` (lost with Redis, or a crashed worker). */
 export async function staleExports(staleMs: number, limit = 100): Promise<string[]> {
-  const docs = await CreditExport.find({ status: { $in: ['queued', 'running'] }, updatedAt: { $lt: new Date(Date.now() - staleMs) } })
+  const docs = await CreditExport.find({
+    status: { $in: ['queued', 'running'] },
+    updatedAt: { $lt: new Date(Date.now() - staleMs) },
+  })
     .select({ _id: 1 })
     .limit(limit)
     .lean<{ _id: Types.ObjectId }[]>();

@@ -39,8 +39,15 @@ const scorePayload = obj({ householdId: id() });
 const exportPayload = obj({ exportId: id() });
 
 /** Completed jobs are removed so the same id can be scheduled again after they ran. */
-export const SCORE_JOB_OPTIONS = { delay: SCORE_DEBOUNCE_MS, removeOnComplete: true, removeOnFail: true } as const;
-export const EXPORT_JOB_OPTIONS = { removeOnComplete: true, removeOnFail: { count: 1000 } } as const;
+export const SCORE_JOB_OPTIONS = {
+  delay: SCORE_DEBOUNCE_MS,
+  removeOnComplete: true,
+  removeOnFail: true,
+} as const;
+export const EXPORT_JOB_OPTIONS = {
+  removeOnComplete: true,
+  removeOnFail: { count: 1000 },
+} as const;
 
 /** How far back the sweeper reads entries: several sweeps, so one missed sweep loses nothing. */
 export const sweepLookbackMs = (sweepEveryMs: number) => Math.max(4 * sweepEveryMs, 30_000);
@@ -54,14 +61,20 @@ export async function scheduleRescores(queue: Pick<Queue, 'add'>, since: Date): 
     .select({ _id: 0, householdId: 1, seq: 1 })
     .lean<{ householdId: string; seq: number }[]>();
   const newest = new Map<string, number>();
-  for (const e of recent) newest.set(e.householdId, Math.max(e.seq, newest.get(e.householdId) ?? 0));
+  for (const e of recent)
+    newest.set(e.householdId, Math.max(e.seq, newest.get(e.householdId) ?? 0));
   if (!newest.size) return [];
   const cached = await ScoreCache.find({ _id: { $in: [...newest.keys()] } })
     .select({ _id: 1, throughSeq: 1 })
     .lean<{ _id: string; throughSeq: number }[]>();
   const covered = new Map(cached.map((c) => [c._id, c.throughSeq]));
   const due = [...newest].filter(([h, seq]) => (covered.get(h) ?? 0) < seq).map(([h]) => h);
-  for (const h of due) await queue.add(SCORE_QUEUE, { householdId: h }, { ...SCORE_JOB_OPTIONS, jobId: scoreJobId(h) });
+  for (const h of due)
+    await queue.add(
+      SCORE_QUEUE,
+      { householdId: h },
+      { ...SCORE_JOB_OPTIONS, jobId: scoreJobId(h) },
+    );
   return due;
 }
 
@@ -78,7 +91,8 @@ export interface CreditJobDeps {
 export function creditJobs(deps: CreditJobDeps): JobDefinition[] {
   let scoreQueue: Queue | undefined;
   let exportQueue: Queue | undefined;
-  const queue = (name: string) => new Queue(name, { connection: deps.redis, prefix: bullPrefix(deps.redisPrefix) });
+  const queue = (name: string) =>
+    new Queue(name, { connection: deps.redis, prefix: bullPrefix(deps.redisPrefix) });
 
   return [
     {
@@ -98,10 +112,19 @@ export function creditJobs(deps: CreditJobDeps): JobDefinition[] {
       async process(_data, { log }) {
         scoreQueue ??= queue(SCORE_QUEUE);
         exportQueue ??= queue(EXPORT_QUEUE);
-        const due = await scheduleRescores(scoreQueue, new Date(Date.now() - sweepLookbackMs(deps.sweepEveryMs)));
+        const due = await scheduleRescores(
+          scoreQueue,
+          new Date(Date.now() - sweepLookbackMs(deps.sweepEveryMs)),
+        );
         const stale = await staleExports(EXPORT_STALE_MS);
-        for (const exportId of stale) await exportQueue.add(EXPORT_QUEUE, { exportId }, { ...EXPORT_JOB_OPTIONS, jobId: exportJobId(exportId) });
-        if (stale.length) log.warn({ exports: stale }, 're-enqueued credit exports that made no progress');
+        for (const exportId of stale)
+          await exportQueue.add(
+            EXPORT_QUEUE,
+            { exportId },
+            { ...EXPORT_JOB_OPTIONS, jobId: exportJobId(exportId) },
+          );
+        if (stale.length)
+          log.warn({ exports: stale }, 're-enqueued credit exports that made no progress');
         return { rescores: due.length, exports: stale.length };
       },
     },
@@ -122,7 +145,14 @@ export function creditJobs(deps: CreditJobDeps): JobDefinition[] {
           });
         } catch (err) {
           const attempts = job.opts.attempts ?? JOB_ATTEMPTS;
-          if (err instanceof DomainError || attempt >= attempts) await failExport(exportId, err instanceof Error ? err.message : String(err));
+          // The reason is shown to the officer: a business rule's own message, else a generic
+          // one (the error itself, which may name server paths, is in the log with the export id).
+          if (err instanceof DomainError) await failExport(exportId, err.message);
+          else if (attempt >= attempts)
+            await failExport(
+              exportId,
+              `导出未能完成：服务器内部错误，已记录（导出编号 ${exportId}），请联系县里管理员后重新导出。`,
+            );
           throw err;
         }
       },

@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
-import { DomainError, notFound } from '../../platform/errors';
+import { DomainError, notFound, withoutPaths } from '../../platform/errors';
 import { bullPrefix, type Queues } from '../../platform/queues';
 import { countNotificationsByState } from '../notifications/notifications.service';
 import { countOverdueWakeups } from '../submissions/submissions.service';
@@ -20,7 +20,15 @@ const QUEUE_LIST_TTL_MS = 30_000;
 const SCRAPE_TIMEOUT_MS = 1500;
 /** A wake-up this overdue means the sweeper is not running or keeps failing. */
 export const WAKEUP_OVERDUE_MS = 60_000;
-export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized'] as const;
+export const JOB_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'failed',
+  'completed',
+  'paused',
+  'prioritized',
+] as const;
 
 export interface JobsDeps {
   redis: Redis;
@@ -31,7 +39,10 @@ export interface JobsDeps {
 let cache: { at: number; prefix: string; names: string[] } | undefined;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
+  ]);
 }
 
 /** Forgets the discovered queue list (a test that just made a queue wants it seen at once). */
@@ -42,7 +53,8 @@ export function forgetQueueList(): void {
 /** Names of the queues that exist under this deployment's prefix. */
 export async function discoverQueues(deps: JobsDeps): Promise<string[]> {
   const now = Date.now();
-  if (cache && cache.prefix === deps.redisPrefix && now - cache.at < QUEUE_LIST_TTL_MS) return cache.names;
+  if (cache && cache.prefix === deps.redisPrefix && now - cache.at < QUEUE_LIST_TTL_MS)
+    return cache.names;
   const base = `${bullPrefix(deps.redisPrefix)}:`;
   const names = new Set<string>();
   let cursor = '0';
@@ -70,7 +82,10 @@ export interface FailedJobView {
 }
 
 /** Jobs that exhausted their retries (or were refused by a business rule), newest first. */
-export async function listFailedJobs(deps: JobsDeps, opts: { queue?: string; limit: number }): Promise<FailedJobView[]> {
+export async function listFailedJobs(
+  deps: JobsDeps,
+  opts: { queue?: string; limit: number },
+): Promise<FailedJobView[]> {
   const names = opts.queue ? [opts.queue] : await discoverQueues(deps);
   const out: FailedJobView[] = [];
   for (const name of names) {
@@ -82,28 +97,35 @@ export async function listFailedJobs(deps: JobsDeps, opts: { queue?: string; lim
         id: String(j.id),
         name: j.name,
         data: j.data,
-        failedReason: j.failedReason ?? '',
+        failedReason: withoutPaths(j.failedReason ?? ''),
         attemptsMade: j.attemptsMade,
         createdAt: new Date(j.timestamp).toISOString(),
         failedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : null,
       });
     }
   }
-  return out.sort((a, b) => (b.failedAt ?? '').localeCompare(a.failedAt ?? '')).slice(0, opts.limit);
+  return out
+    .sort((a, b) => (b.failedAt ?? '').localeCompare(a.failedAt ?? ''))
+    .slice(0, opts.limit);
 }
 
 /** Puts a failed job back in its queue for another round of attempts. */
-export async function retryFailedJob(deps: JobsDeps, queue: string, jobId: string): Promise<FailedJobView> {
+export async function retryFailedJob(
+  deps: JobsDeps,
+  queue: string,
+  jobId: string,
+): Promise<FailedJobView> {
   const job = await deps.queues.get(queue).getJob(jobId);
   if (!job) throw notFound('job');
-  if (!(await job.isFailed())) throw new DomainError('conflict', 'The job is not in the failed state.');
+  if (!(await job.isFailed()))
+    throw new DomainError('conflict', 'The job is not in the failed state.');
   await job.retry('failed');
   return {
     queue,
     id: String(job.id),
     name: job.name,
     data: job.data,
-    failedReason: job.failedReason ?? '',
+    failedReason: withoutPaths(job.failedReason ?? ''),
     attemptsMade: job.attemptsMade,
     createdAt: new Date(job.timestamp).toISOString(),
     failedAt: null,
@@ -127,7 +149,10 @@ async function readSnapshot(deps: JobsDeps): Promise<Snapshot> {
   try {
     const names = await withTimeout(discoverQueues(deps), SCRAPE_TIMEOUT_MS);
     for (const name of names) {
-      const counts = await withTimeout(deps.queues.get(name).getJobCounts(...JOB_STATES), SCRAPE_TIMEOUT_MS);
+      const counts = await withTimeout(
+        deps.queues.get(name).getJobCounts(...JOB_STATES),
+        SCRAPE_TIMEOUT_MS,
+      );
       for (const state of JOB_STATES) snap.jobs.push({ queue: name, state, n: counts[state] ?? 0 });
     }
   } catch {

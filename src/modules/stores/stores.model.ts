@@ -14,7 +14,12 @@ export interface StoreDoc {
 
 const storeSchema = new Schema<StoreDoc>(
   { name: { type: String, required: true }, villageIds: { type: [String], required: true } },
-  { collection: 'stores', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'stores',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 export const Store = mongoose.model<StoreDoc>('Store', storeSchema);
 
@@ -26,6 +31,9 @@ export interface TerminalDoc {
   revokedAt?: Date;
   /** When the secret was last replaced (absent: never rotated). */
   secretRotatedAt?: Date;
+  /** Tokens carrying an older version are refused (see TokenClaims.tv); absent = 0. */
+  tokenVersion?: number;
+  tokensRevokedAt?: Date;
   createdAt: Date;
 }
 
@@ -36,8 +44,15 @@ const terminalSchema = new Schema<TerminalDoc>(
     storeId: { type: String, required: true },
     revokedAt: Date,
     secretRotatedAt: Date,
+    tokenVersion: Number,
+    tokensRevokedAt: Date,
   },
-  { collection: 'terminals', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'terminals',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 terminalSchema.index({ clientId: 1 }, { unique: true, name: 'clientId_unique' });
 terminalSchema.index({ storeId: 1 }, { name: 'store' });

@@ -83,6 +83,7 @@ export const terminalSchema = z
     createdAt: z.string(),
     revokedAt: z.string().nullable(),
     secretRotatedAt: z.string().nullable(),
+    tokensRevokedAt: z.string().nullable(),
   })
   .openapi('Terminal');
 

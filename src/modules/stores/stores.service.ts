@@ -19,20 +19,34 @@ export interface StoreView {
   createdAt: string;
 }
 
-const toStoreView = (s: StoreDoc): StoreView => ({ id: s._id.toHexString(), name: s.name, villageIds: s.villageIds, createdAt: s.createdAt.toISOString() });
+const toStoreView = (s: StoreDoc): StoreView => ({
+  id: s._id.toHexString(),
+  name: s.name,
+  villageIds: s.villageIds,
+  createdAt: s.createdAt.toISOString(),
+});
 
 /** Checks that every village id exists; throws validation_failed naming the first that does not. */
 export async function assertVillagesExist(villageIds: string[]): Promise<void> {
   const unique = [...new Set(villageIds)];
-  const found = await Village.countDocuments({ _id: { $in: unique.map((v) => new Types.ObjectId(v)) } });
+  const found = await Village.countDocuments({
+    _id: { $in: unique.map((v) => new Types.ObjectId(v)) },
+  });
   if (found !== unique.length) {
-    throw new DomainError('validation_failed', 'Some villages do not exist.', { errors: [{ path: 'villageIds', message: 'unknown village id' }] });
+    throw new DomainError('validation_failed', 'Some villages do not exist.', {
+      errors: [{ path: 'villageIds', message: 'unknown village id' }],
+    });
   }
 }
 
-export async function createStore(input: { name: string; villageIds: string[] }): Promise<StoreView> {
+export async function createStore(input: {
+  name: string;
+  villageIds: string[];
+}): Promise<StoreView> {
   await assertVillagesExist(input.villageIds);
-  const [doc] = await Store.create([{ name: input.name, villageIds: [...new Set(input.villageIds)] }]);
+  const [doc] = await Store.create([
+    { name: input.name, villageIds: [...new Set(input.villageIds)] },
+  ]);
   return toStoreView(doc!.toObject());
 }
 
@@ -42,11 +56,16 @@ export async function findStore(storeId: string): Promise<StoreDoc | undefined> 
 }
 
 /** Creates a terminal for a store; the secret in the result is never shown again. */
-export async function createTerminal(storeId: string, kdfLog2N: number): Promise<{ id: string; clientId: string; clientSecret: string; storeId: string }> {
+export async function createTerminal(
+  storeId: string,
+  kdfLog2N: number,
+): Promise<{ id: string; clientId: string; clientSecret: string; storeId: string }> {
   if (!(await findStore(storeId))) throw notFound('store');
   const clientId = `term_${randomBytes(9).toString('hex')}`;
   const clientSecret = randomBytes(32).toString('base64url');
-  const [doc] = await Terminal.create([{ clientId, secretHash: await hashSecret(clientSecret, kdfLog2N), storeId }]);
+  const [doc] = await Terminal.create([
+    { clientId, secretHash: await hashSecret(clientSecret, kdfLog2N), storeId },
+  ]);
   return { id: doc!._id.toHexString(), clientId, clientSecret, storeId };
 }
 
@@ -57,6 +76,7 @@ export interface TerminalView {
   createdAt: string;
   revokedAt: string | null;
   secretRotatedAt: string | null;
+  tokensRevokedAt: string | null;
 }
 
 const toTerminalView = (t: TerminalDoc): TerminalView => ({
@@ -66,13 +86,20 @@ const toTerminalView = (t: TerminalDoc): TerminalView => ({
   createdAt: t.createdAt.toISOString(),
   revokedAt: t.revokedAt ? t.revokedAt.toISOString() : null,
   secretRotatedAt: t.secretRotatedAt ? t.secretRotatedAt.toISOString() : null,
+  tokensRevokedAt: t.tokensRevokedAt ? t.tokensRevokedAt.toISOString() : null,
 });
 
 /** Stores, by id, a page at a time (admin). */
-export async function listStores(q: { after?: string; limit?: number }): Promise<{ items: StoreView[]; next: string | null }> {
+export async function listStores(q: {
+  after?: string;
+  limit?: number;
+}): Promise<{ items: StoreView[]; next: string | null }> {
   const limit = q.limit ?? 100;
   const filter = q.after ? { _id: { $gt: new Types.ObjectId(q.after) } } : {};
-  const docs = await Store.find(filter).sort({ _id: 1 }).limit(limit + 1).lean<StoreDoc[]>();
+  const docs = await Store.find(filter)
+    .sort({ _id: 1 })
+    .limit(limit + 1)
+    .lean<StoreDoc[]>();
   const items = docs.slice(0, limit).map(toStoreView);
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }
@@ -92,7 +119,9 @@ export async function listTerminals(storeId: string): Promise<TerminalView[]> {
 }
 
 async function terminalOfStore(storeId: string, terminalId: string): Promise<TerminalDoc> {
-  const t = Types.ObjectId.isValid(terminalId) ? await Terminal.findById(terminalId).lean<TerminalDoc>() : null;
+  const t = Types.ObjectId.isValid(terminalId)
+    ? await Terminal.findById(terminalId).lean<TerminalDoc>()
+    : null;
   if (!t || t.storeId !== storeId) throw notFound('terminal');
   return t;
 }
@@ -103,11 +132,19 @@ async function terminalOfStore(storeId: string, terminalId: string): Promise<Ter
  * lifetime, 15 minutes); revoke the terminal to cut those off as well. Two rotations at the same
  * moment both answer, and only the secret written last works: rotate from one place.
  */
-export async function rotateTerminalSecret(storeId: string, terminalId: string, kdfLog2N: number): Promise<{ id: string; clientId: string; clientSecret: string; storeId: string }> {
+export async function rotateTerminalSecret(
+  storeId: string,
+  terminalId: string,
+  kdfLog2N: number,
+): Promise<{ id: string; clientId: string; clientSecret: string; storeId: string }> {
   const t = await terminalOfStore(storeId, terminalId);
-  if (t.revokedAt) throw new DomainError('conflict', 'This terminal is revoked; register a new one.');
+  if (t.revokedAt)
+    throw new DomainError('conflict', 'This terminal is revoked; register a new one.');
   const clientSecret = randomBytes(32).toString('base64url');
-  await Terminal.updateOne({ _id: t._id }, { $set: { secretHash: await hashSecret(clientSecret, kdfLog2N), secretRotatedAt: new Date() } });
+  await Terminal.updateOne(
+    { _id: t._id },
+    { $set: { secretHash: await hashSecret(clientSecret, kdfLog2N), secretRotatedAt: new Date() } },
+  );
   return { id: t._id.toHexString(), clientId: t.clientId, clientSecret, storeId };
 }
 
@@ -118,5 +155,22 @@ export async function rotateTerminalSecret(storeId: string, terminalId: string, 
 export async function revokeTerminal(storeId: string, terminalId: string): Promise<TerminalView> {
   const t = await terminalOfStore(storeId, terminalId);
   if (!t.revokedAt) await Terminal.updateOne({ _id: t._id }, { $set: { revokedAt: new Date() } });
+  return toTerminalView((await Terminal.findById(t._id).lean<TerminalDoc>())!);
+}
+
+/**
+ * Revokes every token the terminal holds (its next request is 401) without revoking the
+ * terminal: it signs in again with its secret. After a secret leaked, rotate the secret, then
+ * revoke the tokens, so nothing signed in with the old one keeps working.
+ */
+export async function revokeTerminalTokens(
+  storeId: string,
+  terminalId: string,
+): Promise<TerminalView> {
+  const t = await terminalOfStore(storeId, terminalId);
+  await Terminal.updateOne(
+    { _id: t._id },
+    { $set: { tokensRevokedAt: new Date() }, $inc: { tokenVersion: 1 } },
+  );
   return toTerminalView((await Terminal.findById(t._id).lean<TerminalDoc>())!);
 }

@@ -15,6 +15,11 @@ export interface UserDoc {
   cooperativeId?: string;
   storeId?: string;
   disabled: boolean;
+  /** Tokens carrying an older version are refused (see TokenClaims.tv); absent = 0. */
+  tokenVersion?: number;
+  /** When the tokens were last revoked (by an admin, a password change, or disabling). */
+  tokensRevokedAt?: Date;
+  passwordChangedAt?: Date;
   createdAt: Date;
 }
 
@@ -28,8 +33,16 @@ const userSchema = new Schema<UserDoc>(
     cooperativeId: String,
     storeId: String,
     disabled: { type: Boolean, default: false },
+    tokenVersion: Number,
+    tokensRevokedAt: Date,
+    passwordChangedAt: Date,
   },
-  { collection: 'users', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'users',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 userSchema.index({ username: 1 }, { unique: true, name: 'username_unique' });
 

@@ -13,22 +13,81 @@ import { bullPrefix } from '../../../src/platform/queues';
 import { Entry } from '../../../src/modules/ledger/ledger.model';
 import { verifyChain } from '../../../src/modules/ledger/ledger.service';
 import { CapClaim } from '../../../src/modules/rules/rules.model';
-import { NOTICE_QUEUE, enqueueNoticeWith, noticeJobId } from '../../../src/modules/submissions/submissions.jobs';
+import {
+  NOTICE_QUEUE,
+  SWEEP_QUEUE,
+  enqueueNoticeWith,
+  noticeJobId,
+} from '../../../src/modules/submissions/submissions.jobs';
 import { Submission, Wakeup } from '../../../src/modules/submissions/submissions.model';
-import { GUARD_MS, castVote, councilFaults, endNotice, fileSubmission, sweepDue } from '../../../src/modules/submissions/submissions.service';
+import {
+  GUARD_MS,
+  castVote,
+  councilFaults,
+  endNotice,
+  fileSubmission,
+  sweepDue,
+} from '../../../src/modules/submissions/submissions.service';
 import { Notification } from '../../../src/modules/notifications/notifications.model';
 import type { RunningWorkers } from '../../../workers/runner';
-import { entriesOf, eventually, file, fileVia, getSub, makeCouncilScene, principals, resetClock, shiftClock, startCouncilWorkers, today, voteVia, type CouncilScene } from './scene';
+import {
+  entriesOf,
+  eventually,
+  file,
+  fileVia,
+  getSub,
+  makeCouncilScene,
+  principals,
+  resetClock,
+  shiftClock,
+  startCouncilWorkers,
+  today,
+  voteVia,
+  type CouncilScene,
+} from './scene';
+
+/**
+ * Deletes every key matching ARGV[1] and returns [keys left, keys deleted], atomically: Redis runs
+ * a script to its end before any other command, so no worker can write in between.
+ */
+const LOSE_EVERY_KEY = `
+local deleted = {}
+local cursor = '0'
+repeat
+  local page = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
+  cursor = page[1]
+  for _, key in ipairs(page[2]) do
+    redis.call('DEL', key)
+    table.insert(deleted, key)
+  end
+until cursor == '0'
+return { #redis.call('KEYS', ARGV[1]), deleted }
+`;
 
 /** Files and approves `n` one-point awards spread over `households`, through the services. */
-async function manyInNotice(s: CouncilScene, households: string[], n: number, concurrency = 8): Promise<string[]> {
+async function manyInNotice(
+  s: CouncilScene,
+  households: string[],
+  n: number,
+  concurrency = 8,
+): Promise<string[]> {
   const { clerk, council } = principals(s);
   const deps = { enqueuePost: enqueueNoticeWith(ctx().queues) };
   const ids: string[] = [];
   for (let i = 0; i < n; i += concurrency) {
     const batch = await Promise.all(
       Array.from({ length: Math.min(concurrency, n - i) }, async (_, j) => {
-        const sub = await fileSubmission(clerk, { villageId: s.villageId, householdId: households[(i + j) % households.length]!, ruleCode: s.rule.code, occurredOn: today(), evidence: { text: '批量测试' } }, deps);
+        const sub = await fileSubmission(
+          clerk,
+          {
+            villageId: s.villageId,
+            householdId: households[(i + j) % households.length]!,
+            ruleCode: s.rule.code,
+            occurredOn: today(),
+            evidence: { text: '批量测试' },
+          },
+          deps,
+        );
         const t = Date.now();
         const voted = await castVote(council, sub.id, { decision: 'approve' }, deps);
         expect(voted.status, `vote took ${Date.now() - t} ms`).to.equal('in_notice');
@@ -43,7 +102,9 @@ async function manyInNotice(s: CouncilScene, households: string[], n: number, co
 /** Entries per submission id (sourceType submission). */
 async function entryCounts(ids: string[]): Promise<Map<string, number>> {
   const counts = new Map(ids.map((id) => [id, 0]));
-  const docs = await Entry.find({ sourceType: 'submission', sourceId: { $in: ids } }).select({ sourceId: 1 }).lean<{ sourceId: string }[]>();
+  const docs = await Entry.find({ sourceType: 'submission', sourceId: { $in: ids } })
+    .select({ sourceId: 1 })
+    .lean<{ sourceId: string }[]>();
   for (const d of docs) counts.set(d.sourceId, (counts.get(d.sourceId) ?? 0) + 1);
   return counts;
 }
@@ -62,13 +123,28 @@ function isolated() {
   return { db: `${c.config.mongodbDb}_kill`, prefix: `${c.config.redisPrefix}-kill` };
 }
 
-function spawnScenario(mode: 'setup' | 'workers' | 'verify', extra: Record<string, string> = {}): ChildProcess {
+function spawnScenario(
+  mode: 'setup' | 'workers' | 'verify',
+  extra: Record<string, string> = {},
+): ChildProcess {
   const c = ctx();
   const iso = isolated();
-  return spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'scenario.child.ts')], {
-    env: { ...process.env, MSL_CHILD_MODE: mode, MSL_CHILD_URI: c.mongoUri, MSL_CHILD_DB: iso.db, MSL_CHILD_REDIS_URL: c.redisUrl, MSL_CHILD_REDIS_PREFIX: iso.prefix, ...extra },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  return spawn(
+    process.execPath,
+    ['--require', 'tsx/cjs', path.join(__dirname, 'scenario.child.ts')],
+    {
+      env: {
+        ...process.env,
+        MSL_CHILD_MODE: mode,
+        MSL_CHILD_URI: c.mongoUri,
+        MSL_CHILD_DB: iso.db,
+        MSL_CHILD_REDIS_URL: c.redisUrl,
+        MSL_CHILD_REDIS_PREFIX: iso.prefix,
+        ...extra,
+      },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
 }
 
 /** Runs a scenario child to its end and returns the JSON line it printed. */
@@ -77,7 +153,11 @@ function runScenario<T>(mode: 'setup' | 'verify', extra: Record<string, string> 
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`${mode} child exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
+        : reject(new Error(`${mode} child exited ${code}`)),
+    );
   });
 }
 
@@ -92,14 +172,19 @@ function startWorkersChild(): Promise<ChildProcess> {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+  return new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null
+      ? resolve()
+      : child.once('exit', () => resolve()),
+  );
 }
 
 describe('durability of the council workflow', () => {
   let workers: RunningWorkers | undefined;
   afterEach(async () => {
     resetClock();
-    for (const k of Object.keys(councilFaults)) delete (councilFaults as Record<string, unknown>)[k];
+    for (const k of Object.keys(councilFaults))
+      delete (councilFaults as Record<string, unknown>)[k];
     await workers?.close();
     workers = undefined;
   });
@@ -116,22 +201,36 @@ describe('durability of the council workflow', () => {
     const children: ChildProcess[] = [];
     try {
       const t0 = Date.now();
-      const { ids, households } = await runScenario<{ ids: string[]; households: string[] }>('setup', { MSL_CHILD_COUNT: String(KILL_COUNT), MSL_CHILD_NOTICE: 'PT30S' });
+      const { ids, households } = await runScenario<{ ids: string[]; households: string[] }>(
+        'setup',
+        { MSL_CHILD_COUNT: String(KILL_COUNT), MSL_CHILD_NOTICE: 'PT30S' },
+      );
       const filedMs = Date.now() - t0;
       expect(ids).to.have.length(KILL_COUNT);
       const entries = conn.collection('ledger_entries');
       const submissions = conn.collection('submissions');
       const postedCount = () => entries.countDocuments({ sourceType: 'submission' });
       // Every notice has ended before the first workers process starts: all 1,000 are due.
-      await eventually(async () => (await submissions.find({}).sort({ noticeEndsAt: -1 }).limit(1).toArray())[0]!.noticeEndsAt.getTime() < Date.now(), 'every notice ended');
+      await eventually(
+        async () =>
+          (
+            await submissions.find({}).sort({ noticeEndsAt: -1 }).limit(1).toArray()
+          )[0]!.noticeEndsAt.getTime() < Date.now(),
+        'every notice ended',
+      );
 
       const first = await startWorkersChild();
       children.push(first);
       const started = Date.now();
-      const atKill = await eventually(async () => {
-        const n = await postedCount();
-        return n >= KILL_COUNT * 0.15 ? n : undefined;
-      }, 'some posted', 300_000, 20);
+      const atKill = await eventually(
+        async () => {
+          const n = await postedCount();
+          return n >= KILL_COUNT * 0.15 ? n : undefined;
+        },
+        'some posted',
+        300_000,
+        20,
+      );
       first.kill('SIGKILL');
       await exited(first);
       const killedAfterMs = Date.now() - started;
@@ -141,7 +240,10 @@ describe('durability of the council workflow', () => {
       children.push(second);
       const restarted = Date.now();
       await eventually(
-        async () => (await postedCount()) >= KILL_COUNT && (await submissions.countDocuments({ status: 'posted' })) === KILL_COUNT && (await conn.collection('submission_wakeups').countDocuments({})) === 0,
+        async () =>
+          (await postedCount()) >= KILL_COUNT &&
+          (await submissions.countDocuments({ status: 'posted' })) === KILL_COUNT &&
+          (await conn.collection('submission_wakeups').countDocuments({})) === 0,
         'all posted',
         1_200_000,
         1000,
@@ -152,15 +254,24 @@ describe('durability of the council workflow', () => {
 
       // Exactly one entry per submission, and nothing else in the ledger.
       const bySource = new Map<string, number>();
-      for (const e of await entries.find({}, { projection: { sourceId: 1, sourceType: 1 } }).toArray()) {
+      for (const e of await entries
+        .find({}, { projection: { sourceId: 1, sourceType: 1 } })
+        .toArray()) {
         expect(e.sourceType).to.equal('submission');
         bySource.set(e.sourceId as string, (bySource.get(e.sourceId as string) ?? 0) + 1);
       }
       expect(bySource.size).to.equal(KILL_COUNT);
       expect(ids.every((id) => bySource.get(id) === 1)).to.equal(true);
-      const { chains } = await runScenario<{ chains: Record<string, string | null> }>('verify', { MSL_CHILD_HOUSEHOLDS_JSON: JSON.stringify(households) });
-      expect(Object.values(chains).every((p) => p === null), JSON.stringify(chains)).to.equal(true);
-      expect(await conn.collection('notifications').countDocuments({ kind: 'posted' })).to.equal(KILL_COUNT);
+      const { chains } = await runScenario<{ chains: Record<string, string | null> }>('verify', {
+        MSL_CHILD_HOUSEHOLDS_JSON: JSON.stringify(households),
+      });
+      expect(
+        Object.values(chains).every((p) => p === null),
+        JSON.stringify(chains),
+      ).to.equal(true);
+      expect(await conn.collection('notifications').countDocuments({ kind: 'posted' })).to.equal(
+        KILL_COUNT,
+      );
       process.stdout.write(
         `      (filed+approved ${KILL_COUNT} in ${filedMs} ms; SIGKILL after ${killedAfterMs} ms with ${atKill}–${afterKill} posted; the restarted process posted the rest in ${recoveryMs} ms)\n`,
       );
@@ -174,7 +285,12 @@ describe('durability of the council workflow', () => {
 
   it('posts each of 100 submissions in notice exactly once after Redis lost every job, once the sweeper runs', async function () {
     this.timeout(300_000);
-    const s = await makeCouncilScene({ quorum: 1, councilSize: 2, noticePeriod: 'PT15S', rule: { points: 2 } });
+    const s = await makeCouncilScene({
+      quorum: 1,
+      councilSize: 2,
+      noticePeriod: 'PT15S',
+      rule: { points: 2 },
+    });
     const households = [s.households[1]!.id, s.households[2]!.id];
     for (let i = 0; i < 8; i++) households.push((await makeHousehold(s.villageId)).id);
     // The workers run throughout, so the flush also takes their sweeper schedules away.
@@ -184,14 +300,32 @@ describe('durability of the council workflow', () => {
     const inNotice = await Submission.countDocuments({ _id: { $in: ids }, status: 'in_notice' });
     expect(await queue.getJobState(noticeJobId(ids[ids.length - 1]!, 1))).to.equal('delayed');
 
-    // Only this run's queue keys: never FLUSHDB on a Redis others may share.
-    await deleteRedisKeys(ctx().redis, bullPrefix(ctx().config.redisPrefix));
-    expect(await queue.getJobState(noticeJobId(ids[ids.length - 1]!, 1))).to.equal('unknown');
-    expect(await ctx().redis.keys(`${bullPrefix(ctx().config.redisPrefix)}:*`)).to.deep.equal([]);
+    // Only this run's queue keys: never FLUSHDB on a Redis others may share. The workers keep
+    // running and re-create their sweeper schedules every 500 ms, so "Redis lost every job" is
+    // made and checked in one atomic step (a Lua script: nothing else runs on Redis meanwhile):
+    // delete every key of this run's queues, then count what is left.
+    const bull = bullPrefix(ctx().config.redisPrefix);
+    const [left, deleted] = (await ctx().redis.eval(LOSE_EVERY_KEY, 0, `${bull}:*`)) as [
+      number,
+      string[],
+    ];
+    expect(left, 'keys of the queues left at the instant of the loss').to.equal(0);
+    const lastJob = noticeJobId(ids[ids.length - 1]!, 1);
+    expect(deleted, 'the delayed notice jobs were lost').to.include(
+      `${bull}:${NOTICE_QUEUE}:${lastJob}`,
+    );
+    expect(
+      deleted.some((k) => k.startsWith(`${bull}:${SWEEP_QUEUE}:repeat`)),
+      `the sweeper's schedule was lost: ${deleted.filter((k) => k.includes(SWEEP_QUEUE)).join(', ')}`,
+    ).to.equal(true);
+    // Nothing re-creates a notice job: only the sweeper's durable wake-ups can post them now.
+    expect(await queue.getJobState(lastJob)).to.equal('unknown');
 
     const flushedAt = Date.now();
     await eventually(() => allPostedOnce(ids), 'all 100 posted after the flush', 120_000, 100);
-    process.stdout.write(`      (${inNotice} of 100 were in notice at the flush; all 100 posted ${Date.now() - flushedAt} ms after it)\n`);
+    process.stdout.write(
+      `      (${inNotice} of 100 were in notice at the flush; all 100 posted ${Date.now() - flushedAt} ms after it)\n`,
+    );
     for (const h of households) expect(await verifyChain(h)).to.equal(undefined);
   });
 
@@ -226,7 +360,9 @@ describe('durability of the council workflow', () => {
     };
     expect((await voteVia(sub.id, s.council[1]!)).status).to.equal(500);
     delete councilFaults.afterDecision;
-    expect(await ctx().queues.get(NOTICE_QUEUE).getJobState(noticeJobId(sub.id, 1))).to.equal('unknown');
+    expect(await ctx().queues.get(NOTICE_QUEUE).getJobState(noticeJobId(sub.id, 1))).to.equal(
+      'unknown',
+    );
     shiftClock(GUARD_MS + 1000);
     await sweepDue();
     expect(await entriesOf(sub.id)).to.have.length(1);
@@ -266,6 +402,8 @@ describe('durability of the council workflow', () => {
     await sweepDue();
     resetClock();
     expect((await file(s, { occurredOn: '2026-03-04' })).points).to.equal(10);
-    expect(await CapClaim.countDocuments({ key: { $regex: `^${s.households[1]!.id}` } })).to.equal(3);
+    expect(await CapClaim.countDocuments({ key: { $regex: `^${s.households[1]!.id}` } })).to.equal(
+      3,
+    );
   });
 });

@@ -7,7 +7,17 @@
  */
 import { Types } from 'mongoose';
 import { randomBytes } from 'node:crypto';
-import { http, makeAdmin, makeCooperative, makeHousehold, makeStore, makeTerminal, makeUser, makeVillage, unique } from '../../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeCooperative,
+  makeHousehold,
+  makeStore,
+  makeTerminal,
+  makeUser,
+  makeVillage,
+  unique,
+} from '../../support/factories';
 import type { Role } from '../../../src/platform/principal';
 
 export type JsonSchema = {
@@ -31,7 +41,18 @@ export type JsonSchema = {
 
 export interface OpenApiDoc {
   openapi: string;
-  paths: Record<string, Record<string, { description?: string; security?: unknown[]; requestBody?: { content: Record<string, { schema: JsonSchema }> }; parameters?: { name: string; in: string; schema: JsonSchema }[] }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        description?: string;
+        security?: unknown[];
+        requestBody?: { content: Record<string, { schema: JsonSchema }> };
+        parameters?: { name: string; in: string; schema: JsonSchema }[];
+      }
+    >
+  >;
   components?: { schemas?: Record<string, JsonSchema> };
 }
 
@@ -57,18 +78,42 @@ export interface World {
   storeId: string;
   terminalId: string;
   cooperativeId: string;
+  /** A council member of the village (the account routes' `{id}`). */
+  userId: string;
 }
 
 /** Bodies known to be accepted, by `METHOD path`; fresh each call so unique fields stay unique. */
 export const VALID_BODIES: Record<string, (w: World) => Record<string, unknown>> = {
-  'POST /v1/auth/token': () => ({ grantType: 'password', username: unique('nobody'), password: 'not-the-password' }),
-  'POST /v1/villages': () => ({ name: '新村', code: unique('VB'), township: '新镇', county: '新县', policy: { quorum: 2, noticePeriod: 'P7D' } }),
+  'POST /v1/auth/token': () => ({
+    grantType: 'password',
+    username: unique('nobody'),
+    password: 'not-the-password',
+  }),
+  'POST /v1/villages': () => ({
+    name: '新村',
+    code: unique('VB'),
+    township: '新镇',
+    county: '新县',
+    policy: { quorum: 2, noticePeriod: 'P7D' },
+  }),
   'PATCH /v1/villages/{id}': () => ({ policy: { quorum: 2, noticePeriod: 'P3D' } }),
-  'POST /v1/users': (w) => ({ username: unique('council'), password: 'a-long-enough-password', role: 'council', villageId: w.villageId }),
-  'POST /v1/households': (w) => ({ villageId: w.villageId, head: '王五', members: [{ name: '赵六' }], cardNo: unique('CB') }),
+  'POST /v1/users': (w) => ({
+    username: unique('council'),
+    password: 'a-long-enough-password',
+    role: 'council',
+    villageId: w.villageId,
+  }),
+  'POST /v1/households': (w) => ({
+    villageId: w.villageId,
+    head: '王五',
+    members: [{ name: '赵六' }],
+    cardNo: unique('CB'),
+  }),
   'POST /v1/households/{id}/adjustments': () => ({ points: 5, reason: '测试调整' }),
   'POST /v1/stores': (w) => ({ name: '公益超市', villageIds: [w.villageId] }),
   'POST /v1/cooperatives': (w) => ({ name: '信用社', villageIds: [w.villageId] }),
+  'PATCH /v1/users/{id}': () => ({ disabled: false }),
+  'PUT /v1/users/{id}/password': () => ({ newPassword: `pw-${randomBytes(8).toString('hex')}` }),
 };
 
 export function resolver(doc: OpenApiDoc) {
@@ -93,13 +138,21 @@ export function nullable(s: JsonSchema | undefined): boolean {
 }
 
 /** For a oneOf (a discriminated union), the variant whose enum-valued fields match `body`. */
-export function objectVariant(s: JsonSchema | undefined, body: Record<string, unknown> | undefined, resolve: (s: JsonSchema | undefined) => JsonSchema | undefined): JsonSchema | undefined {
+export function objectVariant(
+  s: JsonSchema | undefined,
+  body: Record<string, unknown> | undefined,
+  resolve: (s: JsonSchema | undefined) => JsonSchema | undefined,
+): JsonSchema | undefined {
   const r = resolve(s);
   const variants = r?.oneOf ?? r?.anyOf;
   if (!variants) return r;
   const resolved = variants.map((v) => resolve(v)!);
   return (
-    resolved.find((v) => Object.entries(v.properties ?? {}).every(([k, p]) => !p.enum || body?.[k] === undefined || p.enum.includes(body[k]))) ?? resolved[0]
+    resolved.find((v) =>
+      Object.entries(v.properties ?? {}).every(
+        ([k, p]) => !p.enum || body?.[k] === undefined || p.enum.includes(body[k]),
+      ),
+    ) ?? resolved[0]
   );
 }
 
@@ -111,7 +164,9 @@ function sampleString(s: JsonSchema, idFallback: string): string {
   if (s.pattern) {
     const re = new RegExp(s.pattern);
     if (re.test(idFallback)) return idFallback;
-    const hit = STRING_CANDIDATES.find((c) => re.test(c) && c.length >= (s.minLength ?? 0) && c.length <= (s.maxLength ?? Infinity));
+    const hit = STRING_CANDIDATES.find(
+      (c) => re.test(c) && c.length >= (s.minLength ?? 0) && c.length <= (s.maxLength ?? Infinity),
+    );
     if (hit) return hit;
   }
   const min = Math.max(s.minLength ?? 1, 1);
@@ -119,13 +174,19 @@ function sampleString(s: JsonSchema, idFallback: string): string {
 }
 
 /** A plausible body for a route not in VALID_BODIES: required fields only. */
-export function sampleBody(s: JsonSchema | undefined, resolve: (s: JsonSchema | undefined) => JsonSchema | undefined, w: World, depth = 0): unknown {
+export function sampleBody(
+  s: JsonSchema | undefined,
+  resolve: (s: JsonSchema | undefined) => JsonSchema | undefined,
+  w: World,
+  depth = 0,
+): unknown {
   const r = objectVariant(s, undefined, resolve);
   if (!r || depth > 6) return undefined;
   switch (typeOf(r)) {
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const k of r.required ?? []) out[k] = sampleBody(r.properties?.[k], resolve, w, depth + 1);
+      for (const k of r.required ?? [])
+        out[k] = sampleBody(r.properties?.[k], resolve, w, depth + 1);
       return out;
     }
     case 'array':
@@ -149,7 +210,8 @@ export async function makeWorld(): Promise<World> {
   const storeId = (await makeStore([villageId])).id;
   const terminalId = (await makeTerminal(storeId)).id;
   const cooperativeId = (await makeCooperative([villageId])).id;
-  return { villageId, householdId, storeId, terminalId, cooperativeId };
+  const userId = (await makeUser('council', { villageId })).user.id;
+  return { villageId, householdId, storeId, terminalId, cooperativeId, userId };
 }
 
 /** Headers of a caller in `role`, scoped to the world's records; cached per role. */
@@ -180,7 +242,13 @@ export function callers(w: World) {
 function paramValue(path: string, name: string, schema: JsonSchema | undefined, w: World): string {
   if (name === 'id') {
     const resource = path.split('/')[2];
-    const known: Record<string, string> = { households: w.householdId, villages: w.villageId, stores: w.storeId, cooperatives: w.cooperativeId };
+    const known: Record<string, string> = {
+      households: w.householdId,
+      villages: w.villageId,
+      stores: w.storeId,
+      cooperatives: w.cooperativeId,
+      users: w.userId,
+    };
     return known[resource ?? ''] ?? new Types.ObjectId().toHexString();
   }
   if (name === 'terminalId') return w.terminalId;
@@ -202,15 +270,34 @@ export async function tableRows(): Promise<{ doc: OpenApiDoc; rows: Row[]; world
       if (method !== 'post' && method !== 'patch' && method !== 'put') continue;
       const name = `${method.toUpperCase()} ${path}`;
       const url = path.replace(/\{([A-Za-z]+)\}/g, (_, p: string) =>
-        encodeURIComponent(paramValue(path, p, op.parameters?.find((x) => x.name === p)?.schema, world)),
+        encodeURIComponent(
+          paramValue(path, p, op.parameters?.find((x) => x.name === p)?.schema, world),
+        ),
       );
-      const roles = /^Roles: (.*)$/.exec(op.description ?? '')?.[1]?.split(', ') as Role[] | undefined;
-      const headers: Record<string, string> = { 'Idempotency-Key': `table-${randomBytes(8).toString('hex')}` };
-      if (roles?.length) Object.assign(headers, await as(roles.includes('admin') ? 'admin' : roles[0]!));
+      const roles = /^Roles: (.*)$/.exec(op.description ?? '')?.[1]?.split(', ') as
+        Role[] | undefined;
+      const headers: Record<string, string> = {
+        'Idempotency-Key': `table-${randomBytes(8).toString('hex')}`,
+      };
+      if (roles?.length)
+        Object.assign(headers, await as(roles.includes('admin') ? 'admin' : roles[0]!));
       const schema = op.requestBody?.content['application/json']?.schema;
       const known = VALID_BODIES[name];
-      const base = known ? known(world) : schema ? (sampleBody(schema, resolve, world) as Record<string, unknown>) : undefined;
-      rows.push({ name, method, url, headers, schema, base, exact: Boolean(known), fresh: () => known?.(world) });
+      const base = known
+        ? known(world)
+        : schema
+          ? (sampleBody(schema, resolve, world) as Record<string, unknown>)
+          : undefined;
+      rows.push({
+        name,
+        method,
+        url,
+        headers,
+        schema,
+        base,
+        exact: Boolean(known),
+        fresh: () => known?.(world),
+      });
     }
   }
   return { doc, rows, world };

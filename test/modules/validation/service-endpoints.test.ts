@@ -8,6 +8,7 @@ import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { http, makeAdmin } from '../../support/factories';
 import type { OpenApiDoc } from './openapi-table';
+import { heartbeatKey, recordHeartbeat } from '../../../src/modules/jobs/heartbeat';
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -16,12 +17,15 @@ interface Layer {
 
 /** `METHOD /path/{param}` of every route registered on the express app. */
 function servedRoutes(app: Express): string[] {
-  const router = (app as unknown as { router?: { stack: Layer[] }; _router?: { stack: Layer[] } }).router ?? (app as unknown as { _router: { stack: Layer[] } })._router;
+  const router =
+    (app as unknown as { router?: { stack: Layer[] }; _router?: { stack: Layer[] } }).router ??
+    (app as unknown as { _router: { stack: Layer[] } })._router;
   const out: string[] = [];
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {
       if (layer.route) {
-        for (const m of Object.keys(layer.route.methods)) out.push(`${m.toUpperCase()} ${layer.route.path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
+        for (const m of Object.keys(layer.route.methods))
+          out.push(`${m.toUpperCase()} ${layer.route.path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
       } else if (layer.handle?.stack) {
         walk(layer.handle.stack);
       }
@@ -31,28 +35,47 @@ function servedRoutes(app: Express): string[] {
   return out;
 }
 
-/** Operational routes that are deliberately outside the API document. */
+/** Operational routes that are deliberately outside the API document (and /docs, its viewer). */
 const OPERATIONAL = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'];
+const isOperational = (r: string) =>
+  OPERATIONAL.includes(r) || r === 'GET /docs' || r.startsWith('GET /docs/');
 
 describe('service endpoints', () => {
   it('GET /openapi.json › OpenAPI 3.1 listing every route the app serves, each with its roles and a problem response', async () => {
     const res = await http().get('/openapi.json');
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.match(/^application\/json/);
-    const doc = res.body as OpenApiDoc & { info: { title: string; version: string }; components: { securitySchemes: Record<string, unknown> } };
+    const doc = res.body as OpenApiDoc & {
+      info: { title: string; version: string };
+      components: { securitySchemes: Record<string, unknown> };
+    };
     expect(doc.openapi).to.match(/^3\.1\.\d+$/);
     expect(doc.info.title).to.be.a('string');
     expect(doc.components.securitySchemes).to.have.property('bearer');
 
-    const documented = new Set(Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)));
-    const served = servedRoutes(ctx().app).filter((r) => !OPERATIONAL.includes(r));
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([p, ops]) =>
+        Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+      ),
+    );
+    const served = servedRoutes(ctx().app).filter((r) => !isOperational(r));
     expect(served.length).to.be.greaterThan(10);
-    expect(served.filter((r) => !documented.has(r)), 'served but not documented').to.deep.equal([]);
-    expect([...documented].filter((r) => !served.includes(r)), 'documented but not served').to.deep.equal([]);
+    expect(
+      served.filter((r) => !documented.has(r)),
+      'served but not documented',
+    ).to.deep.equal([]);
+    expect(
+      [...documented].filter((r) => !served.includes(r)),
+      'documented but not served',
+    ).to.deep.equal([]);
 
     for (const [p, ops] of Object.entries(doc.paths)) {
       for (const [m, op] of Object.entries(ops)) {
-        const o = op as { description?: string; security?: unknown[]; responses?: Record<string, unknown> };
+        const o = op as {
+          description?: string;
+          security?: unknown[];
+          responses?: Record<string, unknown>;
+        };
         expect(o.responses, `${m} ${p}`).to.have.property('default');
         if (p !== '/v1/auth/token') expect(o.description, `${m} ${p}`).to.match(/^Roles: /);
       }
@@ -66,9 +89,13 @@ describe('service endpoints', () => {
     expect(res.text).to.match(/swagger-ui/i);
     const redirect = await http().get('/docs');
     expect([200, 301, 302, 308]).to.include(redirect.status);
-    const init = await http().get('/docs/swagger-ui-init.js');
+    const init = await http().get('/docs/docs.js');
     expect(init.status).to.equal(200);
     expect(init.text).to.contain('/openapi.json');
+    for (const asset of ['/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css'])
+      expect((await http().get(asset)).status, asset).to.equal(200);
+    // Only the files the page needs: not swagger-ui-dist's demo page (inline script, petstore).
+    expect((await http().get('/docs/index.html')).status).to.equal(404);
   });
 
   it('GET /metrics › Prometheus text with request durations by route template', async () => {
@@ -79,16 +106,60 @@ describe('service endpoints', () => {
     expect(res.headers['content-type']).to.match(/^text\/plain/);
     expect(res.text).to.contain('# HELP http_request_duration_seconds');
     expect(res.text).to.contain('# TYPE http_request_duration_seconds histogram');
-    expect(res.text).to.match(/http_request_duration_seconds_count\{[^}]*route="\/v1\/villages"[^}]*\} \d+/);
+    expect(res.text).to.match(
+      /http_request_duration_seconds_count\{[^}]*route="\/v1\/villages"[^}]*\} \d+/,
+    );
     expect(res.text).to.contain('process_cpu_seconds_total');
   });
 
-  it('GET /readyz › 200 when the database and Redis answer; GET /healthz › 200', async () => {
+  it('GET /readyz › 200 when the database and Redis answer and the workers took a heartbeat job recently; GET /healthz › 200', async () => {
+    await recordHeartbeat(ctx().redis, ctx().config.redisPrefix);
     const ready = await http().get('/readyz');
     expect(ready.status).to.equal(200);
-    expect(ready.body).to.deep.include({ status: 'ready', checks: { database: 'ok', redis: 'ok' } });
+    expect(ready.body).to.deep.include({
+      status: 'ready',
+      checks: { database: 'ok', redis: 'ok', workers: 'ok' },
+    });
     const health = await http().get('/healthz');
     expect(health.status).to.equal(200);
+  });
+
+  it('GET /readyz › 503 problem+json naming the workers when their heartbeat is stale or missing; /metrics says so too', async () => {
+    const staleS = ctx().config.workers.heartbeatStaleS;
+    try {
+      await recordHeartbeat(
+        ctx().redis,
+        ctx().config.redisPrefix,
+        new Date(Date.now() - (staleS + 5) * 1000),
+      );
+      const stale = await http().get('/readyz');
+      expect(stale.status).to.equal(503);
+      expect(stale.headers['content-type']).to.match(/^application\/problem\+json/);
+      expect(stale.body).to.deep.include({
+        status: 503,
+        code: 'unavailable',
+        checks: { database: 'ok', redis: 'ok', workers: 'stale' },
+      });
+      expect(stale.body.workers.ageS).to.be.greaterThan(staleS);
+      const metrics = await http().get('/metrics');
+      expect(metrics.text).to.match(/^workers_heartbeat_fresh 0$/m);
+      const age = Number(/^workers_heartbeat_age_seconds (\S+)$/m.exec(metrics.text)![1]);
+      expect(age).to.be.greaterThan(staleS);
+
+      await ctx().redis.del(heartbeatKey(ctx().config.redisPrefix));
+      const never = await http().get('/readyz');
+      expect(never.status).to.equal(503);
+      expect(never.body.checks.workers).to.equal('stale');
+      expect((await http().get('/metrics')).text).to.match(
+        /^workers_heartbeat_age_seconds \+Inf$/m,
+      );
+
+      await recordHeartbeat(ctx().redis, ctx().config.redisPrefix);
+      expect((await http().get('/readyz')).status).to.equal(200);
+      expect((await http().get('/metrics')).text).to.match(/^workers_heartbeat_fresh 1$/m);
+    } finally {
+      await recordHeartbeat(ctx().redis, ctx().config.redisPrefix);
+    }
   });
 
   it('an unknown route is a problem+json 404 not_found', async () => {
