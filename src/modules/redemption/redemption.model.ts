@@ -11,8 +11,10 @@
  *   spend. A claim is never deleted: when its attempt is refused before it began or rolled back
  *   by recovery, it is marked `dropped` and the key's next generation may be claimed. So a claim
  *   document belongs to exactly one attempt, and no late writer can touch a newer attempt's.
- * - `redemption_inflight` _id = redemptionId: work under way, inserted right after the claim and
- *   deleted when the key is done or dropped; recovery reads only this small collection.
+ * - `redemption_inflight` _id = redemptionId: work under way, inserted right before the claim and
+ *   deleted when the key is done or dropped; recovery reads only this small collection. It names
+ *   its owner process, whose lease (`redemption_leases` _id = owner, renewed in place) lists the
+ *   requests still alive (liveness.ts).
  * - `redemptions` _id: the basket, prices and household, written once. Recovery writes a
  *   tombstone under the same _id when a claim's request died before writing its redemption, so
  *   the dead request can never write it afterwards.
@@ -79,6 +81,8 @@ export interface InflightDoc {
   _id: string;
   /** The claim's `_id`. */
   keyId: string;
+  /** The process whose request wrote it (liveness.ts); absent on markers written before owners. */
+  owner?: string;
   createdAt: Date;
 }
 
@@ -86,11 +90,32 @@ const inflightSchema = new Schema<InflightDoc>(
   {
     _id: { type: String, required: true },
     keyId: { type: String, required: true },
+    owner: String,
     createdAt: { type: Date, required: true },
   },
   { collection: 'redemption_inflight', versionKey: false, strict: 'throw' },
 );
 export const Inflight = mongoose.model<InflightDoc>('RedemptionInflight', inflightSchema);
+
+export interface RedemptionLeaseDoc {
+  /** The owner: one process (liveness.ts). */
+  _id: string;
+  /** When the snapshot of `redemptionIds` was taken. */
+  renewedAt: Date;
+  /** The redemptions whose requests the process was working on then. */
+  redemptionIds: string[];
+}
+
+const leaseSchema = new Schema<RedemptionLeaseDoc>(
+  {
+    _id: { type: String, required: true },
+    renewedAt: { type: Date, required: true },
+    redemptionIds: { type: [String], required: true },
+  },
+  { collection: 'redemption_leases', versionKey: false, strict: 'throw' },
+);
+/** Renewed in place: a lease is a heartbeat, not a record of anything that happened. */
+export const RedemptionLease = mongoose.model<RedemptionLeaseDoc>('RedemptionLease', leaseSchema);
 
 export interface CardLookupDoc {
   /** The card number. */

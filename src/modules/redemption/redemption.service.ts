@@ -15,6 +15,8 @@
  * - R3 stock never below 0, spendable never below 0, the daily limit never exceeded: each is the
  *   head of an append-only chain whose unique (chain, seq) arbitrates races (the ledger's own
  *   chain for points; platform/append-chain.ts for stock and the daily allowance).
+ * - R6 recovery takes over only requests that are not alive (liveness.ts): under load a request
+ *   waits, it is not rolled back.
  * - R4 a terminal reaches only its own store's redemptions (others: `not_found`) and redeems
  *   only cards of villages its store serves (others: `not_found`, so that a card's existence
  *   elsewhere is not revealed).
@@ -35,7 +37,10 @@
  *
  *   Reversal: work marker ─► post `reversal` entry ─► give back takes ─► reversed event ─► marker gone
  *
- * Recovery, for an in-flight marker older than RECOVERY_AGE_MS (its request died, or is stuck):
+ * Recovery, for an in-flight marker older than RECOVERY_AGE_MS whose request is not alive
+ * (liveness.ts: each marker names its owner process, which vouches for the requests it is still
+ * working on through a lease it renews; a request queued behind others of the same card is alive
+ * however long it waits; a crashed request, SIGKILLed or thrown, is not):
  * - no redemption record: write a tombstone under its id (so the request, should it wake, can
  *   never record it) and drop the key: nothing was taken; a retry with the key starts afresh.
  * - recorded, not settled: post a zero `void` entry under the redemption's ledger source. The
@@ -91,6 +96,14 @@ import {
   type FullRedemption,
   type ReversalView,
 } from './redemption.views';
+import {
+  holdRequest,
+  isLive,
+  OWNER_ID,
+  RECOVERY_AGE_MS,
+  redemptionTuning,
+  releaseRequest,
+} from './liveness';
 import { checkCardPin } from './pin.service';
 import { shanghaiDay } from './receipt';
 import {
@@ -111,10 +124,6 @@ import {
   type StoredResponse,
 } from './redemption.model';
 
-/** A pending key older than this is taken over by recovery: far above any live request (ms). */
-export const RECOVERY_AGE_MS = 30_000;
-/** How long a duplicate waits for the first request's result before answering `conflict`. */
-export const IN_FLIGHT_WAIT_MS = 8_000;
 /** Offline uploads may be this old: a counter offline for longer is a case for the county office. */
 export const OFFLINE_AGE_MAX_MS = 30 * 24 * 60 * 60 * 1000;
 /** Clock skew tolerated on a terminal's offline time. */
@@ -122,11 +131,7 @@ export const OFFLINE_SKEW_MS = 5 * 60 * 1000;
 /** Records recovery reads per batch. */
 const RECOVERY_BATCH = 100;
 
-/** Tunables tests lower to exercise recovery without waiting. Production never assigns them. */
-export const redemptionTuning = {
-  staleAfterMs: RECOVERY_AGE_MS,
-  inFlightWaitMs: IN_FLIGHT_WAIT_MS,
-};
+export { IN_FLIGHT_WAIT_MS, RECOVERY_AGE_MS, redemptionTuning } from './liveness';
 
 export type RedeemStep =
   | 'claimed'
@@ -223,8 +228,17 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
     }
     if (!existing) {
       const redemptionId = new Types.ObjectId().toHexString();
-      // The in-flight marker first, so that recovery sees every claim that may exist.
-      await Inflight.create([{ _id: redemptionId, keyId: claimId, createdAt: new Date() }]);
+      // Held (alive) before its marker exists, and the marker before the claim, so that recovery
+      // sees every claim that may exist and knows whether its request still lives.
+      holdRequest(redemptionId);
+      try {
+        await Inflight.create([
+          { _id: redemptionId, keyId: claimId, owner: OWNER_ID, createdAt: new Date() },
+        ]);
+      } catch (err) {
+        releaseRequest(redemptionId);
+        throw err;
+      }
       try {
         const [doc] = await RedemptionKey.create([
           {
@@ -241,6 +255,7 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
         return { claim: doc!.toObject() };
       } catch (err) {
         await Inflight.deleteOne({ _id: redemptionId });
+        releaseRequest(redemptionId);
         if (!isDuplicateKeyError(err)) throw err;
         continue; // another request claimed this generation first: answer from its claim
       }
@@ -255,7 +270,10 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
       assert.ok(existing.response, 'a done key has its response');
       return { replay: existing.response };
     }
-    if (Date.now() - existing.createdAt.getTime() >= redemptionTuning.staleAfterMs) {
+    if (
+      Date.now() - existing.createdAt.getTime() >= redemptionTuning.staleAfterMs &&
+      !(await claimAlive(existing))
+    ) {
       await recoverClaim(existing);
       continue;
     }
@@ -269,6 +287,12 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
     await sleep(pollMs);
     pollMs = Math.min(pollMs * 2, 200);
   }
+}
+
+/** Whether the request that holds a claim is still alive (liveness.ts). */
+async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
+  const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
+  return !!marker && (await isLive(marker, redemptionTuning.staleAfterMs));
 }
 
 /**
@@ -623,6 +647,20 @@ export async function redeem(p: Principal, input: RedeemInput): Promise<StoredRe
   const claimed = await claimKey(counter, input.key, fingerprintOf(input));
   if ('replay' in claimed) return claimed.replay;
   const claim = claimed.claim;
+  try {
+    return await redeemClaimed(counter, input, claim);
+  } finally {
+    // Returned or thrown: this request no longer vouches for its marker (liveness.ts L1).
+    releaseRequest(claim.redemptionId);
+  }
+}
+
+/** The work under a claim this request won (redeem's body). */
+async function redeemClaimed(
+  counter: Counter,
+  input: RedeemInput,
+  claim: RedemptionKeyDoc,
+): Promise<StoredResponse> {
   const rid = claim.redemptionId;
   await stepDone('claimed', rid);
 
@@ -906,6 +944,8 @@ export interface RecoveryReport {
   keys: number;
   reversals: number;
   errors: number;
+  /** Markers old enough but left alone: their requests are alive (waiting or working). */
+  live: number;
 }
 
 /**
@@ -920,7 +960,7 @@ export async function recoverRedemptions(
   onError: (err: unknown, ref: { redemptionId: string }) => void = () => undefined,
 ): Promise<RecoveryReport> {
   const cutoff = new Date(Date.now() - olderThanMs);
-  const report: RecoveryReport = { keys: 0, reversals: 0, errors: 0 };
+  const report: RecoveryReport = { keys: 0, reversals: 0, errors: 0, live: 0 };
   let afterId = '';
   for (;;) {
     // The in-flight collection holds only work under way, so this scan stays small.
@@ -930,6 +970,10 @@ export async function recoverRedemptions(
       .lean<InflightDoc[]>();
     for (const m of markers) {
       try {
+        if (await isLive(m, olderThanMs)) {
+          report.live++;
+          continue;
+        }
         await recoverInflight(m);
         report.keys++;
       } catch (err) {
