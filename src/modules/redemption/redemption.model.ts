@@ -24,9 +24,10 @@
  *   the ones a crash left.
  * - `card_lookup` _id = cardNo: a cache from card number to household, checked against the
  *   household on every use (a reissued card never maps to the old household).
- * - `redemption_allowance`: per (household, store, day) chain of points used against the
- *   village's daily limit (platform/append-chain.ts), so two counters cannot both squeeze under
- *   the limit.
+ * - `redemption_allowance`: per (household, store, day) chain of the points redeemed that day
+ *   (platform/append-chain.ts), appended by every redemption whether or not a limit is set, so
+ *   a limit set mid-day counts what was already spent, and two counters cannot both squeeze
+ *   under the limit.
  * - `card_pins` _id = householdId: the card PIN's scrypt hash. `card_pin_events`: per-household
  *   chain of PIN outcomes; three failures in a row lock the card, decided by chain inserts.
  * - `redemption_flags` (terminalId, key) unique: offline redemptions that could not be charged,
@@ -156,6 +157,11 @@ export interface RedemptionDoc {
   points?: number;
   /** The daily limit in force when redeemed (absent: none). */
   dailyLimit?: number;
+  /**
+   * The redemption counts against the day's allowance chain whether or not a limit is set, so a
+   * limit set later in the day sees what was already spent. Absent on records made before.
+   */
+  tracksAllowance?: boolean;
   /** When the goods changed hands: the offline time for an offline upload, else createdAt. */
   occurredAt?: Date;
   /** Calendar day of occurredAt in Asia/Shanghai (YYYY-MM-DD): the daily limit's and reversal's day. */
@@ -190,6 +196,7 @@ const redemptionSchema = new Schema<RedemptionDoc>(
     lines: { type: [lineSchema], default: undefined },
     points: Number,
     dailyLimit: Number,
+    tracksAllowance: Boolean,
     occurredAt: Date,
     day: String,
     offlineAt: Date,

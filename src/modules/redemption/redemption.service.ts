@@ -14,7 +14,9 @@
  *   no such entry exists or ever can, and then every take is given back.
  * - R3 stock never below 0, spendable never below 0, the daily limit never exceeded: each is the
  *   head of an append-only chain whose unique (chain, seq) arbitrates races (the ledger's own
- *   chain for points; platform/append-chain.ts for stock and the daily allowance).
+ *   chain for points; platform/append-chain.ts for stock and the daily allowance). Every
+ *   redemption adds to its day's allowance chain, limit or not, so a limit set mid-day counts
+ *   the day's spending from its start.
  * - R6 recovery takes over only requests that are not alive (liveness.ts): under load a request
  *   waits, it is not rolled back.
  * - R4 a terminal reaches only its own store's redemptions (others: `not_found`) and redeems
@@ -28,8 +30,8 @@
  * crash can stop between any two steps, and recovery (`recoverRedemptions`) takes it from there.
  *
  *   in-flight marker ─► claim key ─► record redemption ─► take allowance ─► take stock ─► post ledger entry
- *                       (pending)    (basket, prices)     (if the village   (per line;    (insufficient?)
- *                                                          sets a limit)     out_of_stock?)     │
+ *                       (pending)    (basket, prices)     (the day's        (per line;    (insufficient?)
+ *                                                          spending; limit?) out_of_stock?)     │
  *                                                                                               ▼
  *                                              settled=confirmed ─► key done (201 stored) ─► marker gone
  *   any refusal ─► settled=failed(code) ─► give back takes ─► [flag if offline] ─► key done (409 stored) ─► marker gone
@@ -423,6 +425,7 @@ async function priceBasket(
     lines,
     points,
     ...(typeof limit === 'number' ? { dailyLimit: limit } : {}),
+    tracksAllowance: true,
     occurredAt,
     day: shanghaiDay(occurredAt),
     ...(input.offlineAt ? { offlineAt: input.offlineAt } : {}),
@@ -434,14 +437,23 @@ async function priceBasket(
 
 const allowanceChain = (r: FullRedemption) => `${r.householdId}:${r.storeId}:${r.day}`;
 
+/** Whether the redemption counts against the day's allowance chain (every one made since it always does). */
+const tracksAllowance = (r: FullRedemption) =>
+  r.dailyLimit !== undefined || r.tracksAllowance === true;
+
+/**
+ * Adds the redemption to the day's spending at this store, refusing it when a limit is set and
+ * the day's spending (every redemption of the day, made before or after the limit was set)
+ * would pass it.
+ */
 async function takeAllowance(r: FullRedemption): Promise<TakeResult> {
-  const limit = r.dailyLimit!;
+  const limit = r.dailyLimit;
   const { link } = await allowance.append(
     allowanceChain(r),
     { type: 'take', id: idOf(r) },
     (head) => {
       const used = head?.usedAfter ?? 0;
-      if (used + r.points > limit) {
+      if (limit !== undefined && used + r.points > limit) {
         throw new DomainError(
           'daily_limit_exceeded',
           `At most ${limit} points a day may be redeemed at this store; ${used} already used today.`,
@@ -468,11 +480,21 @@ async function fenceAllowance(r: FullRedemption): Promise<void> {
 async function giveBackAllowance(r: FullRedemption, surely: boolean): Promise<void> {
   const taken = await allowance.findBySource({ type: 'take', id: idOf(r) }, surely);
   if (!taken || taken.kind !== 'take') return;
-  await allowance.append(allowanceChain(r), { type: 'give', id: idOf(r) }, (head) => {
-    const used = head?.usedAfter ?? 0;
-    assert.ok(used >= taken.delta, 'allowance given back at most once');
-    return { kind: 'give', delta: -taken.delta, usedAfter: used - taken.delta };
-  });
+  const { link } = await allowance.append(
+    allowanceChain(r),
+    { type: 'give', id: idOf(r) },
+    (head) => {
+      // While this take is in the chain and not given back, the day's total includes it. A total
+      // below it means a concurrent give-back of this redemption (another process's reversal) is
+      // already in the chain: the source index then refuses this link and append returns that one.
+      const used = head?.usedAfter ?? 0;
+      return { kind: 'give', delta: -taken.delta, usedAfter: used - taken.delta };
+    },
+  );
+  assert.ok(
+    link.kind === 'give' && link.delta === -taken.delta && link.usedAfter >= 0,
+    'allowance given back at most once',
+  );
 }
 
 /**
@@ -494,7 +516,7 @@ async function giveBackTakes(r: FullRedemption, mode: GiveBackMode): Promise<voi
     if (mode === 'rollBack') await fenceStockTake(line.itemId, rid);
     await giveBackStock(line.itemId, rid, GIVE_BACK_REASON[mode], mode === 'reversal');
   }
-  if (r.dailyLimit !== undefined) {
+  if (tracksAllowance(r)) {
     if (mode === 'rollBack') await fenceAllowance(r);
     await giveBackAllowance(r, mode === 'reversal');
   }
@@ -570,7 +592,7 @@ async function carryOut(r: FullRedemption): Promise<StoredResponse> {
   const rid = idOf(r);
   let settled: RedemptionEventDoc;
   try {
-    if (r.dailyLimit !== undefined) {
+    if (tracksAllowance(r)) {
       if ((await takeAllowance(r)).state === 'voided') return await onVoided(r);
       await stepDone('allowanceTaken', rid);
     }
