@@ -138,17 +138,21 @@ describe('GET /v1/credit/households/:id', () => {
     await verifyChainViaApi(m.id, (await makeAdmin()).auth);
   });
 
-  it('a date asOf means 00:00 UTC; an asOf in the future, malformed or an unknown modelVersion is 400 and recorded as refused', async () => {
+  it('a date asOf means the end of that day in China Standard Time; an asOf in the future, malformed or an unknown modelVersion is 400 and recorded as refused', async () => {
     const m = await makeMember(w.villageId);
     await consent(m, w.cooperativeId);
     const dated = await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-06-30' });
     expect(dated.status).to.equal(200);
-    expect(dated.body.asOf).to.equal('2025-06-30T00:00:00.000Z');
+    expect(dated.body.asOf).to.equal('2025-06-30T15:59:59.999Z'); // 2025-06-30 23:59:59.999 Beijing time
     expect(dated.body.reasons).to.deep.equal([{ code: 'NO_HISTORY', impact: 0, text: '暂无计入的积分记录，按基准分计算' }]);
-    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    // The same instant written out answers the same.
+    const explicit = await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-06-30T23:59:59.999+08:00' });
+    expect(explicit.body).to.deep.equal(dated.body);
+    // The Beijing date of tomorrow has not ended anywhere yet.
+    const tomorrow = new Date(Date.now() + 8 * 3_600_000 + 86_400_000).toISOString().slice(0, 10);
     const queries: Record<string, string>[] = [
       { purpose: '贷款', asOf: tomorrow },
-      { purpose: '贷款', asOf: new Date().toISOString() },
+      { purpose: '贷款', asOf: new Date(Date.now() + 60_000).toISOString() },
       { purpose: '贷款', asOf: '2025-02-30' },
       { purpose: '贷款', asOf: 'yesterday' },
       { purpose: '贷款', asOf: '1999-12-31' },
@@ -162,6 +166,37 @@ describe('GET /v1/credit/households/:id', () => {
     }
     const results = (await inquiriesOf(m)).map((i) => i.result);
     expect(results.filter((r) => r === 'validation_failed')).to.have.length(7);
+  });
+
+  it('an asOf of just now waits for the settle margin instead of answering 400, and counts an entry posted just before', async () => {
+    const m = await makeMember(w.villageId);
+    await consent(m, w.cooperativeId);
+    await award(m.id, 30);
+    const asOf = new Date().toISOString();
+    const res = await lookUp(w.officer, m.id, { purpose: '贷款', asOf });
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(res.body.asOf).to.equal(asOf);
+    expect(res.body.reasons.map((r: { code: string }) => r.code)).to.include('MERIT_RECENT');
+    const own = await http().get(`/v1/credit/households/${m.id}`).query({ asOf: new Date().toISOString() }).set(m.login.auth);
+    expect(own.status).to.equal(200);
+    expect(own.body.score).to.equal(res.body.score);
+  });
+
+  it('a consent recorded from a paper form just now covers a look-up as of any earlier date (consent governs the disclosure)', async () => {
+    const m = await makeMember(w.villageId);
+    await award(m.id, 20);
+    const paper = await http()
+      .post('/v1/consents')
+      .set(w.clerk.auth)
+      .send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: new Date(Date.now() + 86_400_000 * 30).toISOString(), formRef: 'PAPER-2026-001' });
+    expect(paper.status, JSON.stringify(paper.body)).to.equal(201);
+    for (const asOf of ['2025-01-01', new Date().toISOString()]) {
+      const res = await lookUp(w.officer, m.id, { purpose: '贷款', asOf });
+      expect(res.status, `${asOf}: ${JSON.stringify(res.body)}`).to.equal(200);
+    }
+    const del = await http().delete(`/v1/consents/${paper.body.id}`).set(w.clerk.auth);
+    expect(del.status).to.equal(200);
+    expect((await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-01-01' })).status).to.equal(403);
   });
 
   it('a household reads its own score without consent and without an inquiry; another household is 404', async () => {
