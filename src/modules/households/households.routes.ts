@@ -10,6 +10,7 @@ import {
   householdSchema,
   idempotencyHeaders,
   idParams,
+  inquirySchema,
   listHouseholdsQuery,
 } from './households.schemas';
 import {
@@ -53,10 +54,10 @@ export function householdRoutes(api: Api): void {
     },
   );
   api.route(
-    { method: 'get', path: '/v1/households/:id/inquiries', summary: 'Credit look-ups of this household', tag: 'Credit', auth: ['admin', 'household', 'clerk'], params: idParams, responses: { 200: { description: 'Inquiries, newest first', schema: z.object({ items: z.array(z.object({ id: z.string(), officerId: z.string(), cooperativeId: z.string(), purpose: z.string(), result: z.string(), at: z.string() })) }) } } },
+    { method: 'get', path: '/v1/households/:id/inquiries', summary: 'Credit look-ups of this household, naming the cooperative and the officer', tag: 'Credit', auth: ['admin', 'household', 'clerk'], params: idParams, responses: { 200: { description: 'Inquiries, newest first (officerId for staff only)', schema: z.object({ items: z.array(inquirySchema) }) } } },
     async ({ principal, params }) => {
       await householdInReach(principal, params.id);
-      return { status: 200, body: { items: await listInquiries(params.id) } };
+      return { status: 200, body: { items: await listInquiries(params.id, { withIds: principal.role !== 'household' }) } };
     },
   );
 }

@@ -237,7 +237,7 @@ describe('credit exports (POST /v1/credit/exports, file, manifest, keys)', () =>
     const one = [...consenting.keys()][0]!;
     const hh = await makeUser('household', { householdId: one });
     const list = await http().get(`/v1/households/${one}/inquiries`).set(hh.auth);
-    expect(list.body.items.map((i: { result: string; officerId: string }) => [i.result, i.officerId])).to.deep.include(['exported', officer.user.id]);
+    expect(list.body.items.map((i: { result: string; officerName: string }) => [i.result, i.officerName])).to.deep.include(['exported', officer.username]);
     // A retry after a crash starts over: same bytes, no second inquiry.
     await CreditExport.updateOne({ _id: new mongoose.Types.ObjectId(exportId) }, { $set: { status: 'running' } });
     const again = await runExport(exportId, { keys: signingKeysFor(ctx().config), exportDir: ctx().config.credit.exportDir, settings, log: ctx().logger });

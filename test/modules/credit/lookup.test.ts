@@ -3,6 +3,7 @@
  * call is an inquiry the household can see, the same asOf always gives the same answer, and the
  * household reads its own score freely.
  */
+import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { http, makeAdmin, makeCooperative, makeHousehold, makeUser, makeVillage, verifyChainViaApi } from '../../support/factories';
 import { clock } from '../../../src/platform/clock';
@@ -27,7 +28,7 @@ describe('GET /v1/credit/households/:id', () => {
     expect(res.headers['content-type']).to.match(/application\/problem\+json/);
     const items = await inquiriesOf(m);
     expect(items).to.have.length(1);
-    expect(items[0]).to.include({ officerId: w.officer.user.id, cooperativeId: w.cooperativeId, purpose: '春耕贷款审批', result: 'consent_required' });
+    expect(items[0]).to.include({ officerName: w.officer.username, cooperativeName: '农村信用合作社', cooperativeId: w.cooperativeId, purpose: '春耕贷款审批', result: 'consent_required' });
   });
 
   it('returns the score, grade, four reasons, asOf and modelVersion with a valid consent, recorded as an ok inquiry', async () => {
@@ -236,6 +237,28 @@ describe('GET /v1/credit/households/:id', () => {
     expect(all.map((r) => r.status)).to.deep.equal(Array(20).fill(200));
     expect(new Set(all.map((r) => r.body.score)).size).to.equal(1);
     expect(await inquiriesOf(m)).to.have.length(20);
+  });
+
+  it('the household’s inquiry list names the cooperative and the officer (names, not user ids); its clerk also sees the officer’s id', async () => {
+    const m = await makeMember(w.villageId);
+    await consent(m, w.cooperativeId);
+    const admin = await makeAdmin();
+    const created = await http()
+      .post('/v1/users')
+      .set(admin.auth)
+      .send({ username: `officer-ma-${Date.now()}`, password: 'a-long-password-1', role: 'officer', cooperativeId: w.cooperativeId, name: '马建华' });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    expect(created.body.name).to.equal('马建华');
+    const token = ctx().tokens.sign({ sub: created.body.id, role: 'officer' }, 'person');
+    expect((await http().get(`/v1/credit/households/${m.id}`).query({ purpose: '春耕贷款审批' }).set({ Authorization: `Bearer ${token}` })).status).to.equal(200);
+    const own = await http().get(`/v1/households/${m.id}/inquiries`).set(m.login.auth);
+    expect(own.status).to.equal(200);
+    expect(own.body.items).to.have.length(1);
+    expect(own.body.items[0]).to.include({ officerName: '马建华', cooperativeName: '农村信用合作社', purpose: '春耕贷款审批', result: 'ok' });
+    expect(own.body.items[0]).to.not.have.property('officerId');
+    expect(own.text).to.not.include(created.body.id);
+    const staff = await http().get(`/v1/households/${m.id}/inquiries`).set(w.clerk.auth);
+    expect(staff.body.items[0]).to.include({ officerId: created.body.id, officerName: '马建华' });
   });
 
   it('the household’s clerk and the county office see the inquiries too; a household of another village does not', async () => {
