@@ -1,6 +1,7 @@
 import type { Api } from '../../platform/http';
 import { parseIdempotencyKey, z } from '../../platform/validation';
 import { listInquiries } from '../inquiries/inquiries.service';
+import { householdStatement, STATEMENT_CSP } from './statement';
 import {
   accountSchema,
   adjustmentBody,
@@ -52,6 +53,23 @@ export function householdRoutes(api: Api): void {
       const key = parseIdempotencyKey(headers['idempotency-key'], false);
       return { status: 201, body: await adjustHousehold(principal, params.id, body, key) };
     },
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/households/:id/statement',
+      summary: 'Printable statement of the household: every entry with its reason and balances (HTML, Chinese)',
+      tag: 'Ledger',
+      auth: READERS,
+      params: idParams,
+      responses: { 200: { description: 'A self-contained HTML page with print styles and no script', schema: z.string(), contentType: 'text/html' } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await householdStatement(principal, params.id),
+      contentType: 'text/html; charset=utf-8',
+      headers: { 'Content-Security-Policy': `${STATEMENT_CSP}; frame-ancestors 'self'`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+    }),
   );
   api.route(
     { method: 'get', path: '/v1/households/:id/inquiries', summary: 'Credit look-ups of this household, naming the cooperative and the officer', tag: 'Credit', auth: ['admin', 'household', 'clerk'], params: idParams, responses: { 200: { description: 'Inquiries, newest first (officerId for staff only)', schema: z.object({ items: z.array(inquirySchema) }) } } },
