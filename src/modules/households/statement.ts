@@ -36,19 +36,26 @@ export interface StatementInput {
 }
 
 /** The page's own policy: inline styles, nothing else (no script, no request). */
-export const STATEMENT_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+export const STATEMENT_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 /** Asia/Shanghai is UTC+8 all year. */
 const BEIJING_OFFSET_MS = 8 * 3_600_000;
 
 /** `YYYY-MM-DD HH:mm` in Beijing time. */
 export function beijingTime(at: Date | string): string {
-  return new Date(new Date(at).getTime() + BEIJING_OFFSET_MS).toISOString().slice(0, 16).replace('T', ' ');
+  return new Date(new Date(at).getTime() + BEIJING_OFFSET_MS)
+    .toISOString()
+    .slice(0, 16)
+    .replace('T', ' ');
 }
 
 /** HTML-escapes text for element content and quoted attribute values. */
 export function esc(text: string | number): string {
-  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return String(text).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** The card number with all but its last four characters hidden (whole characters). */
@@ -173,10 +180,14 @@ ${rows}${empty}
 }
 
 /** The statement of a household the principal may see (else `not_found`), as an HTML page. */
-export async function householdStatement(p: Principal, householdId: string, now = new Date()): Promise<string> {
+export async function householdStatement(
+  p: Principal,
+  householdId: string,
+  now = new Date(),
+): Promise<string> {
   const h = await householdInReach(p, householdId);
   const entries: EntryView[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const page = await listEntries(householdId, after, STATEMENT_PAGE);
     entries.push(...page.items);
     if (page.next === null) break;
@@ -190,7 +201,9 @@ export async function householdStatement(p: Principal, householdId: string, now 
     householdId,
     head: h.head,
     cardNo: h.cardNo,
-    village: village ? { name: village.name, township: village.township, county: village.county } : undefined,
+    village: village
+      ? { name: village.name, township: village.township, county: village.county }
+      : undefined,
     spendable: last?.spendableAfter ?? account!.spendable,
     merit: last?.meritAfter ?? account!.merit,
     headHash: last?.hash ?? account!.head.hash,

@@ -40,6 +40,8 @@ export const LEASE_RENEWALS_PER_AGE = 5;
 const LEASE_RENEW_MIN_MS = 20;
 /** A request held longer than this is no longer vouched for (L4): 10 minutes. */
 export const HOLD_AGE_MAX_MS = 10 * 60_000;
+/** Leases not renewed for this long belong to processes long gone; recovery deletes them. */
+const LEASE_KEEP_MS = 24 * 3_600_000;
 
 /** Tunables tests lower to exercise recovery without waiting. Production never assigns them. */
 export const redemptionTuning = {
@@ -111,4 +113,9 @@ export async function isLive(
     now - lease.renewedAt.getTime() < staleAfterMs &&
     lease.redemptionIds.includes(marker._id)
   );
+}
+
+/** Deletes the leases of processes gone for a day (one record per process start otherwise piles up). */
+export async function pruneLeases(): Promise<void> {
+  await RedemptionLease.deleteMany({ renewedAt: { $lt: new Date(Date.now() - LEASE_KEEP_MS) } });
 }

@@ -102,6 +102,7 @@ import {
   holdRequest,
   isLive,
   OWNER_ID,
+  pruneLeases,
   RECOVERY_AGE_MS,
   redemptionTuning,
   releaseRequest,
@@ -1026,5 +1027,6 @@ export async function recoverRedemptions(
     if (work.length < RECOVERY_BATCH) break;
     afterWork = work[work.length - 1]!._id;
   }
+  await pruneLeases();
   return report;
 }

@@ -19,7 +19,15 @@ import { creditJobs } from '../../../src/modules/credit/credit.jobs';
 import { signingKeysFor } from '../../../src/modules/credit/credit.keys';
 import { verifyExport } from '../../../src/modules/credit/credit.verify';
 import { workerRedisOptions } from '../../../src/platform/redis';
-import { award, consent, inDays, makeCreditWorld, makeMember, sleep, type CreditWorld } from './helpers';
+import {
+  award,
+  consent,
+  inDays,
+  makeCreditWorld,
+  makeMember,
+  sleep,
+  type CreditWorld,
+} from './helpers';
 
 const settings = { gradeThresholds: [800, 650, 500, 350] as const };
 const README = path.resolve(__dirname, '../../../README.md');
@@ -57,7 +65,8 @@ async function requestExport(w: CreditWorld, asOf?: string) {
   return finishedExport(w.officer, res.body.id as string);
 }
 
-const householdsIn = (csv: Buffer) => (parse(csv, { bom: true }) as string[][]).slice(1).map((r) => r[0]);
+const householdsIn = (csv: Buffer) =>
+  (parse(csv, { bom: true }) as string[][]).slice(1).map((r) => r[0]);
 
 /** The README's openssl recipe: the first ```sh block after its heading. */
 function readmeRecipe(): string {
@@ -76,7 +85,14 @@ describe('credit exports for banks: consent at disclosure, byte-order mark, publ
   before(async () => {
     redis = new Redis(ctx().redisUrl, workerRedisOptions());
     workers = await runWorkers(
-      creditJobs({ redis, redisPrefix: ctx().config.redisPrefix, keys: signingKeysFor(ctx().config), exportDir: ctx().config.credit.exportDir, settings, sweepEveryMs: 60_000 }),
+      creditJobs({
+        redis,
+        redisPrefix: ctx().config.redisPrefix,
+        keys: signingKeysFor(ctx().config),
+        exportDir: ctx().config.credit.exportDir,
+        settings,
+        sweepEveryMs: 60_000,
+      }),
       { redisUrl: ctx().redisUrl, redisPrefix: ctx().config.redisPrefix, logger: ctx().logger },
     );
   });
@@ -94,11 +110,18 @@ describe('credit exports for banks: consent at disclosure, byte-order mark, publ
     await award(paper.id, 20);
     const revoked = await makeMember(w.villageId, '赵一');
     const revokedId = await consent(revoked, w.cooperativeId);
-    expect((await http().delete(`/v1/consents/${revokedId}`).set(revoked.login.auth)).status).to.equal(200);
+    expect(
+      (await http().delete(`/v1/consents/${revokedId}`).set(revoked.login.auth)).status,
+    ).to.equal(200);
     const form = await http()
       .post('/v1/consents')
       .set(w.clerk.auth)
-      .send({ householdId: paper.id, cooperativeId: w.cooperativeId, expiresAt: inDays(365), formRef: 'FORM-0042' });
+      .send({
+        householdId: paper.id,
+        cooperativeId: w.cooperativeId,
+        expiresAt: inDays(365),
+        formRef: 'FORM-0042',
+      });
     expect(form.status, JSON.stringify(form.body)).to.equal(201);
     // At once, without asOf (a few seconds ago: before the paper form was recorded).
     const now = await requestExport(w);
@@ -123,7 +146,9 @@ describe('credit exports for banks: consent at disclosure, byte-order mark, publ
     expect(manifest.sha256).to.not.equal(createHash('sha256').update(withoutMark).digest('hex'));
     const keys = (await http().get('/.well-known/jwks.json')).body;
     expect(verifyExport(csv, manifest, keys).ok).to.equal(true);
-    expect(verifyExport(withoutMark, manifest, keys).problems.join()).to.include('signature does not verify');
+    expect(verifyExport(withoutMark, manifest, keys).problems.join()).to.include(
+      'signature does not verify',
+    );
   });
 
   it('GET /.well-known/jwks.json serves the signing keys without a token, the same JWKS as GET /v1/credit/keys (which still needs one)', async () => {
@@ -141,14 +166,16 @@ describe('credit exports for banks: consent at disclosure, byte-order mark, publ
   it('the README’s openssl-only recipe verifies a real export, and fails after a one-byte change', async function () {
     this.timeout(60_000);
     const w = await makeCreditWorld();
-    for (const head of ['张三明', '李四']) await consent(await makeMember(w.villageId, head), w.cooperativeId);
+    for (const head of ['张三明', '李四'])
+      await consent(await makeMember(w.villageId, head), w.cooperativeId);
     const { csv, manifest } = await requestExport(w);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'msl-openssl-'));
     writeFileSync(path.join(dir, 'export.csv'), csv);
     writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
     writeFileSync(path.join(dir, 'jwks.json'), (await http().get('/.well-known/jwks.json')).text);
     const recipe = readmeRecipe();
-    const run = () => spawnSync('bash', ['-e', '-o', 'pipefail', '-c', recipe], { cwd: dir, encoding: 'utf8' });
+    const run = () =>
+      spawnSync('bash', ['-e', '-o', 'pipefail', '-c', recipe], { cwd: dir, encoding: 'utf8' });
     const ok = run();
     expect(ok.status, ok.stdout + ok.stderr).to.equal(0);
     expect(ok.stdout).to.include('Signature Verified Successfully');

@@ -15,6 +15,7 @@ import {
   redemptionTuning,
   type RedeemStep,
 } from '../../../src/modules/redemption/redemption.service';
+import { RedemptionLease } from '../../../src/modules/redemption/redemption.model';
 import {
   entriesOf,
   expectBooksAgree,
@@ -202,5 +203,17 @@ describe('redemption recovery takes over only dead requests', () => {
       stock: { RICE: 10 },
     });
     expect(live).to.have.length(3);
+  });
+
+  it('a sweep deletes the leases of processes gone for a day and keeps recent ones', async () => {
+    const gone = `gone-${newKey()}`;
+    const recent = `recent-${newKey()}`;
+    await RedemptionLease.create([
+      { _id: gone, renewedAt: new Date(Date.now() - 25 * 3_600_000), redemptionIds: [] },
+      { _id: recent, renewedAt: new Date(Date.now() - 60_000), redemptionIds: [] },
+    ]);
+    await recoverRedemptions(RECOVERY_AGE_MS);
+    expect(await RedemptionLease.exists({ _id: gone })).to.equal(null);
+    expect(await RedemptionLease.exists({ _id: recent })).to.not.equal(null);
   });
 });
