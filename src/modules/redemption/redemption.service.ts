@@ -17,14 +17,14 @@
  *   chain for points; platform/append-chain.ts for stock and the daily allowance). Every
  *   redemption adds to its day's allowance chain, limit or not, so a limit set mid-day counts
  *   the day's spending from its start.
- * - R6 recovery takes over only requests that are not alive (liveness.ts): under load a request
- *   waits, it is not rolled back.
  * - R4 a terminal reaches only its own store's redemptions (others: `not_found`) and redeems
  *   only cards of villages its store serves (others: `not_found`, so that a card's existence
  *   elsewhere is not revealed).
  * - R5 a reversal (same store, same Asia/Shanghai day) returns points and stock once, however
  *   many arrive at once: its ledger entry's source is (`reversal`, id) and each give-back is
  *   source-unique.
+ * - R6 recovery takes over only requests that are not alive (liveness.ts): under load a request
+ *   waits, it is not rolled back.
  *
  * The state machine. Every step is an insert guarded by a unique key, so it is idempotent; a
  * crash can stop between any two steps, and recovery (`recoverRedemptions`) takes it from there.
