@@ -195,7 +195,12 @@ export class AppendChain<L extends ChainLink> {
   ): Promise<AppendResult<L>> {
     const existing = await this.findBySource(source);
     if (existing) return { link: existing, created: false };
+    const waited = this.queues.has(chain);
     return this.inQueue(chain, async () => {
+      // A request queued behind another one with the same source (two reversals of one
+      // redemption) finds its link here instead of building on a head that already holds it.
+      const appended = waited ? await this.findBySource(source) : undefined;
+      if (appended) return { link: appended, created: false };
       for (let attempt = 1; attempt <= APPEND_ATTEMPTS_MAX; attempt++) {
         const head = await this.head(chain);
         const payload = build(head);

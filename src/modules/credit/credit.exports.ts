@@ -5,8 +5,11 @@
  *
  * Invariants:
  * - Only households of the requested villages (inside the cooperative's service area) whose
- *   consent to this cooperative is valid both at asOf and when the export runs appear; each is
- *   recorded as an inquiry of that household (once, however often the job is retried).
+ *   consent to this cooperative is valid when the export runs (the disclosure) appear, with their
+ *   score at asOf, whenever the consent was given; each is recorded as an inquiry of that
+ *   household (once, however often the job is retried).
+ * - The file starts with a UTF-8 byte-order mark (Excel and WPS then read the Chinese right); the
+ *   SHA-256 and the signature cover the file's exact bytes, the mark included.
  * - Constant memory and linear time in the number of rows: each collection (households of the
  *   villages, the cooperative's consents and revocations, entries up to asOf) is streamed once
  *   into partition files by household (credit.partitions.ts), and one partition at a time is
@@ -82,6 +85,9 @@ export const exportJobId = (exportId: string) => `export-${exportId}`;
 export const EXPORT_VILLAGES_MAX = 5000;
 /** Inquiries written per batch. */
 const INQUIRY_BATCH = 1000;
+
+/** First character of every export file: U+FEFF, the bytes EF BB BF. */
+export const UTF8_BOM = '\uFEFF';
 
 export const CSV_HEADER = [
   'householdId',
@@ -407,9 +413,10 @@ export async function runExport(
     const doc = await findVillage(v);
     villages.set(v, { code: doc?.code ?? '', name: doc?.name ?? '' });
   }
-  const runAt = clock.now().getTime();
+  // Consent governs the disclosure, which happens now: a consent valid now covers the score at
+  // any asOf (also one given after asOf, such as a paper form recorded just before the request).
+  const instants = [clock.now().getTime()];
   const asOfIso = d.asOf.toISOString();
-  const instants = [d.asOf.getTime(), runAt];
   const hash = createHash('sha256');
   let rows = 0;
   let households = 0;
@@ -430,7 +437,7 @@ export async function runExport(
       if (!out.write(buf)) await once(out, 'drain');
     };
     try {
-      await write(csvLine([...CSV_HEADER]));
+      await write(`${UTF8_BOM}${csvLine([...CSV_HEADER])}`);
       for (let i = 0; i < count; i++) {
         const p = await readPartition(workDir, i);
         let inquiries: Parameters<typeof recordInquiriesOnce>[0] = [];

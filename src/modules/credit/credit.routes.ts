@@ -85,7 +85,7 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
   api.route(
     { method: 'post', path: '/v1/credit/exports', summary: 'Start a whole-village export of consenting households', tag: 'Credit', auth: ['officer'], body: createExportBody, responses: { 202: { description: 'Export queued', schema: z.object({ id: z.string(), status: z.string() }) } } },
     async ({ principal, body, log }) => {
-      const doc = await createExport(principal, { villageIds: body.villageIds, ...(body.asOf !== undefined ? { asOf: parseAsOf(body.asOf) } : {}) });
+      const doc = await createExport(principal, { villageIds: body.villageIds, ...(body.asOf !== undefined ? { asOf: await parseAsOf(body.asOf) } : {}) });
       const exportId = doc._id.toHexString();
       try {
         await deps.queues.add(EXPORT_QUEUE, exportJobId(exportId), { exportId }, EXPORT_JOB_OPTIONS);
@@ -123,6 +123,11 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
   api.route(
     { method: 'get', path: '/v1/credit/keys', summary: 'Public keys that sign exports (JWKS), for offline verification', tag: 'Credit', auth: ['officer', 'admin', 'clerk', 'council', 'household'], responses: { 200: { description: 'JWKS (public keys: not secret, but every /v1 route takes a token)', schema: jwksSchema } } },
     async () => ({ status: 200, body: keys().jwks, headers: { 'Cache-Control': 'private, max-age=300' } }),
+  );
+  // Public keys are not secret: a bank's verifier fetches them without an account (RFC 8615 path).
+  api.route(
+    { method: 'get', path: '/.well-known/jwks.json', summary: 'Public keys that sign exports (JWKS), without a token', tag: 'Credit', auth: 'public', responses: { 200: { description: 'JWKS, the same as GET /v1/credit/keys', schema: jwksSchema } } },
+    async () => ({ status: 200, body: keys().jwks, contentType: 'application/jwk-set+json', headers: { 'Cache-Control': 'public, max-age=300' } }),
   );
 }
 

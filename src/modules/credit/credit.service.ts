@@ -4,11 +4,13 @@
  *
  * Invariants:
  * - The same asOf and modelVersion always give the same answer: inputs are entries posted at or
- *   before asOf and a village level taken before asOf, and asOf may not be later than
- *   `settledBefore()` (entries stamped earlier are all visible). Without asOf, the answer is as
- *   of a recent settled instant, echoed in `asOf`.
+ *   before asOf and a village level taken before asOf, and asOf is never used before it is
+ *   settled (`settledBefore()`: entries stamped earlier are all visible; a recent asOf is waited
+ *   for). Without asOf, the answer is as of a recent settled instant, echoed in `asOf`. A date
+ *   asOf is the end of that day in China Standard Time.
  * - An officer reads only households of their cooperative's service area (404 otherwise, as if
- *   absent) with a consent to their cooperative valid now (403 consent_required otherwise).
+ *   absent) with a consent to their cooperative valid now, when the disclosure happens (403
+ *   consent_required otherwise); such a consent covers the household's score at any asOf.
  * - Every officer call on an existing household is recorded as an inquiry before any answer
  *   leaves, refused calls included; no record, no answer. The household's own reads are not
  *   inquiries and need no consent.
@@ -26,7 +28,7 @@ import type { HouseholdDoc } from '../households/households.model';
 import { findHousehold } from '../households/households.service';
 import { recordInquiry } from '../inquiries/inquiries.service';
 import { getAccount } from '../ledger/ledger.service';
-import { householdEntries, neighbourLevel, settledBefore, villageTotalsAt, type HouseholdEntries, type VillageTotals } from './credit.inputs';
+import { householdEntries, neighbourLevel, SETTLE_MS, settledBefore, villageTotalsAt, type HouseholdEntries, type VillageTotals } from './credit.inputs';
 import { createLookupLimits, type LookupLimits } from './credit.limits';
 import { ScoreCache, type ScoreCacheDoc } from './credit.model';
 import { computeScore, CURRENT_MODEL, gradeOf, MODELS, type GradeThresholds, type ModelWeights, type Reason } from './credit.score';
@@ -52,11 +54,21 @@ export interface CreditSettings {
   gradeThresholds: GradeThresholds;
 }
 
-/** Parses a date (YYYY-MM-DD, meaning 00:00 UTC) or an ISO-8601 instant with a zone. */
-export function parseInstant(raw: string, path: string): Date {
+/**
+ * What a calendar date means as an instant. A consent's expiry date is its start (00:00 UTC, as
+ * before); an `asOf` date is the END of that day in China Standard Time (23:59:59.999 +08:00,
+ * i.e. 15:59:59.999 UTC), the day as the village and the cooperative count it.
+ */
+export type DateMeaning = 'startUtc' | 'endOfDayChina';
+/** China Standard Time (Asia/Shanghai) has been UTC+8 without daylight saving since 1991. */
+const CHINA_OFFSET = '+08:00';
+
+/** Parses a date (YYYY-MM-DD, see DateMeaning) or an ISO-8601 instant with a zone. */
+export function parseInstant(raw: string, path: string, dateMeans: DateMeaning = 'startUtc'): Date {
   const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(raw);
   const m = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.exec(raw);
-  const ms = dateOnly ? Date.parse(`${raw}T00:00:00Z`) : m ? Date.parse(raw) : NaN;
+  const dateMs = () => Date.parse(dateMeans === 'startUtc' ? `${raw}T00:00:00Z` : `${raw}T23:59:59.999${CHINA_OFFSET}`);
+  const ms = dateOnly ? dateMs() : m ? Date.parse(raw) : NaN;
   const day = dateOnly ? raw : m?.[1];
   // Date.parse rolls 2026-02-30 over into March; a calendar date must read back the same.
   if (Number.isNaN(ms) || !day || Number.isNaN(Date.parse(`${day}T00:00:00Z`)) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) {
@@ -65,14 +77,25 @@ export function parseInstant(raw: string, path: string): Date {
   return new Date(ms);
 }
 
-/** Parses `asOf`, which must be settled (see settledBefore); absent: the latest settled instant. */
-export function parseAsOf(raw: string | undefined, path = 'asOf'): Date {
+/**
+ * Parses `asOf` (a date means the end of that day in China Standard Time); absent: the latest
+ * settled instant. An asOf in the future is refused; one in the last SETTLE_MS (not settled yet:
+ * an entry stamped just before it may not be visible yet) is waited for, at most SETTLE_MS, so
+ * that `asOf=now` answers as of now instead of failing.
+ */
+export async function parseAsOf(raw: string | undefined, path = 'asOf'): Promise<Date> {
   if (raw === undefined) return settledBefore();
-  const at = parseInstant(raw, path);
+  const at = parseInstant(raw, path, 'endOfDayChina');
   if (at.getTime() < AS_OF_MIN) throw validationError([{ path, message: 'must be 2000-01-01 or later' }]);
-  if (at.getTime() > settledBefore().getTime()) throw validationError([{ path, message: 'must lie in the past (a few seconds before now at the latest)' }]);
+  if (at.getTime() > Date.now()) {
+    throw validationError([{ path, message: 'must not lie in the future (a date means the end of that day, Beijing time)' }]);
+  }
+  const waitMs = at.getTime() - settledBefore().getTime();
+  if (waitMs > 0) await sleep(Math.min(waitMs, SETTLE_MS));
   return at;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function parseModelVersion(raw: string | undefined): ModelWeights {
   if (raw === undefined) return CURRENT_MODEL;
@@ -178,7 +201,7 @@ export function createCreditService(deps: {
   const answer = async (household: HouseholdDoc, q: LookupQuery): Promise<CreditView> => {
     const model = parseModelVersion(q.modelVersion);
     if (q.asOf === undefined && model === CURRENT_MODEL) return currentScore(household, deps.settings);
-    return (await scoreAsOf(household, parseAsOf(q.asOf, 'query.asOf'), model, deps.settings)).view;
+    return (await scoreAsOf(household, await parseAsOf(q.asOf, 'query.asOf'), model, deps.settings)).view;
   };
 
   async function officerLookUp(p: Principal, household: HouseholdDoc, q: LookupQuery, log: Logger): Promise<CreditView> {

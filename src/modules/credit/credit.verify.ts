@@ -77,7 +77,8 @@ export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unkn
 
   let records: string[][];
   try {
-    records = parse(file, { bom: false, relax_column_count: false }) as string[][];
+    // Files since the byte-order mark was added start with it; older ones do not.
+    records = parse(file, { bom: true, relax_column_count: false }) as string[][];
   } catch (err) {
     problems.push(`the file is not valid CSV: ${(err as Error).message}`);
     return done();

@@ -306,6 +306,7 @@ async function createLogins(
   type Spec = {
     role: DemoLogin['role'];
     username: string;
+    name?: string;
     scope: string;
     villageId?: string;
     householdId?: string;
@@ -344,6 +345,7 @@ async function createLogins(
   specs.push({
     role: 'officer',
     username: 'demo-officer',
+    name: '马建华',
     scope: `${COUNTY}农村信用合作联社 信贷员`,
     cooperativeId,
   });

@@ -1,6 +1,7 @@
 import type { Api } from '../../platform/http';
 import { parseIdempotencyKey, z } from '../../platform/validation';
 import { listInquiries } from '../inquiries/inquiries.service';
+import { householdStatement, STATEMENT_CSP } from './statement';
 import {
   accountSchema,
   adjustmentBody,
@@ -10,6 +11,7 @@ import {
   householdSchema,
   idempotencyHeaders,
   idParams,
+  inquirySchema,
   listHouseholdsQuery,
 } from './households.schemas';
 import {
@@ -53,10 +55,27 @@ export function householdRoutes(api: Api): void {
     },
   );
   api.route(
-    { method: 'get', path: '/v1/households/:id/inquiries', summary: 'Credit look-ups of this household', tag: 'Credit', auth: ['admin', 'household', 'clerk'], params: idParams, responses: { 200: { description: 'Inquiries, newest first', schema: z.object({ items: z.array(z.object({ id: z.string(), officerId: z.string(), cooperativeId: z.string(), purpose: z.string(), result: z.string(), at: z.string() })) }) } } },
+    {
+      method: 'get',
+      path: '/v1/households/:id/statement',
+      summary: 'Printable statement of the household: every entry with its reason and balances (HTML, Chinese)',
+      tag: 'Ledger',
+      auth: READERS,
+      params: idParams,
+      responses: { 200: { description: 'A self-contained HTML page with print styles and no script', schema: z.string(), contentType: 'text/html' } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await householdStatement(principal, params.id),
+      contentType: 'text/html; charset=utf-8',
+      headers: { 'Content-Security-Policy': `${STATEMENT_CSP}; frame-ancestors 'self'`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+    }),
+  );
+  api.route(
+    { method: 'get', path: '/v1/households/:id/inquiries', summary: 'Credit look-ups of this household, naming the cooperative and the officer', tag: 'Credit', auth: ['admin', 'household', 'clerk'], params: idParams, responses: { 200: { description: 'Inquiries, newest first (officerId for staff only)', schema: z.object({ items: z.array(inquirySchema) }) } } },
     async ({ principal, params }) => {
       await householdInReach(principal, params.id);
-      return { status: 200, body: { items: await listInquiries(params.id) } };
+      return { status: 200, body: { items: await listInquiries(params.id, { withIds: principal.role !== 'household' }) } };
     },
   );
 }

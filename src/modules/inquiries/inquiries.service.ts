@@ -2,10 +2,15 @@
  * A household's credit look-ups (查询记录): recorded by the credit module for every officer
  * call, refused ones too, and for every household an export includes; read by the household,
  * its clerk and the county office. Append-only: a look-up is never edited or deleted.
+ *
+ * A listing names the cooperative and the officer (their names as they are now); the household
+ * is shown names only, staff also the ids.
  */
 import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
 import { isDuplicateKeyError } from '../../platform/errors';
+import { findCooperative } from '../cooperatives/cooperatives.service';
+import { displayNames } from '../users/users.service';
 import { Inquiry, type InquiryDoc } from './inquiries.model';
 
 /** Most recent look-ups a listing returns. */
@@ -21,12 +26,33 @@ export interface NewInquiry {
   at: Date;
 }
 
-export async function listInquiries(householdId: string) {
+export interface InquiryView {
+  id: string;
+  /** The officer's user id: staff only (a household is shown the name). */
+  officerId?: string;
+  officerName: string;
+  cooperativeId: string;
+  cooperativeName: string;
+  purpose: string;
+  result: string;
+  at: string;
+}
+
+/** Shown when an officer or cooperative record no longer exists. */
+const UNKNOWN_NAME = '（未知）';
+
+/** A household's look-ups, newest first; `withIds` adds the officers' user ids (staff). */
+export async function listInquiries(householdId: string, opts: { withIds: boolean }): Promise<InquiryView[]> {
   const docs = await Inquiry.find({ householdId }).sort({ at: -1 }).limit(INQUIRIES_LIST_MAX).lean<InquiryDoc[]>();
+  const officers = await displayNames(docs.map((d) => d.officerId));
+  const cooperatives = new Map<string, string>();
+  for (const id of new Set(docs.map((d) => d.cooperativeId))) cooperatives.set(id, (await findCooperative(id))?.name ?? UNKNOWN_NAME);
   return docs.map((d) => ({
     id: d._id.toHexString(),
-    officerId: d.officerId,
+    ...(opts.withIds ? { officerId: d.officerId } : {}),
+    officerName: officers.get(d.officerId) ?? UNKNOWN_NAME,
     cooperativeId: d.cooperativeId,
+    cooperativeName: cooperatives.get(d.cooperativeId) ?? UNKNOWN_NAME,
     purpose: d.purpose,
     result: d.result,
     at: d.at.toISOString(),

@@ -11,8 +11,10 @@
  *   spend. A claim is never deleted: when its attempt is refused before it began or rolled back
  *   by recovery, it is marked `dropped` and the key's next generation may be claimed. So a claim
  *   document belongs to exactly one attempt, and no late writer can touch a newer attempt's.
- * - `redemption_inflight` _id = redemptionId: work under way, inserted right after the claim and
- *   deleted when the key is done or dropped; recovery reads only this small collection.
+ * - `redemption_inflight` _id = redemptionId: work under way, inserted right before the claim and
+ *   deleted when the key is done or dropped; recovery reads only this small collection. It names
+ *   its owner process, whose lease (`redemption_leases` _id = owner, renewed in place) lists the
+ *   requests still alive (liveness.ts).
  * - `redemptions` _id: the basket, prices and household, written once. Recovery writes a
  *   tombstone under the same _id when a claim's request died before writing its redemption, so
  *   the dead request can never write it afterwards.
@@ -22,9 +24,10 @@
  *   the ones a crash left.
  * - `card_lookup` _id = cardNo: a cache from card number to household, checked against the
  *   household on every use (a reissued card never maps to the old household).
- * - `redemption_allowance`: per (household, store, day) chain of points used against the
- *   village's daily limit (platform/append-chain.ts), so two counters cannot both squeeze under
- *   the limit.
+ * - `redemption_allowance`: per (household, store, day) chain of the points redeemed that day
+ *   (platform/append-chain.ts), appended by every redemption whether or not a limit is set, so
+ *   a limit set mid-day counts what was already spent, and two counters cannot both squeeze
+ *   under the limit.
  * - `card_pins` _id = householdId: the card PIN's scrypt hash. `card_pin_events`: per-household
  *   chain of PIN outcomes; three failures in a row lock the card, decided by chain inserts.
  * - `redemption_flags` (terminalId, key) unique: offline redemptions that could not be charged,
@@ -79,6 +82,8 @@ export interface InflightDoc {
   _id: string;
   /** The claim's `_id`. */
   keyId: string;
+  /** The process whose request wrote it (liveness.ts); absent on markers written before owners. */
+  owner?: string;
   createdAt: Date;
 }
 
@@ -86,11 +91,32 @@ const inflightSchema = new Schema<InflightDoc>(
   {
     _id: { type: String, required: true },
     keyId: { type: String, required: true },
+    owner: String,
     createdAt: { type: Date, required: true },
   },
   { collection: 'redemption_inflight', versionKey: false, strict: 'throw' },
 );
 export const Inflight = mongoose.model<InflightDoc>('RedemptionInflight', inflightSchema);
+
+export interface RedemptionLeaseDoc {
+  /** The owner: one process (liveness.ts). */
+  _id: string;
+  /** When the snapshot of `redemptionIds` was taken. */
+  renewedAt: Date;
+  /** The redemptions whose requests the process was working on then. */
+  redemptionIds: string[];
+}
+
+const leaseSchema = new Schema<RedemptionLeaseDoc>(
+  {
+    _id: { type: String, required: true },
+    renewedAt: { type: Date, required: true },
+    redemptionIds: { type: [String], required: true },
+  },
+  { collection: 'redemption_leases', versionKey: false, strict: 'throw' },
+);
+/** Renewed in place: a lease is a heartbeat, not a record of anything that happened. */
+export const RedemptionLease = mongoose.model<RedemptionLeaseDoc>('RedemptionLease', leaseSchema);
 
 export interface CardLookupDoc {
   /** The card number. */
@@ -131,6 +157,11 @@ export interface RedemptionDoc {
   points?: number;
   /** The daily limit in force when redeemed (absent: none). */
   dailyLimit?: number;
+  /**
+   * The redemption counts against the day's allowance chain whether or not a limit is set, so a
+   * limit set later in the day sees what was already spent. Absent on records made before.
+   */
+  tracksAllowance?: boolean;
   /** When the goods changed hands: the offline time for an offline upload, else createdAt. */
   occurredAt?: Date;
   /** Calendar day of occurredAt in Asia/Shanghai (YYYY-MM-DD): the daily limit's and reversal's day. */
@@ -165,6 +196,7 @@ const redemptionSchema = new Schema<RedemptionDoc>(
     lines: { type: [lineSchema], default: undefined },
     points: Number,
     dailyLimit: Number,
+    tracksAllowance: Boolean,
     occurredAt: Date,
     day: String,
     offlineAt: Date,

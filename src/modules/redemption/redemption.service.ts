@@ -14,20 +14,24 @@
  *   no such entry exists or ever can, and then every take is given back.
  * - R3 stock never below 0, spendable never below 0, the daily limit never exceeded: each is the
  *   head of an append-only chain whose unique (chain, seq) arbitrates races (the ledger's own
- *   chain for points; platform/append-chain.ts for stock and the daily allowance).
+ *   chain for points; platform/append-chain.ts for stock and the daily allowance). Every
+ *   redemption adds to its day's allowance chain, limit or not, so a limit set mid-day counts
+ *   the day's spending from its start.
  * - R4 a terminal reaches only its own store's redemptions (others: `not_found`) and redeems
  *   only cards of villages its store serves (others: `not_found`, so that a card's existence
  *   elsewhere is not revealed).
  * - R5 a reversal (same store, same Asia/Shanghai day) returns points and stock once, however
  *   many arrive at once: its ledger entry's source is (`reversal`, id) and each give-back is
  *   source-unique.
+ * - R6 recovery takes over only requests that are not alive (liveness.ts): under load a request
+ *   waits, it is not rolled back.
  *
  * The state machine. Every step is an insert guarded by a unique key, so it is idempotent; a
  * crash can stop between any two steps, and recovery (`recoverRedemptions`) takes it from there.
  *
  *   in-flight marker ─► claim key ─► record redemption ─► take allowance ─► take stock ─► post ledger entry
- *                       (pending)    (basket, prices)     (if the village   (per line;    (insufficient?)
- *                                                          sets a limit)     out_of_stock?)     │
+ *                       (pending)    (basket, prices)     (the day's        (per line;    (insufficient?)
+ *                                                          spending; limit?) out_of_stock?)     │
  *                                                                                               ▼
  *                                              settled=confirmed ─► key done (201 stored) ─► marker gone
  *   any refusal ─► settled=failed(code) ─► give back takes ─► [flag if offline] ─► key done (409 stored) ─► marker gone
@@ -35,7 +39,10 @@
  *
  *   Reversal: work marker ─► post `reversal` entry ─► give back takes ─► reversed event ─► marker gone
  *
- * Recovery, for an in-flight marker older than RECOVERY_AGE_MS (its request died, or is stuck):
+ * Recovery, for an in-flight marker older than RECOVERY_AGE_MS whose request is not alive
+ * (liveness.ts: each marker names its owner process, which vouches for the requests it is still
+ * working on through a lease it renews; a request queued behind others of the same card is alive
+ * however long it waits; a crashed request, SIGKILLed or thrown, is not):
  * - no redemption record: write a tombstone under its id (so the request, should it wake, can
  *   never record it) and drop the key: nothing was taken; a retry with the key starts afresh.
  * - recorded, not settled: post a zero `void` entry under the redemption's ledger source. The
@@ -91,6 +98,15 @@ import {
   type FullRedemption,
   type ReversalView,
 } from './redemption.views';
+import {
+  holdRequest,
+  isLive,
+  OWNER_ID,
+  pruneLeases,
+  RECOVERY_AGE_MS,
+  redemptionTuning,
+  releaseRequest,
+} from './liveness';
 import { checkCardPin } from './pin.service';
 import { shanghaiDay } from './receipt';
 import {
@@ -111,10 +127,6 @@ import {
   type StoredResponse,
 } from './redemption.model';
 
-/** A pending key older than this is taken over by recovery: far above any live request (ms). */
-export const RECOVERY_AGE_MS = 30_000;
-/** How long a duplicate waits for the first request's result before answering `conflict`. */
-export const IN_FLIGHT_WAIT_MS = 8_000;
 /** Offline uploads may be this old: a counter offline for longer is a case for the county office. */
 export const OFFLINE_AGE_MAX_MS = 30 * 24 * 60 * 60 * 1000;
 /** Clock skew tolerated on a terminal's offline time. */
@@ -122,11 +134,7 @@ export const OFFLINE_SKEW_MS = 5 * 60 * 1000;
 /** Records recovery reads per batch. */
 const RECOVERY_BATCH = 100;
 
-/** Tunables tests lower to exercise recovery without waiting. Production never assigns them. */
-export const redemptionTuning = {
-  staleAfterMs: RECOVERY_AGE_MS,
-  inFlightWaitMs: IN_FLIGHT_WAIT_MS,
-};
+export { IN_FLIGHT_WAIT_MS, RECOVERY_AGE_MS, redemptionTuning } from './liveness';
 
 export type RedeemStep =
   | 'claimed'
@@ -223,8 +231,17 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
     }
     if (!existing) {
       const redemptionId = new Types.ObjectId().toHexString();
-      // The in-flight marker first, so that recovery sees every claim that may exist.
-      await Inflight.create([{ _id: redemptionId, keyId: claimId, createdAt: new Date() }]);
+      // Held (alive) before its marker exists, and the marker before the claim, so that recovery
+      // sees every claim that may exist and knows whether its request still lives.
+      holdRequest(redemptionId);
+      try {
+        await Inflight.create([
+          { _id: redemptionId, keyId: claimId, owner: OWNER_ID, createdAt: new Date() },
+        ]);
+      } catch (err) {
+        releaseRequest(redemptionId);
+        throw err;
+      }
       try {
         const [doc] = await RedemptionKey.create([
           {
@@ -241,6 +258,7 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
         return { claim: doc!.toObject() };
       } catch (err) {
         await Inflight.deleteOne({ _id: redemptionId });
+        releaseRequest(redemptionId);
         if (!isDuplicateKeyError(err)) throw err;
         continue; // another request claimed this generation first: answer from its claim
       }
@@ -255,7 +273,10 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
       assert.ok(existing.response, 'a done key has its response');
       return { replay: existing.response };
     }
-    if (Date.now() - existing.createdAt.getTime() >= redemptionTuning.staleAfterMs) {
+    if (
+      Date.now() - existing.createdAt.getTime() >= redemptionTuning.staleAfterMs &&
+      !(await claimAlive(existing))
+    ) {
       await recoverClaim(existing);
       continue;
     }
@@ -269,6 +290,12 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
     await sleep(pollMs);
     pollMs = Math.min(pollMs * 2, 200);
   }
+}
+
+/** Whether the request that holds a claim is still alive (liveness.ts). */
+async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
+  const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
+  return !!marker && (await isLive(marker, redemptionTuning.staleAfterMs));
 }
 
 /**
@@ -399,6 +426,7 @@ async function priceBasket(
     lines,
     points,
     ...(typeof limit === 'number' ? { dailyLimit: limit } : {}),
+    tracksAllowance: true,
     occurredAt,
     day: shanghaiDay(occurredAt),
     ...(input.offlineAt ? { offlineAt: input.offlineAt } : {}),
@@ -410,14 +438,23 @@ async function priceBasket(
 
 const allowanceChain = (r: FullRedemption) => `${r.householdId}:${r.storeId}:${r.day}`;
 
+/** Whether the redemption counts against the day's allowance chain (every one made since it always does). */
+const tracksAllowance = (r: FullRedemption) =>
+  r.dailyLimit !== undefined || r.tracksAllowance === true;
+
+/**
+ * Adds the redemption to the day's spending at this store, refusing it when a limit is set and
+ * the day's spending (every redemption of the day, made before or after the limit was set)
+ * would pass it.
+ */
 async function takeAllowance(r: FullRedemption): Promise<TakeResult> {
-  const limit = r.dailyLimit!;
+  const limit = r.dailyLimit;
   const { link } = await allowance.append(
     allowanceChain(r),
     { type: 'take', id: idOf(r) },
     (head) => {
       const used = head?.usedAfter ?? 0;
-      if (used + r.points > limit) {
+      if (limit !== undefined && used + r.points > limit) {
         throw new DomainError(
           'daily_limit_exceeded',
           `At most ${limit} points a day may be redeemed at this store; ${used} already used today.`,
@@ -444,11 +481,21 @@ async function fenceAllowance(r: FullRedemption): Promise<void> {
 async function giveBackAllowance(r: FullRedemption, surely: boolean): Promise<void> {
   const taken = await allowance.findBySource({ type: 'take', id: idOf(r) }, surely);
   if (!taken || taken.kind !== 'take') return;
-  await allowance.append(allowanceChain(r), { type: 'give', id: idOf(r) }, (head) => {
-    const used = head?.usedAfter ?? 0;
-    assert.ok(used >= taken.delta, 'allowance given back at most once');
-    return { kind: 'give', delta: -taken.delta, usedAfter: used - taken.delta };
-  });
+  const { link } = await allowance.append(
+    allowanceChain(r),
+    { type: 'give', id: idOf(r) },
+    (head) => {
+      // While this take is in the chain and not given back, the day's total includes it. A total
+      // below it means a concurrent give-back of this redemption (another process's reversal) is
+      // already in the chain: the source index then refuses this link and append returns that one.
+      const used = head?.usedAfter ?? 0;
+      return { kind: 'give', delta: -taken.delta, usedAfter: used - taken.delta };
+    },
+  );
+  assert.ok(
+    link.kind === 'give' && link.delta === -taken.delta && link.usedAfter >= 0,
+    'allowance given back at most once',
+  );
 }
 
 /**
@@ -470,7 +517,7 @@ async function giveBackTakes(r: FullRedemption, mode: GiveBackMode): Promise<voi
     if (mode === 'rollBack') await fenceStockTake(line.itemId, rid);
     await giveBackStock(line.itemId, rid, GIVE_BACK_REASON[mode], mode === 'reversal');
   }
-  if (r.dailyLimit !== undefined) {
+  if (tracksAllowance(r)) {
     if (mode === 'rollBack') await fenceAllowance(r);
     await giveBackAllowance(r, mode === 'reversal');
   }
@@ -546,7 +593,7 @@ async function carryOut(r: FullRedemption): Promise<StoredResponse> {
   const rid = idOf(r);
   let settled: RedemptionEventDoc;
   try {
-    if (r.dailyLimit !== undefined) {
+    if (tracksAllowance(r)) {
       if ((await takeAllowance(r)).state === 'voided') return await onVoided(r);
       await stepDone('allowanceTaken', rid);
     }
@@ -623,6 +670,20 @@ export async function redeem(p: Principal, input: RedeemInput): Promise<StoredRe
   const claimed = await claimKey(counter, input.key, fingerprintOf(input));
   if ('replay' in claimed) return claimed.replay;
   const claim = claimed.claim;
+  try {
+    return await redeemClaimed(counter, input, claim);
+  } finally {
+    // Returned or thrown: this request no longer vouches for its marker (liveness.ts L1).
+    releaseRequest(claim.redemptionId);
+  }
+}
+
+/** The work under a claim this request won (redeem's body). */
+async function redeemClaimed(
+  counter: Counter,
+  input: RedeemInput,
+  claim: RedemptionKeyDoc,
+): Promise<StoredResponse> {
   const rid = claim.redemptionId;
   await stepDone('claimed', rid);
 
@@ -906,6 +967,8 @@ export interface RecoveryReport {
   keys: number;
   reversals: number;
   errors: number;
+  /** Markers old enough but left alone: their requests are alive (waiting or working). */
+  live: number;
 }
 
 /**
@@ -920,7 +983,7 @@ export async function recoverRedemptions(
   onError: (err: unknown, ref: { redemptionId: string }) => void = () => undefined,
 ): Promise<RecoveryReport> {
   const cutoff = new Date(Date.now() - olderThanMs);
-  const report: RecoveryReport = { keys: 0, reversals: 0, errors: 0 };
+  const report: RecoveryReport = { keys: 0, reversals: 0, errors: 0, live: 0 };
   let afterId = '';
   for (;;) {
     // The in-flight collection holds only work under way, so this scan stays small.
@@ -930,6 +993,10 @@ export async function recoverRedemptions(
       .lean<InflightDoc[]>();
     for (const m of markers) {
       try {
+        if (await isLive(m, olderThanMs)) {
+          report.live++;
+          continue;
+        }
         await recoverInflight(m);
         report.keys++;
       } catch (err) {
@@ -960,5 +1027,6 @@ export async function recoverRedemptions(
     if (work.length < RECOVERY_BATCH) break;
     afterWork = work[work.length - 1]!._id;
   }
+  await pruneLeases();
   return report;
 }

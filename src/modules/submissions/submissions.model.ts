@@ -120,6 +120,8 @@ export interface SubmissionEventDoc {
   byRole?: string;
   decision?: 'approve' | 'reject';
   comment?: string;
+  /** An appeal decision's explanation to the household (shown to it, and in its notification). */
+  note?: string;
   reason?: string;
   noticeEndsAt?: Date;
   entries?: PostedEntryRef[];
@@ -148,6 +150,7 @@ const eventSchema = new Schema<SubmissionEventDoc>(
     byRole: String,
     decision: { type: String, enum: ['approve', 'reject'] },
     comment: String,
+    note: String,
     reason: String,
     noticeEndsAt: Date,
     entries: { type: [entryRefSchema], default: undefined },

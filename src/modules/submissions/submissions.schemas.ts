@@ -29,7 +29,13 @@ export const createSubmissionBody = obj({
 export const voteBody = obj({ decision: z.enum(['approve', 'reject']), comment: text(500).optional() });
 export const objectionBody = obj({ reason: text(1000) });
 export const appealBody = obj({ reason: text(1000) });
-export const appealDecisionBody = obj({ outcome: z.enum(['upheld', 'dismissed']), comment: text(1000).optional() });
+export const appealDecisionBody = obj({
+  outcome: z.enum(['upheld', 'dismissed']),
+  /** The decider's remark for the file (staff). */
+  comment: text(1000).optional(),
+  /** The explanation the household reads (on the submission and in its notification). */
+  note: text(500).optional(),
+});
 
 export const listSubmissionsQuery = obj({
   villageId: id().optional(),
@@ -59,6 +65,7 @@ export const appealSchema = z
     decidedAt: z.string().optional(),
     decidedBy: z.string().optional(),
     comment: z.string().optional(),
+    note: z.string().optional(),
     reversalEntries: z.array(entryRef).optional(),
   })
   .openapi('Appeal');

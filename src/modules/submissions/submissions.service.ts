@@ -93,6 +93,8 @@ export interface AppealView {
   decidedAt?: string;
   decidedBy?: string;
   comment?: string;
+  /** The decision's explanation to the household. */
+  note?: string;
   reversalEntries?: PostedEntryRef[];
 }
 
@@ -170,15 +172,13 @@ function historyItem(e: SubmissionEventDoc): HistoryItem {
   return h;
 }
 
-function appealView(sub: SubmissionDoc, events: readonly SubmissionEventDoc[], state: DerivedState): AppealView | null {
-  if (!state.appeal) return null;
-  const filed = events.find((e) => e.slot === slots.appeal)!;
-  const decided = events.find((e) => e.slot === slots.appealDecision);
+/** An appeal as shown, from its slots: the filing, the decision (if any) and the reversal (if any). */
+function appealOf(sub: SubmissionDoc, filed: SubmissionEventDoc, decided: SubmissionEventDoc | undefined, reversal: SubmissionEventDoc | undefined): AppealView {
   const v: AppealView = {
-    id: state.appeal.id,
+    id: filed._id,
     submissionId: sub._id.toHexString(),
     householdId: sub.householdIds[0]!,
-    status: state.appeal.status,
+    status: !decided ? 'pending' : decided.type === 'appeal_upheld' ? 'upheld' : 'dismissed',
     reason: filed.reason ?? '',
     filedAt: filed.at.toISOString(),
   };
@@ -186,8 +186,17 @@ function appealView(sub: SubmissionDoc, events: readonly SubmissionEventDoc[], s
     v.decidedAt = decided.at.toISOString();
     if (decided.by) v.decidedBy = decided.by;
     if (decided.comment) v.comment = decided.comment;
+    if (decided.note) v.note = decided.note;
   }
-  if (state.appeal.reversalEntries) v.reversalEntries = state.appeal.reversalEntries;
+  if (reversal) v.reversalEntries = reversal.entries ?? [];
+  return v;
+}
+
+function appealView(sub: SubmissionDoc, events: readonly SubmissionEventDoc[], state: DerivedState): AppealView | null {
+  if (!state.appeal) return null;
+  const slot = (name: string) => events.find((e) => e.slot === name);
+  const v = appealOf(sub, slot(slots.appeal)!, slot(slots.appealDecision), slot(slots.reversal));
+  assert.equal(v.status, state.appeal.status, 'the appeal view agrees with the derived state');
   return v;
 }
 
@@ -416,10 +425,12 @@ async function notifyPosted(sub: SubmissionDoc, postedAt: Date): Promise<void> {
   }
 }
 
-async function notifyAppealOutcome(sub: SubmissionDoc, state: DerivedState): Promise<void> {
+async function notifyAppealOutcome(sub: SubmissionDoc, state: DerivedState, events: readonly SubmissionEventDoc[]): Promise<void> {
   const appeal = state.appeal;
   if (!appeal || appeal.status === 'pending') return;
   const line = sub.lines[0]!;
+  const note = events.find((e) => e.slot === slots.appealDecision)?.note;
+  const explained = note ? `复核说明：${note}` : '';
   await queueNotification({
     key: `appeal-${sub._id.toHexString()}`,
     householdId: line.householdId,
@@ -428,9 +439,9 @@ async function notifyAppealOutcome(sub: SubmissionDoc, state: DerivedState): Pro
     kind: 'appeal_outcome',
     title: appeal.status === 'upheld' ? `申诉成立：${sub.ruleTitle}` : `申诉未获支持：${sub.ruleTitle}`,
     body:
-      appeal.status === 'upheld'
+      (appeal.status === 'upheld'
         ? `您户对“${sub.ruleTitle}”扣分的申诉经乡镇复核成立，已撤销扣分，${line.points}分已退回积分账户。`
-        : `您户对“${sub.ruleTitle}”扣分的申诉经乡镇复核未获支持，维持原扣分决定。`,
+        : `您户对“${sub.ruleTitle}”扣分的申诉经乡镇复核未获支持，维持原扣分决定。`) + explained,
   });
 }
 
@@ -579,7 +590,7 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
   }
   // This call posted: the notice's wake-up has nothing left to do.
   if (postedHere && state.status === 'posted' && !state.next) await Wakeup.deleteOne({ _id: noticeWakeupId(submissionId, state.round) });
-  if (state.appeal && state.appeal.status !== 'pending') await notifyAppealOutcome(sub, state);
+  if (state.appeal && state.appeal.status !== 'pending') await notifyAppealOutcome(sub, state, events);
   await updateCache(sub, state);
   return { sub, state, events, quorum: policy.quorum };
 }
@@ -829,16 +840,25 @@ export async function fileAppeal(p: Principal, id: string, input: { reason: stri
   });
 }
 
-/** The township decides an appeal (this deployment: the county office, role admin). */
-export async function decideAppeal(p: Principal, id: string, input: { outcome: 'upheld' | 'dismissed'; comment?: string }, deps: CouncilDeps = {}): Promise<AppealView> {
+/**
+ * Who decides appeals on a submission: the township level, which this deployment's county office
+ * (admin) stands in for. A township role deciding its own villages' appeals is one more case here.
+ */
+export function mayDecideAppeal(p: Principal, _sub: Pick<SubmissionDoc, 'villageId'>): boolean {
+  return p.role === 'admin';
+}
+
+/** The township decides an appeal (see mayDecideAppeal), with a note the household reads. */
+export async function decideAppeal(p: Principal, id: string, input: { outcome: 'upheld' | 'dismissed'; comment?: string; note?: string }, deps: CouncilDeps = {}): Promise<AppealView> {
   const sub = await submissionInReach(p, id);
-  if (p.role !== 'admin') throw forbidden('Appeals are decided at township level (the county office).');
+  if (!mayDecideAppeal(p, sub)) throw forbidden('Appeals are decided at township level (the county office).');
   const { state } = await currentState(sub, deps);
   if (!state.appeal) throw notFound('appeal');
   if (state.appeal.status !== 'pending') throw new DomainError('conflict', 'This appeal has already been decided.');
   return guarded(id, async () => {
     const e: NewEvent = { slot: slots.appealDecision, type: input.outcome === 'upheld' ? 'appeal_upheld' : 'appeal_dismissed', by: p.id, byRole: p.role };
     if (input.comment) e.comment = input.comment;
+    if (input.note) e.note = input.note;
     if (!(await insertEvent(id, e))) throw new DomainError('conflict', 'This appeal has already been decided.');
     const r = (await reconcileSubmission(id, deps))!;
     return appealView(r.sub, r.events, r.state)!;
@@ -871,10 +891,21 @@ export async function listSubmissions(p: Principal, q: ListQuery): Promise<{ ite
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }
 
-/** Open appeals for the township, oldest first. */
+/**
+ * Appeals for the township, oldest first: each submission with its appeal (reason, when it was
+ * filed, and the decision with its note once decided), read from the appeal's slots by `_id`.
+ */
 export async function listAppeals(status: 'pending' | 'upheld' | 'dismissed', limit: number): Promise<SubmissionView[]> {
   const docs = await Submission.find({ appealStatus: status }).sort({ _id: 1 }).limit(limit).lean<SubmissionDoc[]>();
-  return docs.map((d) => toView(d));
+  return Promise.all(
+    docs.map(async (d) => {
+      const id = d._id.toHexString();
+      const [filed, decided, reversal] = await Promise.all([readSlot(id, slots.appeal), readSlot(id, slots.appealDecision), readSlot(id, slots.reversal)]);
+      const v = toView(d);
+      if (filed) v.appeal = appealOf(d, filed, decided, reversal);
+      return v;
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import { ROLES, type Role } from '../../platform/principal';
 export interface UserDoc {
   _id: mongoose.Types.ObjectId;
   username: string;
+  /** The person's name as others are shown it (e.g. a loan officer's, in a household's inquiries). */
+  name?: string;
   passwordHash: string;
   role: Role;
   villageId?: string;
@@ -26,6 +28,7 @@ export interface UserDoc {
 const userSchema = new Schema<UserDoc>(
   {
     username: { type: String, required: true },
+    name: String,
     passwordHash: { type: String, required: true },
     role: { type: String, required: true, enum: ROLES },
     villageId: String,

@@ -1,5 +1,5 @@
 import { ROLES } from '../../platform/principal';
-import { id, obj, z } from '../../platform/validation';
+import { id, obj, text, z } from '../../platform/validation';
 
 export const USERNAME_RE = /^[A-Za-z0-9_.@-]{3,64}$/;
 
@@ -7,6 +7,8 @@ export const createUserBody = obj({
   username: z.string().regex(USERNAME_RE, '3–64 letters, digits, _ . @ or -'),
   password: z.string().min(10, 'at least 10 characters').max(256).refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
   role: z.enum(ROLES),
+  /** The person's name (姓名), shown to others, e.g. an officer's to the households it looks up. */
+  name: text(32).optional(),
   villageId: id().optional(),
   cooperativeId: id().optional(),
   storeId: id().optional(),
@@ -17,6 +19,7 @@ export const userSchema = z
   .object({
     id: z.string(),
     username: z.string(),
+    name: z.string().optional(),
     role: z.enum(ROLES),
     villageId: z.string().optional(),
     cooperativeId: z.string().optional(),

@@ -16,6 +16,8 @@ import { User, type UserDoc } from './users.model';
 
 export interface NewUser {
   username: string;
+  /** Display name (姓名). */
+  name?: string;
   password: string;
   role: Role;
   villageId?: string;
@@ -27,6 +29,7 @@ export interface NewUser {
 export interface UserView {
   id: string;
   username: string;
+  name?: string;
   role: Role;
   villageId?: string;
   cooperativeId?: string;
@@ -37,6 +40,7 @@ export interface UserView {
 
 export function toUserView(u: UserDoc): UserView {
   const v: UserView = { id: u._id.toHexString(), username: u.username, role: u.role, createdAt: u.createdAt.toISOString() };
+  if (u.name) v.name = u.name;
   if (u.villageId) v.villageId = u.villageId;
   if (u.cooperativeId) v.cooperativeId = u.cooperativeId;
   if (u.storeId) v.storeId = u.storeId;
@@ -109,12 +113,19 @@ export async function createUser(actor: Principal | undefined, input: NewUser, k
   }
   const passwordHash = await hashSecret(input.password, kdfLog2N);
   try {
-    const [doc] = await User.create([{ username: input.username, passwordHash, role: input.role, ...scope }]);
+    const [doc] = await User.create([{ username: input.username, ...(input.name ? { name: input.name } : {}), passwordHash, role: input.role, ...scope }]);
     return toUserView(doc!.toObject());
   } catch (err) {
     if (isDuplicateKeyError(err)) throw new DomainError('conflict', `The username ${input.username} is taken.`);
     throw err;
   }
+}
+
+/** The names people are shown for users (their name, else their username), by id; unknown ids are absent. */
+export async function displayNames(userIds: readonly string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(userIds)].filter((id) => Types.ObjectId.isValid(id));
+  const docs = await Promise.all(ids.map((id) => User.findById(id).select({ username: 1, name: 1 }).lean<Pick<UserDoc, '_id' | 'username' | 'name'>>()));
+  return new Map(docs.filter((d) => d !== null).map((d) => [d._id.toHexString(), d.name || d.username]));
 }
 
 /** Creates the environment's admin when the database has no admin yet; idempotent. */

@@ -128,7 +128,7 @@ describe('credit exports (POST /v1/credit/exports, file, manifest, keys)', () =>
   });
 
   it('the CSV holds exactly the households with a valid consent to this cooperative, with a header row', () => {
-    const [header, ...rows] = parse(csv) as string[][];
+    const [header, ...rows] = parse(csv, { bom: true }) as string[][];
     expect(header).to.deep.equal([...CSV_HEADER]);
     expect(rows).to.have.length(consenting.size);
     expect(new Set(rows.map((r) => r[0]))).to.deep.equal(new Set(consenting.keys()));
@@ -137,7 +137,7 @@ describe('credit exports (POST /v1/credit/exports, file, manifest, keys)', () =>
   });
 
   it('each row carries the customer reference, a masked head name, village, score, grade, reason codes, asOf and modelVersion', () => {
-    const [, ...rows] = parse(csv) as string[][];
+    const [, ...rows] = parse(csv, { bom: true }) as string[][];
     for (const r of rows) {
       const [id, ref, name, code, , score, grade, reasons, asOf, model] = r as string[];
       expect(ref).to.equal(consenting.get(id!));
@@ -153,7 +153,7 @@ describe('credit exports (POST /v1/credit/exports, file, manifest, keys)', () =>
   });
 
   it('a row equals the single look-up as of the same asOf', async () => {
-    const [, ...rows] = parse(csv) as string[][];
+    const [, ...rows] = parse(csv, { bom: true }) as string[][];
     for (const r of rows.filter((_, i) => i % 40 === 0)) {
       const res = await http().get(`/v1/credit/households/${r[0]}`).query({ purpose: '核对导出', asOf: r[8]! }).set(officer.auth);
       expect(res.status).to.equal(200);
@@ -237,7 +237,7 @@ describe('credit exports (POST /v1/credit/exports, file, manifest, keys)', () =>
     const one = [...consenting.keys()][0]!;
     const hh = await makeUser('household', { householdId: one });
     const list = await http().get(`/v1/households/${one}/inquiries`).set(hh.auth);
-    expect(list.body.items.map((i: { result: string; officerId: string }) => [i.result, i.officerId])).to.deep.include(['exported', officer.user.id]);
+    expect(list.body.items.map((i: { result: string; officerName: string }) => [i.result, i.officerName])).to.deep.include(['exported', officer.username]);
     // A retry after a crash starts over: same bytes, no second inquiry.
     await CreditExport.updateOne({ _id: new mongoose.Types.ObjectId(exportId) }, { $set: { status: 'running' } });
     const again = await runExport(exportId, { keys: signingKeysFor(ctx().config), exportDir: ctx().config.credit.exportDir, settings, log: ctx().logger });

@@ -56,5 +56,5 @@ export const lookUp = (officer: TestUser, householdId: string, query: Record<str
 export async function inquiriesOf(member: { id: string; login: TestUser }) {
   const res = await http().get(`/v1/households/${member.id}/inquiries`).set(member.login.auth);
   expect(res.status).to.equal(200);
-  return res.body.items as { officerId: string; cooperativeId: string; purpose: string; result: string; at: string }[];
+  return res.body.items as { officerId?: string; officerName: string; cooperativeId: string; cooperativeName: string; purpose: string; result: string; at: string }[];
 }

@@ -3,6 +3,7 @@
  * call is an inquiry the household can see, the same asOf always gives the same answer, and the
  * household reads its own score freely.
  */
+import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { http, makeAdmin, makeCooperative, makeHousehold, makeUser, makeVillage, verifyChainViaApi } from '../../support/factories';
 import { clock } from '../../../src/platform/clock';
@@ -27,7 +28,7 @@ describe('GET /v1/credit/households/:id', () => {
     expect(res.headers['content-type']).to.match(/application\/problem\+json/);
     const items = await inquiriesOf(m);
     expect(items).to.have.length(1);
-    expect(items[0]).to.include({ officerId: w.officer.user.id, cooperativeId: w.cooperativeId, purpose: '春耕贷款审批', result: 'consent_required' });
+    expect(items[0]).to.include({ officerName: w.officer.username, cooperativeName: '农村信用合作社', cooperativeId: w.cooperativeId, purpose: '春耕贷款审批', result: 'consent_required' });
   });
 
   it('returns the score, grade, four reasons, asOf and modelVersion with a valid consent, recorded as an ok inquiry', async () => {
@@ -138,17 +139,21 @@ describe('GET /v1/credit/households/:id', () => {
     await verifyChainViaApi(m.id, (await makeAdmin()).auth);
   });
 
-  it('a date asOf means 00:00 UTC; an asOf in the future, malformed or an unknown modelVersion is 400 and recorded as refused', async () => {
+  it('a date asOf means the end of that day in China Standard Time; an asOf in the future, malformed or an unknown modelVersion is 400 and recorded as refused', async () => {
     const m = await makeMember(w.villageId);
     await consent(m, w.cooperativeId);
     const dated = await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-06-30' });
     expect(dated.status).to.equal(200);
-    expect(dated.body.asOf).to.equal('2025-06-30T00:00:00.000Z');
+    expect(dated.body.asOf).to.equal('2025-06-30T15:59:59.999Z'); // 2025-06-30 23:59:59.999 Beijing time
     expect(dated.body.reasons).to.deep.equal([{ code: 'NO_HISTORY', impact: 0, text: '暂无计入的积分记录，按基准分计算' }]);
-    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    // The same instant written out answers the same.
+    const explicit = await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-06-30T23:59:59.999+08:00' });
+    expect(explicit.body).to.deep.equal(dated.body);
+    // The Beijing date of tomorrow has not ended anywhere yet.
+    const tomorrow = new Date(Date.now() + 8 * 3_600_000 + 86_400_000).toISOString().slice(0, 10);
     const queries: Record<string, string>[] = [
       { purpose: '贷款', asOf: tomorrow },
-      { purpose: '贷款', asOf: new Date().toISOString() },
+      { purpose: '贷款', asOf: new Date(Date.now() + 60_000).toISOString() },
       { purpose: '贷款', asOf: '2025-02-30' },
       { purpose: '贷款', asOf: 'yesterday' },
       { purpose: '贷款', asOf: '1999-12-31' },
@@ -162,6 +167,37 @@ describe('GET /v1/credit/households/:id', () => {
     }
     const results = (await inquiriesOf(m)).map((i) => i.result);
     expect(results.filter((r) => r === 'validation_failed')).to.have.length(7);
+  });
+
+  it('an asOf of just now waits for the settle margin instead of answering 400, and counts an entry posted just before', async () => {
+    const m = await makeMember(w.villageId);
+    await consent(m, w.cooperativeId);
+    await award(m.id, 30);
+    const asOf = new Date().toISOString();
+    const res = await lookUp(w.officer, m.id, { purpose: '贷款', asOf });
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(res.body.asOf).to.equal(asOf);
+    expect(res.body.reasons.map((r: { code: string }) => r.code)).to.include('MERIT_RECENT');
+    const own = await http().get(`/v1/credit/households/${m.id}`).query({ asOf: new Date().toISOString() }).set(m.login.auth);
+    expect(own.status).to.equal(200);
+    expect(own.body.score).to.equal(res.body.score);
+  });
+
+  it('a consent recorded from a paper form just now covers a look-up as of any earlier date (consent governs the disclosure)', async () => {
+    const m = await makeMember(w.villageId);
+    await award(m.id, 20);
+    const paper = await http()
+      .post('/v1/consents')
+      .set(w.clerk.auth)
+      .send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: new Date(Date.now() + 86_400_000 * 30).toISOString(), formRef: 'PAPER-2026-001' });
+    expect(paper.status, JSON.stringify(paper.body)).to.equal(201);
+    for (const asOf of ['2025-01-01', new Date().toISOString()]) {
+      const res = await lookUp(w.officer, m.id, { purpose: '贷款', asOf });
+      expect(res.status, `${asOf}: ${JSON.stringify(res.body)}`).to.equal(200);
+    }
+    const del = await http().delete(`/v1/consents/${paper.body.id}`).set(w.clerk.auth);
+    expect(del.status).to.equal(200);
+    expect((await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-01-01' })).status).to.equal(403);
   });
 
   it('a household reads its own score without consent and without an inquiry; another household is 404', async () => {
@@ -201,6 +237,28 @@ describe('GET /v1/credit/households/:id', () => {
     expect(all.map((r) => r.status)).to.deep.equal(Array(20).fill(200));
     expect(new Set(all.map((r) => r.body.score)).size).to.equal(1);
     expect(await inquiriesOf(m)).to.have.length(20);
+  });
+
+  it('the household’s inquiry list names the cooperative and the officer (names, not user ids); its clerk also sees the officer’s id', async () => {
+    const m = await makeMember(w.villageId);
+    await consent(m, w.cooperativeId);
+    const admin = await makeAdmin();
+    const created = await http()
+      .post('/v1/users')
+      .set(admin.auth)
+      .send({ username: `officer-ma-${Date.now()}`, password: 'a-long-password-1', role: 'officer', cooperativeId: w.cooperativeId, name: '马建华' });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    expect(created.body.name).to.equal('马建华');
+    const token = ctx().tokens.sign({ sub: created.body.id, role: 'officer' }, 'person');
+    expect((await http().get(`/v1/credit/households/${m.id}`).query({ purpose: '春耕贷款审批' }).set({ Authorization: `Bearer ${token}` })).status).to.equal(200);
+    const own = await http().get(`/v1/households/${m.id}/inquiries`).set(m.login.auth);
+    expect(own.status).to.equal(200);
+    expect(own.body.items).to.have.length(1);
+    expect(own.body.items[0]).to.include({ officerName: '马建华', cooperativeName: '农村信用合作社', purpose: '春耕贷款审批', result: 'ok' });
+    expect(own.body.items[0]).to.not.have.property('officerId');
+    expect(own.text).to.not.include(created.body.id);
+    const staff = await http().get(`/v1/households/${m.id}/inquiries`).set(w.clerk.auth);
+    expect(staff.body.items[0]).to.include({ officerId: created.body.id, officerName: '马建华' });
   });
 
   it('the household’s clerk and the county office see the inquiries too; a household of another village does not', async () => {

@@ -249,4 +249,63 @@ describe('daily redemption limit (village policy)', () => {
       ).status,
     ).to.equal(201);
   });
+  it('a limit set mid-day counts what was spent earlier that day: spent 10, limit set to 50 → 50 more is 409, 40 more goes through; a reversal gives its part back', async () => {
+    const s = await makeScene({
+      points: 1000,
+      items: [
+        { sku: 'RICE', points: 10, stock: 100 },
+        { sku: 'OIL', points: 40, stock: 100 },
+        { sku: 'BIG', points: 50, stock: 100 },
+      ],
+    });
+    const h = s.households[0]!;
+    const t = s.terminals[0]!;
+    const buy = (sku: string) =>
+      redeemVia(t, newKey(), { cardNo: h.cardNo, items: [{ sku, qty: 1 }] });
+    const early = await buy('RICE');
+    expect(early.status, early.text).to.equal(201);
+    const set = await http()
+      .patch(`/v1/villages/${s.villageId}`)
+      .set(s.admin.auth)
+      .send({ policy: { redemptionDailyLimit: 50 } });
+    expect(set.status).to.equal(200);
+    const over = await buy('BIG');
+    expect(over.status, over.text).to.equal(409);
+    expect(over.body).to.include({ code: 'daily_limit_exceeded', limit: 50, usedToday: 10 });
+    const fits = await buy('OIL');
+    expect(fits.status, fits.text).to.equal(201);
+    expect((await buy('RICE')).body).to.include({ code: 'daily_limit_exceeded', usedToday: 50 });
+    // The reversal of the purchase made before the limit gives its 10 points of allowance back.
+    const rev = await http().post(`/v1/redemptions/${early.body.id}/reversal`).set(t.auth);
+    expect(rev.status, rev.text).to.equal(201);
+    expect((await buy('RICE')).status).to.equal(201);
+    expect((await account(s, h.id)).spendable).to.equal(1000 - 40 - 10);
+  });
+
+  it('a limit set mid-day holds under 30 concurrent redemptions from 3 counters after earlier spending: the day never passes it', async () => {
+    const s = await makeScene({
+      points: 1000,
+      terminals: 3,
+      items: [{ sku: 'RICE', points: 10, stock: 1000 }],
+    });
+    const h = s.households[0]!;
+    const buy = (i: number) =>
+      redeemVia(s.terminals[i % 3]!, newKey(), {
+        cardNo: h.cardNo,
+        items: [{ sku: 'RICE', qty: 1 }],
+      });
+    for (let i = 0; i < 3; i++) expect((await buy(i)).status).to.equal(201);
+    await http()
+      .patch(`/v1/villages/${s.villageId}`)
+      .set(s.admin.auth)
+      .send({ policy: { redemptionDailyLimit: 100 } });
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => buy(i)));
+    const ok = results.filter((r) => r.status === 201);
+    const refused = results.filter(
+      (r) => r.status === 409 && r.body.code === 'daily_limit_exceeded',
+    );
+    expect(ok.length, results.map((r) => r.status).join()).to.equal(7);
+    expect(refused.length).to.equal(23);
+    expect((await account(s, h.id)).spendable).to.equal(1000 - 100);
+  });
 });

@@ -72,6 +72,39 @@ describe('POST /v1/submissions/:id/appeals', () => {
     expect(inbox.body.items[0].title).to.contain('申诉未获支持');
   });
 
+  it('the appeals queue shows each appeal’s reason and filing time; the decision’s note reaches the household on the submission and in its notification', async () => {
+    const { s, sub } = await postedDeduction();
+    const household = s.households[1]!;
+    const appeal = await appealVia(sub.id, household.user, '婚宴只办了八桌，没有超过村规民约的标准');
+    expect(appeal.status).to.equal(201);
+    const queue = await http().get('/v1/appeals').set(s.admin.auth);
+    expect(queue.status).to.equal(200);
+    const item = queue.body.items.find((i: { id: string }) => i.id === sub.id);
+    expect(item.appeal).to.include({ id: appeal.body.id, status: 'pending', reason: '婚宴只办了八桌，没有超过村规民约的标准', filedAt: appeal.body.filedAt });
+    expect(Date.parse(item.appeal.filedAt)).to.be.closeTo(Date.now(), 60_000);
+
+    const note = '经乡镇复核，婚宴实际为十二桌，超过村规民约八桌的标准，维持扣分。';
+    const decided = await http()
+      .post(`/v1/submissions/${sub.id}/appeals/decision`)
+      .set(s.admin.auth)
+      .send({ outcome: 'dismissed', comment: '已电话核实', note });
+    expect(decided.status, JSON.stringify(decided.body)).to.equal(200);
+    expect(decided.body).to.include({ status: 'dismissed', note, comment: '已电话核实' });
+    const seen = await getSub(s, sub.id, household.user);
+    expect(seen.appeal).to.include({ status: 'dismissed', note, reason: '婚宴只办了八桌，没有超过村规民约的标准' });
+    const inbox = await http().get(`/v1/households/${household.id}/notifications`).set(household.user.auth);
+    expect(inbox.body.items[0]).to.include({ kind: 'appeal_outcome' });
+    expect(inbox.body.items[0].body).to.contain(`复核说明：${note}`);
+    const done = await http().get('/v1/appeals?status=dismissed').set(s.admin.auth);
+    expect(done.body.items.find((i: { id: string }) => i.id === sub.id).appeal).to.include({ status: 'dismissed', note });
+    // The note is validated at the edge like any text: at most 500 characters.
+    const other = await postedDeduction();
+    await appealVia(other.sub.id, other.s.households[1]!.user);
+    const tooLong = await http().post(`/v1/submissions/${other.sub.id}/appeals/decision`).set(other.s.admin.auth).send({ outcome: 'upheld', note: '长'.repeat(501) });
+    expect(tooLong.status).to.equal(400);
+    expect(tooLong.body.errors[0].path).to.equal('note');
+  });
+
   it('takes one appeal per deduction, from the household concerned only, within 30 days of posting', async () => {
     const { s, sub } = await postedDeduction();
     const before = await countAll();
