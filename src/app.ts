@@ -17,6 +17,7 @@ import type { Logger } from './platform/logger';
 import { createMetrics, type Metrics } from './platform/metrics';
 import type { Queues } from './platform/queues';
 import { guardBody } from './platform/validation';
+import { attachmentRoutes } from './modules/attachments/attachments.routes';
 import { authRoutes } from './modules/auth/auth.routes';
 import { createAuthService } from './modules/auth/auth.service';
 import { cooperativeRoutes } from './modules/cooperatives/cooperatives.routes';
@@ -125,6 +126,7 @@ export function createApp(deps: AppDeps): Express {
   creditRoutes(api, { config: deps.config, redis: deps.redis, queues: deps.queues, metrics });
   ruleRoutes(api);
   submissionRoutes(api, { queues: deps.queues });
+  attachmentRoutes(api);
   notificationRoutes(api);
   boardRoutes(api);
   jobRoutes(api, { redis: deps.redis, queues: deps.queues, redisPrefix: deps.config.redisPrefix });

@@ -31,3 +31,20 @@ export async function getCooperative(p: Principal, cooperativeId: string): Promi
   if (!c || (p.role !== 'admin' && !(p.role === 'officer' && p.cooperativeId === cooperativeId))) throw notFound('cooperative');
   return toView(c);
 }
+
+/** Cooperatives read at most: a county has a handful, a city a few hundred. */
+const COOPERATIVES_LIST_MAX = 5000;
+
+/**
+ * The cooperatives a principal may see: all (admin), its own (officer), or those serving its
+ * village (a household choosing whom to consent to, a clerk recording a paper form, a council).
+ */
+export async function listCooperatives(p: Principal): Promise<CooperativeView[]> {
+  if (p.role === 'officer') {
+    const own = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
+    return own ? [toView(own)] : [];
+  }
+  const docs = await Cooperative.find({}).sort({ _id: 1 }).limit(COOPERATIVES_LIST_MAX).lean<CooperativeDoc[]>();
+  const visible = p.role === 'admin' ? docs : docs.filter((c) => p.villageId !== undefined && c.villageIds.includes(p.villageId));
+  return visible.map(toView);
+}

@@ -69,6 +69,7 @@ export const VALID_BODIES: Record<string, (w: World) => Record<string, unknown>>
   'POST /v1/households/{id}/adjustments': () => ({ points: 5, reason: '测试调整' }),
   'POST /v1/stores': (w) => ({ name: '公益超市', villageIds: [w.villageId] }),
   'POST /v1/cooperatives': (w) => ({ name: '信用社', villageIds: [w.villageId] }),
+  'POST /v1/attachments': (w) => ({ villageId: w.villageId, contentType: 'image/jpeg', data: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(16)]).toString('base64') }),
 };
 
 export function resolver(doc: OpenApiDoc) {
