@@ -13,7 +13,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config
 COPY src ./src
 COPY workers ./workers
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+COPY web ./web
+RUN npx tsc -p tsconfig.build.json && node web/build.mjs && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production APP_MODE=production PORT=3000 START_WORKERS=false

@@ -1,0 +1,106 @@
+/**
+ * The pages of 道德储蓄 for every role, served under /app. One small bundle (Preact); each role
+ * has its own page; everything it shows and changes goes through the same /v1 API integrators use.
+ */
+import { render } from 'preact';
+import { useEffect } from 'preact/hooks';
+import { sessionExpired } from './api';
+import { ROLE_NAMES } from './messages';
+import { AdminPage } from './pages/admin';
+import { BoardPage } from './pages/board';
+import { ClerkPage } from './pages/clerk';
+import { CouncilPage } from './pages/council';
+import { CounterPage } from './pages/counter';
+import { HouseholdPage } from './pages/household';
+import { LoginPage } from './pages/login';
+import { OfficerPage } from './pages/officer';
+import { navigate, route, subPath } from './router';
+import { saveTerminal, session, setSession, type Role } from './session';
+import { useSignal } from './signal';
+
+/** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
+export const HOME: Record<Role, string> = {
+  admin: '/admin',
+  clerk: '/clerk',
+  council: '/council',
+  terminal: '/counter',
+  officer: '/officer',
+  household: '/household',
+};
+
+const PAGES: {
+  prefix: string;
+  roles: Role[];
+  page: (p: { path: string }) => preact.JSX.Element;
+}[] = [
+  { prefix: '/clerk', roles: ['clerk'], page: ClerkPage },
+  { prefix: '/council', roles: ['council'], page: CouncilPage },
+  { prefix: '/counter', roles: ['terminal'], page: CounterPage },
+  { prefix: '/officer', roles: ['officer'], page: OfficerPage },
+  { prefix: '/household', roles: ['household'], page: HouseholdPage },
+  { prefix: '/board', roles: ['clerk', 'council', 'admin', 'household'], page: BoardPage },
+  { prefix: '/admin', roles: ['admin'], page: AdminPage },
+];
+
+function signOut(): void {
+  if (session.get()?.me.role === 'terminal') saveTerminal(null);
+  setSession(null);
+  sessionExpired.set(null);
+  navigate('/', true);
+}
+
+function Header({ role, name, wide }: { role: Role; name: string; wide: boolean }) {
+  return (
+    <header class={`top ${wide ? 'top-wide' : ''}`}>
+      <span class="brand">道德储蓄</span>
+      <span class="who">
+        {ROLE_NAMES[role]}
+        {name ? ` · ${name}` : ''}
+      </span>
+      <button type="button" class="link-button" onClick={signOut}>
+        退出登录
+      </button>
+    </header>
+  );
+}
+
+function App() {
+  const path = subPath(useSignal(route));
+  const s = useSignal(session);
+  const expired = useSignal(sessionExpired);
+
+  const match = PAGES.find((p) => path === p.prefix || path.startsWith(`${p.prefix}/`));
+  useEffect(() => {
+    if (s && !expired && (!match || !match.roles.includes(s.me.role)))
+      navigate(HOME[s.me.role], true);
+  }, [s, expired, match]);
+
+  if (!s || expired) {
+    return (
+      <LoginPage
+        expired={Boolean(expired)}
+        onSignedIn={(role) => {
+          const back = sessionExpired.get();
+          sessionExpired.set(null);
+          if (back && back !== '/app' && back !== '/app/') navigate(back, true);
+          else navigate(match && match.roles.includes(role) ? path : HOME[role], true);
+        }}
+      />
+    );
+  }
+  if (!match || !match.roles.includes(s.me.role)) return null;
+  const Page = match.page;
+  const board = match.prefix === '/board';
+  return (
+    <div class={`app role-${s.me.role} ${board ? 'is-board' : ''}`}>
+      {board ? null : (
+        <Header role={s.me.role} name={s.me.username ?? ''} wide={s.me.role === 'terminal'} />
+      )}
+      <main id="main">
+        <Page path={path} />
+      </main>
+    </div>
+  );
+}
+
+render(<App />, document.getElementById('root')!);
