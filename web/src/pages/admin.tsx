@@ -394,10 +394,6 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
     () => get<{ items: { id: string; name: string }[] }>('/v1/cooperatives').then((r) => r.items),
     [],
   );
-  const stores = useLoad(
-    () => get<{ items: { id: string; name: string }[] }>('/v1/stores').then((r) => r.items),
-    [],
-  );
   const labels = {
     username: '用户名',
     password: '初始密码',
