@@ -3,9 +3,7 @@ export declare const WEB_SRC: string;
 export declare const WEB_OUT: string;
 export declare function sourcesMtime(): number;
 export declare function webBuildStale(outDir?: string): boolean;
-export declare function buildWeb(opts?: {
-  outDir?: string;
-}): Promise<{
+export declare function buildWeb(opts?: { outDir?: string }): Promise<{
   outDir: string;
   js: string;
   css: string;

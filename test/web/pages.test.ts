@@ -360,7 +360,10 @@ describe('pages in a real browser (/app)', function () {
     expect(await textOf(page, '.alert-ok')).to.contain('扣 5 分，卡上还剩 5 分');
     expect(await page.evaluate(FOCUSED_TEXT)).to.equal('打印小票');
     await kb.press('Enter');
-    await page.waitForFunction(`${PRINTED} === 1`);
+    await eventually(
+      async () => (await page.evaluate(PRINTED)) === 1,
+      'the receipt is sent to the printer',
+    );
     const receipt = await page.locator('pre.receipt').textContent();
     expect(receipt).to.contain('肥皂');
     for (const line of receipt!.split('\n'))

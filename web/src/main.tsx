@@ -16,6 +16,9 @@ import { LoginPage } from './pages/login';
 import { OfficerPage } from './pages/officer';
 import { navigate, route, subPath } from './router';
 import { saveTerminal, session, setSession, type Role } from './session';
+import { Link } from './ui';
+
+const BOARD_ROLES: Role[] = ['clerk', 'council', 'household'];
 import { useSignal } from './signal';
 
 /** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
@@ -57,6 +60,11 @@ function Header({ role, name, wide }: { role: Role; name: string; wide: boolean 
         {ROLE_NAMES[role]}
         {name ? ` · ${name}` : ''}
       </span>
+      {BOARD_ROLES.includes(role) ? (
+        <nav aria-label="其他页面">
+          <Link href="/board">红黑榜大屏</Link>
+        </nav>
+      ) : null}
       <button type="button" class="link-button" onClick={signOut}>
         退出登录
       </button>

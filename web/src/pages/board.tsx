@@ -7,7 +7,14 @@ import { get } from '../api';
 import { beijing, thisMonthCst } from '../format';
 import { describeError } from '../messages';
 import { session } from '../session';
-import { Alert, Select, useLoad } from '../ui';
+import { Alert, Link, Select, useLoad } from '../ui';
+
+const HOME_OF: Record<string, string> = {
+  admin: '/admin',
+  clerk: '/clerk',
+  council: '/council',
+  household: '/household',
+};
 
 /** How often the screen reads the lists again. */
 const REFRESH_MS = 60_000;
@@ -106,6 +113,9 @@ export function BoardPage() {
       ) : null}
       <p class="board-foot">
         姓名只显示首尾字（本户同意公开的除外） · 每分钟自动刷新 · 更新于 {beijing(updatedAt)}
+        <Link href={(me && HOME_OF[me.role]) ?? '/'} class="no-print">
+          返回
+        </Link>
       </p>
     </div>
   );

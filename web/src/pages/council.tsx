@@ -21,6 +21,13 @@ const TABS = [
   { path: '/council/objected', label: '被提出异议的' },
 ];
 
+/** What a vote led to, in words. */
+const OUTCOMES: Record<string, string> = {
+  in_notice: '已达到规定票数，进入公示。',
+  posted: '已达到规定票数；本村不设公示期，积分已入账。',
+  rejected: '多数不同意，申报未通过。',
+};
+
 export function CouncilPage({ path }: { path: string }) {
   const households = useLoad(() => loadVillageHouseholds(), []);
   const names = useMemo(
@@ -109,7 +116,7 @@ function VoteCard({
       });
       clear();
       setResult({
-        ok: `已投${decision === 'approve' ? '同意' : '不同意'}票。${after.status === 'in_notice' ? '已达到规定票数，进入公示。' : after.status === 'rejected' ? '多数不同意，申报未通过。' : ''}`,
+        ok: `已投${decision === 'approve' ? '同意' : '不同意'}票。${OUTCOMES[after.status] ?? ''}`,
       });
       setTimeout(onVoted, 1200);
     } catch (err) {

@@ -452,7 +452,16 @@ function Checkout() {
             <Empty>还没有商品。</Empty>
           )}
           <p class="total" aria-live="polite">
-            合计 <strong>{total}</strong> 分{card ? `，兑换后剩 ${card.spendable - total} 分` : ''}
+            合计 <strong>{total}</strong> 分
+            {card ? (
+              card.spendable >= total ? (
+                `，兑换后剩 ${card.spendable - total} 分`
+              ) : (
+                <span class="short">，积分不够：还差 {total - card.spendable} 分</span>
+              )
+            ) : (
+              ''
+            )}
           </p>
           {needPin && !done ? (
             <Field

@@ -123,7 +123,7 @@ function Statement() {
               <tbody>
                 {d.entries.map((e) => (
                   <tr key={e.seq}>
-                    <td>{beijing(e.createdAt, false)}</td>
+                    <td class="nowrap">{beijing(e.createdAt, false)}</td>
                     <td>{ENTRY_TYPES[e.type] ?? e.type}</td>
                     <td class={e.points >= 0 ? 'plus' : 'minus'}>{pts(e.points)}</td>
                     <td>{e.reason ?? e.ruleCode ?? ''}</td>

@@ -189,7 +189,7 @@ function CreditResult({ credit, history }: { credit: Credit; history: History })
 export function TrendChart({ points }: { points: { month: string; score: number }[] }) {
   const w = 640;
   const h = 220;
-  const pad = { l: 40, r: 10, t: 10, b: 30 };
+  const pad = { l: 40, r: 34, t: 10, b: 30 };
   const x = (i: number) => pad.l + (i * (w - pad.l - pad.r)) / Math.max(1, points.length - 1);
   const y = (s: number) => pad.t + ((1000 - s) * (h - pad.t - pad.b)) / 1000;
   const line = points
@@ -211,9 +211,9 @@ export function TrendChart({ points }: { points: { month: string; score: number 
           </g>
         ))}
         {points.map((p, i) =>
-          i % 3 === 0 || i === points.length - 1 ? (
+          i % 6 === 0 || i === points.length - 1 ? (
             <text key={p.month} x={x(i)} y={h - 8} text-anchor="middle" class="axis">
-              {p.month.slice(2)}
+              {p.month}
             </text>
           ) : null,
         )}
@@ -264,34 +264,14 @@ const EXPORT_STATUS: Record<string, string> = {
 function Export() {
   const coopId = session.get()?.me.cooperativeId ?? '';
   const coop = useLoad(
-    () => get<{ name: string; villageIds: string[] }>(`/v1/cooperatives/${coopId}`),
+    () =>
+      get<{ name: string; villages: { id: string; name: string }[] }>(`/v1/cooperatives/${coopId}`),
     [],
   );
-  const [villages, setVillages] = useState<{ id: string; name: string }[]>([]);
+  const villages = coop.data?.villages ?? [];
   const [chosen, setChosen] = useState<Record<string, boolean>>({});
   const [job, setJob] = useState<ExportStatus | null>(null);
   const [error, setError] = useState('');
-
-  // Village names: the credit area's ids, named from an export's manifest are not at hand; the
-  // search of consenting households names the villages that have any.
-  useEffect(() => {
-    if (!coop.data) return;
-    get<{ items: { villageId: string; villageName: string }[] }>('/v1/credit/households').then(
-      (r) => {
-        const names = new Map(r.items.map((i) => [i.villageId, i.villageName]));
-        setVillages(
-          coop.data!.villageIds.map((id, n) => ({
-            id,
-            name: names.get(id) ?? `服务范围内第 ${n + 1} 个村`,
-          })),
-        );
-      },
-      () =>
-        setVillages(
-          coop.data!.villageIds.map((id, n) => ({ id, name: `服务范围内第 ${n + 1} 个村` })),
-        ),
-    );
-  }, [coop.data]);
 
   useEffect(() => {
     if (!job || job.status === 'done' || job.status === 'failed') return;
