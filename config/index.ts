@@ -24,17 +24,11 @@ const envSchema = z
     /** MongoDB 6+ connection string. Unset: start the embedded FerretDB. */
     MONGODB_URI: z.string().url().optional(),
     /** Database name; the URI's own path wins when it names one. */
-    MONGODB_DB: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,48}$/)
-      .default('moral_savings'),
+    MONGODB_DB: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/).default('moral_savings'),
     /** Redis for BullMQ, rate limits and locks. Unset: 127.0.0.1:6379, or a redis-server we start. */
     REDIS_URL: z.string().url().optional(),
     /** Prefix of every Redis key and queue, so several deployments or test runs share one Redis. */
-    REDIS_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_:.-]{1,64}$/)
-      .default('msl'),
+    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default('msl'),
     /** Folder of the embedded database, generated keys and demo credentials. */
     DATA_DIR: z.string().default('data'),
     /** Embedded FerretDB backend: `sqlite` (in DATA_DIR) or `postgresql`. */
@@ -51,10 +45,7 @@ const envSchema = z
     /** PEM (PKCS#8) ES256 private key that signs access tokens. Local mode: generated. */
     JWT_PRIVATE_KEY: z.string().optional(),
     /** Key id (`kid`) of JWT_PRIVATE_KEY. */
-    JWT_KEY_ID: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
-      .optional(),
+    JWT_KEY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
     /** JSON object {kid: PEM public key} of retired keys still accepted while tokens age out. */
     JWT_PREVIOUS_PUBLIC_KEYS: z.string().optional(),
     /** `iss` and `aud` claims of access tokens. */
@@ -69,18 +60,13 @@ const envSchema = z
     /** Seed a demo county on first start (default: on in local mode). */
     DEMO_SEED: bool.optional(),
     /** pino level. */
-    LOG_LEVEL: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Run the BullMQ workers in a child process of `npm start` (default true). */
     START_WORKERS: bool.default('true'),
     /** PEM (PKCS#8) Ed25519 private key that signs credit exports. Local mode: generated in DATA_DIR/keys. */
     EXPORT_SIGNING_KEY: z.string().optional(),
     /** Key id (`kid`) of EXPORT_SIGNING_KEY, as published in GET /v1/credit/keys. */
-    EXPORT_SIGNING_KEY_ID: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
-      .optional(),
+    EXPORT_SIGNING_KEY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
     /** JSON object {kid: PEM public key} of retired export keys, kept in the JWKS so old exports still verify. */
     EXPORT_PREVIOUS_PUBLIC_KEYS: z.string().optional(),
     /** Folder of finished credit export files (default DATA_DIR/exports). */
@@ -99,48 +85,22 @@ const envSchema = z
   })
   .superRefine((env, ctx) => {
     if (env.APP_MODE === 'production') {
-      if (!env.MONGODB_URI)
-        ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'required in production' });
-      if (!env.REDIS_URL)
-        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required in production' });
+      if (!env.MONGODB_URI) ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'required in production' });
+      if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required in production' });
       if (!env.JWT_PRIVATE_KEY || !env.JWT_KEY_ID)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['JWT_PRIVATE_KEY'],
-          message: 'JWT_PRIVATE_KEY and JWT_KEY_ID are required in production',
-        });
+        ctx.addIssue({ code: 'custom', path: ['JWT_PRIVATE_KEY'], message: 'JWT_PRIVATE_KEY and JWT_KEY_ID are required in production' });
       if (!env.EXPORT_SIGNING_KEY || !env.EXPORT_SIGNING_KEY_ID)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['EXPORT_SIGNING_KEY'],
-          message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID are required in production',
-        });
+        ctx.addIssue({ code: 'custom', path: ['EXPORT_SIGNING_KEY'], message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID are required in production' });
     }
     if (env.FERRETDB_HANDLER === 'postgresql' && !env.FERRETDB_POSTGRESQL_URL && !env.MONGODB_URI)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['FERRETDB_POSTGRESQL_URL'],
-        message: 'required with FERRETDB_HANDLER=postgresql',
-      });
+      ctx.addIssue({ code: 'custom', path: ['FERRETDB_POSTGRESQL_URL'], message: 'required with FERRETDB_HANDLER=postgresql' });
     if (Boolean(env.EXPORT_SIGNING_KEY) !== Boolean(env.EXPORT_SIGNING_KEY_ID))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['EXPORT_SIGNING_KEY_ID'],
-        message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID go together',
-      });
+      ctx.addIssue({ code: 'custom', path: ['EXPORT_SIGNING_KEY_ID'], message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID go together' });
     const grades = env.CREDIT_GRADE_THRESHOLDS.split(',').map(Number);
     if (grades.some((g, i) => g > 1000 || (i > 0 && g >= grades[i - 1]!)))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['CREDIT_GRADE_THRESHOLDS'],
-        message: 'must fall strictly and lie within 0–1000',
-      });
+      ctx.addIssue({ code: 'custom', path: ['CREDIT_GRADE_THRESHOLDS'], message: 'must fall strictly and lie within 0–1000' });
     if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ADMIN_PASSWORD'],
-        message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together',
-      });
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together' });
   });
 
 export type Config = Readonly<{
@@ -154,11 +114,7 @@ export type Config = Readonly<{
   dataDir: string;
   /** The built pages served under /app (dist/web). */
   webDir: string;
-  ferretdb: Readonly<{
-    handler: 'sqlite' | 'postgresql';
-    postgresqlUrl: string | undefined;
-    bin: string;
-  }>;
+  ferretdb: Readonly<{ handler: 'sqlite' | 'postgresql'; postgresqlUrl: string | undefined; bin: string }>;
   admin: Readonly<{ username: string; password: string }> | undefined;
   jwt: Readonly<{
     privateKeyPem: string | undefined;
@@ -175,11 +131,7 @@ export type Config = Readonly<{
   startWorkers: boolean;
   credit: Readonly<{
     /** Export signing: current private key and kid (generated in local mode when absent), retired public keys. */
-    signing: Readonly<{
-      privateKeyPem: string | undefined;
-      keyId: string | undefined;
-      previousPublicKeys: Readonly<Record<string, string>>;
-    }>;
+    signing: Readonly<{ privateKeyPem: string | undefined; keyId: string | undefined; previousPublicKeys: Readonly<Record<string, string>> }>;
     exportDir: string;
     lookupsPerMinute: number;
     lookupsPerDayAlert: number;
@@ -202,9 +154,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     try {
       previous = z.record(z.string()).parse(JSON.parse(e.JWT_PREVIOUS_PUBLIC_KEYS));
     } catch {
-      throw new Error(
-        'invalid configuration:\n  JWT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}',
-      );
+      throw new Error('invalid configuration:\n  JWT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}');
     }
   }
   let previousExportKeys: Record<string, string> = {};
@@ -212,9 +162,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     try {
       previousExportKeys = z.record(z.string()).parse(JSON.parse(e.EXPORT_PREVIOUS_PUBLIC_KEYS));
     } catch {
-      throw new Error(
-        'invalid configuration:\n  EXPORT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}',
-      );
+      throw new Error('invalid configuration:\n  EXPORT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}');
     }
   }
   const dataDir = path.resolve(e.DATA_DIR);
@@ -228,21 +176,13 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: e.REDIS_PREFIX,
     dataDir,
     // From the sources (config/) the build is ../dist/web; compiled (dist/config/) it is ../web.
-    webDir: path.resolve(
-      e.WEB_DIR ??
-        (path.basename(path.resolve(__dirname, '..')) === 'dist'
-          ? path.resolve(__dirname, '..', 'web')
-          : path.resolve(__dirname, '..', 'dist', 'web')),
-    ),
+    webDir: path.resolve(e.WEB_DIR ?? (path.basename(path.resolve(__dirname, '..')) === 'dist' ? path.resolve(__dirname, '..', 'web') : path.resolve(__dirname, '..', 'dist', 'web'))),
     ferretdb: Object.freeze({
       handler: e.FERRETDB_HANDLER,
       postgresqlUrl: e.FERRETDB_POSTGRESQL_URL,
       bin: e.FERRETDB_BIN ?? path.resolve(__dirname, '..', 'bin', 'ferretdb-launcher'),
     }),
-    admin:
-      e.ADMIN_USERNAME && e.ADMIN_PASSWORD
-        ? Object.freeze({ username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD })
-        : undefined,
+    admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? Object.freeze({ username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD }) : undefined,
     jwt: Object.freeze({
       privateKeyPem: e.JWT_PRIVATE_KEY,
       keyId: e.JWT_KEY_ID,
@@ -257,17 +197,11 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     startWorkers: e.START_WORKERS,
     credit: Object.freeze({
-      signing: Object.freeze({
-        privateKeyPem: e.EXPORT_SIGNING_KEY,
-        keyId: e.EXPORT_SIGNING_KEY_ID,
-        previousPublicKeys: Object.freeze(previousExportKeys),
-      }),
+      signing: Object.freeze({ privateKeyPem: e.EXPORT_SIGNING_KEY, keyId: e.EXPORT_SIGNING_KEY_ID, previousPublicKeys: Object.freeze(previousExportKeys) }),
       exportDir: path.resolve(e.CREDIT_EXPORT_DIR ?? path.join(dataDir, 'exports')),
       lookupsPerMinute: e.CREDIT_LOOKUPS_PER_MINUTE,
       lookupsPerDayAlert: e.CREDIT_LOOKUPS_PER_DAY_ALERT,
-      gradeThresholds: Object.freeze(
-        e.CREDIT_GRADE_THRESHOLDS.split(',').map(Number),
-      ) as unknown as readonly [number, number, number, number],
+      gradeThresholds: Object.freeze(e.CREDIT_GRADE_THRESHOLDS.split(',').map(Number)) as unknown as readonly [number, number, number, number],
       scoreSweepMs: e.CREDIT_SCORE_SWEEP_MS,
     }),
   });

@@ -51,19 +51,12 @@ export interface AppDeps {
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms)),
-  ]);
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms))]);
 }
 
 export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics();
-  registerJobMetrics(metrics.registry, {
-    redis: deps.redis,
-    queues: deps.queues,
-    redisPrefix: deps.config.redisPrefix,
-  });
+  registerJobMetrics(metrics.registry, { redis: deps.redis, queues: deps.queues, redisPrefix: deps.config.redisPrefix });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -74,37 +67,20 @@ export function createApp(deps: AppDeps): Express {
       logger: deps.logger,
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
-        const id =
-          typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
+        const id = typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
         res.setHeader('X-Request-Id', id);
         return id;
       },
       customProps: (req) => ({ requestId: (req as Request).id }),
-      autoLogging: {
-        ignore: (req) =>
-          req.url === '/healthz' ||
-          req.url === '/metrics' ||
-          Boolean(req.url?.startsWith('/app/assets/')),
-      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' || Boolean(req.url?.startsWith('/app/assets/')) },
     }),
   );
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer({ method: req.method });
-    res.on('finish', () =>
-      end({
-        route: (req.route?.path as string | undefined) ?? 'unmatched',
-        status: String(res.statusCode),
-      }),
-    );
+    res.on('finish', () => end({ route: (req.route?.path as string | undefined) ?? 'unmatched', status: String(res.statusCode) }));
     next();
   });
-  app.use(
-    express.json({
-      limit: BODY_BYTES_MAX,
-      strict: true,
-      type: ['application/json', 'application/*+json'],
-    }),
-  );
+  app.use(express.json({ limit: BODY_BYTES_MAX, strict: true, type: ['application/json', 'application/*+json'] }));
   app.use((req, _res, next) => {
     if (req.body !== undefined) guardBody(req.body);
     next();
@@ -118,32 +94,16 @@ export function createApp(deps: AppDeps): Express {
   app.get('/readyz', async (_req, res) => {
     const checks: Record<string, string> = {};
     await Promise.all([
-      withTimeout(pingDb(), READY_TIMEOUT_MS).then(
-        () => (checks.database = 'ok'),
-        () => (checks.database = 'down'),
-      ),
-      withTimeout(deps.redis.ping(), READY_TIMEOUT_MS).then(
-        () => (checks.redis = 'ok'),
-        () => (checks.redis = 'down'),
-      ),
+      withTimeout(pingDb(), READY_TIMEOUT_MS).then(() => (checks.database = 'ok'), () => (checks.database = 'down')),
+      withTimeout(deps.redis.ping(), READY_TIMEOUT_MS).then(() => (checks.redis = 'ok'), () => (checks.redis = 'down')),
     ]);
     const ready = checks.database === 'ok' && checks.redis === 'ok';
     if (ready) {
       res.json({ status: 'ready', checks });
     } else {
-      res
-        .status(503)
-        .type('application/problem+json')
-        .send(
-          JSON.stringify({
-            type: 'urn:moral-savings:problem:unavailable',
-            title: 'Service unavailable',
-            status: 503,
-            detail: 'A dependency is down.',
-            code: 'unavailable',
-            checks,
-          }),
-        );
+      res.status(503).type('application/problem+json').send(
+        JSON.stringify({ type: 'urn:moral-savings:problem:unavailable', title: 'Service unavailable', status: 503, detail: 'A dependency is down.', code: 'unavailable', checks }),
+      );
     }
   });
   app.get('/metrics', async (_req, res) => {
@@ -157,10 +117,7 @@ export function createApp(deps: AppDeps): Express {
     failuresPerMinute: deps.config.loginFailuresPerMinute,
     kdfLog2N: deps.config.passwordKdfLog2N,
   });
-  const api = new Api({
-    verifyToken: (t, k) => deps.tokens.verify(t, k),
-    resolvePrincipal: auth.resolvePrincipal,
-  });
+  const api = new Api({ verifyToken: (t, k) => deps.tokens.verify(t, k), resolvePrincipal: auth.resolvePrincipal });
   const kdf = { kdfLog2N: deps.config.passwordKdfLog2N };
   authRoutes(api, auth);
   villageRoutes(api);
@@ -182,11 +139,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  app.use(
-    '/docs',
-    swaggerUi.serve,
-    swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }),
-  );
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
 
   app.use((_req, _res, next) => next(new DomainError('not_found', 'No such route.')));
   app.use(problemMiddleware);
