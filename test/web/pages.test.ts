@@ -28,6 +28,9 @@ import {
   type TestUser,
 } from '../support/factories';
 import { eventually, makeRule } from '../modules/submissions/scene';
+import { fund } from '../modules/redemption/scene';
+import { setCardPin } from '../../src/modules/redemption/pin.service';
+import { updateVillagePolicy } from '../../src/modules/villages/villages.service';
 import { createItem } from '../../src/modules/stores/items.service';
 import { createTerminal } from '../../src/modules/stores/stores.service';
 import {
@@ -56,6 +59,8 @@ interface World {
   villageId: string;
   villageName: string;
   household: { id: string; cardNo: string; head: string };
+  /** Another household of the village, whose card has the PIN 2468. */
+  withPin: { id: string; cardNo: string };
   clerk: TestUser;
   council: TestUser[];
   householdLogin: TestUser;
@@ -98,7 +103,15 @@ describe('pages in a real browser (/app)', function () {
       head,
       cardNo: unique('PG').toUpperCase().slice(0, 20),
     });
-    for (const other of ['李秀英', '赵建国']) await makeHousehold(village.id, { head: other });
+    const withPin = await makeHousehold(village.id, { head: '李秀英' });
+    await makeHousehold(village.id, { head: '赵建国' });
+    await fund(withPin.id, 50);
+    await setCardPin(
+      { id: 'test-clerk', kind: 'person', role: 'admin' },
+      withPin.id,
+      '2468',
+      ctx().config.passwordKdfLog2N,
+    );
     const store = await makeStore([village.id]);
     for (const item of [
       { sku: 'SOAP', name: '肥皂', points: 5, stock: 10 },
@@ -113,6 +126,7 @@ describe('pages in a real browser (/app)', function () {
       villageId: village.id,
       villageName,
       household: { id: hh.id, cardNo: hh.cardNo, head },
+      withPin: { id: withPin.id, cardNo: withPin.cardNo },
       clerk: await makeUser('clerk', { villageId: village.id }),
       council: [
         await makeUser('council', { villageId: village.id }),
@@ -429,9 +443,35 @@ describe('pages in a real browser (/app)', function () {
     await review(page, 'counter-insufficient');
     expect((await entriesOf(w)).filter((e) => e.type === 'redemption')).to.have.length(2);
 
+    // A card with a PIN: the PIN field opens, a wrong PIN is explained, the right one redeems.
+    await kb.press('Escape');
+    await page.waitForSelector('input[name=cardNo]:focus');
+    await kb.type(w.withPin.cardNo);
+    await kb.press('Enter');
+    await page.waitForSelector('input[name=sku]:focus');
+    await page.waitForSelector('input[name=pin]');
+    await kb.type('SOAP');
+    await kb.press('Enter');
+    await kb.press('Enter');
+    await kb.press('Enter');
+    await page.waitForSelector('input[name=pin]:focus');
+    expect(await textOf(page, '.alert-error')).to.contain('此卡设有密码');
+    await kb.type('1111');
+    await kb.press('Enter');
+    await page.waitForSelector('.alert-error >> text=卡密码不对');
+    expect(await textOf(page, '.alert-error')).to.contain('还可以再试 2 次');
+    await review(page, 'counter-pin');
+    await kb.type('2468');
+    await kb.press('Enter');
+    await page.waitForSelector('.alert-ok');
+    expect(await textOf(page, '.alert-ok')).to.contain('扣 5 分，卡上还剩 45 分');
+
     await page.goto(url('/app/counter/day'));
     await page.waitForSelector('.balances');
-    expect(await textOf(page, '.balances')).to.contain('2');
+    // Three sales (5 + 3 + 5 points) and the refused rice; the PIN refusals spent and stored nothing.
+    expect(await textOf(page, '.balances')).to.match(
+      /兑换笔数\s+3\s+兑出积分\s+13\s+撤销 \/ 未成功\s+0 \/ 1/,
+    );
     await review(page, 'counter-day');
     await context.close();
   });
@@ -535,6 +575,85 @@ describe('pages in a real browser (/app)', function () {
     expect(await textOf(device.page, 'table')).to.contain('农户小额信用贷款审批');
     await shoot(device.page, 'household-inquiries');
     await device.context.close();
+  });
+
+  it('household: objects to a submission in public notice (it goes back to the council) and appeals a posted deduction', async () => {
+    const fileAndApprove = async (householdId: string, ruleCode: string) => {
+      const filed = await http()
+        .post('/v1/submissions')
+        .set(w.clerk.auth)
+        .send({
+          villageId: w.villageId,
+          householdId,
+          ruleCode,
+          occurredOn: new Date().toISOString().slice(0, 10),
+          evidence: { text: '村委核实' },
+        });
+      expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+      for (const member of w.council.slice(0, 2))
+        expect(
+          (
+            await http()
+              .post(`/v1/submissions/${filed.body.id}/votes`)
+              .set(member.auth)
+              .send({ decision: 'approve' })
+          ).status,
+        ).to.equal(200);
+      return filed.body.id as string;
+    };
+    await updateVillagePolicy(w.villageId, { noticePeriod: 'P1D' });
+    const inNotice = await fileAndApprove(w.withPin.id, w.ruleCode);
+    await updateVillagePolicy(w.villageId, { noticePeriod: 'PT0S' });
+    const deduction = await makeRule({
+      code: unique('PD').slice(0, 32),
+      title: '乱倒垃圾',
+      kind: 'deduction',
+      points: 1,
+    });
+    const deducted = await fileAndApprove(w.household.id, deduction.code);
+    await eventually(
+      async () =>
+        (await http().get(`/v1/submissions/${deducted}`).set(w.clerk.auth)).body.status ===
+        'posted',
+      'the deduction posts',
+    );
+
+    const { page, context } = await newDevice(360);
+    await signIn(page, w.householdLogin.username, w.householdLogin.password);
+    await page.goto(url('/app/household/notice'));
+    const card = page.locator('article.item', { hasText: '孝老爱亲' });
+    await card.getByRole('button', { name: '我有异议' }).click();
+    await card.getByRole('button', { name: '提交异议' }).click();
+    expect(await card.locator('.alert-error').innerText()).to.contain('异议理由');
+    await card.locator('textarea').fill('没有见过他照顾老人');
+    await review(page, 'household-object');
+    await card.getByRole('button', { name: '提交异议' }).click();
+    await card.locator('.alert-ok').waitFor();
+    const objected = (await http().get(`/v1/submissions/${inNotice}`).set(w.clerk.auth)).body;
+    expect(objected).to.include({ status: 'in_review', round: 2 });
+    expect(objected.history.find((e: Json) => e.type === 'objected').reason).to.equal(
+      '没有见过他照顾老人',
+    );
+
+    await page.goto(url('/app/household/appeals'));
+    const appeal = page.locator('article.item', { hasText: '乱倒垃圾' });
+    await appeal.locator('textarea').fill('那天我在外地，有车票为证');
+    await appeal.getByRole('button', { name: '提交申诉' }).click();
+    await appeal.locator('.alert-ok').waitFor();
+    await page.reload();
+    await page.locator('article.item', { hasText: '申诉待复核' }).waitFor();
+    await review(page, 'household-appealed');
+    expect(
+      (await http().get(`/v1/submissions/${deducted}`).set(w.clerk.auth)).body.appeal,
+    ).to.include({ status: 'pending', reason: '那天我在外地，有车票为证' });
+    await context.close();
+
+    const council = await newDevice();
+    await signIn(council.page, w.council[1]!.username, w.council[1]!.password);
+    await council.page.goto(url('/app/council/objected'));
+    await council.page.locator('article.item', { hasText: '第 2 轮' }).waitFor();
+    await review(council.page, 'council-objected-round2');
+    await council.context.close();
   });
 
   it('village board: this month’s red list with masked names, large type, refreshing by itself', async () => {

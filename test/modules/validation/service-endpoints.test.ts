@@ -31,8 +31,8 @@ function servedRoutes(app: Express): string[] {
   return out;
 }
 
-/** Operational routes that are deliberately outside the API document. */
-const OPERATIONAL = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'];
+/** Operational routes and the pages (/app, served by src/platform/web.ts): deliberately outside the API document. */
+const OPERATIONAL = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /', 'GET /app', 'GET /app/assets/{file}', 'GET /app/{*page}'];
 
 describe('service endpoints', () => {
   it('GET /openapi.json › OpenAPI 3.1 listing every route the app serves, each with its roles and a problem response', async () => {

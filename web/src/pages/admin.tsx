@@ -760,6 +760,69 @@ function Stores() {
   );
 }
 
+/** Adds stock (a movement, never an edit); one key per delivery, so a retried click counts once. */
+function Restock({
+  storeId,
+  items,
+  onDone,
+}: {
+  storeId: string;
+  items: { sku: string; name: string }[];
+  onDone: () => void;
+}) {
+  const [sku, setSku] = useState('');
+  const [qty, setQty] = useState('');
+  const [key, setKey] = useState(
+    () => `restock-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+  );
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function send(e: Event) {
+    e.preventDefault();
+    if (!sku || !/^\d+$/.test(qty) || Number(qty) < 1) {
+      setResult({ error: '请选择商品，并填写补货数量（1 以上的整数）。' });
+      return;
+    }
+    try {
+      await post(
+        `/v1/stores/${storeId}/items/${encodeURIComponent(sku)}/restock`,
+        { qty: Number(qty), reason: '县中心补货' },
+        { 'Idempotency-Key': key },
+      );
+      setResult({ ok: `已补货 ${qty} 件。` });
+      setQty('');
+      setKey(`restock-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+      onDone();
+    } catch (err) {
+      setResult({ error: describeError(err, { qty: '补货数量', sku: '商品' }) });
+    }
+  }
+  return (
+    <form onSubmit={send} noValidate class="subform">
+      <h3>补货</h3>
+      <div class="row">
+        <Select
+          label="商品"
+          name="restockSku"
+          value={sku}
+          onValue={setSku}
+          placeholder="请选择"
+          options={items.map((i) => ({ value: i.sku, label: `${i.name}（${i.sku}）` }))}
+        />
+        <Field
+          label="补货数量"
+          name="restockQty"
+          inputMode="numeric"
+          value={qty}
+          onValue={setQty}
+        />
+        <button type="submit">补货</button>
+      </div>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+    </form>
+  );
+}
+
 function StoreCard({ s, vnames }: { s: Store; vnames: Map<string, string> }) {
   const items = useLoad(
     () =>
@@ -848,6 +911,7 @@ function StoreCard({ s, vnames }: { s: Store; vnames: Map<string, string> }) {
           ))}
         </tbody>
       </table>
+      <Restock storeId={s.id} items={items.data ?? []} onDone={items.reload} />
       <form onSubmit={addItem} noValidate class="subform">
         <h3>添加商品</h3>
         <div class="row">

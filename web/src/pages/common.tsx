@@ -50,7 +50,13 @@ export interface Submission {
   noticeEndsAt: string | null;
   postedAt: string | null;
   appealDeadline?: string;
-  appeal?: { status: string; reason: string; filedAt: string } | null;
+  appeal?: {
+    status: string;
+    reason: string;
+    filedAt: string;
+    decidedAt?: string;
+    comment?: string;
+  } | null;
   createdAt: string;
   history?: {
     type: string;

@@ -121,6 +121,7 @@ function Checkout() {
   const redeemRef = useRef<HTMLButtonElement | null>(null);
   const retryRef = useRef<HTMLButtonElement | null>(null);
   const printRef = useRef<HTMLButtonElement | null>(null);
+  const inFlight = useRef(false);
 
   const catalogue = items.data ?? [];
   const lines = Object.entries(d.lines).map(([s, qty]) => ({
@@ -212,6 +213,8 @@ function Checkout() {
   }
 
   async function redeem() {
+    // One request at a time; the buttons stay enabled so the keyboard focus is never lost.
+    if (inFlight.current) return;
     if (!card) {
       setMessage({ kind: 'error', text: '请先扫卡。' });
       cardRef.current?.focus();
@@ -233,6 +236,7 @@ function Checkout() {
     const key = d.key || newKey();
     if (!d.key) set({ key });
     setBusy(true);
+    inFlight.current = true;
     setMessage(null);
     try {
       const r = await api<Redemption>('/v1/redemptions', {
@@ -278,6 +282,7 @@ function Checkout() {
         if (e.code === 'conflict') setTimeout(() => retryRef.current?.focus(), 0);
       }
     } finally {
+      inFlight.current = false;
       setBusy(false);
     }
   }
@@ -310,21 +315,27 @@ function Checkout() {
     next();
   }
 
+  // Shortcuts work wherever the focus is (also on the page itself, after a button was disabled).
+  const keys = useRef<(e: KeyboardEvent) => void>(() => undefined);
+  keys.current = (e: KeyboardEvent) => {
+    if (e.key === 'Enter' && e.ctrlKey && !done) {
+      e.preventDefault();
+      void redeem();
+    }
+    // Esc ends this customer (not while an unanswered redemption must be retried).
+    if (e.key === 'Escape' && !d.uncertain && !busy) {
+      e.preventDefault();
+      next();
+    }
+  };
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => keys.current(e);
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
+
   return (
-    <div
-      class="counter"
-      onKeyDown={(e) => {
-        if (e.key === 'Enter' && e.ctrlKey) {
-          e.preventDefault();
-          if (d.uncertain) void redeem();
-          else if (!done) void redeem();
-        }
-        if (e.key === 'Escape' && done) {
-          e.preventDefault();
-          next();
-        }
-      }}
-    >
+    <div class="counter">
       <div class="counter-main">
         <Section title="1. 扫卡">
           <Field
@@ -493,7 +504,7 @@ function Checkout() {
                 class="primary"
                 ref={retryRef}
                 onClick={() => void redeem()}
-                disabled={busy}
+                aria-busy={busy}
               >
                 {busy ? '正在重试…' : '重试（同一单，不会重复扣分）'}
               </button>
@@ -502,15 +513,18 @@ function Checkout() {
               </button>
             </div>
           ) : (
-            <button
-              type="button"
-              class="primary"
-              ref={redeemRef}
-              onClick={() => void redeem()}
-              disabled={busy}
-            >
-              {busy ? '正在兑换…' : '确认兑换（Ctrl+回车）'}
-            </button>
+            <>
+              <button
+                type="button"
+                class="primary"
+                ref={redeemRef}
+                onClick={() => void redeem()}
+                aria-busy={busy}
+              >
+                {busy ? '正在兑换…' : '确认兑换（Ctrl+回车）'}
+              </button>
+              <p class="hint">按 Esc 取消本单、换下一位顾客。</p>
+            </>
           )}
         </Section>
       </div>

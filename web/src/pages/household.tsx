@@ -300,6 +300,13 @@ function AppealCard({ s, onDone }: { s: Submission; onDone: () => void }) {
           </>
         ) : null}
       </p>
+      {sub.appeal ? (
+        <p class="meta">
+          {beijing(sub.appeal.filedAt)} 提出申诉，理由：{sub.appeal.reason}
+          {sub.appeal.decidedAt ? `；${beijing(sub.appeal.decidedAt)} 复核` : ''}
+          {sub.appeal.comment ? `，意见：${sub.appeal.comment}` : ''}
+        </p>
+      ) : null}
       {sub.appealDeadline && !sub.appeal ? (
         <p class="meta">可申诉至 {beijing(sub.appealDeadline)}</p>
       ) : null}
