@@ -651,7 +651,7 @@ describe('pages in a real browser (/app)', function () {
     const council = await newDevice();
     await signIn(council.page, w.council[1]!.username, w.council[1]!.password);
     await council.page.goto(url('/app/council/objected'));
-    await council.page.locator('article.item', { hasText: '第 2 轮' }).waitFor();
+    await council.page.locator('.objection', { hasText: '没有见过他照顾老人' }).waitFor();
     await review(council.page, 'council-objected-round2');
     await council.context.close();
   });
@@ -685,6 +685,16 @@ describe('pages in a real browser (/app)', function () {
       await checkA11y(page, name);
       await shoot(page, name);
     }
+    // The household's appeal (previous story) is decided: upheld, the deduction is reversed by a new entry.
+    await page.goto(url('/app/admin/appeals'));
+    const appeal = page.locator('article.item', { hasText: '那天我在外地' });
+    await appeal.locator('textarea').fill('车票属实，撤销扣分');
+    await review(page, 'admin-appeals');
+    await appeal.getByRole('button', { name: '申诉成立，撤销扣分' }).click();
+    await appeal.locator('.alert-ok').waitFor();
+    const reversed = (await entriesOf(w)).filter((e) => e.sourceType === 'appeal');
+    expect(reversed.map((e) => e.points)).to.deep.equal([1]);
+
     await page.goto(url('/app/admin/rules'));
     await page
       .locator('article.item', { hasText: w.ruleCode })

@@ -7,7 +7,19 @@ import { get, post } from '../api';
 import { useDraft } from '../drafts';
 import { beijing } from '../format';
 import { describeError, ROLE_NAMES } from '../messages';
-import { Alert, Badge, Empty, Field, Link, Loading, Section, Select, Tabs, useLoad } from '../ui';
+import {
+  Alert,
+  Badge,
+  Empty,
+  Field,
+  Link,
+  Loading,
+  Section,
+  Select,
+  Tabs,
+  TextArea,
+  useLoad,
+} from '../ui';
 import { ruleLabel } from './common';
 import { api } from '../api';
 
@@ -17,6 +29,7 @@ const TABS = [
   { path: '/admin/rules', label: '积分细则' },
   { path: '/admin/stores', label: '公益超市' },
   { path: '/admin/cooperatives', label: '信用社' },
+  { path: '/admin/appeals', label: '申诉复核' },
   { path: '/admin/jobs', label: '失败任务' },
 ];
 
@@ -47,6 +60,8 @@ export function AdminPage({ path }: { path: string }) {
         <Stores />
       ) : path === '/admin/cooperatives' ? (
         <Cooperatives />
+      ) : path === '/admin/appeals' ? (
+        <Appeals />
       ) : path === '/admin/jobs' ? (
         <Jobs />
       ) : (
@@ -1110,5 +1125,113 @@ function Jobs() {
         </article>
       ))}
     </Section>
+  );
+}
+
+interface AppealCase {
+  id: string;
+  householdId: string | null;
+  ruleTitle: string;
+  points: number;
+  occurredOn: string;
+  postedAt: string | null;
+  evidence: { text: string };
+  appeal?: { status: string; reason: string; filedAt: string } | null;
+}
+
+/** Appeals of posted deductions, decided at township level (in this deployment: the county office). */
+function Appeals() {
+  const list = useLoad(async () => {
+    const ids = (await get<{ items: AppealCase[] }>('/v1/appeals')).items.map((a) => a.id);
+    // The listing is the cached state; each case is read whole (its appeal reason and history).
+    return Promise.all(
+      ids.map(async (id) => {
+        const a = await get<AppealCase>(`/v1/submissions/${id}`);
+        const name = a.householdId
+          ? await get<{ head: string; cardNo: string }>(`/v1/households/${a.householdId}`).then(
+              (h) => `${h.head}（${h.cardNo}）`,
+              () => '农户',
+            )
+          : '农户';
+        return { ...a, name };
+      }),
+    );
+  }, []);
+  return (
+    <Section
+      title="待复核的扣分申诉"
+      actions={
+        <button type="button" onClick={list.reload}>
+          刷新
+        </button>
+      }
+    >
+      <p class="lead">
+        申诉成立会新记一笔，把扣掉的积分加回来（原记录不改动）；驳回则维持扣分。请写明复核意见，农户会收到通知。
+      </p>
+      {list.loading ? <Loading /> : null}
+      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      {list.data && !list.data.length ? <Empty>没有待复核的申诉。</Empty> : null}
+      {list.data?.map((a) => (
+        <AppealDecision key={a.id} a={a} onDone={list.reload} />
+      ))}
+    </Section>
+  );
+}
+
+function AppealDecision({ a, onDone }: { a: AppealCase & { name: string }; onDone: () => void }) {
+  const [d, set, clear] = useDraft(`admin-appeal-${a.id}`, { comment: '' });
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function decide(outcome: 'upheld' | 'dismissed') {
+    if (!d.comment.trim()) {
+      setResult({ error: '请在“复核意见”中写明理由，农户会看到。' });
+      return;
+    }
+    try {
+      await post(`/v1/submissions/${a.id}/appeals/decision`, {
+        outcome,
+        comment: d.comment.trim(),
+      });
+      clear();
+      setResult({ ok: outcome === 'upheld' ? '已认定申诉成立，扣分已撤销。' : '已驳回申诉。' });
+      setTimeout(onDone, 1200);
+    } catch (err) {
+      setResult({ error: describeError(err, { comment: '复核意见' }) });
+    }
+  }
+  return (
+    <article class="item">
+      <div class="item-head">
+        <strong>{a.name}</strong>
+        <span class="minus">{a.points} 分</span>
+      </div>
+      <p>
+        {a.ruleTitle} · 发生于 {a.occurredOn} · 入账于 {beijing(a.postedAt)}
+      </p>
+      <p class="evidence">扣分依据：{a.evidence.text}</p>
+      {a.appeal ? (
+        <p class="objection">
+          {beijing(a.appeal.filedAt)} 申诉理由：{a.appeal.reason}
+        </p>
+      ) : null}
+      <TextArea
+        label="复核意见"
+        name="comment"
+        rows={2}
+        value={d.comment}
+        onValue={(v) => set({ comment: v })}
+        required
+      />
+      <div class="buttons">
+        <button type="button" class="primary" onClick={() => decide('upheld')}>
+          申诉成立，撤销扣分
+        </button>
+        <button type="button" class="danger" onClick={() => decide('dismissed')}>
+          驳回申诉
+        </button>
+      </div>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+    </article>
   );
 }

@@ -187,6 +187,22 @@ function Notice({ names }: { names: Map<string, string> }) {
   );
 }
 
+/** The objections raised against a submission, with their reasons, read from its history. */
+function Objections({ id, inReview }: { id: string; inReview: boolean }) {
+  const detail = useLoad(() => get<Submission>(`/v1/submissions/${id}`), [id]);
+  const objections = (detail.data?.history ?? []).filter((h) => h.type === 'objected');
+  return (
+    <>
+      {objections.map((o, i) => (
+        <p key={i} class="objection">
+          {beijing(o.at)} 有人提出异议（第 {o.round} 轮公示）：{o.reason}
+        </p>
+      ))}
+      {inReview ? <p class="meta">请到“待评议”中重新投票。</p> : null}
+    </>
+  );
+}
+
 function Objected({ names }: { names: Map<string, string> }) {
   const list = useLoad(
     async () =>
@@ -205,9 +221,7 @@ function Objected({ names }: { names: Map<string, string> }) {
       {list.data && !list.data.length ? <Empty>最近没有被提出异议的事项。</Empty> : null}
       {list.data?.map((s) => (
         <SubmissionSummary key={s.id} s={s} names={names}>
-          <p class="meta">
-            当前：第 {s.round} 轮{s.noticeEndsAt ? `，上次公示至 ${beijing(s.noticeEndsAt)}` : ''}
-          </p>
+          <Objections id={s.id} inReview={s.status === 'in_review'} />
         </SubmissionSummary>
       ))}
     </Section>
