@@ -70,6 +70,8 @@ interface World {
   storeId: string;
   cooperativeId: string;
   ruleCode: string;
+  /** A rate rule (2 points an hour) for the batch. */
+  hoursRuleCode: string;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -122,6 +124,12 @@ describe('pages in a real browser (/app)', function () {
     const terminal = await createTerminal(store.id, ctx().config.passwordKdfLog2N);
     const coop = await makeCooperative([village.id]);
     const rule = await makeRule({ code: unique('PG').slice(0, 32), title: '孝老爱亲', points: 10 });
+    const hours = await makeRule({
+      code: unique('PH').slice(0, 32),
+      title: '集体劳动',
+      pointsPerUnit: 2,
+      unit: '小时',
+    });
     w = {
       villageId: village.id,
       villageName,
@@ -140,6 +148,7 @@ describe('pages in a real browser (/app)', function () {
       storeId: store.id,
       cooperativeId: coop.id,
       ruleCode: rule.code,
+      hoursRuleCode: hours.code,
     };
   });
 
@@ -267,7 +276,23 @@ describe('pages in a real browser (/app)', function () {
     await review(page, 'clerk-register');
     await page.goto(url('/app/clerk/batch'));
     await page.waitForSelector('.check-row');
+    await page.waitForSelector(`select[name=ruleCode] option[value="${w.hoursRuleCode}"]`, {
+      state: 'attached',
+    });
+    await page.selectOption('select[name=ruleCode]', w.hoursRuleCode);
+    await page.fill('textarea[name=text]', '清理村道，队长签到表为证');
+    for (const [name, qty] of [
+      ['李秀英', '3'],
+      ['赵建国', '1.5'],
+    ] as const) {
+      await page.getByLabel(new RegExp(`^${name}（`)).check();
+      await page.getByLabel(`${name}的小时`).fill(qty);
+    }
+    expect(await textOf(page, '.preview')).to.contain('预计共加 9 分（2 户');
     await review(page, 'clerk-batch');
+    await page.getByRole('button', { name: '提交评议' }).click();
+    await page.waitForSelector('.alert-ok');
+    expect(await textOf(page, '.alert-ok')).to.contain('2 户，共 9 分');
     await page.goto(url('/app/clerk/status'));
     await page.waitForSelector('article.item');
     await review(page, 'clerk-status');
