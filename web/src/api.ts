@@ -8,7 +8,10 @@
  *   repeats the request once (the same request: a redemption keeps its Idempotency-Key).
  */
 import { savedTerminal, session, setSession, type Me, type Session } from './session';
+import { clearDrafts } from './drafts';
 import { signal } from './signal';
+
+const LAST_ACCOUNT_KEY = 'msl.lastAccount';
 
 export interface FieldError {
   path: string;
@@ -74,6 +77,10 @@ async function establish(body: Record<string, string>): Promise<Session> {
   const t = await signIn(body);
   const me = await whoAmI(t.accessToken);
   const s: Session = { token: t.accessToken, expiresAt: Date.now() + t.expiresIn * 1000, me };
+  // Drafts kept over an expired session belong to the account that typed them: another account
+  // signing in on this tab starts with empty forms.
+  if (sessionStorage.getItem(LAST_ACCOUNT_KEY) !== me.id) clearDrafts();
+  sessionStorage.setItem(LAST_ACCOUNT_KEY, me.id);
   setSession(s);
   return s;
 }

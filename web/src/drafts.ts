@@ -39,3 +39,11 @@ export function useDraft<T extends Record<string, unknown>>(
   }, [key]);
   return [value, update, clear];
 }
+
+/** Forgets every draft of this tab (signing out, or another account signing in). */
+export function clearDrafts(): void {
+  for (let i = sessionStorage.length - 1; i >= 0; i--) {
+    const key = sessionStorage.key(i);
+    if (key?.startsWith(PREFIX)) sessionStorage.removeItem(key);
+  }
+}

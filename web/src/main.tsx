@@ -5,6 +5,7 @@
 import { render } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { sessionExpired } from './api';
+import { clearDrafts } from './drafts';
 import { ROLE_NAMES } from './messages';
 import { AdminPage } from './pages/admin';
 import { BoardPage } from './pages/board';
@@ -47,6 +48,7 @@ const PAGES: {
 
 function signOut(): void {
   if (session.get()?.me.role === 'terminal') saveTerminal(null);
+  clearDrafts();
   setSession(null);
   sessionExpired.set(null);
   navigate('/', true);
