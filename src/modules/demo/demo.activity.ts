@@ -79,9 +79,12 @@ export async function seedDemoActivity(input: DemoActivityInput): Promise<void> 
 
 async function seedVillageSubmissions(
   v: VillageView,
-  mine: HouseholdView[],
+  households: HouseholdView[],
   input: DemoActivityInput,
 ): Promise<void> {
+  if (!households.length) return;
+  // A small demo (`seed-demo --households 12`) has few households a village: they take turns.
+  const mine = Array.from({ length: 8 }, (_, i) => households[i % households.length]!);
   const staff = input.staff.get(v.id)!;
   const clerk: Principal = { id: staff.clerk, kind: 'person', role: 'clerk', villageId: v.id };
   const council = staff.council.map((id): Principal => ({
