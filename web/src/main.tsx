@@ -23,7 +23,7 @@ const BOARD_ROLES: Role[] = ['clerk', 'council', 'household'];
 import { useSignal } from './signal';
 
 /** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
-export const HOME: Record<Role, string> = {
+export const HOME: Partial<Record<string, string>> & Record<Role, string> = {
   admin: '/admin',
   clerk: '/clerk',
   council: '/council',
@@ -80,10 +80,10 @@ function App() {
   const expired = useSignal(sessionExpired);
 
   const match = PAGES.find((p) => path === p.prefix || path.startsWith(`${p.prefix}/`));
+  const home = s ? HOME[s.me.role] : undefined;
   useEffect(() => {
-    if (s && !expired && (!match || !match.roles.includes(s.me.role)))
-      navigate(HOME[s.me.role], true);
-  }, [s, expired, match]);
+    if (s && !expired && home && (!match || !match.roles.includes(s.me.role))) navigate(home, true);
+  }, [s, expired, match, home]);
 
   if (!s || expired) {
     return (
@@ -93,9 +93,21 @@ function App() {
           const back = sessionExpired.get();
           sessionExpired.set(null);
           if (back && back !== '/app' && back !== '/app/') navigate(back, true);
-          else navigate(match && match.roles.includes(role) ? path : HOME[role], true);
+          else navigate(match && match.roles.includes(role) ? path : (HOME[role] ?? '/'), true);
         }}
       />
+    );
+  }
+  if (!home) {
+    // A role whose pages have not been built yet (township stations, supervisors…).
+    return (
+      <div class="app">
+        <Header role={s.me.role} name={s.me.username ?? ''} wide={false} />
+        <main id="main">
+          <h1>道德储蓄</h1>
+          <p>此类账号的页面还在建设中，请先通过接口（/docs）办理，或联系县中心。</p>
+        </main>
+      </div>
     );
   }
   if (!match || !match.roles.includes(s.me.role)) return null;

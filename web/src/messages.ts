@@ -92,6 +92,8 @@ export const ROLE_NAMES: Record<string, string> = {
   terminal: '公益超市收银台',
   officer: '信用社信贷员',
   household: '农户',
+  township: '乡镇实践所',
+  supervisor: '监督运营员',
 };
 
 export const STATUS_NAMES: Record<string, string> = {
