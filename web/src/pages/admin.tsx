@@ -331,7 +331,7 @@ function Users() {
           options={[
             { value: '', label: '全部' },
             ...Object.entries(ROLE_NAMES)
-              .filter(([k]) => k !== 'terminal')
+              .filter(([k]) => ['admin', 'clerk', 'council', 'officer', 'household'].includes(k))
               .map(([value, label]) => ({ value, label })),
           ]}
         />
