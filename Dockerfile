@@ -20,7 +20,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config
 COPY src ./src
 COPY workers ./workers
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund
+COPY web ./web
+RUN npx tsc -p tsconfig.build.json && node web/build.mjs && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 # DATA_DIR is the one place the service writes (credit exports, generated files); CREDIT_EXPORT_DIR

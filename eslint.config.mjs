@@ -18,8 +18,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['tools/**/*.mjs', '**/*.cjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    files: ['tools/**/*.mjs', 'web/*.mjs', '**/*.cjs'],
+    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -43,6 +43,8 @@ const envSchema = z
     FERRETDB_POSTGRESQL_URL: z.string().optional(),
     /** Path of the launcher binary built by tools/bootstrap.mjs. */
     FERRETDB_BIN: z.string().optional(),
+    /** Folder of the built pages (web/build.mjs output) served under /app. */
+    WEB_DIR: z.string().optional(),
     /** First admin, created on first start against an empty database. */
     ADMIN_USERNAME: z.string().min(1).max(64).optional(),
     ADMIN_PASSWORD: z.string().min(8).max(256).optional(),
@@ -186,6 +188,8 @@ export type Config = Readonly<{
   redisUrl: string | undefined;
   redisPrefix: string;
   dataDir: string;
+  /** The built pages served under /app (dist/web). */
+  webDir: string;
   ferretdb: Readonly<{
     handler: 'sqlite' | 'postgresql';
     postgresqlUrl: string | undefined;
@@ -271,6 +275,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     dataDir,
+    // From the sources (config/) the build is ../dist/web; compiled (dist/config/) it is ../web.
+    webDir: path.resolve(e.WEB_DIR ?? (path.basename(path.resolve(__dirname, '..')) === 'dist' ? path.resolve(__dirname, '..', 'web') : path.resolve(__dirname, '..', 'dist', 'web'))),
     ferretdb: Object.freeze({
       handler: e.FERRETDB_HANDLER,
       postgresqlUrl: e.FERRETDB_POSTGRESQL_URL,

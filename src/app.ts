@@ -20,6 +20,8 @@ import { createMetrics, type Metrics } from './platform/metrics';
 import type { Queues } from './platform/queues';
 import { securityHeaders } from './platform/security';
 import { guardBody } from './platform/validation';
+import { pagesRouter } from './platform/web';
+import { attachmentRoutes } from './modules/attachments/attachments.routes';
 import { authRoutes } from './modules/auth/auth.routes';
 import { createAuthService } from './modules/auth/auth.service';
 import { cooperativeRoutes } from './modules/cooperatives/cooperatives.routes';
@@ -76,7 +78,7 @@ export function createApp(deps: AppDeps): Express {
         return id;
       },
       customProps: (req) => ({ requestId: (req as Request).id }),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' || Boolean(req.url?.startsWith('/app/assets/')) },
     }),
   );
   app.use(securityHeaders(deps.config.mode));
@@ -101,6 +103,8 @@ export function createApp(deps: AppDeps): Express {
     if (req.body !== undefined) guardBody(req.body);
     next();
   });
+
+  app.use(pagesRouter(deps.config.webDir));
 
   opsRoutes(app, {
     mode: deps.config.mode,
@@ -135,6 +139,7 @@ export function createApp(deps: AppDeps): Express {
   creditRoutes(api, { config: deps.config, redis: deps.redis, queues: deps.queues, metrics });
   ruleRoutes(api);
   submissionRoutes(api, { queues: deps.queues });
+  attachmentRoutes(api);
   notificationRoutes(api);
   boardRoutes(api);
   jobRoutes(api, { redis: deps.redis, queues: deps.queues, redisPrefix: deps.config.redisPrefix });

@@ -132,6 +132,7 @@ async function main(): Promise<void> {
   logger.info({ port }, 'API listening');
   process.stdout.write(
     `\n道德储蓄 Moral Savings Ledger is running.\n` +
+      `  Pages:      http://localhost:${port}/app/  (sign in with a demo login above, or DATA_DIR/demo-credentials.txt)\n` +
       `  API docs:   http://localhost:${port}/docs\n` +
       `  Readiness:  http://localhost:${port}/readyz\n` +
       `  Database:   ${embedded ? `embedded FerretDB (${config.ferretdb.handler}) at ${mongoUri}` : 'MONGODB_URI'}\n` +

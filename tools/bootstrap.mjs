@@ -68,3 +68,12 @@ if (!process.env.MONGODB_URI) {
     run(go, ['build', '-trimpath', '-o', bin, '.'], { cwd: src });
   }
 }
+
+// 3. the pages (web/ → dist/web), when missing or older than their sources
+{
+  const { buildWeb, webBuildStale } = await import('../web/build.mjs');
+  if (webBuildStale()) {
+    say('building the pages (esbuild)…');
+    await buildWeb();
+  }
+}

@@ -16,3 +16,4 @@ import './rules/rules.model';
 import './submissions/submissions.model';
 import './notifications/notifications.model';
 import './boards/boards.model';
+import './attachments/attachments.model';

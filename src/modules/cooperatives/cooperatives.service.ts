@@ -3,6 +3,7 @@ import { Types } from 'mongoose';
 import { notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { assertVillagesExist } from '../stores/stores.service';
+import { findVillage } from '../villages/villages.service';
 import { Cooperative, type CooperativeDoc } from './cooperatives.model';
 
 export interface CooperativeView {
@@ -25,9 +26,27 @@ export async function findCooperative(cooperativeId: string): Promise<Cooperativ
   return (await Cooperative.findById(cooperativeId).lean<CooperativeDoc>()) ?? undefined;
 }
 
-/** A cooperative and its service area: the county office, or one of its own officers (else 404). */
-export async function getCooperative(p: Principal, cooperativeId: string): Promise<CooperativeView> {
+/** A cooperative and its service area, with the villages' names: the county office, or one of its own officers (else 404). */
+export async function getCooperative(p: Principal, cooperativeId: string): Promise<CooperativeView & { villages: { id: string; name: string }[] }> {
   const c = await findCooperative(cooperativeId);
   if (!c || (p.role !== 'admin' && !(p.role === 'officer' && p.cooperativeId === cooperativeId))) throw notFound('cooperative');
-  return toView(c);
+  const villages = await Promise.all(c.villageIds.map(async (id) => ({ id, name: (await findVillage(id))?.name ?? '' })));
+  return { ...toView(c), villages };
+}
+
+/** Cooperatives read at most: a county has a handful, a city a few hundred. */
+const COOPERATIVES_LIST_MAX = 5000;
+
+/**
+ * The cooperatives a principal may see: all (admin), its own (officer), or those serving its
+ * village (a household choosing whom to consent to, a clerk recording a paper form, a council).
+ */
+export async function listCooperatives(p: Principal): Promise<CooperativeView[]> {
+  if (p.role === 'officer') {
+    const own = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
+    return own ? [toView(own)] : [];
+  }
+  const docs = await Cooperative.find({}).sort({ _id: 1 }).limit(COOPERATIVES_LIST_MAX).lean<CooperativeDoc[]>();
+  const visible = p.role === 'admin' ? docs : docs.filter((c) => p.villageId !== undefined && c.villageIds.includes(p.villageId));
+  return visible.map(toView);
 }

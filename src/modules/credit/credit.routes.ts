@@ -12,8 +12,12 @@ import {
   consentSchema,
   createConsentBody,
   createExportBody,
+  consentingHouseholdSchema,
   creditSchema,
   exportStatusSchema,
+  historyQuery,
+  historySchema,
+  officerSearchQuery,
   idParams,
   jwksSchema,
   listConsentsQuery,
@@ -21,6 +25,7 @@ import {
   manifestSchema,
 } from './credit.schemas';
 import { createCreditService, parseAsOf, parseInstant } from './credit.service';
+import { searchConsentingHouseholds } from './credit.search';
 import { consentReceipt, createConsent, getConsent, listConsents, revokeConsent } from './consents.service';
 
 export interface CreditRouteDeps {
@@ -80,6 +85,32 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
       responses: { 200: { description: 'Score, grade and the four main reasons', schema: creditSchema } },
     },
     async ({ principal, params, query, log }) => ({ status: 200, body: await credit.lookUp(principal, params.id, query, log) }),
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/credit/households/:id/history',
+      summary: 'The score at each of the last months’ ends (a trend); for an officer it is an inquiry like a look-up',
+      tag: 'Credit',
+      auth: ['officer', 'household'],
+      params: idParams,
+      query: historyQuery,
+      responses: { 200: { description: 'Scores, oldest first', schema: historySchema } },
+    },
+    async ({ principal, params, query, log }) => ({ status: 200, body: await credit.history(principal, params.id, query, log) }),
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/credit/households',
+      summary: "Households of the officer's cooperative area with a valid consent, by card number or name (names masked; not an inquiry)",
+      tag: 'Credit',
+      auth: ['officer'],
+      query: officerSearchQuery,
+      responses: { 200: { description: 'Consenting households', schema: z.object({ items: z.array(consentingHouseholdSchema) }) } },
+    },
+    async ({ principal, query }) => ({ status: 200, body: { items: await searchConsentingHouseholds(principal, query.q) } }),
   );
 
   api.route(

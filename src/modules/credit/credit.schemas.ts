@@ -1,6 +1,7 @@
 /** Request and response schemas of the credit reference (also the OpenAPI source). */
 import { id, obj, text, z } from '../../platform/validation';
 import { EXPORT_VILLAGES_MAX } from './credit.exports';
+import { HISTORY_MONTHS_MAX } from './credit.service';
 
 /** References a cooperative or a village office writes on paper: no spaces, quotes or formulas. */
 const reference = () => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$/, 'letters, digits and _ . / - (1–64, starting with a letter or digit)');
@@ -105,3 +106,30 @@ export const manifestSchema = z
 export const jwksSchema = z
   .object({ keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), use: z.literal('sig'), alg: z.literal('EdDSA') })) })
   .openapi('Jwks');
+
+export const historyQuery = obj({
+  /** Why the officer looks (required for officers; recorded in the inquiry). */
+  purpose: z.string().max(400).optional(),
+  months: z.string().regex(/^\d{1,2}$/, 'a whole number of months').transform(Number).pipe(z.number().int().min(2).max(HISTORY_MONTHS_MAX)).optional(),
+});
+
+export const historySchema = z
+  .object({
+    householdId: z.string(),
+    modelVersion: z.string(),
+    points: z.array(z.object({ month: z.string(), asOf: z.string(), score: z.number().int(), grade: z.string() })),
+  })
+  .openapi('CreditHistory');
+
+export const officerSearchQuery = obj({ q: text(32).optional() });
+export const consentingHouseholdSchema = z
+  .object({
+    householdId: z.string(),
+    cardNo: z.string(),
+    headMasked: z.string(),
+    villageId: z.string(),
+    villageName: z.string(),
+    consentId: z.string(),
+    consentExpiresAt: z.string(),
+  })
+  .openapi('ConsentingHousehold');

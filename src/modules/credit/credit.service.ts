@@ -179,8 +179,48 @@ export interface LookupQuery {
   modelVersion?: string;
 }
 
+export interface HistoryView {
+  householdId: string;
+  modelVersion: string;
+  /** Oldest first: one point per month end (the last one: now), each as the look-up would answer then. */
+  points: { month: string; asOf: string; score: number; grade: string }[];
+}
+
+/** Months of a trend by default (the officer page's chart), and at most. */
+export const HISTORY_MONTHS_DEFAULT = 24;
+export const HISTORY_MONTHS_MAX = 36;
+
+/** End of a month in China Standard Time (the last instant of its last day), as an instant. */
+function monthEndCst(year: number, month0: number): Date {
+  return new Date(Date.UTC(year, month0 + 1, 1) - 8 * 3_600_000 - 1);
+}
+
+/**
+ * Scores as of each of the last `months` month ends (CST), the current month's point being now:
+ * the pure score function over the same inputs a look-up as of that instant reads, so each point
+ * equals `GET /v1/credit/households/:id?asOf=…` for its asOf. The chain is read once; village
+ * levels are memoised per month (credit.inputs.ts), so a second trend of the village is cheap.
+ */
+export async function scoreHistory(household: HouseholdDoc, months: number, settings: CreditSettings): Promise<HistoryView> {
+  const now = settledBefore();
+  const own = await householdEntries(household._id.toHexString(), now);
+  const cst = new Date(now.getTime() + 8 * 3_600_000);
+  const points: HistoryView['points'] = [];
+  for (let back = months - 1; back >= 0; back--) {
+    const y = cst.getUTCFullYear();
+    const m0 = cst.getUTCMonth() - back;
+    const asOf = back === 0 ? now : monthEndCst(y, m0);
+    const month = new Date(Date.UTC(y, m0, 1)).toISOString().slice(0, 7);
+    const upTo = own.entries.filter((e) => new Date(e.createdAt).getTime() <= asOf.getTime());
+    const { view } = await scoreAsOf(household, asOf, CURRENT_MODEL, settings, { own: { entries: upTo, throughSeq: 0 } });
+    points.push({ month, asOf: view.asOf, score: view.score, grade: view.grade });
+  }
+  return { householdId: household._id.toHexString(), modelVersion: CURRENT_MODEL.version, points };
+}
+
 export interface CreditService {
   lookUp(p: Principal, householdId: string, q: LookupQuery, log: Logger): Promise<CreditView>;
+  history(p: Principal, householdId: string, q: { purpose?: string; months?: number }, log: Logger): Promise<HistoryView>;
   limits: LookupLimits;
 }
 
@@ -204,21 +244,26 @@ export function createCreditService(deps: {
     return (await scoreAsOf(household, await parseAsOf(q.asOf, 'query.asOf'), model, deps.settings)).view;
   };
 
-  async function officerLookUp(p: Principal, household: HouseholdDoc, q: LookupQuery, log: Logger): Promise<CreditView> {
+  /**
+   * An officer's disclosure of one household (a look-up or a trend): purpose, rate limit, area
+   * and consent checked, and recorded as an inquiry whatever the outcome (no record, no answer).
+   */
+  async function officerDisclosure<T>(p: Principal, household: HouseholdDoc, purposeRaw: string | undefined, label: string, log: Logger, compute: () => Promise<T>): Promise<T> {
     const householdId = household._id.toHexString();
-    const purpose = (q.purpose ?? '').trim();
+    const purpose = (purposeRaw ?? '').trim();
     const record = async (result: string) => {
       deps.metrics.creditLookups.inc({ result });
+      const stated = purpose ? purpose.slice(0, PURPOSE_LENGTH_MAX) : '（未说明）';
       await recordInquiry({
         householdId,
         officerId: p.id,
         cooperativeId: p.cooperativeId ?? '',
-        purpose: purpose ? purpose.slice(0, PURPOSE_LENGTH_MAX) : '（未说明）',
+        purpose: label ? `${stated}${label}` : stated,
         result,
         at: clock.now(),
       });
     };
-    let view: CreditView;
+    let view: T;
     try {
       await limits.consume(p.id);
       if (!purpose) throw validationError([{ path: 'query.purpose', message: 'an officer states the purpose of every look-up' }]);
@@ -229,7 +274,7 @@ export function createCreditService(deps: {
         throw new DomainError('consent_required', 'This household has not given your cooperative a valid consent to look up its credit reference.');
       }
       // Validate and compute before recording `ok`; a refused query is recorded as refused.
-      view = await answer(household, q);
+      view = await compute();
       await record('ok');
     } catch (err) {
       // A refused or failed call is still a call on this household. If even the record cannot
@@ -242,21 +287,30 @@ export function createCreditService(deps: {
     return view;
   }
 
+  /** The household itself, or an officer's household within reach (else 404). */
+  async function subject(p: Principal, householdId: string): Promise<HouseholdDoc> {
+    if (p.role === 'household' && p.householdId !== householdId) throw notFound('household');
+    const household = await findHousehold(householdId);
+    if (!household) {
+      if (p.role === 'officer') deps.metrics.creditLookups.inc({ result: 'not_found' });
+      throw notFound('household');
+    }
+    return household;
+  }
+
   return {
     limits,
     async lookUp(p, householdId, q, log) {
-      if (p.role === 'household') {
-        if (p.householdId !== householdId) throw notFound('household');
-        const own = await findHousehold(householdId);
-        if (!own) throw notFound('household');
-        return answer(own, q);
-      }
-      const household = await findHousehold(householdId);
-      if (!household) {
-        deps.metrics.creditLookups.inc({ result: 'not_found' });
-        throw notFound('household');
-      }
-      return officerLookUp(p, household, q, log);
+      const household = await subject(p, householdId);
+      if (p.role === 'household') return answer(household, q);
+      return officerDisclosure(p, household, q.purpose, '', log, () => answer(household, q));
+    },
+    async history(p, householdId, q, log) {
+      const household = await subject(p, householdId);
+      const months = q.months ?? HISTORY_MONTHS_DEFAULT;
+      const compute = () => scoreHistory(household, months, deps.settings);
+      if (p.role === 'household') return compute();
+      return officerDisclosure(p, household, q.purpose, `（含${months}个月趋势）`, log, compute);
     },
   };
 }

@@ -30,6 +30,7 @@ import { createUser } from '../users/users.service';
 import { createVillage, type VillageView } from '../villages/villages.service';
 import { between, createRng, generateHouseholds, pick, type Rng } from './demo.names';
 import { seedDemoRules } from '../rules/rules.demo';
+import { seedDemoActivity } from './demo.activity';
 
 export const DEMO_MARKER_ID = 'demo-seed';
 /** The source type of every demo ledger posting. */
@@ -196,10 +197,33 @@ export async function seedDemoCounty(opts: SeedDemoOptions): Promise<DemoCredent
   // contention (measured: 14 ms per post in sequence, 47 ms each with 50 in flight).
   for (const list of postings) for (const p of list) await postEntry(p);
 
-  const logins = await createLogins(opts.kdfLog2N, villages, households, cooperative.id);
+  const { logins, ids } = await createLogins(opts.kdfLog2N, villages, households, cooperative.id);
   const terminal = await createTerminal(store.id, opts.kdfLog2N);
   // The county's rule catalogue (积分细则), so the council workflow has rules to file under.
   await seedDemoRules();
+  // Goods, sales, consents and submissions in every state, so every page has something to show.
+  await seedDemoActivity({
+    villages,
+    households,
+    staff: new Map(
+      villages.map((v, i) => {
+        const nn = String(i + 1).padStart(2, '0');
+        return [
+          v.id,
+          {
+            clerk: ids.get(`demo-clerk-${nn}`)!,
+            council: Array.from({ length: COUNCIL_PER_VILLAGE }, (_, k) =>
+              ids.get(`demo-council-${nn}-${k + 1}`)!,
+            ),
+          },
+        ];
+      }),
+    ),
+    storeId: store.id,
+    terminalId: terminal.id,
+    cooperativeId: cooperative.id,
+    policy: DEMO_POLICY,
+  });
 
   const credentials: DemoCredentials = {
     county: COUNTY,
@@ -302,7 +326,7 @@ async function createLogins(
   villages: VillageView[],
   households: HouseholdView[],
   cooperativeId: string,
-): Promise<DemoLogin[]> {
+): Promise<{ logins: DemoLogin[]; ids: Map<string, string> }> {
   type Spec = {
     role: DemoLogin['role'];
     username: string;
@@ -350,11 +374,14 @@ async function createLogins(
     cooperativeId,
   });
 
-  return mapLimit(specs, HASH_CONCURRENCY, async ({ scope, ...spec }) => {
+  const ids = new Map<string, string>();
+  const logins = await mapLimit(specs, HASH_CONCURRENCY, async ({ scope, ...spec }) => {
     const password = demoPassword();
-    await createUser(undefined, { ...spec, password }, kdfLog2N);
+    const user = await createUser(undefined, { ...spec, password }, kdfLog2N);
+    ids.set(spec.username, user.id);
     return { role: spec.role, username: spec.username, password, scope };
   });
+  return { logins, ids };
 }
 
 /** The credentials as text for the terminal and the credentials file. */

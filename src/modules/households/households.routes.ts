@@ -32,7 +32,7 @@ export function householdRoutes(api: Api): void {
     async ({ principal, body }) => ({ status: 201, body: await createHousehold(principal, body) }),
   );
   api.route(
-    { method: 'get', path: '/v1/households', summary: "List a village's households", tag: 'Households', auth: ['admin', 'clerk', 'council'], query: listHouseholdsQuery, responses: { 200: { description: 'A page of households', schema: z.object({ items: z.array(householdSchema), next: z.string().nullable() }) } } },
+    { method: 'get', path: '/v1/households', summary: "List a village's households, or search them by card number or name (q)", tag: 'Households', auth: ['admin', 'clerk', 'council'], query: listHouseholdsQuery, responses: { 200: { description: 'A page of households', schema: z.object({ items: z.array(householdSchema), next: z.string().nullable() }) } } },
     async ({ principal, query }) => ({ status: 200, body: await listHouseholds(principal, query) }),
   );
   api.route(

@@ -28,6 +28,8 @@ export const householdSchema = z
 
 export const listHouseholdsQuery = obj({
   villageId: id().optional(),
+  /** Search: a card number (whole, case-insensitive) or part of the head's or a member's name. */
+  q: text(32).optional(),
   after: id().optional(),
   limit: queryInt(1, 500).optional(),
 });

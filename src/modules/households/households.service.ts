@@ -97,14 +97,48 @@ export async function getHousehold(p: Principal, householdId: string): Promise<H
   return toHouseholdView(await householdInReach(p, householdId));
 }
 
-/** Lists households of a village in id order, a page at a time. */
-export async function listHouseholds(p: Principal, q: { villageId?: string; after?: string; limit?: number }) {
+/** Most matches a search returns: a clerk picks one household from a short list. */
+export const SEARCH_RESULTS_MAX = 50;
+
+/** Whether a household matches a clerk's search: its whole card number, or part of a name. */
+export function matchesSearch(h: Pick<HouseholdDoc, 'cardNo' | 'head' | 'members'>, q: string): boolean {
+  const needle = q.trim().normalize('NFC');
+  if (!needle) return false;
+  if (h.cardNo.toUpperCase() === needle.toUpperCase()) return true;
+  return h.head.includes(needle) || (h.members ?? []).some((m) => m.name.includes(needle));
+}
+
+/**
+ * Finds households of one village by card number or name. It reads the village's households
+ * and matches them here: on MongoDB the (villageId, _id) index bounds the read to one village;
+ * on FerretDB's SQLite backend any filter but `_id` scans the collection, which is fine for a
+ * village office's roster (hundreds of households), not for a city-wide search.
+ */
+async function searchHouseholds(villageId: string | undefined, q: string, limit: number): Promise<HouseholdView[]> {
+  const filter = villageId ? { villageId } : {};
+  const found: HouseholdView[] = [];
+  const cursor = Household.find(filter).sort({ _id: 1 }).lean<HouseholdDoc[]>().cursor({ batchSize: 500 });
+  for await (const h of cursor) {
+    if (!matchesSearch(h, q)) continue;
+    found.push(toHouseholdView(h));
+    if (found.length >= limit) break;
+  }
+  await cursor.close();
+  // An exact card match first: a clerk who scanned a card wants that household on top.
+  return found.sort((a, b) => Number(b.cardNo.toUpperCase() === q.trim().toUpperCase()) - Number(a.cardNo.toUpperCase() === q.trim().toUpperCase()));
+}
+
+/** Lists households of a village in id order, a page at a time, or those matching `q`. */
+export async function listHouseholds(p: Principal, q: { villageId?: string; q?: string; after?: string; limit?: number }) {
   let villageId = q.villageId;
   if (p.role === 'clerk' || p.role === 'council') {
     if (villageId && villageId !== p.villageId) throw notFound('village');
     villageId = p.villageId;
   } else if (p.role !== 'admin') {
     throw forbidden();
+  }
+  if (q.q !== undefined) {
+    return { items: await searchHouseholds(villageId, q.q, Math.min(q.limit ?? SEARCH_RESULTS_MAX, SEARCH_RESULTS_MAX)), next: null };
   }
   const limit = q.limit ?? 100;
   const filter: Record<string, unknown> = {};

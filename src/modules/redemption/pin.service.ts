@@ -93,6 +93,11 @@ export interface PinStatus {
 
 export async function getPinStatus(p: Principal, householdId: string): Promise<PinStatus> {
   await householdInReach(p, householdId);
+  return pinStatusOf(householdId);
+}
+
+/** A card's PIN status without a reach check (the caller has checked it). */
+export async function pinStatusOf(householdId: string): Promise<PinStatus> {
   const [stored, head] = await Promise.all([
     CardPin.findById(householdId).lean<CardPinDoc>(),
     pinEvents.head(householdId),

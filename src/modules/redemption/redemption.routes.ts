@@ -4,6 +4,10 @@ import type { StoredResponse } from './redemption.model';
 import {
   batchBody,
   batchResultSchema,
+  cardParams,
+  cardSchema,
+  dayReportQuery,
+  dayReportSchema,
   flagParams,
   flagSchema,
   flagsQuery,
@@ -22,6 +26,7 @@ import { listFlags, resolveFlag } from './flags.service';
 import { redeem, redeemBatch, reverseRedemption } from './redemption.service';
 import { getRedemption, getReceiptText, listRedemptions } from './redemption.views';
 import { getPinStatus, removeCardPin, setCardPin } from './pin.service';
+import { readCard, storeDayReport } from './counter.service';
 
 /** A stored outcome goes out exactly as stored: a 201 view, or a refusal as problem+json. */
 const sendStored = (r: StoredResponse): Reply => ({
@@ -188,6 +193,39 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
     async ({ principal, params, body }) => ({
       status: 201,
       body: await resolveFlag(principal, params.id, params.flagId, body.note),
+    }),
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/cards/:cardNo',
+      summary: 'The card at the counter: masked head name, spendable points, PIN state',
+      tag: 'Redemption',
+      auth: ['terminal'],
+      params: cardParams,
+      responses: { 200: { description: 'The card', schema: cardSchema } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await readCard(principal, params.cardNo),
+      headers: { 'Cache-Control': 'no-store' },
+    }),
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/stores/:id/day-report',
+      summary: "A store's day (Asia/Shanghai): sales, reversals, refusals, units sold and stock now",
+      tag: 'Redemption',
+      auth: ['terminal', 'admin'],
+      params: idParams,
+      query: dayReportQuery,
+      responses: { 200: { description: 'The day report', schema: dayReportSchema } },
+    },
+    async ({ principal, params, query }) => ({
+      status: 200,
+      body: await storeDayReport(principal, params.id, query.date),
     }),
   );
 

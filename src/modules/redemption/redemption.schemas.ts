@@ -142,3 +142,43 @@ export const flagSchema = z
 export const pinStatusSchema = z
   .object({ householdId: z.string(), pinSet: z.boolean(), lockedUntil: z.string().nullable() })
   .openapi('CardPinStatus');
+
+export const cardParams = obj({ cardNo: cardNo() });
+export const cardSchema = z
+  .object({
+    cardNo: z.string(),
+    householdId: z.string(),
+    headMasked: z.string().openapi({ description: 'Head of household, first and last character only (张*明)' }),
+    villageName: z.string(),
+    spendable: z.number().int(),
+    pinSet: z.boolean(),
+    lockedUntil: z.string().nullable(),
+    dailyLimit: z.number().int().nullable(),
+  })
+  .openapi('CounterCard');
+
+export const dayReportQuery = obj({
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD (Asia/Shanghai)').optional(),
+});
+export const dayReportSchema = z
+  .object({
+    storeId: z.string(),
+    storeName: z.string(),
+    day: z.string(),
+    sales: z.object({ count: z.number().int(), points: z.number().int() }),
+    reversed: z.object({ count: z.number().int(), points: z.number().int() }),
+    refused: z.number().int(),
+    items: z.array(z.object({ sku: z.string(), name: z.string(), qtySold: z.number().int(), pointsSold: z.number().int(), stock: z.number().int() })),
+    redemptions: z.array(
+      z.object({
+        id: z.string(),
+        receiptNo: z.string(),
+        time: z.string(),
+        cardNo: z.string(),
+        points: z.number().int(),
+        status: z.enum(['pending', 'confirmed', 'failed', 'reversed']),
+        failureCode: z.string().nullable(),
+      }),
+    ),
+  })
+  .openapi('StoreDayReport');

@@ -336,7 +336,7 @@ async function dropKey(claimId: string, redemptionId: string): Promise<void> {
  * checked against the household itself on every use, falling back to the households module's
  * search (a scan on FerretDB) when the cache is empty or stale.
  */
-async function householdOfCard(cardNo: string) {
+export async function householdOfCard(cardNo: string) {
   const cached = await CardLookup.findById(cardNo).lean<CardLookupDoc>();
   if (cached) {
     const h = await findHousehold(cached.householdId);

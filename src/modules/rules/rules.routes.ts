@@ -3,8 +3,9 @@ import { DomainError, notFound } from '../../platform/errors';
 import type { Api } from '../../platform/http';
 import { z } from '../../platform/validation';
 import { canSeeVillage, findVillage } from '../villages/villages.service';
-import { codeParams, createOverrideBody, createRuleBody, effectiveRuleSchema, listRulesQuery, overrideSchema, ruleVersionSchema } from './rules.schemas';
-import { createOverride, createRuleVersion, getRule, listEffectiveRules } from './rules.service';
+import { codeParams, createOverrideBody, createRuleBody, effectiveRuleSchema, listRulesQuery, overrideSchema, previewQuery, previewSchema, ruleVersionSchema } from './rules.schemas';
+import { createOverride, createRuleVersion, getRule, listEffectiveRules, previewPoints } from './rules.service';
+import { householdInReach } from '../households/households.service';
 
 const READERS = ['admin', 'clerk', 'council', 'household'] as const;
 
@@ -55,6 +56,23 @@ export function ruleRoutes(api: Api): void {
       responses: { 200: { description: 'Versions, oldest first', schema: z.object({ code: z.string(), versions: z.array(ruleVersionSchema) }) } },
     },
     async ({ params }) => ({ status: 200, body: await getRule(params.code) }),
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/rules/:code/preview',
+      summary: 'The points a filing under this rule would give a household (caps applied; nothing is filed)',
+      tag: 'Rules',
+      auth: ['admin', 'clerk'],
+      params: codeParams,
+      query: previewQuery,
+      responses: { 200: { description: 'The preview', schema: previewSchema } },
+    },
+    async ({ principal, params, query }) => {
+      const household = await householdInReach(principal, query.householdId);
+      if (household.villageId !== query.villageId) throw notFound('household');
+      return { status: 200, body: await previewPoints({ ...query, ruleCode: params.code }) };
+    },
   );
   api.route(
     {

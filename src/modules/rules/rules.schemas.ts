@@ -89,3 +89,28 @@ export const overrideSchema = z
     createdAt: z.string(),
   })
   .openapi('RuleOverride');
+
+export const previewQuery = obj({
+  villageId: id(),
+  householdId: id(),
+  occurredOn: calendarDate(),
+  /** Units of a rate rule (e.g. hours), to the hundredth. */
+  quantity: z
+    .string()
+    .regex(/^\d{1,5}(\.\d{1,2})?$/, 'a number with at most two decimals')
+    .transform(Number)
+    .optional(),
+});
+
+export const previewSchema = z
+  .object({
+    ruleCode: z.string(),
+    ruleTitle: z.string(),
+    kind: z.enum(RULE_KINDS),
+    requestedPoints: z.number().int(),
+    points: z.number().int(),
+    capped: z.object({ limitedBy: z.enum(['month', 'year']), cap: z.number().int(), usedBefore: z.number().int() }).nullable(),
+    attachmentRequired: z.boolean(),
+    inForce: z.boolean(),
+  })
+  .openapi('PointsPreview');

@@ -401,3 +401,42 @@ export async function claimedHouseholds(submissionId: string): Promise<string[]>
   const claims = await CapClaim.find({ submissionId }).limit(10_000).lean<CapClaimDoc[]>();
   return [...new Set(claims.filter((c) => c.sourceId.endsWith('|claim')).map((c) => c.sourceId.split('|')[1]!))];
 }
+
+export interface PointsPreview {
+  ruleCode: string;
+  ruleTitle: string;
+  kind: RuleKind;
+  /** What the rule gives for the quantity, before caps (a magnitude). */
+  requestedPoints: number;
+  /** What a filing now would be granted after the household's caps (a magnitude). */
+  points: number;
+  capped: { limitedBy: 'month' | 'year'; cap: number; usedBefore: number } | null;
+  attachmentRequired: boolean;
+  inForce: boolean;
+}
+
+/**
+ * What a filing would give, without filing: the rule in force on the deed's date scores the
+ * quantity and the household's cap use so far reduces it (R4's rule, read-only: nothing is
+ * claimed, so a filing a moment later may still be reduced further by one filed in between).
+ */
+export async function previewPoints(input: { villageId: string; householdId: string; ruleCode: string; quantity?: number; occurredOn: string }): Promise<PointsPreview> {
+  const rule = await resolveRule(input.villageId, input.ruleCode, input.occurredOn);
+  if (!rule) throw notFound('rule');
+  const requested = scorePoints(rule, input.quantity, 'query.quantity');
+  let result: CapResult = { granted: requested };
+  if (rule.capPerMonth !== undefined || rule.capPerYear !== undefined) {
+    const head = await CapClaim.findOne({ key: capKey(input.householdId, rule.code, input.occurredOn.slice(0, 4)) }).sort({ seq: -1 }).lean<CapClaimDoc>();
+    result = capGrant(head ? head.usedByMonth : new Array<number>(12).fill(0), Number(input.occurredOn.slice(5, 7)), { requested, capPerMonth: rule.capPerMonth, capPerYear: rule.capPerYear });
+  }
+  return {
+    ruleCode: rule.code,
+    ruleTitle: rule.title,
+    kind: rule.kind,
+    requestedPoints: requested,
+    points: result.granted,
+    capped: result.limitedBy ? { limitedBy: result.limitedBy, cap: result.cap!, usedBefore: result.usedBefore ?? 0 } : null,
+    attachmentRequired: rule.attachmentRequired,
+    inForce: rule.inForce,
+  };
+}

@@ -1,5 +1,5 @@
 import { ROLES } from '../../platform/principal';
-import { id, obj, text, z } from '../../platform/validation';
+import { id, obj, queryInt, text, z } from '../../platform/validation';
 
 export const USERNAME_RE = /^[A-Za-z0-9_.@-]{3,64}$/;
 
@@ -28,3 +28,12 @@ export const userSchema = z
     createdAt: z.string(),
   })
   .openapi('User');
+
+export const listUsersQuery = obj({
+  role: z.enum(ROLES).optional(),
+  villageId: id().optional(),
+  after: z.string().regex(USERNAME_RE).optional(),
+  limit: queryInt(1, 500).optional(),
+});
+
+export const userListItemSchema = userSchema.extend({ disabled: z.boolean() }).openapi('UserListItem');

@@ -148,3 +148,27 @@ export async function ensureBootstrapAdmin(admin: { username: string; password: 
 export async function countCouncilVoters(villageId: string, excludeHouseholdIds: readonly string[]): Promise<number> {
   return User.countDocuments({ role: 'council', villageId, disabled: { $ne: true }, householdId: { $nin: [...excludeHouseholdIds] } });
 }
+
+/** Users one listing returns: a county has a few thousand (clerks, councils, household logins). */
+export const USERS_LIST_MAX = 500;
+
+/**
+ * Users in reach, in username order, a page at a time (`after` = the last username seen): every
+ * user for the county office; for a clerk, the council and household logins of their village.
+ */
+export async function listUsers(p: Principal, q: { role?: Role; villageId?: string; after?: string; limit?: number }): Promise<{ items: (UserView & { disabled: boolean })[]; next: string | null }> {
+  const filter: Record<string, unknown> = {};
+  if (p.role === 'clerk') {
+    if (q.villageId && q.villageId !== p.villageId) return { items: [], next: null };
+    filter.villageId = p.villageId;
+    filter.role = q.role && CLERK_MAY_CREATE.includes(q.role) ? q.role : { $in: [...CLERK_MAY_CREATE] };
+  } else {
+    if (q.role) filter.role = q.role;
+    if (q.villageId) filter.villageId = q.villageId;
+  }
+  if (q.after) filter.username = { $gt: q.after };
+  const limit = Math.min(q.limit ?? 100, USERS_LIST_MAX);
+  const docs = await User.find(filter).sort({ username: 1 }).limit(limit + 1).lean<UserDoc[]>();
+  const items = docs.slice(0, limit).map((u) => ({ ...toUserView(u), disabled: Boolean(u.disabled) }));
+  return { items, next: docs.length > limit ? items[items.length - 1]!.username : null };
+}

@@ -127,6 +127,7 @@ describe('GET /v1/cooperatives/:id', () => {
     expect(mine.status).to.equal(200);
     expect(mine.body).to.include({ id: w.cooperativeId });
     expect(mine.body.villageIds).to.deep.equal([w.villageId]);
+    expect(mine.body.villages).to.deep.equal([{ id: w.villageId, name: '测试村' }]);
     expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set((await makeAdmin()).auth)).status).to.equal(200);
     expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(otherOfficer.auth)).status).to.equal(404);
     expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(w.clerk.auth)).status).to.equal(403);

@@ -114,6 +114,7 @@ export const VALID_BODIES: Record<string, (w: World) => Record<string, unknown>>
   'POST /v1/cooperatives': (w) => ({ name: '信用社', villageIds: [w.villageId] }),
   'PATCH /v1/users/{id}': () => ({ disabled: false }),
   'PUT /v1/users/{id}/password': () => ({ newPassword: `pw-${randomBytes(8).toString('hex')}` }),
+  'POST /v1/attachments': (w) => ({ villageId: w.villageId, contentType: 'image/jpeg', data: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(16)]).toString('base64') }),
 };
 
 export function resolver(doc: OpenApiDoc) {

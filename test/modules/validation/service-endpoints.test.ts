@@ -35,8 +35,8 @@ function servedRoutes(app: Express): string[] {
   return out;
 }
 
-/** Operational routes that are deliberately outside the API document (and /docs, its viewer). */
-const OPERATIONAL = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'];
+/** Operational routes and the pages (/app, served by src/platform/web.ts): deliberately outside the API document (and /docs, its viewer). */
+const OPERATIONAL = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /', 'GET /app', 'GET /app/assets/{file}', 'GET /app/{*page}'];
 const isOperational = (r: string) =>
   OPERATIONAL.includes(r) || r === 'GET /docs' || r.startsWith('GET /docs/');
 

@@ -1,0 +1,128 @@
+/**
+ * The pages of 道德储蓄 for every role, served under /app. One small bundle (Preact); each role
+ * has its own page; everything it shows and changes goes through the same /v1 API integrators use.
+ */
+import { render } from 'preact';
+import { useEffect } from 'preact/hooks';
+import { sessionExpired } from './api';
+import { clearDrafts } from './drafts';
+import { ROLE_NAMES } from './messages';
+import { AdminPage } from './pages/admin';
+import { BoardPage } from './pages/board';
+import { ClerkPage } from './pages/clerk';
+import { CouncilPage } from './pages/council';
+import { CounterPage } from './pages/counter';
+import { HouseholdPage } from './pages/household';
+import { LoginPage } from './pages/login';
+import { OfficerPage } from './pages/officer';
+import { navigate, route, subPath } from './router';
+import { saveTerminal, session, setSession, type Role } from './session';
+import { Link } from './ui';
+
+const BOARD_ROLES: Role[] = ['clerk', 'council', 'household'];
+import { useSignal } from './signal';
+
+/** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
+export const HOME: Partial<Record<string, string>> & Record<Role, string> = {
+  admin: '/admin',
+  clerk: '/clerk',
+  council: '/council',
+  terminal: '/counter',
+  officer: '/officer',
+  household: '/household',
+};
+
+const PAGES: {
+  prefix: string;
+  roles: Role[];
+  page: (p: { path: string }) => preact.JSX.Element;
+}[] = [
+  { prefix: '/clerk', roles: ['clerk'], page: ClerkPage },
+  { prefix: '/council', roles: ['council'], page: CouncilPage },
+  { prefix: '/counter', roles: ['terminal'], page: CounterPage },
+  { prefix: '/officer', roles: ['officer'], page: OfficerPage },
+  { prefix: '/household', roles: ['household'], page: HouseholdPage },
+  { prefix: '/board', roles: ['clerk', 'council', 'admin', 'household'], page: BoardPage },
+  { prefix: '/admin', roles: ['admin'], page: AdminPage },
+];
+
+function signOut(): void {
+  if (session.get()?.me.role === 'terminal') saveTerminal(null);
+  clearDrafts();
+  setSession(null);
+  sessionExpired.set(null);
+  navigate('/', true);
+}
+
+function Header({ role, name, wide }: { role: Role; name: string; wide: boolean }) {
+  return (
+    <header class={`top ${wide ? 'top-wide' : ''}`}>
+      <span class="brand">道德储蓄</span>
+      <span class="who">
+        {ROLE_NAMES[role]}
+        {name ? ` · ${name}` : ''}
+      </span>
+      {BOARD_ROLES.includes(role) ? (
+        <nav aria-label="其他页面">
+          <Link href="/board">红黑榜大屏</Link>
+        </nav>
+      ) : null}
+      <button type="button" class="link-button" onClick={signOut}>
+        退出登录
+      </button>
+    </header>
+  );
+}
+
+function App() {
+  const path = subPath(useSignal(route));
+  const s = useSignal(session);
+  const expired = useSignal(sessionExpired);
+
+  const match = PAGES.find((p) => path === p.prefix || path.startsWith(`${p.prefix}/`));
+  const home = s ? HOME[s.me.role] : undefined;
+  useEffect(() => {
+    if (s && !expired && home && (!match || !match.roles.includes(s.me.role))) navigate(home, true);
+  }, [s, expired, match, home]);
+
+  if (!s || expired) {
+    return (
+      <LoginPage
+        expired={Boolean(expired)}
+        onSignedIn={(role) => {
+          const back = sessionExpired.get();
+          sessionExpired.set(null);
+          if (back && back !== '/app' && back !== '/app/') navigate(back, true);
+          else navigate(match && match.roles.includes(role) ? path : (HOME[role] ?? '/'), true);
+        }}
+      />
+    );
+  }
+  if (!home) {
+    // A role whose pages have not been built yet (township stations, supervisors…).
+    return (
+      <div class="app">
+        <Header role={s.me.role} name={s.me.username ?? ''} wide={false} />
+        <main id="main">
+          <h1>道德储蓄</h1>
+          <p>此类账号的页面还在建设中，请先通过接口（/docs）办理，或联系县中心。</p>
+        </main>
+      </div>
+    );
+  }
+  if (!match || !match.roles.includes(s.me.role)) return null;
+  const Page = match.page;
+  const board = match.prefix === '/board';
+  return (
+    <div class={`app role-${s.me.role} ${board ? 'is-board' : ''}`}>
+      {board ? null : (
+        <Header role={s.me.role} name={s.me.username ?? ''} wide={s.me.role === 'terminal'} />
+      )}
+      <main id="main">
+        <Page path={path} />
+      </main>
+    </div>
+  );
+}
+
+render(<App />, document.getElementById('root')!);

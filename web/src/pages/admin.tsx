@@ -1,0 +1,1237 @@
+/**
+ * 县中心管理员: villages and their council policies, users, the rule catalogue with versions,
+ * stores with items and terminals, cooperatives and their areas, failed background jobs.
+ */
+import { useMemo, useState } from 'preact/hooks';
+import { get, post } from '../api';
+import { useDraft } from '../drafts';
+import { beijing } from '../format';
+import { describeError, ROLE_NAMES } from '../messages';
+import {
+  Alert,
+  Badge,
+  Empty,
+  Field,
+  Link,
+  Loading,
+  Section,
+  Select,
+  Tabs,
+  TextArea,
+  useLoad,
+} from '../ui';
+import { ruleLabel } from './common';
+import { api } from '../api';
+
+const TABS = [
+  { path: '/admin', label: '村和评议规则' },
+  { path: '/admin/users', label: '用户' },
+  { path: '/admin/rules', label: '积分细则' },
+  { path: '/admin/stores', label: '公益超市' },
+  { path: '/admin/cooperatives', label: '信用社' },
+  { path: '/admin/appeals', label: '申诉复核' },
+  { path: '/admin/jobs', label: '失败任务' },
+];
+
+interface Village {
+  id: string;
+  name: string;
+  code: string;
+  township: string;
+  policy: { quorum: number; noticePeriod: string; redemptionDailyLimit?: number };
+}
+
+const useVillages = () =>
+  useLoad(() => get<{ items: Village[] }>('/v1/villages').then((r) => r.items), []);
+
+export function AdminPage({ path }: { path: string }) {
+  return (
+    <>
+      <h1>县新时代文明实践中心 · 管理</h1>
+      <Tabs tabs={TABS} current={path} />
+      <p class="meta">
+        <Link href="/board">打开红黑榜大屏</Link>
+      </p>
+      {path === '/admin/users' ? (
+        <Users />
+      ) : path === '/admin/rules' ? (
+        <Rules />
+      ) : path === '/admin/stores' ? (
+        <Stores />
+      ) : path === '/admin/cooperatives' ? (
+        <Cooperatives />
+      ) : path === '/admin/appeals' ? (
+        <Appeals />
+      ) : path === '/admin/jobs' ? (
+        <Jobs />
+      ) : (
+        <Villages />
+      )}
+    </>
+  );
+}
+
+/** P7D → 7天; PT10M → 10分钟; PT0S → 不公示. */
+function durationZh(iso: string): string {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(iso);
+  if (!m) return iso;
+  const parts = [
+    m[1] ? `${m[1]}天` : '',
+    m[2] ? `${m[2]}小时` : '',
+    m[3] ? `${m[3]}分钟` : '',
+    m[4] && m[4] !== '0' ? `${m[4]}秒` : '',
+  ].filter(Boolean);
+  return parts.length ? parts.join('') : '不公示';
+}
+
+function Villages() {
+  const villages = useVillages();
+  const [editing, setEditing] = useState('');
+  const v = villages.data?.find((x) => x.id === editing);
+  return (
+    <Section title="村和评议规则">
+      {villages.loading ? <Loading /> : null}
+      {villages.error ? <Alert kind="error">{describeError(villages.error)}</Alert> : null}
+      {villages.data ? (
+        <table>
+          <caption class="sr-only">各村的评议规则</caption>
+          <thead>
+            <tr>
+              <th scope="col">村</th>
+              <th scope="col">通过票数</th>
+              <th scope="col">公示期</th>
+              <th scope="col">每日兑换上限</th>
+              <th scope="col">
+                <span class="sr-only">操作</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {villages.data.map((x) => (
+              <tr key={x.id}>
+                <td>
+                  {x.name}（{x.code}，{x.township}）
+                </td>
+                <td>{x.policy.quorum}</td>
+                <td>{durationZh(x.policy.noticePeriod)}</td>
+                <td>
+                  {x.policy.redemptionDailyLimit ? `${x.policy.redemptionDailyLimit} 分` : '不限'}
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    aria-label={`修改${x.name}的规则`}
+                    onClick={() => setEditing(x.id)}
+                  >
+                    修改
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {v ? <VillagePolicy key={v.id} v={v} onSaved={villages.reload} /> : null}
+      <NewVillage onSaved={villages.reload} />
+    </Section>
+  );
+}
+
+function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
+  const [d, set, clear] = useDraft(`admin-village-${v.id}`, {
+    quorum: String(v.policy.quorum),
+    noticePeriod: v.policy.noticePeriod,
+    limit: v.policy.redemptionDailyLimit ? String(v.policy.redemptionDailyLimit) : '',
+  });
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function save(e: Event) {
+    e.preventDefault();
+    if (!/^\d+$/.test(d.quorum) || Number(d.quorum) < 1) {
+      setResult({ error: '“通过所需票数”请填 1 以上的整数。' });
+      return;
+    }
+    try {
+      await api(`/v1/villages/${v.id}`, {
+        method: 'PATCH',
+        body: {
+          policy: {
+            quorum: Number(d.quorum),
+            noticePeriod: d.noticePeriod.trim(),
+            redemptionDailyLimit: d.limit.trim() ? Number(d.limit) : null,
+          },
+        },
+      });
+      clear();
+      setResult({ ok: '已保存。' });
+      onSaved();
+    } catch (err) {
+      setResult({
+        error: describeError(err, {
+          quorum: '通过所需票数',
+          noticePeriod: '公示期',
+          redemptionDailyLimit: '每日兑换上限',
+        }),
+      });
+    }
+  }
+  return (
+    <form class="item" onSubmit={save} noValidate aria-label={`${v.name}的评议规则`}>
+      <div class="item-head">
+        <strong>
+          {v.name}（{v.code}，{v.township}）
+        </strong>
+        <span class="meta">
+          {v.policy.quorum} 票通过 · 公示 {durationZh(v.policy.noticePeriod)}
+          {v.policy.redemptionDailyLimit
+            ? ` · 每日兑换上限 ${v.policy.redemptionDailyLimit} 分`
+            : ''}
+        </span>
+      </div>
+      <div class="row">
+        <Field
+          label="通过所需票数"
+          name="quorum"
+          inputMode="numeric"
+          value={d.quorum}
+          onValue={(x) => set({ quorum: x })}
+        />
+        <Field
+          label="公示期"
+          name="noticePeriod"
+          value={d.noticePeriod}
+          onValue={(x) => set({ noticePeriod: x })}
+          hint="如 P7D（7天）、PT10M（10分钟）"
+        />
+        <Field
+          label="每日兑换上限（分，可空）"
+          name="limit"
+          inputMode="numeric"
+          value={d.limit}
+          onValue={(x) => set({ limit: x })}
+        />
+      </div>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <button type="submit">保存 {v.name}</button>
+    </form>
+  );
+}
+
+function NewVillage({ onSaved }: { onSaved: () => void }) {
+  const [d, set, clear] = useDraft('admin-new-village', {
+    name: '',
+    code: '',
+    township: '',
+    county: '',
+  });
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function save(e: Event) {
+    e.preventDefault();
+    const missing = [
+      ['name', '村名'],
+      ['code', '村代码'],
+      ['township', '乡镇'],
+      ['county', '县'],
+    ].filter(([k]) => !String(d[k as keyof typeof d]).trim());
+    if (missing.length) {
+      setResult({ error: `请填写：${missing.map(([, l]) => l).join('、')}。` });
+      return;
+    }
+    try {
+      await post('/v1/villages', {
+        name: d.name.trim(),
+        code: d.code.trim(),
+        township: d.township.trim(),
+        county: d.county.trim(),
+      });
+      clear();
+      setResult({ ok: '已新建。' });
+      onSaved();
+    } catch (err) {
+      setResult({
+        error: describeError(err, { name: '村名', code: '村代码', township: '乡镇', county: '县' }),
+      });
+    }
+  }
+  return (
+    <form onSubmit={save} noValidate class="subform">
+      <h3>新建村</h3>
+      <div class="row">
+        <Field label="村名" name="name" value={d.name} onValue={(x) => set({ name: x })} required />
+        <Field
+          label="村代码"
+          name="code"
+          value={d.code}
+          onValue={(x) => set({ code: x })}
+          required
+          hint="字母、数字、- 或 _"
+        />
+        <Field
+          label="乡镇"
+          name="township"
+          value={d.township}
+          onValue={(x) => set({ township: x })}
+          required
+        />
+        <Field
+          label="县"
+          name="county"
+          value={d.county}
+          onValue={(x) => set({ county: x })}
+          required
+        />
+      </div>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <button type="submit">新建村</button>
+    </form>
+  );
+}
+
+interface User {
+  id: string;
+  username: string;
+  role: string;
+  villageId?: string;
+  householdId?: string;
+  cooperativeId?: string;
+  storeId?: string;
+  disabled: boolean;
+  createdAt: string;
+}
+
+function Users() {
+  const villages = useVillages();
+  const [role, setRole] = useState('');
+  const [after, setAfter] = useState<string[]>([]);
+  const users = useLoad(
+    () =>
+      get<{ items: User[]; next: string | null }>('/v1/users', {
+        role: role || undefined,
+        after: after[after.length - 1],
+        limit: 50,
+      }),
+    [role, after.join()],
+  );
+  const vnames = useMemo(
+    () => new Map((villages.data ?? []).map((v) => [v.id, v.name])),
+    [villages.data],
+  );
+  return (
+    <>
+      <Section title="用户">
+        <Select
+          label="角色"
+          name="role"
+          value={role}
+          onValue={(r) => {
+            setRole(r);
+            setAfter([]);
+          }}
+          options={[
+            { value: '', label: '全部' },
+            ...Object.entries(ROLE_NAMES)
+              .filter(([k]) => ['admin', 'clerk', 'council', 'officer', 'household'].includes(k))
+              .map(([value, label]) => ({ value, label })),
+          ]}
+        />
+        <Alert kind="info">
+          停用账号和重设密码的功能正在开发中（需要服务端的账号管理接口），届时会出现在每个用户旁边。
+        </Alert>
+        {users.loading ? <Loading /> : null}
+        {users.error ? <Alert kind="error">{describeError(users.error)}</Alert> : null}
+        {users.data ? (
+          <table>
+            <caption class="sr-only">用户列表（按用户名排序，每页 50 个）</caption>
+            <thead>
+              <tr>
+                <th scope="col">用户名</th>
+                <th scope="col">角色</th>
+                <th scope="col">范围</th>
+                <th scope="col">状态</th>
+              </tr>
+            </thead>
+            <tbody>
+              {users.data.items.map((u) => (
+                <tr key={u.id}>
+                  <td>{u.username}</td>
+                  <td>{ROLE_NAMES[u.role] ?? u.role}</td>
+                  <td>
+                    {u.villageId
+                      ? (vnames.get(u.villageId) ?? '')
+                      : u.cooperativeId
+                        ? '信用社'
+                        : u.storeId
+                          ? '超市'
+                          : '全县'}
+                  </td>
+                  <td>
+                    {u.disabled ? (
+                      <Badge tone="bad">已停用</Badge>
+                    ) : (
+                      <Badge tone="good">正常</Badge>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : null}
+        <div class="buttons">
+          {after.length ? (
+            <button type="button" onClick={() => setAfter(after.slice(0, -1))}>
+              上一页
+            </button>
+          ) : null}
+          {users.data?.next ? (
+            <button type="button" onClick={() => setAfter([...after, users.data!.next!])}>
+              下一页
+            </button>
+          ) : null}
+        </div>
+      </Section>
+      <NewUser villages={villages.data ?? []} onSaved={users.reload} />
+    </>
+  );
+}
+
+function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => void }) {
+  const [d, set, clear] = useDraft('admin-new-user', {
+    username: '',
+    password: '',
+    role: 'clerk',
+    villageId: '',
+    cooperativeId: '',
+    storeId: '',
+  });
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  const coops = useLoad(
+    () => get<{ items: { id: string; name: string }[] }>('/v1/cooperatives').then((r) => r.items),
+    [],
+  );
+  const labels = {
+    username: '用户名',
+    password: '初始密码',
+    role: '角色',
+    villageId: '村',
+    cooperativeId: '信用社',
+    storeId: '超市',
+    householdId: '农户',
+  };
+  async function save(e: Event) {
+    e.preventDefault();
+    const body: Record<string, string> = {
+      username: d.username.trim(),
+      password: d.password,
+      role: d.role,
+    };
+    if (d.role === 'clerk' || d.role === 'council') body.villageId = d.villageId;
+    if (d.role === 'officer') body.cooperativeId = d.cooperativeId;
+    const missing = Object.entries(body).filter(([, v]) => !v);
+    if (missing.length) {
+      setResult({
+        error: `请填写：${missing.map(([k]) => labels[k as keyof typeof labels]).join('、')}。`,
+      });
+      return;
+    }
+    try {
+      const u = await post<User>('/v1/users', body);
+      clear();
+      setResult({ ok: `已新建用户 ${u.username}。请把初始密码当面交给本人。` });
+      onSaved();
+    } catch (err) {
+      setResult({
+        error:
+          (err as { code?: string }).code === 'conflict'
+            ? '这个用户名已被使用，请换一个。'
+            : describeError(err, labels),
+      });
+    }
+  }
+  return (
+    <Section title="新建用户">
+      <form onSubmit={save} noValidate>
+        <Select
+          label="角色"
+          name="newRole"
+          value={d.role}
+          onValue={(x) => set({ role: x })}
+          options={['clerk', 'council', 'officer', 'admin'].map((r) => ({
+            value: r,
+            label: ROLE_NAMES[r]!,
+          }))}
+          required
+          hint="农户账号由村文书在“登记农户”后建立；收银台在“公益超市”中添加终端。"
+        />
+        {d.role === 'clerk' || d.role === 'council' ? (
+          <Select
+            label="村"
+            name="villageId"
+            value={d.villageId}
+            onValue={(x) => set({ villageId: x })}
+            placeholder="请选择"
+            options={villages.map((v) => ({ value: v.id, label: v.name }))}
+            required
+          />
+        ) : null}
+        {d.role === 'officer' ? (
+          <Select
+            label="信用社"
+            name="cooperativeId"
+            value={d.cooperativeId}
+            onValue={(x) => set({ cooperativeId: x })}
+            placeholder="请选择"
+            options={(coops.data ?? []).map((c) => ({ value: c.id, label: c.name }))}
+            required
+          />
+        ) : null}
+        <Field
+          label="用户名"
+          name="username"
+          value={d.username}
+          onValue={(x) => set({ username: x })}
+          required
+          hint="3–64 位字母、数字或 _ . @ -"
+        />
+        <Field
+          label="初始密码"
+          name="password"
+          type="password"
+          value={d.password}
+          onValue={(x) => set({ password: x })}
+          required
+          hint="至少 10 个字符"
+          autoComplete="new-password"
+        />
+        {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+        {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+        <button type="submit" class="primary">
+          新建用户
+        </button>
+      </form>
+    </Section>
+  );
+}
+
+interface RuleVersion {
+  version: number;
+  title: string;
+  kind: 'award' | 'deduction';
+  points?: number;
+  pointsPerUnit?: number;
+  unit?: string;
+  capPerMonth?: number;
+  capPerYear?: number;
+  effectiveFrom: string;
+  retired: boolean;
+  description?: string;
+}
+
+function Rules() {
+  const rules = useLoad(
+    () =>
+      get<{
+        items: {
+          code: string;
+          title: string;
+          kind: 'award' | 'deduction';
+          version: number;
+          points?: number;
+          pointsPerUnit?: number;
+          unit?: string;
+          capPerMonth?: number;
+          capPerYear?: number;
+          inForce: boolean;
+        }[];
+      }>('/v1/rules').then((r) => r.items),
+    [],
+  );
+  const [open, setOpen] = useState('');
+  const versions = useLoad(
+    () =>
+      open
+        ? get<{ versions: RuleVersion[] }>(`/v1/rules/${open}`).then((r) => r.versions)
+        : Promise.resolve([]),
+    [open],
+  );
+  return (
+    <>
+      <Section title="积分细则（现行版本）">
+        {rules.loading ? <Loading /> : null}
+        {rules.data?.map((r) => (
+          <article class="item" key={r.code}>
+            <div class="item-head">
+              <strong>{ruleLabel(r)}</strong>
+              <span class="meta">
+                {r.code} · 第 {r.version} 版 {r.inForce ? '' : '· 已停用'}
+              </span>
+            </div>
+            <button
+              type="button"
+              class="link-button"
+              aria-expanded={open === r.code}
+              onClick={() => setOpen(open === r.code ? '' : r.code)}
+            >
+              {open === r.code ? '收起各版本' : '查看各版本'}
+            </button>
+            {open === r.code && versions.data ? (
+              <ol class="history">
+                {versions.data.map((v) => (
+                  <li key={v.version}>
+                    第 {v.version} 版，{v.version === 1 ? '最初版本' : `自 ${v.effectiveFrom} 起`}：
+                    {ruleLabel(v)}
+                    {v.retired ? '（停用）' : ''}
+                  </li>
+                ))}
+              </ol>
+            ) : null}
+          </article>
+        ))}
+      </Section>
+      <NewRuleVersion onSaved={rules.reload} />
+    </>
+  );
+}
+
+function NewRuleVersion({ onSaved }: { onSaved: () => void }) {
+  const [d, set, clear] = useDraft('admin-rule', {
+    code: '',
+    title: '',
+    kind: 'award',
+    mode: 'points',
+    points: '',
+    pointsPerUnit: '',
+    unit: '小时',
+    capPerMonth: '',
+    effectiveFrom: '',
+  });
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  const labels = {
+    code: '细则代码',
+    title: '名称',
+    points: '分值',
+    pointsPerUnit: '每单位分值',
+    unit: '单位',
+    capPerMonth: '每月上限',
+    effectiveFrom: '生效日期',
+  };
+  async function save(e: Event) {
+    e.preventDefault();
+    const body: Record<string, unknown> = {
+      code: d.code.trim(),
+      title: d.title.trim(),
+      kind: d.kind,
+    };
+    if (d.mode === 'points') body.points = Number(d.points);
+    else Object.assign(body, { pointsPerUnit: Number(d.pointsPerUnit), unit: d.unit.trim() });
+    if (d.capPerMonth.trim()) body.capPerMonth = Number(d.capPerMonth);
+    if (d.effectiveFrom) body.effectiveFrom = d.effectiveFrom;
+    if (
+      !body.code ||
+      !body.title ||
+      (d.mode === 'points' ? !(Number(d.points) > 0) : !(Number(d.pointsPerUnit) > 0))
+    ) {
+      setResult({ error: '请填写细则代码、名称和分值（正整数）。' });
+      return;
+    }
+    try {
+      const v = await post<{ code: string; version: number }>('/v1/rules', body);
+      clear();
+      setResult({ ok: `已保存：${v.code} 第 ${v.version} 版。已有的申报仍按当时的版本计分。` });
+      onSaved();
+    } catch (err) {
+      setResult({ error: describeError(err, labels) });
+    }
+  }
+  return (
+    <Section title="新增细则或新版本">
+      <form onSubmit={save} noValidate>
+        <p class="lead">填已有的代码即为该细则的新版本，从生效日期起用于新发生的事项。</p>
+        <div class="row">
+          <Field
+            label="细则代码"
+            name="code"
+            value={d.code}
+            onValue={(x) => set({ code: x })}
+            required
+            hint="如 volunteer-hour"
+          />
+          <Field
+            label="名称"
+            name="title"
+            value={d.title}
+            onValue={(x) => set({ title: x })}
+            required
+          />
+          <Select
+            label="类型"
+            name="kind"
+            value={d.kind}
+            onValue={(x) => set({ kind: x })}
+            options={[
+              { value: 'award', label: '加分' },
+              { value: 'deduction', label: '扣分' },
+            ]}
+          />
+          <Select
+            label="计分方式"
+            name="mode"
+            value={d.mode}
+            onValue={(x) => set({ mode: x })}
+            options={[
+              { value: 'points', label: '固定分值' },
+              { value: 'rate', label: '按数量（如每小时）' },
+            ]}
+          />
+          {d.mode === 'points' ? (
+            <Field
+              label="分值"
+              name="points"
+              inputMode="numeric"
+              value={d.points}
+              onValue={(x) => set({ points: x })}
+              required
+            />
+          ) : (
+            <>
+              <Field
+                label="每单位分值"
+                name="pointsPerUnit"
+                inputMode="numeric"
+                value={d.pointsPerUnit}
+                onValue={(x) => set({ pointsPerUnit: x })}
+                required
+              />
+              <Field
+                label="单位"
+                name="unit"
+                value={d.unit}
+                onValue={(x) => set({ unit: x })}
+                required
+              />
+            </>
+          )}
+          <Field
+            label="每月上限（可空）"
+            name="capPerMonth"
+            inputMode="numeric"
+            value={d.capPerMonth}
+            onValue={(x) => set({ capPerMonth: x })}
+          />
+          <Field
+            label="生效日期（可空，默认今天）"
+            name="effectiveFrom"
+            type="date"
+            value={d.effectiveFrom}
+            onValue={(x) => set({ effectiveFrom: x })}
+          />
+        </div>
+        {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+        {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+        <button type="submit" class="primary">
+          保存
+        </button>
+      </form>
+    </Section>
+  );
+}
+
+interface Store {
+  id: string;
+  name: string;
+  villageIds: string[];
+}
+
+function Stores() {
+  const stores = useLoad(
+    () => get<{ items: Store[] }>('/v1/stores', { limit: 500 }).then((r) => r.items),
+    [],
+  );
+  const villages = useVillages();
+  const vnames = useMemo(
+    () => new Map((villages.data ?? []).map((v) => [v.id, v.name])),
+    [villages.data],
+  );
+  const [chosen, setChosen] = useState('');
+  const store = stores.data?.find((x) => x.id === (chosen || stores.data?.[0]?.id));
+  return (
+    <Section title="公益超市">
+      {stores.loading ? <Loading /> : null}
+      {stores.data && !stores.data.length ? <Empty>还没有超市。</Empty> : null}
+      {stores.data && stores.data.length ? (
+        <Select
+          label="超市"
+          name="store"
+          value={store?.id ?? ''}
+          onValue={setChosen}
+          options={stores.data.map((x) => ({
+            value: x.id,
+            label: `${x.name}（${x.villageIds.map((v) => vnames.get(v) ?? '村').join('、')}）`,
+          }))}
+        />
+      ) : null}
+      {store ? <StoreCard key={store.id} s={store} vnames={vnames} /> : null}
+    </Section>
+  );
+}
+
+/** Adds stock (a movement, never an edit); one key per delivery, so a retried click counts once. */
+function Restock({
+  storeId,
+  items,
+  onDone,
+}: {
+  storeId: string;
+  items: { sku: string; name: string }[];
+  onDone: () => void;
+}) {
+  const [sku, setSku] = useState('');
+  const [qty, setQty] = useState('');
+  const [key, setKey] = useState(
+    () => `restock-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+  );
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function send(e: Event) {
+    e.preventDefault();
+    if (!sku || !/^\d+$/.test(qty) || Number(qty) < 1) {
+      setResult({ error: '请选择商品，并填写补货数量（1 以上的整数）。' });
+      return;
+    }
+    try {
+      await post(
+        `/v1/stores/${storeId}/items/${encodeURIComponent(sku)}/restock`,
+        { qty: Number(qty), reason: '县中心补货' },
+        { 'Idempotency-Key': key },
+      );
+      setResult({ ok: `已补货 ${qty} 件。` });
+      setQty('');
+      setKey(`restock-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+      onDone();
+    } catch (err) {
+      setResult({ error: describeError(err, { qty: '补货数量', sku: '商品' }) });
+    }
+  }
+  return (
+    <form onSubmit={send} noValidate class="subform">
+      <h3>补货</h3>
+      <div class="row">
+        <Select
+          label="商品"
+          name="restockSku"
+          value={sku}
+          onValue={setSku}
+          placeholder="请选择"
+          options={items.map((i) => ({ value: i.sku, label: `${i.name}（${i.sku}）` }))}
+        />
+        <Field
+          label="补货数量"
+          name="restockQty"
+          inputMode="numeric"
+          value={qty}
+          onValue={setQty}
+        />
+        <button type="submit">补货</button>
+      </div>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+    </form>
+  );
+}
+
+function StoreCard({ s, vnames }: { s: Store; vnames: Map<string, string> }) {
+  const items = useLoad(
+    () =>
+      get<{ items: { sku: string; name: string; points: number; stock: number }[] }>(
+        `/v1/stores/${s.id}/items`,
+      ).then((r) => r.items),
+    [s.id],
+  );
+  const terminals = useLoad(
+    () =>
+      get<{
+        items: { id: string; clientId: string; createdAt: string; revokedAt: string | null }[];
+      }>(`/v1/stores/${s.id}/terminals`).then((r) => r.items),
+    [s.id],
+  );
+  const [d, set, clear] = useDraft(`admin-item-${s.id}`, {
+    sku: '',
+    name: '',
+    points: '',
+    stock: '',
+  });
+  const [secret, setSecret] = useState<{ clientId: string; clientSecret: string } | null>(null);
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function addItem(e: Event) {
+    e.preventDefault();
+    if (
+      !d.sku.trim() ||
+      !d.name.trim() ||
+      !(Number(d.points) > 0) ||
+      !(Number(d.stock) >= 0) ||
+      d.stock === ''
+    ) {
+      setResult({ error: '请填写商品编码、名称、积分（正整数）和库存（0 或以上）。' });
+      return;
+    }
+    try {
+      await post(`/v1/stores/${s.id}/items`, {
+        sku: d.sku.trim(),
+        name: d.name.trim(),
+        points: Number(d.points),
+        stock: Number(d.stock),
+      });
+      clear();
+      setResult({ ok: '已添加商品。' });
+      items.reload();
+    } catch (err) {
+      setResult({
+        error: describeError(err, { sku: '商品编码', name: '名称', points: '积分', stock: '库存' }),
+      });
+    }
+  }
+  async function addTerminal() {
+    try {
+      setSecret(
+        await post<{ clientId: string; clientSecret: string }>(`/v1/stores/${s.id}/terminals`),
+      );
+      terminals.reload();
+    } catch (err) {
+      setResult({ error: describeError(err) });
+    }
+  }
+  return (
+    <article class="item">
+      <div class="item-head">
+        <strong>{s.name}</strong>
+        <span class="meta">服务：{s.villageIds.map((v) => vnames.get(v) ?? '村').join('、')}</span>
+      </div>
+      <table>
+        <caption>商品和库存</caption>
+        <thead>
+          <tr>
+            <th scope="col">编码</th>
+            <th scope="col">名称</th>
+            <th scope="col">积分</th>
+            <th scope="col">库存</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(items.data ?? []).map((i) => (
+            <tr key={i.sku}>
+              <td>{i.sku}</td>
+              <td>{i.name}</td>
+              <td>{i.points}</td>
+              <td>{i.stock}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <Restock storeId={s.id} items={items.data ?? []} onDone={items.reload} />
+      <form onSubmit={addItem} noValidate class="subform">
+        <h3>添加商品</h3>
+        <div class="row">
+          <Field
+            label="商品编码"
+            name="sku"
+            value={d.sku}
+            onValue={(x) => set({ sku: x })}
+            required
+          />
+          <Field
+            label="名称"
+            name="itemName"
+            value={d.name}
+            onValue={(x) => set({ name: x })}
+            required
+          />
+          <Field
+            label="积分"
+            name="points"
+            inputMode="numeric"
+            value={d.points}
+            onValue={(x) => set({ points: x })}
+            required
+          />
+          <Field
+            label="库存"
+            name="stock"
+            inputMode="numeric"
+            value={d.stock}
+            onValue={(x) => set({ stock: x })}
+            required
+          />
+        </div>
+        <button type="submit">添加商品</button>
+      </form>
+      <h3>收银台终端</h3>
+      <ul class="entries">
+        {(terminals.data ?? []).map((t) => (
+          <li key={t.id}>
+            {t.clientId} · 建于 {beijing(t.createdAt, false)}{' '}
+            {t.revokedAt ? <Badge tone="bad">已吊销</Badge> : <Badge tone="good">可用</Badge>}
+          </li>
+        ))}
+      </ul>
+      <button type="button" onClick={addTerminal}>
+        添加收银台终端
+      </button>
+      {secret ? (
+        <Alert kind="warn">
+          新终端：编号 <code>{secret.clientId}</code>，密钥 <code>{secret.clientSecret}</code>
+          。密钥只显示这一次，请现在到收银台电脑上登录并保存。
+        </Alert>
+      ) : null}
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+    </article>
+  );
+}
+
+function Cooperatives() {
+  const coops = useLoad(
+    () =>
+      get<{ items: { id: string; name: string; villageIds: string[] }[] }>('/v1/cooperatives').then(
+        (r) => r.items,
+      ),
+    [],
+  );
+  const villages = useVillages();
+  const vnames = useMemo(
+    () => new Map((villages.data ?? []).map((v) => [v.id, v.name])),
+    [villages.data],
+  );
+  const [d, set, clear] = useDraft('admin-coop', {
+    name: '',
+    chosen: {} as Record<string, boolean>,
+  });
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function save(e: Event) {
+    e.preventDefault();
+    const villageIds = Object.keys(d.chosen).filter((k) => d.chosen[k]);
+    if (!d.name.trim() || !villageIds.length) {
+      setResult({ error: '请填写信用社名称，并勾选它服务的村。' });
+      return;
+    }
+    try {
+      await post('/v1/cooperatives', { name: d.name.trim(), villageIds });
+      clear();
+      setResult({ ok: '已新建信用社。' });
+      coops.reload();
+    } catch (err) {
+      setResult({ error: describeError(err, { name: '名称', villageIds: '服务的村' }) });
+    }
+  }
+  return (
+    <>
+      <Section title="信用社和服务范围">
+        {coops.loading ? <Loading /> : null}
+        {coops.data?.map((c) => (
+          <article class="item" key={c.id}>
+            <strong>{c.name}</strong>
+            <p class="meta">
+              服务范围：{c.villageIds.map((v) => vnames.get(v) ?? '村').join('、')}
+            </p>
+          </article>
+        ))}
+      </Section>
+      <Section title="新建信用社">
+        <form onSubmit={save} noValidate>
+          <Field
+            label="名称"
+            name="coopName"
+            value={d.name}
+            onValue={(x) => set({ name: x })}
+            required
+          />
+          <fieldset class="checklist">
+            <legend>服务的村</legend>
+            {(villages.data ?? []).map((v) => (
+              <div class="check-row" key={v.id}>
+                <input
+                  type="checkbox"
+                  id={`c-${v.id}`}
+                  checked={Boolean(d.chosen[v.id])}
+                  onChange={() => set({ chosen: { ...d.chosen, [v.id]: !d.chosen[v.id] } })}
+                />
+                <label for={`c-${v.id}`}>{v.name}</label>
+              </div>
+            ))}
+          </fieldset>
+          {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+          {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+          <button type="submit" class="primary">
+            新建信用社
+          </button>
+        </form>
+      </Section>
+    </>
+  );
+}
+
+function Jobs() {
+  const jobs = useLoad(
+    () =>
+      get<{
+        items: {
+          queue: string;
+          id: string;
+          name: string;
+          failedReason: string;
+          attemptsMade: number;
+          failedAt: string | null;
+        }[];
+      }>('/v1/admin/failed-jobs').then((r) => r.items),
+    [],
+  );
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function retry(queue: string, id: string) {
+    try {
+      await post(
+        `/v1/admin/failed-jobs/${encodeURIComponent(queue)}/${encodeURIComponent(id)}/retry`,
+      );
+      setResult({ ok: '已重新排队。' });
+      jobs.reload();
+    } catch (err) {
+      setResult({ error: describeError(err) });
+    }
+  }
+  return (
+    <Section
+      title="失败的后台任务"
+      actions={
+        <button type="button" onClick={jobs.reload}>
+          刷新
+        </button>
+      }
+    >
+      <p class="lead">
+        后台任务（公示期满入账、通知、信用导出等）重试多次仍失败的会列在这里。排除原因后可以重新排队。
+      </p>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      {jobs.loading ? <Loading /> : null}
+      {jobs.data && !jobs.data.length ? <Empty>没有失败的任务。</Empty> : null}
+      {jobs.data?.map((j) => (
+        <article class="item" key={`${j.queue}-${j.id}`}>
+          <strong>
+            {j.queue} · {j.id}
+          </strong>
+          <p class="meta">
+            尝试 {j.attemptsMade} 次 · 失败于 {beijing(j.failedAt)} · 原因：{j.failedReason}
+          </p>
+          <button type="button" onClick={() => retry(j.queue, j.id)}>
+            重新排队
+          </button>
+        </article>
+      ))}
+    </Section>
+  );
+}
+
+interface AppealCase {
+  id: string;
+  householdId: string | null;
+  ruleTitle: string;
+  points: number;
+  occurredOn: string;
+  postedAt: string | null;
+  evidence: { text: string };
+  appeal?: { status: string; reason: string; filedAt: string } | null;
+}
+
+/** Appeals of posted deductions, decided at township level (in this deployment: the county office). */
+function Appeals() {
+  const list = useLoad(async () => {
+    const ids = (await get<{ items: AppealCase[] }>('/v1/appeals')).items.map((a) => a.id);
+    // The listing is the cached state; each case is read whole (its appeal reason and history).
+    return Promise.all(
+      ids.map(async (id) => {
+        const a = await get<AppealCase>(`/v1/submissions/${id}`);
+        const name = a.householdId
+          ? await get<{ head: string; cardNo: string }>(`/v1/households/${a.householdId}`).then(
+              (h) => `${h.head}（${h.cardNo}）`,
+              () => '农户',
+            )
+          : '农户';
+        return { ...a, name };
+      }),
+    );
+  }, []);
+  return (
+    <Section
+      title="待复核的扣分申诉"
+      actions={
+        <button type="button" onClick={list.reload}>
+          刷新
+        </button>
+      }
+    >
+      <p class="lead">
+        申诉成立会新记一笔，把扣掉的积分加回来（原记录不改动）；驳回则维持扣分。请写明复核意见，农户会收到通知。
+      </p>
+      {list.loading ? <Loading /> : null}
+      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      {list.data && !list.data.length ? <Empty>没有待复核的申诉。</Empty> : null}
+      {list.data?.map((a) => (
+        <AppealDecision key={a.id} a={a} onDone={list.reload} />
+      ))}
+    </Section>
+  );
+}
+
+function AppealDecision({ a, onDone }: { a: AppealCase & { name: string }; onDone: () => void }) {
+  const [d, set, clear] = useDraft(`admin-appeal-${a.id}`, { comment: '' });
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function decide(outcome: 'upheld' | 'dismissed') {
+    if (!d.comment.trim()) {
+      setResult({ error: '请在“复核意见”中写明理由，农户会看到。' });
+      return;
+    }
+    try {
+      await post(`/v1/submissions/${a.id}/appeals/decision`, {
+        outcome,
+        comment: d.comment.trim(),
+      });
+      clear();
+      setResult({ ok: outcome === 'upheld' ? '已认定申诉成立，扣分已撤销。' : '已驳回申诉。' });
+      setTimeout(onDone, 1200);
+    } catch (err) {
+      setResult({ error: describeError(err, { comment: '复核意见' }) });
+    }
+  }
+  return (
+    <article class="item">
+      <div class="item-head">
+        <strong>{a.name}</strong>
+        <span class="minus">{a.points} 分</span>
+      </div>
+      <p>
+        {a.ruleTitle} · 发生于 {a.occurredOn} · 入账于 {beijing(a.postedAt)}
+      </p>
+      <p class="evidence">扣分依据：{a.evidence.text}</p>
+      {a.appeal ? (
+        <p class="objection">
+          {beijing(a.appeal.filedAt)} 申诉理由：{a.appeal.reason}
+        </p>
+      ) : null}
+      <TextArea
+        label="复核意见"
+        name="comment"
+        rows={2}
+        value={d.comment}
+        onValue={(v) => set({ comment: v })}
+        required
+      />
+      <div class="buttons">
+        <button type="button" class="primary" onClick={() => decide('upheld')}>
+          申诉成立，撤销扣分
+        </button>
+        <button type="button" class="danger" onClick={() => decide('dismissed')}>
+          驳回申诉
+        </button>
+      </div>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+    </article>
+  );
+}
