@@ -19,6 +19,8 @@ import { findHousehold } from '../modules/households/households.service';
 import { formatCredentials, seedDemoCounty } from '../modules/demo/demo.seed';
 import { listEntries } from '../modules/ledger/ledger.service';
 import { createAdmin } from './create-admin';
+import { GENERATE_CONCURRENCY_DEFAULT, generateCity } from './generate';
+import { todayUtcMidnight } from './generate-plan';
 import {
   decodeCsvFile,
   ImportFileError,
@@ -115,9 +117,26 @@ const COMMANDS: Record<string, Command> = {
     database: true,
     run: runSeedDemo,
   },
+  generate: {
+    usage:
+      'generate --villages N --households M [--years K] [--seed S] [--until YYYY-MM-DD] [--concurrency C]',
+    summary: `Generate a realistic county or city for benches: villages (200 per county, 12 per township), households with Chinese names and cards, K years (default 2) of awards, deductions and redemptions posted through the ledger, consents for 60%. Deterministic for a seed (default 1) and until (default today); re-running adds nothing; resumes after an interruption. C households post at once (default ${GENERATE_CONCURRENCY_DEFAULT}).`,
+    options: {
+      villages: { type: 'string' },
+      households: { type: 'string' },
+      years: { type: 'string' },
+      seed: { type: 'string' },
+      until: { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+    positionals: [0, 0],
+    database: true,
+    run: runGenerate,
+  },
   'verify-export': {
     usage: 'verify-export FILE MANIFEST JWKS',
-    summary: 'Verify a credit export offline with the public keys alone: Ed25519 signature, SHA-256, row count, asOf and model of every row. Exit 1 when anything does not match.',
+    summary:
+      'Verify a credit export offline with the public keys alone: Ed25519 signature, SHA-256, row count, asOf and model of every row. Exit 1 when anything does not match.',
     options: {},
     positionals: [3, 3],
     database: false,
@@ -344,6 +363,48 @@ async function runSeedDemo(args: Parsed, { config, logger, io }: CliDeps): Promi
   }
   io.out(formatCredentials(credentials));
   io.out(`Written to ${credentialsFile} (readable by you only).`);
+  return EXIT_OK;
+}
+
+async function runGenerate(args: Parsed, { io }: CliDeps): Promise<number> {
+  const villages = wholeNumber(args, 'villages', 1, 100_000);
+  const households = wholeNumber(args, 'households', 1, 10_000_000);
+  if (villages === undefined || households === undefined)
+    throw new UsageError('--villages and --households are required');
+  if (households < villages) throw new UsageError('--households must be at least --villages');
+  const untilRaw = str(args, 'until');
+  if (untilRaw !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(untilRaw))
+    throw new UsageError('--until takes a date YYYY-MM-DD');
+  const until = untilRaw ? new Date(`${untilRaw}T00:00:00Z`) : todayUtcMidnight();
+  if (Number.isNaN(until.getTime()) || until.getTime() > Date.now())
+    throw new UsageError('--until must be a real date, today or earlier');
+  const concurrency = wholeNumber(args, 'concurrency', 1, 64);
+  const opts = {
+    villages,
+    households,
+    years: wholeNumber(args, 'years', 1, 20) ?? 2,
+    seed: wholeNumber(args, 'seed', 0, 2 ** 31 - 1) ?? 1,
+    until,
+  };
+  let lastReport = 0;
+  const report = await generateCity(opts, {
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    onProgress: (p) => {
+      if (p.households < p.householdsTotal && p.elapsedMs - lastReport < 5000) return;
+      lastReport = p.elapsedMs;
+      const rate = p.entriesPosted / Math.max(1, p.elapsedMs / 1000);
+      io.err(
+        `… ${p.households.toLocaleString('en')}/${p.householdsTotal.toLocaleString('en')} households, ${p.entriesPosted.toLocaleString('en')} entries posted (${rate.toFixed(0)}/s), ${(p.elapsedMs / 1000).toFixed(0)} s`,
+      );
+    },
+  });
+  const n = (x: number) => x.toLocaleString('en');
+  io.out(
+    `${n(report.villages)} villages (${n(report.villagesCreated)} new, ${n(report.villagesDone)} finished before), ${n(report.households)} households (${n(report.householdsCreated)} new), ${n(report.entries)} entries (${n(report.entriesPosted)} posted now), ${n(report.consents)} consents (${n(report.consentsCreated)} new) in ${(report.elapsedMs / 1000).toFixed(1)} s.`,
+  );
+  if (report.msPer10kHouseholds !== undefined)
+    io.out(`${(report.msPer10kHouseholds / 1000).toFixed(0)} s per 10,000 households on this run.`);
+  io.out('Check every chain with: npm run cli -- verify-chain');
   return EXIT_OK;
 }
 
