@@ -4,8 +4,8 @@
  * chain verification. Reported as ratios from one run.
  */
 import { performance } from 'node:perf_hooks';
-import { postEntry, verifyChain } from '../src/modules/ledger/ledger.service';
-import { makeHousehold, makeVillage } from '../test/support/factories';
+import { postEntry, verifyChain } from '../../src/modules/ledger/ledger.service';
+import { makeHousehold, makeVillage } from '../../test/support/factories';
 import type { Bench } from './registry';
 
 const POSTS = 400;

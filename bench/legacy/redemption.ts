@@ -5,16 +5,16 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { postEntry } from '../src/modules/ledger/ledger.service';
-import { recoverRedemptions, redemptionFaults } from '../src/modules/redemption/redemption.service';
-import { createItem } from '../src/modules/stores/items.service';
+import { postEntry } from '../../src/modules/ledger/ledger.service';
+import { recoverRedemptions, redemptionFaults } from '../../src/modules/redemption/redemption.service';
+import { createItem } from '../../src/modules/stores/items.service';
 import {
   http,
   makeHousehold,
   makeStore,
   makeTerminal,
   makeVillage,
-} from '../test/support/factories';
+} from '../../test/support/factories';
 import type { Bench } from './registry';
 
 const N = 100;

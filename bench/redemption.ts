@@ -1,0 +1,209 @@
+/**
+ * Redemption over HTTP (POST /v1/redemptions), two ways:
+ * - closed loop: 32 terminals back to back, each with its own card and credentials: the rate
+ *   the service can carry;
+ * - open loop: 200 terminals and a fixed total arrival rate (50 redemptions/s, a market day
+ *   where each cashier serves a customer every four seconds), latency from the scheduled arrival.
+ *
+ * Stores have four counters each and ten items; a basket is one to three items, one or two of
+ * each. Cards are households of the generated villages, funded with one large adjustment so
+ * that no basket is refused for points.
+ */
+import { randomBytes } from 'node:crypto';
+import { createRng, between, type Rng } from '../src/modules/demo/demo.names';
+import { insertHousehold } from '../src/modules/households/households.service';
+import { postEntry } from '../src/modules/ledger/ledger.service';
+import { createItem } from '../src/modules/stores/items.service';
+import { createStore, createTerminal } from '../src/modules/stores/stores.service';
+import { BENCH_KDF_LOG2N } from './context';
+import type { BenchEnv, SectionResult } from './env';
+import { HttpClient, problemCode } from './http';
+import { closedLoop, openLoop, type Operation } from './load';
+import type { Row, RoundTripRow } from './report';
+import { perOperation } from './roundtrips';
+
+const TERMINALS_PER_STORE = 4;
+const SEQUENTIAL_OPS = 20;
+const FUNDING_POINTS = 10_000_000;
+const ITEMS = [
+  { sku: 'RICE-5', name: '大米5斤', points: 25 },
+  { sku: 'OIL-1', name: '食用油1桶', points: 40 },
+  { sku: 'SOAP', name: '香皂', points: 5 },
+  { sku: 'DETERGENT', name: '洗衣粉1袋', points: 10 },
+  { sku: 'TOWEL', name: '毛巾', points: 8 },
+  { sku: 'SOY', name: '酱油', points: 6 },
+  { sku: 'VINEGAR', name: '陈醋', points: 6 },
+  { sku: 'NOTEBOOK', name: '作业本', points: 3 },
+  { sku: 'PENCIL', name: '铅笔盒', points: 12 },
+  { sku: 'TOOTHPASTE', name: '牙膏', points: 7 },
+];
+
+export interface RedemptionOptions {
+  openTerminals: number;
+  openRatePerS: number;
+  openDurationMs: number;
+  openDrainMs: number;
+}
+
+interface Counter {
+  cardNo: string;
+  auth: Record<string, string>;
+}
+
+function basket(rng: Rng) {
+  const skus = new Set<string>();
+  for (let n = between(rng, 1, 3); skus.size < n;)
+    skus.add(ITEMS[Math.floor(rng() * ITEMS.length)]!.sku);
+  return [...skus].map((sku) => ({ sku, qty: between(rng, 1, 2) }));
+}
+
+/** Stores, items, terminals (signed in over HTTP) and a funded card per terminal. */
+async function setUpCounters(
+  env: BenchEnv,
+  villageIds: string[],
+  terminals: number,
+): Promise<Counter[]> {
+  const api = new HttpClient(env.server.apiOrigin, 8);
+  const tag = env.ctx.runId.toUpperCase();
+  const counters: Counter[] = [];
+  for (let s = 0; s * TERMINALS_PER_STORE < terminals; s++) {
+    const villageId = villageIds[s % villageIds.length]!;
+    const store = await createStore({ name: `基准测试公益超市${s + 1}`, villageIds: [villageId] });
+    for (const item of ITEMS) await createItem(store.id, { ...item, stock: 1_000_000 });
+    for (let t = 0; t < TERMINALS_PER_STORE && counters.length < terminals; t++) {
+      const term = await createTerminal(store.id, BENCH_KDF_LOG2N);
+      const signIn = await api.post('/v1/auth/token', {
+        grantType: 'client_credentials',
+        clientId: term.clientId,
+        clientSecret: term.clientSecret,
+      });
+      if (signIn.status !== 200) throw new Error(`terminal sign-in failed: ${problemCode(signIn)}`);
+      const h = await insertHousehold({
+        villageId,
+        head: '基准户',
+        members: [],
+        cardNo: `B${tag}-${counters.length + 1}`,
+      });
+      await postEntry({
+        householdId: h.id,
+        type: 'adjustment',
+        points: FUNDING_POINTS,
+        spendableDelta: FUNDING_POINTS,
+        meritDelta: FUNDING_POINTS,
+        shortfall: 'clamp',
+        source: { type: 'bench', id: `fund-${h.id}` },
+        reason: '基准测试充值',
+      });
+      counters.push({
+        cardNo: h.cardNo,
+        auth: { authorization: `Bearer ${(signIn.body as { accessToken: string }).accessToken}` },
+      });
+    }
+  }
+  await api.close();
+  return counters;
+}
+
+export async function benchRedemption(
+  env: BenchEnv,
+  villageIds: string[],
+  o: RedemptionOptions,
+): Promise<SectionResult> {
+  const t0 = Date.now();
+  const counters = await setUpCounters(env, villageIds, Math.max(env.concurrency, o.openTerminals));
+  env.log(
+    `redemption: ${counters.length} terminals and cards set up in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  const rngs = counters.map((_, i) => createRng(i + 1));
+  const redeemWith =
+    (api: HttpClient): Operation =>
+    async (w) => {
+      const c = counters[w]!;
+      const a = await api.post(
+        '/v1/redemptions',
+        { cardNo: c.cardNo, items: basket(rngs[w]!) },
+        { ...c.auth, 'idempotency-key': `bench-${randomBytes(8).toString('hex')}` },
+      );
+      return a.status === 201 ? undefined : problemCode(a);
+    };
+  const rows: Row[] = [];
+  const roundTrips: RoundTripRow[] = [];
+
+  const one = new HttpClient(env.server.apiOrigin, 1);
+  env.server.countStart();
+  for (let i = 0; i < SEQUENTIAL_OPS; i++) {
+    const problem = await redeemWith(one)(0, i);
+    if (problem) throw new Error(`redemption failed: ${problem}`);
+  }
+  const seq = perOperation(await env.server.countStop(), SEQUENTIAL_OPS);
+  roundTrips.push({
+    operation: 'redemption: POST /v1/redemptions',
+    how: 'one after another',
+    operations: SEQUENTIAL_OPS,
+    perOperation: seq.total,
+    byCommand: seq.byCommand,
+  });
+  await one.close();
+
+  env.log(`redemption: closed loop, ${env.concurrency} terminals…`);
+  const closedApi = new HttpClient(env.server.apiOrigin, env.concurrency);
+  let attempts = 0;
+  const closedOp = redeemWith(closedApi);
+  env.server.countStart();
+  const closed = await closedLoop(env.concurrency, env.durationMs, (w, i) => {
+    attempts++;
+    return closedOp(w, i);
+  });
+  const conc = perOperation(await env.server.countStop(), attempts);
+  roundTrips.push({
+    operation: 'redemption: POST /v1/redemptions',
+    how: `concurrency ${env.concurrency}`,
+    operations: attempts,
+    perOperation: conc.total,
+    byCommand: conc.byCommand,
+  });
+  await closedApi.close();
+  rows.push({
+    section: 'redemption, HTTP',
+    what: `closed loop: ${env.concurrency} terminals back to back, each its own card`,
+    value: closed.ratePerS,
+    unit: 'redemptions/s',
+    p50Ms: closed.p50Ms,
+    p95Ms: closed.p95Ms,
+    p99Ms: closed.p99Ms,
+    ...(closed.failed
+      ? { note: `${closed.failed} failed: ${JSON.stringify(closed.failures)}` }
+      : {}),
+  });
+
+  env.log(
+    `redemption: open loop, ${o.openTerminals} terminals at ${o.openRatePerS}/s for ${o.openDurationMs / 1000} s…`,
+  );
+  const openApi = new HttpClient(env.server.apiOrigin, o.openTerminals);
+  const open = await openLoop(
+    o.openTerminals,
+    o.openRatePerS,
+    o.openDurationMs,
+    o.openDrainMs,
+    redeemWith(openApi),
+  );
+  await openApi.close();
+  const notes = [`${open.ok}/${open.scheduled} answered`];
+  if (open.unfinished)
+    notes.push(
+      `${open.unfinished} still queued ${o.openDrainMs / 1000} s after the last arrival (latency ≥ shown)`,
+    );
+  if (open.failed) notes.push(`${open.failed} failed: ${JSON.stringify(open.failures)}`);
+  rows.push({
+    section: 'redemption, HTTP',
+    what: `open loop: ${o.openTerminals} terminals, ${o.openRatePerS} arrivals/s on a fixed timetable; latency from the scheduled arrival`,
+    value: open.ratePerS,
+    unit: 'redemptions/s answered',
+    p50Ms: open.p50Ms,
+    p95Ms: open.p95Ms,
+    p99Ms: open.p99Ms,
+    lowerBound: { p50: open.p50Censored, p95: open.p95Censored, p99: open.p99Censored },
+    note: notes.join('; '),
+  });
+  return { rows, roundTrips, details: { closed, open } };
+}
