@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: one run, one side-by-side table (markdown on stdout) and bench/results.json.
  *
- *   npm run bench                                  # default size: 1,000 households, 1 year
+ *   npm run bench                                  # default size: 500 households, 1 year
  *   npm run bench -- --households 10000 --years 2  # a scale point (opt-in)
  *   npm run bench -- --only posting,redemption     # some sections (the city is always generated)
  *   npm run bench -- --data-dir /tmp/city10k       # keep the database: the next run reuses it
@@ -15,12 +15,12 @@
  * average printed with it.
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
-import { generateCity, type GenerateReport } from '../src/cli/generate';
+import { generateCity, type GenerateProgress, type GenerateReport } from '../src/cli/generate';
 import {
   planCity,
   planHousehold,
@@ -49,7 +49,7 @@ function parse() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      households: { type: 'string', default: '1000' },
+      households: { type: 'string', default: '500' },
       villages: { type: 'string' },
       years: { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' },
@@ -103,9 +103,14 @@ function parse() {
   };
 }
 
-async function startServer(ctx: BenchContext): Promise<ServerHandle & { child: ChildProcess }> {
+async function startServer(
+  ctx: BenchContext,
+): Promise<ServerHandle & { child: ChildProcess; logFile: string }> {
+  // The server's own log (errors only) goes to a file of its own, named in the report.
+  const logFile = path.join(os.tmpdir(), `msl-bench-server-${ctx.runId}.log`);
   const child = fork(path.join(__dirname, 'server.ts'), [], {
     execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', openSync(logFile, 'a'), 'inherit', 'ipc'],
     env: {
       ...process.env,
       APP_MODE: 'local',
@@ -115,7 +120,7 @@ async function startServer(ctx: BenchContext): Promise<ServerHandle & { child: C
       REDIS_URL: ctx.redisUrl,
       REDIS_PREFIX: ctx.config.redisPrefix,
       PASSWORD_KDF_LOG2N: String(BENCH_KDF_LOG2N),
-      LOG_LEVEL: 'silent',
+      LOG_LEVEL: 'error',
       DEMO_SEED: 'false',
     },
   });
@@ -128,6 +133,7 @@ async function startServer(ctx: BenchContext): Promise<ServerHandle & { child: C
   const send = (c: ServerCommand) => child.send(c);
   return {
     child,
+    logFile,
     apiOrigin: `http://127.0.0.1:${ready.apiPort}`,
     plainOrigin: `http://127.0.0.1:${ready.plainPort}`,
     countStart: () => send({ type: 'count', on: true }),
@@ -190,6 +196,43 @@ function generatorRows(gen: GenerateOptions, r: GenerateReport): Row[] {
     });
   }
   return rows;
+}
+
+/**
+ * Whether the cost per posting grows with the data: entries per second while the first village
+ * was written (few households and entries in the database) and while the last one was.
+ */
+function growthRows(progress: GenerateProgress[]): Row[] {
+  const steps = progress.map((p, i) => {
+    const prev = progress[i - 1] ?? { households: 0, entriesPosted: 0, elapsedMs: 0 };
+    return {
+      from: prev.households,
+      to: p.households,
+      entries: p.entriesPosted - prev.entriesPosted,
+      ms: p.elapsedMs - prev.elapsedMs,
+    };
+  });
+  const written = steps.filter((s) => s.entries > 0);
+  if (written.length < 2) return [];
+  const section = 'generate (npm run cli -- generate), through postEntry';
+  const [first, last] = [written[0]!, written[written.length - 1]!];
+  const rate = (s: (typeof written)[number]) => (s.entries / s.ms) * 1000;
+  return [
+    {
+      section,
+      what: `entries/s while writing households ${first.from + 1}–${first.to} (first village)`,
+      value: rate(first),
+      unit: 'entries/s',
+    },
+    {
+      section,
+      what: `entries/s while writing households ${last.from + 1}–${last.to} (last village)`,
+      value: rate(last),
+      unit: 'entries/s',
+      ratio: { value: rate(last) / rate(first), of: 'first village' },
+      note: 'below 1: each posting costs more as the city grows',
+    },
+  ];
 }
 
 /** The round-trip totals the core work targets, as rows of the main table. */
@@ -264,15 +307,17 @@ async function main(): Promise<void> {
       `generating ${o.gen.households} households in ${o.gen.villages} villages, ${o.gen.years} year(s), seed ${o.gen.seed}…`,
     );
     let lastLogMs = -Infinity;
+    const progress: GenerateProgress[] = [];
     const gen = await generateCity(o.gen, {
       concurrency: o.genConcurrency,
       onProgress: (p) => {
+        progress.push(p);
         if (p.households < p.householdsTotal && p.elapsedMs - lastLogMs < 10_000) return;
         lastLogMs = p.elapsedMs;
         log(`… ${p.households}/${p.householdsTotal} households, ${p.entriesPosted} entries posted`);
       },
     });
-    rows.push(...generatorRows(o.gen, gen));
+    rows.push(...generatorRows(o.gen, gen), ...growthRows(progress));
     sampleLoad('generated');
     const city = planCity(o.gen);
     const householdIds = city.villages.flatMap((v) =>
@@ -379,6 +424,7 @@ async function main(): Promise<void> {
     `${ctx.backend}; node ${process.version}; ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB; commit ${git.commit.slice(0, 12)}${git.dirty ? ' (with local changes)' : ''}.`,
     `${o.gen.households.toLocaleString('en')} households in ${o.gen.villages} villages, ${o.gen.years} year(s), seed ${o.gen.seed}; closed loops ${o.durationMs / 1000} s each after 1 s warm-up, concurrency ${o.concurrency}.`,
     `Load average (1/5/15 min) — ${loadLine}. The machine is shared: compare ratios within this run.`,
+    ...(server ? [`Server errors, if any: ${server.logFile}.`] : []),
     '',
     ...markdownTable(rows),
     '',

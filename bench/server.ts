@@ -64,7 +64,7 @@ function listen(app: express.Express): Promise<number> {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger('silent');
+  const logger = createLogger(config.logLevel);
   await connectDb(monitoredUri(config.mongodbUri!), config.mongodbDb);
   const counter = new RoundTripCounter(mongoose.connection.getClient());
   const redisUrl = config.redisUrl!;
