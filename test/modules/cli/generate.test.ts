@@ -142,24 +142,27 @@ describe('CLI generate: a deterministic county through the ledger', () => {
   it('resumes a household whose history was cut off half-way, without posting anything twice', async function () {
     this.timeout(300_000);
     const opts = small(31);
-    const [h] = householdsOf(opts);
     const village = planCity(opts).villages[0]!;
-    expect(h!.entries.length).to.be.greaterThan(2);
+    // The first village's household with the longest history.
+    const h = householdsOf(opts)
+      .slice(0, village.households)
+      .reduce((a, b) => (b.entries.length > a.entries.length ? b : a));
+    expect(h.entries.length).to.be.greaterThan(2);
     // What a run killed after two postings of this household leaves behind.
     installSimulatedClock();
     await Household.create([
       {
-        _id: new mongoose.Types.ObjectId(h!.id),
+        _id: new mongoose.Types.ObjectId(h.id),
         villageId: new mongoose.Types.ObjectId().toHexString(),
-        head: h!.head,
-        members: h!.members.map((name) => ({ name })),
-        cardNo: h!.cardNo,
+        head: h.head,
+        members: h.members.map((name) => ({ name })),
+        cardNo: h.cardNo,
       },
     ]);
-    for (const e of h!.entries.slice(0, 2)) {
+    for (const e of h.entries.slice(0, 2)) {
       await atSimulatedTime(e.at, () =>
         postEntry({
-          householdId: h!.id,
+          householdId: h.id,
           type: e.type,
           points: e.points,
           spendableDelta: e.spendableDelta,
@@ -174,12 +177,11 @@ describe('CLI generate: a deterministic county through the ledger', () => {
     const report = await generateCity(opts);
     expect(report.householdsCreated).to.equal(opts.households - 1);
     expect(report.entriesPosted).to.equal(report.entries - 2);
-    const chain = (await listEntries(h!.id, 0, 500)).items;
-    expect(chain.map((e) => e.sourceId)).to.deep.equal(h!.entries.map((e) => e.sourceId));
-    expect(chain.map((e) => Date.parse(e.createdAt))).to.deep.equal(h!.entries.map((e) => e.at));
+    const chain = (await listEntries(h.id, 0, 500)).items;
+    expect(chain.map((e) => e.sourceId)).to.deep.equal(h.entries.map((e) => e.sourceId));
+    expect(chain.map((e) => Date.parse(e.createdAt))).to.deep.equal(h.entries.map((e) => e.at));
     for (const planned of householdsOf(opts))
       expect(await verifyHousehold(planned.id), planned.cardNo).to.equal(undefined);
-    expect(village.households).to.be.greaterThan(0);
 
     const rerun = await generateCity(opts);
     expect(rerun.householdsCreated).to.equal(0);
