@@ -139,6 +139,19 @@ describe('CLI generate: a deterministic county through the ledger', () => {
     }
   });
 
+  it('refuses a run without a size, with fewer households than villages, or ending in the future (exit 2)', async function () {
+    this.timeout(120_000);
+    for (const args of [
+      ['generate', '--households', '10'],
+      ['generate', '--villages', '5', '--households', '3'],
+      ['generate', '--villages', '1', '--households', '3', '--until', '2999-01-01'],
+    ]) {
+      const run = await runCliProcess(args);
+      expect(run.code, args.join(' ')).to.equal(2);
+      expect(run.stderr).to.match(/generate: /);
+    }
+  });
+
   it('resumes a household whose history was cut off half-way, without posting anything twice', async function () {
     this.timeout(300_000);
     const opts = small(31);
