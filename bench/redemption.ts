@@ -1,94 +1,209 @@
 /**
- * Redemption at the counter: redemptions per second through the HTTP API, one after another
- * versus many counters at once (one card, or many cards), duplicates of one key, and the cost
- * of recovering redemptions a crash left half-done. Reported as ratios from one run.
+ * Redemption over HTTP (POST /v1/redemptions), two ways:
+ * - closed loop: 32 terminals back to back, each with its own card and credentials: the rate
+ *   the service can carry;
+ * - open loop: 200 terminals and a fixed total arrival rate (50 redemptions/s, a market day
+ *   where each cashier serves a customer every four seconds), latency from the scheduled arrival.
+ *
+ * Stores have four counters each and ten items; a basket is one to three items, one or two of
+ * each. Cards are households of the generated villages, funded with one large adjustment so
+ * that no basket is refused for points.
  */
-import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
+import { createRng, between, type Rng } from '../src/modules/demo/demo.names';
+import { insertHousehold } from '../src/modules/households/households.service';
 import { postEntry } from '../src/modules/ledger/ledger.service';
-import { recoverRedemptions, redemptionFaults } from '../src/modules/redemption/redemption.service';
 import { createItem } from '../src/modules/stores/items.service';
-import {
-  http,
-  makeHousehold,
-  makeStore,
-  makeTerminal,
-  makeVillage,
-} from '../test/support/factories';
-import type { Bench } from './registry';
+import { createStore, createTerminal } from '../src/modules/stores/stores.service';
+import { BENCH_KDF_LOG2N } from './context';
+import type { BenchEnv, SectionResult } from './env';
+import { HttpClient, problemCode } from './http';
+import { closedLoop, openLoop, type Operation } from './load';
+import type { Row, RoundTripRow } from './report';
+import { perOperation } from './roundtrips';
 
-const N = 100;
+const TERMINALS_PER_STORE = 4;
+const SEQUENTIAL_OPS = 20;
+const FUNDING_POINTS = 10_000_000;
+const ITEMS = [
+  { sku: 'RICE-5', name: '大米5斤', points: 25 },
+  { sku: 'OIL-1', name: '食用油1桶', points: 40 },
+  { sku: 'SOAP', name: '香皂', points: 5 },
+  { sku: 'DETERGENT', name: '洗衣粉1袋', points: 10 },
+  { sku: 'TOWEL', name: '毛巾', points: 8 },
+  { sku: 'SOY', name: '酱油', points: 6 },
+  { sku: 'VINEGAR', name: '陈醋', points: 6 },
+  { sku: 'NOTEBOOK', name: '作业本', points: 3 },
+  { sku: 'PENCIL', name: '铅笔盒', points: 12 },
+  { sku: 'TOOTHPASTE', name: '牙膏', points: 7 },
+];
 
-async function timeIt(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
+export interface RedemptionOptions {
+  openTerminals: number;
+  openRatePerS: number;
+  openDurationMs: number;
+  openDrainMs: number;
 }
 
-const key = () => `bench-${randomBytes(8).toString('hex')}`;
+interface Counter {
+  cardNo: string;
+  auth: Record<string, string>;
+}
 
-export const redemptionBench: Bench = {
-  name: 'redemption',
-  async run() {
-    const v = await makeVillage();
-    const store = await makeStore([v.id]);
-    const terminals = await Promise.all(Array.from({ length: 4 }, () => makeTerminal(store.id)));
-    await createItem(store.id, { sku: 'SOAP', name: '肥皂', points: 1, stock: 100_000 });
-    const fund = async () => {
-      const h = await makeHousehold(v.id);
+function basket(rng: Rng) {
+  const skus = new Set<string>();
+  for (let n = between(rng, 1, 3); skus.size < n;)
+    skus.add(ITEMS[Math.floor(rng() * ITEMS.length)]!.sku);
+  return [...skus].map((sku) => ({ sku, qty: between(rng, 1, 2) }));
+}
+
+/** Stores, items, terminals (signed in over HTTP) and a funded card per terminal. */
+async function setUpCounters(
+  env: BenchEnv,
+  villageIds: string[],
+  terminals: number,
+): Promise<Counter[]> {
+  const api = new HttpClient(env.server.apiOrigin, 8);
+  const tag = env.ctx.runId.toUpperCase();
+  const counters: Counter[] = [];
+  for (let s = 0; s * TERMINALS_PER_STORE < terminals; s++) {
+    const villageId = villageIds[s % villageIds.length]!;
+    const store = await createStore({ name: `基准测试公益超市${s + 1}`, villageIds: [villageId] });
+    for (const item of ITEMS) await createItem(store.id, { ...item, stock: 1_000_000 });
+    for (let t = 0; t < TERMINALS_PER_STORE && counters.length < terminals; t++) {
+      const term = await createTerminal(store.id, BENCH_KDF_LOG2N);
+      const signIn = await api.post('/v1/auth/token', {
+        grantType: 'client_credentials',
+        clientId: term.clientId,
+        clientSecret: term.clientSecret,
+      });
+      if (signIn.status !== 200) throw new Error(`terminal sign-in failed: ${problemCode(signIn)}`);
+      const h = await insertHousehold({
+        villageId,
+        head: '基准户',
+        members: [],
+        cardNo: `B${tag}-${counters.length + 1}`,
+      });
       await postEntry({
         householdId: h.id,
         type: 'adjustment',
-        points: 100_000,
-        spendableDelta: 100_000,
-        meritDelta: 100_000,
+        points: FUNDING_POINTS,
+        spendableDelta: FUNDING_POINTS,
+        meritDelta: FUNDING_POINTS,
         shortfall: 'clamp',
-        source: { type: 'bench', id: key() },
+        source: { type: 'bench', id: `fund-${h.id}` },
+        reason: '基准测试充值',
       });
-      return h;
+      counters.push({
+        cardNo: h.cardNo,
+        auth: { authorization: `Bearer ${(signIn.body as { accessToken: string }).accessToken}` },
+      });
+    }
+  }
+  await api.close();
+  return counters;
+}
+
+export async function benchRedemption(
+  env: BenchEnv,
+  villageIds: string[],
+  o: RedemptionOptions,
+): Promise<SectionResult> {
+  const t0 = Date.now();
+  const counters = await setUpCounters(env, villageIds, Math.max(env.concurrency, o.openTerminals));
+  env.log(
+    `redemption: ${counters.length} terminals and cards set up in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  const rngs = counters.map((_, i) => createRng(i + 1));
+  const redeemWith =
+    (api: HttpClient): Operation =>
+    async (w) => {
+      const c = counters[w]!;
+      const a = await api.post(
+        '/v1/redemptions',
+        { cardNo: c.cardNo, items: basket(rngs[w]!) },
+        { ...c.auth, 'idempotency-key': `bench-${randomBytes(8).toString('hex')}` },
+      );
+      return a.status === 201 ? undefined : problemCode(a);
     };
-    const redeem = (cardNo: string, i: number, k = key()) =>
-      http()
-        .post('/v1/redemptions')
-        .set(terminals[i % 4]!.auth)
-        .set('Idempotency-Key', k)
-        .send({ cardNo, items: [{ sku: 'SOAP', qty: 1 }] });
+  const rows: Row[] = [];
+  const roundTrips: RoundTripRow[] = [];
 
-    const one = await fund();
-    const seqMs = await timeIt(async () => {
-      for (let i = 0; i < N; i++) await redeem(one.cardNo, 0);
-    });
-    const hot = await fund();
-    const hotMs = await timeIt(() =>
-      Promise.all(Array.from({ length: N }, (_, i) => redeem(hot.cardNo, i))),
-    );
-    const many = await Promise.all(Array.from({ length: 20 }, fund));
-    const spreadMs = await timeIt(() =>
-      Promise.all(Array.from({ length: N }, (_, i) => redeem(many[i % 20]!.cardNo, i))),
-    );
-    const dup = await fund();
-    const k = key();
-    const dupMs = await timeIt(() =>
-      Promise.all(Array.from({ length: 20 }, () => redeem(dup.cardNo, 0, k))),
-    );
+  const one = new HttpClient(env.server.apiOrigin, 1);
+  env.server.countStart();
+  for (let i = 0; i < SEQUENTIAL_OPS; i++) {
+    const problem = await redeemWith(one)(0, i);
+    if (problem) throw new Error(`redemption failed: ${problem}`);
+  }
+  const seq = perOperation(await env.server.countStop(), SEQUENTIAL_OPS);
+  roundTrips.push({
+    operation: 'redemption: POST /v1/redemptions',
+    how: 'one after another',
+    operations: SEQUENTIAL_OPS,
+    perOperation: seq.total,
+    byCommand: seq.byCommand,
+  });
+  await one.close();
 
-    const crashed = await fund();
-    redemptionFaults.after = (step) => {
-      if (step === 'stockTaken') throw new Error('bench crash');
-    };
-    for (let i = 0; i < 20; i++) await redeem(crashed.cardNo, i);
-    delete redemptionFaults.after;
-    const recoverMs = await timeIt(() => recoverRedemptions(0));
+  env.log(`redemption: closed loop, ${env.concurrency} terminals…`);
+  const closedApi = new HttpClient(env.server.apiOrigin, env.concurrency);
+  let attempts = 0;
+  const closedOp = redeemWith(closedApi);
+  env.server.countStart();
+  const closed = await closedLoop(env.concurrency, env.durationMs, (w, i) => {
+    attempts++;
+    return closedOp(w, i);
+  });
+  const conc = perOperation(await env.server.countStop(), attempts);
+  roundTrips.push({
+    operation: 'redemption: POST /v1/redemptions',
+    how: `concurrency ${env.concurrency}`,
+    operations: attempts,
+    perOperation: conc.total,
+    byCommand: conc.byCommand,
+  });
+  await closedApi.close();
+  rows.push({
+    section: 'redemption, HTTP',
+    what: `closed loop: ${env.concurrency} terminals back to back, each its own card`,
+    value: closed.ratePerS,
+    unit: 'redemptions/s',
+    p50Ms: closed.p50Ms,
+    p95Ms: closed.p95Ms,
+    p99Ms: closed.p99Ms,
+    ...(closed.failed
+      ? { note: `${closed.failed} failed: ${JSON.stringify(closed.failures)}` }
+      : {}),
+  });
 
-    const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
-    return [
-      '| case | redemptions | time | per second | vs sequential |',
-      '|---|---|---|---|---|',
-      `| one card, one counter, one after another | ${N} | ${seqMs.toFixed(0)} ms | ${rate(N, seqMs)} | 1.00 |`,
-      `| one card, 4 counters, all at once | ${N} | ${hotMs.toFixed(0)} ms | ${rate(N, hotMs)} | ${(seqMs / hotMs).toFixed(2)} |`,
-      `| 20 cards, 4 counters, all at once | ${N} | ${spreadMs.toFixed(0)} ms | ${rate(N, spreadMs)} | ${(seqMs / spreadMs).toFixed(2)} |`,
-      `| one key sent 20 times at once (1 spend, 19 replays) | 20 | ${dupMs.toFixed(0)} ms | ${rate(20, dupMs)} | - |`,
-      `| recovery sweep rolling back crashed redemptions | 20 | ${recoverMs.toFixed(0)} ms | ${rate(20, recoverMs)} | - |`,
-    ];
-  },
-};
+  env.log(
+    `redemption: open loop, ${o.openTerminals} terminals at ${o.openRatePerS}/s for ${o.openDurationMs / 1000} s…`,
+  );
+  const openApi = new HttpClient(env.server.apiOrigin, o.openTerminals);
+  const open = await openLoop(
+    o.openTerminals,
+    o.openRatePerS,
+    o.openDurationMs,
+    o.openDrainMs,
+    redeemWith(openApi),
+  );
+  await openApi.close();
+  const notes = [`${open.ok}/${open.scheduled} answered`];
+  if (open.unfinished)
+    notes.push(
+      `${open.unfinished} still queued ${o.openDrainMs / 1000} s after the last arrival (latency ≥ shown)`,
+    );
+  if (open.failed) notes.push(`${open.failed} failed: ${JSON.stringify(open.failures)}`);
+  rows.push({
+    section: 'redemption, HTTP',
+    what: `open loop: ${o.openTerminals} terminals, ${o.openRatePerS} arrivals/s on a fixed timetable; latency from the scheduled arrival`,
+    value: open.ratePerS,
+    unit: 'redemptions/s answered',
+    p50Ms: open.p50Ms,
+    p95Ms: open.p95Ms,
+    p99Ms: open.p99Ms,
+    lowerBound: { p50: open.p50Censored, p95: open.p95Censored, p99: open.p99Censored },
+    note: notes.join('; '),
+  });
+  return { rows, roundTrips, details: { closed, open } };
+}

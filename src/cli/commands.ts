@@ -21,6 +21,8 @@ import { listEntries } from '../modules/ledger/ledger.service';
 import mongoose from 'mongoose';
 import { BackupError, backupDatabase, restoreDatabase } from './backup';
 import { createAdmin } from './create-admin';
+import { GENERATE_CONCURRENCY_DEFAULT, generateCity } from './generate';
+import { todayUtcMidnight } from './generate-plan';
 import {
   decodeCsvFile,
   ImportFileError,
@@ -134,6 +136,22 @@ const COMMANDS: Record<string, Command> = {
     positionals: [1, 1],
     database: true,
     run: runRestore,
+  },
+  generate: {
+    usage:
+      'generate --villages N --households M [--years K] [--seed S] [--until YYYY-MM-DD] [--concurrency C]',
+    summary: `Generate a realistic county or city for benches: villages (200 per county, 12 per township), households with Chinese names and cards, K years (default 2) of awards, deductions and redemptions posted through the ledger, consents for 60%. Deterministic for a seed (default 1) and until (default today); re-running adds nothing; resumes after an interruption. C households post at once (default ${GENERATE_CONCURRENCY_DEFAULT}).`,
+    options: {
+      villages: { type: 'string' },
+      households: { type: 'string' },
+      years: { type: 'string' },
+      seed: { type: 'string' },
+      until: { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+    positionals: [0, 0],
+    database: true,
+    run: runGenerate,
   },
   'verify-export': {
     usage: 'verify-export FILE MANIFEST JWKS',
@@ -415,6 +433,48 @@ async function runRestore(args: Parsed, { io }: CliDeps): Promise<number> {
     onProgress: (n) => io.err(`… ${n} chains verified`),
   });
   return printVerifyReport(verified, io);
+}
+
+async function runGenerate(args: Parsed, { io }: CliDeps): Promise<number> {
+  const villages = wholeNumber(args, 'villages', 1, 100_000);
+  const households = wholeNumber(args, 'households', 1, 10_000_000);
+  if (villages === undefined || households === undefined)
+    throw new UsageError('--villages and --households are required');
+  if (households < villages) throw new UsageError('--households must be at least --villages');
+  const untilRaw = str(args, 'until');
+  if (untilRaw !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(untilRaw))
+    throw new UsageError('--until takes a date YYYY-MM-DD');
+  const until = untilRaw ? new Date(`${untilRaw}T00:00:00Z`) : todayUtcMidnight();
+  if (Number.isNaN(until.getTime()) || until.getTime() > Date.now())
+    throw new UsageError('--until must be a real date, today or earlier');
+  const concurrency = wholeNumber(args, 'concurrency', 1, 64);
+  const opts = {
+    villages,
+    households,
+    years: wholeNumber(args, 'years', 1, 20) ?? 2,
+    seed: wholeNumber(args, 'seed', 0, 2 ** 31 - 1) ?? 1,
+    until,
+  };
+  let lastReport = 0;
+  const report = await generateCity(opts, {
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    onProgress: (p) => {
+      if (p.households < p.householdsTotal && p.elapsedMs - lastReport < 5000) return;
+      lastReport = p.elapsedMs;
+      const rate = p.entriesPosted / Math.max(1, p.elapsedMs / 1000);
+      io.err(
+        `… ${p.households.toLocaleString('en')}/${p.householdsTotal.toLocaleString('en')} households, ${p.entriesPosted.toLocaleString('en')} entries posted (${rate.toFixed(0)}/s), ${(p.elapsedMs / 1000).toFixed(0)} s`,
+      );
+    },
+  });
+  const n = (x: number) => x.toLocaleString('en');
+  io.out(
+    `${n(report.villages)} villages (${n(report.villagesCreated)} new, ${n(report.villagesDone)} finished before), ${n(report.households)} households (${n(report.householdsCreated)} new), ${n(report.entries)} entries (${n(report.entriesPosted)} posted now), ${n(report.consents)} consents (${n(report.consentsCreated)} new) in ${(report.elapsedMs / 1000).toFixed(1)} s.`,
+  );
+  if (report.msPer10kHouseholds !== undefined)
+    io.out(`${(report.msPer10kHouseholds / 1000).toFixed(0)} s per 10,000 households on this run.`);
+  io.out('Check every chain with: npm run cli -- verify-chain');
+  return EXIT_OK;
 }
 
 async function runVerifyExport(args: Parsed, { io }: CliDeps): Promise<number> {

@@ -4,8 +4,8 @@
  * chain verification. Reported as ratios from one run.
  */
 import { performance } from 'node:perf_hooks';
-import { postEntry, verifyChain } from '../src/modules/ledger/ledger.service';
-import { makeHousehold, makeVillage } from '../test/support/factories';
+import { postEntry, verifyChain } from '../../src/modules/ledger/ledger.service';
+import { makeHousehold, makeVillage } from '../../test/support/factories';
 import type { Bench } from './registry';
 
 const POSTS = 400;
@@ -17,7 +17,15 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
 }
 
 const award = (householdId: string, i: number, tag: string) =>
-  postEntry({ householdId, type: 'adjustment', points: 1, spendableDelta: 1, meritDelta: 1, shortfall: 'clamp', source: { type: 'bench', id: `${tag}-${householdId}-${i}` } });
+  postEntry({
+    householdId,
+    type: 'adjustment',
+    points: 1,
+    spendableDelta: 1,
+    meritDelta: 1,
+    shortfall: 'clamp',
+    source: { type: 'bench', id: `${tag}-${householdId}-${i}` },
+  });
 
 export const ledgerBench: Bench = {
   name: 'ledger',
@@ -29,8 +37,14 @@ export const ledgerBench: Bench = {
       for (let i = 0; i < POSTS; i++) await award(one.id, i, 'seq');
     });
     const hot = await makeHousehold(v.id);
-    const hotMs = await timeIt(() => Promise.all(Array.from({ length: POSTS }, (_, i) => award(hot.id, i, 'hot'))));
-    const spreadMs = await timeIt(() => Promise.all(Array.from({ length: POSTS }, (_, i) => award(many[i % many.length]!.id, i, 'spread'))));
+    const hotMs = await timeIt(() =>
+      Promise.all(Array.from({ length: POSTS }, (_, i) => award(hot.id, i, 'hot'))),
+    );
+    const spreadMs = await timeIt(() =>
+      Promise.all(
+        Array.from({ length: POSTS }, (_, i) => award(many[i % many.length]!.id, i, 'spread')),
+      ),
+    );
     const verifyMs = await timeIt(() => verifyChain(hot.id));
     const rate = (ms: number) => Math.round((POSTS / ms) * 1000);
     return [

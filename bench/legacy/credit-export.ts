@@ -20,15 +20,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Types } from 'mongoose';
-import { createExport, exportFilePath, runExport } from '../src/modules/credit/credit.exports';
-import { signingKeysFor } from '../src/modules/credit/credit.keys';
-import { Consent, CONSENT_FIELDS, CreditExport } from '../src/modules/credit/credit.model';
-import { createCooperative } from '../src/modules/cooperatives/cooperatives.service';
-import { Household } from '../src/modules/households/households.model';
-import { Entry, entryId } from '../src/modules/ledger/ledger.model';
-import { hashEntry, ZERO_HASH, type EntryView } from '../src/modules/ledger/ledger.service';
-import { createVillage } from '../src/modules/villages/villages.service';
-import { ctx } from '../test/support/context';
+import { createExport, exportFilePath, runExport } from '../../src/modules/credit/credit.exports';
+import { signingKeysFor } from '../../src/modules/credit/credit.keys';
+import { Consent, CONSENT_FIELDS, CreditExport } from '../../src/modules/credit/credit.model';
+import { createCooperative } from '../../src/modules/cooperatives/cooperatives.service';
+import { Household } from '../../src/modules/households/households.model';
+import { Entry, entryId } from '../../src/modules/ledger/ledger.model';
+import { hashEntry, ZERO_HASH, type EntryView } from '../../src/modules/ledger/ledger.service';
+import { createVillage } from '../../src/modules/villages/villages.service';
+import { ctx } from '../../test/support/context';
 import type { Bench } from './registry';
 
 const VILLAGES = 100;
@@ -63,7 +63,16 @@ async function measured<T>(fn: () => Promise<T>) {
   const t0 = performance.now();
   try {
     const result = await fn();
-    return { result, ms: performance.now() - t0, baseRss: base.rss, peakRss, baseHeap: base.heapUsed, peakHeap, peakExternal, peakLive };
+    return {
+      result,
+      ms: performance.now() - t0,
+      baseRss: base.rss,
+      peakRss,
+      baseHeap: base.heapUsed,
+      peakHeap,
+      peakExternal,
+      peakLive,
+    };
   } finally {
     clearInterval(timer);
   }
@@ -72,7 +81,18 @@ async function measured<T>(fn: () => Promise<T>) {
 async function seed(householdsTotal: number, log: (s: string) => void) {
   const perVillage = Math.ceil(householdsTotal / VILLAGES);
   const villageIds: string[] = [];
-  for (let v = 0; v < VILLAGES; v++) villageIds.push((await createVillage({ name: `基准村${v}`, code: `BENCH-${Date.now().toString(36)}-${v}`, township: '基准镇', county: '基准县', policy: { quorum: 1, noticePeriod: 'PT0S' } })).id);
+  for (let v = 0; v < VILLAGES; v++)
+    villageIds.push(
+      (
+        await createVillage({
+          name: `基准村${v}`,
+          code: `BENCH-${Date.now().toString(36)}-${v}`,
+          township: '基准镇',
+          county: '基准县',
+          policy: { quorum: 1, noticePeriod: 'PT0S' },
+        })
+      ).id,
+    );
   const coop = await createCooperative({ name: '基准农商行', villageIds });
   const runTag = Date.now().toString(36);
   const now = Date.now();
@@ -99,7 +119,14 @@ async function seed(householdsTotal: number, log: (s: string) => void) {
       const _id = new Types.ObjectId();
       const householdId = _id.toHexString();
       const head = `${SURNAMES[n % SURNAMES.length]}${GIVEN[(n * 7) % GIVEN.length]}${GIVEN[(n * 13) % GIVEN.length]}`;
-      households.push({ _id, villageId: villageIds[v], head, members: [], cardNo: `B${runTag}${n}`, createdAt: new Date(now - 800 * DAY_MS) });
+      households.push({
+        _id,
+        villageId: villageIds[v],
+        head,
+        members: [],
+        cardNo: `B${runTag}${n}`,
+        createdAt: new Date(now - 800 * DAY_MS),
+      });
       if (n % 10 !== 9) {
         consents.push({
           _id: new Types.ObjectId(),
@@ -145,7 +172,13 @@ async function seed(householdsTotal: number, log: (s: string) => void) {
             prevHash,
           };
           const hash = hashEntry(householdId, unhashed);
-          entries.push({ ...unhashed, hash, _id: entryId(householdId, k + 1), householdId, createdAt: new Date(unhashed.createdAt) });
+          entries.push({
+            ...unhashed,
+            hash,
+            _id: entryId(householdId, k + 1),
+            householdId,
+            createdAt: new Date(unhashed.createdAt),
+          });
           prevHash = hash;
         });
       }
@@ -167,7 +200,12 @@ export const creditExportBench: Bench = {
     const seedMs = performance.now() - t0;
     const config = ctx().config;
     const keys = signingKeysFor(config);
-    const officer = { id: new Types.ObjectId().toHexString(), kind: 'person' as const, role: 'officer' as const, cooperativeId };
+    const officer = {
+      id: new Types.ObjectId().toHexString(),
+      kind: 'person' as const,
+      role: 'officer' as const,
+      cooperativeId,
+    };
     const settings = { gradeThresholds: config.credit.gradeThresholds };
     const lines = [
       `Seeded ${total.toLocaleString('en')} households in ${VILLAGES} villages (90% consenting, 25% with 3 entries) in ${(seedMs / 1000).toFixed(0)} s.`,
@@ -182,7 +220,14 @@ export const creditExportBench: Bench = {
       const doc = await createExport(officer, { villageIds: villages });
       const exportId = doc._id.toHexString();
       log(`exporting ${villages.length} villages…`);
-      const m = await measured(() => runExport(exportId, { keys, exportDir: config.credit.exportDir, settings, log: ctx().logger }));
+      const m = await measured(() =>
+        runExport(exportId, {
+          keys,
+          exportDir: config.credit.exportDir,
+          settings,
+          log: ctx().logger,
+        }),
+      );
       const rows = m.result?.rows ?? 0;
       const file = exportFilePath(config.credit.exportDir, exportId);
       const households = Math.round((total * villages.length) / VILLAGES);
@@ -197,10 +242,31 @@ export const creditExportBench: Bench = {
     // The largest file, verified as a bank would: openssl and the JWKS key only.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'msl-bench-export-'));
     const jwk = keys.jwks.keys.find((k) => k.kid === lastManifest.keyId)!;
-    writeFileSync(path.join(dir, 'key.pem'), createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' }).export({ type: 'spki', format: 'pem' }));
+    writeFileSync(
+      path.join(dir, 'key.pem'),
+      createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' }).export({
+        type: 'spki',
+        format: 'pem',
+      }),
+    );
     writeFileSync(path.join(dir, 'sig'), Buffer.from(lastManifest.signature, 'base64'));
     const verify = (file: string) =>
-      spawnSync('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', path.join(dir, 'key.pem'), '-rawin', '-in', file, '-sigfile', path.join(dir, 'sig')], { encoding: 'utf8' });
+      spawnSync(
+        'openssl',
+        [
+          'pkeyutl',
+          '-verify',
+          '-pubin',
+          '-inkey',
+          path.join(dir, 'key.pem'),
+          '-rawin',
+          '-in',
+          file,
+          '-sigfile',
+          path.join(dir, 'sig'),
+        ],
+        { encoding: 'utf8' },
+      );
     const ok = verify(lastFile);
     const tampered = readFileSync(lastFile);
     const at = Math.floor(tampered.length / 2);

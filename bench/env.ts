@@ -1,0 +1,35 @@
+/** What every bench section gets: the database, the server child, counters and the run's settings. */
+import type { BenchContext } from './context';
+import type { Row, RoundTripRow } from './report';
+import type { CommandCounts, RoundTripCounter } from './roundtrips';
+
+export interface ServerHandle {
+  apiOrigin: string;
+  plainOrigin: string;
+  /** Starts counting the server's database round trips. */
+  countStart(): void;
+  /** Stops counting and returns the counts. */
+  countStop(): Promise<CommandCounts>;
+}
+
+export interface BenchEnv {
+  ctx: BenchContext;
+  server: ServerHandle;
+  /** Counts this (the load generator's) process's round trips, for in-process operations. */
+  counter: RoundTripCounter;
+  /** Concurrent clients of the closed loops (the issue: 32). */
+  concurrency: number;
+  /** Measured window of each closed-loop cell. */
+  durationMs: number;
+  log(line: string): void;
+}
+
+export interface SectionResult {
+  rows: Row[];
+  roundTrips: RoundTripRow[];
+  /** Machine-readable details beyond the rows. */
+  details?: Record<string, unknown>;
+}
+
+/** Milliseconds since `t0` as seconds with one decimal, for progress lines. */
+export const secondsSince = (t0: number) => ((Date.now() - t0) / 1000).toFixed(1);

@@ -1,0 +1,213 @@
+/**
+ * Reading at scale, in process through the services: credit scoring (households per second, as
+ * of now and as of a past date), the credit export of a cooperative's villages (rows per second,
+ * peak RSS: a small and a large export show whether memory grows with rows), and chain
+ * verification (entries per second) beside a raw cursor read of the same collection.
+ */
+import { performance } from 'node:perf_hooks';
+import mongoose, { Types } from 'mongoose';
+import { verifyHousehold } from '../src/cli/verify-chain';
+import { createExport, runExport } from '../src/modules/credit/credit.exports';
+import { signingKeysFor } from '../src/modules/credit/credit.keys';
+import { settledBefore } from '../src/modules/credit/credit.inputs';
+import { CURRENT_MODEL } from '../src/modules/credit/credit.score';
+import { scoreAsOf } from '../src/modules/credit/credit.service';
+import { findHousehold } from '../src/modules/households/households.service';
+import { getAccount, householdsWithEntries } from '../src/modules/ledger/ledger.service';
+import type { BenchEnv, SectionResult } from './env';
+import type { Row } from './report';
+
+/** Households scored per measurement (spread over the city), and at most this long. */
+const SCORE_SAMPLE = 300;
+const SCORE_TIME_MAX_MS = 30_000;
+const SCORE_CONCURRENCY = 4;
+const MiB = 1024 * 1024;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const t0 = performance.now();
+  const result = await fn();
+  return { result, ms: performance.now() - t0 };
+}
+
+async function scoreMany(
+  householdIds: string[],
+  asOf: Date,
+  settings: { gradeThresholds: readonly [number, number, number, number] },
+) {
+  const deadline = performance.now() + SCORE_TIME_MAX_MS;
+  let next = 0;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: SCORE_CONCURRENCY }, async () => {
+      while (next < householdIds.length && performance.now() < deadline) {
+        const h = await findHousehold(householdIds[next++]!);
+        if (!h) throw new Error('sampled household is missing');
+        await scoreAsOf(h, asOf, CURRENT_MODEL, settings);
+        done++;
+      }
+    }),
+  );
+  return { done, perS: (done / (performance.now() - t0)) * 1000 };
+}
+
+export async function benchScoring(
+  env: BenchEnv,
+  householdIds: string[],
+  pastAsOf: Date,
+): Promise<SectionResult> {
+  const step = Math.max(1, Math.floor(householdIds.length / SCORE_SAMPLE));
+  const sample = householdIds.filter((_, i) => i % step === 0).slice(0, SCORE_SAMPLE);
+  const settings = { gradeThresholds: env.ctx.config.credit.gradeThresholds };
+  const rows: Row[] = [];
+  const cases: [string, Date][] = [
+    ['as of now (first pass: computes and memoises each village’s level)', settledBefore()],
+    ['as of now (second pass: village levels memoised)', settledBefore()],
+    [`as of ${pastAsOf.toISOString().slice(0, 10)} (past)`, pastAsOf],
+  ];
+  for (const [what, asOf] of cases) {
+    env.log(`scoring ${what}…`);
+    const r = await scoreMany(sample, asOf, settings);
+    rows.push({
+      section: 'credit scoring, in process (scoreAsOf)',
+      what,
+      value: r.perS,
+      unit: 'households/s',
+      note: `${r.done} households, ${SCORE_CONCURRENCY} at a time`,
+    });
+  }
+  return { rows, roundTrips: [] };
+}
+
+/** Samples RSS every 50 ms while `fn` runs. */
+async function withPeakRss<T>(fn: () => Promise<T>) {
+  const baseRss = process.memoryUsage().rss;
+  let peakRss = baseRss;
+  const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  try {
+    const { result, ms } = await timed(fn);
+    return { result, ms, baseRss, peakRss };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export async function benchExport(
+  env: BenchEnv,
+  cooperativeId: string,
+  villageIds: string[],
+): Promise<SectionResult> {
+  const config = env.ctx.config;
+  const keys = signingKeysFor(config);
+  const officer = {
+    id: new Types.ObjectId().toHexString(),
+    kind: 'person' as const,
+    role: 'officer' as const,
+    cooperativeId,
+  };
+  const settings = { gradeThresholds: config.credit.gradeThresholds };
+  const small = villageIds.slice(0, Math.max(1, Math.floor(villageIds.length / 10)));
+  const rows: Row[] = [];
+  const details: Record<string, unknown>[] = [];
+  for (const villages of small.length < villageIds.length ? [small, villageIds] : [villageIds]) {
+    const doc = await createExport(officer, { villageIds: villages });
+    env.log(`export of ${villages.length} villages…`);
+    const m = await withPeakRss(() =>
+      runExport(doc._id.toHexString(), {
+        keys,
+        exportDir: config.credit.exportDir,
+        settings,
+        log: env.ctx.logger,
+      }),
+    );
+    const rowsOut = m.result?.rows ?? 0;
+    details.push({
+      villages: villages.length,
+      rows: rowsOut,
+      ms: m.ms,
+      baseRssBytes: m.baseRss,
+      peakRssBytes: m.peakRss,
+    });
+    rows.push({
+      section: 'credit export, in process (runExport)',
+      what: `${villages.length} villages: ${rowsOut.toLocaleString('en')} rows (consenting households)`,
+      value: (rowsOut / m.ms) * 1000,
+      unit: 'rows/s',
+      note: `${(m.ms / 1000).toFixed(1)} s; RSS ${(m.baseRss / MiB).toFixed(0)} → peak ${(m.peakRss / MiB).toFixed(0)} MiB (+${((m.peakRss - m.baseRss) / MiB).toFixed(0)} MiB)`,
+    });
+  }
+  if (details.length === 2) {
+    const [a, b] = details as { rows: number; baseRssBytes: number; peakRssBytes: number }[];
+    const growth = (d: { baseRssBytes: number; peakRssBytes: number }) =>
+      (d.peakRssBytes - d.baseRssBytes) / MiB;
+    rows.push({
+      section: 'credit export, in process (runExport)',
+      what: 'peak RSS above baseline: small export, large export',
+      value: growth(b!),
+      unit: 'MiB (large)',
+      note: `small +${growth(a!).toFixed(0)} MiB, large +${growth(b!).toFixed(0)} MiB for ${(b!.rows / Math.max(1, a!.rows)).toFixed(1)} × the rows (flat memory: the large one grows by far less than the rows ratio)`,
+    });
+  }
+  return { rows, roundTrips: [], details: { exports: details } };
+}
+
+/**
+ * Verification as `verify-chain` does it (verifyHousehold, one household at a time, in listing
+ * order) for at most `timeMaxMs`; entries per second over the chains verified. Each chain's
+ * length is read after its verification, outside the timed part.
+ */
+export async function benchVerify(env: BenchEnv, timeMaxMs: number): Promise<SectionResult> {
+  const entries = mongoose.connection.db!.collection('ledger_entries');
+  const rows: Row[] = [];
+  env.log('raw cursor read of ledger_entries…');
+  const raw = await timed(async () => {
+    let n = 0;
+    for await (const doc of entries.find({}, { batchSize: 1000 })) if (doc) n++;
+    return n;
+  });
+  const rawRate = (raw.result / raw.ms) * 1000;
+  rows.push({
+    section: 'chain verification',
+    what: `raw cursor read of ledger_entries (${raw.result.toLocaleString('en')} entries)`,
+    value: rawRate,
+    unit: 'entries/s',
+    note: `${(raw.ms / 1000).toFixed(1)} s`,
+  });
+  env.log(`verify-chain, at most ${timeMaxMs / 1000} s…`);
+  let chains = 0;
+  let verified = 0;
+  let busyMs = 0;
+  const problems: unknown[] = [];
+  let total = 0;
+  for await (const _id of householdsWithEntries()) total++;
+  for await (const householdId of householdsWithEntries()) {
+    if (busyMs >= timeMaxMs) break;
+    const t0 = performance.now();
+    const problem = await verifyHousehold(householdId);
+    busyMs += performance.now() - t0;
+    if (problem) problems.push(problem);
+    chains++;
+    verified += (await getAccount(householdId)).entryCount;
+  }
+  const rate = (verified / busyMs) * 1000;
+  rows.push({
+    section: 'chain verification',
+    what: `verify-chain, one household at a time: ${chains.toLocaleString('en')} of ${total.toLocaleString('en')} chains, ${verified.toLocaleString('en')} entries`,
+    value: rate,
+    unit: 'entries/s',
+    ratio: { value: rate / rawRate, of: 'raw read' },
+    note: `${(busyMs / 1000).toFixed(1)} s; ${problems.length} broken chains${chains < total ? ' (stopped at the time limit)' : ''}`,
+  });
+  if (problems.length) env.log(`BROKEN: ${JSON.stringify(problems.slice(0, 5))}`);
+  return {
+    rows,
+    roundTrips: [],
+    details: {
+      rawEntries: raw.result,
+      chains,
+      chainsTotal: total,
+      entriesVerified: verified,
+      problems,
+    },
+  };
+}

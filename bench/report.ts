@@ -1,0 +1,114 @@
+/**
+ * The bench's one table: every figure of one run as a row (markdown for people, JSON for
+ * machines), each with its unit. Ratios compare figures of the same run only.
+ */
+import type { CommandCounts } from './roundtrips';
+
+export interface Row {
+  section: string;
+  what: string;
+  value?: number;
+  unit?: string;
+  p50Ms?: number;
+  p95Ms?: number;
+  p99Ms?: number;
+  /** Percentiles that are lower bounds (arrivals still unfinished when the drain time was up). */
+  lowerBound?: { p50?: boolean; p95?: boolean; p99?: boolean };
+  ratio?: { value: number; of: string };
+  note?: string;
+}
+
+export interface RoundTripRow {
+  operation: string;
+  /** How the operations ran: sequential (the uncontended path) or at concurrency 32. */
+  how: string;
+  operations: number;
+  perOperation: number;
+  byCommand: CommandCounts;
+}
+
+const fmt = (n: number | undefined, digits = 0): string => {
+  if (n === undefined || Number.isNaN(n)) return '';
+  if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en');
+  return n.toFixed(Math.abs(n) < 10 && digits === 0 ? 1 : digits);
+};
+
+const ms = (n: number | undefined, lower?: boolean) =>
+  n === undefined ? '' : `${lower ? '≥ ' : ''}${fmt(n)}`;
+
+/** The main table. */
+export function markdownTable(rows: Row[]): string[] {
+  const out = [
+    '| section | what | value | unit | p50 ms | p95 ms | p99 ms | ratio | note |',
+    '|---|---|---:|---|---:|---:|---:|---|---|',
+  ];
+  for (const r of rows) {
+    const ratio = r.ratio
+      ? `${r.ratio.value.toFixed(r.ratio.value < 10 ? 2 : 1)} × ${r.ratio.of}`
+      : '';
+    out.push(
+      `| ${r.section} | ${r.what} | ${fmt(r.value)} | ${r.unit ?? ''} | ${ms(r.p50Ms, r.lowerBound?.p50)} | ${ms(r.p95Ms, r.lowerBound?.p95)} | ${ms(r.p99Ms, r.lowerBound?.p99)} | ${ratio} | ${r.note ?? ''} |`,
+    );
+  }
+  return out;
+}
+
+/** Round trips per operation, with the commands behind them (collection command × per op). */
+export function roundTripTable(rows: RoundTripRow[]): string[] {
+  const out = [
+    '| operation | how | operations | round trips per operation | by collection and command (per operation) |',
+    '|---|---|---:|---:|---|',
+  ];
+  for (const r of rows) {
+    const detail = Object.entries(r.byCommand)
+      .map(([k, n]) => `${k} ×${fmt(n, 2)}`)
+      .join(', ');
+    out.push(
+      `| ${r.operation} | ${r.how} | ${r.operations} | ${fmt(r.perOperation, 1)} | ${detail} |`,
+    );
+  }
+  return out;
+}
+
+/** Rows as JSON: every figure named, with its value and unit. */
+export function rowsAsJson(rows: Row[]) {
+  return rows.map((r) => ({
+    section: r.section,
+    what: r.what,
+    figures: [
+      ...(r.value !== undefined ? [{ name: 'value', value: r.value, unit: r.unit ?? '' }] : []),
+      ...(r.p50Ms !== undefined
+        ? [
+            {
+              name: 'p50',
+              value: r.p50Ms,
+              unit: 'ms',
+              ...(r.lowerBound?.p50 ? { lowerBound: true } : {}),
+            },
+          ]
+        : []),
+      ...(r.p95Ms !== undefined
+        ? [
+            {
+              name: 'p95',
+              value: r.p95Ms,
+              unit: 'ms',
+              ...(r.lowerBound?.p95 ? { lowerBound: true } : {}),
+            },
+          ]
+        : []),
+      ...(r.p99Ms !== undefined
+        ? [
+            {
+              name: 'p99',
+              value: r.p99Ms,
+              unit: 'ms',
+              ...(r.lowerBound?.p99 ? { lowerBound: true } : {}),
+            },
+          ]
+        : []),
+      ...(r.ratio ? [{ name: 'ratio', value: r.ratio.value, unit: `× ${r.ratio.of}` }] : []),
+    ],
+    ...(r.note ? { note: r.note } : {}),
+  }));
+}
