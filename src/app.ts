@@ -16,7 +16,7 @@ import { Api, problemMiddleware } from './platform/http';
 import type { Logger } from './platform/logger';
 import { createMetrics, type Metrics } from './platform/metrics';
 import type { Queues } from './platform/queues';
-import { guardBody } from './platform/validation';
+import { guardBody, refuseInvalidUtf8 } from './platform/validation';
 import { authRoutes } from './modules/auth/auth.routes';
 import { createAuthService } from './modules/auth/auth.service';
 import { cooperativeRoutes } from './modules/cooperatives/cooperatives.routes';
@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps): Express {
     res.on('finish', () => end({ route: (req.route?.path as string | undefined) ?? 'unmatched', status: String(res.statusCode) }));
     next();
   });
-  app.use(express.json({ limit: BODY_BYTES_MAX, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(express.json({ limit: BODY_BYTES_MAX, strict: true, type: ['application/json', 'application/*+json'], verify: refuseInvalidUtf8 }));
   app.use((req, _res, next) => {
     if (req.body !== undefined) guardBody(req.body);
     next();

@@ -19,6 +19,7 @@ import type { Redis } from 'ioredis';
 import { clock } from '../../platform/clock';
 import { DomainError, isDuplicateKeyError, notFound, validationError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
+import { codePointLength, cutText } from '../../platform/text';
 import type { Metrics } from '../../platform/metrics';
 import type { Principal } from '../../platform/principal';
 import { findCooperative } from '../cooperatives/cooperatives.service';
@@ -190,7 +191,7 @@ export function createCreditService(deps: {
         householdId,
         officerId: p.id,
         cooperativeId: p.cooperativeId ?? '',
-        purpose: purpose ? purpose.slice(0, PURPOSE_LENGTH_MAX) : '（未说明）',
+        purpose: purpose ? cutText(purpose, PURPOSE_LENGTH_MAX) : '（未说明）',
         result,
         at: clock.now(),
       });
@@ -199,7 +200,7 @@ export function createCreditService(deps: {
     try {
       await limits.consume(p.id);
       if (!purpose) throw validationError([{ path: 'query.purpose', message: 'an officer states the purpose of every look-up' }]);
-      if (purpose.length > PURPOSE_LENGTH_MAX) throw validationError([{ path: 'query.purpose', message: `at most ${PURPOSE_LENGTH_MAX} characters` }]);
+      if (codePointLength(purpose) > PURPOSE_LENGTH_MAX) throw validationError([{ path: 'query.purpose', message: `at most ${PURPOSE_LENGTH_MAX} characters (Unicode code points)` }]);
       const cooperative = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
       if (!cooperative || !cooperative.villageIds.includes(household.villageId)) throw notFound('household');
       if (!(await validConsent(householdId, cooperative._id.toHexString(), clock.now()))) {

@@ -1,5 +1,5 @@
 import type { Api } from '../../platform/http';
-import { id, obj, parseIdempotencyKey, text, z } from '../../platform/validation';
+import { id, name, obj, parseIdempotencyKey, z } from '../../platform/validation';
 import { createItem, getItem, listItems, listMovements, restockItem, updateItem } from './items.service';
 import {
   createItemBody,
@@ -24,7 +24,7 @@ const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
   api.route(
-    { method: 'post', path: '/v1/stores', summary: 'Create a points supermarket', tag: 'Redemption', auth: ['admin'], body: obj({ name: text(64), villageIds: z.array(id()).min(1).max(500) }), responses: { 201: { description: 'Created', schema: storeSchema } } },
+    { method: 'post', path: '/v1/stores', summary: 'Create a points supermarket', tag: 'Redemption', auth: ['admin'], body: obj({ name: name(64), villageIds: z.array(id()).min(1).max(500) }), responses: { 201: { description: 'Created', schema: storeSchema } } },
     async ({ body }) => ({ status: 201, body: await createStore(body) }),
   );
   api.route(

@@ -1,11 +1,11 @@
 import { ROLES } from '../../platform/principal';
-import { id, obj, z } from '../../platform/validation';
+import { credential, id, obj, z } from '../../platform/validation';
 
 export const USERNAME_RE = /^[A-Za-z0-9_.@-]{3,64}$/;
 
 export const createUserBody = obj({
   username: z.string().regex(USERNAME_RE, '3–64 letters, digits, _ . @ or -'),
-  password: z.string().min(10, 'at least 10 characters').max(256).refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
+  password: credential(256).refine((s) => [...s].length >= 10, 'at least 10 characters (Unicode code points)'),
   role: z.enum(ROLES),
   villageId: id().optional(),
   cooperativeId: id().optional(),

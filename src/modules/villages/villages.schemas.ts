@@ -1,4 +1,4 @@
-import { id, obj, text, z } from '../../platform/validation';
+import { id, name, obj, z } from '../../platform/validation';
 
 /** ISO-8601 durations of days, hours, minutes and seconds (PnDTnHnMnS); months are ambiguous. */
 export const ISO_DURATION_RE = /^P(?!$)(\d{1,4}D)?(T(?=\d)(\d{1,5}H)?(\d{1,6}M)?(\d{1,7}S)?)?$/;
@@ -14,10 +14,10 @@ export const villagePolicySchema = obj({
 }).openapi('VillagePolicy');
 
 export const createVillageBody = obj({
-  name: text(64),
+  name: name(64),
   code: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ only'),
-  township: text(64),
-  county: text(64),
+  township: name(64),
+  county: name(64),
   policy: villagePolicySchema.optional(),
 });
 
