@@ -18,6 +18,8 @@
  *   rule version never changes them.
  * - S5 every multi-step change first writes a wake-up; a step interrupted by a crash is
  *   finished by the sweeper (reconcile is idempotent), and only then is the wake-up deleted.
+ * - S7 a household reads its own submissions; of its neighbours' only those in public notice or
+ *   posted, without attachments, appeal or who voted and objected (counts only).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -591,10 +593,46 @@ function villageInReach(p: Principal, villageId: string): boolean {
   return p.role === 'admin' || p.villageId === villageId;
 }
 
-/** Loads a submission the principal may see (admin, or anyone of its village), else 404. */
+/** Statuses in which a household reads a neighbour's submission: the public notice is public. */
+const PUBLIC_STATUSES: readonly string[] = ['in_notice', 'posted'];
+
+/**
+ * S7: how much of a submission a principal reads. Village officials (clerk, council) and the
+ * county office read everything; a household reads its own submissions whole, and a
+ * neighbour's only in public notice or posted, as `public` (see publicView); else nothing.
+ */
+function readingOf(p: Principal, sub: Pick<SubmissionDoc, 'householdIds'>, status: string): 'whole' | 'public' | 'none' {
+  if (p.role !== 'household') return 'whole';
+  if (p.householdId && sub.householdIds.includes(p.householdId)) return 'whole';
+  return PUBLIC_STATUSES.includes(status) ? 'public' : 'none';
+}
+
+/**
+ * What a neighbour reads of a submission in public notice: the deed, the points and the
+ * household concerned, and how many approved and rejected; never the attachments (photos,
+ * documents about a family), the appeal, or who voted, commented or objected.
+ */
+function publicView(v: SubmissionView): SubmissionView {
+  const out: SubmissionView = { ...v, evidence: { text: v.evidence.text, attachments: [] } };
+  if (v.appeal !== undefined) out.appeal = null;
+  if (v.history) out.history = v.history.filter((h) => h.type !== 'vote').map((h) => ({ type: h.type, at: h.at, ...(h.round !== undefined ? { round: h.round } : {}) }));
+  return out;
+}
+
+/** A view shaped for its reader (S7); `none` is 404, so a neighbour's case under review is not revealed. */
+function viewFor(p: Principal, sub: SubmissionDoc, v: SubmissionView): SubmissionView {
+  const reading = readingOf(p, sub, v.status);
+  if (reading === 'none') throw notFound('submission');
+  return reading === 'public' ? publicView(v) : v;
+}
+
+/**
+ * Loads a submission the principal may see (admin, or anyone of its village; a household a
+ * neighbour's only in notice or posted, by the cached status), else 404.
+ */
 async function submissionInReach(p: Principal, id: string): Promise<SubmissionDoc> {
   const sub = await findSubmission(id);
-  if (!sub || !villageInReach(p, sub.villageId)) throw notFound('submission');
+  if (!sub || !villageInReach(p, sub.villageId) || readingOf(p, sub, sub.status) === 'none') throw notFound('submission');
   return sub;
 }
 
@@ -744,7 +782,7 @@ export async function fileSubmission(p: Principal, input: NewSubmission, deps: C
 export async function getSubmission(p: Principal, id: string): Promise<SubmissionView> {
   const sub = await submissionInReach(p, id);
   const r = await currentState(sub);
-  return toView(r.sub, r);
+  return viewFor(p, r.sub, toView(r.sub, r));
 }
 
 export async function castVote(p: Principal, id: string, input: { decision: 'approve' | 'reject'; comment?: string }, deps: CouncilDeps = {}): Promise<SubmissionView> {
@@ -805,7 +843,8 @@ export async function fileObjection(p: Principal, id: string, input: { reason: s
     await Wakeup.deleteOne({ _id: noticeWakeupId(id, round) });
     const r = (await reconcileSubmission(id, deps))!;
     const event = r.events.find((e) => e.slot === slots.close(round))!;
-    return { id: event._id, submissionId: id, round, reason: input.reason, by: p.id, createdAt: now.toISOString(), submission: toView(r.sub, r) };
+    const shown = readingOf(p, r.sub, r.state.status) === 'whole' ? toView(r.sub, r) : publicView(toView(r.sub, r));
+    return { id: event._id, submissionId: id, round, reason: input.reason, by: p.id, createdAt: now.toISOString(), submission: shown };
   });
 }
 
@@ -866,8 +905,10 @@ export async function listSubmissions(p: Principal, q: ListQuery): Promise<{ ite
   if (q.status) filter.status = q.status;
   if (q.householdId) filter.householdIds = q.householdId;
   if (q.before) filter._id = { $lt: new Types.ObjectId(q.before) };
+  // S7: a household lists its own submissions and its neighbours' in notice or posted.
+  if (p.role === 'household') filter.$or = [{ householdIds: p.householdId ?? '' }, { status: { $in: PUBLIC_STATUSES } }];
   const docs = await Submission.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<SubmissionDoc[]>();
-  const items = docs.slice(0, limit).map((d) => toView(d));
+  const items = docs.slice(0, limit).map((d) => viewFor(p, d, toView(d)));
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }
 

@@ -5,13 +5,13 @@ import { CapClaim } from '../../../src/modules/rules/rules.model';
 import { file, fileVia, getSub, makeCouncilScene, makeRule, voteVia } from './scene';
 
 describe('POST /v1/submissions', () => {
-  it('files an award in review with the points of the rule, and the clerk, council and households of the village read it', async () => {
+  it('files an award in review with the points of the rule, and the clerk, council and the household concerned read it (neighbours only once it is in notice: visibility.test.ts)', async () => {
     const s = await makeCouncilScene();
     const res = await fileVia(s);
     expect(res.status).to.equal(201);
     expect(res.body).to.include({ status: 'in_review', points: 10, ruleCode: s.rule.code, ruleVersion: 1, kind: 'award', householdId: s.households[1]!.id, capped: null });
     expect(res.body.id).to.match(/^[a-f0-9]{24}$/);
-    for (const who of [s.clerk, s.council[1]!, s.households[2]!.user, s.admin]) {
+    for (const who of [s.clerk, s.council[1]!, s.households[1]!.user, s.admin]) {
       const got = await http().get(`/v1/submissions/${res.body.id}`).set(who.auth);
       expect(got.status, who.user.role).to.equal(200);
       expect(got.body.history[0]).to.include({ type: 'filed', by: s.clerk.user.id });
