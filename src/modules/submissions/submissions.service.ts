@@ -18,13 +18,14 @@
  *   rule version never changes them.
  * - S5 every multi-step change first writes a wake-up; a step interrupted by a crash is
  *   finished by the sweeper (reconcile is idempotent), and only then is the wake-up deleted.
+ * - S6 a deed's `occurredOn` lies within the village policy's window (Asia/Shanghai days).
  * - S7 a household reads its own submissions; of its neighbours' only those in public notice or
  *   posted, without attachments, appeal or who voted and objected (counts only).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
-import { clock, durationMs, todayUtc } from '../../platform/clock';
+import { addDays, clock, durationMs, shanghaiDate } from '../../platform/clock';
 import { DomainError, forbidden, isDuplicateKeyError, notFound, type FieldError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
 import type { Principal } from '../../platform/principal';
@@ -33,7 +34,7 @@ import { postEntry } from '../ledger/ledger.service';
 import { queueNotification } from '../notifications/notifications.service';
 import { claimCap, claimedHouseholds, releaseCap, resolveRule, scorePoints } from '../rules/rules.service';
 import { countCouncilVoters } from '../users/users.service';
-import { DEFAULT_POLICY, findVillage } from '../villages/villages.service';
+import { DEFAULT_OCCURRED_ON_WINDOW_DAYS, DEFAULT_POLICY, findVillage } from '../villages/villages.service';
 import { deriveState, slots, type DerivedState, type EventType, type PostedEntryRef, type StateEvent } from './submission-state';
 import { Submission, SubmissionEvent, Wakeup, type SubmissionDoc, type SubmissionEventDoc, type SubmissionLine, type WakeupDoc } from './submissions.model';
 
@@ -655,6 +656,19 @@ export interface NewSubmission {
   evidence: { text: string; attachments?: string[] };
 }
 
+/**
+ * S6: a deed lies within the village's window: not in the future, and at most `windowDays`
+ * calendar days back, both counted in Asia/Shanghai (the villages' day). Without the window a
+ * backdated deed would fall in a month of its own and pass that month's cap afresh.
+ */
+function occurredOnOutsideWindow(occurredOn: string, windowDays: number): string | undefined {
+  const today = shanghaiDate(clock.now());
+  if (occurredOn > today) return `must not be in the future (today is ${today} in Asia/Shanghai)`;
+  const earliest = addDays(today, -windowDays);
+  if (occurredOn < earliest) return `must lie within the village's window of ${windowDays} days: on or after ${earliest} (Asia/Shanghai)`;
+  return undefined;
+}
+
 function invalid(errors: FieldError[]): DomainError {
   return new DomainError('validation_failed', 'The submission is not valid.', { errors });
 }
@@ -687,7 +701,8 @@ export async function fileSubmission(p: Principal, input: NewSubmission, deps: C
   households.forEach((h, i) => {
     if (!h || h.villageId !== input.villageId) errors.push({ path: pathOf(i, 'householdId'), message: 'not a household of this village' });
   });
-  if (input.occurredOn > todayUtc()) errors.push({ path: 'occurredOn', message: 'must not be in the future' });
+  const occurredOnProblem = occurredOnOutsideWindow(input.occurredOn, village.policy.occurredOnWindowDays ?? DEFAULT_OCCURRED_ON_WINDOW_DAYS);
+  if (occurredOnProblem) errors.push({ path: 'occurredOn', message: occurredOnProblem });
   if (errors.length) throw invalid(errors);
 
   const rule = await resolveRule(input.villageId, input.ruleCode, input.occurredOn);
