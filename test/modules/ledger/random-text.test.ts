@@ -84,12 +84,12 @@ describe(`${ENTRIES} entries of random text through every path that writes text 
   // redemption costs several times an adjustment on the embedded database, hence the weights.
   const share = (n: number) => Math.round((n * ENTRIES) / 1000);
   const counts = {
-    adjustments: share(560),
+    adjustments: share(620),
     awards: share(100),
     deductions: share(40),
     appeals: share(20),
-    redemptions: share(210),
-    reversals: share(70),
+    redemptions: share(165),
+    reversals: share(55),
   };
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
 
@@ -132,10 +132,11 @@ describe(`${ENTRIES} entries of random text through every path that writes text 
 
     // Adjustments: the reason is the text. Mostly awards (they fund the redemptions below).
     const reasons = samples(textWithin(LIMITS.reason), counts.adjustments, SEED + 3);
+    const amounts = reasons.map(() =>
+      random() < 0.1 ? -1 - Math.floor(random() * 50) : 200 + Math.floor(random() * 800),
+    );
     await inPool(reasons, async (reason, i) => {
-      const points =
-        random() < 0.1 ? -1 - Math.floor(random() * 50) : 200 + Math.floor(random() * 800);
-      const res = await adjustVia(s, household(i).id, reason, points);
+      const res = await adjustVia(s, household(i).id, reason, amounts[i]!);
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
       expected.set(`adjustment:${res.body.sourceId}`, stored(reason));
     });
