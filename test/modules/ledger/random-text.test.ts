@@ -77,7 +77,7 @@ function isWholeCharacterCut(full: string, cut: string): boolean {
   return at === kept.length && full.startsWith(kept);
 }
 
-describe(`${ENTRIES} entries of random text through every path that writes text into an entry`, function () {
+describe(`T1–T3, I4 ${ENTRIES} entries of random text through every path that writes text into an entry`, function () {
   this.timeout(600_000);
 
   // Shares of the entries by path (they add up to 1,000 at full size). A council posting or a

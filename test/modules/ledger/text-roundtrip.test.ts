@@ -56,7 +56,7 @@ function cutBetweenGraphemes(full: string, cut: string): boolean {
   return at === kept.length && full.startsWith(kept);
 }
 
-describe('entry text reads back exactly as hashed', () => {
+describe('I4 / T3 entry text reads back exactly as hashed', () => {
   afterEach(() => {
     delete redemptionFaults.after;
     redemptionTuning.staleAfterMs = RECOVERY_AGE_MS;

@@ -28,7 +28,7 @@ describe('receipt text (pure)', () => {
     expect(wrapToWidth('', 6)).to.deep.equal(['']);
   });
 
-  it('cuts and wraps between grapheme clusters: an emoji ZWJ sequence, a flag, a letter with its marks stay whole', () => {
+  it('T2 cuts and wraps between grapheme clusters: an emoji ZWJ sequence, a flag, a letter with its marks stay whole', () => {
     const family = '👨‍👩‍👧‍👦';
     expect(displayWidth(family)).to.equal(2);
     expect(displayWidth('🇨🇳')).to.equal(2);
@@ -39,7 +39,7 @@ describe('receipt text (pure)', () => {
     expect(wrapToWidth('米米', 1)).to.deep.equal(['米', '米']);
   });
 
-  it('never splits a grapheme cluster, whatever the name (CJK, astral, emoji sequences, combining marks)', () => {
+  it('T2 never splits a grapheme cluster, whatever the name (CJK, astral, emoji sequences, combining marks)', () => {
     const segmenter = new Intl.Segmenter('zh', { granularity: 'grapheme' });
     const clusters = (t: string) => Array.from(segmenter.segment(t), (x) => x.segment);
     fc.assert(

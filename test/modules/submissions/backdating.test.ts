@@ -14,7 +14,7 @@ const DAY_MS = 24 * 3600_000;
 const shanghaiDay = (days = 0) =>
   new Date(clock.now().getTime() + 8 * 3600_000 + days * DAY_MS).toISOString().slice(0, 10);
 
-describe('POST /v1/submissions › occurredOn within the village window', () => {
+describe('S6 POST /v1/submissions › occurredOn within the village window', () => {
   afterEach(() => resetClock());
 
   it('refuses a deed before the window (1990-11-20, 0001-01-01, 91 days back) or in the future with 400 naming occurredOn; nothing stored', async () => {

@@ -25,7 +25,7 @@ const list = async (who: { auth: { Authorization: string } }, query = '') => {
   return res.body.items as Json[];
 };
 
-describe('what a household sees of submissions', () => {
+describe('S7 what a household sees of submissions', () => {
   let s: CouncilScene;
   const subs: Record<'inReview' | 'inNotice' | 'rejected' | 'posted', Json> = {} as never;
   /** The household concerned, and a neighbour. */

@@ -87,7 +87,7 @@ const dotted = (path: (string | number)[]) => path.join('.');
 /** A request to a table row's route. */
 const call = (row: Row) => http()[row.method](row.url);
 
-describe('the text policy on every route that takes a body', function () {
+describe('T1 the text policy on every route that takes a body', function () {
   this.timeout(300_000);
   let doc: OpenApiDoc;
   let rows: Row[];
@@ -213,7 +213,7 @@ describe('the text policy on every route that takes a body', function () {
   });
 });
 
-describe('text the API accepts', () => {
+describe('T1 text the API accepts', () => {
   let admin: TestUser;
   let villageId: string;
 
