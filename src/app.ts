@@ -19,7 +19,7 @@ import type { Logger } from './platform/logger';
 import { createMetrics, type Metrics } from './platform/metrics';
 import type { Queues } from './platform/queues';
 import { securityHeaders } from './platform/security';
-import { guardBody } from './platform/validation';
+import { guardBody, refuseInvalidUtf8 } from './platform/validation';
 import { pagesRouter } from './platform/web';
 import { attachmentRoutes } from './modules/attachments/attachments.routes';
 import { authRoutes } from './modules/auth/auth.routes';
@@ -97,6 +97,7 @@ export function createApp(deps: AppDeps): Express {
       limit: BODY_BYTES_MAX,
       strict: true,
       type: ['application/json', 'application/*+json'],
+      verify: refuseInvalidUtf8,
     }),
   );
   app.use((req, _res, next) => {

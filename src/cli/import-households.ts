@@ -9,7 +9,8 @@
  *   on and a reason code (stable, for scripts) plus a Chinese message (for the clerk fixing
  *   the spreadsheet).
  * - Rows are validated by the same schema as `POST /v1/households`, so the CLI stores nothing
- *   the API would refuse.
+ *   the API would refuse (the text policy of platform/text.ts included: well-formed, NFC, no
+ *   control, bidirectional or zero-width characters), and stores the same normalised values.
  * - A card that appears twice in the file with different contents is bad on every line: one
  *   of them is a typo and households cannot be edited afterwards, so neither is guessed.
  * - Households are inserted one by one (insertMany is not atomic on FerretDB), never read
@@ -18,10 +19,12 @@
 import { parse } from 'csv-parse/sync';
 import { Types } from 'mongoose';
 import { DomainError } from '../platform/errors';
+import { checkText } from '../platform/text';
 import {
   CARD_NO_RE,
   createHouseholdBody,
   MEMBERS_MAX,
+  PERSON_NAME_MAX,
 } from '../modules/households/households.schemas';
 import { findHouseholdByCard, insertHousehold } from '../modules/households/households.service';
 import { Village, type VillageDoc } from '../modules/villages/villages.model';
@@ -454,24 +457,50 @@ async function checkRow(
   };
   const checked = createHouseholdBody.safeParse(candidate);
   if (!checked.success) {
-    const field = String(checked.error.issues[0]?.path[0] ?? '');
+    const issue = checked.error.issues[0];
+    const field = String(issue?.path[0] ?? '');
     if (field === 'head')
       return bad(
         line,
         'bad_head',
-        `户主姓名“${head}”不合规：最多 32 个字，不能含控制字符。`,
+        `户主姓名“${printable(head)}”不合规：${whyZh(head, 'name', PERSON_NAME_MAX)}。`,
         cardNo,
       );
-    if (field === 'members')
+    if (field === 'members') {
+      const i = Number(issue?.path[1] ?? 0);
+      const member = names[i] ?? '';
       return bad(
         line,
         'bad_members',
-        '家庭成员姓名不合规：每人最多 32 个字，不能含控制字符。',
+        `家庭成员“${printable(member)}”的姓名不合规：${whyZh(member, 'name', PERSON_NAME_MAX)}。`,
         cardNo,
       );
-    return bad(line, 'bad_card_number', `卡号“${cardNo}”格式不正确。`, cardNo);
+    }
+    return bad(line, 'bad_card_number', `卡号“${printable(cardNo)}”格式不正确。`, cardNo);
   }
-  return { line, villageId: candidate.villageId, head, members: candidate.members, cardNo };
+  // Store what the API would store: the schema's normalised (NFC, trimmed) values.
+  const data = checked.data;
+  return {
+    line,
+    villageId: data.villageId,
+    head: data.head,
+    members: data.members ?? [],
+    cardNo: data.cardNo,
+  };
+}
+
+/** Why a name breaks the text policy, in Chinese for the clerk fixing the spreadsheet. */
+function whyZh(value: string, kind: 'name', max: number): string {
+  const r = checkText(value, { kind, max });
+  return 'problem' in r ? r.problem.messageZh : '格式不正确';
+}
+
+/** A cell shown in a message: invisible and control characters as \u{…}, so the clerk can find them. */
+function printable(value: string): string {
+  return value.replace(
+    /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/gu,
+    (ch) => `\\u{${ch.codePointAt(0)!.toString(16).toUpperCase()}}`,
+  );
 }
 
 /** The outcome for a card that the database already holds. */

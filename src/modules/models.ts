@@ -5,6 +5,7 @@
 import './ledger/ledger.model';
 import './villages/villages.model';
 import './households/households.model';
+import './households/adjustments.model';
 import './users/users.model';
 import './stores/stores.model';
 import './stores/items.model';

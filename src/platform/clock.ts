@@ -15,6 +15,19 @@ export function todayUtc(): string {
   return utcDate(clock.now());
 }
 
+/** Asia/Shanghai (China Standard Time) is UTC+8 all year, with no daylight saving. */
+const SHANGHAI_OFFSET_MS = 8 * 3600_000;
+
+/** The calendar date (YYYY-MM-DD) of an instant in Asia/Shanghai: the villages' day. */
+export function shanghaiDate(at: Date): string {
+  return new Date(at.getTime() + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
+}
+
+/** The calendar date `days` after (negative: before) a date YYYY-MM-DD. */
+export function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
 /** True when `s` is a real calendar date written YYYY-MM-DD. */
 export function isCalendarDate(s: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;

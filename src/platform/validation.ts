@@ -1,12 +1,17 @@
 /**
  * Request validation with zod. Every object schema is strict (unknown fields are refused, never
- * stored), every string refuses NUL characters, and `guardBody` refuses, anywhere in a JSON
- * body, keys that MongoDB or FerretDB would treat specially (a leading `$`, a `.`) and arrays of
- * arrays, so that such input gets the same 400 on every backend instead of a backend-only 500.
+ * stored). Every piece of text goes through one of the text building blocks below (`name`,
+ * `line`, `longText`, `credential`), which apply the text policy of platform/text.ts (well-formed,
+ * NFC, no control or bidirectional characters, lengths in code points). `guardBody` refuses,
+ * anywhere in a JSON body, strings that no field may hold (lone surrogates, control characters
+ * other than line breaks, bidirectional overrides), keys that MongoDB or FerretDB would treat
+ * specially (a leading `$`, a `.`) and arrays of arrays, so that such input gets the same 400 on
+ * every backend instead of a backend-only 500 or a silently altered string.
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z, type ZodError, type ZodRawShape } from 'zod';
 import { DomainError, validationError, type FieldError } from './errors';
+import { bodyStringProblem, checkText, type TextKind } from './text';
 
 extendZodWithOpenApi(z);
 export { z };
@@ -17,14 +22,49 @@ const BODY_DEPTH_MAX = 16;
 /** A strict object: unknown keys are a validation error. */
 export const obj = <T extends ZodRawShape>(shape: T) => z.object(shape).strict();
 
-/** Text without NUL characters, trimmed length 1..max. */
-export const text = (max: number) =>
+/**
+ * A text field under the text policy (platform/text.ts): trimmed, NFC, 1..max code points, no
+ * control or bidirectional characters; `name` also refuses zero-width characters and
+ * `multiline` allows line breaks. The value handed to the service is the normalised one.
+ */
+function textField(kind: TextKind, max: number, description: string) {
+  return z
+    .string()
+    .openapi({ minLength: 1, maxLength: max, description: `${description}; at most ${max} characters (Unicode code points), stored NFC` })
+    .transform((raw, ctx) => {
+      const r = checkText(raw, { kind, max });
+      if ('problem' in r) {
+        ctx.addIssue({ code: 'custom', message: r.problem.message, params: { textProblem: r.problem.code } });
+        return z.NEVER;
+      }
+      return r.value;
+    });
+}
+
+/** A name of a person, place or organisation: one line, no zero-width characters. */
+export const name = (max: number) => textField('name', max, 'A name: one line, no invisible characters');
+/** One line of free text (a reason, a title, an item name, a reference). */
+export const line = (max: number) => textField('line', max, 'One line of text');
+/** Long free text (evidence, notes, comments): line breaks allowed. */
+export const longText = (max: number) => textField('multiline', max, 'Free text; line breaks allowed');
+/** One line of free text; kept for schemas written before the text kinds (same as `line`). */
+export const text = line;
+
+/**
+ * A credential as typed (username at sign-in, password, client id or secret): well-formed, no
+ * control characters or line breaks, 1..max code points, and not normalised (it is compared
+ * or hashed exactly as sent).
+ */
+export const credential = (max: number) =>
   z
     .string()
-    .trim()
-    .min(1)
-    .max(max)
-    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
+    .openapi({ minLength: 1, maxLength: max, description: `As typed; at most ${max} characters (Unicode code points)` })
+    .superRefine((s, ctx) => {
+      const problem = bodyStringProblem(s) ?? (/[\r\n\u2028\u2029]/.test(s) ? 'must not contain line breaks' : undefined);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      else if (!s.length) ctx.addIssue({ code: 'custom', message: 'must not be empty' });
+      else if ([...s].length > max) ctx.addIssue({ code: 'custom', message: `at most ${max} characters (Unicode code points)` });
+    });
 
 /** A 24-hex-digit id as the API returns them. */
 export const id = () => z.string().regex(/^[a-f0-9]{24}$/, 'must be an id (24 hex digits)');
@@ -59,15 +99,16 @@ export function guardBody(value: unknown): void {
       return;
     }
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) errors.push({ path: path || '(root)', message: 'must not contain NUL characters' });
+      const problem = bodyStringProblem(v);
+      if (problem) errors.push({ path: path || '(root)', message: problem });
     } else if (Array.isArray(v)) {
       if (inArray) errors.push({ path, message: 'arrays of arrays are not accepted' });
       v.forEach((item, i) => walk(item, `${path}${path ? '.' : ''}${i}`, depth + 1, true));
     } else if (v && typeof v === 'object') {
       for (const [k, child] of Object.entries(v)) {
         const childPath = `${path}${path ? '.' : ''}${k}`;
-        if (k.startsWith('$') || k.includes('.') || k.includes('\u0000') || k === '')
-          errors.push({ path: childPath, message: 'field names must not start with $ or contain . or NUL' });
+        if (k.startsWith('$') || k.includes('.') || k.includes('\u0000') || k === '' || bodyStringProblem(k) !== undefined)
+          errors.push({ path: childPath, message: 'field names must not start with $ or contain . or NUL or control characters' });
         walk(child, childPath, depth + 1, false);
       }
     }
@@ -75,6 +116,22 @@ export function guardBody(value: unknown): void {
   walk(value, '', 0, false);
   if (errors.length) throw validationError(errors);
 }
+
+/**
+ * body-parser's `verify` hook: refuses a JSON body whose bytes are not UTF-8. Left alone,
+ * express.json decodes them to U+FFFD and the request would store text nobody sent.
+ */
+export function refuseInvalidUtf8(_req: unknown, _res: unknown, buf: Buffer, encoding: string): void {
+  if (!/^utf-?8$/i.test(encoding || 'utf-8')) return;
+  try {
+    UTF8_FATAL.decode(buf);
+  } catch {
+    throw new DomainError('validation_failed', 'The request body is not valid UTF-8.', {
+      errors: [{ path: '(root)', message: 'the body bytes must be UTF-8' }],
+    });
+  }
+}
+const UTF8_FATAL = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads an `Idempotency-Key` header: 1–128 visible ASCII characters. */
 export function parseIdempotencyKey(raw: string | string[] | undefined, required: true): string;

@@ -19,13 +19,17 @@ export const unique = (prefix: string): string => `${prefix}${Date.now().toStrin
 
 export const http = () => request(ctx().app);
 
-export async function makeVillage(overrides: Partial<{ name: string; code: string; quorum: number; noticePeriod: string }> = {}): Promise<VillageView> {
+export async function makeVillage(overrides: Partial<{ name: string; code: string; quorum: number; noticePeriod: string; occurredOnWindowDays: number }> = {}): Promise<VillageView> {
   return createVillage({
     name: overrides.name ?? '测试村',
     code: overrides.code ?? unique('V'),
     township: '测试镇',
     county: '测试县',
-    policy: { quorum: overrides.quorum ?? 1, noticePeriod: overrides.noticePeriod ?? 'PT0S' },
+    policy: {
+      quorum: overrides.quorum ?? 1,
+      noticePeriod: overrides.noticePeriod ?? 'PT0S',
+      ...(overrides.occurredOnWindowDays !== undefined ? { occurredOnWindowDays: overrides.occurredOnWindowDays } : {}),
+    },
   });
 }
 

@@ -1,21 +1,13 @@
-import { obj, z } from '../../platform/validation';
+import { credential, obj, z } from '../../platform/validation';
 
-const secret = z
-  .string()
-  .min(1)
-  .max(256)
-  .refine((s) => !s.includes('\u0000'), 'must not contain NUL');
+const secret = credential(256);
 
 export const tokenBody = z
   .discriminatedUnion('grantType', [
-    obj({
-      grantType: z.literal('password'),
-      username: z.string().min(1).max(64),
-      password: secret,
-    }),
+    obj({ grantType: z.literal('password'), username: credential(64), password: secret }),
     obj({
       grantType: z.literal('client_credentials'),
-      clientId: z.string().min(1).max(64),
+      clientId: credential(64),
       clientSecret: secret,
     }),
   ])

@@ -1,5 +1,5 @@
 import type { Api } from '../../platform/http';
-import { id, obj, text, z } from '../../platform/validation';
+import { id, line, obj, z } from '../../platform/validation';
 import { getBoardSettings, getBoards, setBoardConsent, setBoardSettings } from './boards.service';
 
 const VILLAGE = ['admin', 'clerk', 'council', 'household'] as const;
@@ -61,7 +61,7 @@ export function boardRoutes(api: Api): void {
       tag: 'Boards',
       auth: ['admin', 'clerk', 'household'],
       params: idParams,
-      body: obj({ named: z.boolean(), formRef: text(100).optional() }),
+      body: obj({ named: z.boolean(), formRef: line(100).optional() }),
       responses: { 200: { description: 'The consent', schema: z.object({ householdId: z.string(), named: z.boolean(), formRef: z.string().optional(), recordedAt: z.string().nullable() }) } },
     },
     async ({ principal, params, body }) => ({ status: 200, body: await setBoardConsent(principal, params.id, body) }),

@@ -11,6 +11,7 @@
 import { clock } from '../../platform/clock';
 import { DomainError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
+import { graphemes } from '../../platform/text';
 import { findHousehold, householdInReach } from '../households/households.service';
 import { APPEAL_WINDOW_MS, listPostedLines, type PostedLine } from '../submissions/submissions.service';
 import { findVillage } from '../villages/villages.service';
@@ -19,9 +20,9 @@ import { BoardConsent, BoardSettings, type BoardConsentDoc, type BoardSettingsDo
 export const DEFAULT_BOARD_SETTINGS = { blackListEnabled: true, blackListRetentionDays: 90 } as const;
 const DAY_MS = 24 * 3600_000;
 
-/** Masks a name for a public board: first and last character stay, the rest become `*`. */
+/** Masks a name for a public board: first and last character (grapheme) stay, the rest become `*`. */
 export function maskName(name: string): string {
-  const chars = [...name.trim()];
+  const chars = graphemes(name.trim());
   if (chars.length <= 1) return '*';
   if (chars.length === 2) return `${chars[0]}*`;
   return `${chars[0]}${'*'.repeat(chars.length - 2)}${chars[chars.length - 1]}`;

@@ -39,6 +39,7 @@ import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
 import { DomainError, notFound, validationError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
+import { cutText, graphemes } from '../../platform/text';
 import type { Principal } from '../../platform/principal';
 import { findCooperative } from '../cooperatives/cooperatives.service';
 import { Household, type HouseholdDoc } from '../households/households.model';
@@ -129,7 +130,7 @@ export interface ManifestView {
 
 /** 张*明: the first and last characters kept, every one between hidden; 张* for two. */
 export function maskName(name: string): string {
-  const chars = Array.from(name.trim());
+  const chars = graphemes(name.trim());
   if (chars.length <= 1) return '*';
   if (chars.length === 2) return `${chars[0]}*`;
   return `${chars[0]}${'*'.repeat(chars.length - 2)}${chars[chars.length - 1]}`;
@@ -532,7 +533,7 @@ export async function runExport(
 /** Marks an export failed for good (a business rule refused it, or the job ran out of attempts). */
 export async function failExport(exportId: string, reason: string): Promise<void> {
   if (!Types.ObjectId.isValid(exportId)) return;
-  await setStatus(new Types.ObjectId(exportId), { status: 'failed', error: reason.slice(0, 500) });
+  await setStatus(new Types.ObjectId(exportId), { status: 'failed', error: cutText(reason, 500) });
 }
 
 /** Exports whose job made no progress for `staleMs` (lost with Redis, or a crashed worker). */

@@ -1,5 +1,5 @@
 /** Request and response schemas of the credit reference (also the OpenAPI source). */
-import { id, obj, text, z } from '../../platform/validation';
+import { id, line, obj, z } from '../../platform/validation';
 import { EXPORT_VILLAGES_MAX } from './credit.exports';
 import { HISTORY_MONTHS_MAX } from './credit.service';
 
@@ -11,8 +11,6 @@ const instant = () =>
     .string()
     .max(40)
     .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/, 'a date (YYYY-MM-DD) or an ISO-8601 time with a zone');
-/** One line of text (purposes are printed on receipts and listed to households). */
-const line = (max: number) => text(max).refine((s) => !/[\r\n\t]/.test(s), 'must be one line');
 
 export const idParams = obj({ id: id() });
 
@@ -51,10 +49,10 @@ export const listConsentsQuery = obj({ householdId: id() });
 
 export const lookupQuery = obj({
   /** Date or instant the score is as of (default: a few seconds ago). */
-  asOf: z.string().max(40).optional(),
+  asOf: line(40).optional(),
   /** Why the officer looks (required for officers; recorded in the inquiry). */
-  purpose: z.string().max(400).optional(),
-  modelVersion: z.string().max(40).optional(),
+  purpose: line(400).optional(),
+  modelVersion: line(40).optional(),
 });
 
 export const reasonSchema = z.object({ code: z.string(), text: z.string(), impact: z.number().int() });
@@ -121,7 +119,7 @@ export const historySchema = z
   })
   .openapi('CreditHistory');
 
-export const officerSearchQuery = obj({ q: text(32).optional() });
+export const officerSearchQuery = obj({ q: line(32).optional() });
 export const consentingHouseholdSchema = z
   .object({
     householdId: z.string(),

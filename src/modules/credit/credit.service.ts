@@ -21,6 +21,7 @@ import type { Redis } from 'ioredis';
 import { clock } from '../../platform/clock';
 import { DomainError, isDuplicateKeyError, notFound, validationError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
+import { codePointLength, cutText } from '../../platform/text';
 import type { Metrics } from '../../platform/metrics';
 import type { Principal } from '../../platform/principal';
 import { findCooperative } from '../cooperatives/cooperatives.service';
@@ -253,7 +254,7 @@ export function createCreditService(deps: {
     const purpose = (purposeRaw ?? '').trim();
     const record = async (result: string) => {
       deps.metrics.creditLookups.inc({ result });
-      const stated = purpose ? purpose.slice(0, PURPOSE_LENGTH_MAX) : '（未说明）';
+      const stated = purpose ? cutText(purpose, PURPOSE_LENGTH_MAX) : '（未说明）';
       await recordInquiry({
         householdId,
         officerId: p.id,
@@ -267,7 +268,7 @@ export function createCreditService(deps: {
     try {
       await limits.consume(p.id);
       if (!purpose) throw validationError([{ path: 'query.purpose', message: 'an officer states the purpose of every look-up' }]);
-      if (purpose.length > PURPOSE_LENGTH_MAX) throw validationError([{ path: 'query.purpose', message: `at most ${PURPOSE_LENGTH_MAX} characters` }]);
+      if (codePointLength(purpose) > PURPOSE_LENGTH_MAX) throw validationError([{ path: 'query.purpose', message: `at most ${PURPOSE_LENGTH_MAX} characters (Unicode code points)` }]);
       const cooperative = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
       if (!cooperative || !cooperative.villageIds.includes(household.villageId)) throw notFound('household');
       if (!(await validConsent(householdId, cooperative._id.toHexString(), clock.now()))) {

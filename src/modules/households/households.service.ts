@@ -4,12 +4,16 @@
  * existence of another village's household is not revealed.
  *
  * Invariant: `cardNo` is unique (index); creation retried with the same card is a 409.
+ * An adjustment's ledger source is an opaque id (adjustments.model.ts), never the admin's user
+ * id or the caller's Idempotency-Key: entries are shown to households, and hashed for ever.
  */
+import assert from 'node:assert/strict';
 import { Types } from 'mongoose';
 import { DomainError, forbidden, isDuplicateKeyError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { getAccount, listEntries, postEntry, type AccountView, type EntryView } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
+import { AdjustmentRequest, type AdjustmentRequestDoc } from './adjustments.model';
 import { Household, type HouseholdDoc } from './households.model';
 
 export interface HouseholdView {
@@ -160,6 +164,35 @@ export async function getHouseholdEntries(p: Principal, householdId: string, aft
 }
 
 /**
+ * The opaque ledger source of an adjustment. Without a key: a fresh id. With a key: the id its
+ * first request recorded (A1), so a retry posts under the same source, once; the key with
+ * other values is `idempotency_key_reused`. The key names one request by one admin to one
+ * household, so a key reused on another household is a new request, never the first one's entry.
+ */
+async function adjustmentSourceId(
+  p: Principal,
+  householdId: string,
+  input: { points: number; reason: string },
+  key: string | undefined,
+): Promise<string> {
+  const fresh = new Types.ObjectId().toHexString();
+  if (key === undefined) return fresh;
+  const _id = `${householdId}:${p.id}:${key}`;
+  try {
+    await AdjustmentRequest.create([{ _id, adjustmentId: fresh, householdId, actorId: p.id, key, points: input.points, reason: input.reason, createdAt: new Date() }]);
+    return fresh;
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+  }
+  const first = await AdjustmentRequest.findById(_id).lean<AdjustmentRequestDoc>();
+  assert.ok(first, 'A2: a request that refused a duplicate is there to read');
+  if (first.points !== input.points || first.reason !== input.reason) {
+    throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was used for a different adjustment.');
+  }
+  return first.adjustmentId;
+}
+
+/**
  * An admin correction, itself an entry (type `adjustment`): positive acts as an award,
  * negative as a deduction (merit by the full amount, spendable by at most what is left).
  * With an idempotency key the same request posts once; the key with other values is refused.
@@ -171,9 +204,7 @@ export async function adjustHousehold(
   idempotencyKey: string | undefined,
 ): Promise<EntryView> {
   await householdInReach(p, householdId);
-  // The key is the caller's and names one request to one household: scoped by both, so a key
-  // reused on another household can never be answered with the first household's entry.
-  const sourceId = idempotencyKey ? `${p.id}:${householdId}:${idempotencyKey}` : new Types.ObjectId().toHexString();
+  const sourceId = await adjustmentSourceId(p, householdId, input, idempotencyKey);
   const { entry, created } = await postEntry({
     householdId,
     type: 'adjustment',

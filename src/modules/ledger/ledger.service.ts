@@ -12,7 +12,9 @@
  *   entry that was posted the first time.
  * - I4 the chain verifies: `hash` = SHA-256 of the RFC 8785 canonical JSON of the entry as the
  *   entries endpoint returns it, with `householdId` added and `hash` left out; `prevHash` links
- *   to the previous entry (64 zeros for seq 1). Entries are never updated or deleted.
+ *   to the previous entry (64 zeros for seq 1). Entries are never updated or deleted. The hash
+ *   is computed from exactly what is stored: every string of an entry must read back unchanged
+ *   (well-formed Unicode, no NUL; platform/text.ts), which postEntry asserts before writing.
  * - I5 the account document is a cache of the head entry. It is written after the entry; if a
  *   crash lands in between, the next read or write repairs it from the chain, never the reverse.
  */
@@ -20,6 +22,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
+import { isStorableText } from '../../platform/text';
 import mongoose from 'mongoose';
 import { Account, Entry, entryId, type AccountDoc, type EntryDoc, type EntryType } from './ledger.model';
 
@@ -228,6 +231,16 @@ function nextAmounts(input: PostEntryInput, head: EntryDoc | undefined) {
  */
 export async function postEntry(input: PostEntryInput): Promise<PostEntryResult> {
   for (const n of [input.points, input.spendableDelta, input.meritDelta]) assert.ok(Number.isSafeInteger(n), 'points are integers');
+  // I4: a string the database would alter (a lone surrogate becomes U+FFFD) would leave an
+  // entry that never matches its hash. Text is checked at the edge; this is the last line.
+  for (const [field, value] of [
+    ['reason', input.reason],
+    ['ruleCode', input.ruleCode],
+    ['sourceType', input.source.type],
+    ['sourceId', input.source.id],
+  ] as const) {
+    if (value !== undefined) assert.ok(isStorableText(value), `I4: ${field} must read back as stored (well-formed Unicode, no NUL)`);
+  }
 
   return inHouseholdQueue(input.householdId, async () => {
     for (let attempt = 1; attempt <= POST_ATTEMPTS_MAX; attempt++) {

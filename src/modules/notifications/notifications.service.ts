@@ -18,6 +18,7 @@ import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
 import { isDuplicateKeyError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
+import { cutText } from '../../platform/text';
 import {
   Notification,
   NotificationAttempt,
@@ -184,11 +185,11 @@ export async function dispatchNotification(
   } catch (err) {
     const message = (err as Error).message ?? String(err);
     opts.log.warn({ notificationId, attempt, err: message }, 'notification not accepted by the sender; will retry');
-    await NotificationAttempt.updateOne({ _id: attemptId }, { $set: { outcome: 'failed', error: message.slice(0, 500), finishedAt: clock.now() } });
+    await NotificationAttempt.updateOne({ _id: attemptId }, { $set: { outcome: 'failed', error: cutText(message, 500), finishedAt: clock.now() } });
     const dead = attempt >= NOTIFY_ATTEMPTS_MAX;
     await Notification.updateOne(
       { _id: n._id },
-      { $set: { state: dead ? 'dead' : 'pending', lastError: message.slice(0, 500), nextAttemptAt: new Date(clock.now().getTime() + backoffMs(attempt)) } },
+      { $set: { state: dead ? 'dead' : 'pending', lastError: cutText(message, 500), nextAttemptAt: new Date(clock.now().getTime() + backoffMs(attempt)) } },
     );
     return dead ? 'dead' : 'failed';
   }

@@ -1,9 +1,11 @@
 /**
  * The counter printer's receipt: plain text, 32 columns (a 58 mm thermal printer), in Chinese.
  * A CJK (full-width) character takes two columns, so widths are counted, not string lengths;
- * every line this module renders is at most RECEIPT_WIDTH columns wide.
+ * every line this module renders is at most RECEIPT_WIDTH columns wide. Text is cut and wrapped
+ * between grapheme clusters only (an emoji sequence or a letter with its accents stays whole).
  * Times are shown in Asia/Shanghai (UTC+8, no daylight saving), the villages' clock.
  */
+import { graphemes } from '../../platform/text';
 
 export const RECEIPT_WIDTH = 32;
 /** Asia/Shanghai is UTC+8 all year. */
@@ -35,6 +37,7 @@ function codePointWidth(cp: number): number {
     (cp >= 0xfe30 && cp <= 0xfe4f) ||
     (cp >= 0xff00 && cp <= 0xff60) ||
     (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f1e6 && cp <= 0x1f1ff) ||
     (cp >= 0x1f300 && cp <= 0x1faff) ||
     (cp >= 0x20000 && cp <= 0x3fffd)
   )
@@ -42,21 +45,31 @@ function codePointWidth(cp: number): number {
   return 1;
 }
 
-/** Display width of a string in printer columns. */
-export function displayWidth(s: string): number {
+/**
+ * Columns a grapheme cluster takes: its widest code point (an emoji ZWJ sequence or a flag is
+ * one wide glyph; a letter with combining marks is as wide as the letter).
+ */
+function clusterWidth(cluster: string): number {
   let w = 0;
-  for (const ch of s) w += codePointWidth(ch.codePointAt(0)!);
+  for (const ch of cluster) w = Math.max(w, codePointWidth(ch.codePointAt(0)!));
   return w;
 }
 
-/** Cuts a string to at most `width` columns (never splits a character). */
+/** Display width of a string in printer columns. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const g of graphemes(s)) w += clusterWidth(g);
+  return w;
+}
+
+/** Cuts a string to at most `width` columns, between grapheme clusters (never inside one). */
 export function truncateToWidth(s: string, width: number): string {
   let out = '';
   let w = 0;
-  for (const ch of s) {
-    const cw = codePointWidth(ch.codePointAt(0)!);
+  for (const g of graphemes(s)) {
+    const cw = clusterWidth(g);
     if (w + cw > width) break;
-    out += ch;
+    out += g;
     w += cw;
   }
   return out;
@@ -67,7 +80,8 @@ export function wrapToWidth(s: string, width: number): string[] {
   const lines: string[] = [];
   let rest = s;
   while (displayWidth(rest) > width) {
-    const head = truncateToWidth(rest, width);
+    // A cluster wider than the whole line gets a line of its own rather than none.
+    const head = truncateToWidth(rest, width) || graphemes(rest)[0]!;
     lines.push(head);
     rest = rest.slice(head.length);
   }

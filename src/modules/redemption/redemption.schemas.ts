@@ -1,4 +1,4 @@
-import { id, obj, queryInt, text, z } from '../../platform/validation';
+import { id, longText, obj, queryInt, z } from '../../platform/validation';
 import { CARD_NO_RE } from '../households/households.schemas';
 import { sku } from '../stores/stores.schemas';
 import { BATCH_SIZE_MAX } from './redemption.service';
@@ -36,7 +36,7 @@ export const batchBody = obj({
 });
 
 export const idempotencyHeaderRequired = z.object({
-  'idempotency-key': z.string().min(1).max(128),
+  'idempotency-key': key(),
 });
 
 export const idParams = obj({ id: id() });
@@ -55,7 +55,7 @@ export const flagsQuery = obj({
   limit: queryInt(1, 200).optional(),
 });
 
-export const resolveFlagBody = obj({ note: text(500) });
+export const resolveFlagBody = obj({ note: longText(500) });
 export const setPinBody = obj({ pin: pin() });
 
 const lineSchema = z.object({

@@ -74,6 +74,7 @@ import {
 } from '../../platform/errors';
 import { problemBody } from '../../platform/http';
 import type { Principal } from '../../platform/principal';
+import { cutText } from '../../platform/text';
 import { POINTS_ABS_MAX } from '../../platform/validation';
 import { findHousehold, findHouseholdByCard } from '../households/households.service';
 import { postEntry } from '../ledger/ledger.service';
@@ -539,9 +540,13 @@ async function settle(
   }
 }
 
-function redemptionReason(r: FullRedemption): string {
+/** Longest reason of a redemption entry, in code points; a long basket ends in “…”. */
+export const REDEMPTION_REASON_MAX = 200;
+
+/** The entry's reason, from the item names: cut between whole characters (platform/text.ts T2). */
+export function redemptionReason(r: Pick<FullRedemption, 'lines'>): string {
   const text = `积分兑换：${r.lines.map((l) => `${l.name}×${l.qty}`).join('、')}`;
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+  return cutText(text, REDEMPTION_REASON_MAX);
 }
 
 /** Finishes a settled redemption: give-backs for a refusal, flag if offline, stored response. */

@@ -1,30 +1,36 @@
 import { isCalendarDate } from '../../platform/clock';
-import { id, obj, text, z } from '../../platform/validation';
+import { id, line, longText, name, obj, z } from '../../platform/validation';
 import { RULE_KINDS } from './rules.model';
 
 /** Largest points of one rule: the real catalogues give 1–100 points per deed. */
 export const RULE_POINTS_MAX = 100_000;
+/** A rule's title, in code points; it becomes part of the reason of every entry it posts. */
+export const RULE_TITLE_MAX = 100;
 
 export const RULE_CODE_RE = /^[A-Za-z0-9_-]{1,32}$/;
 export const ruleCode = () => z.string().regex(RULE_CODE_RE, '1–32 letters, digits, - or _');
-export const calendarDate = () => z.string().refine(isCalendarDate, 'must be a date YYYY-MM-DD');
+export const calendarDate = () =>
+  z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+    .refine(isCalendarDate, 'must be a date YYYY-MM-DD');
 
 const positivePoints = () => z.number().int().min(1).max(RULE_POINTS_MAX);
 
 export const createRuleBody = obj({
   code: ruleCode(),
-  title: text(100),
+  title: line(RULE_TITLE_MAX),
   kind: z.enum(RULE_KINDS),
   /** Fixed points; for a deduction a negative number is read as its magnitude. */
   points: z.number().int().min(-RULE_POINTS_MAX).max(RULE_POINTS_MAX).refine((n) => n !== 0, 'must not be zero').optional(),
   pointsPerUnit: positivePoints().optional(),
-  unit: text(16).optional(),
+  unit: name(16).optional(),
   capPerMonth: positivePoints().optional(),
   capPerYear: positivePoints().optional(),
   attachmentRequired: z.boolean().optional(),
   retired: z.boolean().optional(),
   effectiveFrom: calendarDate().optional(),
-  description: text(1000).optional(),
+  description: longText(1000).optional(),
 });
 
 export const ruleVersionSchema = z

@@ -1,5 +1,5 @@
 import type { Api } from '../../platform/http';
-import { id, obj, parseIdempotencyKey, text, z } from '../../platform/validation';
+import { id, name, obj, parseIdempotencyKey, z } from '../../platform/validation';
 import {
   createItem,
   getItem,
@@ -46,7 +46,7 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
       summary: 'Create a points supermarket',
       tag: 'Redemption',
       auth: ['admin'],
-      body: obj({ name: text(64), villageIds: z.array(id()).min(1).max(500) }),
+      body: obj({ name: name(64), villageIds: z.array(id()).min(1).max(500) }),
       responses: { 201: { description: 'Created', schema: storeSchema } },
     },
     async ({ body }) => ({ status: 201, body: await createStore(body) }),

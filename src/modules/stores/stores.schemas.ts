@@ -1,9 +1,11 @@
-import { id, obj, queryInt, text, z } from '../../platform/validation';
+import { id, line, obj, queryInt, z } from '../../platform/validation';
 
 /** Stock and quantities are whole units; a village store holds at most a million of anything. */
 export const STOCK_MAX = 1_000_000;
 /** Points price of one unit: a bag of rice is tens of points, not millions. */
 export const ITEM_POINTS_MAX = 100_000;
+/** An item's name, in code points (emoji sequences allowed: shops name goods as they like). */
+export const ITEM_NAME_MAX = 64;
 
 export const SKU_RE = /^[A-Za-z0-9_-]{1,32}$/;
 export const sku = () => z.string().regex(SKU_RE, '1–32 letters, digits, - or _');
@@ -16,19 +18,19 @@ export const listStoresQuery = obj({ after: id().optional(), limit: queryInt(1, 
 
 export const createItemBody = obj({
   sku: sku(),
-  name: text(64),
+  name: line(ITEM_NAME_MAX),
   points: z.number().int().min(1).max(ITEM_POINTS_MAX),
   stock: z.number().int().min(0).max(STOCK_MAX),
 });
 
 export const patchItemBody = obj({
-  name: text(64).optional(),
+  name: line(ITEM_NAME_MAX).optional(),
   points: z.number().int().min(1).max(ITEM_POINTS_MAX).optional(),
 }).refine((b) => b.name !== undefined || b.points !== undefined, 'give name or points');
 
 export const restockBody = obj({
   qty: z.number().int().min(1).max(STOCK_MAX),
-  reason: text(200).optional(),
+  reason: line(200).optional(),
 });
 
 export const movementsQuery = obj({
@@ -37,7 +39,10 @@ export const movementsQuery = obj({
 });
 
 export const idempotencyHeaders = z.object({
-  'idempotency-key': z.string().min(1).max(128).optional(),
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,128}$/, '1–128 visible ASCII characters')
+    .optional(),
 });
 
 export const storeSchema = z

@@ -1,4 +1,4 @@
-import { id, obj, queryInt, text, z } from '../../platform/validation';
+import { id, line, longText, obj, queryInt, z } from '../../platform/validation';
 import { calendarDate, ruleCode } from '../rules/rules.schemas';
 import { BATCH_LINES_MAX } from './submissions.service';
 import { SUBMISSION_STATUSES } from './submission-state';
@@ -20,21 +20,21 @@ export const createSubmissionBody = obj({
   quantity: quantity().optional(),
   occurredOn: calendarDate(),
   evidence: obj({
-    text: text(2000),
+    text: longText(2000),
     /** References to photos or documents (file ids or URLs). */
-    attachments: z.array(text(500)).max(20).optional(),
+    attachments: z.array(line(500)).max(20).optional(),
   }),
 });
 
-export const voteBody = obj({ decision: z.enum(['approve', 'reject']), comment: text(500).optional() });
-export const objectionBody = obj({ reason: text(1000) });
-export const appealBody = obj({ reason: text(1000) });
+export const voteBody = obj({ decision: z.enum(['approve', 'reject']), comment: longText(500).optional() });
+export const objectionBody = obj({ reason: longText(1000) });
+export const appealBody = obj({ reason: longText(1000) });
 export const appealDecisionBody = obj({
   outcome: z.enum(['upheld', 'dismissed']),
   /** The decider's remark for the file (staff). */
-  comment: text(1000).optional(),
+  comment: longText(1000).optional(),
   /** The explanation the household reads (on the submission and in its notification). */
-  note: text(500).optional(),
+  note: longText(500).optional(),
 });
 
 export const listSubmissionsQuery = obj({

@@ -18,11 +18,14 @@
  *   rule version never changes them.
  * - S5 every multi-step change first writes a wake-up; a step interrupted by a crash is
  *   finished by the sweeper (reconcile is idempotent), and only then is the wake-up deleted.
+ * - S6 a deed's `occurredOn` lies within the village policy's window (Asia/Shanghai days).
+ * - S7 a household reads its own submissions; of its neighbours' only those in public notice or
+ *   posted, without attachments, appeal or who voted and objected (counts only).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
-import { clock, durationMs, todayUtc } from '../../platform/clock';
+import { addDays, clock, durationMs, shanghaiDate } from '../../platform/clock';
 import { DomainError, forbidden, isDuplicateKeyError, notFound, type FieldError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
 import type { Principal } from '../../platform/principal';
@@ -31,7 +34,7 @@ import { postEntry } from '../ledger/ledger.service';
 import { queueNotification } from '../notifications/notifications.service';
 import { claimCap, claimedHouseholds, releaseCap, resolveRule, scorePoints } from '../rules/rules.service';
 import { countCouncilVoters } from '../users/users.service';
-import { DEFAULT_POLICY, findVillage } from '../villages/villages.service';
+import { DEFAULT_OCCURRED_ON_WINDOW_DAYS, DEFAULT_POLICY, findVillage } from '../villages/villages.service';
 import { deriveState, slots, type DerivedState, type EventType, type PostedEntryRef, type StateEvent } from './submission-state';
 import { Submission, SubmissionEvent, Wakeup, type SubmissionDoc, type SubmissionEventDoc, type SubmissionLine, type WakeupDoc } from './submissions.model';
 
@@ -602,10 +605,46 @@ function villageInReach(p: Principal, villageId: string): boolean {
   return p.role === 'admin' || p.villageId === villageId;
 }
 
-/** Loads a submission the principal may see (admin, or anyone of its village), else 404. */
+/** Statuses in which a household reads a neighbour's submission: the public notice is public. */
+const PUBLIC_STATUSES: readonly string[] = ['in_notice', 'posted'];
+
+/**
+ * S7: how much of a submission a principal reads. Village officials (clerk, council) and the
+ * county office read everything; a household reads its own submissions whole, and a
+ * neighbour's only in public notice or posted, as `public` (see publicView); else nothing.
+ */
+function readingOf(p: Principal, sub: Pick<SubmissionDoc, 'householdIds'>, status: string): 'whole' | 'public' | 'none' {
+  if (p.role !== 'household') return 'whole';
+  if (p.householdId && sub.householdIds.includes(p.householdId)) return 'whole';
+  return PUBLIC_STATUSES.includes(status) ? 'public' : 'none';
+}
+
+/**
+ * What a neighbour reads of a submission in public notice: the deed, the points and the
+ * household concerned, and how many approved and rejected; never the attachments (photos,
+ * documents about a family), the appeal, or who voted, commented or objected.
+ */
+function publicView(v: SubmissionView): SubmissionView {
+  const out: SubmissionView = { ...v, evidence: { text: v.evidence.text, attachments: [] } };
+  if (v.appeal !== undefined) out.appeal = null;
+  if (v.history) out.history = v.history.filter((h) => h.type !== 'vote').map((h) => ({ type: h.type, at: h.at, ...(h.round !== undefined ? { round: h.round } : {}) }));
+  return out;
+}
+
+/** A view shaped for its reader (S7); `none` is 404, so a neighbour's case under review is not revealed. */
+function viewFor(p: Principal, sub: SubmissionDoc, v: SubmissionView): SubmissionView {
+  const reading = readingOf(p, sub, v.status);
+  if (reading === 'none') throw notFound('submission');
+  return reading === 'public' ? publicView(v) : v;
+}
+
+/**
+ * Loads a submission the principal may see (admin, or anyone of its village; a household a
+ * neighbour's only in notice or posted, by the cached status), else 404.
+ */
 async function submissionInReach(p: Principal, id: string): Promise<SubmissionDoc> {
   const sub = await findSubmission(id);
-  if (!sub || !villageInReach(p, sub.villageId)) throw notFound('submission');
+  if (!sub || !villageInReach(p, sub.villageId) || readingOf(p, sub, sub.status) === 'none') throw notFound('submission');
   return sub;
 }
 
@@ -626,6 +665,19 @@ export interface NewSubmission {
   quantity?: number;
   occurredOn: string;
   evidence: { text: string; attachments?: string[] };
+}
+
+/**
+ * S6: a deed lies within the village's window: not in the future, and at most `windowDays`
+ * calendar days back, both counted in Asia/Shanghai (the villages' day). Without the window a
+ * backdated deed would fall in a month of its own and pass that month's cap afresh.
+ */
+function occurredOnOutsideWindow(occurredOn: string, windowDays: number): string | undefined {
+  const today = shanghaiDate(clock.now());
+  if (occurredOn > today) return `must not be in the future (today is ${today} in Asia/Shanghai)`;
+  const earliest = addDays(today, -windowDays);
+  if (occurredOn < earliest) return `must lie within the village's window of ${windowDays} days: on or after ${earliest} (Asia/Shanghai)`;
+  return undefined;
 }
 
 function invalid(errors: FieldError[]): DomainError {
@@ -660,7 +712,8 @@ export async function fileSubmission(p: Principal, input: NewSubmission, deps: C
   households.forEach((h, i) => {
     if (!h || h.villageId !== input.villageId) errors.push({ path: pathOf(i, 'householdId'), message: 'not a household of this village' });
   });
-  if (input.occurredOn > todayUtc()) errors.push({ path: 'occurredOn', message: 'must not be in the future' });
+  const occurredOnProblem = occurredOnOutsideWindow(input.occurredOn, village.policy.occurredOnWindowDays ?? DEFAULT_OCCURRED_ON_WINDOW_DAYS);
+  if (occurredOnProblem) errors.push({ path: 'occurredOn', message: occurredOnProblem });
   if (errors.length) throw invalid(errors);
 
   const rule = await resolveRule(input.villageId, input.ruleCode, input.occurredOn);
@@ -755,7 +808,7 @@ export async function fileSubmission(p: Principal, input: NewSubmission, deps: C
 export async function getSubmission(p: Principal, id: string): Promise<SubmissionView> {
   const sub = await submissionInReach(p, id);
   const r = await currentState(sub);
-  return toView(r.sub, r);
+  return viewFor(p, r.sub, toView(r.sub, r));
 }
 
 export async function castVote(p: Principal, id: string, input: { decision: 'approve' | 'reject'; comment?: string }, deps: CouncilDeps = {}): Promise<SubmissionView> {
@@ -816,7 +869,8 @@ export async function fileObjection(p: Principal, id: string, input: { reason: s
     await Wakeup.deleteOne({ _id: noticeWakeupId(id, round) });
     const r = (await reconcileSubmission(id, deps))!;
     const event = r.events.find((e) => e.slot === slots.close(round))!;
-    return { id: event._id, submissionId: id, round, reason: input.reason, by: p.id, createdAt: now.toISOString(), submission: toView(r.sub, r) };
+    const shown = readingOf(p, r.sub, r.state.status) === 'whole' ? toView(r.sub, r) : publicView(toView(r.sub, r));
+    return { id: event._id, submissionId: id, round, reason: input.reason, by: p.id, createdAt: now.toISOString(), submission: shown };
   });
 }
 
@@ -886,8 +940,10 @@ export async function listSubmissions(p: Principal, q: ListQuery): Promise<{ ite
   if (q.status) filter.status = q.status;
   if (q.householdId) filter.householdIds = q.householdId;
   if (q.before) filter._id = { $lt: new Types.ObjectId(q.before) };
+  // S7: a household lists its own submissions and its neighbours' in notice or posted.
+  if (p.role === 'household') filter.$or = [{ householdIds: p.householdId ?? '' }, { status: { $in: PUBLIC_STATUSES } }];
   const docs = await Submission.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<SubmissionDoc[]>();
-  const items = docs.slice(0, limit).map((d) => toView(d));
+  const items = docs.slice(0, limit).map((d) => viewFor(p, d, toView(d)));
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }
 

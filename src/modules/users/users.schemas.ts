@@ -1,14 +1,14 @@
 import { ROLES } from '../../platform/principal';
-import { id, obj, queryInt, text, z } from '../../platform/validation';
+import { credential, id, name, obj, queryInt, z } from '../../platform/validation';
 
 export const USERNAME_RE = /^[A-Za-z0-9_.@-]{3,64}$/;
 
 export const createUserBody = obj({
   username: z.string().regex(USERNAME_RE, '3–64 letters, digits, _ . @ or -'),
-  password: z.string().min(10, 'at least 10 characters').max(256).refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
+  password: credential(256).refine((s) => [...s].length >= 10, 'at least 10 characters (Unicode code points)'),
   role: z.enum(ROLES),
   /** The person's name (姓名), shown to others, e.g. an officer's to the households it looks up. */
-  name: text(32).optional(),
+  name: name(32).optional(),
   villageId: id().optional(),
   cooperativeId: id().optional(),
   storeId: id().optional(),

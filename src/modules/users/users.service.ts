@@ -3,6 +3,10 @@
  * creates only council members and household logins of their own village. Each role carries
  * exactly the scope it needs (village, household, cooperative or store), checked to exist.
  * Passwords are stored only as scrypt hashes and never returned.
+ *
+ * A clerk learns nothing about other villages from the answers: a village other than their own
+ * is refused before it is looked up, and a household outside their village gets the same
+ * answer as a household that does not exist.
  */
 import { Types } from 'mongoose';
 import { hashSecret } from '../../platform/auth';
@@ -61,7 +65,12 @@ const SCOPE: Record<Role, readonly ('villageId' | 'cooperativeId' | 'storeId' | 
 /** Roles a village clerk may create, in their own village only. */
 const CLERK_MAY_CREATE: readonly Role[] = ['council', 'household'];
 
-async function resolveScope(input: NewUser): Promise<Partial<NewUser>> {
+/** The one answer for a household that is missing or, for a clerk, of another village. */
+const NO_SUCH_HOUSEHOLD = 'no such household';
+
+async function resolveScope(actor: Principal | undefined, input: NewUser): Promise<Partial<NewUser>> {
+  // A clerk's own village bounds everything they name: a household elsewhere is "no such".
+  const visible = (h: { villageId: string } | undefined) => (h && (actor?.role !== 'clerk' || h.villageId === actor.villageId) ? h : undefined);
   const errors: FieldError[] = [];
   const allowed = SCOPE[input.role];
   for (const f of ['villageId', 'cooperativeId', 'storeId', 'householdId'] as const) {
@@ -74,15 +83,15 @@ async function resolveScope(input: NewUser): Promise<Partial<NewUser>> {
     else scope.villageId = input.villageId;
   }
   if (input.role === 'council' && input.householdId) {
-    const h = await findHousehold(input.householdId);
-    if (!h) errors.push({ path: 'householdId', message: 'no such household' });
+    const h = visible(await findHousehold(input.householdId));
+    if (!h) errors.push({ path: 'householdId', message: NO_SUCH_HOUSEHOLD });
     else if (input.villageId && h.villageId !== input.villageId) errors.push({ path: 'householdId', message: 'not a household of this village' });
     else scope.householdId = input.householdId;
   }
   if (input.role === 'household') {
-    const h = input.householdId ? await findHousehold(input.householdId) : undefined;
+    const h = input.householdId ? visible(await findHousehold(input.householdId)) : undefined;
     if (!input.householdId) errors.push({ path: 'householdId', message: 'required for this role' });
-    else if (!h) errors.push({ path: 'householdId', message: 'no such household' });
+    else if (!h) errors.push({ path: 'householdId', message: NO_SUCH_HOUSEHOLD });
     else if (input.villageId && input.villageId !== h.villageId) errors.push({ path: 'villageId', message: 'not the household’s village' });
     else Object.assign(scope, { householdId: input.householdId, villageId: h.villageId });
   }
@@ -107,7 +116,11 @@ export async function createUser(actor: Principal | undefined, input: NewUser, k
       throw new DomainError('forbidden', 'This role may not create that kind of user.');
     }
   }
-  const scope = await resolveScope(input);
+  // Before any look-up: whether another village exists is not the clerk's to learn.
+  if (actor?.role === 'clerk' && input.villageId !== undefined && input.villageId !== actor.villageId) {
+    throw new DomainError('forbidden', 'A clerk creates users of their own village only.');
+  }
+  const scope = await resolveScope(actor, input);
   if (actor?.role === 'clerk' && scope.villageId !== actor.villageId) {
     throw new DomainError('forbidden', 'A clerk creates users of their own village only.');
   }

@@ -14,6 +14,11 @@ export interface VillagePolicy {
    * card cannot be drained. Absent: no limit.
    */
   redemptionDailyLimit?: number;
+  /**
+   * How many days back a deed's `occurredOn` may lie (Asia/Shanghai calendar days; 0: today
+   * only). A deed is never in the future. Absent: DEFAULT_OCCURRED_ON_WINDOW_DAYS.
+   */
+  occurredOnWindowDays?: number;
 }
 
 export interface VillageDoc {
@@ -37,6 +42,7 @@ const villageSchema = new Schema<VillageDoc>(
       quorum: { type: Number, required: true, default: 3 },
       noticePeriod: { type: String, required: true, default: 'P7D' },
       redemptionDailyLimit: { type: Number },
+      occurredOnWindowDays: { type: Number },
     },
   },
   { collection: 'villages', timestamps: true, versionKey: false, strict: 'throw' },

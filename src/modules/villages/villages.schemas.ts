@@ -1,4 +1,4 @@
-import { id, obj, text, z } from '../../platform/validation';
+import { id, name, obj, z } from '../../platform/validation';
 
 /** ISO-8601 durations of days, hours, minutes and seconds (PnDTnHnMnS); months are ambiguous. */
 export const ISO_DURATION_RE = /^P(?!$)(\d{1,4}D)?(T(?=\d)(\d{1,5}H)?(\d{1,6}M)?(\d{1,7}S)?)?$/;
@@ -7,17 +7,28 @@ export const ISO_DURATION_RE = /^P(?!$)(\d{1,4}D)?(T(?=\d)(\d{1,5}H)?(\d{1,6}M)?
 export const REDEMPTION_DAILY_LIMIT_MAX = 1_000_000;
 const redemptionDailyLimit = () => z.number().int().min(1).max(REDEMPTION_DAILY_LIMIT_MAX);
 
+/** Longest backdating window a village may set: ten years of deeds. */
+export const OCCURRED_ON_WINDOW_DAYS_MAX = 3660;
+const occurredOnWindowDays = () =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(OCCURRED_ON_WINDOW_DAYS_MAX)
+    .openapi({ description: "How many days back a deed's occurredOn may lie (Asia/Shanghai days; default 90); never in the future" });
+
 export const villagePolicySchema = obj({
   quorum: z.number().int().min(1).max(50),
   noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S'),
   redemptionDailyLimit: redemptionDailyLimit().optional(),
+  occurredOnWindowDays: occurredOnWindowDays().optional(),
 }).openapi('VillagePolicy');
 
 export const createVillageBody = obj({
-  name: text(64),
+  name: name(64),
   code: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ only'),
-  township: text(64),
-  county: text(64),
+  township: name(64),
+  county: name(64),
   policy: villagePolicySchema.optional(),
 });
 
@@ -27,6 +38,7 @@ export const patchVillageBody = obj({
     noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S').optional(),
     /** null removes the limit. */
     redemptionDailyLimit: redemptionDailyLimit().nullable().optional(),
+    occurredOnWindowDays: occurredOnWindowDays().optional(),
   }),
 });
 

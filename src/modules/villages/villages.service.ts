@@ -8,6 +8,8 @@ import type { Principal } from '../../platform/principal';
 import { Village, type VillageDoc, type VillagePolicy } from './villages.model';
 
 export const DEFAULT_POLICY: VillagePolicy = { quorum: 3, noticePeriod: 'P7D' };
+/** A deed may be filed up to this many days after it happened, unless the village sets another window. */
+export const DEFAULT_OCCURRED_ON_WINDOW_DAYS = 90;
 
 export interface VillageView {
   id: string;
@@ -30,6 +32,7 @@ export function toVillageView(v: VillageDoc): VillageView {
       quorum: v.policy.quorum,
       noticePeriod: v.policy.noticePeriod,
       ...(typeof v.policy.redemptionDailyLimit === 'number' ? { redemptionDailyLimit: v.policy.redemptionDailyLimit } : {}),
+      occurredOnWindowDays: v.policy.occurredOnWindowDays ?? DEFAULT_OCCURRED_ON_WINDOW_DAYS,
     },
     createdAt: v.createdAt.toISOString(),
   };
@@ -79,6 +82,7 @@ export async function updateVillagePolicy(
   if (policy.quorum !== undefined) set['policy.quorum'] = policy.quorum;
   if (policy.noticePeriod !== undefined) set['policy.noticePeriod'] = policy.noticePeriod;
   if (typeof policy.redemptionDailyLimit === 'number') set['policy.redemptionDailyLimit'] = policy.redemptionDailyLimit;
+  if (policy.occurredOnWindowDays !== undefined) set['policy.occurredOnWindowDays'] = policy.occurredOnWindowDays;
   const unset: Record<string, ''> = policy.redemptionDailyLimit === null ? { 'policy.redemptionDailyLimit': '' } : {};
   if (Object.keys(set).length || Object.keys(unset).length) {
     await Village.updateOne({ _id: v._id }, { ...(Object.keys(set).length ? { $set: set } : {}), ...(Object.keys(unset).length ? { $unset: unset } : {}) });

@@ -214,6 +214,38 @@ describe('CLI import-households', () => {
     await expectNothingStored(before, 'refused rows');
   });
 
+  it('applies the API’s text policy to every row: bidi overrides, control and zero-width characters are bad rows with their line; names are stored NFC', async () => {
+    const v = await makeVillage();
+    const p = cardPrefix();
+    const csv = [
+      '户主,家庭成员,卡号,村',
+      `张\u202e三,,${p}-01,${v.code}`, // line 2: right-to-left override
+      `李\u0007四,,${p}-02,${v.code}`, // line 3: bell
+      `王\u001b[31m五,,${p}-03,${v.code}`, // line 4: terminal escape
+      `赵六,孙\u200b七,${p}-04,${v.code}`, // line 5: zero-width space in a member
+      `周\u2066八\u2069,,${p}-05,${v.code}`, // line 6: bidi isolate
+      `Jose\u0301,Zoe\u0308,${p}-06,${v.code}`, // line 7: decomposed accents, fine
+    ].join('\n');
+    const before = await countAll();
+    const report = await importHouseholdsCsv(csv);
+    expect(badLines(report)).to.deep.equal([
+      [2, 'bad_head'],
+      [3, 'bad_head'],
+      [4, 'bad_head'],
+      [5, 'bad_members'],
+      [6, 'bad_head'],
+    ]);
+    const messages = report.outcomes.filter((o) => o.status === 'bad').map((o) => o.message!);
+    expect(messages[0]).to.contain('方向').and.contain('\\u{202E}');
+    expect(messages[1]).to.contain('控制字符');
+    expect(messages[3]).to.contain('零宽');
+    for (const m of messages) expect(m).to.not.match(/[\p{Cc}\u202a-\u202e\u2066-\u2069\u200b]/u);
+    expect(report.created).to.equal(1);
+    const stored = await Household.findOne({ cardNo: `${p}-06` }).lean();
+    expect([stored!.head, stored!.members[0]!.name]).to.deep.equal(['Jos\u00e9', 'Zo\u00eb']);
+    expect((await countAll()).households).to.equal((before.households ?? 0) + 1);
+  });
+
   it('refuses files that are not UTF-8, have broken quoting, no header or a header without 户主 or 卡号; nothing is stored', async () => {
     // "户主,卡号" as Chinese Excel saves plain CSV: GBK.
     const gbk = Buffer.from([0xbb, 0xa7, 0xd6, 0xf7, 0x2c, 0xbf, 0xa8, 0xba, 0xc5, 0x0a]);

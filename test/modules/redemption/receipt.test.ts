@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { expect } from '../../support/expect';
+import { piece } from '../../support/random-text';
 import {
   displayWidth,
   maskCard,
@@ -27,6 +28,43 @@ describe('receipt text (pure)', () => {
     expect(wrapToWidth('', 6)).to.deep.equal(['']);
   });
 
+  it('T2 cuts and wraps between grapheme clusters: an emoji ZWJ sequence, a flag, a letter with its marks stay whole', () => {
+    const family = '👨‍👩‍👧‍👦';
+    expect(displayWidth(family)).to.equal(2);
+    expect(displayWidth('🇨🇳')).to.equal(2);
+    expect(displayWidth('e\u0301\u0323')).to.equal(1);
+    expect(truncateToWidth(`${family}${family}米`, 3)).to.equal(family);
+    expect(wrapToWidth(`米${family}🇨🇳e\u0301x`, 3)).to.deep.equal(['米', family, '🇨🇳e\u0301', 'x']);
+    // A cluster wider than the line still gets a line of its own (never an endless loop).
+    expect(wrapToWidth('米米', 1)).to.deep.equal(['米', '米']);
+  });
+
+  it('T2 never splits a grapheme cluster, whatever the name (CJK, astral, emoji sequences, combining marks)', () => {
+    const segmenter = new Intl.Segmenter('zh', { granularity: 'grapheme' });
+    const clusters = (t: string) => Array.from(segmenter.segment(t), (x) => x.segment);
+    fc.assert(
+      fc.property(
+        fc.array(piece, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 2, max: 32 }),
+        (pieces, width) => {
+          const name = pieces.join('');
+          const lines = wrapToWidth(name, width);
+          expect(lines.join('')).to.equal(name);
+          // Every line is a run of whole clusters of the name.
+          const all = clusters(name);
+          let i = 0;
+          for (const line of lines) {
+            const own = clusters(line);
+            expect(own).to.deep.equal(all.slice(i, i + own.length));
+            i += own.length;
+            expect(displayWidth(line)).to.be.at.most(width);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 20_261_126 },
+    );
+  });
+
   it('Asia/Shanghai day and time are UTC+8', () => {
     expect(shanghaiDay(new Date('2030-06-01T15:59:59Z'))).to.equal('2030-06-01');
     expect(shanghaiDay(new Date('2030-06-01T16:00:00Z'))).to.equal('2030-06-02');
@@ -39,9 +77,15 @@ describe('receipt text (pure)', () => {
   });
 
   it('every line of any receipt is at most 32 columns and every number is printed whole, whatever the names, quantities and totals', () => {
-    const name = fc.stringOf(
-      fc.constantFrom('大', '米', '油', 'a', 'B', '5', '（', '）', ' ', '-', '한', 'é'),
-      { minLength: 1, maxLength: 64 },
+    const name = fc.oneof(
+      fc.stringOf(
+        fc.constantFrom('大', '米', '油', 'a', 'B', '5', '（', '）', ' ', '-', '한', 'é'),
+        {
+          minLength: 1,
+          maxLength: 64,
+        },
+      ),
+      fc.array(piece, { minLength: 1, maxLength: 30 }).map((p) => p.join('')),
     );
     fc.assert(
       fc.property(

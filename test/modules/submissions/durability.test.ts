@@ -391,7 +391,7 @@ describe('durability of the council workflow', () => {
   });
 
   it('gives back the cap claims of a filing that died before the submission was stored', async () => {
-    const s = await makeCouncilScene({ rule: { points: 10, capPerMonth: 10 } });
+    const s = await makeCouncilScene({ occurredOnWindowDays: 3660, rule: { points: 10, capPerMonth: 10 } });
     councilFaults.afterCapClaims = () => {
       throw new Error('injected crash after claiming caps');
     };

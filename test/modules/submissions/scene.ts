@@ -42,8 +42,10 @@ export async function makeRule(overrides: Partial<NewRuleVersion> = {}): Promise
   });
 }
 
-export async function makeCouncilScene(opts: { quorum?: number; noticePeriod?: string; councilSize?: number; households?: number; rule?: Partial<NewRuleVersion> } = {}): Promise<CouncilScene> {
-  const village = await makeVillage({ quorum: opts.quorum ?? 2, noticePeriod: opts.noticePeriod ?? 'P7D' });
+export async function makeCouncilScene(
+  opts: { quorum?: number; noticePeriod?: string; councilSize?: number; households?: number; rule?: Partial<NewRuleVersion>; occurredOnWindowDays?: number } = {},
+): Promise<CouncilScene> {
+  const village = await makeVillage({ quorum: opts.quorum ?? 2, noticePeriod: opts.noticePeriod ?? 'P7D', occurredOnWindowDays: opts.occurredOnWindowDays });
   const households: CouncilScene['households'] = [];
   for (let i = 0; i < (opts.households ?? 3); i++) {
     const head = HEADS[i % HEADS.length]!;

@@ -78,10 +78,10 @@ describe('POST /v1/submissions/:id/votes', () => {
     await expectNothingStored(before);
   });
 
-  it('returns 403 to the clerk, a household and the admin: only council members vote', async () => {
+  it('returns 403 to the clerk, the household concerned and the admin: only council members vote', async () => {
     const s = await makeCouncilScene();
     const sub = await file(s);
-    for (const who of [s.clerk, s.households[2]!.user, s.admin]) {
+    for (const who of [s.clerk, s.households[1]!.user, s.admin]) {
       const res = await voteVia(sub.id, who);
       expect(res.status, who.user.role).to.equal(403);
     }

@@ -93,7 +93,7 @@ describe('POST /v1/users', () => {
       ['an officer', async () => ({ role: 'officer', cooperativeId: (await makeCooperative([villageA])).id })],
       ['a terminal user', async () => ({ role: 'terminal', storeId: (await makeStore([villageA])).id })],
       ['a council member of another village', async () => ({ role: 'council', villageId: villageB })],
-      ['a household login of another village', async () => ({ role: 'household', householdId: (await makeHousehold(villageB)).id })],
+      ['a council member of a village that does not exist', async () => ({ role: 'council', villageId: new Types.ObjectId().toHexString() })],
     ];
     for (const [label, scope] of refused) {
       it(`creating ${label} is 403 forbidden and nothing is stored`, async () => {
@@ -105,6 +105,27 @@ describe('POST /v1/users', () => {
         await expectNothingStored(before);
       });
     }
+  });
+
+  it('a clerk naming a household of another village gets the same answer as for one that does not exist (400 no such household); nothing stored', async () => {
+    const elsewhere = (await makeHousehold(villageB)).id;
+    const missing = new Types.ObjectId().toHexString();
+    const before = await countAll();
+    for (const scope of [
+      (householdId: string) => ({ role: 'household', householdId }),
+      (householdId: string) => ({ role: 'household', householdId, villageId: villageA }),
+      (householdId: string) => ({ role: 'council', villageId: villageA, householdId }),
+    ]) {
+      const answers = [];
+      for (const householdId of [elsewhere, missing]) {
+        const res = await create({ username: 'same-name-both-times', password: PASSWORD, ...scope(householdId) }, clerkA.auth);
+        answers.push({ status: res.status, body: res.body });
+      }
+      expect(answers[0], JSON.stringify(answers)).to.deep.equal(answers[1]);
+      expect(answers[0]!.status).to.equal(400);
+      expect(answers[0]!.body.errors).to.deep.equal([{ path: 'householdId', message: 'no such household' }]);
+    }
+    await expectNothingStored(before);
   });
 
   it('council members and households may not create users (403); nothing stored', async () => {
