@@ -19,11 +19,7 @@ export const tokenResponse = z
 
 /** A new password: the same rule as when a user is created. */
 export const newPassword = () =>
-  z
-    .string()
-    .min(10, 'at least 10 characters')
-    .max(256)
-    .refine((s) => !s.includes('\u0000'), 'must not contain NUL');
+  credential(256).refine((s) => [...s].length >= 10, 'at least 10 characters (Unicode code points)');
 
 export const changePasswordBody = obj({
   currentPassword: secret,

@@ -1,11 +1,12 @@
 import { ROLES } from '../../platform/principal';
-import { credential, id, name, obj, queryInt, z } from '../../platform/validation';
+import { newPassword } from '../auth/auth.schemas';
+import { id, name, obj, queryInt, z } from '../../platform/validation';
 
 export const USERNAME_RE = /^[A-Za-z0-9_.@-]{3,64}$/;
 
 export const createUserBody = obj({
   username: z.string().regex(USERNAME_RE, '3–64 letters, digits, _ . @ or -'),
-  password: credential(256).refine((s) => [...s].length >= 10, 'at least 10 characters (Unicode code points)'),
+  password: newPassword(),
   role: z.enum(ROLES),
   /** The person's name (姓名), shown to others, e.g. an officer's to the households it looks up. */
   name: name(32).optional(),
