@@ -18,6 +18,8 @@ import type { Logger } from '../platform/logger';
 import { findHousehold } from '../modules/households/households.service';
 import { formatCredentials, seedDemoCounty } from '../modules/demo/demo.seed';
 import { listEntries } from '../modules/ledger/ledger.service';
+import { migrateVillageLevels } from '../modules/villages/villages.service';
+import { idNumberHasherFor } from '../modules/volunteers/id-number';
 import { createAdmin } from './create-admin';
 import {
   decodeCsvFile,
@@ -114,6 +116,15 @@ const COMMANDS: Record<string, Command> = {
     positionals: [0, 0],
     database: true,
     run: runSeedDemo,
+  },
+  'migrate-levels': {
+    usage: 'migrate-levels',
+    summary:
+      'Place villages created before township and county records existed under the records of their own township and county names (npm start does this at start-up). Idempotent.',
+    options: {},
+    positionals: [0, 0],
+    database: true,
+    run: runMigrateLevels,
   },
   'verify-export': {
     usage: 'verify-export FILE MANIFEST JWKS',
@@ -331,6 +342,7 @@ async function runSeedDemo(args: Parsed, { config, logger, io }: CliDeps): Promi
   const credentialsFile = path.join(config.dataDir, 'demo-credentials.txt');
   const credentials = await seedDemoCounty({
     kdfLog2N: config.passwordKdfLog2N,
+    idHasher: idNumberHasherFor(config),
     credentialsFile,
     logger,
     ...(seed !== undefined ? { seed } : {}),
@@ -344,6 +356,12 @@ async function runSeedDemo(args: Parsed, { config, logger, io }: CliDeps): Promi
   }
   io.out(formatCredentials(credentials));
   io.out(`Written to ${credentialsFile} (readable by you only).`);
+  return EXIT_OK;
+}
+
+async function runMigrateLevels(_args: Parsed, { io }: CliDeps): Promise<number> {
+  const placed = await migrateVillageLevels();
+  io.out(`${placed} village(s) placed under their township and county.`);
   return EXIT_OK;
 }
 

@@ -1,6 +1,9 @@
 /**
- * Villages (村), the unit every clerk, council and household belongs to. `code` is unique:
- * the county's own village code, used by imports and exports.
+ * Villages (村 实践站), the unit every clerk, council and household belongs to. `code` is unique:
+ * the county's own village code, used by imports and exports. `township` and `county` are the
+ * names the village was created with; `townshipId` and `countyId` point at the level records
+ * of those names (levels.model.ts), set at creation or by the levels migration for villages
+ * created before levels existed.
  */
 import mongoose, { Schema } from 'mongoose';
 
@@ -14,6 +17,16 @@ export interface VillagePolicy {
    * card cannot be drained. Absent: no limit.
    */
   redemptionDailyLimit?: number;
+  /** ISO-8601 duration within which a service order must be accepted before it escalates (default PT48H). */
+  orderTimeout?: string;
+  /** True: hours from a rated service order skip the council vote and go straight to public notice. */
+  ratedHoursNeedNoVote?: boolean;
+  /** The rule that turns a volunteer's hours into points (default `volunteer-hour`). */
+  hoursRuleCode?: string;
+  /** Share of a council member's approvals on one group of households that raises a 人情分 flag (default 0.6). */
+  concentrationThreshold?: number;
+  /** Approvals a member must have in the period before the concentration flag applies (default 5). */
+  concentrationMinApprovals?: number;
 }
 
 export interface VillageDoc {
@@ -22,6 +35,9 @@ export interface VillageDoc {
   code: string;
   township: string;
   county: string;
+  /** The township station; absent only until the levels migration has run. */
+  townshipId?: string;
+  countyId?: string;
   policy: VillagePolicy;
   createdAt: Date;
   updatedAt: Date;
@@ -33,14 +49,23 @@ const villageSchema = new Schema<VillageDoc>(
     code: { type: String, required: true },
     township: { type: String, required: true },
     county: { type: String, required: true },
+    townshipId: String,
+    countyId: String,
     policy: {
       quorum: { type: Number, required: true, default: 3 },
       noticePeriod: { type: String, required: true, default: 'P7D' },
       redemptionDailyLimit: { type: Number },
+      orderTimeout: { type: String },
+      ratedHoursNeedNoVote: { type: Boolean },
+      hoursRuleCode: { type: String },
+      concentrationThreshold: { type: Number },
+      concentrationMinApprovals: { type: Number },
     },
   },
   { collection: 'villages', timestamps: true, versionKey: false, strict: 'throw' },
 );
 villageSchema.index({ code: 1 }, { unique: true, name: 'code_unique' });
+// A township station's villages (a scan on FerretDB-SQLite over the villages: ~5,000 in a city).
+villageSchema.index({ townshipId: 1 }, { name: 'township' });
 
 export const Village = mongoose.model<VillageDoc>('Village', villageSchema);

@@ -1,3 +1,4 @@
+import { durationMs } from '../../platform/clock';
 import { id, obj, text, z } from '../../platform/validation';
 
 /** ISO-8601 durations of days, hours, minutes and seconds (PnDTnHnMnS); months are ambiguous. */
@@ -7,10 +8,29 @@ export const ISO_DURATION_RE = /^P(?!$)(\d{1,4}D)?(T(?=\d)(\d{1,5}H)?(\d{1,6}M)?
 export const REDEMPTION_DAILY_LIMIT_MAX = 1_000_000;
 const redemptionDailyLimit = () => z.number().int().min(1).max(REDEMPTION_DAILY_LIMIT_MAX);
 
+/** The service-order and oversight settings of a village policy (all optional, with defaults). */
+const orderPolicyFields = {
+  /** Time a service order may wait for a team to accept it before it escalates to the township. */
+  orderTimeout: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as PT48H').refine((s) => !ISO_DURATION_RE.test(s) || durationMs(s) > 0, 'must be longer than zero'),
+  /** Hours of a rated service order go straight to public notice, without a council vote. */
+  ratedHoursNeedNoVote: z.boolean(),
+  /** The rule (积分细则 code) that turns volunteer hours into points. */
+  hoursRuleCode: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, '1–32 letters, digits, - or _'),
+  /** Share (0.3–1) of a council member's approvals on one group of households that raises a 人情分 flag. */
+  concentrationThreshold: z.number().min(0.3).max(1),
+  /** Approvals a member needs in the period before the concentration flag applies. */
+  concentrationMinApprovals: z.number().int().min(1).max(1000),
+};
+
 export const villagePolicySchema = obj({
   quorum: z.number().int().min(1).max(50),
   noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S'),
   redemptionDailyLimit: redemptionDailyLimit().optional(),
+  orderTimeout: orderPolicyFields.orderTimeout.optional(),
+  ratedHoursNeedNoVote: orderPolicyFields.ratedHoursNeedNoVote.optional(),
+  hoursRuleCode: orderPolicyFields.hoursRuleCode.optional(),
+  concentrationThreshold: orderPolicyFields.concentrationThreshold.optional(),
+  concentrationMinApprovals: orderPolicyFields.concentrationMinApprovals.optional(),
 }).openapi('VillagePolicy');
 
 export const createVillageBody = obj({
@@ -27,6 +47,11 @@ export const patchVillageBody = obj({
     noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S').optional(),
     /** null removes the limit. */
     redemptionDailyLimit: redemptionDailyLimit().nullable().optional(),
+    orderTimeout: orderPolicyFields.orderTimeout.optional(),
+    ratedHoursNeedNoVote: orderPolicyFields.ratedHoursNeedNoVote.optional(),
+    hoursRuleCode: orderPolicyFields.hoursRuleCode.optional(),
+    concentrationThreshold: orderPolicyFields.concentrationThreshold.optional(),
+    concentrationMinApprovals: orderPolicyFields.concentrationMinApprovals.optional(),
   }),
 });
 
@@ -37,6 +62,8 @@ export const villageSchema = z
     code: z.string(),
     township: z.string(),
     county: z.string(),
+    townshipId: z.string().optional(),
+    countyId: z.string().optional(),
     policy: villagePolicySchema,
     createdAt: z.string(),
   })
