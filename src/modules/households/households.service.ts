@@ -7,7 +7,7 @@
  */
 import { Types } from 'mongoose';
 import { DomainError, forbidden, isDuplicateKeyError, notFound } from '../../platform/errors';
-import type { Principal } from '../../platform/principal';
+import { reachesVillage, type Principal } from '../../platform/principal';
 import { getAccount, listEntries, postEntry, type AccountView, type EntryView } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
 import { Household, type HouseholdDoc } from './households.model';
@@ -39,7 +39,10 @@ export function canSeeHousehold(p: Principal, h: { _id: Types.ObjectId; villageI
       return true;
     case 'clerk':
     case 'council':
+    case 'supervisor':
       return p.villageId === h.villageId;
+    case 'township':
+      return reachesVillage(p, h.villageId);
     case 'household':
       return p.householdId === h._id.toHexString();
     default:
@@ -100,14 +103,17 @@ export async function getHousehold(p: Principal, householdId: string): Promise<H
 /** Lists households of a village in id order, a page at a time. */
 export async function listHouseholds(p: Principal, q: { villageId?: string; after?: string; limit?: number }) {
   let villageId = q.villageId;
-  if (p.role === 'clerk' || p.role === 'council') {
+  const filter: Record<string, unknown> = {};
+  if (p.role === 'clerk' || p.role === 'council' || p.role === 'supervisor') {
     if (villageId && villageId !== p.villageId) throw notFound('village');
     villageId = p.villageId;
+  } else if (p.role === 'township') {
+    if (villageId && !reachesVillage(p, villageId)) throw notFound('village');
+    if (!villageId) filter.villageId = { $in: p.villageIds ?? [] };
   } else if (p.role !== 'admin') {
     throw forbidden();
   }
   const limit = q.limit ?? 100;
-  const filter: Record<string, unknown> = {};
   if (villageId) filter.villageId = villageId;
   if (q.after) filter._id = { $gt: new Types.ObjectId(q.after) };
   const docs = await Household.find(filter).sort({ _id: 1 }).limit(limit + 1).lean<HouseholdDoc[]>();
@@ -154,4 +160,11 @@ export async function adjustHousehold(
     throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was used for a different adjustment.');
   }
   return entry;
+}
+
+/** Every household of some villages, in id order (reports and jobs: one scan on FerretDB-SQLite). */
+export async function listHouseholdsOfVillages(villageIds: readonly string[]): Promise<HouseholdDoc[]> {
+  if (!villageIds.length) return [];
+  const filter = villageIds.length === 1 ? { villageId: villageIds[0] } : { villageId: { $in: [...villageIds] } };
+  return Household.find(filter).sort({ _id: 1 }).limit(2_000_000).lean<HouseholdDoc[]>();
 }

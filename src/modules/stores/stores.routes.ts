@@ -32,7 +32,7 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
     async ({ query }) => ({ status: 200, body: await listStores(query) }),
   );
   api.route(
-    { method: 'get', path: '/v1/stores/:id', summary: 'Get a store (a terminal: its own)', tag: 'Redemption', auth: ['admin', 'terminal'], params: storeIdParams, responses: { 200: { description: 'The store', schema: storeSchema } } },
+    { method: 'get', path: '/v1/stores/:id', summary: 'Get a store (a terminal: its own)', tag: 'Redemption', auth: ['admin', 'terminal', 'supervisor'], params: storeIdParams, responses: { 200: { description: 'The store', schema: storeSchema } } },
     async ({ principal, params }) => ({ status: 200, body: await getStore(principal, params.id) }),
   );
 
@@ -74,11 +74,11 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
     async ({ params, body }) => ({ status: 201, body: await createItem(params.id, body) }),
   );
   api.route(
-    { method: 'get', path: '/v1/stores/:id/items', summary: 'The catalogue with current stock', tag: 'Redemption', auth: ['admin', 'terminal'], params: storeIdParams, responses: { 200: { description: 'Items by sku', schema: z.object({ items: z.array(itemSchema) }) } } },
+    { method: 'get', path: '/v1/stores/:id/items', summary: 'The catalogue with current stock', tag: 'Redemption', auth: ['admin', 'terminal', 'supervisor'], params: storeIdParams, responses: { 200: { description: 'Items by sku', schema: z.object({ items: z.array(itemSchema) }) } } },
     async ({ principal, params }) => ({ status: 200, body: { items: await listItems(principal, params.id) } }),
   );
   api.route(
-    { method: 'get', path: '/v1/stores/:id/items/:sku', summary: 'One item with its current stock', tag: 'Redemption', auth: ['admin', 'terminal'], params: itemParams, responses: { 200: { description: 'The item', schema: itemSchema } } },
+    { method: 'get', path: '/v1/stores/:id/items/:sku', summary: 'One item with its current stock', tag: 'Redemption', auth: ['admin', 'terminal', 'supervisor'], params: itemParams, responses: { 200: { description: 'The item', schema: itemSchema } } },
     async ({ principal, params }) => ({ status: 200, body: await getItem(principal, params.id, params.sku) }),
   );
   api.route(
@@ -103,7 +103,7 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
     },
   );
   api.route(
-    { method: 'get', path: '/v1/stores/:id/items/:sku/movements', summary: "An item's stock movements, oldest first", tag: 'Redemption', auth: ['admin', 'terminal'], params: itemParams, query: movementsQuery, responses: { 200: { description: 'A page of movements; `next` is the `after` of the next page', schema: z.object({ items: z.array(movementSchema), next: z.number().int().nullable() }) } } },
+    { method: 'get', path: '/v1/stores/:id/items/:sku/movements', summary: "An item's stock movements, oldest first", tag: 'Redemption', auth: ['admin', 'terminal', 'supervisor'], params: itemParams, query: movementsQuery, responses: { 200: { description: 'A page of movements; `next` is the `after` of the next page', schema: z.object({ items: z.array(movementSchema), next: z.number().int().nullable() }) } } },
     async ({ principal, params, query }) => ({ status: 200, body: await listMovements(principal, params.id, params.sku, query.after ?? 0, query.limit ?? 100) }),
   );
 }

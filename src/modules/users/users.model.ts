@@ -14,6 +14,10 @@ export interface UserDoc {
   householdId?: string;
   cooperativeId?: string;
   storeId?: string;
+  /** The township station of a `township` user. */
+  townshipId?: string;
+  /** The volunteer this login belongs to, so it may act as a member of the volunteer's teams. */
+  volunteerId?: string;
   disabled: boolean;
   createdAt: Date;
 }
@@ -27,6 +31,8 @@ const userSchema = new Schema<UserDoc>(
     householdId: String,
     cooperativeId: String,
     storeId: String,
+    townshipId: String,
+    volunteerId: String,
     disabled: { type: Boolean, default: false },
   },
   { collection: 'users', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },

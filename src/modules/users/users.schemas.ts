@@ -11,6 +11,10 @@ export const createUserBody = obj({
   cooperativeId: id().optional(),
   storeId: id().optional(),
   householdId: id().optional(),
+  /** For the township role: the township station. */
+  townshipId: id().optional(),
+  /** Links the login to a registered volunteer (household, council or clerk logins). */
+  volunteerId: id().optional(),
 });
 
 export const userSchema = z
@@ -22,6 +26,8 @@ export const userSchema = z
     cooperativeId: z.string().optional(),
     storeId: z.string().optional(),
     householdId: z.string().optional(),
+    townshipId: z.string().optional(),
+    volunteerId: z.string().optional(),
     createdAt: z.string(),
   })
   .openapi('User');
