@@ -9,6 +9,11 @@ import { Types } from 'mongoose';
 import { randomBytes } from 'node:crypto';
 import { http, makeAdmin, makeCooperative, makeHousehold, makeStore, makeTerminal, makeUser, makeVillage, unique } from '../../support/factories';
 import type { Role } from '../../../src/platform/principal';
+import { DEMO_MENU } from '../../../src/modules/service-menu/service-menu.demo';
+import { seedDemoMenu } from '../../../src/modules/service-menu/service-menu.service';
+import { createTeam } from '../../../src/modules/teams/teams.service';
+import { registerVolunteer } from '../../../src/modules/volunteers/volunteers.service';
+import { hasher, systemAdmin, testIdNumber } from '../service-orders/scene';
 
 export type JsonSchema = {
   $ref?: string;
@@ -53,6 +58,11 @@ export interface Row {
 
 export interface World {
   villageId: string;
+  townshipId: string;
+  countyId: string;
+  teamId: string;
+  /** Volunteers of the world's household, none of them in the team yet. */
+  volunteerIds: string[];
   householdId: string;
   storeId: string;
   terminalId: string;
@@ -69,7 +79,14 @@ export const VALID_BODIES: Record<string, (w: World) => Record<string, unknown>>
   'POST /v1/households/{id}/adjustments': () => ({ points: 5, reason: '测试调整' }),
   'POST /v1/stores': (w) => ({ name: '公益超市', villageIds: [w.villageId] }),
   'POST /v1/cooperatives': (w) => ({ name: '信用社', villageIds: [w.villageId] }),
+  'POST /v1/volunteers': (w) => ({ name: '王志愿', idNumber: testIdNumber(), householdId: w.householdId, phone: '13900000000' }),
+  'POST /v1/teams': (w) => ({ name: '扶贫帮困队', category: 'care', level: 'village', villageId: w.villageId }),
+  'POST /v1/teams/{id}/members': (w) => ({ volunteerId: w.volunteerIds[memberBodies++ % w.volunteerIds.length]! }),
+  'POST /v1/service-orders': (w) => ({ householdId: w.householdId, itemCode: 'care-01', detail: '请上门打扫卫生', wantedBy: new Date(Date.now() + 86_400_000).toISOString().slice(0, 10) }),
+  'PUT /v1/service-menu': (w) => ({ countyId: w.countyId, categories: DEMO_MENU.map((c) => ({ code: c.code, name: c.name, items: c.items.map((i) => ({ ...i })) })) }),
+  'PUT /v1/households/{id}/kinship': () => ({ lineage: '王氏' }),
 };
+let memberBodies = 0;
 
 export function resolver(doc: OpenApiDoc) {
   return function resolve(s: JsonSchema | undefined): JsonSchema | undefined {
@@ -144,12 +161,17 @@ export function sampleBody(s: JsonSchema | undefined, resolve: (s: JsonSchema | 
 
 /** Builds the shared records the table's URLs and callers point at. */
 export async function makeWorld(): Promise<World> {
-  const villageId = (await makeVillage()).id;
+  const village = await makeVillage();
+  const villageId = village.id;
   const householdId = (await makeHousehold(villageId)).id;
   const storeId = (await makeStore([villageId])).id;
   const terminalId = (await makeTerminal(storeId)).id;
   const cooperativeId = (await makeCooperative([villageId])).id;
-  return { villageId, householdId, storeId, terminalId, cooperativeId };
+  await seedDemoMenu(village.countyId!);
+  const teamId = (await createTeam(systemAdmin, { name: '表格队', category: 'care', level: 'village', villageId })).id;
+  const volunteerIds: string[] = [];
+  for (const name of ['甲', '乙', '丙']) volunteerIds.push((await registerVolunteer(systemAdmin, { name, idNumber: testIdNumber(), householdId }, hasher())).id);
+  return { villageId, townshipId: village.townshipId!, countyId: village.countyId!, teamId, volunteerIds, householdId, storeId, terminalId, cooperativeId };
 }
 
 /** Headers of a caller in `role`, scoped to the world's records; cached per role. */
@@ -161,7 +183,10 @@ export function callers(w: World) {
         return (await makeAdmin()).auth;
       case 'clerk':
       case 'council':
+      case 'supervisor':
         return (await makeUser(role, { villageId: w.villageId })).auth;
+      case 'township':
+        return (await makeUser('township', { townshipId: w.townshipId })).auth;
       case 'household':
         return (await makeUser('household', { householdId: w.householdId })).auth;
       case 'officer':
@@ -180,7 +205,7 @@ export function callers(w: World) {
 function paramValue(path: string, name: string, schema: JsonSchema | undefined, w: World): string {
   if (name === 'id') {
     const resource = path.split('/')[2];
-    const known: Record<string, string> = { households: w.householdId, villages: w.villageId, stores: w.storeId, cooperatives: w.cooperativeId };
+    const known: Record<string, string> = { households: w.householdId, villages: w.villageId, stores: w.storeId, cooperatives: w.cooperativeId, teams: w.teamId, townships: w.townshipId };
     return known[resource ?? ''] ?? new Types.ObjectId().toHexString();
   }
   if (name === 'terminalId') return w.terminalId;
