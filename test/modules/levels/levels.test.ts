@@ -116,6 +116,39 @@ describe('levels: county, township and village stations', () => {
     ]);
   });
 
+  it("sets a village's service-order and oversight policy with PATCH /v1/villages/:id (a zero timeout is refused)", async () => {
+    const admin = await makeAdmin();
+    const v = await makeVillage();
+    const patch = (policy: Record<string, unknown>) =>
+      http().patch(`/v1/villages/${v.id}`).set(admin.auth).send({ policy });
+    const res = await patch({
+      orderTimeout: 'PT6H',
+      ratedHoursNeedNoVote: true,
+      hoursRuleCode: 'volunteer-hour',
+      concentrationThreshold: 0.5,
+      concentrationMinApprovals: 8,
+    });
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(res.body.policy).to.include({
+      orderTimeout: 'PT6H',
+      ratedHoursNeedNoVote: true,
+      hoursRuleCode: 'volunteer-hour',
+      concentrationThreshold: 0.5,
+      concentrationMinApprovals: 8,
+    });
+    for (const bad of [
+      { orderTimeout: 'PT0S' },
+      { orderTimeout: 'P1M' },
+      { concentrationThreshold: 0.1 },
+      { hoursRuleCode: 'a b' },
+    ]) {
+      expect((await patch(bad)).status, JSON.stringify(bad)).to.equal(400);
+    }
+    expect(
+      (await http().get(`/v1/villages/${v.id}`).set(admin.auth)).body.policy.orderTimeout,
+    ).to.equal('PT6H');
+  });
+
   describe('the township role', () => {
     const setup = async () => {
       const county = unique('县');

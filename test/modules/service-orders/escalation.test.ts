@@ -140,6 +140,9 @@ describe('service order timeouts and escalation', () => {
 
     shiftClock(3600_000 + 1000);
     const shiftedAt = clock.now().getTime();
+    // An operator sees it: the overdue timeout is on /metrics until a sweeper acts on it.
+    const metrics = (await http().get('/metrics')).text;
+    expect(Number(/^service_order_wakeups_overdue (\d+)/m.exec(metrics)?.[1])).to.be.at.least(1);
     workers = await startOrderWorkers([ORDER_TIMER_QUEUE, ORDER_SWEEP_QUEUE], 200);
     const escalation = await eventually(
       () => eventOf(o.id, 'r1-outcome'),
