@@ -28,8 +28,8 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
     async ({ body }) => ({ status: 201, body: await createStore(body) }),
   );
   api.route(
-    { method: 'get', path: '/v1/stores', summary: 'List stores', tag: 'Redemption', auth: ['admin'], query: listStoresQuery, responses: { 200: { description: 'A page of stores', schema: z.object({ items: z.array(storeSchema), next: z.string().nullable() }) } } },
-    async ({ query }) => ({ status: 200, body: await listStores(query) }),
+    { method: 'get', path: '/v1/stores', summary: 'List stores (a supervisor: those serving its village)', tag: 'Redemption', auth: ['admin', 'supervisor'], query: listStoresQuery, responses: { 200: { description: 'A page of stores', schema: z.object({ items: z.array(storeSchema), next: z.string().nullable() }) } } },
+    async ({ principal, query }) => ({ status: 200, body: await listStores(query, principal.role === 'supervisor' ? principal.villageId : undefined) }),
   );
   api.route(
     { method: 'get', path: '/v1/stores/:id', summary: 'Get a store (a terminal: its own)', tag: 'Redemption', auth: ['admin', 'terminal', 'supervisor'], params: storeIdParams, responses: { 200: { description: 'The store', schema: storeSchema } } },

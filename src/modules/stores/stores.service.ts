@@ -68,10 +68,11 @@ const toTerminalView = (t: TerminalDoc): TerminalView => ({
   secretRotatedAt: t.secretRotatedAt ? t.secretRotatedAt.toISOString() : null,
 });
 
-/** Stores, by id, a page at a time (admin). */
-export async function listStores(q: { after?: string; limit?: number }): Promise<{ items: StoreView[]; next: string | null }> {
+/** Stores, by id, a page at a time (admin; `servingVillageId`: only the stores serving that village). */
+export async function listStores(q: { after?: string; limit?: number }, servingVillageId?: string): Promise<{ items: StoreView[]; next: string | null }> {
   const limit = q.limit ?? 100;
-  const filter = q.after ? { _id: { $gt: new Types.ObjectId(q.after) } } : {};
+  const filter: Record<string, unknown> = q.after ? { _id: { $gt: new Types.ObjectId(q.after) } } : {};
+  if (servingVillageId) filter.villageIds = servingVillageId;
   const docs = await Store.find(filter).sort({ _id: 1 }).limit(limit + 1).lean<StoreDoc[]>();
   const items = docs.slice(0, limit).map(toStoreView);
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };

@@ -64,7 +64,7 @@ async function makeWorld(): Promise<World> {
   };
 }
 
-describe('supervisors (监督运营)', () => {
+describe('supervisors (监督运营) (X1)', () => {
   let w: World;
   before(async function () {
     this.timeout(60_000);
@@ -95,6 +95,8 @@ describe('supervisors (监督运营)', () => {
       const res = await http().get(url).set(s.supervisor.auth);
       expect(res.status, `${url}: ${JSON.stringify(res.body)}`).to.equal(200);
     }
+    const stores = await http().get('/v1/stores').set(s.supervisor.auth);
+    expect(stores.body.items.map((x: { id: string }) => x.id)).to.deep.equal([w.storeId]);
     const sales = await http().get(`/v1/redemptions?storeId=${w.storeId}`).set(s.supervisor.auth);
     expect(sales.body.items.map((r: { id: string }) => r.id)).to.include(w.redemptionId);
     const elsewhere = await makeVillage({ county: s.county });

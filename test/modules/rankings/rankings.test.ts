@@ -26,7 +26,7 @@ async function approveAll(s: ServiceScene, rated: Json): Promise<void> {
   }
 }
 
-describe('monthly rankings (考评指数)', () => {
+describe('monthly rankings (考评指数) (K1, K2)', () => {
   afterEach(() => resetClock());
 
   it('stores a finished month once, and recomputing it from the records gives the same items, also after later months added records', async function () {

@@ -44,7 +44,7 @@ async function eventOf(orderId: string, slot: string) {
   return (await ServiceOrderEvent.findById(`${orderId}:${slot}`).lean()) ?? undefined;
 }
 
-describe('service order timeouts and escalation', () => {
+describe('service order timeouts and escalation (O2)', () => {
   let workers: RunningWorkers | undefined;
   afterEach(async () => {
     await workers?.close();

@@ -37,7 +37,7 @@ async function entriesOfSubmission(submissionId: string) {
   return Entry.find({ sourceType: 'submission', sourceId: submissionId }).lean();
 }
 
-describe('the volunteer service loop', () => {
+describe('the volunteer service loop (O1, O3, O4)', () => {
   afterEach(() => {
     resetClock();
     for (const k of Object.keys(orderFaults)) delete (orderFaults as Record<string, unknown>)[k];

@@ -26,7 +26,7 @@ import {
   type ServiceScene,
 } from '../service-orders/scene';
 
-describe('volunteers', () => {
+describe('volunteers (V1, V2, V3)', () => {
   let s: ServiceScene;
   before(async () => {
     s = await makeServiceScene();
