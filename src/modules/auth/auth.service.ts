@@ -17,7 +17,7 @@ import { DomainError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { Terminal, type TerminalDoc } from '../stores/stores.model';
 import { User, type UserDoc } from '../users/users.model';
-import { villageIdsOfTownship } from '../villages/villages.service';
+import { villageIdsOfTownship } from '../levels/levels.service';
 
 export interface AuthDeps {
   tokens: TokenService;

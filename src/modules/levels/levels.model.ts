@@ -9,6 +9,7 @@
  * Names are therefore fixed once a level exists; a renamed township is a new record.
  */
 import mongoose, { Schema } from 'mongoose';
+import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
 
 export interface CountyDoc {
   /** `levelId('county', name)` */
@@ -49,3 +50,40 @@ const townshipSchema = new Schema<TownshipDoc>(
 // The county office lists its townships (a scan on FerretDB: a county has ~20).
 townshipSchema.index({ countyId: 1, name: 1 }, { name: 'county_name' });
 export const Township = mongoose.model<TownshipDoc>('Township', townshipSchema);
+
+/**
+ * `township_villages`: a township station's villages as an append-only chain per township
+ * (platform/append-chain.ts, `_id` = `<townshipId>#<seq>`), each link carrying the whole list so
+ * far. A township user's villages are read with every request, so they must be a primary-key
+ * read (the chain's head), not a scan of the villages (FerretDB-SQLite: ~1 ms per village in the
+ * collection, measured). A village is added once (unique source `village`:`<villageId>`), before
+ * the village itself is stored, so no stored village is ever missing from its township's list.
+ */
+export interface TownshipVillagesLinkDoc extends ChainLink {
+  /** chain = the township id. */
+  villageIds: string[];
+}
+
+const townshipVillagesSchema = new Schema<TownshipVillagesLinkDoc>(
+  { ...chainLinkFields, villageIds: { type: [String], required: true } },
+  { collection: 'township_villages', versionKey: false, strict: 'throw' },
+);
+chainIndexes(townshipVillagesSchema);
+for (const op of [
+  'updateOne',
+  'updateMany',
+  'findOneAndUpdate',
+  'replaceOne',
+  'findOneAndReplace',
+  'deleteOne',
+  'deleteMany',
+  'findOneAndDelete',
+] as const) {
+  townshipVillagesSchema.pre(op, () => {
+    throw new Error('township village lists are append-only');
+  });
+}
+export const TownshipVillages = mongoose.model<TownshipVillagesLinkDoc>(
+  'TownshipVillages',
+  townshipVillagesSchema,
+);

@@ -6,11 +6,23 @@
  * - L1 one record per county name and per (county, township name): the `_id` is derived from the
  *   names, so concurrent placements of villages under a new township create it once.
  * - L2 a level is never deleted or renamed; villages point at it by id.
+ * - L3 a township's list of villages only grows, by one append per village (unique source), and
+ *   a village is added before it is stored, so the list holds every stored village of the
+ *   township (and, after a refused create, possibly an id that was never stored: readers look
+ *   villages up by id and skip those).
  */
 import { createHash } from 'node:crypto';
 import { clock } from '../../platform/clock';
 import { isDuplicateKeyError, notFound } from '../../platform/errors';
-import { County, Township, type CountyDoc, type TownshipDoc } from './levels.model';
+import { AppendChain } from '../../platform/append-chain';
+import {
+  County,
+  Township,
+  TownshipVillages,
+  type CountyDoc,
+  type TownshipDoc,
+  type TownshipVillagesLinkDoc,
+} from './levels.model';
 
 /** Counties listed at once: a city deployment has ~10. */
 const COUNTIES_MAX = 1000;
@@ -97,4 +109,24 @@ export async function listTownshipDocs(
 export async function listCounties(): Promise<CountyDoc[]> {
   const docs = await County.find({}).limit(COUNTIES_MAX).lean<CountyDoc[]>();
   return docs.sort((a, b) => a.name.localeCompare(b.name, 'zh') || a._id.localeCompare(b._id));
+}
+
+const townshipVillages = new AppendChain<TownshipVillagesLinkDoc>(
+  TownshipVillages,
+  'township-villages',
+);
+
+/** L3: adds a village to its township's list, once (idempotent). */
+export async function addVillageToTownship(townshipId: string, villageId: string): Promise<void> {
+  await townshipVillages.append(townshipId, { type: 'village', id: villageId }, (head) => ({
+    villageIds: [...(head?.villageIds ?? []), villageId],
+  }));
+}
+
+/**
+ * The ids of a township station's villages: the head of its list, read by primary key (this is
+ * read with every request of a township user). May name a village whose create was refused.
+ */
+export async function villageIdsOfTownship(townshipId: string): Promise<string[]> {
+  return [...((await townshipVillages.head(townshipId))?.villageIds ?? [])].sort();
 }

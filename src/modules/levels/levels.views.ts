@@ -5,7 +5,7 @@
  */
 import { notFound, validationError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
-import { findVillage, villageIdsOfTownship } from '../villages/villages.service';
+import { findVillage, storedVillageIdsOfTownship } from '../villages/villages.service';
 import { findCounty, findTownship, listCounties, listTownshipDocs } from './levels.service';
 import type { TownshipDoc } from './levels.model';
 
@@ -23,7 +23,7 @@ async function toTownshipView(t: TownshipDoc): Promise<TownshipView> {
     name: t.name,
     county: t.county,
     countyId: t.countyId,
-    villageIds: await villageIdsOfTownship(t._id),
+    villageIds: await storedVillageIdsOfTownship(t._id),
   };
 }
 

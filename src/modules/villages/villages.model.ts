@@ -65,7 +65,8 @@ const villageSchema = new Schema<VillageDoc>(
   { collection: 'villages', timestamps: true, versionKey: false, strict: 'throw' },
 );
 villageSchema.index({ code: 1 }, { unique: true, name: 'code_unique' });
-// A township station's villages (a scan on FerretDB-SQLite over the villages: ~5,000 in a city).
-villageSchema.index({ townshipId: 1 }, { name: 'township' });
+// A county's villages, for the monthly rankings job (a scan on FerretDB-SQLite). A township's
+// villages are read from its list (levels.model.ts), not from here.
+villageSchema.index({ countyId: 1 }, { name: 'county' });
 
 export const Village = mongoose.model<VillageDoc>('Village', villageSchema);

@@ -11,7 +11,7 @@
 import { Types } from 'mongoose';
 import { DomainError, isDuplicateKeyError, notFound } from '../../platform/errors';
 import { reachesVillage, type Principal } from '../../platform/principal';
-import { placeLevels } from '../levels/levels.service';
+import { addVillageToTownship, placeLevels, villageIdsOfTownship } from '../levels/levels.service';
 import { Village, type VillageDoc, type VillagePolicy } from './villages.model';
 
 export const DEFAULT_POLICY: VillagePolicy = { quorum: 3, noticePeriod: 'P7D' };
@@ -23,7 +23,14 @@ export const DEFAULT_CONCENTRATION_MIN_APPROVALS = 5;
 /** Villages listed at once (a city has ~5,000). */
 const VILLAGES_MAX = 10_000;
 
-const OPTIONAL_POLICY_KEYS = ['redemptionDailyLimit', 'orderTimeout', 'ratedHoursNeedNoVote', 'hoursRuleCode', 'concentrationThreshold', 'concentrationMinApprovals'] as const;
+const OPTIONAL_POLICY_KEYS = [
+  'redemptionDailyLimit',
+  'orderTimeout',
+  'ratedHoursNeedNoVote',
+  'hoursRuleCode',
+  'concentrationThreshold',
+  'concentrationMinApprovals',
+] as const;
 
 export interface VillageView {
   id: string;
@@ -41,7 +48,8 @@ export function toVillageView(v: VillageDoc): VillageView {
   const policy: VillagePolicy = { quorum: v.policy.quorum, noticePeriod: v.policy.noticePeriod };
   for (const k of OPTIONAL_POLICY_KEYS) {
     const value = v.policy[k];
-    if (value !== undefined && value !== null) (policy as unknown as Record<string, unknown>)[k] = value;
+    if (value !== undefined && value !== null)
+      (policy as unknown as Record<string, unknown>)[k] = value;
   }
   const view: VillageView = {
     id: v._id.toHexString(),
@@ -64,17 +72,30 @@ export function orderPolicyOf(v: Pick<VillageDoc, 'policy'>) {
     ratedHoursNeedNoVote: v.policy.ratedHoursNeedNoVote ?? false,
     hoursRuleCode: v.policy.hoursRuleCode ?? DEFAULT_HOURS_RULE,
     concentrationThreshold: v.policy.concentrationThreshold ?? DEFAULT_CONCENTRATION_THRESHOLD,
-    concentrationMinApprovals: v.policy.concentrationMinApprovals ?? DEFAULT_CONCENTRATION_MIN_APPROVALS,
+    concentrationMinApprovals:
+      v.policy.concentrationMinApprovals ?? DEFAULT_CONCENTRATION_MIN_APPROVALS,
   };
 }
 
-export async function createVillage(input: { name: string; code: string; township: string; county: string; policy?: VillagePolicy }): Promise<VillageView> {
+export async function createVillage(input: {
+  name: string;
+  code: string;
+  township: string;
+  county: string;
+  policy?: VillagePolicy;
+}): Promise<VillageView> {
   const levels = await placeLevels(input.township, input.county);
+  // Into the township's list first (levels L3): a stored village is never missing from it.
+  const _id = new Types.ObjectId();
+  await addVillageToTownship(levels.townshipId, _id.toHexString());
   try {
-    const [doc] = await Village.create([{ ...input, ...levels, policy: input.policy ?? DEFAULT_POLICY }]);
+    const [doc] = await Village.create([
+      { _id, ...input, ...levels, policy: input.policy ?? DEFAULT_POLICY },
+    ]);
     return toVillageView(doc!.toObject());
   } catch (err) {
-    if (isDuplicateKeyError(err)) throw new DomainError('conflict', `A village with code ${input.code} already exists.`);
+    if (isDuplicateKeyError(err))
+      throw new DomainError('conflict', `A village with code ${input.code} already exists.`);
     throw err;
   }
 }
@@ -104,22 +125,25 @@ export async function villageInReach(p: Principal, villageId: string): Promise<V
 }
 
 export async function listVillages(p: Principal): Promise<VillageView[]> {
-  let filter: Record<string, unknown>;
-  if (p.role === 'admin') filter = {};
-  else if (p.role === 'township') filter = { townshipId: p.townshipId };
-  else filter = { _id: p.villageId };
-  const docs = await Village.find(filter).sort({ code: 1 }).limit(VILLAGES_MAX).lean<VillageDoc[]>();
+  let docs: VillageDoc[];
+  if (p.role === 'admin') {
+    docs = await Village.find({}).sort({ code: 1 }).limit(VILLAGES_MAX).lean<VillageDoc[]>();
+  } else {
+    // A township's villages (or one's own) by primary key; ids of refused creates find nothing.
+    const ids = p.role === 'township' ? (p.villageIds ?? []) : p.villageId ? [p.villageId] : [];
+    docs = (await Promise.all(ids.map((id) => findVillage(id)))).filter((v): v is VillageDoc =>
+      Boolean(v),
+    );
+    docs.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+  }
   return docs.map(toVillageView);
 }
 
-/**
- * The ids of a township station's villages, by id. Read on every request of a township user
- * (FerretDB-SQLite scans the villages for it: a few thousand small documents; MongoDB uses the
- * `township` index).
- */
-export async function villageIdsOfTownship(townshipId: string): Promise<string[]> {
-  const docs = await Village.find({ townshipId }).select({ _id: 1 }).limit(VILLAGES_MAX).lean<{ _id: Types.ObjectId }[]>();
-  return docs.map((d) => d._id.toHexString()).sort();
+/** The stored villages of a township station, by id (its list may name a refused create). */
+export async function storedVillageIdsOfTownship(townshipId: string): Promise<string[]> {
+  const ids = await villageIdsOfTownship(townshipId);
+  const found = await Promise.all(ids.map((id) => findVillage(id)));
+  return ids.filter((_, i) => found[i]);
 }
 
 /** Every village, oldest first (jobs and reports; a scan). */
@@ -130,9 +154,14 @@ export async function listAllVillages(filter: { countyId?: string } = {}): Promi
     .lean<VillageDoc[]>();
 }
 
-type PolicyPatch = Partial<Omit<VillagePolicy, 'redemptionDailyLimit'>> & { redemptionDailyLimit?: number | null };
+type PolicyPatch = Partial<Omit<VillagePolicy, 'redemptionDailyLimit'>> & {
+  redemptionDailyLimit?: number | null;
+};
 
-export async function updateVillagePolicy(villageId: string, policy: PolicyPatch): Promise<VillageView> {
+export async function updateVillagePolicy(
+  villageId: string,
+  policy: PolicyPatch,
+): Promise<VillageView> {
   const v = await findVillage(villageId);
   if (!v) throw notFound('village');
   const set: Record<string, unknown> = {};
@@ -142,9 +171,16 @@ export async function updateVillagePolicy(villageId: string, policy: PolicyPatch
     const value = policy[k];
     if (value !== undefined && value !== null) set[`policy.${k}`] = value;
   }
-  const unset: Record<string, ''> = policy.redemptionDailyLimit === null ? { 'policy.redemptionDailyLimit': '' } : {};
+  const unset: Record<string, ''> =
+    policy.redemptionDailyLimit === null ? { 'policy.redemptionDailyLimit': '' } : {};
   if (Object.keys(set).length || Object.keys(unset).length) {
-    await Village.updateOne({ _id: v._id }, { ...(Object.keys(set).length ? { $set: set } : {}), ...(Object.keys(unset).length ? { $unset: unset } : {}) });
+    await Village.updateOne(
+      { _id: v._id },
+      {
+        ...(Object.keys(set).length ? { $set: set } : {}),
+        ...(Object.keys(unset).length ? { $unset: unset } : {}),
+      },
+    );
   }
   return toVillageView((await Village.findById(v._id).lean<VillageDoc>())!);
 }
@@ -152,18 +188,32 @@ export async function updateVillagePolicy(villageId: string, policy: PolicyPatch
 /**
  * The levels migration: places every village stored without level ids (created before levels
  * existed) under the township and county records of its own `township` and `county` names,
- * creating them if missing. Only adds the two ids; every other field stays as it was.
- * Idempotent and safe to run from several processes at once (placement is L1; setting the
- * same ids twice is harmless). Returns how many villages it placed. A start-up scan.
+ * creating them if missing, and makes sure every village is in its township's list (levels L3).
+ * Only adds the two ids to a village; every other field stays as it was. Idempotent and safe to
+ * run from several processes at once (placement is L1, the list's appends are once per village;
+ * setting the same ids twice is harmless). Returns how many villages it placed. A start-up scan
+ * of the villages, one list head read per township.
  */
 export async function migrateVillageLevels(): Promise<number> {
-  const unplaced = await Village.find({ $or: [{ townshipId: { $exists: false } }, { countyId: { $exists: false } }] })
-    .limit(VILLAGES_MAX)
-    .lean<VillageDoc[]>();
-  for (const v of unplaced) {
-    const levels = await placeLevels(v.township, v.county);
-    // Only the two ids: not even `updatedAt` changes (the village itself did not).
-    await Village.updateOne({ _id: v._id }, { $set: levels }, { timestamps: false });
+  const villages = await Village.find({}).limit(VILLAGES_MAX).lean<VillageDoc[]>();
+  const listed = new Map<string, Set<string>>();
+  let placed = 0;
+  for (const v of villages) {
+    let townshipId = v.townshipId;
+    if (!townshipId || !v.countyId) {
+      const levels = await placeLevels(v.township, v.county);
+      // Only the two ids: not even `updatedAt` changes (the village itself did not).
+      await Village.updateOne({ _id: v._id }, { $set: levels }, { timestamps: false });
+      townshipId = levels.townshipId;
+      placed++;
+    }
+    if (!listed.has(townshipId))
+      listed.set(townshipId, new Set(await villageIdsOfTownship(townshipId)));
+    const id = v._id.toHexString();
+    if (!listed.get(townshipId)!.has(id)) {
+      await addVillageToTownship(townshipId, id);
+      listed.get(townshipId)!.add(id);
+    }
   }
-  return unplaced.length;
+  return placed;
 }

@@ -56,6 +56,10 @@ describe('levels: county, township and village stations (L1, L2)', () => {
       Array.from({ length: 20 }, (_, i) => makeVillage({ county, township, name: `村${i}` })),
     );
     expect(new Set(villages.map((v) => v.townshipId)).size).to.equal(1);
+    const listed = await http()
+      .get(`/v1/townships/${villages[0]!.townshipId}`)
+      .set((await makeAdmin()).auth);
+    expect(listed.body.villageIds).to.have.members(villages.map((v) => v.id));
     expect(await Township.countDocuments({ name: township })).to.equal(1);
     expect(await County.countDocuments({ name: county })).to.equal(1);
     // The same township name in another county is another township.
