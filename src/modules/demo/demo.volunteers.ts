@@ -96,6 +96,9 @@ export async function seedDemoVolunteerService(opts: {
   };
   const red = await fromHouseholds(v1);
   const willow = await fromHouseholds(v2);
+  // A small demo (seed-demo --households 3) has a household or two per village: pick round.
+  const at = <T>(list: readonly T[], i: number): T => list[i % list.length]!;
+  const uniq = (vs: VolunteerView[]) => [...new Map(vs.map((v) => [v.id, v])).values()];
   const teacher = await register(clerkOf(v1.id), '李文华');
   const doctor = await register(township, '马晓燕');
 
@@ -116,7 +119,7 @@ export async function seedDemoVolunteerService(opts: {
     `${v1.name}扶贫帮困志愿服务队`,
     'care',
     'village',
-    [...red.slice(0, 3), teacher],
+    uniq([...red.slice(0, 3), teacher]),
     { villageId: v1.id },
   );
   const tutoring = await team(
@@ -124,7 +127,7 @@ export async function seedDemoVolunteerService(opts: {
     `${v1.name}教育辅导志愿服务队`,
     'tutoring',
     'village',
-    [teacher, red[3]!],
+    uniq([teacher, at(red, 3)]),
     { villageId: v1.id },
   );
   const green = await team(
@@ -135,15 +138,24 @@ export async function seedDemoVolunteerService(opts: {
     willow,
     { villageId: v2.id },
   );
-  await team(township, '松岭镇医疗健康志愿服务队', 'health', 'township', [doctor, red[0]!]);
-  await team(admin, '祁丰县法律服务志愿服务队', 'legal', 'county', [willow[0]!], { countyId });
+  await team(
+    township,
+    '松岭镇医疗健康志愿服务队',
+    'health',
+    'township',
+    uniq([doctor, at(red, 0)]),
+  );
+  await team(admin, '祁丰县法律服务志愿服务队', 'legal', 'county', [at(willow, 0)], { countyId });
 
   // Orders at every step of the loop (点单 → 派单 → 接单 → 评单).
   const soon = new Date(Date.parse(`${todayUtc()}T00:00:00Z`) + 3 * 24 * 3600_000)
     .toISOString()
     .slice(0, 10);
-  const requesters1 = opts.households.filter((h) => h.villageId === v1.id).slice(4);
-  const requesters2 = opts.households.filter((h) => h.villageId === v2.id).slice(4);
+  // Requesters: the households after the volunteers' (any household may order, its own too).
+  const in1 = opts.households.filter((h) => h.villageId === v1.id);
+  const in2 = opts.households.filter((h) => h.villageId === v2.id);
+  const requesters1 = [0, 1, 2, 3].map((i) => at(in1, 4 + i));
+  const requesters2 = [at(in2, 4)];
   const order = (v: VillageView, h: HouseholdView, itemCode: string, detail: string) =>
     createOrder(clerkOf(v.id), { householdId: h.id, itemCode, detail, wantedBy: soon });
 
@@ -154,15 +166,10 @@ export async function seedDemoVolunteerService(opts: {
     '家中老人独居，希望志愿者上门打扫卫生、陪同聊天。',
   );
   await dispatchOrder(clerkOf(v1.id), rated.id, { teamId: care.id });
-  await acceptOrder(clerkOf(v1.id), rated.id, {
-    volunteerIds: [red[0]!.id, red[1]!.id, teacher.id],
-  });
+  const crew = uniq([at(red, 0), at(red, 1), teacher]);
+  await acceptOrder(clerkOf(v1.id), rated.id, { volunteerIds: crew.map((v) => v.id) });
   await completeOrder(clerkOf(v1.id), rated.id, {
-    hours: [
-      { volunteerId: red[0]!.id, hours: 2 },
-      { volunteerId: red[1]!.id, hours: 2 },
-      { volunteerId: teacher.id, hours: 1.5 },
-    ],
+    hours: crew.map((v) => ({ volunteerId: v.id, hours: v.id === teacher.id ? 1.5 : 2 })),
   });
   await rateOrder(clerkOf(v1.id), rated.id, { stars: 5, comment: '志愿者很热心，老人很满意。' });
 
@@ -173,7 +180,7 @@ export async function seedDemoVolunteerService(opts: {
     '腿脚不便，请帮忙到镇上代购降压药。',
   );
   await dispatchOrder(clerkOf(v1.id), accepted.id, { teamId: care.id });
-  await acceptOrder(clerkOf(v1.id), accepted.id, { volunteerIds: [red[2]!.id] });
+  await acceptOrder(clerkOf(v1.id), accepted.id, { volunteerIds: [at(red, 2).id] });
 
   const dispatched = await order(
     v1,

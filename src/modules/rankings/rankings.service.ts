@@ -87,7 +87,7 @@ async function gatherMonth(countyId: string, period: string): Promise<MonthRecor
     string,
     { householdId: string; points: number; serviceOrderId?: string }[]
   >();
-  for (const l of await listPostedLinesBetween(from, to)) {
+  for (const l of await listPostedLinesBetween([...ids], from, to)) {
     if (l.kind !== 'award' || !ids.has(l.villageId)) continue;
     const list = awards.get(l.villageId) ?? [];
     list.push({

@@ -1038,9 +1038,14 @@ export async function listPostedLines(villageId: string, from: Date, to: Date, l
   return postedLinesOf(await Submission.find({ villageId, postedAt: { $gte: from, $lt: to } }).sort({ postedAt: 1 }).limit(limit).lean<SubmissionDoc[]>());
 }
 
-/** Postings of every village in [from, to) (the monthly rankings job: one read, not one per village). */
-export async function listPostedLinesBetween(from: Date, to: Date, limit = 5_000_000): Promise<(PostedLine & { villageId: string })[]> {
-  const docs = await Submission.find({ postedAt: { $gte: from, $lt: to } }).sort({ postedAt: 1 }).limit(limit).lean<SubmissionDoc[]>();
+/**
+ * Postings of some villages in [from, to) (the monthly rankings job: one read for a county, which
+ * MongoDB serves from the village_postedAt index and FerretDB-SQLite with one scan).
+ */
+export async function listPostedLinesBetween(villageIds: readonly string[], from: Date, to: Date, limit = 2_000_000): Promise<(PostedLine & { villageId: string })[]> {
+  const docs = await Submission.find({ villageId: { $in: [...villageIds] }, postedAt: { $gte: from, $lt: to } })
+    .limit(limit)
+    .lean<SubmissionDoc[]>();
   const villageOf = new Map(docs.map((d) => [d._id.toHexString(), d.villageId]));
   return postedLinesOf(docs).map((l) => ({ ...l, villageId: villageOf.get(l.submissionId)! }));
 }
