@@ -126,6 +126,15 @@ const envSchema = z
       .default('800,650,500,350'),
     /** How often the scoring sweeper looks for newly posted entries to rescore (ms). */
     CREDIT_SCORE_SWEEP_MS: z.coerce.number().int().min(500).max(3_600_000).default(5000),
+    /**
+     * Secret key (base64, at least 32 bytes) of the keyed hash that stands for a volunteer's ID
+     * number: the number itself is never stored. Local mode: generated in DATA_DIR/keys. It must
+     * never change (a new key would let every volunteer register a second time).
+     */
+    VOLUNTEER_ID_KEY: z
+      .string()
+      .refine((s) => Buffer.from(s, 'base64').length >= 32, 'must be at least 32 bytes, base64-encoded')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.APP_MODE === 'production') {
@@ -145,6 +154,8 @@ const envSchema = z
           path: ['EXPORT_SIGNING_KEY'],
           message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID are required in production',
         });
+      if (!env.VOLUNTEER_ID_KEY)
+        ctx.addIssue({ code: 'custom', path: ['VOLUNTEER_ID_KEY'], message: 'required in production' });
     }
     if (env.FERRETDB_HANDLER === 'postgresql' && !env.FERRETDB_POSTGRESQL_URL && !env.MONGODB_URI)
       ctx.addIssue({
@@ -235,6 +246,8 @@ export type Config = Readonly<{
     gradeThresholds: readonly [number, number, number, number];
     scoreSweepMs: number;
   }>;
+  /** The keyed hash of volunteers' ID numbers (generated in local mode when absent). */
+  volunteerIdKey: string | undefined;
 }>;
 
 /** Parses an environment (default: process.env); throws with every problem listed. */
@@ -323,6 +336,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ) as unknown as readonly [number, number, number, number],
       scoreSweepMs: e.CREDIT_SCORE_SWEEP_MS,
     }),
+    volunteerIdKey: e.VOLUNTEER_ID_KEY,
   });
 }
 

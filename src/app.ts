@@ -38,6 +38,14 @@ import { opsRoutes } from './modules/jobs/ops.routes';
 import { notificationRoutes } from './modules/notifications/notifications.routes';
 import { ruleRoutes } from './modules/rules/rules.routes';
 import { submissionRoutes } from './modules/submissions/submissions.routes';
+import { levelRoutes } from './modules/levels/levels.routes';
+import { volunteerRoutes } from './modules/volunteers/volunteers.routes';
+import { idNumberHasherFor } from './modules/volunteers/id-number';
+import { teamRoutes } from './modules/teams/teams.routes';
+import { serviceMenuRoutes } from './modules/service-menu/service-menu.routes';
+import { serviceOrderRoutes } from './modules/service-orders/service-orders.routes';
+import { rankingRoutes } from './modules/rankings/rankings.routes';
+import { oversightRoutes } from './modules/oversight/oversight.routes';
 
 /** Largest accepted request body (CONTRACT.md: bodies over 1 MiB are refused with 413). */
 export const BODY_BYTES_MAX = 1024 * 1024;
@@ -144,6 +152,13 @@ export function createApp(deps: AppDeps): Express {
   notificationRoutes(api);
   boardRoutes(api);
   jobRoutes(api, { redis: deps.redis, queues: deps.queues, redisPrefix: deps.config.redisPrefix });
+  levelRoutes(api);
+  volunteerRoutes(api, { hasher: idNumberHasherFor(deps.config) });
+  teamRoutes(api);
+  serviceMenuRoutes(api);
+  serviceOrderRoutes(api, { queues: deps.queues });
+  rankingRoutes(api);
+  oversightRoutes(api);
   app.use(api.router);
 
   const openapi = api.openapi();

@@ -4,7 +4,9 @@
  * 1. the database: MONGODB_URI, or the embedded FerretDB in DATA_DIR (its URI is written to
  *    DATA_DIR/run/mongodb.uri while running, so the CLI can reach the same database);
  * 2. Redis: REDIS_URL, else 127.0.0.1:6379, else a private redis-server;
- * 3. indexes, the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local mode) the demo county;
+ * 3. indexes, the levels migration (villages created before township and county records
+ *    existed are placed under them), the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local
+ *    mode) the demo county;
  * 4. the API on PORT, and the workers process as a supervised child: restarted with backoff
  *    (WORKERS_RESTART_DELAY_MS doubling to WORKERS_RESTART_DELAY_MAX_MS) whenever it dies, each
  *    restart logged and counted in `workers_restarts_total`;
@@ -28,6 +30,8 @@ import { Supervisor } from './platform/supervisor';
 import './modules/models';
 import { formatCredentials, seedDemoCounty } from './modules/demo/demo.seed';
 import { ensureBootstrapAdmin } from './modules/users/users.service';
+import { migrateVillageLevels } from './modules/villages/villages.service';
+import { idNumberHasherFor } from './modules/volunteers/id-number';
 
 /** How long shutdown waits for in-flight requests and running jobs. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -69,6 +73,8 @@ async function main(): Promise<void> {
   await connectDb(mongoUri, config.mongodbDb);
   cleanups.push(() => disconnectDb());
   await ensureIndexes();
+  const placed = await migrateVillageLevels();
+  if (placed) logger.info({ villages: placed }, 'placed villages created before levels existed under their township and county records');
   if (await ensureBootstrapAdmin(config.admin, config.passwordKdfLog2N)) {
     logger.info({ username: config.admin?.username }, 'created the admin user from ADMIN_USERNAME');
   }
@@ -76,6 +82,7 @@ async function main(): Promise<void> {
     const credentialsFile = path.join(config.dataDir, 'demo-credentials.txt');
     const credentials = await seedDemoCounty({
       kdfLog2N: config.passwordKdfLog2N,
+      idHasher: idNumberHasherFor(config),
       credentialsFile,
       logger,
     });

@@ -10,6 +10,8 @@ import { creditJobsFor } from '../src/modules/credit/credit.jobs';
 import { notificationJobs } from '../src/modules/notifications/notifications.jobs';
 import { redemptionRecoveryJob } from '../src/modules/redemption/redemption.jobs';
 import { submissionJobs } from '../src/modules/submissions/submissions.jobs';
+import { serviceOrderJobs } from '../src/modules/service-orders/service-orders.jobs';
+import { rankingJobs } from '../src/modules/rankings/rankings.jobs';
 
 export interface WorkerDeps {
   redis: Redis;
@@ -22,6 +24,8 @@ export function allJobs(deps: WorkerDeps): JobDefinition<unknown>[] {
   return [
     heartbeatJob(deps.redis, deps.redisPrefix, deps.config?.workers.heartbeatMs),
     ...submissionJobs(),
+    ...serviceOrderJobs(),
+    ...rankingJobs(),
     ...notificationJobs(),
     redemptionRecoveryJob(),
     ...(deps.config ? creditJobsFor(deps.redis, deps.config) : []),

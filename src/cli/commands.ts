@@ -20,6 +20,8 @@ import { formatCredentials, seedDemoCounty } from '../modules/demo/demo.seed';
 import { listEntries } from '../modules/ledger/ledger.service';
 import mongoose from 'mongoose';
 import { BackupError, backupDatabase, restoreDatabase } from './backup';
+import { migrateVillageLevels } from '../modules/villages/villages.service';
+import { idNumberHasherFor } from '../modules/volunteers/id-number';
 import { createAdmin } from './create-admin';
 import { GENERATE_CONCURRENCY_DEFAULT, generateCity } from './generate';
 import { todayUtcMidnight } from './generate-plan';
@@ -152,6 +154,15 @@ const COMMANDS: Record<string, Command> = {
     positionals: [0, 0],
     database: true,
     run: runGenerate,
+  },
+  'migrate-levels': {
+    usage: 'migrate-levels',
+    summary:
+      'Place villages created before township and county records existed under the records of their own township and county names (npm start does this at start-up). Idempotent.',
+    options: {},
+    positionals: [0, 0],
+    database: true,
+    run: runMigrateLevels,
   },
   'verify-export': {
     usage: 'verify-export FILE MANIFEST JWKS',
@@ -370,6 +381,7 @@ async function runSeedDemo(args: Parsed, { config, logger, io }: CliDeps): Promi
   const credentialsFile = path.join(config.dataDir, 'demo-credentials.txt');
   const credentials = await seedDemoCounty({
     kdfLog2N: config.passwordKdfLog2N,
+    idHasher: idNumberHasherFor(config),
     credentialsFile,
     logger,
     ...(seed !== undefined ? { seed } : {}),
@@ -474,6 +486,12 @@ async function runGenerate(args: Parsed, { io }: CliDeps): Promise<number> {
   if (report.msPer10kHouseholds !== undefined)
     io.out(`${(report.msPer10kHouseholds / 1000).toFixed(0)} s per 10,000 households on this run.`);
   io.out('Check every chain with: npm run cli -- verify-chain');
+  return EXIT_OK;
+}
+
+async function runMigrateLevels(_args: Parsed, { io }: CliDeps): Promise<number> {
+  const placed = await migrateVillageLevels();
+  io.out(`${placed} village(s) placed under their township and county.`);
   return EXIT_OK;
 }
 

@@ -19,12 +19,14 @@ export const unique = (prefix: string): string => `${prefix}${Date.now().toStrin
 
 export const http = () => request(ctx().app);
 
-export async function makeVillage(overrides: Partial<{ name: string; code: string; quorum: number; noticePeriod: string; occurredOnWindowDays: number }> = {}): Promise<VillageView> {
+export async function makeVillage(
+  overrides: Partial<{ name: string; code: string; quorum: number; noticePeriod: string; occurredOnWindowDays: number; township: string; county: string }> = {},
+): Promise<VillageView> {
   return createVillage({
     name: overrides.name ?? '测试村',
     code: overrides.code ?? unique('V'),
-    township: '测试镇',
-    county: '测试县',
+    township: overrides.township ?? '测试镇',
+    county: overrides.county ?? '测试县',
     policy: {
       quorum: overrides.quorum ?? 1,
       noticePeriod: overrides.noticePeriod ?? 'PT0S',
@@ -45,7 +47,7 @@ export interface TestUser {
   auth: { Authorization: string };
 }
 
-export async function makeUser(role: Role, scope: { villageId?: string; householdId?: string; cooperativeId?: string; storeId?: string } = {}): Promise<TestUser> {
+export async function makeUser(role: Role, scope: { villageId?: string; householdId?: string; cooperativeId?: string; storeId?: string; townshipId?: string; volunteerId?: string } = {}): Promise<TestUser> {
   const username = unique(role);
   const password = `pw-${randomBytes(8).toString('hex')}`;
   const user = await createUser(undefined, { username, password, role, ...scope }, ctx().config.passwordKdfLog2N);

@@ -25,6 +25,7 @@ import { DomainError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { Terminal, type TerminalDoc } from '../stores/stores.model';
 import { User, type UserDoc } from '../users/users.model';
+import { villageIdsOfTownship } from '../levels/levels.service';
 
 export interface AuthDeps {
   tokens: TokenService;
@@ -195,6 +196,13 @@ export function createAuthService(deps: AuthDeps): AuthService {
         if (user.householdId) p.householdId = user.householdId;
         if (user.cooperativeId) p.cooperativeId = user.cooperativeId;
         if (user.storeId) p.storeId = user.storeId;
+        if (user.volunteerId) p.volunteerId = user.volunteerId;
+        if (user.townshipId) {
+          // A township acts for its villages: loaded with the principal, so a village placed
+          // under it is in reach on the next request.
+          p.townshipId = user.townshipId;
+          p.villageIds = await villageIdsOfTownship(user.townshipId);
+        }
         return p;
       }
       if (kind !== 'terminal' || role !== 'terminal') return undefined;

@@ -2,7 +2,7 @@ import type { Api } from '../../platform/http';
 import { id, line, obj, z } from '../../platform/validation';
 import { getBoardSettings, getBoards, setBoardConsent, setBoardSettings } from './boards.service';
 
-const VILLAGE = ['admin', 'clerk', 'council', 'household'] as const;
+const VILLAGE = ['admin', 'clerk', 'council', 'household', 'township', 'supervisor'] as const;
 const idParams = obj({ id: id() });
 /** Longest a village may keep a name on the black list: a year after the appeal window. */
 export const RETENTION_DAYS_MAX = 365;
@@ -30,7 +30,15 @@ export function boardRoutes(api: Api): void {
       responses: {
         200: {
           description: 'Households by points; names masked unless consented',
-          schema: z.object({ villageId: z.string(), month: z.string(), red: z.array(boardRow), black: z.array(boardRow), blackListEnabled: z.boolean(), blackListRetentionDays: z.number().int() }),
+          schema: z.object({
+            villageId: z.string(),
+            month: z.string(),
+            red: z.array(boardRow),
+            black: z.array(boardRow),
+            blackListEnabled: z.boolean(),
+            blackListRetentionDays: z.number().int(),
+            ranking: z.object({ period: z.string(), rank: z.number().int(), index: z.number(), of: z.number().int(), computedAt: z.string() }).nullable(),
+          }),
         },
       },
     },

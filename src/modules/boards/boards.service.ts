@@ -10,8 +10,9 @@
  */
 import { clock } from '../../platform/clock';
 import { DomainError, notFound } from '../../platform/errors';
-import type { Principal } from '../../platform/principal';
+import { reachesVillage, type Principal } from '../../platform/principal';
 import { graphemes } from '../../platform/text';
+import { villageRankOf } from '../rankings/rankings.service';
 import { findHousehold, householdInReach } from '../households/households.service';
 import { APPEAL_WINDOW_MS, listPostedLines, type PostedLine } from '../submissions/submissions.service';
 import { findVillage } from '../villages/villages.service';
@@ -43,7 +44,7 @@ async function settingsOf(villageId: string): Promise<BoardSettingsView> {
 }
 
 async function villageInReach(p: Principal, villageId: string): Promise<void> {
-  if (p.role !== 'admin' && p.villageId !== villageId) throw notFound('village');
+  if (!reachesVillage(p, villageId)) throw notFound('village');
   if (!(await findVillage(villageId))) throw notFound('village');
 }
 
@@ -107,6 +108,8 @@ export interface BoardsView {
   black: BoardRow[];
   blackListEnabled: boolean;
   blackListRetentionDays: number;
+  /** The village's place in its county's stored monthly ranking (考评指数) of the month, if ranked. */
+  ranking: { period: string; rank: number; index: number; of: number; computedAt: string } | null;
 }
 
 function monthRange(month: string): [Date, Date] {
@@ -162,5 +165,6 @@ export async function getBoards(p: Principal, villageId: string, month: string):
     black: rows(black),
     blackListEnabled: settings.blackListEnabled,
     blackListRetentionDays: settings.blackListRetentionDays,
+    ranking: await villageRankOf((await findVillage(villageId))?.countyId, villageId, month),
   };
 }

@@ -31,6 +31,8 @@ import { createVillage, type VillageView } from '../villages/villages.service';
 import { between, createRng, generateHouseholds, pick, type Rng } from './demo.names';
 import { seedDemoRules } from '../rules/rules.demo';
 import { seedDemoActivity } from './demo.activity';
+import type { IdNumberHasher } from '../volunteers/id-number';
+import { seedDemoVolunteerService } from './demo.volunteers';
 
 export const DEMO_MARKER_ID = 'demo-seed';
 /** The source type of every demo ledger posting. */
@@ -88,6 +90,7 @@ export interface DemoCredentials {
   villages: { id: string; name: string; code: string; households: number }[];
   households: number;
   entries: number;
+  volunteerService: { volunteers: number; teams: number; orders: number; menuItems: number };
   logins: DemoLogin[];
   store: { id: string; name: string };
   cooperative: { id: string; name: string };
@@ -97,6 +100,8 @@ export interface DemoCredentials {
 export interface SeedDemoOptions {
   /** scrypt cost for the demo passwords (config.passwordKdfLog2N). */
   kdfLog2N: number;
+  /** The keyed hash of volunteers' ID numbers (volunteers/id-number.ts). */
+  idHasher: IdNumberHasher;
   /** PRNG seed: the same seed gives the same names and points. */
   seed?: number;
   /** Number of households (default 100), spread over the three villages. */
@@ -197,10 +202,11 @@ export async function seedDemoCounty(opts: SeedDemoOptions): Promise<DemoCredent
   // contention (measured: 14 ms per post in sequence, 47 ms each with 50 in flight).
   for (const list of postings) for (const p of list) await postEntry(p);
 
-  const { logins, ids } = await createLogins(opts.kdfLog2N, villages, households, cooperative.id);
-  const terminal = await createTerminal(store.id, opts.kdfLog2N);
   // The county's rule catalogue (积分细则), so the council workflow has rules to file under.
   await seedDemoRules();
+  const service = await seedDemoVolunteerService({ villages, households, hasher: opts.idHasher, rng: createRng(seed ^ 0x70107) });
+  const { logins, ids } = await createLogins(opts.kdfLog2N, villages, households, cooperative.id, service.volunteerOfHousehold);
+  const terminal = await createTerminal(store.id, opts.kdfLog2N);
   // Goods, sales, consents and submissions in every state, so every page has something to show.
   await seedDemoActivity({
     villages,
@@ -236,6 +242,7 @@ export async function seedDemoCounty(opts: SeedDemoOptions): Promise<DemoCredent
     })),
     households: households.length,
     entries: postings.reduce((n, list) => n + list.length, 0),
+    volunteerService: { volunteers: service.volunteers, teams: service.teams, orders: service.orders, menuItems: service.menuItems },
     logins,
     store: { id: store.id, name: store.name },
     cooperative: { id: cooperative.id, name: cooperative.name },
@@ -326,6 +333,7 @@ async function createLogins(
   villages: VillageView[],
   households: HouseholdView[],
   cooperativeId: string,
+  volunteerOfHousehold: ReadonlyMap<string, string>,
 ): Promise<{ logins: DemoLogin[]; ids: Map<string, string> }> {
   type Spec = {
     role: DemoLogin['role'];
@@ -335,9 +343,17 @@ async function createLogins(
     villageId?: string;
     householdId?: string;
     cooperativeId?: string;
+    townshipId?: string;
+    volunteerId?: string;
   };
   const specs: Spec[] = [
     { role: 'admin', username: 'demo-admin', scope: `${COUNTY}新时代文明实践中心（县级管理员）` },
+    {
+      role: 'township',
+      username: 'demo-township',
+      scope: `${TOWNSHIP}新时代文明实践所（乡镇：申诉复核、超时派单）`,
+      townshipId: villages[0]!.townshipId!,
+    },
   ];
   villages.forEach((v, i) => {
     const nn = String(i + 1).padStart(2, '0');
@@ -345,6 +361,12 @@ async function createLogins(
       role: 'clerk',
       username: `demo-clerk-${nn}`,
       scope: `${v.name}（${v.code}）村文书`,
+      villageId: v.id,
+    });
+    specs.push({
+      role: 'supervisor',
+      username: `demo-supervisor-${nn}`,
+      scope: `${v.name}（${v.code}）监督运营`,
       villageId: v.id,
     });
     for (let k = 1; k <= COUNCIL_PER_VILLAGE; k++) {
@@ -358,11 +380,13 @@ async function createLogins(
     for (const h of households
       .filter((x) => x.villageId === v.id)
       .slice(0, HOUSEHOLD_LOGINS_PER_VILLAGE)) {
+      const volunteerId = volunteerOfHousehold.get(h.id);
       specs.push({
         role: 'household',
         username: `demo-household-${h.cardNo.slice(3)}`,
-        scope: `${v.name} 户主 ${h.head}（卡号 ${h.cardNo}）`,
+        scope: `${v.name} 户主 ${h.head}（卡号 ${h.cardNo}）${volunteerId ? '，志愿者' : ''}`,
         householdId: h.id,
+        ...(volunteerId ? { volunteerId } : {}),
       });
     }
   });
@@ -389,11 +413,12 @@ export function formatCredentials(c: DemoCredentials): string {
   const lines = [
     `Demo county ${c.county} ${c.township}: ${c.villages.map((v) => `${v.name} (${v.code}, ${v.households} households)`).join(', ')}.`,
     `${c.households} households, ${c.entries} ledger entries. Sign in with POST /v1/auth/token.`,
+    `Volunteer service: ${c.volunteerService.volunteers} volunteers, ${c.volunteerService.teams} teams, a menu of ${c.volunteerService.menuItems} items, ${c.volunteerService.orders} orders.`,
     'These secrets are shown once; they are stored only as hashes.',
     '',
-    `${'role'.padEnd(10)}${'username'.padEnd(24)}${'password'.padEnd(20)}scope`,
+    `${'role'.padEnd(12)}${'username'.padEnd(24)}${'password'.padEnd(20)}scope`,
     ...c.logins.map(
-      (l) => `${l.role.padEnd(10)}${l.username.padEnd(24)}${l.password.padEnd(20)}${l.scope}`,
+      (l) => `${l.role.padEnd(12)}${l.username.padEnd(24)}${l.password.padEnd(20)}${l.scope}`,
     ),
     '',
     `terminal  clientId ${c.terminal.clientId}  clientSecret ${c.terminal.clientSecret}  (${c.terminal.storeName})`,

@@ -24,7 +24,8 @@ import {
   listHouseholds,
 } from './households.service';
 
-const READERS = ['admin', 'clerk', 'council', 'household'] as const;
+/** Who reads a household and its points: its village (the supervisors too) and its township station. */
+const READERS = ['admin', 'clerk', 'council', 'household', 'township', 'supervisor'] as const;
 
 export function householdRoutes(api: Api): void {
   api.route(
@@ -32,7 +33,7 @@ export function householdRoutes(api: Api): void {
     async ({ principal, body }) => ({ status: 201, body: await createHousehold(principal, body) }),
   );
   api.route(
-    { method: 'get', path: '/v1/households', summary: "List a village's households, or search them by card number or name (q)", tag: 'Households', auth: ['admin', 'clerk', 'council'], query: listHouseholdsQuery, responses: { 200: { description: 'A page of households', schema: z.object({ items: z.array(householdSchema), next: z.string().nullable() }) } } },
+    { method: 'get', path: '/v1/households', summary: "List a village's households, or search them by card number or name (q)", tag: 'Households', auth: ['admin', 'clerk', 'council', 'township', 'supervisor'], query: listHouseholdsQuery, responses: { 200: { description: 'A page of households', schema: z.object({ items: z.array(householdSchema), next: z.string().nullable() }) } } },
     async ({ principal, query }) => ({ status: 200, body: await listHouseholds(principal, query) }),
   );
   api.route(

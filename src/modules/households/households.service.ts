@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { Types } from 'mongoose';
 import { DomainError, forbidden, isDuplicateKeyError, notFound } from '../../platform/errors';
-import type { Principal } from '../../platform/principal';
+import { reachesVillage, type Principal } from '../../platform/principal';
 import { getAccount, listEntries, postEntry, type AccountView, type EntryView } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
 import { AdjustmentRequest, type AdjustmentRequestDoc } from './adjustments.model';
@@ -43,7 +43,10 @@ export function canSeeHousehold(p: Principal, h: { _id: Types.ObjectId; villageI
       return true;
     case 'clerk':
     case 'council':
+    case 'supervisor':
       return p.villageId === h.villageId;
+    case 'township':
+      return reachesVillage(p, h.villageId);
     case 'household':
       return p.householdId === h._id.toHexString();
     default:
@@ -135,9 +138,13 @@ async function searchHouseholds(villageId: string | undefined, q: string, limit:
 /** Lists households of a village in id order, a page at a time, or those matching `q`. */
 export async function listHouseholds(p: Principal, q: { villageId?: string; q?: string; after?: string; limit?: number }) {
   let villageId = q.villageId;
-  if (p.role === 'clerk' || p.role === 'council') {
+  const filter: Record<string, unknown> = {};
+  if (p.role === 'clerk' || p.role === 'council' || p.role === 'supervisor') {
     if (villageId && villageId !== p.villageId) throw notFound('village');
     villageId = p.villageId;
+  } else if (p.role === 'township') {
+    if (villageId && !reachesVillage(p, villageId)) throw notFound('village');
+    if (!villageId) filter.villageId = { $in: p.villageIds ?? [] };
   } else if (p.role !== 'admin') {
     throw forbidden();
   }
@@ -145,7 +152,6 @@ export async function listHouseholds(p: Principal, q: { villageId?: string; q?: 
     return { items: await searchHouseholds(villageId, q.q, Math.min(q.limit ?? SEARCH_RESULTS_MAX, SEARCH_RESULTS_MAX)), next: null };
   }
   const limit = q.limit ?? 100;
-  const filter: Record<string, unknown> = {};
   if (villageId) filter.villageId = villageId;
   if (q.after) filter._id = { $gt: new Types.ObjectId(q.after) };
   const docs = await Household.find(filter).sort({ _id: 1 }).limit(limit + 1).lean<HouseholdDoc[]>();
@@ -219,4 +225,11 @@ export async function adjustHousehold(
     throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was used for a different adjustment.');
   }
   return entry;
+}
+
+/** Every household of some villages, in id order (reports and jobs: one scan on FerretDB-SQLite). */
+export async function listHouseholdsOfVillages(villageIds: readonly string[]): Promise<HouseholdDoc[]> {
+  if (!villageIds.length) return [];
+  const filter = villageIds.length === 1 ? { villageId: villageIds[0] } : { villageId: { $in: [...villageIds] } };
+  return Household.find(filter).sort({ _id: 1 }).limit(2_000_000).lean<HouseholdDoc[]>();
 }

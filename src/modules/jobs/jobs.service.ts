@@ -13,6 +13,7 @@ import { DomainError, notFound, withoutPaths } from '../../platform/errors';
 import { bullPrefix, type Queues } from '../../platform/queues';
 import { countNotificationsByState } from '../notifications/notifications.service';
 import { countOverdueWakeups } from '../submissions/submissions.service';
+import { countOverdueOrderWakeups } from '../service-orders/service-orders.reconcile';
 
 /** How long a discovered queue list is reused. */
 const QUEUE_LIST_TTL_MS = 30_000;
@@ -142,6 +143,7 @@ interface Snapshot {
   jobs: { queue: string; state: string; n: number }[];
   overdue?: number;
   outbox?: Record<string, number>;
+  ordersOverdue?: number;
 }
 
 async function readSnapshot(deps: JobsDeps): Promise<Snapshot> {
@@ -161,6 +163,7 @@ async function readSnapshot(deps: JobsDeps): Promise<Snapshot> {
   try {
     snap.overdue = await withTimeout(countOverdueWakeups(WAKEUP_OVERDUE_MS), SCRAPE_TIMEOUT_MS);
     snap.outbox = await withTimeout(countNotificationsByState(), SCRAPE_TIMEOUT_MS);
+    snap.ordersOverdue = await withTimeout(countOverdueOrderWakeups(WAKEUP_OVERDUE_MS), SCRAPE_TIMEOUT_MS);
   } catch {
     snap.ok = false;
   }
@@ -204,6 +207,15 @@ export function registerJobMetrics(registry: Registry, deps: JobsDeps): void {
     async collect() {
       const snap = await snapshot();
       if (snap.overdue !== undefined) this.set(snap.overdue);
+    },
+  });
+  new Gauge({
+    name: 'service_order_wakeups_overdue',
+    help: `Service-order reminder, timeout and rating wake-ups overdue by more than ${WAKEUP_OVERDUE_MS / 1000} s (escalations are late)`,
+    registers: [registry],
+    async collect() {
+      const snap = await snapshot();
+      if (snap.ordersOverdue !== undefined) this.set(snap.ordersOverdue);
     },
   });
   new Gauge({

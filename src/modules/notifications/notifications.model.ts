@@ -14,7 +14,7 @@
  */
 import mongoose, { Schema } from 'mongoose';
 
-export const NOTIFICATION_KINDS = ['deduction_filed', 'posted', 'appeal_outcome'] as const;
+export const NOTIFICATION_KINDS = ['deduction_filed', 'posted', 'appeal_outcome', 'service_order_reminder', 'service_order_escalated'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export const NOTIFICATION_STATES = ['pending', 'sent', 'dead'] as const;
 export type NotificationState = (typeof NOTIFICATION_STATES)[number];

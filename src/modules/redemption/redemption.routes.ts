@@ -93,7 +93,7 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/redemptions',
       summary: "A store's redemptions, newest first",
       tag: 'Redemption',
-      auth: ['terminal', 'admin'],
+      auth: ['terminal', 'admin', 'supervisor'],
       query: listQuery,
       responses: {
         200: {
@@ -113,7 +113,7 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/redemptions/:id',
       summary: 'A redemption and its status',
       tag: 'Redemption',
-      auth: ['terminal', 'admin'],
+      auth: ['terminal', 'admin', 'supervisor'],
       params: idParams,
       responses: { 200: { description: 'The redemption', schema: redemptionRecordSchema } },
     },

@@ -10,6 +10,7 @@ import { DomainError, notFound, statusOf, type ErrorCode } from '../../platform/
 import { problemBody } from '../../platform/http';
 import type { Principal } from '../../platform/principal';
 import { renderReceipt } from './receipt';
+import { canReadStore, findStore } from '../stores/stores.service';
 import {
   Redemption,
   RedemptionEvent,
@@ -145,6 +146,12 @@ export async function redemptionInReach(
     ? await Redemption.findById(redemptionId).lean<RedemptionDoc>()
     : null;
   if (!isFull(r)) throw notFound('redemption');
+  if (p.role === 'supervisor') {
+    // A village's supervisors read the sales of the stores that serve their village.
+    const store = await findStore(r.storeId);
+    if (!store || !canReadStore(p, store)) throw notFound('redemption');
+    return r;
+  }
   if (p.role !== 'admin' && (p.role !== 'terminal' || p.storeId !== r.storeId))
     throw notFound('redemption');
   return r;
@@ -208,6 +215,10 @@ export async function listRedemptions(
   if (p.role === 'terminal') {
     if (storeId && storeId !== p.storeId) throw notFound('store');
     storeId = p.storeId;
+  }
+  if (p.role === 'supervisor') {
+    const store = storeId ? await findStore(storeId) : undefined;
+    if (!store || !canReadStore(p, store)) throw notFound('store');
   }
   const limit = q.limit ?? 50;
   const filter: Record<string, unknown> = { tombstone: { $ne: true } };

@@ -10,6 +10,7 @@ import type { NewRuleVersion } from './rules.service';
 
 export const DEMO_RULES: readonly (NewRuleVersion & { effectiveFrom: string })[] = [
   { code: 'volunteer-hour', title: '志愿服务', kind: 'award', pointsPerUnit: 2, unit: '小时', capPerMonth: 40, capPerYear: 300, effectiveFrom: '2024-01-01', description: '参加村志愿服务队活动，按服务时长计分（每小时2分），每月最多40分。' },
+  { code: 'volunteer-milestone', title: '志愿服务时长表彰', kind: 'award', points: 20, effectiveFrom: '2024-01-01', description: '志愿服务时长累计达到100、300、1000小时，各表彰一次（由系统按志愿服务时长记录提请评议）。' },
   { code: 'heroic-deed', title: '见义勇为', kind: 'award', points: 50, attachmentRequired: true, effectiveFrom: '2024-01-01', description: '见义勇为、救人于危难，经核实后计分，须附证明材料。' },
   { code: 'filial-piety', title: '孝老爱亲', kind: 'award', points: 10, capPerYear: 30, effectiveFrom: '2024-01-01', description: '孝敬老人、关爱家人事迹突出。' },
   { code: 'best-family', title: '最美家庭', kind: 'award', points: 30, capPerYear: 30, attachmentRequired: true, effectiveFrom: '2024-01-01', description: '获评乡镇及以上“最美家庭”称号，须附证书照片。' },

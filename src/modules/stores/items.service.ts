@@ -16,7 +16,7 @@ import { Types } from 'mongoose';
 import { AppendChain } from '../../platform/append-chain';
 import { DomainError, isDuplicateKeyError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
-import { findStore } from './stores.service';
+import { canReadStore, findStore } from './stores.service';
 import {
   Item,
   StockMovement,
@@ -81,13 +81,14 @@ export function toMovementView(m: StockMovementDoc): MovementView {
 }
 
 /**
- * Loads a store the principal may see: an admin any store, a terminal only its own. Anything
- * else is `not_found`, so a terminal cannot learn what other stores exist.
+ * Loads a store the principal may see: an admin any store, a terminal only its own, a village's
+ * supervisors the stores serving their village. Anything else is `not_found`, so a terminal
+ * cannot learn what other stores exist.
  */
 export async function storeInReach(p: Principal, storeId: string): Promise<StoreDoc> {
-  if (p.role !== 'admin' && p.storeId !== storeId) throw notFound('store');
+  if (p.role === 'terminal' && p.storeId !== storeId) throw notFound('store');
   const store = await findStore(storeId);
-  if (!store) throw notFound('store');
+  if (!store || !canReadStore(p, store)) throw notFound('store');
   return store;
 }
 

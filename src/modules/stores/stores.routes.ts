@@ -55,9 +55,9 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
     {
       method: 'get',
       path: '/v1/stores',
-      summary: 'List stores',
+      summary: 'List stores (a supervisor: those serving its village)',
       tag: 'Redemption',
-      auth: ['admin'],
+      auth: ['admin', 'supervisor'],
       query: listStoresQuery,
       responses: {
         200: {
@@ -66,7 +66,10 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
         },
       },
     },
-    async ({ query }) => ({ status: 200, body: await listStores(query) }),
+    async ({ principal, query }) => ({
+      status: 200,
+      body: await listStores(query, principal.role === 'supervisor' ? principal.villageId : undefined),
+    }),
   );
   api.route(
     {
@@ -74,7 +77,7 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/stores/:id',
       summary: 'Get a store (a terminal: its own)',
       tag: 'Redemption',
-      auth: ['admin', 'terminal'],
+      auth: ['admin', 'terminal', 'supervisor'],
       params: storeIdParams,
       responses: { 200: { description: 'The store', schema: storeSchema } },
     },
@@ -178,7 +181,7 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/stores/:id/items',
       summary: 'The catalogue with current stock',
       tag: 'Redemption',
-      auth: ['admin', 'terminal'],
+      auth: ['admin', 'terminal', 'supervisor'],
       params: storeIdParams,
       responses: {
         200: { description: 'Items by sku', schema: z.object({ items: z.array(itemSchema) }) },
@@ -195,7 +198,7 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/stores/:id/items/:sku',
       summary: 'One item with its current stock',
       tag: 'Redemption',
-      auth: ['admin', 'terminal'],
+      auth: ['admin', 'terminal', 'supervisor'],
       params: itemParams,
       responses: { 200: { description: 'The item', schema: itemSchema } },
     },
@@ -248,7 +251,7 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/stores/:id/items/:sku/movements',
       summary: "An item's stock movements, oldest first",
       tag: 'Redemption',
-      auth: ['admin', 'terminal'],
+      auth: ['admin', 'terminal', 'supervisor'],
       params: itemParams,
       query: movementsQuery,
       responses: {

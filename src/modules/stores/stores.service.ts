@@ -89,26 +89,31 @@ const toTerminalView = (t: TerminalDoc): TerminalView => ({
   tokensRevokedAt: t.tokensRevokedAt ? t.tokensRevokedAt.toISOString() : null,
 });
 
-/** Stores, by id, a page at a time (admin). */
-export async function listStores(q: {
-  after?: string;
-  limit?: number;
-}): Promise<{ items: StoreView[]; next: string | null }> {
+/** Stores, by id, a page at a time (admin; `servingVillageId`: only the stores serving that village). */
+export async function listStores(q: { after?: string; limit?: number }, servingVillageId?: string): Promise<{ items: StoreView[]; next: string | null }> {
   const limit = q.limit ?? 100;
-  const filter = q.after ? { _id: { $gt: new Types.ObjectId(q.after) } } : {};
-  const docs = await Store.find(filter)
-    .sort({ _id: 1 })
-    .limit(limit + 1)
-    .lean<StoreDoc[]>();
+  const filter: Record<string, unknown> = q.after ? { _id: { $gt: new Types.ObjectId(q.after) } } : {};
+  if (servingVillageId) filter.villageIds = servingVillageId;
+  const docs = await Store.find(filter).sort({ _id: 1 }).limit(limit + 1).lean<StoreDoc[]>();
   const items = docs.slice(0, limit).map(toStoreView);
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }
 
-/** A store the principal may see (admin: any; terminal: its own), else `not_found`. */
+/**
+ * Whether a principal may read a store's records: the county office any store, a terminal its
+ * own, a village's supervisors (监督运营) the stores that serve their village (stock and sales).
+ */
+export function canReadStore(p: Principal, s: Pick<StoreDoc, '_id' | 'villageIds'>): boolean {
+  if (p.role === 'admin') return true;
+  if (p.role === 'terminal') return p.storeId === s._id.toHexString();
+  if (p.role === 'supervisor') return Boolean(p.villageId) && s.villageIds.includes(p.villageId!);
+  return false;
+}
+
+/** A store the principal may see (admin: any; terminal: its own; supervisor: serving its village), else `not_found`. */
 export async function getStore(p: Principal, storeId: string): Promise<StoreView> {
-  if (p.role !== 'admin' && p.storeId !== storeId) throw notFound('store');
   const s = await findStore(storeId);
-  if (!s) throw notFound('store');
+  if (!s || !canReadStore(p, s)) throw notFound('store');
   return toStoreView(s);
 }
 

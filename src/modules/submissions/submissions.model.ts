@@ -60,6 +60,12 @@ export interface SubmissionDoc {
   noticeEndsAt?: Date;
   postedAt?: Date;
   appealStatus?: 'pending' | 'upheld' | 'dismissed';
+  /** Filed by the service-order loop: the rated order whose hours this turns into points. */
+  serviceOrderId?: string;
+  /** Filed for a volunteer (hours of a service order, or a milestone commendation). */
+  volunteerId?: string;
+  /** A commendation for reaching this many volunteer hours. */
+  milestoneHours?: number;
 }
 
 const lineSchema = new Schema<SubmissionLine>(
@@ -96,6 +102,9 @@ const submissionSchema = new Schema<SubmissionDoc>(
     noticeEndsAt: Date,
     postedAt: Date,
     appealStatus: { type: String, enum: ['pending', 'upheld', 'dismissed'] },
+    serviceOrderId: String,
+    volunteerId: String,
+    milestoneHours: Number,
   },
   { collection: 'submissions', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
 );
@@ -193,3 +202,30 @@ const wakeupSchema = new Schema<WakeupDoc>(
 wakeupSchema.index({ at: 1 }, { name: 'at' });
 
 export const Wakeup = mongoose.model<WakeupDoc>('SubmissionWakeup', wakeupSchema);
+
+/**
+ * `submission_filing_keys`: one per filing the system makes on its own (hours of a rated service
+ * order, a volunteer's milestone commendation). `_id` is the filing's key (e.g.
+ * `service-order:<orderId>:<volunteerId>`) and names the submission id chosen by the first
+ * attempt, so a retried or concurrent filing finds the same submission and files it at most once.
+ */
+export interface FilingKeyDoc {
+  _id: string;
+  submissionId: string;
+  createdAt: Date;
+}
+
+const filingKeySchema = new Schema<FilingKeyDoc>(
+  {
+    _id: { type: String, required: true },
+    submissionId: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'submission_filing_keys', versionKey: false, strict: 'throw' },
+);
+for (const op of ['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace', 'deleteOne', 'deleteMany', 'findOneAndDelete'] as const) {
+  filingKeySchema.pre(op, () => {
+    throw new Error('submission filing keys are append-only');
+  });
+}
+export const SubmissionFilingKey = mongoose.model<FilingKeyDoc>('SubmissionFilingKey', filingKeySchema);

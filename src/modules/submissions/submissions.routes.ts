@@ -18,8 +18,12 @@ import {
 } from './submissions.schemas';
 import { castVote, decideAppeal, fileAppeal, fileObjection, fileSubmission, getSubmission, listAppeals, listSubmissions, type CouncilDeps } from './submissions.service';
 
-/** Everyone of a village reads its submissions: the public notice (公示) is public. */
-const VILLAGE = ['admin', 'clerk', 'council', 'household'] as const;
+/**
+ * Everyone of a village reads its submissions: the public notice (公示) is public; so do its
+ * supervisors (监督运营, who may also object) and its township station (which decides appeals).
+ * What each may do beyond reading is checked in the service.
+ */
+const VILLAGE = ['admin', 'clerk', 'council', 'household', 'supervisor', 'township'] as const;
 
 export function submissionRoutes(api: Api, deps: { queues: Queues }): void {
   const enqueuePost = enqueueNoticeWith(deps.queues);
@@ -50,11 +54,11 @@ export function submissionRoutes(api: Api, deps: { queues: Queues }): void {
     async ({ principal, params, body, log }) => ({ status: 201, body: await fileAppeal(principal, params.id, body, council(log)) }),
   );
   api.route(
-    { method: 'post', path: '/v1/submissions/:id/appeals/decision', summary: 'Decide an appeal (township level: the county office)', tag: 'Submissions', auth: VILLAGE, params: idParams, body: appealDecisionBody, responses: { 200: { description: 'The decided appeal', schema: appealSchema } } },
+    { method: 'post', path: '/v1/submissions/:id/appeals/decision', summary: 'Decide an appeal (the township station of the village, or the county office)', tag: 'Submissions', auth: VILLAGE, params: idParams, body: appealDecisionBody, responses: { 200: { description: 'The decided appeal', schema: appealSchema } } },
     async ({ principal, params, body, log }) => ({ status: 200, body: await decideAppeal(principal, params.id, body, council(log)) }),
   );
   api.route(
-    { method: 'get', path: '/v1/appeals', summary: 'Submissions with an appeal in a given state (default: pending), oldest first', tag: 'Submissions', auth: ['admin'], query: listAppealsQuery, responses: { 200: { description: 'Submissions', schema: z.object({ items: z.array(submissionSchema) }) } } },
-    async ({ query }) => ({ status: 200, body: { items: await listAppeals(query.status ?? 'pending', query.limit ?? 100) } }),
+    { method: 'get', path: '/v1/appeals', summary: "Submissions with an appeal in a given state (default: pending), oldest first (a township station: its villages')", tag: 'Submissions', auth: ['admin', 'township'], query: listAppealsQuery, responses: { 200: { description: 'Submissions', schema: z.object({ items: z.array(submissionSchema) }) } } },
+    async ({ principal, query }) => ({ status: 200, body: { items: await listAppeals(query.status ?? 'pending', query.limit ?? 100, principal.role === 'township' ? (principal.villageIds ?? []) : undefined) } }),
   );
 }

@@ -28,7 +28,7 @@ import { Types } from 'mongoose';
 import { addDays, clock, durationMs, shanghaiDate } from '../../platform/clock';
 import { DomainError, forbidden, isDuplicateKeyError, notFound, type FieldError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
-import type { Principal } from '../../platform/principal';
+import { reachesVillage, type Principal } from '../../platform/principal';
 import { findHousehold } from '../households/households.service';
 import { postEntry } from '../ledger/ledger.service';
 import { queueNotification } from '../notifications/notifications.service';
@@ -36,7 +36,7 @@ import { claimCap, claimedHouseholds, releaseCap, resolveRule, scorePoints } fro
 import { countCouncilVoters } from '../users/users.service';
 import { DEFAULT_OCCURRED_ON_WINDOW_DAYS, DEFAULT_POLICY, findVillage } from '../villages/villages.service';
 import { deriveState, slots, type DerivedState, type EventType, type PostedEntryRef, type StateEvent } from './submission-state';
-import { Submission, SubmissionEvent, Wakeup, type SubmissionDoc, type SubmissionEventDoc, type SubmissionLine, type WakeupDoc } from './submissions.model';
+import { Submission, SubmissionEvent, SubmissionFilingKey, Wakeup, type FilingKeyDoc, type SubmissionDoc, type SubmissionEventDoc, type SubmissionLine, type WakeupDoc } from './submissions.model';
 
 /** A deduction may be appealed this long after it posted. */
 export const APPEAL_WINDOW_MS = 30 * 24 * 3600_000;
@@ -146,6 +146,11 @@ export interface SubmissionView {
   /** Approvals the village needs (on single reads). */
   quorum?: number;
   history?: HistoryItem[];
+  /** Filed by the service-order loop from this rated order. */
+  serviceOrderId?: string;
+  /** The volunteer whose hours or milestone this is. */
+  volunteerId?: string;
+  milestoneHours?: number;
 }
 
 const sign = (kind: 'award' | 'deduction') => (kind === 'deduction' ? -1 : 1);
@@ -247,6 +252,9 @@ function toView(sub: SubmissionDoc, derived?: { state: DerivedState; events: Sub
   };
   if (sub.overrideVersion !== undefined && sub.overrideVersion !== null) v.overrideVersion = sub.overrideVersion;
   if (!sub.batch && sub.lines[0]?.quantity !== undefined && sub.lines[0]?.quantity !== null) v.quantity = sub.lines[0].quantity;
+  if (sub.serviceOrderId) v.serviceOrderId = sub.serviceOrderId;
+  if (sub.volunteerId) v.volunteerId = sub.volunteerId;
+  if (sub.milestoneHours) v.milestoneHours = sub.milestoneHours;
   if (sub.kind === 'deduction' && postedAt) v.appealDeadline = new Date(postedAt.getTime() + APPEAL_WINDOW_MS).toISOString();
   if (derived) {
     if (state!.entries) v.entries = state!.entries;
@@ -602,7 +610,7 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
 // Reach
 
 function villageInReach(p: Principal, villageId: string): boolean {
-  return p.role === 'admin' || p.villageId === villageId;
+  return reachesVillage(p, villageId);
 }
 
 /** Statuses in which a household reads a neighbour's submission: the public notice is public. */
@@ -850,7 +858,7 @@ export interface ObjectionView {
 /** A villager or the clerk objects during the notice: the round closes and a new review begins. */
 export async function fileObjection(p: Principal, id: string, input: { reason: string }, deps: CouncilDeps = {}): Promise<ObjectionView> {
   const sub = await submissionInReach(p, id);
-  if (p.role !== 'household' && p.role !== 'clerk') throw forbidden('Objections come from the village’s households or its clerk.');
+  if (p.role !== 'household' && p.role !== 'clerk' && p.role !== 'supervisor') throw forbidden('Objections come from the village’s households, its clerk or its supervisors.');
   // The cached state is enough to pick the round: the close slot decides whether the objection
   // still counts. Only a cache that says "not in notice" is checked against the events.
   let cached: { status: string; round: number; noticeEndsAt?: Date } = sub;
@@ -895,17 +903,17 @@ export async function fileAppeal(p: Principal, id: string, input: { reason: stri
 }
 
 /**
- * Who decides appeals on a submission: the township level, which this deployment's county office
- * (admin) stands in for. A township role deciding its own villages' appeals is one more case here.
+ * Who decides appeals on a submission: the township station of its village, or the county office
+ * (admin) above it.
  */
-export function mayDecideAppeal(p: Principal, _sub: Pick<SubmissionDoc, 'villageId'>): boolean {
-  return p.role === 'admin';
+export function mayDecideAppeal(p: Principal, sub: Pick<SubmissionDoc, 'villageId'>): boolean {
+  return p.role === 'admin' || (p.role === 'township' && reachesVillage(p, sub.villageId));
 }
 
 /** The township decides an appeal (see mayDecideAppeal), with a note the household reads. */
 export async function decideAppeal(p: Principal, id: string, input: { outcome: 'upheld' | 'dismissed'; comment?: string; note?: string }, deps: CouncilDeps = {}): Promise<AppealView> {
   const sub = await submissionInReach(p, id);
-  if (!mayDecideAppeal(p, sub)) throw forbidden('Appeals are decided at township level (the county office).');
+  if (!mayDecideAppeal(p, sub)) throw forbidden('Appeals are decided by the township station (or the county office).');
   const { state } = await currentState(sub, deps);
   if (!state.appeal) throw notFound('appeal');
   if (state.appeal.status !== 'pending') throw new DomainError('conflict', 'This appeal has already been decided.');
@@ -930,12 +938,16 @@ export interface ListQuery {
 /** A page of submissions (newest first) from the cached state. */
 export async function listSubmissions(p: Principal, q: ListQuery): Promise<{ items: SubmissionView[]; next: string | null }> {
   let villageId = q.villageId;
-  if (p.role !== 'admin') {
+  const filter: Record<string, unknown> = {};
+  if (p.role === 'township') {
+    // A township station lists its villages' submissions (one village, or all of them).
+    if (villageId && !reachesVillage(p, villageId)) throw notFound('village');
+    if (!villageId) filter.villageId = { $in: p.villageIds ?? [] };
+  } else if (p.role !== 'admin') {
     if (villageId && villageId !== p.villageId) throw notFound('village');
     villageId = p.villageId;
   }
   const limit = q.limit ?? 50;
-  const filter: Record<string, unknown> = {};
   if (villageId) filter.villageId = villageId;
   if (q.status) filter.status = q.status;
   if (q.householdId) filter.householdIds = q.householdId;
@@ -948,11 +960,14 @@ export async function listSubmissions(p: Principal, q: ListQuery): Promise<{ ite
 }
 
 /**
- * Appeals for the township, oldest first: each submission with its appeal (reason, when it was
- * filed, and the decision with its note once decided), read from the appeal's slots by `_id`.
+ * Appeals for the township (`villageIds`: a township station's villages only), oldest first: each
+ * submission with its appeal (reason, when it was filed, and the decision with its note once
+ * decided), read from the appeal's slots by `_id`.
  */
-export async function listAppeals(status: 'pending' | 'upheld' | 'dismissed', limit: number): Promise<SubmissionView[]> {
-  const docs = await Submission.find({ appealStatus: status }).sort({ _id: 1 }).limit(limit).lean<SubmissionDoc[]>();
+export async function listAppeals(status: 'pending' | 'upheld' | 'dismissed', limit: number, villageIds?: readonly string[]): Promise<SubmissionView[]> {
+  const filter: Record<string, unknown> = { appealStatus: status };
+  if (villageIds) filter.villageId = { $in: [...villageIds] };
+  const docs = await Submission.find(filter).sort({ _id: 1 }).limit(limit).lean<SubmissionDoc[]>();
   return Promise.all(
     docs.map(async (d) => {
       const id = d._id.toHexString();
@@ -1102,14 +1117,28 @@ export interface PostedLine {
   points: number;
   postedAt: Date;
   appealStatus?: 'pending' | 'upheld' | 'dismissed';
+  /** Set when the submission was filed from a rated service order. */
+  serviceOrderId?: string;
 }
 
 /** Postings of a village in [from, to), one row per household line, for the boards. */
 export async function listPostedLines(villageId: string, from: Date, to: Date, limit = 20_000): Promise<PostedLine[]> {
-  const docs = await Submission.find({ villageId, postedAt: { $gte: from, $lt: to } })
-    .sort({ postedAt: 1 })
+  return postedLinesOf(await Submission.find({ villageId, postedAt: { $gte: from, $lt: to } }).sort({ postedAt: 1 }).limit(limit).lean<SubmissionDoc[]>());
+}
+
+/**
+ * Postings of some villages in [from, to) (the monthly rankings job: one read for a county, which
+ * MongoDB serves from the village_postedAt index and FerretDB-SQLite with one scan).
+ */
+export async function listPostedLinesBetween(villageIds: readonly string[], from: Date, to: Date, limit = 2_000_000): Promise<(PostedLine & { villageId: string })[]> {
+  const docs = await Submission.find({ villageId: { $in: [...villageIds] }, postedAt: { $gte: from, $lt: to } })
     .limit(limit)
     .lean<SubmissionDoc[]>();
+  const villageOf = new Map(docs.map((d) => [d._id.toHexString(), d.villageId]));
+  return postedLinesOf(docs).map((l) => ({ ...l, villageId: villageOf.get(l.submissionId)! }));
+}
+
+function postedLinesOf(docs: readonly SubmissionDoc[]): PostedLine[] {
   const out: PostedLine[] = [];
   for (const d of docs) {
     if (d.status !== 'posted' || !d.postedAt) continue;
@@ -1125,8 +1154,142 @@ export async function listPostedLines(villageId: string, from: Date, to: Date, l
         postedAt: d.postedAt,
       };
       if (d.appealStatus) line.appealStatus = d.appealStatus;
+      if (d.serviceOrderId) line.serviceOrderId = d.serviceOrderId;
       out.push(line);
     }
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filings the system makes on its own: hours of a rated service order, a volunteer's milestone
+
+/** Who a system filing is recorded as (`createdBy`) in the submission's history. */
+export const SYSTEM_FILER = 'system';
+
+export interface KeyedFiling {
+  /** Exactly one submission is ever filed per key (e.g. `service-order:<orderId>:<volunteerId>`). */
+  key: string;
+  villageId: string;
+  householdId: string;
+  ruleCode: string;
+  /** Units for a rate rule (hours); ignored for a fixed-points rule. */
+  quantity?: number;
+  occurredOn: string;
+  evidenceText: string;
+  serviceOrderId?: string;
+  volunteerId?: string;
+  milestoneHours?: number;
+  /** The village policy lets it skip the council vote: it goes straight to public notice. */
+  skipVote: boolean;
+}
+
+/** Why a system filing filed nothing (recorded by the caller; the points simply do not arise). */
+export type FilingSkip = 'no_rule' | 'no_points' | 'cap_reached' | 'household_not_in_village';
+
+export type KeyedFilingResult = { submission: SubmissionView } | { skipped: FilingSkip };
+
+/** The submission id a key stands for: the first attempt's choice, found again by every retry. */
+async function claimFilingKey(key: string): Promise<string> {
+  const submissionId = new Types.ObjectId().toHexString();
+  try {
+    await SubmissionFilingKey.create([{ _id: key, submissionId, createdAt: clock.now() }]);
+    return submissionId;
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    return (await SubmissionFilingKey.findById(key).lean<FilingKeyDoc>())!.submissionId;
+  }
+}
+
+/** Opens the public notice of round 1 directly (village policy: no vote for rated hours). */
+async function openNoticeWithoutVote(submissionId: string, noticePeriod: string, deps: CouncilDeps): Promise<void> {
+  const noticeEndsAt = new Date(clock.now().getTime() + durationMs(noticePeriod));
+  // The wake-up first, as in reconcile: if we crash after the decision, the sweeper ends the notice.
+  await ensureWakeup({ _id: noticeWakeupId(submissionId, 1), submissionId, kind: 'notice', round: 1, at: noticeEndsAt });
+  const won = await insertEvent(submissionId, {
+    slot: slots.decision(1),
+    type: 'notice_started',
+    round: 1,
+    noticeEndsAt,
+    by: SYSTEM_FILER,
+    byRole: 'system',
+    comment: '按本村规定，评单确认的志愿服务时长免于评议，直接公示',
+  });
+  if (won && deps.enqueuePost) {
+    await deps.enqueuePost(submissionId, 1, noticeEndsAt).catch((err: unknown) => {
+      deps.log?.warn({ err: (err as Error).message, submissionId }, 'could not enqueue the notice job; the sweeper will post it');
+    });
+  }
+}
+
+/**
+ * Files one award for the system, exactly once per `key`: the key's record names the submission
+ * id, so a retry (after a crash anywhere in here) or a concurrent call finishes the same
+ * submission instead of filing a second. It scores by the rule version in force on
+ * `occurredOn` in the village, claims the caps like any filing, and then follows the council
+ * flow, or goes straight to public notice when `skipVote`. A case where no points arise (no such
+ * rule in force, a cap used up, a household that left the village) files nothing and says why.
+ *
+ * No guard wake-up is written: the caller retries until it has recorded the result (the service
+ * order's reconcile does), and a guard's sweep would release cap claims that the retry, under
+ * the same submission id, still relies on.
+ */
+export async function fileKeyedSubmission(input: KeyedFiling, deps: CouncilDeps = {}): Promise<KeyedFilingResult> {
+  const submissionId = await claimFilingKey(input.key);
+  if (await findSubmission(submissionId)) {
+    const r = (await reconcileSubmission(submissionId, deps))!;
+    return { submission: toView(r.sub, r) };
+  }
+  const [village, household] = await Promise.all([findVillage(input.villageId), findHousehold(input.householdId)]);
+  if (!village || !household || household.villageId !== input.villageId) return { skipped: 'household_not_in_village' };
+  const rule = await resolveRule(input.villageId, input.ruleCode, input.occurredOn);
+  if (!rule || !rule.inForce || rule.kind !== 'award') return { skipped: 'no_rule' };
+  const quantity = rule.pointsPerUnit !== undefined ? input.quantity : undefined;
+  const requested = scorePoints(rule, quantity);
+  if (requested <= 0) return { skipped: 'no_points' };
+  const capsApply = rule.capPerMonth !== undefined || rule.capPerYear !== undefined;
+  const cap = await claimCap({
+    submissionId,
+    householdId: input.householdId,
+    ruleCode: rule.code,
+    occurredOn: input.occurredOn,
+    requested,
+    capPerMonth: rule.capPerMonth,
+    capPerYear: rule.capPerYear,
+  });
+  if (cap.granted === 0) return { skipped: 'cap_reached' };
+  const line: SubmissionLine = { householdId: input.householdId, requestedPoints: requested, points: cap.granted };
+  if (quantity !== undefined) line.quantity = quantity;
+  if (cap.limitedBy) Object.assign(line, { capLimitedBy: cap.limitedBy, cap: cap.cap });
+  const doc: Record<string, unknown> = {
+    _id: new Types.ObjectId(submissionId),
+    villageId: input.villageId,
+    batch: false,
+    householdIds: [input.householdId],
+    lines: [line],
+    ruleCode: rule.code,
+    ruleVersion: rule.version,
+    ruleTitle: rule.title,
+    kind: rule.kind,
+    occurredOn: input.occurredOn,
+    evidence: { text: input.evidenceText, attachments: [] },
+    capsApply,
+    createdBy: SYSTEM_FILER,
+    status: 'in_review',
+    round: 1,
+    approvals: 0,
+    rejections: 0,
+  };
+  if (rule.overrideVersion !== undefined) doc.overrideVersion = rule.overrideVersion;
+  for (const k of ['serviceOrderId', 'volunteerId', 'milestoneHours'] as const) if (input[k] !== undefined) doc[k] = input[k];
+  try {
+    await Submission.create([doc]);
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err; // a concurrent attempt stored it first
+  }
+  await insertEvent(submissionId, { slot: slots.filed, type: 'filed', by: SYSTEM_FILER, byRole: 'system' });
+  if (input.skipVote) await openNoticeWithoutVote(submissionId, (village.policy ?? DEFAULT_POLICY).noticePeriod, deps);
+  const r = (await reconcileSubmission(submissionId, deps))!;
+  deps.log?.info({ submissionId, key: input.key, points: cap.granted }, 'system submission filed');
+  return { submission: toView(r.sub, r) };
 }

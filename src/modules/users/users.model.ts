@@ -16,6 +16,10 @@ export interface UserDoc {
   householdId?: string;
   cooperativeId?: string;
   storeId?: string;
+  /** The township station of a `township` user. */
+  townshipId?: string;
+  /** The volunteer this login belongs to, so it may act as a member of the volunteer's teams. */
+  volunteerId?: string;
   disabled: boolean;
   /** Tokens carrying an older version are refused (see TokenClaims.tv); absent = 0. */
   tokenVersion?: number;
@@ -35,6 +39,8 @@ const userSchema = new Schema<UserDoc>(
     householdId: String,
     cooperativeId: String,
     storeId: String,
+    townshipId: String,
+    volunteerId: String,
     disabled: { type: Boolean, default: false },
     tokenVersion: Number,
     tokensRevokedAt: Date,

@@ -11,7 +11,7 @@ export function userRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/users',
       summary: 'Create a user',
       tag: 'Organisation',
-      auth: ['admin', 'clerk'],
+      auth: ['admin', 'clerk', 'township'],
       body: createUserBody,
       responses: {
         201: { description: 'Created (never returns the password)', schema: userSchema },
@@ -32,7 +32,7 @@ export function userRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/me',
       summary: 'Who am I',
       tag: 'Auth',
-      auth: ['admin', 'clerk', 'council', 'terminal', 'officer', 'household'],
+      auth: ['admin', 'clerk', 'council', 'terminal', 'officer', 'household', 'township', 'supervisor'],
       responses: { 200: { description: 'The caller' } },
     },
     async ({ principal }) => ({ status: 200, body: principal }),

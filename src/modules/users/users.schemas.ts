@@ -14,6 +14,10 @@ export const createUserBody = obj({
   cooperativeId: id().optional(),
   storeId: id().optional(),
   householdId: id().optional(),
+  /** For the township role: the township station. */
+  townshipId: id().optional(),
+  /** Links the login to a registered volunteer (household, council or clerk logins). */
+  volunteerId: id().optional(),
 });
 
 export const userSchema = z
@@ -26,6 +30,8 @@ export const userSchema = z
     cooperativeId: z.string().optional(),
     storeId: z.string().optional(),
     householdId: z.string().optional(),
+    townshipId: z.string().optional(),
+    volunteerId: z.string().optional(),
     createdAt: z.string(),
   })
   .openapi('User');

@@ -1,7 +1,8 @@
 /**
  * Users and who may create whom. The county office (admin) creates anyone; a village clerk
- * creates only council members and household logins of their own village. Each role carries
- * exactly the scope it needs (village, household, cooperative or store), checked to exist.
+ * creates only council members and household logins of their own village; a township station
+ * creates only supervisors (监督运营) of its own villages. Each role carries
+ * exactly the scope it needs (village, household, cooperative, store or township), checked to exist.
  * Passwords are stored only as scrypt hashes and never returned.
  *
  * A clerk learns nothing about other villages from the answers: a village other than their own
@@ -14,6 +15,8 @@ import { DomainError, isDuplicateKeyError, type FieldError } from '../../platfor
 import type { Principal, Role } from '../../platform/principal';
 import { Cooperative } from '../cooperatives/cooperatives.model';
 import { findHousehold } from '../households/households.service';
+import { findTownship } from '../levels/levels.service';
+import { findVolunteer } from '../volunteers/volunteers.service';
 import { Store } from '../stores/stores.model';
 import { findVillage } from '../villages/villages.service';
 import { User, type UserDoc } from './users.model';
@@ -28,6 +31,8 @@ export interface NewUser {
   cooperativeId?: string;
   storeId?: string;
   householdId?: string;
+  townshipId?: string;
+  volunteerId?: string;
 }
 
 export interface UserView {
@@ -39,6 +44,8 @@ export interface UserView {
   cooperativeId?: string;
   storeId?: string;
   householdId?: string;
+  townshipId?: string;
+  volunteerId?: string;
   createdAt: string;
 }
 
@@ -49,21 +56,29 @@ export function toUserView(u: UserDoc): UserView {
   if (u.cooperativeId) v.cooperativeId = u.cooperativeId;
   if (u.storeId) v.storeId = u.storeId;
   if (u.householdId) v.householdId = u.householdId;
+  if (u.townshipId) v.townshipId = u.townshipId;
+  if (u.volunteerId) v.volunteerId = u.volunteerId;
   return v;
 }
 
 /** Which scope fields each role takes. */
-const SCOPE: Record<Role, readonly ('villageId' | 'cooperativeId' | 'storeId' | 'householdId')[]> = {
+type ScopeField = 'villageId' | 'cooperativeId' | 'storeId' | 'householdId' | 'townshipId' | 'volunteerId';
+const SCOPE_FIELDS: readonly ScopeField[] = ['villageId', 'cooperativeId', 'storeId', 'householdId', 'townshipId', 'volunteerId'];
+const SCOPE: Record<Role, readonly ScopeField[]> = {
   admin: [],
-  clerk: ['villageId'],
+  clerk: ['villageId', 'volunteerId'],
   // A council member may name their own household, so that they cannot vote on it.
-  council: ['villageId', 'householdId'],
-  household: ['householdId', 'villageId'],
+  council: ['villageId', 'householdId', 'volunteerId'],
+  household: ['householdId', 'villageId', 'volunteerId'],
   officer: ['cooperativeId'],
   terminal: ['storeId'],
+  township: ['townshipId'],
+  supervisor: ['villageId'],
 };
 /** Roles a village clerk may create, in their own village only. */
 const CLERK_MAY_CREATE: readonly Role[] = ['council', 'household'];
+/** Roles a township station may create, in its own villages only. */
+const TOWNSHIP_MAY_CREATE: readonly Role[] = ['supervisor'];
 
 /** The one answer for a household that is missing or, for a clerk, of another village. */
 const NO_SUCH_HOUSEHOLD = 'no such household';
@@ -73,11 +88,11 @@ async function resolveScope(actor: Principal | undefined, input: NewUser): Promi
   const visible = (h: { villageId: string } | undefined) => (h && (actor?.role !== 'clerk' || h.villageId === actor.villageId) ? h : undefined);
   const errors: FieldError[] = [];
   const allowed = SCOPE[input.role];
-  for (const f of ['villageId', 'cooperativeId', 'storeId', 'householdId'] as const) {
+  for (const f of SCOPE_FIELDS) {
     if (input[f] !== undefined && !allowed.includes(f)) errors.push({ path: f, message: `not used for role ${input.role}` });
   }
   const scope: Partial<NewUser> = {};
-  if (input.role === 'clerk' || input.role === 'council') {
+  if (input.role === 'clerk' || input.role === 'council' || input.role === 'supervisor') {
     if (!input.villageId) errors.push({ path: 'villageId', message: 'required for this role' });
     else if (!(await findVillage(input.villageId))) errors.push({ path: 'villageId', message: 'no such village' });
     else scope.villageId = input.villageId;
@@ -105,17 +120,34 @@ async function resolveScope(actor: Principal | undefined, input: NewUser): Promi
     else if (!(await Store.exists({ _id: new Types.ObjectId(input.storeId) }))) errors.push({ path: 'storeId', message: 'no such store' });
     else scope.storeId = input.storeId;
   }
+  if (input.role === 'township') {
+    if (!input.townshipId) errors.push({ path: 'townshipId', message: 'required for this role' });
+    else if (!(await findTownship(input.townshipId))) errors.push({ path: 'townshipId', message: 'no such township' });
+    else scope.townshipId = input.townshipId;
+  }
+  if (input.volunteerId && allowed.includes('volunteerId')) {
+    const v = await findVolunteer(input.volunteerId);
+    const householdId = scope.householdId ?? input.householdId;
+    if (!v) errors.push({ path: 'volunteerId', message: 'no such volunteer' });
+    else if (householdId && v.householdId !== householdId) errors.push({ path: 'volunteerId', message: 'not a volunteer of this household' });
+    else if (scope.villageId && v.villageId && v.villageId !== scope.villageId) errors.push({ path: 'volunteerId', message: 'not a volunteer of this village' });
+    else scope.volunteerId = input.volunteerId;
+  }
   if (errors.length) throw new DomainError('validation_failed', 'The user is not valid.', { errors });
   return scope;
 }
 
+/** Whether `actor` may create a user of `role` at all (the scope is checked after). */
+function mayCreate(actor: Principal, role: Role): boolean {
+  if (actor.role === 'admin') return true;
+  if (actor.role === 'clerk') return CLERK_MAY_CREATE.includes(role);
+  if (actor.role === 'township') return TOWNSHIP_MAY_CREATE.includes(role);
+  return false;
+}
+
 /** Creates a user as `actor`; undefined actor = the system (bootstrap, CLI, seed). */
 export async function createUser(actor: Principal | undefined, input: NewUser, kdfLog2N: number): Promise<UserView> {
-  if (actor && actor.role !== 'admin') {
-    if (actor.role !== 'clerk' || !CLERK_MAY_CREATE.includes(input.role)) {
-      throw new DomainError('forbidden', 'This role may not create that kind of user.');
-    }
-  }
+  if (actor && !mayCreate(actor, input.role)) throw new DomainError('forbidden', 'This role may not create that kind of user.');
   // Before any look-up: whether another village exists is not the clerk's to learn.
   if (actor?.role === 'clerk' && input.villageId !== undefined && input.villageId !== actor.villageId) {
     throw new DomainError('forbidden', 'A clerk creates users of their own village only.');
@@ -123,6 +155,10 @@ export async function createUser(actor: Principal | undefined, input: NewUser, k
   const scope = await resolveScope(actor, input);
   if (actor?.role === 'clerk' && scope.villageId !== actor.villageId) {
     throw new DomainError('forbidden', 'A clerk creates users of their own village only.');
+  }
+  if (actor?.role === 'township' && !(scope.villageId && actor.villageIds?.includes(scope.villageId))) {
+    // Answered as for a village that does not exist: another township's villages are not revealed.
+    throw new DomainError('validation_failed', 'The user is not valid.', { errors: [{ path: 'villageId', message: 'no such village' }] });
   }
   const passwordHash = await hashSecret(input.password, kdfLog2N);
   try {
@@ -158,6 +194,12 @@ export async function ensureBootstrapAdmin(admin: { username: string; password: 
  * Active council members of a village entitled to vote on a submission about the given
  * households (a member of a subject household is not); a rejecting majority is counted of these.
  */
+/** The active council members of a village (report-sized: a scan on FerretDB-SQLite). */
+export async function listCouncilMembers(villageId: string): Promise<UserView[]> {
+  const docs = await User.find({ role: 'council', villageId }).limit(1000).lean<UserDoc[]>();
+  return docs.filter((d) => !d.disabled).map(toUserView);
+}
+
 export async function countCouncilVoters(villageId: string, excludeHouseholdIds: readonly string[]): Promise<number> {
   return User.countDocuments({ role: 'council', villageId, disabled: { $ne: true }, householdId: { $nin: [...excludeHouseholdIds] } });
 }

@@ -1,6 +1,9 @@
 /**
- * Villages (村), the unit every clerk, council and household belongs to. `code` is unique:
- * the county's own village code, used by imports and exports.
+ * Villages (村 实践站), the unit every clerk, council and household belongs to. `code` is unique:
+ * the county's own village code, used by imports and exports. `township` and `county` are the
+ * names the village was created with; `townshipId` and `countyId` point at the level records
+ * of those names (levels.model.ts), set at creation or by the levels migration for villages
+ * created before levels existed.
  */
 import mongoose, { Schema } from 'mongoose';
 
@@ -19,6 +22,16 @@ export interface VillagePolicy {
    * only). A deed is never in the future. Absent: DEFAULT_OCCURRED_ON_WINDOW_DAYS.
    */
   occurredOnWindowDays?: number;
+  /** ISO-8601 duration within which a service order must be accepted before it escalates (default PT48H). */
+  orderTimeout?: string;
+  /** True: hours from a rated service order skip the council vote and go straight to public notice. */
+  ratedHoursNeedNoVote?: boolean;
+  /** The rule that turns a volunteer's hours into points (default `volunteer-hour`). */
+  hoursRuleCode?: string;
+  /** Share of a council member's approvals on one group of households that raises a 人情分 flag (default 0.6). */
+  concentrationThreshold?: number;
+  /** Approvals a member must have in the period before the concentration flag applies (default 5). */
+  concentrationMinApprovals?: number;
 }
 
 export interface VillageDoc {
@@ -27,6 +40,9 @@ export interface VillageDoc {
   code: string;
   township: string;
   county: string;
+  /** The township station; absent only until the levels migration has run. */
+  townshipId?: string;
+  countyId?: string;
   policy: VillagePolicy;
   createdAt: Date;
   updatedAt: Date;
@@ -38,15 +54,25 @@ const villageSchema = new Schema<VillageDoc>(
     code: { type: String, required: true },
     township: { type: String, required: true },
     county: { type: String, required: true },
+    townshipId: String,
+    countyId: String,
     policy: {
       quorum: { type: Number, required: true, default: 3 },
       noticePeriod: { type: String, required: true, default: 'P7D' },
       redemptionDailyLimit: { type: Number },
       occurredOnWindowDays: { type: Number },
+      orderTimeout: { type: String },
+      ratedHoursNeedNoVote: { type: Boolean },
+      hoursRuleCode: { type: String },
+      concentrationThreshold: { type: Number },
+      concentrationMinApprovals: { type: Number },
     },
   },
   { collection: 'villages', timestamps: true, versionKey: false, strict: 'throw' },
 );
 villageSchema.index({ code: 1 }, { unique: true, name: 'code_unique' });
+// A county's villages, for the monthly rankings job (a scan on FerretDB-SQLite). A township's
+// villages are read from its list (levels.model.ts), not from here.
+villageSchema.index({ countyId: 1 }, { name: 'county' });
 
 export const Village = mongoose.model<VillageDoc>('Village', villageSchema);

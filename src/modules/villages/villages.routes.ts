@@ -9,11 +9,11 @@ export function villageRoutes(api: Api): void {
     async ({ body }) => ({ status: 201, body: await createVillage(body) }),
   );
   api.route(
-    { method: 'get', path: '/v1/villages', summary: 'List villages in reach', tag: 'Organisation', auth: ['admin', 'clerk', 'council', 'household'], responses: { 200: { description: 'Villages', schema: z.object({ items: z.array(villageSchema) }) } } },
+    { method: 'get', path: '/v1/villages', summary: 'List villages in reach', tag: 'Organisation', auth: ['admin', 'clerk', 'council', 'household', 'township', 'supervisor'], responses: { 200: { description: 'Villages', schema: z.object({ items: z.array(villageSchema) }) } } },
     async ({ principal }) => ({ status: 200, body: { items: await listVillages(principal) } }),
   );
   api.route(
-    { method: 'get', path: '/v1/villages/:id', summary: 'Get a village', tag: 'Organisation', auth: ['admin', 'clerk', 'council', 'household'], params: idParams, responses: { 200: { description: 'The village', schema: villageSchema } } },
+    { method: 'get', path: '/v1/villages/:id', summary: 'Get a village', tag: 'Organisation', auth: ['admin', 'clerk', 'council', 'household', 'township', 'supervisor'], params: idParams, responses: { 200: { description: 'The village', schema: villageSchema } } },
     async ({ principal, params }) => ({ status: 200, body: await getVillage(principal, params.id) }),
   );
   api.route(

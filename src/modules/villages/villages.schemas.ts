@@ -1,3 +1,4 @@
+import { durationMs } from '../../platform/clock';
 import { id, name, obj, z } from '../../platform/validation';
 
 /** ISO-8601 durations of days, hours, minutes and seconds (PnDTnHnMnS); months are ambiguous. */
@@ -16,12 +17,30 @@ const occurredOnWindowDays = () =>
     .min(0)
     .max(OCCURRED_ON_WINDOW_DAYS_MAX)
     .openapi({ description: "How many days back a deed's occurredOn may lie (Asia/Shanghai days; default 90); never in the future" });
+/** The service-order and oversight settings of a village policy (all optional, with defaults). */
+const orderPolicyFields = {
+  /** Time a service order may wait for a team to accept it before it escalates to the township. */
+  orderTimeout: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as PT48H').refine((s) => !ISO_DURATION_RE.test(s) || durationMs(s) > 0, 'must be longer than zero'),
+  /** Hours of a rated service order go straight to public notice, without a council vote. */
+  ratedHoursNeedNoVote: z.boolean(),
+  /** The rule (积分细则 code) that turns volunteer hours into points. */
+  hoursRuleCode: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, '1–32 letters, digits, - or _'),
+  /** Share (0.3–1) of a council member's approvals on one group of households that raises a 人情分 flag. */
+  concentrationThreshold: z.number().min(0.3).max(1),
+  /** Approvals a member needs in the period before the concentration flag applies. */
+  concentrationMinApprovals: z.number().int().min(1).max(1000),
+};
 
 export const villagePolicySchema = obj({
   quorum: z.number().int().min(1).max(50),
   noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S'),
   redemptionDailyLimit: redemptionDailyLimit().optional(),
   occurredOnWindowDays: occurredOnWindowDays().optional(),
+  orderTimeout: orderPolicyFields.orderTimeout.optional(),
+  ratedHoursNeedNoVote: orderPolicyFields.ratedHoursNeedNoVote.optional(),
+  hoursRuleCode: orderPolicyFields.hoursRuleCode.optional(),
+  concentrationThreshold: orderPolicyFields.concentrationThreshold.optional(),
+  concentrationMinApprovals: orderPolicyFields.concentrationMinApprovals.optional(),
 }).openapi('VillagePolicy');
 
 export const createVillageBody = obj({
@@ -39,6 +58,11 @@ export const patchVillageBody = obj({
     /** null removes the limit. */
     redemptionDailyLimit: redemptionDailyLimit().nullable().optional(),
     occurredOnWindowDays: occurredOnWindowDays().optional(),
+    orderTimeout: orderPolicyFields.orderTimeout.optional(),
+    ratedHoursNeedNoVote: orderPolicyFields.ratedHoursNeedNoVote.optional(),
+    hoursRuleCode: orderPolicyFields.hoursRuleCode.optional(),
+    concentrationThreshold: orderPolicyFields.concentrationThreshold.optional(),
+    concentrationMinApprovals: orderPolicyFields.concentrationMinApprovals.optional(),
   }),
 });
 
@@ -49,6 +73,8 @@ export const villageSchema = z
     code: z.string(),
     township: z.string(),
     county: z.string(),
+    townshipId: z.string().optional(),
+    countyId: z.string().optional(),
     policy: villagePolicySchema,
     createdAt: z.string(),
   })

@@ -13,6 +13,7 @@ import { Household } from '../../../src/modules/households/households.model';
 import { verifyChain } from '../../../src/modules/ledger/ledger.service';
 import { User } from '../../../src/modules/users/users.model';
 import { Village } from '../../../src/modules/villages/villages.model';
+import { idNumberHasherFor } from '../../../src/modules/volunteers/id-number';
 import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { http, makeVillage, makeHousehold } from '../../support/factories';
@@ -48,8 +49,8 @@ describe('demo county', () => {
       this.timeout(120_000);
       // Two starters at once (e.g. two `npm start` on one database): the marker lets one through.
       const results = await Promise.all([
-        seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N, credentialsFile: file() }),
-        seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N, credentialsFile: file() }),
+        seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N, idHasher: idNumberHasherFor(ctx().config), credentialsFile: file() }),
+        seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N, idHasher: idNumberHasherFor(ctx().config), credentialsFile: file() }),
       ]);
       const seeded = results.filter((r): r is DemoCredentials => r !== undefined);
       expect(seeded, 'exactly one of two concurrent seeds runs').to.have.length(1);
@@ -62,7 +63,7 @@ describe('demo county', () => {
         Household.countDocuments(),
         User.countDocuments(),
       ]);
-      expect(await seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N })).to.equal(undefined);
+      expect(await seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N, idHasher: idNumberHasherFor(ctx().config) })).to.equal(undefined);
       expect(
         await Promise.all([
           Village.countDocuments(),
@@ -101,6 +102,8 @@ describe('demo county', () => {
         'council',
         'household',
         'officer',
+        'supervisor',
+        'township',
       ]);
       expect(credentials.logins.filter((l) => l.role === 'council')).to.have.length(9);
       for (const l of credentials.logins) {
@@ -141,6 +144,36 @@ describe('demo county', () => {
       expect(posted).to.have.length(credentials.entries);
       expect(withPoints).to.equal(100);
       expect(credentials.entries).to.be.at.least(100);
+    });
+
+    it('sets up the volunteer service: a menu of 8 categories and 46 items, volunteers, teams, and orders at every step with the rated ones filed as submissions', async () => {
+      const login = async (username: string) => {
+        const l = credentials.logins.find((x) => x.username === username)!;
+        const res = await http().post('/v1/auth/token').send({ grantType: 'password', username, password: l.password });
+        return { Authorization: `Bearer ${res.body.accessToken}` };
+      };
+      const clerk = await login('demo-clerk-01');
+      const menu = await http().get('/v1/service-menu').set(clerk);
+      expect(menu.status, JSON.stringify(menu.body)).to.equal(200);
+      expect(menu.body.categories).to.have.length(8);
+      expect(menu.body.categories.flatMap((c: { items: unknown[] }) => c.items)).to.have.length(46);
+      expect(credentials.volunteerService).to.deep.equal({ volunteers: 10, teams: 5, orders: 5, menuItems: 46 });
+      const orders = await http().get('/v1/service-orders').set(clerk);
+      expect(orders.body.items.map((o: { status: string }) => o.status).sort()).to.deep.equal(['accepted', 'dispatched', 'ordered', 'rated']);
+      const rated = orders.body.items.find((o: { status: string }) => o.status === 'rated');
+      const detail = await http().get(`/v1/service-orders/${rated.id}`).set(clerk);
+      // Two volunteers with a household get a submission each; the teacher from outside only hours.
+      expect(detail.body.submissions.map((x: { submissionId: string | null }) => Boolean(x.submissionId))).to.deep.equal([true, true]);
+      const volunteer = await http().get(`/v1/volunteers/${detail.body.hours[2].volunteerId}/hours`).set(clerk);
+      expect(volunteer.body.total).to.equal(1.5);
+      const teams = await http().get('/v1/teams').set(clerk);
+      expect(teams.body.items.map((t: { level: string }) => t.level).sort()).to.deep.equal(['county', 'township', 'village', 'village']);
+      const township = await login('demo-township');
+      expect((await http().get('/v1/townships').set(township)).body.items[0].villageIds).to.have.length(3);
+      const supervisor = await login('demo-supervisor-01');
+      expect((await http().get(`/v1/submissions?villageId=${detail.body.villageId}`).set(supervisor)).status).to.equal(200);
+      const household = await User.findOne({ username: 'demo-household-0001' }).lean();
+      expect(household?.volunteerId, 'the first household login belongs to a volunteer').to.be.a('string');
     });
 
     it('keeps reach: a demo clerk gets 404 for a household of another village', async () => {

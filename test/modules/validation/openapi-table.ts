@@ -19,6 +19,11 @@ import {
   unique,
 } from '../../support/factories';
 import type { Role } from '../../../src/platform/principal';
+import { DEMO_MENU } from '../../../src/modules/service-menu/service-menu.demo';
+import { seedDemoMenu } from '../../../src/modules/service-menu/service-menu.service';
+import { createTeam } from '../../../src/modules/teams/teams.service';
+import { registerVolunteer } from '../../../src/modules/volunteers/volunteers.service';
+import { hasher, systemAdmin, testIdNumber } from '../service-orders/scene';
 
 export type JsonSchema = {
   $ref?: string;
@@ -74,6 +79,11 @@ export interface Row {
 
 export interface World {
   villageId: string;
+  townshipId: string;
+  countyId: string;
+  teamId: string;
+  /** Volunteers of the world's household, none of them in the team yet. */
+  volunteerIds: string[];
   householdId: string;
   storeId: string;
   terminalId: string;
@@ -115,7 +125,14 @@ export const VALID_BODIES: Record<string, (w: World) => Record<string, unknown>>
   'PATCH /v1/users/{id}': () => ({ disabled: false }),
   'PUT /v1/users/{id}/password': () => ({ newPassword: `pw-${randomBytes(8).toString('hex')}` }),
   'POST /v1/attachments': (w) => ({ villageId: w.villageId, contentType: 'image/jpeg', data: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(16)]).toString('base64') }),
+  'POST /v1/volunteers': (w) => ({ name: '王志愿', idNumber: testIdNumber(), householdId: w.householdId, phone: '13900000000' }),
+  'POST /v1/teams': (w) => ({ name: '扶贫帮困队', category: 'care', level: 'village', villageId: w.villageId }),
+  'POST /v1/teams/{id}/members': (w) => ({ volunteerId: w.volunteerIds[memberBodies++ % w.volunteerIds.length]! }),
+  'POST /v1/service-orders': (w) => ({ householdId: w.householdId, itemCode: 'care-01', detail: '请上门打扫卫生', wantedBy: new Date(Date.now() + 86_400_000).toISOString().slice(0, 10) }),
+  'PUT /v1/service-menu': (w) => ({ countyId: w.countyId, categories: DEMO_MENU.map((c) => ({ code: c.code, name: c.name, items: c.items.map((i) => ({ ...i })) })) }),
+  'PUT /v1/households/{id}/kinship': () => ({ lineage: '王氏' }),
 };
+let memberBodies = 0;
 
 export function resolver(doc: OpenApiDoc) {
   return function resolve(s: JsonSchema | undefined): JsonSchema | undefined {
@@ -206,13 +223,18 @@ export function sampleBody(
 
 /** Builds the shared records the table's URLs and callers point at. */
 export async function makeWorld(): Promise<World> {
-  const villageId = (await makeVillage()).id;
+  const village = await makeVillage();
+  const villageId = village.id;
   const householdId = (await makeHousehold(villageId)).id;
   const storeId = (await makeStore([villageId])).id;
   const terminalId = (await makeTerminal(storeId)).id;
   const cooperativeId = (await makeCooperative([villageId])).id;
+  await seedDemoMenu(village.countyId!);
+  const teamId = (await createTeam(systemAdmin, { name: '表格队', category: 'care', level: 'village', villageId })).id;
+  const volunteerIds: string[] = [];
+  for (const name of ['甲', '乙', '丙']) volunteerIds.push((await registerVolunteer(systemAdmin, { name, idNumber: testIdNumber(), householdId }, hasher())).id);
   const userId = (await makeUser('council', { villageId })).user.id;
-  return { villageId, householdId, storeId, terminalId, cooperativeId, userId };
+  return { villageId, userId, townshipId: village.townshipId!, countyId: village.countyId!, teamId, volunteerIds, householdId, storeId, terminalId, cooperativeId };
 }
 
 /** Headers of a caller in `role`, scoped to the world's records; cached per role. */
@@ -224,7 +246,10 @@ export function callers(w: World) {
         return (await makeAdmin()).auth;
       case 'clerk':
       case 'council':
+      case 'supervisor':
         return (await makeUser(role, { villageId: w.villageId })).auth;
+      case 'township':
+        return (await makeUser('township', { townshipId: w.townshipId })).auth;
       case 'household':
         return (await makeUser('household', { householdId: w.householdId })).auth;
       case 'officer':
@@ -249,6 +274,8 @@ function paramValue(path: string, name: string, schema: JsonSchema | undefined, 
       stores: w.storeId,
       cooperatives: w.cooperativeId,
       users: w.userId,
+      teams: w.teamId,
+      townships: w.townshipId,
     };
     return known[resource ?? ''] ?? new Types.ObjectId().toHexString();
   }

@@ -1,0 +1,193 @@
+import type { Api } from '../../platform/http';
+import { calendarDate } from '../rules/rules.schemas';
+import { id, obj, queryInt, text, z } from '../../platform/validation';
+import {
+  RELATED_MAX,
+  concentrationReport,
+  createFlag,
+  getKinship,
+  listFlags,
+  resolveFlag,
+  setKinship,
+} from './oversight.service';
+
+const shareSchema = z
+  .object({
+    householdIds: z.array(z.string()),
+    approvals: z.number().int(),
+    share: z.number(),
+    othersShare: z.number(),
+    flagged: z.boolean(),
+  })
+  .nullable();
+const reportSchema = z
+  .object({
+    villageId: z.string(),
+    from: z.string(),
+    to: z.string(),
+    threshold: z.number(),
+    minApprovals: z.number().int(),
+    lift: z.number(),
+    flagged: z.number().int(),
+    members: z.array(
+      z.object({
+        memberId: z.string(),
+        username: z.string(),
+        approvals: z.number().int(),
+        topHouseholds: z.array(z.object({ householdId: z.string(), approvals: z.number().int() })),
+        kin: shareSchema,
+        fewHouseholds: shareSchema,
+        relatedGroup: shareSchema,
+        flagged: z.boolean(),
+        reasons: z.array(z.enum(['kin', 'few_households', 'related_group'])),
+      }),
+    ),
+  })
+  .openapi('ConcentrationReport');
+const kinshipSchema = z
+  .object({
+    householdId: z.string(),
+    lineage: z.string().nullable(),
+    relatedHouseholdIds: z.array(z.string()),
+    updatedAt: z.string().nullable(),
+  })
+  .openapi('Kinship');
+const flagSchema = z
+  .object({
+    id: z.string(),
+    villageId: z.string(),
+    townshipId: z.string().nullable(),
+    target: z.union([
+      z.object({ type: z.literal('redemption'), storeId: z.string(), redemptionId: z.string() }),
+      z.object({
+        type: z.literal('stock_movement'),
+        storeId: z.string(),
+        sku: z.string(),
+        seq: z.number().int(),
+      }),
+    ]),
+    reason: z.string(),
+    by: z.string(),
+    createdAt: z.string(),
+    resolution: z.object({ note: z.string(), by: z.string(), at: z.string() }).nullable(),
+  })
+  .openapi('OversightFlag');
+
+const createFlagBody = obj({
+  target: z.discriminatedUnion('type', [
+    obj({ type: z.literal('redemption'), redemptionId: id() }),
+    obj({
+      type: z.literal('stock_movement'),
+      storeId: id(),
+      sku: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a sku'),
+      seq: z.number().int().min(1),
+    }),
+  ]),
+  reason: text(1000),
+});
+
+export function oversightRoutes(api: Api): void {
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/villages/:id/concentration',
+      summary:
+        'Approver–recipient concentration (人情分): how each council member’s approvals fall on households',
+      tag: 'Oversight',
+      auth: ['admin', 'township', 'supervisor'],
+      params: obj({ id: id() }),
+      query: obj({ from: calendarDate().optional(), to: calendarDate().optional() }),
+      responses: { 200: { description: 'The report', schema: reportSchema } },
+    },
+    async ({ principal, params, query }) => ({
+      status: 200,
+      body: await concentrationReport(principal, params.id, query),
+    }),
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/households/:id/kinship',
+      summary: "What the roster says of a household's relatives (lineage, linked households)",
+      tag: 'Oversight',
+      auth: ['admin', 'township', 'clerk', 'supervisor'],
+      params: obj({ id: id() }),
+      responses: { 200: { description: 'Kinship', schema: kinshipSchema } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await getKinship(principal, params.id),
+    }),
+  );
+  api.route(
+    {
+      method: 'put',
+      path: '/v1/households/:id/kinship',
+      summary:
+        "Record a household's lineage (宗族) and linked households (the clerk keeps the roster)",
+      tag: 'Oversight',
+      auth: ['admin', 'clerk'],
+      params: obj({ id: id() }),
+      body: obj({
+        lineage: text(32).nullable().optional(),
+        relatedHouseholdIds: z.array(id()).max(RELATED_MAX).optional(),
+      }),
+      responses: { 200: { description: 'Kinship', schema: kinshipSchema } },
+    },
+    async ({ principal, params, body }) => ({
+      status: 200,
+      body: await setKinship(principal, params.id, body),
+    }),
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/oversight-flags',
+      summary: "Flag a sale or a stock movement for the township station (a village's supervisor)",
+      tag: 'Oversight',
+      auth: ['supervisor'],
+      body: createFlagBody,
+      responses: { 201: { description: 'Flagged', schema: flagSchema } },
+    },
+    async ({ principal, body }) => ({ status: 201, body: await createFlag(principal, body) }),
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/oversight-flags',
+      summary:
+        "Flags, newest first (a township station: its villages'; a supervisor: their village's)",
+      tag: 'Oversight',
+      auth: ['admin', 'township', 'supervisor'],
+      query: obj({
+        status: z.enum(['open', 'all']).optional(),
+        villageId: id().optional(),
+        before: id().optional(),
+        limit: queryInt(1, 200).optional(),
+      }),
+      responses: {
+        200: {
+          description: 'A page',
+          schema: z.object({ items: z.array(flagSchema), next: z.string().nullable() }),
+        },
+      },
+    },
+    async ({ principal, query }) => ({ status: 200, body: await listFlags(principal, query) }),
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/oversight-flags/:id/resolution',
+      summary: 'Record, once, how the township station settled a flag',
+      tag: 'Oversight',
+      auth: ['admin', 'township'],
+      params: obj({ id: id() }),
+      body: obj({ note: text(1000) }),
+      responses: { 201: { description: 'The flag, resolved', schema: flagSchema } },
+    },
+    async ({ principal, params, body }) => ({
+      status: 201,
+      body: await resolveFlag(principal, params.id, body),
+    }),
+  );
+}

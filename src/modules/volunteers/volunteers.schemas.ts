@@ -1,0 +1,71 @@
+import { id, obj, queryInt, text, z } from '../../platform/validation';
+
+export const registerVolunteerBody = obj({
+  name: text(32),
+  /** Checked (GB 11643 check digit) and replaced by a keyed hash; never stored, returned or logged. */
+  idNumber: z.string().min(15).max(32),
+  householdId: id().optional(),
+  phone: z
+    .string()
+    .regex(/^\+?[0-9-]{5,20}$/, '5–20 digits, - or a leading +')
+    .optional(),
+  /** An outside volunteer's village (default: the registering clerk's). */
+  villageId: id().optional(),
+  /** A county-level outside volunteer (registered by the county office). */
+  countyId: id().optional(),
+});
+
+export const volunteerSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    idNumberMasked: z.string(),
+    householdId: z.string().optional(),
+    villageId: z.string().optional(),
+    townshipId: z.string().optional(),
+    countyId: z.string().optional(),
+    phone: z.string().optional(),
+    hours: z.number(),
+    createdAt: z.string(),
+  })
+  .openapi('Volunteer');
+
+export const listVolunteersQuery = obj({
+  villageId: id().optional(),
+  after: id().optional(),
+  limit: queryInt(1, 500).optional(),
+});
+export const hoursQuery = obj({
+  after: queryInt(0, 1_000_000_000).optional(),
+  limit: queryInt(1, 500).optional(),
+});
+
+export const hoursSchema = z
+  .object({
+    volunteerId: z.string(),
+    total: z.number(),
+    items: z.array(
+      z.object({
+        seq: z.number().int(),
+        orderId: z.string(),
+        hours: z.number(),
+        date: z.string(),
+        totalAfter: z.number(),
+        prevHash: z.string(),
+        hash: z.string(),
+      }),
+    ),
+    next: z.number().int().nullable(),
+    milestones: z.array(
+      z.object({
+        hours: z.number().int(),
+        reachedAt: z.string(),
+        orderId: z.string(),
+        submissionId: z.string().nullable(),
+        skipped: z.string().optional(),
+      }),
+    ),
+  })
+  .openapi('VolunteerHours');
+
+export const idParams = obj({ id: id() });
