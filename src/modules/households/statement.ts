@@ -14,6 +14,7 @@
  *   the chain's, and the last entry's hash is printed so the paper can be checked against the
  *   chain later (see the README: Checking a chain yourself).
  */
+import { createHash } from 'node:crypto';
 import type { Principal } from '../../platform/principal';
 import { getAccount, listEntries, type EntryView } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
@@ -118,6 +119,13 @@ footer { margin-top: 1.5rem; font-size: .875rem; color: #404040; }
   th, td { border-color: #000; }
 }
 `;
+
+/**
+ * The CSP source of the statement's one inline stylesheet. The web UI (/app) opens the statement
+ * from a blob: URL, and a blob: document keeps the policy of the page that made it: the pages'
+ * CSP admits this exact stylesheet by its hash (and no other inline style).
+ */
+export const STATEMENT_STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE, 'utf8').digest('base64')}'`;
 
 /** Renders the statement page (the whole document). */
 export function renderStatementHtml(s: StatementInput): string {
