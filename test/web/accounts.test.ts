@@ -36,6 +36,7 @@ import { createItem } from '../../src/modules/stores/items.service';
 import { createTerminal } from '../../src/modules/stores/stores.service';
 import {
   checkA11y,
+  FOCUSED_TEXT,
   newDevice,
   review,
   SCREENSHOTS,
@@ -137,8 +138,13 @@ describe('pages wired to the account, statement, inquiry, appeal and counter API
     ).to.equal(false);
 
     await row.getByRole('button', { name: `停用：${w.clerk.username}` }).click();
-    await confirm.getByRole('button', { name: '确定停用' }).click();
+    // The cursor is on the confirming button: Enter confirms.
+    await page.waitForSelector('form.confirm button[type=submit]:focus');
+    expect(await page.evaluate(FOCUSED_TEXT)).to.equal('确定停用');
+    await page.keyboard.press('Enter');
     await confirm.locator('.alert-ok').waitFor();
+    await page.waitForSelector('form.confirm button:focus');
+    expect(await page.evaluate(FOCUSED_TEXT)).to.equal('完成');
     expect(await confirm.locator('.alert-ok').innerText()).to.contain(`已停用 ${w.clerk.username}`);
     await row.locator('.badge', { hasText: '已停用' }).waitFor();
     await review(page, 'admin-user-disabled');

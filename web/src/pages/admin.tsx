@@ -453,6 +453,11 @@ function AccountAction({
   useEffect(() => {
     form.current?.querySelector<HTMLElement>('input, button[type=submit]')?.focus();
   }, []);
+  const done = useRef<HTMLButtonElement | null>(null);
+  // Once done, the cursor is on 完成 (the confirming button and the fields are gone).
+  useEffect(() => {
+    if (result.ok) done.current?.focus();
+  }, [result.ok]);
   const who = `${ROLE_NAMES[user.role] ?? user.role}“${user.username}”`;
   const title =
     kind === 'disable' ? `停用${who}` : kind === 'enable' ? `启用${who}` : `重设${who}的密码`;
@@ -548,7 +553,7 @@ function AccountAction({
       {result.error ? <Alert kind="error">{result.error}</Alert> : null}
       <div class="buttons">
         {result.ok ? (
-          <button type="button" onClick={onClose}>
+          <button type="button" ref={done} onClick={onClose}>
             完成
           </button>
         ) : (
