@@ -63,11 +63,12 @@ export function PasswordPage() {
         for (const f of err.errors) {
           const field = f.path.replace(/^body\./, '') as keyof Errors;
           // The API explains these two in Chinese itself (当前密码不正确, 新密码不能与当前密码相同).
-          const zh = /[\u4e00-\u9fff]/.test(f.message) ? `${f.message}。` : '';
+          const zh = /[\u4e00-\u9fff]/.test(f.message) ? f.message : '';
           if (field === 'currentPassword')
-            byField.currentPassword = zh || '“当前密码”不正确，请重新输入。';
+            byField.currentPassword = `${zh || '“当前密码”不正确'}，请重新输入。`;
+          else if (field === 'newPassword' && zh) byField.newPassword = `${zh}，请换一个。`;
           else if (field === 'newPassword')
-            byField.newPassword = zh || `“新密码”不符合要求：至少 ${MIN_LENGTH} 个字符，不能换行。`;
+            byField.newPassword = `“新密码”不符合要求：至少 ${MIN_LENGTH} 个字符，不能换行。`;
         }
         setErrors(byField);
         if (Object.keys(byField).length) return;
