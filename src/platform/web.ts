@@ -10,10 +10,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
+import { STATEMENT_STYLE_HASH } from '../modules/households/statement';
 
-/** The pages' policy: this origin only; data: images are the evidence photos the pages load. */
-export const PAGES_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/**
+ * The pages' policy: this origin only; data: images are the evidence photos the pages load. The
+ * one inline style admitted, by its hash, is the household statement's own stylesheet: the pages
+ * open that statement (fetched with the token) from a blob: URL, which keeps this policy.
+ */
+export const PAGES_CSP = `default-src 'self'; script-src 'self'; style-src 'self' ${STATEMENT_STYLE_HASH}; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',

@@ -40,6 +40,16 @@ export class NetworkError extends Error {
 /** Set when a person's session ended and sign-in should show (with the page to return to). */
 export const sessionExpired = signal<string | null>(null);
 
+/**
+ * What the sign-in page says about why the session ended: set when a token still within its
+ * lifetime was refused (the account was disabled, its password changed or reset, its tokens
+ * revoked), or after the person changed their own password.
+ */
+export const signInNotice = signal<string | null>(null);
+
+export const REVOKED_NOTICE =
+  '您的登录已被终止：账号可能已被县中心停用，或密码已被修改、重设。请重新登录；如果无法登录，请联系县中心。';
+
 const TOKEN_MARGIN_MS = 30_000;
 
 async function signIn(
@@ -81,6 +91,7 @@ async function establish(body: Record<string, string>): Promise<Session> {
   // signing in on this tab starts with empty forms.
   if (sessionStorage.getItem(LAST_ACCOUNT_KEY) !== me.id) clearDrafts();
   sessionStorage.setItem(LAST_ACCOUNT_KEY, me.id);
+  signInNotice.set(null);
   setSession(s);
   return s;
 }
@@ -115,6 +126,8 @@ export interface RequestOptions {
 }
 
 function expire(): never {
+  const s = session.get();
+  if (s && s.expiresAt > Date.now()) signInNotice.set(REVOKED_NOTICE);
   setSession(null);
   sessionExpired.set(location.pathname + location.search);
   throw new ApiError(401, 'unauthenticated', '');

@@ -15,11 +15,14 @@ import { CounterPage } from './pages/counter';
 import { HouseholdPage } from './pages/household';
 import { LoginPage } from './pages/login';
 import { OfficerPage } from './pages/officer';
+import { PasswordPage } from './pages/password';
 import { navigate, route, subPath } from './router';
 import { saveTerminal, session, setSession, type Role } from './session';
 import { Link } from './ui';
 
 const BOARD_ROLES: Role[] = ['clerk', 'council', 'household'];
+/** Accounts with a password of their own (修改密码); a counter signs in with terminal credentials. */
+const PERSON_ROLES: Role[] = ['admin', 'clerk', 'council', 'officer', 'household'];
 import { useSignal } from './signal';
 
 /** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
@@ -44,6 +47,7 @@ const PAGES: {
   { prefix: '/household', roles: ['household'], page: HouseholdPage },
   { prefix: '/board', roles: ['clerk', 'council', 'admin', 'household'], page: BoardPage },
   { prefix: '/admin', roles: ['admin'], page: AdminPage },
+  { prefix: '/password', roles: PERSON_ROLES, page: PasswordPage },
 ];
 
 function signOut(): void {
@@ -62,9 +66,11 @@ function Header({ role, name, wide }: { role: Role; name: string; wide: boolean 
         {ROLE_NAMES[role]}
         {name ? ` · ${name}` : ''}
       </span>
-      {BOARD_ROLES.includes(role) ? (
+      {PERSON_ROLES.includes(role) ? (
         <nav aria-label="其他页面">
-          <Link href="/board">红黑榜大屏</Link>
+          <Link href={HOME[role]}>首页</Link>
+          {BOARD_ROLES.includes(role) ? <Link href="/board">红黑榜大屏</Link> : null}
+          <Link href="/password">修改密码</Link>
         </nav>
       ) : null}
       <button type="button" class="link-button" onClick={signOut}>

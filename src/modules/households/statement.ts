@@ -118,15 +118,15 @@ footer { margin-top: 1.5rem; font-size: .875rem; color: #404040; }
 `;
 
 /**
- * The page's one inline style, allowed by its hash: by the page's own policy, and by the web UI's
- * policy (a page opened from a blob: URL inherits the policy of the page that made it, and the
- * web UI admits no inline style but this one; see platform/security.ts).
+ * The CSP source of the statement's one inline stylesheet, admitted by its hash by the page's own
+ * policy and by the web UI's: the pages (/app) open the statement from a blob: URL, and a blob:
+ * document keeps the policy of the page that made it (platform/web.ts admits this exact
+ * stylesheet and no other inline style).
  */
 export const STATEMENT_STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE, 'utf8').digest('base64')}'`;
 
-/** The page's own policy: its one style, nothing else (no script, no request). */
+/** The page's own policy: its one stylesheet, nothing else (no script, no request). */
 export const STATEMENT_CSP = `default-src 'none'; style-src ${STATEMENT_STYLE_HASH}; base-uri 'none'; form-action 'none'`;
-
 
 /** Renders the statement page (the whole document). */
 export function renderStatementHtml(s: StatementInput): string {

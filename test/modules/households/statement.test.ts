@@ -219,7 +219,10 @@ describe('GET /v1/households/:id/statement', () => {
         void d.dismiss();
       });
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`${base}/healthz`);
+      // From a page under /app, as the household page does: a blob: document keeps the CSP of
+      // the page that made it, and the pages' CSP admits the statement's stylesheet by its hash
+      // (an API answer's CSP admits no inline style: from /healthz the statement lost its styles).
+      await page.goto(`${base}/app/`);
       // Browser code as text: the tests compile without the DOM library.
       const url = JSON.stringify(`${base}/v1/households/${householdId}/statement`);
       await page.evaluate(`(async () => {

@@ -2,8 +2,8 @@
  * 县中心管理员: villages and their council policies, users, the rule catalogue with versions,
  * stores with items and terminals, cooperatives and their areas, failed background jobs.
  */
-import { useMemo, useState } from 'preact/hooks';
-import { get, post } from '../api';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { ApiError, get, post } from '../api';
 import { useDraft } from '../drafts';
 import { beijing } from '../format';
 import { describeError, ROLE_NAMES } from '../messages';
@@ -304,6 +304,7 @@ function Users() {
   const villages = useVillages();
   const [role, setRole] = useState('');
   const [after, setAfter] = useState<string[]>([]);
+  const [action, setAction] = useState<Action | null>(null);
   const users = useLoad(
     () =>
       get<{ items: User[]; next: string | null }>('/v1/users', {
@@ -335,47 +336,78 @@ function Users() {
               .map(([value, label]) => ({ value, label })),
           ]}
         />
-        <Alert kind="info">
-          停用账号和重设密码的功能正在开发中（需要服务端的账号管理接口），届时会出现在每个用户旁边。
-        </Alert>
+        {action ? (
+          <AccountAction
+            key={`${action.kind}-${action.user.id}`}
+            action={action}
+            onChanged={users.reload}
+            onClose={() => setAction(null)}
+          />
+        ) : null}
         {users.loading ? <Loading /> : null}
         {users.error ? <Alert kind="error">{describeError(users.error)}</Alert> : null}
         {users.data ? (
-          <table>
-            <caption class="sr-only">用户列表（按用户名排序，每页 50 个）</caption>
-            <thead>
-              <tr>
-                <th scope="col">用户名</th>
-                <th scope="col">角色</th>
-                <th scope="col">范围</th>
-                <th scope="col">状态</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.data.items.map((u) => (
-                <tr key={u.id}>
-                  <td>{u.username}</td>
-                  <td>{ROLE_NAMES[u.role] ?? u.role}</td>
-                  <td>
-                    {u.villageId
-                      ? (vnames.get(u.villageId) ?? '')
-                      : u.cooperativeId
-                        ? '信用社'
-                        : u.storeId
-                          ? '超市'
-                          : '全县'}
-                  </td>
-                  <td>
-                    {u.disabled ? (
-                      <Badge tone="bad">已停用</Badge>
-                    ) : (
-                      <Badge tone="good">正常</Badge>
-                    )}
-                  </td>
+          <div class="scroll-x" tabIndex={0} role="region" aria-label="用户列表">
+            <table>
+              <caption class="sr-only">用户列表（按用户名排序，每页 50 个）</caption>
+              <thead>
+                <tr>
+                  <th scope="col">用户名</th>
+                  <th scope="col">角色</th>
+                  <th scope="col">范围</th>
+                  <th scope="col">状态</th>
+                  <th scope="col">操作</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {users.data.items.map((u) => (
+                  <tr key={u.id}>
+                    <td>{u.username}</td>
+                    <td>{ROLE_NAMES[u.role] ?? u.role}</td>
+                    <td>
+                      {u.villageId
+                        ? (vnames.get(u.villageId) ?? '')
+                        : u.cooperativeId
+                          ? '信用社'
+                          : u.storeId
+                            ? '超市'
+                            : '全县'}
+                    </td>
+                    <td>
+                      {u.disabled ? (
+                        <Badge tone="bad">已停用</Badge>
+                      ) : (
+                        <Badge tone="good">正常</Badge>
+                      )}
+                    </td>
+                    <td>
+                      {u.role === 'terminal' ? null : (
+                        <div class="row-actions">
+                          <button
+                            type="button"
+                            class={u.disabled ? '' : 'danger'}
+                            aria-label={`${u.disabled ? '启用' : '停用'}：${u.username}`}
+                            onClick={() =>
+                              setAction({ kind: u.disabled ? 'enable' : 'disable', user: u })
+                            }
+                          >
+                            {u.disabled ? '启用' : '停用'}
+                          </button>
+                          <button
+                            type="button"
+                            aria-label={`重设密码：${u.username}`}
+                            onClick={() => setAction({ kind: 'reset', user: u })}
+                          >
+                            重设密码
+                          </button>
+                        </div>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         ) : null}
         <div class="buttons">
           {after.length ? (
@@ -392,6 +424,150 @@ function Users() {
       </Section>
       <NewUser villages={villages.data ?? []} onSaved={users.reload} />
     </>
+  );
+}
+
+type Action = { kind: 'disable' | 'enable' | 'reset'; user: User };
+
+/**
+ * The confirmation of disabling, enabling or resetting the password of one account (PATCH
+ * /v1/users/:id, PUT /v1/users/:id/password), saying in words what will happen to that person.
+ */
+function AccountAction({
+  action,
+  onChanged,
+  onClose,
+}: {
+  action: Action;
+  onChanged: () => void;
+  onClose: () => void;
+}) {
+  const { kind, user } = action;
+  const [password, setPassword] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [errors, setErrors] = useState<{ password?: string; confirm?: string }>({});
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  const [busy, setBusy] = useState(false);
+  const form = useRef<HTMLFormElement | null>(null);
+  // The cursor moves into the confirmation: its first field, or the button that confirms.
+  useEffect(() => {
+    form.current?.querySelector<HTMLElement>('input, button[type=submit]')?.focus();
+  }, []);
+  const done = useRef<HTMLButtonElement | null>(null);
+  // Once done, the cursor is on 完成 (the confirming button and the fields are gone).
+  useEffect(() => {
+    if (result.ok) done.current?.focus();
+  }, [result.ok]);
+  const who = `${ROLE_NAMES[user.role] ?? user.role}“${user.username}”`;
+  const title =
+    kind === 'disable' ? `停用${who}` : kind === 'enable' ? `启用${who}` : `重设${who}的密码`;
+  const explanation =
+    kind === 'disable'
+      ? `停用后，${user.username} 在所有设备上立即退出登录，也不能再登录，直到县中心重新启用。账号和积分记录都保留。确定停用吗？`
+      : kind === 'enable'
+        ? `启用后，${user.username} 可以用原来的密码重新登录。确定启用吗？`
+        : `重设后，${user.username} 在所有设备上立即退出登录，只能用新密码登录。请当面把新密码交给本人，并请他登录后自己修改。`;
+
+  async function go(e: Event) {
+    e.preventDefault();
+    if (result.ok) return;
+    if (kind === 'reset') {
+      const errs: { password?: string; confirm?: string } = {};
+      if (!password) errs.password = '请填写“新密码”。';
+      else if ([...password].length < 10)
+        errs.password = `“新密码”至少 10 个字符，现在只有 ${[...password].length} 个。`;
+      if (!confirm) errs.confirm = '请再输入一遍新密码。';
+      else if (password && confirm !== password)
+        errs.confirm = '两次输入的新密码不一样，请重新输入“确认新密码”。';
+      setErrors(errs);
+      if (Object.keys(errs).length) return;
+    }
+    setBusy(true);
+    try {
+      if (kind === 'reset')
+        await api(`/v1/users/${user.id}/password`, {
+          method: 'PUT',
+          body: { newPassword: password },
+        });
+      else
+        await api(`/v1/users/${user.id}`, {
+          method: 'PATCH',
+          body: { disabled: kind === 'disable' },
+        });
+      setResult({
+        ok:
+          kind === 'disable'
+            ? `已停用 ${user.username}：此人已被退出登录，不能再登录。`
+            : kind === 'enable'
+              ? `已启用 ${user.username}：此人可以重新登录了。`
+              : `已重设 ${user.username} 的密码：此人已被退出登录，请当面告知新密码。`,
+      });
+      onChanged();
+    } catch (err) {
+      setResult({
+        error:
+          err instanceof ApiError && err.code === 'conflict' && kind === 'disable'
+            ? '不能停用自己正在使用的账号。'
+            : describeError(err, { newPassword: '新密码' }),
+      });
+    }
+    setBusy(false);
+  }
+
+  return (
+    <form
+      class="card confirm"
+      ref={form}
+      onSubmit={go}
+      noValidate
+      aria-labelledby="account-action-h"
+    >
+      <h3 id="account-action-h">{title}</h3>
+      <p>{explanation}</p>
+      {kind === 'reset' && !result.ok ? (
+        <>
+          <Field
+            label="新密码"
+            name="newPassword"
+            type="password"
+            value={password}
+            onValue={setPassword}
+            error={errors.password}
+            hint="至少 10 个字符。"
+            autoComplete="new-password"
+            required
+          />
+          <Field
+            label="确认新密码"
+            name="confirmPassword"
+            type="password"
+            value={confirm}
+            onValue={setConfirm}
+            error={errors.confirm}
+            autoComplete="new-password"
+            required
+          />
+        </>
+      ) : null}
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <div class="buttons">
+        {result.ok ? (
+          <button type="button" ref={done} onClick={onClose}>
+            完成
+          </button>
+        ) : (
+          <>
+            <button type="submit" class={kind === 'enable' ? 'primary' : 'danger'} disabled={busy}>
+              {kind === 'disable' ? '确定停用' : kind === 'enable' ? '确定启用' : '确定重设密码'}
+            </button>
+            <button type="button" onClick={onClose}>
+              取消
+            </button>
+          </>
+        )}
+      </div>
+    </form>
   );
 }
 
@@ -1188,9 +1364,10 @@ function AppealDecision({ a, onDone }: { a: AppealCase & { name: string }; onDon
       return;
     }
     try {
+      // The note is what the household reads (on its appeal and in its notification).
       await post(`/v1/submissions/${a.id}/appeals/decision`, {
         outcome,
-        comment: d.comment.trim(),
+        note: d.comment.trim(),
       });
       clear();
       setResult({ ok: outcome === 'upheld' ? '已认定申诉成立，扣分已撤销。' : '已驳回申诉。' });

@@ -56,6 +56,8 @@ export interface Submission {
     filedAt: string;
     decidedAt?: string;
     comment?: string;
+    /** The decider's explanation the household reads. */
+    note?: string;
   } | null;
   createdAt: string;
   history?: {

@@ -2,8 +2,8 @@
  * 农户: my balances and every entry with its reason (printable); who looked up my score; consent
  * per cooperative (grant, withdraw); objections to what is in public notice; appeals of deductions.
  */
-import { useMemo, useState } from 'preact/hooks';
-import { del, get, post } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { api, del, get, post } from '../api';
 import { useDraft } from '../drafts';
 import { beijing, pts } from '../format';
 import { describeError, ENTRY_TYPES } from '../messages';
@@ -103,7 +103,10 @@ function Statement() {
           </button>
         }
       >
-        <div class="statement">
+        <p class="no-print">
+          <OfficialStatement householdId={me()} />
+        </p>
+        <div class="statement scroll-x" tabIndex={0} role="region" aria-label="积分明细表">
           <p class="print-only">
             道德积分明细 · {d.household.head} 户 · 卡号 {d.household.cardNo} · 打印于{' '}
             {beijing(new Date().toISOString())}
@@ -138,6 +141,40 @@ function Statement() {
         </div>
       </Section>
     </>
+  );
+}
+
+/**
+ * The service's own printable statement (积分对账单, GET /v1/households/:id/statement): a
+ * self-contained page with its own CSP and no script. A browser cannot send the bearer token on
+ * a plain link, so the page fetches it with the token and links to it as a blob: URL, opened in
+ * a new tab to print or save as PDF.
+ */
+function OfficialStatement({ householdId }: { householdId: string }) {
+  const [href, setHref] = useState<string | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    let url: string | null = null;
+    let live = true;
+    api<Blob>(`/v1/households/${householdId}/statement`, { as: 'blob' }).then(
+      (b) => {
+        if (!live) return;
+        url = URL.createObjectURL(new Blob([b], { type: 'text/html;charset=utf-8' }));
+        setHref(url);
+      },
+      () => live && setFailed(true),
+    );
+    return () => {
+      live = false;
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [householdId]);
+  if (failed) return <span class="meta">对账单暂时打不开，请稍后刷新。</span>;
+  if (!href) return <span class="meta">正在准备对账单…</span>;
+  return (
+    <a class="button" href={href} target="_blank" rel="noopener">
+      打开对账单（可打印、存为 PDF）
+    </a>
   );
 }
 
@@ -303,8 +340,13 @@ function AppealCard({ s, onDone }: { s: Submission; onDone: () => void }) {
       {sub.appeal ? (
         <p class="meta">
           {beijing(sub.appeal.filedAt)} 提出申诉，理由：{sub.appeal.reason}
-          {sub.appeal.decidedAt ? `；${beijing(sub.appeal.decidedAt)} 复核` : ''}
-          {sub.appeal.comment ? `，意见：${sub.appeal.comment}` : ''}
+        </p>
+      ) : null}
+      {sub.appeal?.decidedAt ? (
+        <p class="decision">
+          {beijing(sub.appeal.decidedAt)} 复核结果：
+          {APPEAL_STATUS[sub.appeal.status] ?? sub.appeal.status}
+          {sub.appeal.note ? `。复核说明：${sub.appeal.note}` : '。'}
         </p>
       ) : null}
       {sub.appealDeadline && !sub.appeal ? (
@@ -339,7 +381,8 @@ interface Consent {
 interface Inquiry {
   id: string;
   cooperativeId: string;
-  officerId: string;
+  cooperativeName: string;
+  officerName: string;
   purpose: string;
   result: string;
   at: string;
@@ -355,10 +398,7 @@ function Credit() {
     return { coops: coops.items, consents: consents.items, inquiries: inquiries.items };
   }, []);
   const [message, setMessage] = useState<{ ok?: string; error?: string }>({});
-  const coopNames = useMemo(
-    () => new Map((data.data?.coops ?? []).map((c) => [c.id, c.name])),
-    [data.data],
-  );
+  const coopNames = new Map((data.data?.coops ?? []).map((c) => [c.id, c.name]));
 
   async function grant(cooperativeId: string) {
     try {
@@ -426,7 +466,8 @@ function Credit() {
             <thead>
               <tr>
                 <th scope="col">时间</th>
-                <th scope="col">机构</th>
+                <th scope="col">信用社</th>
+                <th scope="col">查询人</th>
                 <th scope="col">目的</th>
                 <th scope="col">结果</th>
               </tr>
@@ -435,7 +476,8 @@ function Credit() {
               {d.inquiries.map((i) => (
                 <tr key={i.id}>
                   <td>{beijing(i.at)}</td>
-                  <td>{coopNames.get(i.cooperativeId) ?? '信用社'}</td>
+                  <td>{i.cooperativeName || coopNames.get(i.cooperativeId) || '信用社'}</td>
+                  <td>{i.officerName || '信贷员'}</td>
                   <td>{i.purpose}</td>
                   <td>
                     {i.result === 'ok'

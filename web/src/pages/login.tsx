@@ -1,8 +1,9 @@
 /** Sign-in: a person by username and password; a counter by its terminal credentials, kept on the device. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { signInPerson, signInTerminal } from '../api';
+import { signInNotice, signInPerson, signInTerminal } from '../api';
 import { describeError } from '../messages';
 import { savedTerminal, saveTerminal, type Role } from '../session';
+import { useSignal } from '../signal';
 import { Alert, Field } from '../ui';
 
 export function LoginPage({
@@ -20,6 +21,7 @@ export function LoginPage({
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState('');
   const [busy, setBusy] = useState(false);
+  const notice = useSignal(signInNotice);
 
   // Switching the way of signing in puts the cursor in its first field (keyboard-only use).
   const first = useRef(true);
@@ -73,7 +75,7 @@ export function LoginPage({
       setFailure(
         code === 'unauthenticated'
           ? mode === 'person'
-            ? '用户名或密码不对，请重新输入。连续输错 5 次需等 1 分钟。'
+            ? '用户名或密码不对，请重新输入（账号被停用时也无法登录，请联系县中心）。连续输错 5 次需等 1 分钟。'
             : '终端编号或密钥不对，请向县中心核对。'
           : describeError(err),
       );
@@ -89,8 +91,10 @@ export function LoginPage({
       </p>
       {expired ? (
         <Alert kind="warn">
-          登录已过期，请重新登录。您刚才填写的内容已保存，登录后会自动恢复。
+          {notice ?? '登录已过期，请重新登录。'}您刚才填写的内容已保存，登录后会自动恢复。
         </Alert>
+      ) : notice ? (
+        <Alert kind="info">{notice}</Alert>
       ) : null}
       <div class="switch" role="group" aria-label="登录方式">
         <button type="button" aria-pressed={mode === 'person'} onClick={() => setMode('person')}>
