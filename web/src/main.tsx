@@ -15,6 +15,9 @@ import { CounterPage } from './pages/counter';
 import { HouseholdPage } from './pages/household';
 import { LoginPage } from './pages/login';
 import { OfficerPage } from './pages/officer';
+import { SupervisorPage, TownshipPage } from './pages/oversight';
+import { ServicePage } from './pages/service';
+import { RankingsPage, VolunteersPage } from './pages/volunteers';
 import { navigate, route, subPath } from './router';
 import { saveTerminal, session, setSession, type Role } from './session';
 import { Link } from './ui';
@@ -30,6 +33,8 @@ export const HOME: Partial<Record<string, string>> & Record<Role, string> = {
   terminal: '/counter',
   officer: '/officer',
   household: '/household',
+  township: '/township',
+  supervisor: '/supervisor',
 };
 
 const PAGES: {
@@ -44,7 +49,39 @@ const PAGES: {
   { prefix: '/household', roles: ['household'], page: HouseholdPage },
   { prefix: '/board', roles: ['clerk', 'council', 'admin', 'household'], page: BoardPage },
   { prefix: '/admin', roles: ['admin'], page: AdminPage },
+  // Issue 11: the volunteer service loop, the township station, supervisors, rankings.
+  { prefix: '/service', roles: ['household', 'clerk', 'township', 'admin'], page: ServicePage },
+  { prefix: '/township', roles: ['township'], page: TownshipPage },
+  { prefix: '/supervisor', roles: ['supervisor'], page: SupervisorPage },
+  { prefix: '/volunteers', roles: ['clerk', 'township', 'admin'], page: VolunteersPage },
+  {
+    prefix: '/rankings',
+    roles: ['clerk', 'council', 'household', 'township', 'supervisor', 'admin'],
+    page: RankingsPage,
+  },
 ];
+
+/** Links to the issue-11 pages in the header, per role. */
+const SERVICE_LINKS: Partial<Record<Role, { href: string; label: string }[]>> = {
+  household: [{ href: '/service', label: '志愿服务' }],
+  clerk: [
+    { href: '/service', label: '志愿服务' },
+    { href: '/volunteers', label: '志愿者' },
+  ],
+  council: [{ href: '/rankings', label: '考评指数' }],
+  township: [
+    { href: '/township', label: '实践所' },
+    { href: '/service/orders', label: '订单' },
+    { href: '/volunteers', label: '志愿者' },
+    { href: '/rankings', label: '考评指数' },
+  ],
+  supervisor: [{ href: '/rankings', label: '考评指数' }],
+  admin: [
+    { href: '/service/orders', label: '志愿服务' },
+    { href: '/volunteers', label: '志愿者' },
+    { href: '/rankings', label: '考评指数' },
+  ],
+};
 
 function signOut(): void {
   if (session.get()?.me.role === 'terminal') saveTerminal(null);
@@ -62,9 +99,14 @@ function Header({ role, name, wide }: { role: Role; name: string; wide: boolean 
         {ROLE_NAMES[role]}
         {name ? ` · ${name}` : ''}
       </span>
-      {BOARD_ROLES.includes(role) ? (
+      {BOARD_ROLES.includes(role) || SERVICE_LINKS[role] ? (
         <nav aria-label="其他页面">
-          <Link href="/board">红黑榜大屏</Link>
+          {BOARD_ROLES.includes(role) ? <Link href="/board">红黑榜大屏</Link> : null}
+          {(SERVICE_LINKS[role] ?? []).map((l) => (
+            <Link key={l.href} href={l.href}>
+              {l.label}
+            </Link>
+          ))}
         </nav>
       ) : null}
       <button type="button" class="link-button" onClick={signOut}>
