@@ -168,8 +168,8 @@ describe('issue-11 pages in a real browser (/app): the service loop, township, s
       expect(rated.status).to.equal('rated');
       expect(rated.stars).to.equal(5);
       await page.reload();
-      await page.waitForSelector('text=折算积分');
-      expect(await textOf(page, 'article.order')).to.contain('已为其家庭提交积分申报');
+      await page.waitForSelector('text=已为其家庭提交积分申报');
+      expect(await page.locator('text=已为其家庭提交积分申报').count()).to.equal(2);
       await review(page, 'service-rated');
       await context.close();
 
@@ -335,7 +335,7 @@ describe('issue-11 pages in a real browser (/app): the service loop, township, s
       expect(await textOf(page, '.alert-error')).to.contain('办理结果');
       await page.getByLabel('办理结果').first().fill('已到超市核对，账实相符');
       await page.getByRole('button', { name: '办结' }).first().click();
-      await page.waitForSelector('.alert-ok >> text=已办结');
+      await page.waitForSelector('.alert-ok >> text=已办结：已到超市核对，账实相符');
       const open = await http().get('/v1/oversight-flags?status=open').set(s.township.auth);
       expect(open.body.items).to.have.length(1);
 

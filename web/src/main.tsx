@@ -3,7 +3,7 @@
  * has its own page; everything it shows and changes goes through the same /v1 API integrators use.
  */
 import { render } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { sessionExpired } from './api';
 import { clearDrafts } from './drafts';
 import { ROLE_NAMES } from './messages';
@@ -15,15 +15,63 @@ import { CounterPage } from './pages/counter';
 import { HouseholdPage } from './pages/household';
 import { LoginPage } from './pages/login';
 import { OfficerPage } from './pages/officer';
-import { SupervisorPage, TownshipPage } from './pages/oversight';
-import { ServicePage } from './pages/service';
-import { RankingsPage, VolunteersPage } from './pages/volunteers';
 import { navigate, route, subPath } from './router';
 import { saveTerminal, session, setSession, type Role } from './session';
 import { Link } from './ui';
 
 const BOARD_ROLES: Role[] = ['clerk', 'council', 'household'];
 import { useSignal } from './signal';
+
+type PageComponent = (p: { path: string }) => preact.JSX.Element;
+
+/**
+ * A page loaded on demand, in a chunk of its own (web/build.mjs splits at import()): the pages of
+ * issue 11 (volunteer service, township station, supervisors, rankings) are not part of the first
+ * load of the counter or the other everyday pages.
+ */
+function lazyPage(load: () => Promise<PageComponent>): PageComponent {
+  let loaded: PageComponent | undefined;
+  return function LazyPage(p: { path: string }) {
+    const [state, setState] = useState<{ page?: PageComponent; failed?: boolean }>({
+      page: loaded,
+    });
+    useEffect(() => {
+      if (state.page) return;
+      load().then(
+        (page) => {
+          loaded = page;
+          setState({ page });
+        },
+        () => setState({ failed: true }),
+      );
+    }, [state.page, state.failed]);
+    if (state.page) {
+      const Page = state.page;
+      return <Page path={p.path} />;
+    }
+    if (state.failed)
+      return (
+        <div class="alert alert-error" role="alert">
+          页面没有读取成功，可能是网络中断。请检查网络后
+          <button type="button" class="link-button" onClick={() => setState({})}>
+            重新读取
+          </button>
+          。
+        </div>
+      );
+    return (
+      <p class="loading" role="status">
+        正在读取页面…
+      </p>
+    );
+  };
+}
+
+const ServicePage = lazyPage(() => import('./pages/service').then((m) => m.ServicePage));
+const TownshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.TownshipPage));
+const SupervisorPage = lazyPage(() => import('./pages/oversight').then((m) => m.SupervisorPage));
+const VolunteersPage = lazyPage(() => import('./pages/volunteers').then((m) => m.VolunteersPage));
+const RankingsPage = lazyPage(() => import('./pages/volunteers').then((m) => m.RankingsPage));
 
 /** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
 export const HOME: Partial<Record<string, string>> & Record<Role, string> = {

@@ -118,6 +118,7 @@ function Appeals() {
       }),
     );
   }, []);
+  const [done, setDone] = useState('');
   return (
     <Section
       title="本乡镇各村的扣分申诉"
@@ -132,9 +133,18 @@ function Appeals() {
       </p>
       {list.loading ? <Loading /> : null}
       {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      {done ? <Alert kind="ok">{done}</Alert> : null}
       {list.data && !list.data.length ? <Empty>没有待复核的申诉。</Empty> : null}
       {list.data?.map((a) => (
-        <AppealDecision key={a.id} a={a} village={villages.get(a.villageId)} onDone={list.reload} />
+        <AppealDecision
+          key={a.id}
+          a={a}
+          village={villages.get(a.villageId)}
+          onDone={(message) => {
+            setDone(message);
+            list.reload();
+          }}
+        />
       ))}
     </Section>
   );
@@ -147,7 +157,7 @@ function AppealDecision({
 }: {
   a: AppealCase & { name: string };
   village?: string;
-  onDone: () => void;
+  onDone: (message: string) => void;
 }) {
   const [d, set, clear] = useDraft(`township-appeal-${a.id}`, { comment: '' });
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
@@ -162,8 +172,10 @@ function AppealDecision({
         comment: d.comment.trim(),
       });
       clear();
-      setResult({ ok: outcome === 'upheld' ? '已认定申诉成立，扣分已撤销。' : '已驳回申诉。' });
-      onDone();
+      setResult({});
+      onDone(
+        `${a.name}：${outcome === 'upheld' ? '已认定申诉成立，扣分已撤销。' : '已驳回申诉。'}`,
+      );
     } catch (err) {
       setResult({
         error:
@@ -231,6 +243,8 @@ function Flags({ canResolve }: { canResolve?: boolean }) {
     () => get<{ items: Flag[] }>('/v1/oversight-flags', { status, limit: 100 }),
     [status],
   );
+  // A settled flag leaves the list of open ones: its message shows above the list.
+  const [done, setDone] = useState('');
   return (
     <Section
       title={canResolve ? '监督员反映的问题' : '我反映的问题'}
@@ -252,6 +266,7 @@ function Flags({ canResolve }: { canResolve?: boolean }) {
       />
       {list.loading ? <Loading /> : null}
       {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      {done ? <Alert kind="ok">{done}</Alert> : null}
       {list.data && !list.data.items.length ? <Empty>没有反映的问题。</Empty> : null}
       {list.data?.items.map((f) => (
         <FlagCard
@@ -259,7 +274,10 @@ function Flags({ canResolve }: { canResolve?: boolean }) {
           f={f}
           village={villages.get(f.villageId)}
           canResolve={canResolve}
-          onDone={list.reload}
+          onDone={(message) => {
+            setDone(message);
+            list.reload();
+          }}
         />
       ))}
     </Section>
@@ -275,7 +293,7 @@ function FlagCard({
   f: Flag;
   village?: string;
   canResolve?: boolean;
-  onDone: () => void;
+  onDone: (message: string) => void;
 }) {
   const [note, setNote] = useState('');
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
@@ -286,8 +304,8 @@ function FlagCard({
     }
     try {
       await post(`/v1/oversight-flags/${f.id}/resolution`, { note: note.trim() });
-      setResult({ ok: '已办结。' });
-      onDone();
+      setResult({});
+      onDone(`已办结：${note.trim()}`);
     } catch (err) {
       setResult({
         error:
@@ -697,11 +715,11 @@ interface Sale {
 }
 
 const MOVEMENT_KINDS: Record<string, string> = {
-  opening: '期初',
+  initial: '期初库存',
   restock: '进货',
-  redemption: '兑换',
-  reversal: '撤销兑换',
-  adjustment: '盘点调整',
+  take: '兑换出库',
+  give: '退回入库（兑换失败或撤销）',
+  void: '作废（未发生的出库）',
 };
 
 function Store() {

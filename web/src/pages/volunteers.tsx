@@ -119,7 +119,7 @@ function Volunteers({ path }: { path: string }) {
               <tbody>
                 {list.data.items.map((v) => (
                   <tr key={v.id}>
-                    <td>
+                    <td class="nowrap">
                       <Link href={`/volunteers/${v.id}`}>{v.name}</Link>
                     </td>
                     <td class="nowrap">{v.idNumberMasked}</td>
