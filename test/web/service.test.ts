@@ -185,6 +185,26 @@ describe('issue-11 pages in a real browser (/app): the service loop, township, s
       await council.context.close();
     });
 
+    it('a team member claims an open order of its category for the team (认领)', async () => {
+      const res = await orderVia(s, { detail: '帮忙代购药品' });
+      expect(res.status).to.equal(201);
+      const { page, context } = await newDevice(360);
+      await signIn(page, member.username, member.password, '/app/service/team');
+      await page.waitForSelector('text=帮忙代购药品');
+      // A member cannot read an order before it is the team's: the list row offers the claim.
+
+      await page.getByRole('button', { name: /认领/ }).click();
+      await page.waitForSelector('.alert-ok >> text=认领');
+      const o = await orderOf(s, res.body.id);
+      expect(o.status).to.equal('dispatched');
+      expect(o.teamId).to.equal(s.team.id);
+      expect(o.history.find((e: Json) => e.type === 'dispatched').byRole).to.equal('team_member');
+      // The claimed order now waits in the team's own list for its volunteers.
+      expect(await page.locator('text=接单：安排志愿者').count()).to.equal(1);
+      await review(page, 'service-claimed');
+      await context.close();
+    });
+
     it('the clerk registers a volunteer (only the masked ID number comes back), reads an hours record, and the teams', async () => {
       const { page, context } = await newDevice();
       await signIn(page, s.clerk.username, s.clerk.password);

@@ -428,6 +428,7 @@ export function OrderCard({
   initiallyOpen,
   onChanged,
   teams,
+  claimable,
 }: {
   row: OrderRow;
   names: Map<string, string>;
@@ -435,6 +436,11 @@ export function OrderCard({
   onChanged: () => void;
   /** The teams the viewer works for (a member, or the clerk for them). */
   teams?: TeamDetail[];
+  /**
+   * An open order a team member may claim: the member cannot read the order itself before it is
+   * the team's (the API answers 404), so the card offers the claim from the list row alone.
+   */
+  claimable?: boolean;
 }) {
   const [open, setOpen] = useState(Boolean(initiallyOpen) || notices.has(row.id));
   return (
@@ -452,10 +458,30 @@ export function OrderCard({
         <p class="meta">{beijing(row.timeoutAt)} 前无人接单，将转乡镇实践所处理。</p>
       ) : null}
       {row.status === 'escalated' ? <p class="meta">已超时，现由乡镇实践所派单。</p> : null}
-      <button type="button" class="link-button" aria-expanded={open} onClick={() => setOpen(!open)}>
-        {open ? '收起' : '查看进度和办理'}
-      </button>
-      {open ? <OrderDetail id={row.id} names={names} onChanged={onChanged} teams={teams} /> : null}
+      {claimable && teams?.length && !isStation(me()) ? (
+        <ClaimForm
+          o={row}
+          teams={teams}
+          onDone={(message) => {
+            if (message) notices.set(row.id, message);
+            onChanged();
+          }}
+        />
+      ) : (
+        <>
+          <button
+            type="button"
+            class="link-button"
+            aria-expanded={open}
+            onClick={() => setOpen(!open)}
+          >
+            {open ? '收起' : '查看进度和办理'}
+          </button>
+          {open ? (
+            <OrderDetail id={row.id} names={names} onChanged={onChanged} teams={teams} />
+          ) : null}
+        </>
+      )}
     </article>
   );
 }
@@ -678,7 +704,7 @@ function ClaimForm({
   teams,
   onDone,
 }: {
-  o: Order;
+  o: OrderRow;
   teams: TeamDetail[];
   onDone: (message?: string) => void;
 }) {
@@ -997,6 +1023,7 @@ function TeamWork() {
         {open.data && !open.data.items.length ? <Empty>没有本队可以认领的订单。</Empty> : null}
         {open.data?.items.map((o) => (
           <OrderCard
+            claimable
             key={o.id}
             row={o}
             names={names}
