@@ -177,7 +177,9 @@ describe('issue-11 pages in a real browser (/app): the service loop, township, s
       // policy: rated hours still go to a vote).
       const council = await newDevice();
       await signIn(council.page, s.council[0]!.username, s.council[0]!.password);
-      await council.page.waitForSelector('article.item');
+      // Names come with the village's households, read beside the queue.
+      await council.page.waitForSelector('article.item >> text=王建国');
+      await council.page.waitForSelector('article.item >> text=李秀英');
       const queue = await council.page.locator('main').innerText();
       expect(queue).to.contain('志愿服务');
       expect(queue).to.contain('王建国');
@@ -239,6 +241,22 @@ describe('issue-11 pages in a real browser (/app): the service loop, township, s
       await page.getByRole('button', { name: '队员和加入退出记录' }).first().click();
       await page.waitForSelector('text=加入和退出记录');
       await review(page, 'teams');
+      await context.close();
+    });
+    it('the clerk records a household’s lineage and relatives (the roster behind the 人情分 report)', async () => {
+      const { page, context } = await newDevice(360);
+      await signIn(page, s.clerk.username, s.clerk.password);
+      await page.getByRole('link', { name: '亲属关系' }).click();
+      await page.selectOption('select[name=kinHousehold]', s.households[0]!.id);
+      await page.fill('input[name=lineage]', '王氏二房');
+      await page.fill('input[name=kinFilter]', '李秀英');
+      await page.locator('label.check', { hasText: '李秀英' }).locator('input').check();
+      await review(page, 'kinship');
+      await page.getByRole('button', { name: '保存' }).click();
+      await page.waitForSelector('.alert-ok >> text=已保存');
+      const k = await http().get(`/v1/households/${s.households[0]!.id}/kinship`).set(s.clerk.auth);
+      expect(k.body.lineage).to.equal('王氏二房');
+      expect(k.body.relatedHouseholdIds).to.deep.equal([s.households[1]!.id]);
       await context.close();
     });
   });

@@ -71,6 +71,7 @@ const ServicePage = lazyPage(() => import('./pages/service').then((m) => m.Servi
 const TownshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.TownshipPage));
 const SupervisorPage = lazyPage(() => import('./pages/oversight').then((m) => m.SupervisorPage));
 const VolunteersPage = lazyPage(() => import('./pages/volunteers').then((m) => m.VolunteersPage));
+const KinshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.KinshipPage));
 const RankingsPage = lazyPage(() => import('./pages/volunteers').then((m) => m.RankingsPage));
 
 /** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
@@ -102,6 +103,7 @@ const PAGES: {
   { prefix: '/township', roles: ['township'], page: TownshipPage },
   { prefix: '/supervisor', roles: ['supervisor'], page: SupervisorPage },
   { prefix: '/volunteers', roles: ['clerk', 'township', 'admin'], page: VolunteersPage },
+  { prefix: '/kinship', roles: ['clerk'], page: KinshipPage },
   {
     prefix: '/rankings',
     roles: ['clerk', 'council', 'household', 'township', 'supervisor', 'admin'],
@@ -115,6 +117,7 @@ const SERVICE_LINKS: Partial<Record<Role, { href: string; label: string }[]>> = 
   clerk: [
     { href: '/service', label: '志愿服务' },
     { href: '/volunteers', label: '志愿者' },
+    { href: '/kinship', label: '亲属关系' },
   ],
   council: [{ href: '/rankings', label: '考评指数' }],
   township: [

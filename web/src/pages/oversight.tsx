@@ -8,7 +8,7 @@
  *   (flags go to the township); the concentration report. No button here writes points.
  */
 import { useMemo, useState } from 'preact/hooks';
-import { ApiError, get, post } from '../api';
+import { api, ApiError, get, post } from '../api';
 import { useDraft } from '../drafts';
 import { beijing, pts, todayCst } from '../format';
 import { describeError, ENTRY_TYPES } from '../messages';
@@ -897,5 +897,134 @@ function FlagForm({ target, label }: { target: Record<string, unknown>; label: s
       {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
       {result.error ? <Alert kind="error">{result.error}</Alert> : null}
     </>
+  );
+}
+
+// ------------------------------------------------------------------------------------------
+// 亲属关系 (the roster behind the 人情分 report), kept by the clerk
+
+interface Kinship {
+  householdId: string;
+  lineage: string | null;
+  relatedHouseholdIds: string[];
+  updatedAt: string | null;
+}
+
+/** At most this many linked households per household (the API's limit). */
+const RELATED_MAX = 30;
+
+export function KinshipPage() {
+  const households = useLoad(() => loadVillageHouseholds(), []);
+  const [id, setId] = useState('');
+  return (
+    <>
+      <h1>亲属关系登记</h1>
+      <p class="lead">
+        登记各户的宗族（姓氏支系）和有亲属关系的农户。“人情分分析”据此判断评议员的同意票是否集中落在自家亲属或同一宗族身上。
+      </p>
+      <Section title="选择农户">
+        {households.error ? <Alert kind="error">{describeError(households.error)}</Alert> : null}
+        <Select
+          label="农户"
+          name="kinHousehold"
+          value={id}
+          onValue={setId}
+          placeholder="请选择农户"
+          options={(households.data ?? []).map((h) => ({
+            value: h.id,
+            label: `${h.head}（${h.cardNo}）`,
+          }))}
+        />
+      </Section>
+      {id && households.data ? <KinshipForm key={id} id={id} households={households.data} /> : null}
+    </>
+  );
+}
+
+function KinshipForm({ id, households }: { id: string; households: Household[] }) {
+  const current = useLoad(() => get<Kinship>(`/v1/households/${id}/kinship`), [id]);
+  const [lineage, setLineage] = useState<string | undefined>(undefined);
+  const [related, setRelated] = useState<string[] | undefined>(undefined);
+  const [filter, setFilter] = useState('');
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  if (current.loading && !current.data) return <Loading />;
+  if (current.error) return <Alert kind="error">{describeError(current.error)}</Alert>;
+  const k = current.data!;
+  const line = lineage ?? k.lineage ?? '';
+  const linked = related ?? k.relatedHouseholdIds;
+  const head = households.find((h) => h.id === id)?.head ?? '';
+  const name = new Map(households.map((h) => [h.id, `${h.head}（${h.cardNo}）`]));
+  const others = households.filter(
+    (h) =>
+      h.id !== id &&
+      (!filter.trim() ||
+        h.head.includes(filter.trim()) ||
+        h.cardNo.toLowerCase().includes(filter.trim().toLowerCase())),
+  );
+  async function save() {
+    if (linked.length > RELATED_MAX) {
+      setResult({ error: `最多关联 ${RELATED_MAX} 户，请去掉一些。` });
+      return;
+    }
+    try {
+      await api(`/v1/households/${id}/kinship`, {
+        method: 'PUT',
+        body: { lineage: line.trim() || null, relatedHouseholdIds: linked },
+      });
+      setResult({ ok: `已保存 ${head} 户的亲属关系。` });
+      current.reload();
+    } catch (err) {
+      setResult({
+        error: describeError(err, { lineage: '宗族', relatedHouseholdIds: '有亲属关系的农户' }),
+      });
+    }
+  }
+  return (
+    <Section title={`${head} 户的亲属关系`}>
+      {k.updatedAt ? <p class="meta">上次登记于 {beijing(k.updatedAt)}</p> : null}
+      <Field
+        label="宗族（姓氏支系）"
+        name="lineage"
+        value={line}
+        onValue={setLineage}
+        hint="如：王氏二房。不清楚可不填。"
+      />
+      <p>
+        已关联 {linked.length} 户
+        {linked.length ? `：${linked.map((x) => name.get(x) ?? '农户').join('、')}` : ''}
+      </p>
+      <Field
+        label="查找农户（姓名或卡号）"
+        name="kinFilter"
+        type="search"
+        value={filter}
+        onValue={setFilter}
+      />
+      <fieldset class="checks">
+        <legend>有亲属关系的农户（可多选，最多 {RELATED_MAX} 户）</legend>
+        {others.slice(0, 60).map((h) => (
+          <label key={h.id} class="check">
+            <input
+              type="checkbox"
+              name="related"
+              checked={linked.includes(h.id)}
+              onChange={(e) => {
+                const on = (e.currentTarget as HTMLInputElement).checked;
+                setRelated(on ? [...linked, h.id] : linked.filter((x) => x !== h.id));
+              }}
+            />{' '}
+            {h.head}（{h.cardNo}）
+          </label>
+        ))}
+        {others.length > 60 ? <p class="hint">只列出前 60 户，请用上面的查找缩小范围。</p> : null}
+      </fieldset>
+      <div class="buttons">
+        <button type="button" class="primary" onClick={save}>
+          保存
+        </button>
+      </div>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+    </Section>
   );
 }
