@@ -1,4 +1,6 @@
-// Builds the pages (web/src) into dist/web: one hashed JS bundle and one hashed CSS file under
+// Builds the pages (web/src) into dist/web: one hashed JS entry (with the chunks it loads on
+// demand: pages of rarely used roles are split off with import(), so the counter's first load
+// does not carry them) and one hashed CSS file under
 // /app/assets (cached for a year: a new build has new names), index.html (never cached), and a
 // gzip and a brotli copy of each, so the service sends precompressed files without compressing
 // per request. Plain Node + esbuild, like tools/bootstrap.mjs which calls it when the sources
@@ -51,6 +53,8 @@ export async function buildWeb({ outDir = WEB_OUT } = {}) {
   const result = await build({
     entryPoints: [path.join(WEB_SRC, 'main.tsx'), path.join(WEB_SRC, 'app.css')],
     bundle: true,
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
     minify: true,
     format: 'esm',
     target: 'es2020',
@@ -61,8 +65,15 @@ export async function buildWeb({ outDir = WEB_OUT } = {}) {
     outdir: 'out',
     logLevel: 'silent',
   });
-  const js = result.outputFiles.find((f) => f.path.endsWith('.js')).contents;
+  // The entry is named by its own hash (nothing imports it); the chunks keep esbuild's names,
+  // which the entry and the other chunks import by (esbuild hashes a chunk's content into its name).
+  const js = result.outputFiles.find((f) => path.basename(f.path) === 'main.js').contents;
   const css = result.outputFiles.find((f) => f.path.endsWith('.css')).contents;
+  const chunks = Object.fromEntries(
+    result.outputFiles
+      .filter((f) => path.basename(f.path).startsWith('chunk-'))
+      .map((f) => [`assets/${path.basename(f.path)}`, f.contents]),
+  );
   const jsName = `app-${hash(js)}.js`;
   const cssName = `app-${hash(css)}.css`;
   const html = Buffer.from(
@@ -86,7 +97,12 @@ export async function buildWeb({ outDir = WEB_OUT } = {}) {
   );
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(path.join(outDir, 'assets'), { recursive: true });
-  const files = { [`assets/${jsName}`]: js, [`assets/${cssName}`]: css, 'index.html': html };
+  const files = {
+    [`assets/${jsName}`]: js,
+    [`assets/${cssName}`]: css,
+    ...chunks,
+    'index.html': html,
+  };
   const sizes = {};
   for (const [name, bytes] of Object.entries(files)) {
     const file = path.join(outDir, name);

@@ -3,7 +3,7 @@
  * has its own page; everything it shows and changes goes through the same /v1 API integrators use.
  */
 import { render } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { sessionExpired } from './api';
 import { clearDrafts } from './drafts';
 import { ROLE_NAMES } from './messages';
@@ -22,8 +22,68 @@ import { Link } from './ui';
 
 const BOARD_ROLES: Role[] = ['clerk', 'council', 'household'];
 /** Accounts with a password of their own (修改密码); a counter signs in with terminal credentials. */
-const PERSON_ROLES: Role[] = ['admin', 'clerk', 'council', 'officer', 'household'];
+const PERSON_ROLES: Role[] = [
+  'admin',
+  'clerk',
+  'council',
+  'officer',
+  'household',
+  'township',
+  'supervisor',
+];
 import { useSignal } from './signal';
+
+type PageComponent = (p: { path: string }) => preact.JSX.Element;
+
+/**
+ * A page loaded on demand, in a chunk of its own (web/build.mjs splits at import()): the pages of
+ * issue 11 (volunteer service, township station, supervisors, rankings) are not part of the first
+ * load of the counter or the other everyday pages.
+ */
+function lazyPage(load: () => Promise<PageComponent>): PageComponent {
+  let loaded: PageComponent | undefined;
+  return function LazyPage(p: { path: string }) {
+    const [state, setState] = useState<{ page?: PageComponent; failed?: boolean }>({
+      page: loaded,
+    });
+    useEffect(() => {
+      if (state.page) return;
+      load().then(
+        (page) => {
+          loaded = page;
+          setState({ page });
+        },
+        () => setState({ failed: true }),
+      );
+    }, [state.page, state.failed]);
+    if (state.page) {
+      const Page = state.page;
+      return <Page path={p.path} />;
+    }
+    if (state.failed)
+      return (
+        <div class="alert alert-error" role="alert">
+          页面没有读取成功，可能是网络中断。请检查网络后
+          <button type="button" class="link-button" onClick={() => setState({})}>
+            重新读取
+          </button>
+          。
+        </div>
+      );
+    return (
+      <p class="loading" role="status">
+        正在读取页面…
+      </p>
+    );
+  };
+}
+
+const ServicePage = lazyPage(() => import('./pages/service').then((m) => m.ServicePage));
+const TownshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.TownshipPage));
+const SupervisorPage = lazyPage(() => import('./pages/oversight').then((m) => m.SupervisorPage));
+const VolunteersPage = lazyPage(() => import('./pages/volunteers').then((m) => m.VolunteersPage));
+const KinshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.KinshipPage));
+const RankingsPage = lazyPage(() => import('./pages/volunteers').then((m) => m.RankingsPage));
 
 /** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
 export const HOME: Partial<Record<string, string>> & Record<Role, string> = {
@@ -33,6 +93,8 @@ export const HOME: Partial<Record<string, string>> & Record<Role, string> = {
   terminal: '/counter',
   officer: '/officer',
   household: '/household',
+  township: '/township',
+  supervisor: '/supervisor',
 };
 
 const PAGES: {
@@ -48,7 +110,41 @@ const PAGES: {
   { prefix: '/board', roles: ['clerk', 'council', 'admin', 'household'], page: BoardPage },
   { prefix: '/admin', roles: ['admin'], page: AdminPage },
   { prefix: '/password', roles: PERSON_ROLES, page: PasswordPage },
+  // Issue 11: the volunteer service loop, the township station, supervisors, rankings.
+  { prefix: '/service', roles: ['household', 'clerk', 'township', 'admin'], page: ServicePage },
+  { prefix: '/township', roles: ['township'], page: TownshipPage },
+  { prefix: '/supervisor', roles: ['supervisor'], page: SupervisorPage },
+  { prefix: '/volunteers', roles: ['clerk', 'township', 'admin'], page: VolunteersPage },
+  { prefix: '/kinship', roles: ['clerk'], page: KinshipPage },
+  {
+    prefix: '/rankings',
+    roles: ['clerk', 'council', 'household', 'township', 'supervisor', 'admin'],
+    page: RankingsPage,
+  },
 ];
+
+/** Links to the issue-11 pages in the header, per role. */
+const SERVICE_LINKS: Partial<Record<Role, { href: string; label: string }[]>> = {
+  household: [{ href: '/service', label: '志愿服务' }],
+  clerk: [
+    { href: '/service', label: '志愿服务' },
+    { href: '/volunteers', label: '志愿者' },
+    { href: '/kinship', label: '亲属关系' },
+  ],
+  council: [{ href: '/rankings', label: '考评指数' }],
+  township: [
+    { href: '/township', label: '实践所' },
+    { href: '/service/orders', label: '订单' },
+    { href: '/volunteers', label: '志愿者' },
+    { href: '/rankings', label: '考评指数' },
+  ],
+  supervisor: [{ href: '/rankings', label: '考评指数' }],
+  admin: [
+    { href: '/service/orders', label: '志愿服务' },
+    { href: '/volunteers', label: '志愿者' },
+    { href: '/rankings', label: '考评指数' },
+  ],
+};
 
 function signOut(): void {
   if (session.get()?.me.role === 'terminal') saveTerminal(null);
@@ -70,6 +166,11 @@ function Header({ role, name, wide }: { role: Role; name: string; wide: boolean 
         <nav aria-label="其他页面">
           <Link href={HOME[role]}>首页</Link>
           {BOARD_ROLES.includes(role) ? <Link href="/board">红黑榜大屏</Link> : null}
+          {(SERVICE_LINKS[role] ?? []).map((l) => (
+            <Link key={l.href} href={l.href}>
+              {l.label}
+            </Link>
+          ))}
           <Link href="/password">修改密码</Link>
         </nav>
       ) : null}

@@ -5,7 +5,8 @@
  */
 import { signal } from './signal';
 
-export type Role = 'admin' | 'clerk' | 'council' | 'terminal' | 'officer' | 'household';
+export type Role =
+  'admin' | 'clerk' | 'council' | 'terminal' | 'officer' | 'household' | 'township' | 'supervisor';
 
 export interface Me {
   id: string;
@@ -15,6 +16,11 @@ export interface Me {
   householdId?: string;
   cooperativeId?: string;
   storeId?: string;
+  /** A township station's township, and the villages it acts for. */
+  townshipId?: string;
+  villageIds?: string[];
+  /** A login linked to a registered volunteer (a team member). */
+  volunteerId?: string;
 }
 
 export interface Session {
