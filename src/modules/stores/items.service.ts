@@ -25,6 +25,7 @@ import {
   type StockMovementDoc,
 } from './items.model';
 import type { StoreDoc } from './stores.model';
+import { ConfigCache } from '../../platform/config-cache';
 
 const stock = new AppendChain<StockMovementDoc>(StockMovement, 'stock');
 
@@ -167,14 +168,23 @@ export async function findItemBySku(storeId: string, sku: string): Promise<ItemD
 }
 
 /** Items of a store by sku, for pricing a basket (by `_id`). */
+/** Items and their prices by id, cached (platform/config-cache.ts: a new price is seen at once). */
+const cachedItems = new ConfigCache<ItemDoc>('store items');
+
 export async function findItemsBySkus(
   storeId: string,
   skus: string[],
 ): Promise<Map<string, ItemDoc>> {
-  const docs = await Item.find({ _id: { $in: skus.map((sku) => itemIdOf(storeId, sku)) } }).lean<
-    ItemDoc[]
-  >();
-  return new Map(docs.filter((d) => d.storeId === storeId).map((d) => [d.sku, d]));
+  // One cached `_id` read per item (no `$in`: FerretDB scans for anything but a lone `_id`).
+  const docs = await Promise.all(
+    skus.map((sku) => {
+      const id = itemIdOf(storeId, sku);
+      return cachedItems.get(id, async () => (await Item.findById(id).lean<ItemDoc>()) ?? undefined);
+    }),
+  );
+  return new Map(
+    docs.filter((d): d is ItemDoc => d !== undefined && d.storeId === storeId).map((d) => [d.sku, d]),
+  );
 }
 
 export async function listItems(p: Principal, storeId: string): Promise<ItemView[]> {
