@@ -171,17 +171,34 @@ export class AppendChain<L extends ChainLink> {
     }
   }
 
-  /** Moves the hint forward; a stale write that moves it back is harmless (walk forward). */
+  /**
+   * Moves the stored hint, by lone `_id` (FerretDB scans for `seq: {$lt}`). Another process's
+   * slower write may move it back; that is harmless (the walk goes forward from it).
+   */
   private async advanceHint(chain: string, seq: number): Promise<void> {
     try {
       await ChainHead.updateOne(
-        { _id: `${this.kind}|${chain}`, seq: { $lt: seq } },
+        { _id: `${this.kind}|${chain}` },
         { $set: { seq, updatedAt: new Date() } },
         { upsert: true },
       );
     } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err; // the hint is already at or past seq
+      if (!isDuplicateKeyError(err)) throw err; // two first upserts at once: either value will do
     }
+  }
+
+  /**
+   * Heads held in memory: the link this process last appended or read at a chain's head. Never
+   * ahead of the chain (links are never deleted); a stale one only costs a retry (the insert at
+   * its seq + 1 is refused by `_id`), and a refusal built on one is checked against the chain.
+   */
+  private readonly heads = new Map<string, L>();
+  private static readonly HEADS_MAX = 50_000;
+  private remember(chain: string, link: L | undefined): void {
+    this.heads.delete(chain);
+    if (!link) return;
+    this.heads.set(chain, link);
+    if (this.heads.size > AppendChain.HEADS_MAX) this.heads.delete(this.heads.keys().next().value!);
   }
 
   /**
@@ -201,9 +218,22 @@ export class AppendChain<L extends ChainLink> {
       // redemption) finds its link here instead of building on a head that already holds it.
       const appended = waited ? await this.findBySource(source) : undefined;
       if (appended) return { link: appended, created: false };
+      let fromChain = false;
       for (let attempt = 1; attempt <= APPEND_ATTEMPTS_MAX; attempt++) {
-        const head = await this.head(chain);
-        const payload = build(head);
+        const hinted = fromChain ? undefined : this.heads.get(chain);
+        const head = hinted ?? (await this.head(chain));
+        if (!hinted) {
+          fromChain = true;
+          this.remember(chain, head);
+        }
+        let payload: LinkPayload<L>;
+        try {
+          payload = build(head);
+        } catch (err) {
+          if (!hinted) throw err;
+          fromChain = true; // refuse only on the chain's word, not on a hint that may be behind
+          continue;
+        }
         const seq = (head?.seq ?? 0) + 1;
         const link = {
           ...payload,
@@ -224,9 +254,14 @@ export class AppendChain<L extends ChainLink> {
           const slotTaken = await this.byId(link._id);
           const appended = await this.findBySource(source, !slotTaken);
           if (appended) return { link: appended, created: false };
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+          this.heads.delete(chain);
+          // A stale hint costs one retry from the chain; a race with another writer backs off.
+          if (hinted === undefined)
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+          fromChain = true;
           continue;
         }
+        this.remember(chain, link);
         await this.writePointer(source, link._id);
         await this.advanceHint(chain, seq);
         return { link, created: true };

@@ -63,6 +63,7 @@ import canonicalize from 'canonicalize';
 import { Types } from 'mongoose';
 import { AppendChain } from '../../platform/append-chain';
 import { clock } from '../../platform/clock';
+import { ConfigCache } from '../../platform/config-cache';
 import {
   DomainError,
   forbidden,
@@ -332,13 +333,16 @@ async function dropKey(claimId: string, redemptionId: string): Promise<void> {
   await Inflight.deleteOne({ _id: redemptionId });
 }
 
+/** Card number → household, in process too (config-cache; checked against the household anyway). */
+const cardLookups = new ConfigCache<CardLookupDoc>('card lookups');
+
 /**
  * The household behind a card, by `_id` look-ups: a cache from card number to household that is
  * checked against the household itself on every use, falling back to the households module's
  * search (a scan on FerretDB) when the cache is empty or stale.
  */
 export async function householdOfCard(cardNo: string) {
-  const cached = await CardLookup.findById(cardNo).lean<CardLookupDoc>();
+  const cached = await cardLookups.get(cardNo, async () => (await CardLookup.findById(cardNo).lean<CardLookupDoc>()) ?? undefined);
   if (cached) {
     const h = await findHousehold(cached.householdId);
     if (h && h.cardNo === cardNo) return h;
@@ -725,15 +729,17 @@ async function redeemClaimed(
     return response;
   }
 
+  let r: RedemptionDoc;
   try {
-    await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
+    // What was inserted is what is stored: no read back.
+    const [created] = await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
+    r = created!.toObject() as RedemptionDoc;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.
     await dropKey(claim._id, rid);
     throw abandonedError();
   }
-  const r = (await Redemption.findById(rid).lean<RedemptionDoc>())!;
   assert.ok(isFull(r));
   await stepDone('recorded', rid);
   return carryOut(r);
