@@ -81,11 +81,15 @@ interface Cached<T> {
   at: number;
 }
 
-/** One kind of configuration, by `_id`. Missing documents are cached too (as undefined). */
+/** One kind of configuration, by `_id`. Missing documents are cached too (as undefined) unless told not to. */
 export class ConfigCache<T> {
   private readonly entries = new Map<string, Cached<T>>();
 
-  constructor(readonly name: string) {
+  constructor(
+    readonly name: string,
+    /** Whether a missing document is remembered too (false: a miss is read again next time). */
+    private readonly cacheMissing = true,
+  ) {
     caches.add(this as ConfigCache<unknown>);
   }
 
@@ -101,6 +105,7 @@ export class ConfigCache<T> {
     if (hit && hit.epoch === epoch && Date.now() - hit.at < CONFIG_TTL_MS) return hit.value;
     const value = await load();
     this.entries.delete(id);
+    if (value === undefined && !this.cacheMissing) return value;
     // Stored under the epoch read before the load: a change during the load leaves it stale,
     // and the next read (under the new epoch) loads again.
     this.entries.set(id, { value, epoch, at: Date.now() });

@@ -231,8 +231,8 @@ export function forgetHeadHints(): void {
  * checked against the entry it names (two `_id` reads). Whether an entry follows it is left to
  * the insert: the unique index refuses a seq that is taken, and the retry reads the chain.
  */
-async function headForWrite(householdId: string): Promise<EntryDoc | EntryView | undefined | null> {
-  const hint = headHints.get(householdId);
+async function headForWrite(householdId: string, skipHint: boolean): Promise<EntryDoc | EntryView | undefined | null> {
+  const hint = skipHint ? undefined : headHints.get(householdId);
   if (hint) return hint;
   const cached = await Account.findById(householdId).lean<AccountDoc>();
   if (!cached || cached.seq <= 0) return null;
@@ -276,11 +276,14 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
   }
 
   return inHouseholdQueue(input.householdId, async () => {
-    // A hint (or a checked account cache) first; after a refused insert or a shortfall, the chain.
+    // The hint first, then the account cache (checked), then the chain: a refused insert or a
+    // shortfall moves one stage on (the account cache was likely written by the other writer).
     let fromChain = false;
+    let skipHint = false;
     for (let attempt = 1; attempt <= POST_ATTEMPTS_MAX; attempt++) {
       let head: EntryDoc | EntryView | undefined;
-      const hinted = fromChain ? null : await headForWrite(input.householdId);
+      const hinted = fromChain ? null : await headForWrite(input.householdId, skipHint);
+      const fromHint = !fromChain && !skipHint && headHints.has(input.householdId);
       if (hinted !== null) head = hinted;
       else {
         fromChain = true;
@@ -325,9 +328,11 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
         const holder = await entryAt(input.householdId, seq);
         if (holder && (holder.sourceType !== input.source.type || holder.sourceId !== input.source.id)) {
           headHints.delete(input.householdId);
-          // A stale hint costs one retry from the chain; a race with another writer backs off.
+          // A stale hint costs a retry from the account cache, then from the chain; a race with
+          // another writer backs off.
           if (fromChain) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
-          fromChain = true;
+          if (fromHint) skipHint = true;
+          else fromChain = true;
           continue;
         }
         const posted = holder ? toEntryView(holder) : await findBySource(input.source);

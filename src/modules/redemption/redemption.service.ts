@@ -334,7 +334,7 @@ async function dropKey(claimId: string, redemptionId: string): Promise<void> {
 }
 
 /** Card number → household, in process too (config-cache; checked against the household anyway). */
-const cardLookups = new ConfigCache<CardLookupDoc>('card lookups');
+const cardLookups = new ConfigCache<CardLookupDoc>('card lookups', false);
 
 /**
  * The household behind a card, by `_id` look-ups: a cache from card number to household that is
