@@ -16,8 +16,8 @@
  *
  * Reads go by `_id` only, because FerretDB 1.x answers any other filter by scanning the whole
  * collection (measured: 2 ms by _id, 68 ms by an indexed field at 2,000 documents). So the head
- * is found from a hint (`chain_heads`, written after the link, never ahead of the chain) by
- * walking forward `<chain>#<seq+1>` until none exists, and a source's link is found through a
+ * is found from a hint (held in memory per process; `chain_heads`, written after every eighth
+ * link, never ahead of the chain) by walking forward `<chain>#<seq+1>` until none exists, and a source's link is found through a
  * pointer (`chain_sources`, written after the link). Both are caches: a missing or lagging one
  * costs a few look-ups or, after a crash between link and pointer, one scan by source.
  */
@@ -84,6 +84,9 @@ const ChainSource = cacheModel<ChainSourceDoc>('ChainSource', 'chain_sources', {
   _id: { type: String, required: true },
   linkId: { type: String, required: true },
 });
+
+/** Links between writes of the stored head hint (`chain_heads`). */
+const HINT_EVERY = 8;
 
 /** Attempts before an append under extreme contention gives up with 503. */
 const APPEND_ATTEMPTS_MAX = 200;
@@ -209,8 +212,14 @@ export class AppendChain<L extends ChainLink> {
     chain: string,
     source: { type: string; id: string },
     build: (head: L | undefined) => LinkPayload<L>,
+    /**
+     * `fresh`: the caller has not appended under this source before (a redemption's own take,
+     * under the id its request just claimed), so the look-up by source up front is skipped. C2
+     * still holds: the source index refuses a second link and the first one is returned.
+     */
+    opts: { fresh?: boolean } = {},
   ): Promise<AppendResult<L>> {
-    const existing = await this.findBySource(source);
+    const existing = opts.fresh ? undefined : await this.findBySource(source);
     if (existing) return { link: existing, created: false };
     const waited = this.queues.has(chain);
     return this.inQueue(chain, async () => {
@@ -263,7 +272,9 @@ export class AppendChain<L extends ChainLink> {
         }
         this.remember(chain, link);
         await this.writePointer(source, link._id);
-        await this.advanceHint(chain, seq);
+        // The stored hint every HINT_EVERY links: a process without the head in memory walks
+        // at most that many `_id` look-ups past it.
+        if (seq % HINT_EVERY === 0) await this.advanceHint(chain, seq);
         return { link, created: true };
       }
       throw new DomainError('unavailable', 'This record is busy; retry shortly.');

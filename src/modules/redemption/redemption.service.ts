@@ -224,9 +224,12 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
   const deadline = Date.now() + redemptionTuning.inFlightWaitMs;
   let pollMs = 10;
   let generation = 0;
+  // A new key is the common case: claim it first and look only when the claim is refused.
+  let look = false;
   for (;;) {
     const claimId = `${counter.terminalId}:${key}#${generation}`;
-    const existing = await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>();
+    const existing = look ? await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>() : null;
+    look = true;
     if (existing?.status === 'dropped') {
       generation++; // that attempt spent nothing and is over: the key's next generation is free
       continue;
@@ -471,6 +474,7 @@ async function takeAllowance(r: FullRedemption): Promise<TakeResult> {
       }
       return { kind: 'take', delta: r.points, usedAfter: used + r.points };
     },
+    { fresh: true }, // the request's own take under the redemption id it claimed
   );
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: link.delta };
 }

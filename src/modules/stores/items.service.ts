@@ -104,14 +104,20 @@ async function appendMovement(
   kind: MovementKind,
   delta: number,
   reason?: string,
+  opts: { fresh?: boolean } = {},
 ) {
-  return stock.append(itemId, source, (head) => {
-    const before = head?.stockAfter ?? 0;
-    const after = before + delta;
-    if (after < 0)
-      throw new DomainError('out_of_stock', 'Not enough stock.', { available: before });
-    return { kind, delta, stockAfter: after, ...(reason ? { reason } : {}) };
-  });
+  return stock.append(
+    itemId,
+    source,
+    (head) => {
+      const before = head?.stockAfter ?? 0;
+      const after = before + delta;
+      if (after < 0)
+        throw new DomainError('out_of_stock', 'Not enough stock.', { available: before });
+      return { kind, delta, stockAfter: after, ...(reason ? { reason } : {}) };
+    },
+    opts,
+  );
 }
 
 export interface NewItem {
@@ -284,7 +290,10 @@ export async function takeStock(
   qty: number,
 ): Promise<TakeResult> {
   assert.ok(Number.isSafeInteger(qty) && qty > 0);
-  const { link } = await appendMovement(itemId, takeSource(redemptionId, itemId), 'take', -qty);
+  // The request's own take under the redemption id it claimed: nothing to look up first.
+  const { link } = await appendMovement(itemId, takeSource(redemptionId, itemId), 'take', -qty, undefined, {
+    fresh: true,
+  });
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: -link.delta };
 }
 
