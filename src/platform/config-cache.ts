@@ -12,8 +12,9 @@
  *   round trip). A value read under another epoch is read again.
  * So a disabled user, a revoked terminal, a new price or a changed village policy is seen by the
  * next request in every process. A write that bypasses the models (a hand edit in the database)
- * is seen within `CONFIG_TTL_MS`, the most any value lives. Without Redis (the CLI, scripts) the
- * cache is off and every read goes to the database.
+ * or by a process without Redis (the CLI, scripts: their cache is off, every read goes to the
+ * database, and their writes raise no epoch) is seen within `CONFIG_TTL_MS`, the most any value
+ * lives.
  */
 import type { Redis } from 'ioredis';
 import type { Schema } from 'mongoose';
@@ -75,6 +76,21 @@ export async function configChanged(): Promise<void> {
   clearConfigCaches();
 }
 
+/**
+ * A copy of a cached value for one caller: plain objects and arrays are copied (so a caller that
+ * changes what it got cannot change what others get), anything else (ObjectId, Date) is shared,
+ * being treated as immutable.
+ */
+function copyOf<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(copyOf) as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = copyOf(v);
+    return out as T;
+  }
+  return value;
+}
+
 interface Cached<T> {
   value: T | undefined;
   epoch: string;
@@ -102,13 +118,13 @@ export class ConfigCache<T> {
     const epoch = await currentEpoch();
     if (epoch === undefined) return load();
     const hit = this.entries.get(id);
-    if (hit && hit.epoch === epoch && Date.now() - hit.at < CONFIG_TTL_MS) return hit.value;
+    if (hit && hit.epoch === epoch && Date.now() - hit.at < CONFIG_TTL_MS) return copyOf(hit.value);
     const value = await load();
     this.entries.delete(id);
     if (value === undefined && !this.cacheMissing) return value;
     // Stored under the epoch read before the load: a change during the load leaves it stale,
     // and the next read (under the new epoch) loads again.
-    this.entries.set(id, { value, epoch, at: Date.now() });
+    this.entries.set(id, { value: copyOf(value), epoch, at: Date.now() });
     if (this.entries.size > ENTRIES_MAX) this.entries.delete(this.entries.keys().next().value!);
     return value;
   }
