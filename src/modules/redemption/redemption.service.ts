@@ -308,7 +308,23 @@ async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
  * then forgets the in-flight marker. The claim belongs to this attempt alone, so the update by
  * `_id` cannot touch another attempt's.
  */
-async function completeKey(r: FullRedemption, response: StoredResponse): Promise<void> {
+async function completeKey(
+  r: FullRedemption,
+  response: StoredResponse,
+  byRequest = false,
+): Promise<void> {
+  if (byRequest) {
+    // The request that holds the claim: it is pending, or recovery (having wrongly taken the
+    // request for dead) rolled the same settled redemption forward and stored this very
+    // response. A roll-back or a drop never lets the request get here (its takes or its ledger
+    // source are voided, or the settled event is `abandoned`), so no look first.
+    await RedemptionKey.updateOne(
+      { _id: r.claimId },
+      { $set: { status: 'done', response, completedAt: new Date() } },
+    );
+    await Inflight.deleteOne({ _id: idOf(r) });
+    return;
+  }
   const doc = await RedemptionKey.findById(r.claimId).lean<RedemptionKeyDoc>();
   if (doc && doc.status === 'pending') {
     assert.equal(doc.redemptionId, idOf(r));
@@ -561,6 +577,7 @@ export function redemptionReason(r: Pick<FullRedemption, 'lines'>): string {
 async function finishSettled(
   r: FullRedemption,
   settled: RedemptionEventDoc,
+  byRequest = false,
 ): Promise<StoredResponse> {
   const response = responseOf(r, settled);
   if (settled.status === 'failed') {
@@ -582,7 +599,7 @@ async function finishSettled(
       });
     }
   }
-  await completeKey(r, response);
+  await completeKey(r, response, byRequest);
   return response;
 }
 
@@ -660,7 +677,7 @@ async function carryOut(r: FullRedemption): Promise<StoredResponse> {
     if (settled.code === ABANDONED) return onVoided(r);
   }
   await stepDone('settled', rid);
-  return finishSettled(r, settled);
+  return finishSettled(r, settled, true);
 }
 
 /** A take came back voided: recovery rolled this redemption back while the request was stuck. */
