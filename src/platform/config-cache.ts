@@ -36,12 +36,6 @@ export function connectConfigCache(r: Redis, redisPrefix: string): void {
   clearConfigCaches();
 }
 
-/** Turns the cache off (a process closing its Redis connection). */
-export function disconnectConfigCache(r: Redis): void {
-  if (redis === r) redis = undefined;
-  clearConfigCaches();
-}
-
 function clearConfigCaches(): void {
   for (const c of caches) c.clear();
 }
