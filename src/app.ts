@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import pinoHttp from 'pino-http';
 import type { Redis } from 'ioredis';
+import { connectConfigCache } from './platform/config-cache';
 import type { Config } from '../config';
 import type { TokenService } from './platform/auth';
 import { pingDb } from './platform/db';
@@ -63,6 +64,8 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics();
+  // Configuration read behind requests is cached in process, invalidated through Redis.
+  connectConfigCache(deps.redis, deps.config.redisPrefix);
   registerJobMetrics(metrics.registry, {
     redis: deps.redis,
     queues: deps.queues,

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../config';
 import { connectDb, disconnectDb, ensureIndexes } from '../src/platform/db';
 import { createLogger } from '../src/platform/logger';
+import { connectConfigCache } from '../src/platform/config-cache';
 import { DEFAULT_REDIS_URL, workerRedisOptions } from '../src/platform/redis';
 import '../src/modules/models';
 import { allJobs } from './registry';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   await connectDb(config.mongodbUri, config.mongodbDb);
   await ensureIndexes();
   const redis = new Redis(redisUrl, workerRedisOptions());
+  connectConfigCache(redis, config.redisPrefix);
   const running = await runWorkers(allJobs({ redis, redisPrefix: config.redisPrefix, config }), { redisUrl, redisPrefix: config.redisPrefix, logger });
 
   let stopping = false;

@@ -16,8 +16,8 @@
  *
  * Reads go by `_id` only, because FerretDB 1.x answers any other filter by scanning the whole
  * collection (measured: 2 ms by _id, 68 ms by an indexed field at 2,000 documents). So the head
- * is found from a hint (`chain_heads`, written after the link, never ahead of the chain) by
- * walking forward `<chain>#<seq+1>` until none exists, and a source's link is found through a
+ * is found from a hint (held in memory per process; `chain_heads`, written after every eighth
+ * link, never ahead of the chain) by walking forward `<chain>#<seq+1>` until none exists, and a source's link is found through a
  * pointer (`chain_sources`, written after the link). Both are caches: a missing or lagging one
  * costs a few look-ups or, after a crash between link and pointer, one scan by source.
  */
@@ -84,6 +84,9 @@ const ChainSource = cacheModel<ChainSourceDoc>('ChainSource', 'chain_sources', {
   _id: { type: String, required: true },
   linkId: { type: String, required: true },
 });
+
+/** Links between writes of the stored head hint (`chain_heads`). */
+const HINT_EVERY = 8;
 
 /** Attempts before an append under extreme contention gives up with 503. */
 const APPEND_ATTEMPTS_MAX = 200;
@@ -171,17 +174,34 @@ export class AppendChain<L extends ChainLink> {
     }
   }
 
-  /** Moves the hint forward; a stale write that moves it back is harmless (walk forward). */
+  /**
+   * Moves the stored hint, by lone `_id` (FerretDB scans for `seq: {$lt}`). Another process's
+   * slower write may move it back; that is harmless (the walk goes forward from it).
+   */
   private async advanceHint(chain: string, seq: number): Promise<void> {
     try {
       await ChainHead.updateOne(
-        { _id: `${this.kind}|${chain}`, seq: { $lt: seq } },
+        { _id: `${this.kind}|${chain}` },
         { $set: { seq, updatedAt: new Date() } },
         { upsert: true },
       );
     } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err; // the hint is already at or past seq
+      if (!isDuplicateKeyError(err)) throw err; // two first upserts at once: either value will do
     }
+  }
+
+  /**
+   * Heads held in memory: the link this process last appended or read at a chain's head. Never
+   * ahead of the chain (links are never deleted); a stale one only costs a retry (the insert at
+   * its seq + 1 is refused by `_id`), and a refusal built on one is checked against the chain.
+   */
+  private readonly heads = new Map<string, L>();
+  private static readonly HEADS_MAX = 50_000;
+  private remember(chain: string, link: L | undefined): void {
+    this.heads.delete(chain);
+    if (!link) return;
+    this.heads.set(chain, link);
+    if (this.heads.size > AppendChain.HEADS_MAX) this.heads.delete(this.heads.keys().next().value!);
   }
 
   /**
@@ -192,8 +212,14 @@ export class AppendChain<L extends ChainLink> {
     chain: string,
     source: { type: string; id: string },
     build: (head: L | undefined) => LinkPayload<L>,
+    /**
+     * `fresh`: the caller has not appended under this source before (a redemption's own take,
+     * under the id its request just claimed), so the look-up by source up front is skipped. C2
+     * still holds: the source index refuses a second link and the first one is returned.
+     */
+    opts: { fresh?: boolean } = {},
   ): Promise<AppendResult<L>> {
-    const existing = await this.findBySource(source);
+    const existing = opts.fresh ? undefined : await this.findBySource(source);
     if (existing) return { link: existing, created: false };
     const waited = this.queues.has(chain);
     return this.inQueue(chain, async () => {
@@ -201,9 +227,22 @@ export class AppendChain<L extends ChainLink> {
       // redemption) finds its link here instead of building on a head that already holds it.
       const appended = waited ? await this.findBySource(source) : undefined;
       if (appended) return { link: appended, created: false };
+      let fromChain = false;
       for (let attempt = 1; attempt <= APPEND_ATTEMPTS_MAX; attempt++) {
-        const head = await this.head(chain);
-        const payload = build(head);
+        const hinted = fromChain ? undefined : this.heads.get(chain);
+        const head = hinted ?? (await this.head(chain));
+        if (!hinted) {
+          fromChain = true;
+          this.remember(chain, head);
+        }
+        let payload: LinkPayload<L>;
+        try {
+          payload = build(head);
+        } catch (err) {
+          if (!hinted) throw err;
+          fromChain = true; // refuse only on the chain's word, not on a hint that may be behind
+          continue;
+        }
         const seq = (head?.seq ?? 0) + 1;
         const link = {
           ...payload,
@@ -224,11 +263,18 @@ export class AppendChain<L extends ChainLink> {
           const slotTaken = await this.byId(link._id);
           const appended = await this.findBySource(source, !slotTaken);
           if (appended) return { link: appended, created: false };
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+          this.heads.delete(chain);
+          // A stale hint costs one retry from the chain; a race with another writer backs off.
+          if (hinted === undefined)
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+          fromChain = true;
           continue;
         }
+        this.remember(chain, link);
         await this.writePointer(source, link._id);
-        await this.advanceHint(chain, seq);
+        // The stored hint every HINT_EVERY links: a process without the head in memory walks
+        // at most that many `_id` look-ups past it.
+        if (seq % HINT_EVERY === 0) await this.advanceHint(chain, seq);
         return { link, created: true };
       }
       throw new DomainError('unavailable', 'This record is busy; retry shortly.');

@@ -26,6 +26,11 @@ import type { Principal } from '../../platform/principal';
 import { Terminal, type TerminalDoc } from '../stores/stores.model';
 import { User, type UserDoc } from '../users/users.model';
 import { villageIdsOfTownship } from '../levels/levels.service';
+import { ConfigCache } from '../../platform/config-cache';
+
+/** Principals behind tokens (config-cache: a disabled user or revoked terminal is re-read at once, in every process). */
+const cachedUsers = new ConfigCache<UserDoc>('users');
+const cachedTerminals = new ConfigCache<TerminalDoc>('terminals');
 
 export interface AuthDeps {
   tokens: TokenService;
@@ -181,7 +186,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
 
     async resolvePrincipal(sub, role, kind, tv) {
       if (!Types.ObjectId.isValid(sub)) return undefined;
-      const user = await User.findById(sub).lean<UserDoc>();
+      const user = await cachedUsers.get(sub, async () => (await User.findById(sub).lean<UserDoc>()) ?? undefined);
       if (user) {
         const userKind: TokenKind = user.role === 'terminal' ? 'terminal' : 'person';
         if (
@@ -206,7 +211,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
         return p;
       }
       if (kind !== 'terminal' || role !== 'terminal') return undefined;
-      const terminal = await Terminal.findById(sub).lean<TerminalDoc>();
+      const terminal = await cachedTerminals.get(sub, async () => (await Terminal.findById(sub).lean<TerminalDoc>()) ?? undefined);
       if (!terminal || terminal.revokedAt || (terminal.tokenVersion ?? 0) !== tv) return undefined;
       return { id: sub, kind, role: 'terminal', storeId: terminal.storeId };
     },

@@ -4,6 +4,7 @@
  * idempotent (importing the same file twice creates nothing new).
  */
 import mongoose, { Schema } from 'mongoose';
+import { invalidatesConfig } from '../../platform/config-cache';
 
 export interface HouseholdDoc {
   _id: mongoose.Types.ObjectId;
@@ -27,4 +28,6 @@ householdSchema.index({ cardNo: 1 }, { unique: true, name: 'cardNo_unique' });
 // Village rosters and whole-village exports list a village's households in id order.
 householdSchema.index({ villageId: 1, _id: 1 }, { name: 'village_id' });
 
+// Cached configuration (platform/config-cache.ts): every write makes every process re-read it.
+invalidatesConfig(householdSchema);
 export const Household = mongoose.model<HouseholdDoc>('Household', householdSchema);

@@ -15,6 +15,7 @@ import { getAccount, listEntries, postEntry, type AccountView, type EntryView } 
 import { findVillage } from '../villages/villages.service';
 import { AdjustmentRequest, type AdjustmentRequestDoc } from './adjustments.model';
 import { Household, type HouseholdDoc } from './households.model';
+import { ConfigCache } from '../../platform/config-cache';
 
 export interface HouseholdView {
   id: string;
@@ -54,9 +55,12 @@ export function canSeeHousehold(p: Principal, h: { _id: Types.ObjectId; villageI
   }
 }
 
+/** Households by id, cached (platform/config-cache.ts: any change to a household is seen at once). */
+const cachedHouseholds = new ConfigCache<HouseholdDoc>('households');
+
 export async function findHousehold(householdId: string): Promise<HouseholdDoc | undefined> {
   if (!Types.ObjectId.isValid(householdId)) return undefined;
-  return (await Household.findById(householdId).lean<HouseholdDoc>()) ?? undefined;
+  return cachedHouseholds.get(householdId, async () => (await Household.findById(householdId).lean<HouseholdDoc>()) ?? undefined);
 }
 
 export async function findHouseholdByCard(cardNo: string): Promise<HouseholdDoc | undefined> {

@@ -191,24 +191,57 @@ async function readHead(householdId: string): Promise<HeadRead> {
 }
 
 /**
- * Writes the account cache from a head entry. A normal post moves it forward only (`seq` below
- * the new one), so a slow writer does not move it back. A repair (`force`) overwrites whatever
- * is there with the head just read from the chain. Either way a cache that ends up behind is
- * harmless: readHead walks forward from it. A cache ahead of or different from the chain is
- * what must never survive, and a repair removes it.
+ * Writes the account cache from a head entry (after a post, or a repair from the chain). A
+ * cache that ends up behind is harmless: readHead walks forward from it. A cache ahead of or
+ * different from the chain is what must never survive, and a repair removes it.
  */
-async function refreshAccount(householdId: string, head: EntryView, force = false): Promise<void> {
+async function refreshAccount(householdId: string, head: EntryView): Promise<void> {
   const set = { seq: head.seq, spendable: head.spendableAfter, merit: head.meritAfter, hash: head.hash, updatedAt: new Date() };
-  const filter = force ? { _id: householdId } : { _id: householdId, seq: { $lt: head.seq } };
+  // A lone `_id` filter (FerretDB pushes down nothing else: `seq: {$lt}` read every account).
+  // Without the condition a slow writer in another process may move the cache back; that is
+  // harmless (readHead walks forward from it) and within a process writes are queued per household.
   try {
-    await Account.updateOne(filter, { $set: set }, { upsert: true });
+    await Account.updateOne({ _id: householdId }, { $set: set }, { upsert: true });
   } catch (err) {
-    // The upsert found a document with seq >= head.seq: the cache is already as new or newer.
+    // Two first posts upserting at once: the other one created the document; it is a cache.
     if (!isDuplicateKeyError(err)) throw err;
   }
 }
 
-function nextAmounts(input: PostEntryInput, head: EntryDoc | undefined) {
+/**
+ * Chain heads held in memory as hints: the head this process last wrote or read for a
+ * household. A hint is never ahead of the chain (entries are never deleted and it is set only
+ * from an entry that exists); a stale one (another process posted since) only costs a retry,
+ * because the unique (householdId, seq) index refuses the insert. Bounded: the oldest hints go.
+ */
+const HEAD_HINTS_MAX = 100_000;
+const headHints = new Map<string, EntryView>();
+function rememberHead(householdId: string, head: EntryView): void {
+  headHints.delete(householdId);
+  headHints.set(householdId, head);
+  if (headHints.size > HEAD_HINTS_MAX) headHints.delete(headHints.keys().next().value!);
+}
+/** Test-only: forget every hint (as a freshly started process would). */
+export function forgetHeadHints(): void {
+  headHints.clear();
+}
+
+/**
+ * The head to build the next entry on, for a write: the in-memory hint, else the account cache
+ * checked against the entry it names (two `_id` reads). Whether an entry follows it is left to
+ * the insert: the unique index refuses a seq that is taken, and the retry reads the chain.
+ */
+async function headForWrite(householdId: string, skipHint: boolean): Promise<EntryDoc | EntryView | undefined | null> {
+  const hint = skipHint ? undefined : headHints.get(householdId);
+  if (hint) return hint;
+  const cached = await Account.findById(householdId).lean<AccountDoc>();
+  if (!cached || cached.seq <= 0) return null;
+  const head = await entryAt(householdId, cached.seq);
+  if (!head || head.hash !== cached.hash || head.spendableAfter !== cached.spendable || head.meritAfter !== cached.merit) return null;
+  return head;
+}
+
+function nextAmounts(input: PostEntryInput, head: EntryDoc | EntryView | undefined) {
   const spendableBefore = head?.spendableAfter ?? 0;
   const meritBefore = head?.meritAfter ?? 0;
   let spendableDelta = input.spendableDelta;
@@ -243,11 +276,29 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
   }
 
   return inHouseholdQueue(input.householdId, async () => {
+    // The hint first, then the account cache (checked), then the chain: a refused insert or a
+    // shortfall moves one stage on (the account cache was likely written by the other writer).
+    let fromChain = false;
+    let skipHint = false;
     for (let attempt = 1; attempt <= POST_ATTEMPTS_MAX; attempt++) {
-      const { head, cacheStale } = await readHead(input.householdId);
-      // I5: a crash may have left the cache behind; repair it before building on the chain.
-      if (cacheStale && head) await refreshAccount(input.householdId, toEntryView(head), true);
+      let head: EntryDoc | EntryView | undefined;
+      const hinted = fromChain ? null : await headForWrite(input.householdId, skipHint);
+      const fromHint = !fromChain && !skipHint && headHints.has(input.householdId);
+      if (hinted !== null) head = hinted;
+      else {
+        fromChain = true;
+        const read = await readHead(input.householdId);
+        head = read.head;
+        // I5: a crash may have left the cache behind; repair it before building on the chain.
+        if (read.cacheStale && head) await refreshAccount(input.householdId, toEntryView(head));
+        if (head) rememberHead(input.householdId, toEntryView(head));
+      }
       const amounts = nextAmounts(input, head);
+      if ('shortOf' in amounts && !fromChain) {
+        // The hint may be behind an award posted elsewhere: refuse only on the chain's word.
+        fromChain = true;
+        continue;
+      }
       if ('shortOf' in amounts) {
         const posted = await findBySource(input.source);
         if (posted) return { entry: posted, created: false };
@@ -276,7 +327,12 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
         // posted already (return that posting: I3).
         const holder = await entryAt(input.householdId, seq);
         if (holder && (holder.sourceType !== input.source.type || holder.sourceId !== input.source.id)) {
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+          headHints.delete(input.householdId);
+          // A stale hint costs a retry from the account cache, then from the chain; a race with
+          // another writer backs off.
+          if (fromChain) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+          if (fromHint) skipHint = true;
+          else fromChain = true;
           continue;
         }
         const posted = holder ? toEntryView(holder) : await findBySource(input.source);
@@ -284,6 +340,7 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
         return { entry: posted, created: false };
       }
       ledgerFaults.afterInsert?.(view);
+      rememberHead(input.householdId, view);
       await refreshAccount(input.householdId, view);
       return { entry: view, created: true };
     }
@@ -295,7 +352,7 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
 export async function getAccount(householdId: string): Promise<AccountView> {
   const { head, cacheStale } = await readHead(householdId);
   if (!head) return { householdId, spendable: 0, merit: 0, entryCount: 0, head: { seq: 0, hash: ZERO_HASH } };
-  if (cacheStale) await refreshAccount(householdId, toEntryView(head), true);
+  if (cacheStale) await refreshAccount(householdId, toEntryView(head));
   return {
     householdId,
     spendable: head.spendableAfter,

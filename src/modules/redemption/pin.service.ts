@@ -15,6 +15,7 @@ import { Types } from 'mongoose';
 import { AppendChain } from '../../platform/append-chain';
 import { hashSecret, verifySecret } from '../../platform/auth';
 import { clock } from '../../platform/clock';
+import { ConfigCache } from '../../platform/config-cache';
 import { DomainError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { householdInReach } from '../households/households.service';
@@ -26,6 +27,8 @@ export const PIN_FAILURES_MAX = 3;
 export const PIN_LOCK_MS = 15 * 60 * 1000;
 
 const pinEvents = new AppendChain<PinEventDoc>(PinEvent, 'pin');
+/** Cards' PIN hashes (a card without a PIN costs no read): every change is seen at once (config-cache). */
+const cardPins = new ConfigCache<CardPinDoc>('card PINs');
 
 const isLocked = (
   head: PinEventDoc | undefined,
@@ -57,7 +60,7 @@ function streakBefore(head: PinEventDoc | undefined): number {
  * `pin_incorrect` (details: attemptsLeft) or `card_locked` (details: lockedUntil).
  */
 export async function checkCardPin(householdId: string, pin: string | undefined): Promise<void> {
-  const stored = await CardPin.findById(householdId).lean<CardPinDoc>();
+  const stored = await cardPins.get(householdId, async () => (await CardPin.findById(householdId).lean<CardPinDoc>()) ?? undefined);
   if (!stored) return;
   const now = clock.now();
   const head = await pinEvents.head(householdId);

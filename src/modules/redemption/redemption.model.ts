@@ -39,6 +39,7 @@
  */
 import mongoose, { Schema } from 'mongoose';
 import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
+import { invalidatesConfig } from '../../platform/config-cache';
 
 export interface StoredResponse {
   status: number;
@@ -304,6 +305,8 @@ const cardPinSchema = new Schema<CardPinDoc>(
   },
   { collection: 'card_pins', versionKey: false, strict: 'throw' },
 );
+// Cached configuration (platform/config-cache.ts): a PIN set or removed is required (or not) at once.
+invalidatesConfig(cardPinSchema);
 export const CardPin = mongoose.model<CardPinDoc>('CardPin', cardPinSchema);
 
 export interface PinEventDoc extends ChainLink {

@@ -63,6 +63,7 @@ import canonicalize from 'canonicalize';
 import { Types } from 'mongoose';
 import { AppendChain } from '../../platform/append-chain';
 import { clock } from '../../platform/clock';
+import { ConfigCache } from '../../platform/config-cache';
 import {
   DomainError,
   forbidden,
@@ -223,9 +224,12 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
   const deadline = Date.now() + redemptionTuning.inFlightWaitMs;
   let pollMs = 10;
   let generation = 0;
+  // A new key is the common case: claim it first and look only when the claim is refused.
+  let look = false;
   for (;;) {
     const claimId = `${counter.terminalId}:${key}#${generation}`;
-    const existing = await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>();
+    const existing = look ? await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>() : null;
+    look = true;
     if (existing?.status === 'dropped') {
       generation++; // that attempt spent nothing and is over: the key's next generation is free
       continue;
@@ -304,7 +308,23 @@ async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
  * then forgets the in-flight marker. The claim belongs to this attempt alone, so the update by
  * `_id` cannot touch another attempt's.
  */
-async function completeKey(r: FullRedemption, response: StoredResponse): Promise<void> {
+async function completeKey(
+  r: FullRedemption,
+  response: StoredResponse,
+  byRequest = false,
+): Promise<void> {
+  if (byRequest) {
+    // The request that holds the claim: it is pending, or recovery (having wrongly taken the
+    // request for dead) rolled the same settled redemption forward and stored this very
+    // response. A roll-back or a drop never lets the request get here (its takes or its ledger
+    // source are voided, or the settled event is `abandoned`), so no look first.
+    await RedemptionKey.updateOne(
+      { _id: r.claimId },
+      { $set: { status: 'done', response, completedAt: new Date() } },
+    );
+    await Inflight.deleteOne({ _id: idOf(r) });
+    return;
+  }
   const doc = await RedemptionKey.findById(r.claimId).lean<RedemptionKeyDoc>();
   if (doc && doc.status === 'pending') {
     assert.equal(doc.redemptionId, idOf(r));
@@ -332,13 +352,16 @@ async function dropKey(claimId: string, redemptionId: string): Promise<void> {
   await Inflight.deleteOne({ _id: redemptionId });
 }
 
+/** Card number → household, in process too (config-cache; checked against the household anyway). */
+const cardLookups = new ConfigCache<CardLookupDoc>('card lookups', false);
+
 /**
  * The household behind a card, by `_id` look-ups: a cache from card number to household that is
  * checked against the household itself on every use, falling back to the households module's
  * search (a scan on FerretDB) when the cache is empty or stale.
  */
 export async function householdOfCard(cardNo: string) {
-  const cached = await CardLookup.findById(cardNo).lean<CardLookupDoc>();
+  const cached = await cardLookups.get(cardNo, async () => (await CardLookup.findById(cardNo).lean<CardLookupDoc>()) ?? undefined);
   if (cached) {
     const h = await findHousehold(cached.householdId);
     if (h && h.cardNo === cardNo) return h;
@@ -467,6 +490,7 @@ async function takeAllowance(r: FullRedemption): Promise<TakeResult> {
       }
       return { kind: 'take', delta: r.points, usedAfter: used + r.points };
     },
+    { fresh: true }, // the request's own take under the redemption id it claimed
   );
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: link.delta };
 }
@@ -553,6 +577,7 @@ export function redemptionReason(r: Pick<FullRedemption, 'lines'>): string {
 async function finishSettled(
   r: FullRedemption,
   settled: RedemptionEventDoc,
+  byRequest = false,
 ): Promise<StoredResponse> {
   const response = responseOf(r, settled);
   if (settled.status === 'failed') {
@@ -574,7 +599,7 @@ async function finishSettled(
       });
     }
   }
-  await completeKey(r, response);
+  await completeKey(r, response, byRequest);
   return response;
 }
 
@@ -652,7 +677,7 @@ async function carryOut(r: FullRedemption): Promise<StoredResponse> {
     if (settled.code === ABANDONED) return onVoided(r);
   }
   await stepDone('settled', rid);
-  return finishSettled(r, settled);
+  return finishSettled(r, settled, true);
 }
 
 /** A take came back voided: recovery rolled this redemption back while the request was stuck. */
@@ -725,15 +750,17 @@ async function redeemClaimed(
     return response;
   }
 
+  let r: RedemptionDoc;
   try {
-    await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
+    // What was inserted is what is stored: no read back.
+    const [created] = await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
+    r = created!.toObject() as RedemptionDoc;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.
     await dropKey(claim._id, rid);
     throw abandonedError();
   }
-  const r = (await Redemption.findById(rid).lean<RedemptionDoc>())!;
   assert.ok(isFull(r));
   await stepDone('recorded', rid);
   return carryOut(r);

@@ -11,6 +11,7 @@
  *   often it is retried. A conditional `$inc` would not do: on FerretDB 1.x it is not atomic.
  */
 import mongoose, { Schema } from 'mongoose';
+import { invalidatesConfig } from '../../platform/config-cache';
 import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
 
 export interface ItemDoc {
@@ -37,6 +38,8 @@ const itemSchema = new Schema<ItemDoc>(
 );
 // A store's catalogue is listed by storeId (a scan on FerretDB; an index on MongoDB).
 itemSchema.index({ storeId: 1 }, { name: 'store' });
+// Cached configuration (platform/config-cache.ts): every write makes every process re-read it.
+invalidatesConfig(itemSchema);
 export const Item = mongoose.model<ItemDoc>('StoreItem', itemSchema);
 
 /**

@@ -25,6 +25,7 @@ import {
   type StockMovementDoc,
 } from './items.model';
 import type { StoreDoc } from './stores.model';
+import { ConfigCache } from '../../platform/config-cache';
 
 const stock = new AppendChain<StockMovementDoc>(StockMovement, 'stock');
 
@@ -103,14 +104,20 @@ async function appendMovement(
   kind: MovementKind,
   delta: number,
   reason?: string,
+  opts: { fresh?: boolean } = {},
 ) {
-  return stock.append(itemId, source, (head) => {
-    const before = head?.stockAfter ?? 0;
-    const after = before + delta;
-    if (after < 0)
-      throw new DomainError('out_of_stock', 'Not enough stock.', { available: before });
-    return { kind, delta, stockAfter: after, ...(reason ? { reason } : {}) };
-  });
+  return stock.append(
+    itemId,
+    source,
+    (head) => {
+      const before = head?.stockAfter ?? 0;
+      const after = before + delta;
+      if (after < 0)
+        throw new DomainError('out_of_stock', 'Not enough stock.', { available: before });
+      return { kind, delta, stockAfter: after, ...(reason ? { reason } : {}) };
+    },
+    opts,
+  );
 }
 
 export interface NewItem {
@@ -167,14 +174,23 @@ export async function findItemBySku(storeId: string, sku: string): Promise<ItemD
 }
 
 /** Items of a store by sku, for pricing a basket (by `_id`). */
+/** Items and their prices by id, cached (platform/config-cache.ts: a new price is seen at once). */
+const cachedItems = new ConfigCache<ItemDoc>('store items');
+
 export async function findItemsBySkus(
   storeId: string,
   skus: string[],
 ): Promise<Map<string, ItemDoc>> {
-  const docs = await Item.find({ _id: { $in: skus.map((sku) => itemIdOf(storeId, sku)) } }).lean<
-    ItemDoc[]
-  >();
-  return new Map(docs.filter((d) => d.storeId === storeId).map((d) => [d.sku, d]));
+  // One cached `_id` read per item (no `$in`: FerretDB scans for anything but a lone `_id`).
+  const docs = await Promise.all(
+    skus.map((sku) => {
+      const id = itemIdOf(storeId, sku);
+      return cachedItems.get(id, async () => (await Item.findById(id).lean<ItemDoc>()) ?? undefined);
+    }),
+  );
+  return new Map(
+    docs.filter((d): d is ItemDoc => d !== undefined && d.storeId === storeId).map((d) => [d.sku, d]),
+  );
 }
 
 export async function listItems(p: Principal, storeId: string): Promise<ItemView[]> {
@@ -274,7 +290,10 @@ export async function takeStock(
   qty: number,
 ): Promise<TakeResult> {
   assert.ok(Number.isSafeInteger(qty) && qty > 0);
-  const { link } = await appendMovement(itemId, takeSource(redemptionId, itemId), 'take', -qty);
+  // The request's own take under the redemption id it claimed: nothing to look up first.
+  const { link } = await appendMovement(itemId, takeSource(redemptionId, itemId), 'take', -qty, undefined, {
+    fresh: true,
+  });
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: -link.delta };
 }
 

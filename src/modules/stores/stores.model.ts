@@ -4,6 +4,7 @@
  * stock live in items.model.ts.
  */
 import mongoose, { Schema } from 'mongoose';
+import { invalidatesConfig } from '../../platform/config-cache';
 
 export interface StoreDoc {
   _id: mongoose.Types.ObjectId;
@@ -21,6 +22,8 @@ const storeSchema = new Schema<StoreDoc>(
     strict: 'throw',
   },
 );
+// Cached configuration (platform/config-cache.ts): every write makes every process re-read it.
+invalidatesConfig(storeSchema);
 export const Store = mongoose.model<StoreDoc>('Store', storeSchema);
 
 export interface TerminalDoc {
@@ -56,4 +59,6 @@ const terminalSchema = new Schema<TerminalDoc>(
 );
 terminalSchema.index({ clientId: 1 }, { unique: true, name: 'clientId_unique' });
 terminalSchema.index({ storeId: 1 }, { name: 'store' });
+// Cached configuration (platform/config-cache.ts): every write makes every process re-read it.
+invalidatesConfig(terminalSchema);
 export const Terminal = mongoose.model<TerminalDoc>('Terminal', terminalSchema);

@@ -11,6 +11,7 @@ import { DomainError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { Village } from '../villages/villages.model';
 import { Store, Terminal, type StoreDoc, type TerminalDoc } from './stores.model';
+import { ConfigCache } from '../../platform/config-cache';
 
 export interface StoreView {
   id: string;
@@ -50,9 +51,12 @@ export async function createStore(input: {
   return toStoreView(doc!.toObject());
 }
 
+/** Stores by id, cached (platform/config-cache.ts: every change is seen at once). */
+const cachedStores = new ConfigCache<StoreDoc>('stores');
+
 export async function findStore(storeId: string): Promise<StoreDoc | undefined> {
   if (!Types.ObjectId.isValid(storeId)) return undefined;
-  return (await Store.findById(storeId).lean<StoreDoc>()) ?? undefined;
+  return cachedStores.get(storeId, async () => (await Store.findById(storeId).lean<StoreDoc>()) ?? undefined);
 }
 
 /** Creates a terminal for a store; the secret in the result is never shown again. */

@@ -3,6 +3,7 @@
  * race on a fresh database, and only one user of a name can ever exist.
  */
 import mongoose, { Schema } from 'mongoose';
+import { invalidatesConfig } from '../../platform/config-cache';
 import { ROLES, type Role } from '../../platform/principal';
 
 export interface UserDoc {
@@ -55,4 +56,6 @@ const userSchema = new Schema<UserDoc>(
 );
 userSchema.index({ username: 1 }, { unique: true, name: 'username_unique' });
 
+// Cached configuration (platform/config-cache.ts): every write makes every process re-read it.
+invalidatesConfig(userSchema);
 export const User = mongoose.model<UserDoc>('User', userSchema);

@@ -6,6 +6,7 @@
  * created before levels existed.
  */
 import mongoose, { Schema } from 'mongoose';
+import { invalidatesConfig } from '../../platform/config-cache';
 
 export interface VillagePolicy {
   /** Council approvals a submission needs. */
@@ -75,4 +76,6 @@ villageSchema.index({ code: 1 }, { unique: true, name: 'code_unique' });
 // villages are read from its list (levels.model.ts), not from here.
 villageSchema.index({ countyId: 1 }, { name: 'county' });
 
+// Cached configuration (platform/config-cache.ts): every write makes every process re-read it.
+invalidatesConfig(villageSchema);
 export const Village = mongoose.model<VillageDoc>('Village', villageSchema);

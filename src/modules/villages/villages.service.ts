@@ -13,6 +13,7 @@ import { DomainError, isDuplicateKeyError, notFound } from '../../platform/error
 import { reachesVillage, type Principal } from '../../platform/principal';
 import { addVillageToTownship, placeLevels, villageIdsOfTownship } from '../levels/levels.service';
 import { Village, type VillageDoc, type VillagePolicy } from './villages.model';
+import { ConfigCache } from '../../platform/config-cache';
 
 export const DEFAULT_POLICY: VillagePolicy = { quorum: 3, noticePeriod: 'P7D' };
 /** A deed may be filed up to this many days after it happened, unless the village sets another window. */
@@ -104,9 +105,12 @@ export async function createVillage(input: {
 }
 
 /** Finds a village by id; undefined for malformed ids too. */
+/** Villages and their policies by id, cached (platform/config-cache.ts: a change is seen at once). */
+const cachedVillages = new ConfigCache<VillageDoc>('villages');
+
 export async function findVillage(villageId: string): Promise<VillageDoc | undefined> {
   if (!Types.ObjectId.isValid(villageId)) return undefined;
-  return (await Village.findById(villageId).lean<VillageDoc>()) ?? undefined;
+  return cachedVillages.get(villageId, async () => (await Village.findById(villageId).lean<VillageDoc>()) ?? undefined);
 }
 
 /** Whether the principal may see records of this village. */

@@ -151,6 +151,43 @@ describe('ledger invariants', () => {
     });
   });
 
+  describe('head hints (the head of a chain held in memory by the process that last wrote it)', () => {
+    /** Posts one point per source from another process (post-entries.child.ts) and waits for it. */
+    async function postElsewhere(householdId: string, sources: string[]): Promise<void> {
+      const p = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'post-entries.child.ts')], {
+        cwd: path.resolve(__dirname, '../../..'),
+        env: {
+          ...process.env,
+          MSL_CHILD_URI: ctx().mongoUri,
+          MSL_CHILD_DB: ctx().config.mongodbDb,
+          MSL_CHILD_HOUSEHOLD: householdId,
+          MSL_CHILD_SOURCES: sources.join(','),
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let err = '';
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.stdout.once('data', () => p.stdin.end('go\n'));
+      const code = await new Promise<number | null>((resolve) => p.on('exit', resolve));
+      expect(code, err).to.equal(0);
+    }
+
+    it('postEntry › a hint made stale by another process costs a retry: entries follow the other process’s, and a spend they cover is not refused', async function () {
+      this.timeout(120_000);
+      const h = await makeHousehold(villageId);
+      await postEntry(award(h.id, 1)); // this process now holds seq 1, spendable 1
+      await postElsewhere(h.id, ['x1', 'x2', 'x3', 'x4', 'x5'].map((x) => `${x}-${h.id}`)); // seq 2–6
+      // The hint says spendable 1; the chain says 6: the spend is decided on the chain.
+      const { entry: spent } = await postEntry(redemption(h.id, 4));
+      expect(spent).to.include({ seq: 7, spendableAfter: 2, meritAfter: 6 });
+      await postElsewhere(h.id, [`y1-${h.id}`]); // seq 8, behind this process's hint (seq 7)
+      const { entry: next } = await postEntry(award(h.id, 10));
+      expect(next).to.include({ seq: 9, spendableAfter: 13, meritAfter: 17 });
+      await expectChainSound(h.id, admin);
+      expect(await getAccount(h.id)).to.include({ spendable: 13, merit: 17, entryCount: 9 });
+    });
+  });
+
   describe('I2 balances', () => {
     it('an award raises both balances and a redemption lowers spendable only', async () => {
       const h = await makeHousehold(villageId);

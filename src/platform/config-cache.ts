@@ -1,0 +1,151 @@
+/**
+ * A small in-process cache for configuration that changes rarely and sits behind every request:
+ * users and terminals behind a token, stores, villages and their policies, store items and
+ * their prices, households (their village and card). Each is read by `_id` on a miss.
+ *
+ * Invalidation, across processes (API replicas and workers), at once:
+ * - every write to a cached collection goes through a mongoose model whose schema carries
+ *   `invalidatesConfig` hooks; after the write, and before the caller answers, they raise a
+ *   configuration epoch in Redis (`INCR <prefix>:config:epoch`) and empty this process's cache;
+ * - every cached value remembers the epoch it was read under, and a read first asks Redis for the
+ *   current epoch (one Redis GET, shared by the reads in flight at that moment; never a database
+ *   round trip). A value read under another epoch is read again.
+ * So a disabled user, a revoked terminal, a new price or a changed village policy is seen by the
+ * next request in every process. A write that bypasses the models (a hand edit in the database)
+ * or by a process without Redis (the CLI, scripts: their cache is off, every read goes to the
+ * database, and their writes raise no epoch) is seen within `CONFIG_TTL_MS`, the most any value
+ * lives.
+ */
+import type { Redis } from 'ioredis';
+import type { Schema } from 'mongoose';
+
+/** The most a cached value lives, whatever the epoch says (writes made around the models). */
+export const CONFIG_TTL_MS = 5_000;
+/** Values per cache; the oldest go first. */
+const ENTRIES_MAX = 50_000;
+
+let redis: Redis | undefined;
+let epochKey = '';
+let inFlight: Promise<string | undefined> | undefined;
+const caches = new Set<ConfigCache<unknown>>();
+
+/** Turns the cache on for this process (the API and the workers call it with their Redis). */
+export function connectConfigCache(r: Redis, redisPrefix: string): void {
+  redis = r;
+  epochKey = `${redisPrefix}:config:epoch`;
+  clearConfigCaches();
+}
+
+function clearConfigCaches(): void {
+  for (const c of caches) c.clear();
+}
+
+/** The current epoch (undefined: no Redis, cache off). Concurrent callers share one GET. */
+async function currentEpoch(): Promise<string | undefined> {
+  const r = redis;
+  if (!r || r.status !== 'ready') return undefined;
+  if (!inFlight) {
+    inFlight = r
+      .get(epochKey)
+      .then((v) => v ?? '0')
+      .catch(() => undefined)
+      .finally(() => {
+        inFlight = undefined;
+      });
+  }
+  return inFlight;
+}
+
+/**
+ * Records a configuration change: every process re-reads what it cached. Called by the model
+ * hooks after each write; a failure to reach Redis is thrown (the caller's request fails rather
+ * than leave other processes on an old value for the TTL).
+ */
+export async function configChanged(): Promise<void> {
+  clearConfigCaches();
+  const r = redis;
+  if (!r) return;
+  inFlight = undefined;
+  await r.incr(epochKey);
+  clearConfigCaches();
+}
+
+/**
+ * A copy of a cached value for one caller: plain objects and arrays are copied (so a caller that
+ * changes what it got cannot change what others get), anything else (ObjectId, Date) is shared,
+ * being treated as immutable.
+ */
+function copyOf<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(copyOf) as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = copyOf(v);
+    return out as T;
+  }
+  return value;
+}
+
+interface Cached<T> {
+  value: T | undefined;
+  epoch: string;
+  at: number;
+}
+
+/** One kind of configuration, by `_id`. Missing documents are cached too (as undefined) unless told not to. */
+export class ConfigCache<T> {
+  private readonly entries = new Map<string, Cached<T>>();
+
+  constructor(
+    readonly name: string,
+    /** Whether a missing document is remembered too (false: a miss is read again next time). */
+    private readonly cacheMissing = true,
+  ) {
+    caches.add(this as ConfigCache<unknown>);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** The value for `id`, from the cache when it was read under the current epoch. */
+  async get(id: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    const epoch = await currentEpoch();
+    if (epoch === undefined) return load();
+    const hit = this.entries.get(id);
+    if (hit && hit.epoch === epoch && Date.now() - hit.at < CONFIG_TTL_MS) return copyOf(hit.value);
+    const value = await load();
+    this.entries.delete(id);
+    if (value === undefined && !this.cacheMissing) return value;
+    // Stored under the epoch read before the load: a change during the load leaves it stale,
+    // and the next read (under the new epoch) loads again.
+    this.entries.set(id, { value: copyOf(value), epoch, at: Date.now() });
+    if (this.entries.size > ENTRIES_MAX) this.entries.delete(this.entries.keys().next().value!);
+    return value;
+  }
+}
+
+const WRITE_QUERIES = [
+  'updateOne',
+  'updateMany',
+  'findOneAndUpdate',
+  'replaceOne',
+  'findOneAndReplace',
+  'deleteOne',
+  'deleteMany',
+  'findOneAndDelete',
+] as const;
+
+/**
+ * Declares a schema's collection as cached configuration: every write through its model raises
+ * the configuration epoch before the write's caller goes on. Call before the model is compiled.
+ */
+export function invalidatesConfig(schema: Schema): void {
+  const bump = async () => configChanged();
+  for (const op of WRITE_QUERIES) {
+    schema.post(op, { document: false, query: true }, bump);
+    if (op === 'updateOne' || op === 'deleteOne') schema.post(op, { document: true, query: false }, bump);
+  }
+  schema.post('save', bump);
+  schema.post('insertMany', bump);
+  schema.post('bulkWrite', bump);
+}
