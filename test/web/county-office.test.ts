@@ -10,7 +10,15 @@
  */
 import type { Page } from 'playwright-core';
 import { expect } from '../support/expect';
-import { http, makeAdmin, makeVillage, unique, type TestUser } from '../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeUser,
+  makeVillage,
+  unique,
+  type TestUser,
+} from '../support/factories';
+import { ensureRanking } from '../../src/modules/rankings/rankings.service';
 import type { VillageView } from '../../src/modules/villages/villages.service';
 import { newDevice, review, signIn, startHarness, stopHarness, url, type Harness } from './browser';
 
@@ -24,6 +32,7 @@ describe('county office pages in a real browser (/app/admin): townships, logins,
   let admin: TestUser;
   let village: VillageView;
   let village2: VillageView;
+  let elsewhere: VillageView;
   const township = unique('镇');
 
   before(async function () {
@@ -34,7 +43,7 @@ describe('county office pages in a real browser (/app/admin): townships, logins,
     village = await makeVillage({ name: '上塘村', county, township });
     village2 = await makeVillage({ name: '下塘村', county, township });
     // A second county: the menu page asks which county's menu to edit.
-    await makeVillage({ name: '邻县村', county: unique('县'), township: unique('镇') });
+    elsewhere = await makeVillage({ name: '邻县村', county: unique('县'), township: unique('镇') });
   });
 
   after(async function () {
@@ -193,5 +202,35 @@ describe('county office pages in a real browser (/app/admin): townships, logins,
     ]);
     await review(page, 'admin-service-menu');
     await context.close();
+  });
+
+  it("the village board shows the village's place in last month's 考评指数 ranking, and nothing where there is none", async () => {
+    // The board shows the running month (Beijing time); a month is ranked once it has ended.
+    const month = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7);
+    const [y, m] = month.split('-').map(Number) as [number, number];
+    const previous = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+    const stored = await ensureRanking(village.countyId!, previous, 'village');
+    const mine = stored.items.find((i) => i.id === village.id)!;
+    expect(stored.items).to.have.length(2);
+
+    const clerk = await makeUser('clerk', { villageId: village.id });
+    const { page, context } = await newDevice();
+    await signIn(page, clerk.username, clerk.password);
+    await page.goto(url('/app/board'));
+    await page.waitForSelector('.board-rank');
+    expect(await textOf(page, '.board-rank')).to.equal(
+      `${Number(previous.slice(5))}月考评指数 第 ${mine.rank} 名 / 共 2 个村`,
+    );
+    await review(page, 'board-ranking');
+    await context.close();
+
+    const other = await makeUser('clerk', { villageId: elsewhere.id });
+    const second = await newDevice(360);
+    await signIn(second.page, other.username, other.password);
+    await second.page.goto(url('/app/board'));
+    await second.page.waitForSelector('.board-lists');
+    await second.page.waitForLoadState('networkidle');
+    expect(await second.page.locator('.board-rank').count()).to.equal(0);
+    await second.context.close();
   });
 });
