@@ -5,7 +5,10 @@
  *   made in the browser, each then signing in;
  * - a village's order policy (接单时限, 评单免评议, 时长折算细则, 人情分预警) with Chinese
  *   messages naming each field in error, and nothing saved until it is right;
- * - the service menu: viewing it, adding a category with an item, renaming an item.
+ * - the service menu: viewing it, adding a category with an item, renaming an item;
+ * - the village board's line with the village's place in the monthly 考评指数 ranking;
+ * - the hours record's 核验: the browser recomputes the chain's hashes (WebCrypto) and says it
+ *   holds, then, with a link altered behind the service's back, names the link that breaks.
  * Every page state is checked by axe-core and photographed at 360 and 1280 px.
  */
 import type { Page } from 'playwright-core';
@@ -19,6 +22,8 @@ import {
   type TestUser,
 } from '../support/factories';
 import { ensureRanking } from '../../src/modules/rankings/rankings.service';
+import { fullLoop, makeServiceScene } from '../modules/service-orders/scene';
+import mongoose from 'mongoose';
 import type { VillageView } from '../../src/modules/villages/villages.service';
 import { newDevice, review, signIn, startHarness, stopHarness, url, type Harness } from './browser';
 
@@ -96,10 +101,7 @@ describe('county office pages in a real browser (/app/admin): townships, logins,
     await page.fill('input[name=username]', sUser);
     await page.fill('input[name=password]', 'supervisor-pass-1');
     await page.getByRole('button', { name: '新建用户' }).click();
-    await page.waitForFunction(
-      (name) => document.querySelector('.alert-ok')?.textContent?.includes(name),
-      sUser,
-    );
+    await page.locator('.alert-ok', { hasText: sUser }).waitFor();
     await context.close();
 
     for (const [username, password, role] of [
@@ -232,5 +234,34 @@ describe('county office pages in a real browser (/app/admin): townships, logins,
     await second.page.waitForLoadState('networkidle');
     expect(await second.page.locator('.board-rank').count()).to.equal(0);
     await second.context.close();
+  });
+
+  it("核验 recomputes a volunteer's hours chain in the browser: it holds, and an altered link is named", async () => {
+    const s = await makeServiceScene({ ratedHoursNeedNoVote: true });
+    await fullLoop(s, [3, 2, 1.5]);
+    await fullLoop(s, [1.5, 2, 1]);
+    const volunteer = s.volunteers[0]!;
+    const { page, context } = await newDevice(360);
+    await signIn(page, s.clerk.username, s.clerk.password);
+    await page.goto(url(`/app/volunteers/${volunteer.id}`));
+    await page.getByRole('button', { name: '核验时长记录' }).click();
+    await page.waitForSelector('.alert-ok');
+    expect(await textOf(page, '.alert-ok'))
+      .to.contain('核验通过')
+      .and.to.contain('2 条记录');
+    await review(page, 'volunteer-hours-verified');
+
+    // Someone edits the first link in the database directly: the chain no longer holds there.
+    const raw = mongoose.connection.db!.collection('volunteer_hours');
+    const first = await raw.findOne({ chain: volunteer.id, seq: 1 });
+    expect(first, 'the first hours link').to.not.equal(null);
+    await raw.updateOne({ _id: first!._id }, { $set: { hours: 30, totalAfter: 30 } });
+    await page.reload();
+    await page.getByRole('button', { name: '核验时长记录' }).click();
+    await page.waitForSelector('.verify .alert-error');
+    const broken = await textOf(page, '.verify .alert-error');
+    expect(broken).to.contain('核验未通过').and.to.contain('第 1 条记录').and.to.contain('改动');
+    await review(page, 'volunteer-hours-broken');
+    await context.close();
   });
 });
