@@ -25,6 +25,8 @@ import { api } from '../api';
 
 const TABS = [
   { path: '/admin', label: '村和评议规则' },
+  { path: '/admin/townships', label: '乡镇实践所' },
+  { path: '/admin/menu', label: '服务菜单' },
   { path: '/admin/users', label: '用户' },
   { path: '/admin/rules', label: '积分细则' },
   { path: '/admin/stores', label: '公益超市' },
@@ -38,8 +40,30 @@ interface Village {
   name: string;
   code: string;
   township: string;
-  policy: { quorum: number; noticePeriod: string; redemptionDailyLimit?: number };
+  county?: string;
+  townshipId?: string;
+  countyId?: string;
+  policy: {
+    quorum: number;
+    noticePeriod: string;
+    redemptionDailyLimit?: number;
+    orderTimeout?: string;
+    ratedHoursNeedNoVote?: boolean;
+    hoursRuleCode?: string;
+    concentrationThreshold?: number;
+    concentrationMinApprovals?: number;
+  };
 }
+
+interface Township {
+  id: string;
+  name: string;
+  county: string;
+  villageIds: string[];
+}
+
+const useTownships = () =>
+  useLoad(() => get<{ items: Township[] }>('/v1/townships').then((r) => r.items), []);
 
 const useVillages = () =>
   useLoad(() => get<{ items: Village[] }>('/v1/villages').then((r) => r.items), []);
@@ -54,6 +78,10 @@ export function AdminPage({ path }: { path: string }) {
       </p>
       {path === '/admin/users' ? (
         <Users />
+      ) : path === '/admin/townships' ? (
+        <Townships />
+      ) : path === '/admin/menu' ? (
+        <ServiceMenu />
       ) : path === '/admin/rules' ? (
         <Rules />
       ) : path === '/admin/stores' ? (
@@ -93,43 +121,45 @@ function Villages() {
       {villages.loading ? <Loading /> : null}
       {villages.error ? <Alert kind="error">{describeError(villages.error)}</Alert> : null}
       {villages.data ? (
-        <table>
-          <caption class="sr-only">各村的评议规则</caption>
-          <thead>
-            <tr>
-              <th scope="col">村</th>
-              <th scope="col">通过票数</th>
-              <th scope="col">公示期</th>
-              <th scope="col">每日兑换上限</th>
-              <th scope="col">
-                <span class="sr-only">操作</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {villages.data.map((x) => (
-              <tr key={x.id}>
-                <td>
-                  {x.name}（{x.code}，{x.township}）
-                </td>
-                <td>{x.policy.quorum}</td>
-                <td>{durationZh(x.policy.noticePeriod)}</td>
-                <td>
-                  {x.policy.redemptionDailyLimit ? `${x.policy.redemptionDailyLimit} 分` : '不限'}
-                </td>
-                <td>
-                  <button
-                    type="button"
-                    aria-label={`修改${x.name}的规则`}
-                    onClick={() => setEditing(x.id)}
-                  >
-                    修改
-                  </button>
-                </td>
+        <div class="scroll-x" tabIndex={0} role="region" aria-label="各村的评议规则">
+          <table>
+            <caption class="sr-only">各村的评议规则</caption>
+            <thead>
+              <tr>
+                <th scope="col">村</th>
+                <th scope="col">通过票数</th>
+                <th scope="col">公示期</th>
+                <th scope="col">每日兑换上限</th>
+                <th scope="col">
+                  <span class="sr-only">操作</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {villages.data.map((x) => (
+                <tr key={x.id}>
+                  <td>
+                    {x.name}（{x.code}，{x.township}）
+                  </td>
+                  <td>{x.policy.quorum}</td>
+                  <td>{durationZh(x.policy.noticePeriod)}</td>
+                  <td>
+                    {x.policy.redemptionDailyLimit ? `${x.policy.redemptionDailyLimit} 分` : '不限'}
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      aria-label={`修改${x.name}的规则`}
+                      onClick={() => setEditing(x.id)}
+                    >
+                      修改
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       ) : null}
       {v ? <VillagePolicy key={v.id} v={v} onSaved={villages.reload} /> : null}
       <NewVillage onSaved={villages.reload} />
@@ -137,17 +167,71 @@ function Villages() {
   );
 }
 
+/** ISO-8601 durations of days, hours, minutes and seconds, as the service accepts them. */
+const ISO_DURATION = /^P(?!$)(\d{1,4}D)?(T(?=\d)(\d{1,5}H)?(\d{1,6}M)?(\d{1,7}S)?)?$/;
+const CODE = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Checks the policy form; returns the Chinese message of each field in error. */
+function policyErrors(d: {
+  quorum: string;
+  orderTimeout: string;
+  hoursRuleCode: string;
+  threshold: string;
+  minApprovals: string;
+}): Record<string, string> {
+  const e: Record<string, string> = {};
+  if (!/^\d+$/.test(d.quorum) || Number(d.quorum) < 1 || Number(d.quorum) > 50)
+    e.quorum = '请填 1 到 50 之间的整数。';
+  const t = d.orderTimeout.trim().toUpperCase();
+  if (!ISO_DURATION.test(t) || !(t.match(/\d+/g) ?? []).some((n) => Number(n) > 0))
+    e.orderTimeout = '请填大于零的时长，如 PT48H（48小时）、P3D（3天）。';
+  if (!CODE.test(d.hoursRuleCode.trim()))
+    e.hoursRuleCode = '请填积分细则的代码：1–32 位字母、数字、- 或 _，如 volunteer-hour。';
+  const th = Number(d.threshold);
+  if (!d.threshold.trim() || !Number.isFinite(th) || th < 30 || th > 100)
+    e.threshold = '请填 30 到 100 之间的数（百分比）。';
+  if (!/^\d+$/.test(d.minApprovals) || Number(d.minApprovals) < 1 || Number(d.minApprovals) > 1000)
+    e.minApprovals = '请填 1 到 1000 之间的整数。';
+  return e;
+}
+
+const POLICY_LABELS: Record<string, string> = {
+  quorum: '通过所需票数',
+  noticePeriod: '公示期',
+  redemptionDailyLimit: '每日兑换上限',
+  orderTimeout: '接单时限',
+  ratedHoursNeedNoVote: '评单后时长免评议',
+  hoursRuleCode: '时长折算积分细则代码',
+  concentrationThreshold: '人情分预警比例',
+  concentrationMinApprovals: '人情分起算票数',
+  orderTimeoutField: '接单时限',
+  threshold: '人情分预警比例',
+  minApprovals: '人情分起算票数',
+};
+
 function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
   const [d, set, clear] = useDraft(`admin-village-${v.id}`, {
     quorum: String(v.policy.quorum),
     noticePeriod: v.policy.noticePeriod,
     limit: v.policy.redemptionDailyLimit ? String(v.policy.redemptionDailyLimit) : '',
+    orderTimeout: v.policy.orderTimeout ?? 'PT48H',
+    noVote: v.policy.ratedHoursNeedNoVote ?? false,
+    hoursRuleCode: v.policy.hoursRuleCode ?? 'volunteer-hour',
+    threshold: String(Math.round((v.policy.concentrationThreshold ?? 0.6) * 100)),
+    minApprovals: String(v.policy.concentrationMinApprovals ?? 5),
   });
+  const [errors, setErrors] = useState<Record<string, string>>({});
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
   async function save(e: Event) {
     e.preventDefault();
-    if (!/^\d+$/.test(d.quorum) || Number(d.quorum) < 1) {
-      setResult({ error: '“通过所需票数”请填 1 以上的整数。' });
+    const errs = policyErrors(d);
+    setErrors(errs);
+    if (Object.keys(errs).length) {
+      setResult({
+        error: `请改正标红的项：${Object.keys(errs)
+          .map((k) => POLICY_LABELS[k])
+          .join('、')}。`,
+      });
       return;
     }
     try {
@@ -158,6 +242,11 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
             quorum: Number(d.quorum),
             noticePeriod: d.noticePeriod.trim(),
             redemptionDailyLimit: d.limit.trim() ? Number(d.limit) : null,
+            orderTimeout: d.orderTimeout.trim().toUpperCase(),
+            ratedHoursNeedNoVote: d.noVote,
+            hoursRuleCode: d.hoursRuleCode.trim(),
+            concentrationThreshold: Number(d.threshold) / 100,
+            concentrationMinApprovals: Number(d.minApprovals),
           },
         },
       });
@@ -165,15 +254,10 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
       setResult({ ok: '已保存。' });
       onSaved();
     } catch (err) {
-      setResult({
-        error: describeError(err, {
-          quorum: '通过所需票数',
-          noticePeriod: '公示期',
-          redemptionDailyLimit: '每日兑换上限',
-        }),
-      });
+      setResult({ error: describeError(err, POLICY_LABELS) });
     }
   }
+  const noVoteId = `novote-${v.id}`;
   return (
     <form class="item" onSubmit={save} noValidate aria-label={`${v.name}的评议规则`}>
       <div class="item-head">
@@ -194,6 +278,7 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
           inputMode="numeric"
           value={d.quorum}
           onValue={(x) => set({ quorum: x })}
+          error={errors.quorum}
         />
         <Field
           label="公示期"
@@ -210,6 +295,59 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
           onValue={(x) => set({ limit: x })}
         />
       </div>
+      <fieldset>
+        <legend>志愿服务点单和人情分预警</legend>
+        <div class="row">
+          <Field
+            label="接单时限"
+            name="orderTimeout"
+            value={d.orderTimeout}
+            onValue={(x) => set({ orderTimeout: x })}
+            error={errors.orderTimeout}
+            hint={
+              ISO_DURATION.test(d.orderTimeout.trim().toUpperCase())
+                ? `超时未接单即上报乡镇实践所（${durationZh(d.orderTimeout.trim().toUpperCase())}）`
+                : '超时未接单即上报乡镇实践所，如 PT48H（48小时）'
+            }
+          />
+          <Field
+            label="时长折算积分细则代码"
+            name="hoursRuleCode"
+            value={d.hoursRuleCode}
+            onValue={(x) => set({ hoursRuleCode: x })}
+            error={errors.hoursRuleCode}
+            hint="服务时长按这条细则折算成积分"
+          />
+          <Field
+            label="人情分预警比例（%）"
+            name="concentrationThreshold"
+            inputMode="decimal"
+            value={d.threshold}
+            onValue={(x) => set({ threshold: x })}
+            error={errors.threshold}
+            hint="评议员的赞成票落在同一批农户上超过这个比例即预警（30–100）"
+          />
+          <Field
+            label="人情分起算票数"
+            name="concentrationMinApprovals"
+            inputMode="numeric"
+            value={d.minApprovals}
+            onValue={(x) => set({ minApprovals: x })}
+            error={errors.minApprovals}
+            hint="评议员赞成票达到这个数才计算预警"
+          />
+        </div>
+        <div class="check-row">
+          <input
+            type="checkbox"
+            id={noVoteId}
+            name="ratedHoursNeedNoVote"
+            checked={d.noVote}
+            onChange={() => set({ noVote: !d.noVote })}
+          />
+          <label for={noVoteId}>评单后的服务时长不经评议会表决，直接公示</label>
+        </div>
+      </fieldset>
       {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
       {result.error ? <Alert kind="error">{result.error}</Alert> : null}
       <button type="submit">保存 {v.name}</button>
@@ -332,7 +470,17 @@ function Users() {
           options={[
             { value: '', label: '全部' },
             ...Object.entries(ROLE_NAMES)
-              .filter(([k]) => ['admin', 'clerk', 'council', 'officer', 'household'].includes(k))
+              .filter(([k]) =>
+                [
+                  'admin',
+                  'clerk',
+                  'council',
+                  'supervisor',
+                  'township',
+                  'officer',
+                  'household',
+                ].includes(k),
+              )
               .map(([value, label]) => ({ value, label })),
           ]}
         />
@@ -577,10 +725,12 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
     password: '',
     role: 'clerk',
     villageId: '',
+    townshipId: '',
     cooperativeId: '',
     storeId: '',
   });
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  const townships = useTownships();
   const coops = useLoad(
     () => get<{ items: { id: string; name: string }[] }>('/v1/cooperatives').then((r) => r.items),
     [],
@@ -590,6 +740,7 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
     password: '初始密码',
     role: '角色',
     villageId: '村',
+    townshipId: '乡镇实践所',
     cooperativeId: '信用社',
     storeId: '超市',
     householdId: '农户',
@@ -601,7 +752,9 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
       password: d.password,
       role: d.role,
     };
-    if (d.role === 'clerk' || d.role === 'council') body.villageId = d.villageId;
+    if (d.role === 'clerk' || d.role === 'council' || d.role === 'supervisor')
+      body.villageId = d.villageId;
+    if (d.role === 'township') body.townshipId = d.townshipId;
     if (d.role === 'officer') body.cooperativeId = d.cooperativeId;
     const missing = Object.entries(body).filter(([, v]) => !v);
     if (missing.length) {
@@ -632,14 +785,28 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
           name="newRole"
           value={d.role}
           onValue={(x) => set({ role: x })}
-          options={['clerk', 'council', 'officer', 'admin'].map((r) => ({
+          options={['clerk', 'council', 'supervisor', 'township', 'officer', 'admin'].map((r) => ({
             value: r,
             label: ROLE_NAMES[r]!,
           }))}
           required
           hint="农户账号由村文书在“登记农户”后建立；收银台在“公益超市”中添加终端。"
         />
-        {d.role === 'clerk' || d.role === 'council' ? (
+        {d.role === 'township' ? (
+          <Select
+            label="乡镇实践所"
+            name="townshipId"
+            value={d.townshipId}
+            onValue={(x) => set({ townshipId: x })}
+            placeholder="请选择"
+            options={(townships.data ?? []).map((t) => ({
+              value: t.id,
+              label: `${t.name}（${t.county}）`,
+            }))}
+            required
+          />
+        ) : null}
+        {d.role === 'clerk' || d.role === 'council' || d.role === 'supervisor' ? (
           <Select
             label="村"
             name="villageId"
@@ -1410,5 +1577,269 @@ function AppealDecision({ a, onDone }: { a: AppealCase & { name: string }; onDon
       {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
       {result.error ? <Alert kind="error">{result.error}</Alert> : null}
     </article>
+  );
+}
+
+/** Township stations (乡镇实践所) with their villages, and a login for a station. */
+function Townships() {
+  const townships = useTownships();
+  const villages = useVillages();
+  const vnames = useMemo(
+    () => new Map((villages.data ?? []).map((v) => [v.id, v.name])),
+    [villages.data],
+  );
+  return (
+    <Section title="乡镇实践所和所辖村">
+      <p class="meta">
+        乡镇实践所代管所辖各村：复核申诉、接收超时未接的点单、处理监督员的标记。新建村时填写的乡镇即归入同名的实践所。
+        在“<Link href="/admin/users">用户</Link>”中可为实践所或村的监督员建立账号。
+      </p>
+      {townships.loading || villages.loading ? <Loading /> : null}
+      {townships.error ? <Alert kind="error">{describeError(townships.error)}</Alert> : null}
+      {townships.data && !townships.data.length ? <Empty>还没有乡镇实践所。</Empty> : null}
+      {townships.data?.length ? (
+        <div class="scroll-x" tabIndex={0} role="region" aria-label="乡镇实践所列表">
+          <table>
+            <caption class="sr-only">乡镇实践所和所辖村</caption>
+            <thead>
+              <tr>
+                <th scope="col">乡镇实践所</th>
+                <th scope="col">县</th>
+                <th scope="col">所辖村</th>
+              </tr>
+            </thead>
+            <tbody>
+              {townships.data.map((t) => (
+                <tr key={t.id}>
+                  <td>{t.name}</td>
+                  <td>{t.county}</td>
+                  <td>
+                    {t.villageIds.length
+                      ? t.villageIds.map((id) => vnames.get(id) ?? '村').join('、')
+                      : '（暂无）'}
+                    <span class="meta">（{t.villageIds.length} 个村）</span>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </Section>
+  );
+}
+
+interface MenuCategory {
+  code: string;
+  name: string;
+  items: { code: string; name: string }[];
+}
+
+/** The county's service menu (点单菜单): every category and item, and adding or renaming one. */
+function ServiceMenu() {
+  const villages = useVillages();
+  const counties = useMemo(() => {
+    const m = new Map<string, string>();
+    for (const v of villages.data ?? []) if (v.countyId) m.set(v.countyId, v.county ?? '县');
+    return [...m].map(([value, label]) => ({ value, label }));
+  }, [villages.data]);
+  const [countyId, setCountyId] = useState('');
+  const county = countyId || (counties.length === 1 ? counties[0]!.value : '');
+  const menu = useLoad(
+    () =>
+      county
+        ? get<{ countyId: string; categories: MenuCategory[] }>('/v1/service-menu', {
+            countyId: county,
+          })
+        : Promise.resolve(null),
+    [county],
+  );
+  return (
+    <Section title="志愿服务菜单">
+      {villages.loading ? <Loading /> : null}
+      {counties.length > 1 ? (
+        <Select
+          label="县"
+          name="countyId"
+          value={county}
+          onValue={setCountyId}
+          placeholder="请选择"
+          options={counties}
+        />
+      ) : null}
+      {menu.loading ? <Loading /> : null}
+      {menu.error ? <Alert kind="error">{describeError(menu.error)}</Alert> : null}
+      {menu.data && !menu.data.categories.length ? (
+        <Empty>这个县还没有服务菜单。先添加一个类别和服务项目。</Empty>
+      ) : null}
+      {menu.data?.categories.map((c) => (
+        <details class="item" key={c.code}>
+          <summary>
+            {c.name}（{c.code}）<span class="meta"> · {c.items.length} 项</span>
+          </summary>
+          <ul>
+            {c.items.map((i) => (
+              <li key={i.code}>
+                {i.name} <span class="meta">（{i.code}）</span>
+              </li>
+            ))}
+          </ul>
+        </details>
+      ))}
+      {menu.data ? (
+        <MenuItemForm
+          key={county}
+          countyId={county}
+          categories={menu.data.categories}
+          onSaved={menu.reload}
+        />
+      ) : null}
+    </Section>
+  );
+}
+
+function MenuItemForm({
+  countyId,
+  categories,
+  onSaved,
+}: {
+  countyId: string;
+  categories: MenuCategory[];
+  onSaved: () => void;
+}) {
+  const [d, set, clear] = useDraft(`admin-menu-${countyId}`, {
+    category: '',
+    newCode: '',
+    newName: '',
+    itemCode: '',
+    itemName: '',
+  });
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  const isNew = d.category === '__new';
+  const existing = categories.find((c) => c.code === d.category);
+  const item = categories.flatMap((c) => c.items).find((i) => i.code === d.itemCode.trim());
+  const labels: Record<string, string> = {
+    category: '类别',
+    newCode: '新类别代码',
+    newName: '新类别名称',
+    itemCode: '项目代码',
+    itemName: '项目名称',
+    code: '代码',
+    name: '名称',
+  };
+  async function save(e: Event) {
+    e.preventDefault();
+    const errs: Record<string, string> = {};
+    if (!d.category) errs.category = '请选择类别，或选“新建类别”。';
+    if (isNew) {
+      if (!CODE.test(d.newCode.trim())) errs.newCode = '请填 1–32 位字母、数字、- 或 _。';
+      else if (categories.some((c) => c.code === d.newCode.trim()))
+        errs.newCode = '这个类别代码已有，请在“类别”中直接选它。';
+      if (!d.newName.trim()) errs.newName = '请填类别名称，如“助老助残”。';
+    }
+    if (!CODE.test(d.itemCode.trim()))
+      errs.itemCode = '请填 1–32 位字母、数字、- 或 _，如 care-07。';
+    else if (item && existing && !existing.items.some((i) => i.code === item.code))
+      errs.itemCode = '这个项目代码已在别的类别中使用，请换一个。';
+    else if (item && isNew) errs.itemCode = '这个项目代码已在别的类别中使用，请换一个。';
+    if (!d.itemName.trim()) errs.itemName = '请填项目名称，如“上门理发”。';
+    setErrors(errs);
+    if (Object.keys(errs).length) {
+      setResult({
+        error: `请改正标红的项：${Object.keys(errs)
+          .map((k) => labels[k])
+          .join('、')}。`,
+      });
+      return;
+    }
+    const code = d.itemCode.trim();
+    const name = d.itemName.trim();
+    const next: MenuCategory[] = categories.map((c) => ({
+      code: c.code,
+      name: c.name,
+      items:
+        c.code === d.category
+          ? c.items.some((i) => i.code === code)
+            ? c.items.map((i) => (i.code === code ? { code, name } : i))
+            : [...c.items, { code, name }]
+          : c.items,
+    }));
+    if (isNew)
+      next.push({ code: d.newCode.trim(), name: d.newName.trim(), items: [{ code, name }] });
+    try {
+      await api('/v1/service-menu', { method: 'PUT', body: { countyId, categories: next } });
+      clear();
+      setErrors({});
+      setResult({ ok: `已保存服务项目“${name}”。` });
+      onSaved();
+    } catch (err) {
+      setResult({ error: describeError(err, labels) });
+    }
+  }
+  return (
+    <form onSubmit={save} noValidate class="subform">
+      <h3>添加或修改服务项目</h3>
+      <p class="meta">
+        填已有的项目代码即修改它的名称；填新的代码即添加。已下的订单保留原来的项目。
+      </p>
+      <div class="row">
+        <Select
+          label="类别"
+          name="menuCategory"
+          value={d.category}
+          onValue={(x) => set({ category: x })}
+          placeholder="请选择"
+          options={[
+            ...categories.map((c) => ({ value: c.code, label: c.name })),
+            { value: '__new', label: '新建类别…' },
+          ]}
+          error={errors.category}
+          required
+        />
+        {isNew ? (
+          <>
+            <Field
+              label="新类别代码"
+              name="newCategoryCode"
+              value={d.newCode}
+              onValue={(x) => set({ newCode: x })}
+              error={errors.newCode}
+              required
+            />
+            <Field
+              label="新类别名称"
+              name="newCategoryName"
+              value={d.newName}
+              onValue={(x) => set({ newName: x })}
+              error={errors.newName}
+              required
+            />
+          </>
+        ) : null}
+        <Field
+          label="项目代码"
+          name="itemCode"
+          value={d.itemCode}
+          onValue={(x) => set({ itemCode: x })}
+          error={errors.itemCode}
+          hint={item ? `现名“${item.name}”，保存即改名` : '字母、数字、- 或 _'}
+          required
+        />
+        <Field
+          label="项目名称"
+          name="itemName"
+          value={d.itemName}
+          onValue={(x) => set({ itemName: x })}
+          error={errors.itemName}
+          required
+        />
+      </div>
+      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
+      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <button type="submit" class="primary">
+        保存服务项目
+      </button>
+    </form>
   );
 }

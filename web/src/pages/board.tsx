@@ -29,6 +29,14 @@ interface Boards {
   red: Row[];
   black: Row[];
   blackListEnabled: boolean;
+  /** The village's place in the county's stored monthly ranking (考评指数) of that month. */
+  ranking: { period: string; rank: number; index: number; of: number } | null;
+}
+
+/** The month before a YYYY-MM month. */
+function monthBefore(month: string): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
 }
 
 export function BoardPage() {
@@ -46,6 +54,16 @@ export function BoardPage() {
     () => (vid ? get<Boards>(`/v1/villages/${vid}/boards`, { month }) : Promise.resolve(undefined)),
     [vid, tick],
   );
+  // A month is ranked once it has ended: the running month's board shows last month's place,
+  // read once (it changes monthly, not by the minute).
+  const earlier = useLoad(
+    () =>
+      vid
+        ? get<Boards>(`/v1/villages/${vid}/boards`, { month: monthBefore(month) })
+        : Promise.resolve(undefined),
+    [vid],
+  );
+  const ranking = boards.data?.ranking ?? earlier.data?.ranking ?? null;
   useEffect(() => {
     const t = setInterval(() => setTick((n) => n + 1), REFRESH_MS);
     return () => clearInterval(t);
@@ -71,6 +89,12 @@ export function BoardPage() {
             options={villages.data.map((v) => ({ value: v.id, label: v.name }))}
           />
         </div>
+      ) : null}
+      {ranking ? (
+        <p class="board-rank">
+          {ranking.period === month ? '本月' : `${Number(ranking.period.split('-')[1])}月`}
+          考评指数 第 {ranking.rank} 名 / 共 {ranking.of} 个村
+        </p>
       ) : null}
       {boards.error ? (
         <Alert kind="error">{describeError(boards.error)}（一分钟后自动重试）</Alert>

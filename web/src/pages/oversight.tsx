@@ -13,7 +13,18 @@ import { useDraft } from '../drafts';
 import { beijing, pts, todayCst } from '../format';
 import { describeError, ENTRY_TYPES } from '../messages';
 import { session } from '../session';
-import { Alert, Empty, Field, Loading, Section, Select, Tabs, TextArea, useLoad } from '../ui';
+import {
+  Alert,
+  Empty,
+  Field,
+  Link,
+  Loading,
+  Section,
+  Select,
+  Tabs,
+  TextArea,
+  useLoad,
+} from '../ui';
 import {
   loadVillageHouseholds,
   SubmissionSummary,
@@ -75,6 +86,10 @@ function Escalated() {
   );
   const villages = useVillageNames();
   const names = useMemo(() => new Map<string, string>(), []);
+  // An order dispatched from here leaves the list when it reloads, and its card with it: say so
+  // above the list, or the station sees the order vanish with no word.
+  const [handled, setHandled] = useState<string[]>([]);
+  const gone = list.data ? handled.filter((id) => !list.data!.items.some((o) => o.id === id)) : [];
   return (
     <Section
       title="超时未接、转到乡镇的订单"
@@ -89,11 +104,25 @@ function Escalated() {
       </p>
       {list.loading ? <Loading /> : null}
       {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      {gone.length ? (
+        <Alert kind="ok">
+          已办理 {gone.length} 张订单，已移出本列表；进度可在“
+          <Link href="/service/orders">订单</Link>
+          ”中查看。
+        </Alert>
+      ) : null}
       {list.data && !list.data.items.length ? <Empty>没有待派的超时订单。</Empty> : null}
       {list.data?.items.map((o) => (
         <div key={o.id}>
           <p class="meta">{villages.get(o.villageId) ?? '本乡镇村'}</p>
-          <OrderCard row={o} names={names} onChanged={list.reload} />
+          <OrderCard
+            row={o}
+            names={names}
+            onChanged={() => {
+              setHandled((h) => (h.includes(o.id) ? h : [...h, o.id]));
+              list.reload();
+            }}
+          />
         </div>
       ))}
     </Section>

@@ -246,10 +246,114 @@ function Register({ villageId, onDone }: { villageId: string; onDone: () => void
   );
 }
 
+interface HoursLink {
+  seq: number;
+  orderId: string;
+  hours: number;
+  date: string;
+  totalAfter: number;
+  prevHash: string;
+  hash: string;
+}
+
 interface Hours {
   total: number;
-  items: { seq: number; orderId: string; hours: number; date: string; totalAfter: number }[];
+  items: HoursLink[];
+  next: number | null;
   milestones: { hours: number; reachedAt: string; submissionId: string | null }[];
+}
+
+const ZERO_HASH = '0'.repeat(64);
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Recomputes a volunteer's hours chain in the browser, as the service computes it: each link's
+ * hash is SHA-256 of the RFC 8785 JSON of {date, hours, orderId, prevHash, seq, totalAfter,
+ * volunteerId} (keys in code-point order; the values are ASCII strings and numbers, which
+ * JSON.stringify writes as RFC 8785 does). Returns null when every link holds, else where and
+ * why the chain breaks.
+ */
+async function verifyHours(
+  volunteerId: string,
+): Promise<{ links: number; broken: null | { seq: number; date: string; why: string } }> {
+  let prev: HoursLink | null = null;
+  let links = 0;
+  let after = 0;
+  for (;;) {
+    const page: Hours = await get<Hours>(`/v1/volunteers/${volunteerId}/hours`, {
+      after: after || undefined,
+      limit: 500,
+    });
+    for (const l of page.items) {
+      links += 1;
+      const at = { seq: l.seq, date: l.date };
+      if (l.seq !== (prev?.seq ?? 0) + 1)
+        return { links, broken: { ...at, why: `之前缺少第 ${(prev?.seq ?? 0) + 1} 条` } };
+      if (l.prevHash !== (prev?.hash ?? ZERO_HASH))
+        return { links, broken: { ...at, why: '与上一条记录接不上（前一条的指纹不符）' } };
+      if (Math.abs(l.totalAfter - ((prev?.totalAfter ?? 0) + l.hours)) > 1e-9)
+        return { links, broken: { ...at, why: '累计时长与各次时长之和不符' } };
+      const canonical = JSON.stringify({
+        date: l.date,
+        hours: l.hours,
+        orderId: l.orderId,
+        prevHash: l.prevHash,
+        seq: l.seq,
+        totalAfter: l.totalAfter,
+        volunteerId,
+      });
+      if ((await sha256Hex(canonical)) !== l.hash)
+        return { links, broken: { ...at, why: '内容被改动过（重算的指纹不符）' } };
+      prev = l;
+    }
+    if (page.next === null || !page.items.length) return { links, broken: null };
+    after = page.next;
+  }
+}
+
+function VerifyHours({ id }: { id: string }) {
+  const [state, setState] = useState<
+    | { kind: 'idle' }
+    | { kind: 'busy' }
+    | { kind: 'done'; result: Awaited<ReturnType<typeof verifyHours>> }
+    | { kind: 'error'; error: unknown }
+  >({ kind: 'idle' });
+  async function run() {
+    setState({ kind: 'busy' });
+    try {
+      setState({ kind: 'done', result: await verifyHours(id) });
+    } catch (error) {
+      setState({ kind: 'error', error });
+    }
+  }
+  return (
+    <div class="verify">
+      <button type="button" onClick={run} disabled={state.kind === 'busy'}>
+        核验时长记录
+      </button>
+      <span class="meta">
+        {' '}
+        在本机逐条重算每条记录的指纹（SHA-256），确认记录前后相接、没有被改动。
+      </span>
+      <div aria-live="polite">
+        {state.kind === 'busy' ? <Loading what="并核验时长记录" /> : null}
+        {state.kind === 'error' ? <Alert kind="error">{describeError(state.error)}</Alert> : null}
+        {state.kind === 'done' && !state.result.broken ? (
+          <Alert kind="ok">核验通过：{state.result.links} 条记录前后相接，指纹全部相符。</Alert>
+        ) : null}
+        {state.kind === 'done' && state.result.broken ? (
+          <Alert kind="error">
+            核验未通过：第 {state.result.broken.seq} 条记录（{state.result.broken.date}）
+            {state.result.broken.why}。请报告县中心。
+          </Alert>
+        ) : null}
+      </div>
+    </div>
+  );
 }
 
 function HoursRecord({ id }: { id: string }) {
@@ -292,6 +396,7 @@ function HoursRecord({ id }: { id: string }) {
       ) : (
         <p class="meta">满 100、300、1000 小时时，系统自动为其申报表彰。</p>
       )}
+      {h.items.length ? <VerifyHours id={id} /> : null}
       {h.items.length ? (
         <div class="table-wrap" tabIndex={0} role="region" aria-label="表格，可左右滚动">
           <table>
