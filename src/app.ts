@@ -19,6 +19,7 @@ import type { Logger } from './platform/logger';
 import { createMetrics, type Metrics } from './platform/metrics';
 import type { Queues } from './platform/queues';
 import { securityHeaders } from './platform/security';
+import { STATEMENT_STYLE_HASH } from './modules/households/statement';
 import { guardBody, refuseInvalidUtf8 } from './platform/validation';
 import { pagesRouter } from './platform/web';
 import { attachmentRoutes } from './modules/attachments/attachments.routes';
@@ -89,7 +90,7 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' || Boolean(req.url?.startsWith('/app/assets/')) },
     }),
   );
-  app.use(securityHeaders(deps.config.mode));
+  app.use(securityHeaders(deps.config.mode, [STATEMENT_STYLE_HASH]));
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer({ method: req.method });
     res.on('finish', () =>

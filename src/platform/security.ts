@@ -3,7 +3,7 @@
  *
  * The Content-Security-Policy admits scripts, styles, fonts and fetches from this origin only,
  * images also as `data:` URIs (swagger-ui draws its icons so), no inline scripts, no inline
- * styles, no plugins, and no framing by any page (`frame-ancestors 'none'`, plus the older
+ * styles but the service's own by their hash, no plugins, and no framing by any page (`frame-ancestors 'none'`, plus the older
  * X-Frame-Options: DENY). /docs (swagger-ui) and the web UI under /app are served as same-origin
  * files under it. `nosniff` keeps browsers from reading a JSON or CSV answer as a script.
  *
@@ -15,7 +15,15 @@ import helmet from 'helmet';
 
 const SELF = "'self'";
 
-export function securityHeaders(mode: 'local' | 'production'): RequestHandler {
+/**
+ * `inlineStyleHashes`: the CSP hashes (`'sha256-…'`) of the few inline styles the service itself
+ * writes and a page of this origin may show (the printable statement, opened from a blob: URL
+ * that inherits this policy); no other inline style is admitted.
+ */
+export function securityHeaders(
+  mode: 'local' | 'production',
+  inlineStyleHashes: readonly string[] = [],
+): RequestHandler {
   const production = mode === 'production';
   return helmet({
     contentSecurityPolicy: {
@@ -24,7 +32,7 @@ export function securityHeaders(mode: 'local' | 'production'): RequestHandler {
         'default-src': [SELF],
         'script-src': [SELF],
         'script-src-attr': ["'none'"],
-        'style-src': [SELF],
+        'style-src': [SELF, ...inlineStyleHashes],
         'img-src': [SELF, 'data:'],
         'font-src': [SELF, 'data:'],
         'connect-src': [SELF],

@@ -162,6 +162,7 @@ describe('the Docker image, step by step without Docker', function () {
       JWT_KEY_ID: 'image-jwt',
       EXPORT_SIGNING_KEY: pem(generateKeyPairSync('ed25519').privateKey),
       EXPORT_SIGNING_KEY_ID: 'image-export',
+      VOLUNTEER_ID_KEY: randomBytes(32).toString('base64'),
       ADMIN_USERNAME: 'image-admin',
       ADMIN_PASSWORD: adminPassword,
       METRICS_TOKEN: metricsToken,

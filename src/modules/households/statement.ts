@@ -14,6 +14,7 @@
  *   the chain's, and the last entry's hash is printed so the paper can be checked against the
  *   chain later (see the README: Checking a chain yourself).
  */
+import { createHash } from 'node:crypto';
 import type { Principal } from '../../platform/principal';
 import { getAccount, listEntries, type EntryView } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
@@ -35,9 +36,6 @@ export interface StatementInput {
   generatedAt: Date;
 }
 
-/** The page's own policy: inline styles, nothing else (no script, no request). */
-export const STATEMENT_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 /** Asia/Shanghai is UTC+8 all year. */
 const BEIJING_OFFSET_MS = 8 * 3_600_000;
@@ -118,6 +116,17 @@ footer { margin-top: 1.5rem; font-size: .875rem; color: #404040; }
   th, td { border-color: #000; }
 }
 `;
+
+/**
+ * The page's one inline style, allowed by its hash: by the page's own policy, and by the web UI's
+ * policy (a page opened from a blob: URL inherits the policy of the page that made it, and the
+ * web UI admits no inline style but this one; see platform/security.ts).
+ */
+export const STATEMENT_STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE, 'utf8').digest('base64')}'`;
+
+/** The page's own policy: its one style, nothing else (no script, no request). */
+export const STATEMENT_CSP = `default-src 'none'; style-src ${STATEMENT_STYLE_HASH}; base-uri 'none'; form-action 'none'`;
+
 
 /** Renders the statement page (the whole document). */
 export function renderStatementHtml(s: StatementInput): string {

@@ -3,7 +3,10 @@ import { id, obj, queryInt, text, z } from '../../platform/validation';
 export const registerVolunteerBody = obj({
   name: text(32),
   /** Checked (GB 11643 check digit) and replaced by a keyed hash; never stored, returned or logged. */
-  idNumber: z.string().min(15).max(32),
+  idNumber: z
+    .string()
+    .max(32)
+    .regex(/^ *[0-9]{17}[0-9Xx] *$/, 'an 18-character resident ID number: 17 digits and a check digit or X'),
   householdId: id().optional(),
   phone: z
     .string()

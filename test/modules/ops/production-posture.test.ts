@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
@@ -45,6 +45,7 @@ function productionApp(extra: Record<string, string> = {}): Express {
     JWT_KEY_ID: 'prod-test',
     EXPORT_SIGNING_KEY: ed,
     EXPORT_SIGNING_KEY_ID: 'export-test',
+    VOLUNTEER_ID_KEY: randomBytes(32).toString('base64'),
     DATA_DIR: c.dataDir,
     LOG_LEVEL: 'silent',
     ...extra,
