@@ -300,7 +300,9 @@ describe('durability of the council workflow', () => {
     const s = await makeCouncilScene({
       quorum: 1,
       councilSize: 2,
-      noticePeriod: 'PT15S',
+      // Long enough that all 100 are still in notice at the flush however slow the filing; the
+      // clock is then moved past it, so the sweeper finds every wake-up due at once.
+      noticePeriod: 'PT10M',
       rule: { points: 2 },
     });
     const households = [s.households[1]!.id, s.households[2]!.id];
@@ -333,6 +335,7 @@ describe('durability of the council workflow', () => {
     // Nothing re-creates a notice job: only the sweeper's durable wake-ups can post them now.
     expect(await queue.getJobState(lastJob)).to.equal('unknown');
 
+    shiftClock(10 * 60_000 + 1000);
     const flushedAt = Date.now();
     await eventually(() => allPostedOnce(ids), 'all 100 posted after the flush', 120_000, 100);
     process.stdout.write(
