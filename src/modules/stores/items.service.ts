@@ -129,7 +129,7 @@ export interface NewItem {
 export async function createItem(storeId: string, input: NewItem): Promise<ItemView> {
   if (!(await findStore(storeId))) throw notFound('store');
   const conflict = () =>
-    new DomainError('conflict', `Item ${input.sku} already exists in this store.`);
+    new DomainError('item_sku_taken', `Item ${input.sku} already exists in this store.`);
   let item: ItemDoc;
   try {
     const [doc] = await Item.create([

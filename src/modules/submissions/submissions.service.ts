@@ -823,7 +823,7 @@ export async function castVote(p: Principal, id: string, input: { decision: 'app
   const sub = await submissionInReach(p, id);
   if (p.role !== 'council') throw forbidden('Only council members vote.');
   if (p.householdId && sub.householdIds.includes(p.householdId)) {
-    throw forbidden('A council member does not vote on a submission about their own household.');
+    throw forbidden('A council member does not vote on a submission about their own household.', 'vote_on_own_household');
   }
   // The cached state says which round is open; only when it says "not in review" is it checked
   // against the events (the cache may lag after a crash). A vote cast into a round that had
@@ -831,16 +831,16 @@ export async function castVote(p: Principal, id: string, input: { decision: 'app
   let round = sub.round;
   if (sub.status !== 'in_review') {
     const { state } = await currentState(sub, deps);
-    if (state.status !== 'in_review') throw new DomainError('conflict', `The submission is ${state.status}, not in review.`);
+    if (state.status !== 'in_review') throw new DomainError('submission_not_in_review', `The submission is ${state.status}, not in review.`);
     round = state.round;
   }
   return guarded(id, async () => {
     const vote: NewEvent = { slot: slots.vote(round, p.id), type: 'vote', round, by: p.id, byRole: p.role, decision: input.decision };
     if (input.comment) vote.comment = input.comment;
-    if (!(await insertEvent(id, vote))) throw new DomainError('conflict', 'You have already voted in this review round.');
+    if (!(await insertEvent(id, vote))) throw new DomainError('vote_already_cast', 'You have already voted in this review round.');
     councilFaults.afterVote?.(id);
     const r = (await reconcileSubmission(id, deps))!;
-    if (r.state.round !== round) throw new DomainError('conflict', 'The review round changed while you voted; vote again in the new round.');
+    if (r.state.round !== round) throw new DomainError('review_round_changed', 'The review round changed while you voted; vote again in the new round.');
     return toView(r.sub, r);
   });
 }
@@ -865,14 +865,14 @@ export async function fileObjection(p: Principal, id: string, input: { reason: s
   if (sub.status !== 'in_notice') cached = (await currentState(sub, deps)).state;
   const now = clock.now();
   if (cached.status !== 'in_notice' || !cached.noticeEndsAt || now.getTime() >= cached.noticeEndsAt.getTime()) {
-    throw new DomainError('conflict', 'The submission is not in its public notice.');
+    throw new DomainError('submission_not_in_notice', 'The submission is not in its public notice.');
   }
   const round = cached.round;
   return guarded(id, async () => {
     // The close slot is what the posting job also fills: whichever insert is first decides.
     if (!(await insertEvent(id, { slot: slots.close(round), type: 'objected', round, by: p.id, byRole: p.role, reason: input.reason, at: now }))) {
       await reconcileSubmission(id, deps); // the cache was behind: bring it up to date for the next reader
-      throw new DomainError('conflict', 'The public notice of this round has already closed.');
+      throw new DomainError('notice_closed', 'The public notice of this round has already closed.');
     }
     await Wakeup.deleteOne({ _id: noticeWakeupId(id, round) });
     const r = (await reconcileSubmission(id, deps))!;
@@ -886,16 +886,16 @@ export async function fileObjection(p: Principal, id: string, input: { reason: s
 export async function fileAppeal(p: Principal, id: string, input: { reason: string }, deps: CouncilDeps = {}): Promise<AppealView> {
   const sub = await submissionInReach(p, id);
   if (p.role !== 'household' || !p.householdId || !sub.householdIds.includes(p.householdId)) throw forbidden('Only the household concerned may appeal.');
-  if (sub.kind !== 'deduction') throw new DomainError('conflict', 'Only a deduction can be appealed.');
+  if (sub.kind !== 'deduction') throw new DomainError('appeal_not_deduction', 'Only a deduction can be appealed.');
   const { state } = await currentState(sub, deps);
-  if (state.status !== 'posted' || !state.postedAt) throw new DomainError('conflict', 'Only a posted deduction can be appealed.');
+  if (state.status !== 'posted' || !state.postedAt) throw new DomainError('appeal_not_posted', 'Only a posted deduction can be appealed.');
   const deadline = new Date(state.postedAt.getTime() + APPEAL_WINDOW_MS);
   if (clock.now().getTime() > deadline.getTime()) {
-    throw new DomainError('conflict', `The appeal window closed on ${deadline.toISOString()}.`, { appealDeadline: deadline.toISOString() });
+    throw new DomainError('appeal_window_closed', `The appeal window closed on ${deadline.toISOString()}.`, { appealDeadline: deadline.toISOString() });
   }
   return guarded(id, async () => {
     if (!(await insertEvent(id, { slot: slots.appeal, type: 'appealed', by: p.id, byRole: p.role, reason: input.reason }))) {
-      throw new DomainError('conflict', 'This deduction has already been appealed.');
+      throw new DomainError('appeal_already_filed', 'This deduction has already been appealed.');
     }
     const r = (await reconcileSubmission(id, deps))!;
     return appealView(r.sub, r.events, r.state)!;
@@ -916,12 +916,12 @@ export async function decideAppeal(p: Principal, id: string, input: { outcome: '
   if (!mayDecideAppeal(p, sub)) throw forbidden('Appeals are decided by the township station (or the county office).');
   const { state } = await currentState(sub, deps);
   if (!state.appeal) throw notFound('appeal');
-  if (state.appeal.status !== 'pending') throw new DomainError('conflict', 'This appeal has already been decided.');
+  if (state.appeal.status !== 'pending') throw new DomainError('appeal_already_decided', 'This appeal has already been decided.');
   return guarded(id, async () => {
     const e: NewEvent = { slot: slots.appealDecision, type: input.outcome === 'upheld' ? 'appeal_upheld' : 'appeal_dismissed', by: p.id, byRole: p.role };
     if (input.comment) e.comment = input.comment;
     if (input.note) e.note = input.note;
-    if (!(await insertEvent(id, e))) throw new DomainError('conflict', 'This appeal has already been decided.');
+    if (!(await insertEvent(id, e))) throw new DomainError('appeal_already_decided', 'This appeal has already been decided.');
     const r = (await reconcileSubmission(id, deps))!;
     return appealView(r.sub, r.events, r.state)!;
   });

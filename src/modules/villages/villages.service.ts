@@ -98,7 +98,7 @@ export async function createVillage(input: {
     return toVillageView(doc!.toObject());
   } catch (err) {
     if (isDuplicateKeyError(err))
-      throw new DomainError('conflict', `A village with code ${input.code} already exists.`);
+      throw new DomainError('village_code_taken', `A village with code ${input.code} already exists.`);
     throw err;
   }
 }
