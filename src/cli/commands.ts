@@ -18,6 +18,7 @@ import type { Logger } from '../platform/logger';
 import { findHousehold } from '../modules/households/households.service';
 import { formatCredentials, seedDemoCounty } from '../modules/demo/demo.seed';
 import { listEntries } from '../modules/ledger/ledger.service';
+import type { Db } from 'mongodb';
 import mongoose from 'mongoose';
 import { BackupError, backupDatabase, restoreDatabase } from './backup';
 import { migrateVillageLevels } from '../modules/villages/villages.service';
@@ -398,7 +399,7 @@ async function runSeedDemo(args: Parsed, { config, logger, io }: CliDeps): Promi
   return EXIT_OK;
 }
 
-function connectedDb(): mongoose.mongo.Db {
+function connectedDb(): Db {
   const db = mongoose.connection.db;
   if (!db) throw new Error('the database is not connected');
   return db;
