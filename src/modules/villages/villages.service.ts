@@ -109,6 +109,21 @@ export async function findVillage(villageId: string): Promise<VillageDoc | undef
   return (await Village.findById(villageId).lean<VillageDoc>()) ?? undefined;
 }
 
+/**
+ * The villages a clerk's spreadsheet may mean by `value`: the one with that id or code, else
+ * those with that name (at most two: names repeat across townships, and two matches are
+ * reported as ambiguous, never guessed). Used by the roster import.
+ */
+export async function findVillagesNamed(value: string): Promise<VillageDoc[]> {
+  if (/^[a-f0-9]{24}$/.test(value)) {
+    const byId = await findVillage(value);
+    if (byId) return [byId];
+  }
+  const byCode = await Village.findOne({ code: value }).lean<VillageDoc>();
+  if (byCode) return [byCode];
+  return Village.find({ name: value }).limit(2).lean<VillageDoc[]>();
+}
+
 /** Whether the principal may see records of this village. */
 export function canSeeVillage(p: Principal, villageId: string): boolean {
   return reachesVillage(p, villageId);
