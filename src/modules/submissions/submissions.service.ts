@@ -35,7 +35,7 @@ import { queueNotification } from '../notifications/notifications.service';
 import { claimCap, claimedHouseholds, releaseCap, resolveRule, scorePoints } from '../rules/rules.service';
 import { countCouncilVoters } from '../users/users.service';
 import { DEFAULT_OCCURRED_ON_WINDOW_DAYS, DEFAULT_POLICY, findVillage } from '../villages/villages.service';
-import { deriveState, slots, type DerivedState, type EventType, type PostedEntryRef, type StateEvent } from './submission-state';
+import { deriveState, noticeId, slots, type DerivedState, type EventType, type PostedEntryRef, type StateEvent } from './submission-state';
 import { Submission, SubmissionEvent, SubmissionFilingKey, Wakeup, type FilingKeyDoc, type SubmissionDoc, type SubmissionEventDoc, type SubmissionLine, type WakeupDoc } from './submissions.model';
 
 /** A deduction may be appealed this long after it posted. */
@@ -353,7 +353,19 @@ async function guarded<T>(submissionId: string, fn: () => Promise<T>): Promise<T
   return result;
 }
 
-const noticeWakeupId = (submissionId: string, round: number) => `notice-${submissionId}-r${round}`;
+/** Drops a notice's durable wake-up: its round is over (posted, objected or gone). */
+async function dropNoticeWakeup(submissionId: string, round: number): Promise<void> {
+  await Wakeup.deleteOne({ _id: noticeId(submissionId, round) });
+}
+
+/**
+ * Closes the notice of `round` as ended, by filling the round's close slot: the same slot an
+ * objection fills, so whichever insert is first decides (S2). The only place a notice is
+ * closed without an objection; undefined when the slot was already filled.
+ */
+function closeNotice(submissionId: string, round: number, at: Date): Promise<SubmissionEventDoc | undefined> {
+  return insertEvent(submissionId, { slot: slots.close(round), type: 'notice_ended', round, at });
+}
 
 async function ensureWakeup(w: Omit<WakeupDoc, 'failures'>): Promise<void> {
   try {
@@ -456,25 +468,41 @@ async function notifyAppealOutcome(sub: SubmissionDoc, state: DerivedState, even
   });
 }
 
-async function updateCache(sub: SubmissionDoc, state: DerivedState): Promise<void> {
-  const set: Record<string, unknown> = { status: state.status, round: state.round, approvals: state.approvals, rejections: state.rejections };
+/** The submission's cached status: what list filters read; the events are the truth. */
+type CachedStatus = Pick<SubmissionDoc, 'status' | 'round' | 'approvals' | 'rejections' | 'noticeEndsAt' | 'postedAt' | 'appealStatus'>;
+
+const cachedOf = (state: DerivedState): CachedStatus => ({
+  status: state.status,
+  round: state.round,
+  approvals: state.approvals,
+  rejections: state.rejections,
+  noticeEndsAt: state.noticeEndsAt,
+  postedAt: state.postedAt,
+  appealStatus: state.appeal?.status,
+});
+
+const CACHED_KEYS = ['status', 'round', 'approvals', 'rejections', 'noticeEndsAt', 'postedAt', 'appealStatus'] as const;
+
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a instanceof Date || b instanceof Date ? (a instanceof Date ? a.getTime() : null) === (b instanceof Date ? b.getTime() : null) : (a ?? null) === (b ?? null);
+
+/**
+ * The one writer of a submission's cached status (nothing else updates a Submission). Writes
+ * the members `next` names (undefined ones are removed) and leaves the others as they are;
+ * writes nothing when they already hold those values.
+ */
+async function writeCachedStatus(sub: SubmissionDoc, next: Partial<CachedStatus>): Promise<void> {
+  const set: Record<string, unknown> = {};
   const unset: Record<string, 1> = {};
-  const opt = (k: 'noticeEndsAt' | 'postedAt' | 'appealStatus', v: unknown) => {
+  let changed = false;
+  for (const k of CACHED_KEYS) {
+    if (!(k in next)) continue;
+    const v = next[k];
+    if (!sameValue(sub[k], v)) changed = true;
     if (v === undefined) unset[k] = 1;
     else set[k] = v;
-  };
-  opt('noticeEndsAt', state.noticeEndsAt);
-  opt('postedAt', state.postedAt);
-  opt('appealStatus', state.appeal?.status);
-  const same =
-    sub.status === state.status &&
-    sub.round === state.round &&
-    sub.approvals === state.approvals &&
-    sub.rejections === state.rejections &&
-    (sub.noticeEndsAt?.getTime() ?? null) === (state.noticeEndsAt?.getTime() ?? null) &&
-    (sub.postedAt?.getTime() ?? null) === (state.postedAt?.getTime() ?? null) &&
-    (sub.appealStatus ?? null) === (state.appeal?.status ?? null);
-  if (same) return;
+  }
+  if (!changed) return;
   // A blind write: a slower reconciler may briefly write an older state, which the next read
   // or reconcile repairs. Nothing decides from the cache except list filters.
   await Submission.updateOne({ _id: sub._id }, Object.keys(unset).length ? { $set: set, $unset: unset } : { $set: set });
@@ -497,12 +525,12 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
    * events scans an index on MongoDB but may scan the collection on FerretDB, so reads are kept
    * to those that correctness needs.)
    */
-  const fill = async (e: NewEvent): Promise<boolean> => {
-    const doc = await insertEvent(submissionId, e);
+  const track = (doc: SubmissionEventDoc | undefined): boolean => {
     if (doc) inserted.push(doc);
     else stale = true;
     return Boolean(doc);
   };
+  const fill = async (e: NewEvent): Promise<boolean> => track(await insertEvent(submissionId, e));
   let stale = false;
   let postedHere = false;
   if (!sub) {
@@ -537,7 +565,7 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
       case 'decide_notice': {
         const noticeEndsAt = new Date(now.getTime() + durationMs(policy.noticePeriod));
         // The wake-up first: if we crash after the decision, the sweeper still ends the notice.
-        await ensureWakeup({ _id: noticeWakeupId(submissionId, round), submissionId, kind: 'notice', round, at: noticeEndsAt });
+        await ensureWakeup({ _id: noticeId(submissionId, round), submissionId, kind: 'notice', round, at: noticeEndsAt });
         const won = await fill({ slot: slots.decision(round), type: 'notice_started', round, noticeEndsAt, at: now });
         councilFaults.afterDecision?.(submissionId);
         if (won && deps.enqueuePost) {
@@ -558,15 +586,11 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
         await fill({ slot: slots.capsReleased, type: 'caps_released', at: now });
         break;
       case 'close_notice':
-        await fill({ slot: slots.close(round), type: 'notice_ended', round, at: now });
+        track(await closeNotice(submissionId, round, now));
         break;
-      case 'post': {
-        const doc = await recordPosting(sub, now);
-        if (doc) inserted.push(doc);
-        else stale = true;
-        postedHere = Boolean(doc);
+      case 'post':
+        postedHere = track(await recordPosting(sub, now));
         break;
-      }
       case 'reverse': {
         const appealId = state.appeal!.id;
         const reversals: PostedEntryRef[] = [];
@@ -600,9 +624,9 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
     state = await derive();
   }
   // This call posted: the notice's wake-up has nothing left to do.
-  if (postedHere && state.status === 'posted' && !state.next) await Wakeup.deleteOne({ _id: noticeWakeupId(submissionId, state.round) });
+  if (postedHere && state.status === 'posted' && !state.next) await dropNoticeWakeup(submissionId, state.round);
   if (state.appeal && state.appeal.status !== 'pending') await notifyAppealOutcome(sub, state, events);
-  await updateCache(sub, state);
+  await writeCachedStatus(sub, cachedOf(state));
   return { sub, state, events, quorum: policy.quorum };
 }
 
@@ -874,7 +898,7 @@ export async function fileObjection(p: Principal, id: string, input: { reason: s
       await reconcileSubmission(id, deps); // the cache was behind: bring it up to date for the next reader
       throw new DomainError('notice_closed', 'The public notice of this round has already closed.');
     }
-    await Wakeup.deleteOne({ _id: noticeWakeupId(id, round) });
+    await dropNoticeWakeup(id, round);
     const r = (await reconcileSubmission(id, deps))!;
     const event = r.events.find((e) => e.slot === slots.close(round))!;
     const shown = readingOf(p, r.sub, r.state.status) === 'whole' ? toView(r.sub, r) : publicView(toView(r.sub, r));
@@ -1013,14 +1037,13 @@ async function endNoticeBySlots(sub: SubmissionDoc, round: number): Promise<{ st
   let close = await readSlot(id, slots.close(round));
   if (!close) {
     if (now.getTime() < decision.noticeEndsAt.getTime()) throw new NoticeNotOverError(decision.noticeEndsAt);
-    // The same slot an objection fills: whichever insert is first decides (S2).
-    close = (await insertEvent(id, { slot: slots.close(round), type: 'notice_ended', round, at: now })) ?? (await readSlot(id, slots.close(round)));
+    close = (await closeNotice(id, round, now)) ?? (await readSlot(id, slots.close(round)));
   }
   if (!close || close.type !== 'notice_ended') return undefined;
   const posted = (await readSlot(id, slots.posted)) ?? (await recordPosting(sub, now)) ?? (await readSlot(id, slots.posted));
   assert.ok(posted, 'a posting that lost its slot was recorded by the winner');
-  await Submission.updateOne({ _id: sub._id }, { $set: { status: 'posted', round, noticeEndsAt: decision.noticeEndsAt, postedAt: posted.at } });
-  await Wakeup.deleteOne({ _id: noticeWakeupId(id, round) });
+  await writeCachedStatus(sub, { status: 'posted', round, noticeEndsAt: decision.noticeEndsAt, postedAt: posted.at });
+  await dropNoticeWakeup(id, round);
   return { status: 'posted', posted: true };
 }
 
@@ -1033,14 +1056,14 @@ export async function endNotice(submissionId: string, round: number, deps: Counc
   }
   const r = await reconcileSubmission(submissionId, deps);
   if (!r) {
-    await Wakeup.deleteOne({ _id: noticeWakeupId(submissionId, round) });
+    await dropNoticeWakeup(submissionId, round);
     return { status: 'missing', posted: false };
   }
   if (r.state.round === round && r.state.status === 'in_notice' && r.state.noticeEndsAt && !r.state.noticeEnded) {
     throw new NoticeNotOverError(r.state.noticeEndsAt);
   }
   const w = { kind: 'notice' as const, round };
-  if (wakeupSettled(w, r)) await Wakeup.deleteOne({ _id: noticeWakeupId(submissionId, round) });
+  if (wakeupSettled(w, r)) await dropNoticeWakeup(submissionId, round);
   return { status: r.state.status, posted: r.state.status === 'posted' && r.state.round === round };
 }
 
@@ -1205,7 +1228,7 @@ async function claimFilingKey(key: string): Promise<string> {
 async function openNoticeWithoutVote(submissionId: string, noticePeriod: string, deps: CouncilDeps): Promise<void> {
   const noticeEndsAt = new Date(clock.now().getTime() + durationMs(noticePeriod));
   // The wake-up first, as in reconcile: if we crash after the decision, the sweeper ends the notice.
-  await ensureWakeup({ _id: noticeWakeupId(submissionId, 1), submissionId, kind: 'notice', round: 1, at: noticeEndsAt });
+  await ensureWakeup({ _id: noticeId(submissionId, 1), submissionId, kind: 'notice', round: 1, at: noticeEndsAt });
   const won = await insertEvent(submissionId, {
     slot: slots.decision(1),
     type: 'notice_started',

@@ -3,7 +3,7 @@ import { ctx } from '../../support/context';
 import { http, makeUser, makeVillage } from '../../support/factories';
 import { countAll, expectNothingStored } from '../../support/snapshot';
 import { clock } from '../../../src/platform/clock';
-import { NOTICE_QUEUE, noticeJobId } from '../../../src/modules/submissions/submissions.jobs';
+import { NOTICE_QUEUE, noticeId } from '../../../src/modules/submissions/submissions.jobs';
 import { endNotice } from '../../../src/modules/submissions/submissions.service';
 import { SubmissionEvent } from '../../../src/modules/submissions/submissions.model';
 import type { RunningWorkers } from '../../../workers/runner';
@@ -33,7 +33,7 @@ describe('POST /v1/submissions/:id/objections', () => {
 
     // Let round 1's job run at the old time: it must find its round closed and post nothing.
     const queue = ctx().queues.get(NOTICE_QUEUE);
-    await eventually(async () => (await queue.getJobState(noticeJobId(sub.id, 1))) === 'completed', "round 1's notice job ran");
+    await eventually(async () => (await queue.getJobState(noticeId(sub.id, 1))) === 'completed', "round 1's notice job ran");
     expect(await entriesOf(sub.id)).to.have.length(0);
     expect((await getSub(s, sub.id)).status).to.equal('in_review');
 
