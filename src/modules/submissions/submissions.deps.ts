@@ -18,7 +18,11 @@ export const SWEEP_BATCH = 200;
 export const SWEEP_CONCURRENCY = 8;
 
 /** Enqueues the delayed job that ends a notice (BullMQ in the API; absent in repairs). */
-export type EnqueuePost = (submissionId: string, round: number, noticeEndsAt: Date) => Promise<void>;
+export type EnqueuePost = (
+  submissionId: string,
+  round: number,
+  noticeEndsAt: Date,
+) => Promise<void>;
 
 export interface CouncilDeps {
   enqueuePost?: EnqueuePost;

@@ -11,9 +11,19 @@ import { type Principal } from '../../platform/principal';
 import { findHousehold } from '../households/households.service';
 import { queueNotification } from '../notifications/notifications.service';
 import { claimCap, releaseCap, resolveRule, scorePoints } from '../rules/rules.service';
-import { DEFAULT_OCCURRED_ON_WINDOW_DAYS, DEFAULT_POLICY, findVillage } from '../villages/villages.service';
+import {
+  DEFAULT_OCCURRED_ON_WINDOW_DAYS,
+  DEFAULT_POLICY,
+  findVillage,
+} from '../villages/villages.service';
 import { noticeId, slots } from './submission-state';
-import { Submission, SubmissionFilingKey, type FilingKeyDoc, type SubmissionDoc, type SubmissionLine } from './submissions.model';
+import {
+  Submission,
+  SubmissionFilingKey,
+  type FilingKeyDoc,
+  type SubmissionDoc,
+  type SubmissionLine,
+} from './submissions.model';
 import { CouncilDeps, councilFaults } from './submissions.deps';
 import { SubmissionView, sign, toView } from './submissions.views';
 import { findSubmission, insertEvent, guarded, ensureWakeup } from './submissions.store';
@@ -39,7 +49,8 @@ function occurredOnOutsideWindow(occurredOn: string, windowDays: number): string
   const today = shanghaiDate(clock.now());
   if (occurredOn > today) return `must not be in the future (today is ${today} in Asia/Shanghai)`;
   const earliest = addDays(today, -windowDays);
-  if (occurredOn < earliest) return `must lie within the village's window of ${windowDays} days: on or after ${earliest} (Asia/Shanghai)`;
+  if (occurredOn < earliest)
+    return `must lie within the village's window of ${windowDays} days: on or after ${earliest} (Asia/Shanghai)`;
   return undefined;
 }
 
@@ -52,43 +63,80 @@ function invalid(errors: FieldError[]): DomainError {
  * written; caps are claimed under a guard so a crash between the claim and the filing gives the
  * claim back. A single submission whose cap is used up is refused with `cap_reached`.
  */
-export async function fileSubmission(p: Principal, input: NewSubmission, deps: CouncilDeps = {}): Promise<SubmissionView> {
+export async function fileSubmission(
+  p: Principal,
+  input: NewSubmission,
+  deps: CouncilDeps = {},
+): Promise<SubmissionView> {
   if (!villageInReach(p, input.villageId)) throw notFound('village');
   const village = await findVillage(input.villageId);
   if (!village) throw notFound('village');
 
   const batch = input.households !== undefined;
   if (batch === (input.householdId !== undefined)) {
-    throw invalid([{ path: 'householdId', message: 'give householdId (one household) or households (a batch), not both' }]);
+    throw invalid([
+      {
+        path: 'householdId',
+        message: 'give householdId (one household) or households (a batch), not both',
+      },
+    ]);
   }
-  if (batch && input.quantity !== undefined) throw invalid([{ path: 'quantity', message: 'in a batch each household has its own quantity' }]);
-  const wanted = batch ? input.households! : [{ householdId: input.householdId!, quantity: input.quantity }];
+  if (batch && input.quantity !== undefined)
+    throw invalid([
+      { path: 'quantity', message: 'in a batch each household has its own quantity' },
+    ]);
+  const wanted = batch
+    ? input.households!
+    : [{ householdId: input.householdId!, quantity: input.quantity }];
   const pathOf = (i: number, f: string) => (batch ? `households.${i}.${f}` : f);
   const errors: FieldError[] = [];
   const seen = new Set<string>();
   for (const [i, w] of wanted.entries()) {
-    if (seen.has(w.householdId)) errors.push({ path: pathOf(i, 'householdId'), message: 'listed twice' });
+    if (seen.has(w.householdId))
+      errors.push({ path: pathOf(i, 'householdId'), message: 'listed twice' });
     seen.add(w.householdId);
   }
   if (errors.length) throw invalid(errors);
   const households = await Promise.all(wanted.map((w) => findHousehold(w.householdId)));
   households.forEach((h, i) => {
-    if (!h || h.villageId !== input.villageId) errors.push({ path: pathOf(i, 'householdId'), message: 'not a household of this village' });
+    if (!h || h.villageId !== input.villageId)
+      errors.push({ path: pathOf(i, 'householdId'), message: 'not a household of this village' });
   });
-  const occurredOnProblem = occurredOnOutsideWindow(input.occurredOn, village.policy.occurredOnWindowDays ?? DEFAULT_OCCURRED_ON_WINDOW_DAYS);
+  const occurredOnProblem = occurredOnOutsideWindow(
+    input.occurredOn,
+    village.policy.occurredOnWindowDays ?? DEFAULT_OCCURRED_ON_WINDOW_DAYS,
+  );
   if (occurredOnProblem) errors.push({ path: 'occurredOn', message: occurredOnProblem });
   if (errors.length) throw invalid(errors);
 
   const rule = await resolveRule(input.villageId, input.ruleCode, input.occurredOn);
   if (!rule) throw invalid([{ path: 'ruleCode', message: 'no such rule' }]);
-  if (!rule.inForce) throw invalid([{ path: 'ruleCode', message: `rule ${rule.code} is not in force in this village on ${input.occurredOn}` }]);
-  if (batch && rule.kind !== 'award') throw invalid([{ path: 'households', message: 'a batch is for one activity of many households: awards only' }]);
-  if (rule.attachmentRequired && !(input.evidence.attachments?.length)) {
-    throw invalid([{ path: 'evidence.attachments', message: `rule ${rule.code} requires at least one attachment` }]);
+  if (!rule.inForce)
+    throw invalid([
+      {
+        path: 'ruleCode',
+        message: `rule ${rule.code} is not in force in this village on ${input.occurredOn}`,
+      },
+    ]);
+  if (batch && rule.kind !== 'award')
+    throw invalid([
+      {
+        path: 'households',
+        message: 'a batch is for one activity of many households: awards only',
+      },
+    ]);
+  if (rule.attachmentRequired && !input.evidence.attachments?.length) {
+    throw invalid([
+      {
+        path: 'evidence.attachments',
+        message: `rule ${rule.code} requires at least one attachment`,
+      },
+    ]);
   }
   const requested = wanted.map((w, i) => scorePoints(rule, w.quantity, pathOf(i, 'quantity')));
   requested.forEach((r, i) => {
-    if (r <= 0) errors.push({ path: pathOf(i, 'quantity'), message: 'gives no points under this rule' });
+    if (r <= 0)
+      errors.push({ path: pathOf(i, 'quantity'), message: 'gives no points under this rule' });
   });
   if (errors.length) throw invalid(errors);
 
@@ -110,7 +158,11 @@ export async function fileSubmission(p: Principal, input: NewSubmission, deps: C
         capPerMonth: rule.capPerMonth,
         capPerYear: rule.capPerYear,
       });
-      const line: SubmissionLine = { householdId: w.householdId, requestedPoints: requested[i]!, points: cap.granted };
+      const line: SubmissionLine = {
+        householdId: w.householdId,
+        requestedPoints: requested[i]!,
+        points: cap.granted,
+      };
       if (w.quantity !== undefined) line.quantity = w.quantity;
       if (cap.limitedBy) Object.assign(line, { capLimitedBy: cap.limitedBy, cap: cap.cap });
       lines.push(line);
@@ -119,10 +171,14 @@ export async function fileSubmission(p: Principal, input: NewSubmission, deps: C
     if (lines.every((l) => l.points === 0)) {
       const l = lines[0]!;
       for (const line of lines) await releaseCap(id, line.householdId);
-      throw new DomainError('cap_reached', `The ${l.capLimitedBy === 'month' ? 'monthly' : 'yearly'} cap of rule ${rule.code} is used up for this household.`, {
-        limitedBy: l.capLimitedBy,
-        cap: l.cap,
-      });
+      throw new DomainError(
+        'cap_reached',
+        `The ${l.capLimitedBy === 'month' ? 'monthly' : 'yearly'} cap of rule ${rule.code} is used up for this household.`,
+        {
+          limitedBy: l.capLimitedBy,
+          cap: l.cap,
+        },
+      );
     }
     const now = clock.now();
     const doc: Record<string, unknown> = {
@@ -160,7 +216,14 @@ export async function fileSubmission(p: Principal, input: NewSubmission, deps: C
         body: `您户有一项扣分事项“${rule.title}”（${input.occurredOn}，拟扣${line.points}分）已提交村道德评议会评议。评议通过后将公示，公示期间可提出异议。`,
       });
     }
-    deps.log?.info({ submissionId: id, ruleCode: rule.code, points: sign(rule.kind) * lines.reduce((a, l) => a + l.points, 0) }, 'submission filed');
+    deps.log?.info(
+      {
+        submissionId: id,
+        ruleCode: rule.code,
+        points: sign(rule.kind) * lines.reduce((a, l) => a + l.points, 0),
+      },
+      'submission filed',
+    );
     return toView(sub);
   });
 }
@@ -206,10 +269,20 @@ async function claimFilingKey(key: string): Promise<string> {
 }
 
 /** Opens the public notice of round 1 directly (village policy: no vote for rated hours). */
-async function openNoticeWithoutVote(submissionId: string, noticePeriod: string, deps: CouncilDeps): Promise<void> {
+async function openNoticeWithoutVote(
+  submissionId: string,
+  noticePeriod: string,
+  deps: CouncilDeps,
+): Promise<void> {
   const noticeEndsAt = new Date(clock.now().getTime() + durationMs(noticePeriod));
   // The wake-up first, as in reconcile: if we crash after the decision, the sweeper ends the notice.
-  await ensureWakeup({ _id: noticeId(submissionId, 1), submissionId, kind: 'notice', round: 1, at: noticeEndsAt });
+  await ensureWakeup({
+    _id: noticeId(submissionId, 1),
+    submissionId,
+    kind: 'notice',
+    round: 1,
+    at: noticeEndsAt,
+  });
   const won = await insertEvent(submissionId, {
     slot: slots.decision(1),
     type: 'notice_started',
@@ -221,7 +294,10 @@ async function openNoticeWithoutVote(submissionId: string, noticePeriod: string,
   });
   if (won && deps.enqueuePost) {
     await deps.enqueuePost(submissionId, 1, noticeEndsAt).catch((err: unknown) => {
-      deps.log?.warn({ err: (err as Error).message, submissionId }, 'could not enqueue the notice job; the sweeper will post it');
+      deps.log?.warn(
+        { err: (err as Error).message, submissionId },
+        'could not enqueue the notice job; the sweeper will post it',
+      );
     });
   }
 }
@@ -238,14 +314,21 @@ async function openNoticeWithoutVote(submissionId: string, noticePeriod: string,
  * order's reconcile does), and a guard's sweep would release cap claims that the retry, under
  * the same submission id, still relies on.
  */
-export async function fileKeyedSubmission(input: KeyedFiling, deps: CouncilDeps = {}): Promise<KeyedFilingResult> {
+export async function fileKeyedSubmission(
+  input: KeyedFiling,
+  deps: CouncilDeps = {},
+): Promise<KeyedFilingResult> {
   const submissionId = await claimFilingKey(input.key);
   if (await findSubmission(submissionId)) {
     const r = (await reconcileSubmission(submissionId, deps))!;
     return { submission: toView(r.sub, r) };
   }
-  const [village, household] = await Promise.all([findVillage(input.villageId), findHousehold(input.householdId)]);
-  if (!village || !household || household.villageId !== input.villageId) return { skipped: 'household_not_in_village' };
+  const [village, household] = await Promise.all([
+    findVillage(input.villageId),
+    findHousehold(input.householdId),
+  ]);
+  if (!village || !household || household.villageId !== input.villageId)
+    return { skipped: 'household_not_in_village' };
   const rule = await resolveRule(input.villageId, input.ruleCode, input.occurredOn);
   if (!rule || !rule.inForce || rule.kind !== 'award') return { skipped: 'no_rule' };
   const quantity = rule.pointsPerUnit !== undefined ? input.quantity : undefined;
@@ -262,7 +345,11 @@ export async function fileKeyedSubmission(input: KeyedFiling, deps: CouncilDeps 
     capPerYear: rule.capPerYear,
   });
   if (cap.granted === 0) return { skipped: 'cap_reached' };
-  const line: SubmissionLine = { householdId: input.householdId, requestedPoints: requested, points: cap.granted };
+  const line: SubmissionLine = {
+    householdId: input.householdId,
+    requestedPoints: requested,
+    points: cap.granted,
+  };
   if (quantity !== undefined) line.quantity = quantity;
   if (cap.limitedBy) Object.assign(line, { capLimitedBy: cap.limitedBy, cap: cap.cap });
   const doc: Record<string, unknown> = {
@@ -285,14 +372,25 @@ export async function fileKeyedSubmission(input: KeyedFiling, deps: CouncilDeps 
     rejections: 0,
   };
   if (rule.overrideVersion !== undefined) doc.overrideVersion = rule.overrideVersion;
-  for (const k of ['serviceOrderId', 'volunteerId', 'milestoneHours'] as const) if (input[k] !== undefined) doc[k] = input[k];
+  for (const k of ['serviceOrderId', 'volunteerId', 'milestoneHours'] as const)
+    if (input[k] !== undefined) doc[k] = input[k];
   try {
     await Submission.create([doc]);
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err; // a concurrent attempt stored it first
   }
-  await insertEvent(submissionId, { slot: slots.filed, type: 'filed', by: SYSTEM_FILER, byRole: 'system' });
-  if (input.skipVote) await openNoticeWithoutVote(submissionId, (village.policy ?? DEFAULT_POLICY).noticePeriod, deps);
+  await insertEvent(submissionId, {
+    slot: slots.filed,
+    type: 'filed',
+    by: SYSTEM_FILER,
+    byRole: 'system',
+  });
+  if (input.skipVote)
+    await openNoticeWithoutVote(
+      submissionId,
+      (village.policy ?? DEFAULT_POLICY).noticePeriod,
+      deps,
+    );
   const r = (await reconcileSubmission(submissionId, deps))!;
   deps.log?.info({ submissionId, key: input.key, points: cap.granted }, 'system submission filed');
   return { submission: toView(r.sub, r) };

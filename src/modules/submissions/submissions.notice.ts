@@ -11,7 +11,12 @@ import { Submission, Wakeup, type SubmissionDoc, type WakeupDoc } from './submis
 import { SWEEP_BATCH, SWEEP_CONCURRENCY, CouncilDeps } from './submissions.deps';
 import { sign } from './submissions.views';
 import { findSubmission, readSlot, dropNoticeWakeup, closeNotice } from './submissions.store';
-import { Reconciled, recordPosting, writeCachedStatus, reconcileSubmission } from './submissions.reconcile';
+import {
+  Reconciled,
+  recordPosting,
+  writeCachedStatus,
+  reconcileSubmission,
+} from './submissions.reconcile';
 
 /** Thrown by the notice job when it ran before the notice ended (clock skew): retried later. */
 export class NoticeNotOverError extends Error {
@@ -27,7 +32,9 @@ function wakeupSettled(w: Pick<WakeupDoc, 'kind' | 'round'>, r: Reconciled | und
   if (r.state.next) return false;
   if (w.kind === 'guard') return true;
   // A notice wake-up is done when its round is over: objected (a later round), rejected or posted.
-  return r.state.round > (w.round ?? 0) || r.state.status === 'posted' || r.state.status === 'rejected';
+  return (
+    r.state.round > (w.round ?? 0) || r.state.status === 'posted' || r.state.status === 'rejected'
+  );
 }
 
 /**
@@ -36,26 +43,42 @@ function wakeupSettled(w: Pick<WakeupDoc, 'kind' | 'round'>, r: Reconciled | und
  * when the slots say something unusual happened (an objection, a missing decision): the caller
  * then reconciles from the whole history.
  */
-async function endNoticeBySlots(sub: SubmissionDoc, round: number): Promise<{ status: string; posted: boolean } | undefined> {
+async function endNoticeBySlots(
+  sub: SubmissionDoc,
+  round: number,
+): Promise<{ status: string; posted: boolean } | undefined> {
   const id = sub._id.toHexString();
   const decision = await readSlot(id, slots.decision(round));
   if (!decision || decision.type !== 'notice_started' || !decision.noticeEndsAt) return undefined;
   const now = clock.now();
   let close = await readSlot(id, slots.close(round));
   if (!close) {
-    if (now.getTime() < decision.noticeEndsAt.getTime()) throw new NoticeNotOverError(decision.noticeEndsAt);
+    if (now.getTime() < decision.noticeEndsAt.getTime())
+      throw new NoticeNotOverError(decision.noticeEndsAt);
     close = (await closeNotice(id, round, now)) ?? (await readSlot(id, slots.close(round)));
   }
   if (!close || close.type !== 'notice_ended') return undefined;
-  const posted = (await readSlot(id, slots.posted)) ?? (await recordPosting(sub, now)) ?? (await readSlot(id, slots.posted));
+  const posted =
+    (await readSlot(id, slots.posted)) ??
+    (await recordPosting(sub, now)) ??
+    (await readSlot(id, slots.posted));
   assert.ok(posted, 'a posting that lost its slot was recorded by the winner');
-  await writeCachedStatus(sub, { status: 'posted', round, noticeEndsAt: decision.noticeEndsAt, postedAt: posted.at });
+  await writeCachedStatus(sub, {
+    status: 'posted',
+    round,
+    noticeEndsAt: decision.noticeEndsAt,
+    postedAt: posted.at,
+  });
   await dropNoticeWakeup(id, round);
   return { status: 'posted', posted: true };
 }
 
 /** The delayed job's work: end the notice of `round` and post, once. */
-export async function endNotice(submissionId: string, round: number, deps: CouncilDeps = {}): Promise<{ status: string; posted: boolean }> {
+export async function endNotice(
+  submissionId: string,
+  round: number,
+  deps: CouncilDeps = {},
+): Promise<{ status: string; posted: boolean }> {
   const sub = await findSubmission(submissionId);
   if (sub) {
     const done = await endNoticeBySlots(sub, round);
@@ -66,7 +89,12 @@ export async function endNotice(submissionId: string, round: number, deps: Counc
     await dropNoticeWakeup(submissionId, round);
     return { status: 'missing', posted: false };
   }
-  if (r.state.round === round && r.state.status === 'in_notice' && r.state.noticeEndsAt && !r.state.noticeEnded) {
+  if (
+    r.state.round === round &&
+    r.state.status === 'in_notice' &&
+    r.state.noticeEndsAt &&
+    !r.state.noticeEnded
+  ) {
     throw new NoticeNotOverError(r.state.noticeEndsAt);
   }
   const w = { kind: 'notice' as const, round };
@@ -87,11 +115,16 @@ function nextLook(w: WakeupDoc, r: Reconciled | undefined, failed: boolean): Dat
  * request that crashed halfway), in bounded batches, and deletes each wake-up whose work is
  * done. This is what posts every due submission exactly once after Redis lost its jobs.
  */
-export async function sweepDue(deps: CouncilDeps & { budgetMs?: number } = {}): Promise<{ reconciled: number; settled: number; failed: number }> {
+export async function sweepDue(
+  deps: CouncilDeps & { budgetMs?: number } = {},
+): Promise<{ reconciled: number; settled: number; failed: number }> {
   const totals = { reconciled: 0, settled: 0, failed: 0 };
   const deadline = Date.now() + (deps.budgetMs ?? 30_000);
   for (;;) {
-    const due = await Wakeup.find({ at: { $lte: clock.now() } }).sort({ at: 1 }).limit(SWEEP_BATCH).lean<WakeupDoc[]>();
+    const due = await Wakeup.find({ at: { $lte: clock.now() } })
+      .sort({ at: 1 })
+      .limit(SWEEP_BATCH)
+      .lean<WakeupDoc[]>();
     if (!due.length) break;
     for (let i = 0; i < due.length; i += SWEEP_CONCURRENCY) {
       await Promise.all(
@@ -113,8 +146,14 @@ export async function sweepDue(deps: CouncilDeps & { budgetMs?: number } = {}): 
               return;
             }
             totals.failed++;
-            deps.log?.error({ err, submissionId: w.submissionId, wakeup: w._id }, 'reconcile failed; will look again with backoff');
-            await Wakeup.updateOne({ _id: w._id }, { $set: { at: nextLook(w, undefined, true), failures: w.failures + 1 } });
+            deps.log?.error(
+              { err, submissionId: w.submissionId, wakeup: w._id },
+              'reconcile failed; will look again with backoff',
+            );
+            await Wakeup.updateOne(
+              { _id: w._id },
+              { $set: { at: nextLook(w, undefined, true), failures: w.failures + 1 } },
+            );
             return;
           }
           if (wakeupSettled(w, r)) {
@@ -152,16 +191,34 @@ export interface PostedLine {
 }
 
 /** Postings of a village in [from, to), one row per household line, for the boards. */
-export async function listPostedLines(villageId: string, from: Date, to: Date, limit = 20_000): Promise<PostedLine[]> {
-  return postedLinesOf(await Submission.find({ villageId, postedAt: { $gte: from, $lt: to } }).sort({ postedAt: 1 }).limit(limit).lean<SubmissionDoc[]>());
+export async function listPostedLines(
+  villageId: string,
+  from: Date,
+  to: Date,
+  limit = 20_000,
+): Promise<PostedLine[]> {
+  return postedLinesOf(
+    await Submission.find({ villageId, postedAt: { $gte: from, $lt: to } })
+      .sort({ postedAt: 1 })
+      .limit(limit)
+      .lean<SubmissionDoc[]>(),
+  );
 }
 
 /**
  * Postings of some villages in [from, to) (the monthly rankings job: one read for a county, which
  * MongoDB serves from the village_postedAt index and FerretDB-SQLite with one scan).
  */
-export async function listPostedLinesBetween(villageIds: readonly string[], from: Date, to: Date, limit = 2_000_000): Promise<(PostedLine & { villageId: string })[]> {
-  const docs = await Submission.find({ villageId: { $in: [...villageIds] }, postedAt: { $gte: from, $lt: to } })
+export async function listPostedLinesBetween(
+  villageIds: readonly string[],
+  from: Date,
+  to: Date,
+  limit = 2_000_000,
+): Promise<(PostedLine & { villageId: string })[]> {
+  const docs = await Submission.find({
+    villageId: { $in: [...villageIds] },
+    postedAt: { $gte: from, $lt: to },
+  })
     .limit(limit)
     .lean<SubmissionDoc[]>();
   const villageOf = new Map(docs.map((d) => [d._id.toHexString(), d.villageId]));

@@ -24,7 +24,11 @@ export const PUBLIC_STATUSES: readonly string[] = ['in_notice', 'posted'];
  * county office read everything; a household reads its own submissions whole, and a
  * neighbour's only in public notice or posted, as `public` (see publicView); else nothing.
  */
-export function readingOf(p: Principal, sub: Pick<SubmissionDoc, 'householdIds'>, status: string): 'whole' | 'public' | 'none' {
+export function readingOf(
+  p: Principal,
+  sub: Pick<SubmissionDoc, 'householdIds'>,
+  status: string,
+): 'whole' | 'public' | 'none' {
   if (p.role !== 'household') return 'whole';
   if (p.householdId && sub.householdIds.includes(p.householdId)) return 'whole';
   return PUBLIC_STATUSES.includes(status) ? 'public' : 'none';
@@ -38,7 +42,14 @@ export function readingOf(p: Principal, sub: Pick<SubmissionDoc, 'householdIds'>
 export function publicView(v: SubmissionView): SubmissionView {
   const out: SubmissionView = { ...v, evidence: { text: v.evidence.text, attachments: [] } };
   if (v.appeal !== undefined) out.appeal = null;
-  if (v.history) out.history = v.history.filter((h) => h.type !== 'vote').map((h) => ({ type: h.type, at: h.at, ...(h.round !== undefined ? { round: h.round } : {}) }));
+  if (v.history)
+    out.history = v.history
+      .filter((h) => h.type !== 'vote')
+      .map((h) => ({
+        type: h.type,
+        at: h.at,
+        ...(h.round !== undefined ? { round: h.round } : {}),
+      }));
   return out;
 }
 
@@ -55,11 +66,15 @@ export function viewFor(p: Principal, sub: SubmissionDoc, v: SubmissionView): Su
  */
 export async function submissionInReach(p: Principal, id: string): Promise<SubmissionDoc> {
   const sub = await findSubmission(id);
-  if (!sub || !villageInReach(p, sub.villageId) || readingOf(p, sub, sub.status) === 'none') throw notFound('submission');
+  if (!sub || !villageInReach(p, sub.villageId) || readingOf(p, sub, sub.status) === 'none')
+    throw notFound('submission');
   return sub;
 }
 
-export async function currentState(sub: SubmissionDoc, deps: CouncilDeps = {}): Promise<Reconciled> {
+export async function currentState(
+  sub: SubmissionDoc,
+  deps: CouncilDeps = {},
+): Promise<Reconciled> {
   const r = await reconcileSubmission(sub._id.toHexString(), deps);
   assert.ok(r, 'a submission that was just read exists');
   return r;

@@ -11,11 +11,26 @@ import { queueNotification } from '../notifications/notifications.service';
 import { claimedHouseholds, releaseCap } from '../rules/rules.service';
 import { countCouncilVoters } from '../users/users.service';
 import { DEFAULT_POLICY, findVillage } from '../villages/villages.service';
-import { deriveState, noticeId, slots, type DerivedState, type PostedEntryRef } from './submission-state';
+import {
+  deriveState,
+  noticeId,
+  slots,
+  type DerivedState,
+  type PostedEntryRef,
+} from './submission-state';
 import { Submission, type SubmissionDoc, type SubmissionEventDoc } from './submissions.model';
 import { APPEAL_WINDOW_MS, CouncilDeps, councilFaults } from './submissions.deps';
 import { sign } from './submissions.views';
-import { findSubmission, loadEvents, toStateEvent, NewEvent, insertEvent, dropNoticeWakeup, closeNotice, ensureWakeup } from './submissions.store';
+import {
+  findSubmission,
+  loadEvents,
+  toStateEvent,
+  NewEvent,
+  insertEvent,
+  dropNoticeWakeup,
+  closeNotice,
+  ensureWakeup,
+} from './submissions.store';
 
 export interface Reconciled {
   sub: SubmissionDoc;
@@ -49,7 +64,13 @@ async function postLines(sub: SubmissionDoc): Promise<PostedEntryRef[]> {
       ruleCode: sub.ruleCode,
       reason: `${sub.ruleTitle}（${sub.occurredOn}）`,
     });
-    refs.push({ householdId: line.householdId, seq: entry.seq, points: entry.points, spendableDelta: entry.spendableDelta, meritDelta: entry.meritDelta });
+    refs.push({
+      householdId: line.householdId,
+      seq: entry.seq,
+      points: entry.points,
+      spendableDelta: entry.spendableDelta,
+      meritDelta: entry.meritDelta,
+    });
   }
   return refs;
 }
@@ -59,7 +80,10 @@ async function postLines(sub: SubmissionDoc): Promise<PostedEntryRef[]> {
  * per key), then records the posting. Returns the `posted` event, or undefined when another
  * writer recorded it first. Only called once the round's notice closed with `notice_ended`.
  */
-export async function recordPosting(sub: SubmissionDoc, now: Date): Promise<SubmissionEventDoc | undefined> {
+export async function recordPosting(
+  sub: SubmissionDoc,
+  now: Date,
+): Promise<SubmissionEventDoc | undefined> {
   const id = sub._id.toHexString();
   const entries = await postLines(sub);
   councilFaults.afterPostEntries?.(id);
@@ -87,7 +111,11 @@ async function notifyPosted(sub: SubmissionDoc, postedAt: Date): Promise<void> {
   }
 }
 
-async function notifyAppealOutcome(sub: SubmissionDoc, state: DerivedState, events: readonly SubmissionEventDoc[]): Promise<void> {
+async function notifyAppealOutcome(
+  sub: SubmissionDoc,
+  state: DerivedState,
+  events: readonly SubmissionEventDoc[],
+): Promise<void> {
   const appeal = state.appeal;
   if (!appeal || appeal.status === 'pending') return;
   const line = sub.lines[0]!;
@@ -99,7 +127,8 @@ async function notifyAppealOutcome(sub: SubmissionDoc, state: DerivedState, even
     villageId: sub.villageId,
     submissionId: sub._id.toHexString(),
     kind: 'appeal_outcome',
-    title: appeal.status === 'upheld' ? `申诉成立：${sub.ruleTitle}` : `申诉未获支持：${sub.ruleTitle}`,
+    title:
+      appeal.status === 'upheld' ? `申诉成立：${sub.ruleTitle}` : `申诉未获支持：${sub.ruleTitle}`,
     body:
       (appeal.status === 'upheld'
         ? `您户对“${sub.ruleTitle}”扣分的申诉经乡镇复核成立，已撤销扣分，${line.points}分已退回积分账户。`
@@ -108,7 +137,10 @@ async function notifyAppealOutcome(sub: SubmissionDoc, state: DerivedState, even
 }
 
 /** The submission's cached status: what list filters read; the events are the truth. */
-type CachedStatus = Pick<SubmissionDoc, 'status' | 'round' | 'approvals' | 'rejections' | 'noticeEndsAt' | 'postedAt' | 'appealStatus'>;
+type CachedStatus = Pick<
+  SubmissionDoc,
+  'status' | 'round' | 'approvals' | 'rejections' | 'noticeEndsAt' | 'postedAt' | 'appealStatus'
+>;
 
 const cachedOf = (state: DerivedState): CachedStatus => ({
   status: state.status,
@@ -120,17 +152,30 @@ const cachedOf = (state: DerivedState): CachedStatus => ({
   appealStatus: state.appeal?.status,
 });
 
-const CACHED_KEYS = ['status', 'round', 'approvals', 'rejections', 'noticeEndsAt', 'postedAt', 'appealStatus'] as const;
+const CACHED_KEYS = [
+  'status',
+  'round',
+  'approvals',
+  'rejections',
+  'noticeEndsAt',
+  'postedAt',
+  'appealStatus',
+] as const;
 
 const sameValue = (a: unknown, b: unknown): boolean =>
-  a instanceof Date || b instanceof Date ? (a instanceof Date ? a.getTime() : null) === (b instanceof Date ? b.getTime() : null) : (a ?? null) === (b ?? null);
+  a instanceof Date || b instanceof Date
+    ? (a instanceof Date ? a.getTime() : null) === (b instanceof Date ? b.getTime() : null)
+    : (a ?? null) === (b ?? null);
 
 /**
  * The one writer of a submission's cached status (nothing else updates a Submission). Writes
  * the members `next` names (undefined ones are removed) and leaves the others as they are;
  * writes nothing when they already hold those values.
  */
-export async function writeCachedStatus(sub: SubmissionDoc, next: Partial<CachedStatus>): Promise<void> {
+export async function writeCachedStatus(
+  sub: SubmissionDoc,
+  next: Partial<CachedStatus>,
+): Promise<void> {
   const set: Record<string, unknown> = {};
   const unset: Record<string, 1> = {};
   let changed = false;
@@ -144,7 +189,10 @@ export async function writeCachedStatus(sub: SubmissionDoc, next: Partial<Cached
   if (!changed) return;
   // A blind write: a slower reconciler may briefly write an older state, which the next read
   // or reconcile repairs. Nothing decides from the cache except list filters.
-  await Submission.updateOne({ _id: sub._id }, Object.keys(unset).length ? { $set: set, $unset: unset } : { $set: set });
+  await Submission.updateOne(
+    { _id: sub._id },
+    Object.keys(unset).length ? { $set: set, $unset: unset } : { $set: set },
+  );
 }
 
 /**
@@ -155,7 +203,10 @@ export async function writeCachedStatus(sub: SubmissionDoc, next: Partial<Cached
  * Returns undefined for a submission that does not exist (its cap claims, if a filing crashed
  * after claiming, are given back).
  */
-export async function reconcileSubmission(submissionId: string, deps: CouncilDeps = {}): Promise<Reconciled | undefined> {
+export async function reconcileSubmission(
+  submissionId: string,
+  deps: CouncilDeps = {},
+): Promise<Reconciled | undefined> {
   const sub = await findSubmission(submissionId);
   const inserted: SubmissionEventDoc[] = [];
   /**
@@ -173,7 +224,8 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
   let stale = false;
   let postedHere = false;
   if (!sub) {
-    for (const householdId of await claimedHouseholds(submissionId)) await releaseCap(submissionId, householdId);
+    for (const householdId of await claimedHouseholds(submissionId))
+      await releaseCap(submissionId, householdId);
     return undefined;
   }
   const village = await findVillage(sub.villageId);
@@ -181,12 +233,22 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
   let events = await loadEvents(submissionId);
   if (!events.some((e) => e.slot === slots.filed)) {
     // A filing that crashed after storing the submission: record its filing as it happened.
-    await insertEvent(submissionId, { slot: slots.filed, type: 'filed', by: sub.createdBy, at: sub.createdAt });
+    await insertEvent(submissionId, {
+      slot: slots.filed,
+      type: 'filed',
+      by: sub.createdBy,
+      at: sub.createdAt,
+    });
     events = await loadEvents(submissionId);
   }
   let eligible: number | undefined;
   const derive = async (): Promise<DerivedState> => {
-    const input = { quorum: policy.quorum, eligibleVoters: 0, capsApply: sub.capsApply, now: clock.now() };
+    const input = {
+      quorum: policy.quorum,
+      eligibleVoters: 0,
+      capsApply: sub.capsApply,
+      now: clock.now(),
+    };
     let state = deriveState(events.map(toStateEvent), input);
     if (state.status === 'in_review' && !state.next && state.rejections > 0) {
       eligible ??= await countCouncilVoters(sub.villageId, sub.householdIds);
@@ -204,15 +266,30 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
       case 'decide_notice': {
         const noticeEndsAt = new Date(now.getTime() + durationMs(policy.noticePeriod));
         // The wake-up first: if we crash after the decision, the sweeper still ends the notice.
-        await ensureWakeup({ _id: noticeId(submissionId, round), submissionId, kind: 'notice', round, at: noticeEndsAt });
-        const won = await fill({ slot: slots.decision(round), type: 'notice_started', round, noticeEndsAt, at: now });
+        await ensureWakeup({
+          _id: noticeId(submissionId, round),
+          submissionId,
+          kind: 'notice',
+          round,
+          at: noticeEndsAt,
+        });
+        const won = await fill({
+          slot: slots.decision(round),
+          type: 'notice_started',
+          round,
+          noticeEndsAt,
+          at: now,
+        });
         councilFaults.afterDecision?.(submissionId);
         if (won && deps.enqueuePost) {
           try {
             await deps.enqueuePost(submissionId, round, noticeEndsAt);
           } catch (err) {
             // The notice wake-up is durable; the sweeper posts it if the job never runs.
-            deps.log?.warn({ err: (err as Error).message, submissionId }, 'could not enqueue the notice job; the sweeper will post it');
+            deps.log?.warn(
+              { err: (err as Error).message, submissionId },
+              'could not enqueue the notice job; the sweeper will post it',
+            );
           }
         }
         break;
@@ -243,11 +320,20 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
             spendableDelta: -e.spendableDelta,
             meritDelta: -e.meritDelta,
             shortfall: 'clamp',
-            source: { type: 'appeal', id: (state.entries ?? []).length > 1 ? `${appealId}:${e.householdId}` : appealId },
+            source: {
+              type: 'appeal',
+              id: (state.entries ?? []).length > 1 ? `${appealId}:${e.householdId}` : appealId,
+            },
             ruleCode: sub.ruleCode,
             reason: `申诉成立，撤销扣分：${sub.ruleTitle}`,
           });
-          reversals.push({ householdId: e.householdId, seq: entry.seq, points: entry.points, spendableDelta: entry.spendableDelta, meritDelta: entry.meritDelta });
+          reversals.push({
+            householdId: e.householdId,
+            seq: entry.seq,
+            points: entry.points,
+            spendableDelta: entry.spendableDelta,
+            meritDelta: entry.meritDelta,
+          });
         }
         await fill({ slot: slots.reversal, type: 'reversed', entries: reversals, at: now });
         break;
@@ -263,8 +349,10 @@ export async function reconcileSubmission(submissionId: string, deps: CouncilDep
     state = await derive();
   }
   // This call posted: the notice's wake-up has nothing left to do.
-  if (postedHere && state.status === 'posted' && !state.next) await dropNoticeWakeup(submissionId, state.round);
-  if (state.appeal && state.appeal.status !== 'pending') await notifyAppealOutcome(sub, state, events);
+  if (postedHere && state.status === 'posted' && !state.next)
+    await dropNoticeWakeup(submissionId, state.round);
+  if (state.appeal && state.appeal.status !== 'pending')
+    await notifyAppealOutcome(sub, state, events);
   await writeCachedStatus(sub, cachedOf(state));
   return { sub, state, events, quorum: policy.quorum };
 }

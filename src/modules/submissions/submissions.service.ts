@@ -25,10 +25,51 @@
  * - S7 a household reads its own submissions; of its neighbours' only those in public notice or
  *   posted, without attachments, appeal or who voted and objected (counts only).
  */
-export { APPEAL_WINDOW_MS, GUARD_MS, BATCH_LINES_MAX, SWEEP_BATCH, councilFaults, type EnqueuePost, type CouncilDeps } from './submissions.deps';
-export { type LineView, type CappedView, type AppealView, type HistoryItem, type SubmissionView } from './submissions.views';
+export {
+  APPEAL_WINDOW_MS,
+  GUARD_MS,
+  BATCH_LINES_MAX,
+  SWEEP_BATCH,
+  councilFaults,
+  type EnqueuePost,
+  type CouncilDeps,
+} from './submissions.deps';
+export {
+  type LineView,
+  type CappedView,
+  type AppealView,
+  type HistoryItem,
+  type SubmissionView,
+} from './submissions.views';
 export { eventId } from './submissions.store';
 export { reconcileSubmission, type Reconciled } from './submissions.reconcile';
-export { fileSubmission, SYSTEM_FILER, fileKeyedSubmission, type NewSubmission, type KeyedFiling, type FilingSkip, type KeyedFilingResult } from './submissions.filing';
-export { getSubmission, castVote, fileObjection, fileAppeal, mayDecideAppeal, decideAppeal, listSubmissions, listAppeals, type ObjectionView, type ListQuery } from './submissions.council';
-export { NoticeNotOverError, endNotice, sweepDue, countOverdueWakeups, listPostedLines, listPostedLinesBetween, type PostedLine } from './submissions.notice';
+export {
+  fileSubmission,
+  SYSTEM_FILER,
+  fileKeyedSubmission,
+  type NewSubmission,
+  type KeyedFiling,
+  type FilingSkip,
+  type KeyedFilingResult,
+} from './submissions.filing';
+export {
+  getSubmission,
+  castVote,
+  fileObjection,
+  fileAppeal,
+  mayDecideAppeal,
+  decideAppeal,
+  listSubmissions,
+  listAppeals,
+  type ObjectionView,
+  type ListQuery,
+} from './submissions.council';
+export {
+  NoticeNotOverError,
+  endNotice,
+  sweepDue,
+  countOverdueWakeups,
+  listPostedLines,
+  listPostedLinesBetween,
+  type PostedLine,
+} from './submissions.notice';

@@ -10,7 +10,14 @@ import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { noticeId, slots, type EventType, type StateEvent } from './submission-state';
-import { Submission, SubmissionEvent, Wakeup, type SubmissionDoc, type SubmissionEventDoc, type WakeupDoc } from './submissions.model';
+import {
+  Submission,
+  SubmissionEvent,
+  Wakeup,
+  type SubmissionDoc,
+  type SubmissionEventDoc,
+  type WakeupDoc,
+} from './submissions.model';
 import { GUARD_MS, EVENTS_MAX } from './submissions.deps';
 
 export async function findSubmission(id: string): Promise<SubmissionDoc | undefined> {
@@ -35,11 +42,17 @@ const EVENT_ORDER: Record<EventType, number> = {
 };
 
 export async function loadEvents(submissionId: string): Promise<SubmissionEventDoc[]> {
-  const events = await SubmissionEvent.find({ submissionId }).limit(EVENTS_MAX).lean<SubmissionEventDoc[]>();
+  const events = await SubmissionEvent.find({ submissionId })
+    .limit(EVENTS_MAX)
+    .lean<SubmissionEventDoc[]>();
   assert.ok(events.length < EVENTS_MAX, 'a submission has fewer events than EVENTS_MAX');
   // Steps taken in one reconcile may share a millisecond: ties go in the order they happen.
-  const byRound = (a: SubmissionEventDoc, b: SubmissionEventDoc) => (a.round !== undefined && b.round !== undefined ? a.round - b.round : 0);
-  return events.sort((a, b) => a.at.getTime() - b.at.getTime() || byRound(a, b) || EVENT_ORDER[a.type] - EVENT_ORDER[b.type]);
+  const byRound = (a: SubmissionEventDoc, b: SubmissionEventDoc) =>
+    a.round !== undefined && b.round !== undefined ? a.round - b.round : 0;
+  return events.sort(
+    (a, b) =>
+      a.at.getTime() - b.at.getTime() || byRound(a, b) || EVENT_ORDER[a.type] - EVENT_ORDER[b.type],
+  );
 }
 
 export function toStateEvent(e: SubmissionEventDoc): StateEvent {
@@ -55,15 +68,29 @@ export function toStateEvent(e: SubmissionEventDoc): StateEvent {
 /** An event's key: its submission and its slot (S2: the slot's lock is the primary key). */
 export const eventId = (submissionId: string, slot: string): string => `${submissionId}:${slot}`;
 
-export async function readSlot(submissionId: string, slot: string): Promise<SubmissionEventDoc | undefined> {
-  return (await SubmissionEvent.findById(eventId(submissionId, slot)).lean<SubmissionEventDoc>()) ?? undefined;
+export async function readSlot(
+  submissionId: string,
+  slot: string,
+): Promise<SubmissionEventDoc | undefined> {
+  return (
+    (await SubmissionEvent.findById(eventId(submissionId, slot)).lean<SubmissionEventDoc>()) ??
+    undefined
+  );
 }
 
 export type NewEvent = Omit<SubmissionEventDoc, '_id' | 'submissionId' | 'at'> & { at?: Date };
 
 /** Fills a slot and returns the stored event; undefined when another writer filled it first (S2). */
-export async function insertEvent(submissionId: string, e: NewEvent): Promise<SubmissionEventDoc | undefined> {
-  const doc = { ...e, _id: eventId(submissionId, e.slot), submissionId, at: e.at ?? clock.now() } as SubmissionEventDoc;
+export async function insertEvent(
+  submissionId: string,
+  e: NewEvent,
+): Promise<SubmissionEventDoc | undefined> {
+  const doc = {
+    ...e,
+    _id: eventId(submissionId, e.slot),
+    submissionId,
+    at: e.at ?? clock.now(),
+  } as SubmissionEventDoc;
   try {
     await SubmissionEvent.create([doc]);
     return doc;
@@ -76,7 +103,15 @@ export async function insertEvent(submissionId: string, e: NewEvent): Promise<Su
 /** S5: a wake-up the sweeper acts on if this request dies before `closeGuard`. */
 async function openGuard(submissionId: string): Promise<string> {
   const id = `guard-${randomBytes(12).toString('hex')}`;
-  await Wakeup.create([{ _id: id, submissionId, kind: 'guard', at: new Date(clock.now().getTime() + GUARD_MS), failures: 0 }]);
+  await Wakeup.create([
+    {
+      _id: id,
+      submissionId,
+      kind: 'guard',
+      at: new Date(clock.now().getTime() + GUARD_MS),
+      failures: 0,
+    },
+  ]);
   return id;
 }
 
@@ -108,7 +143,11 @@ export async function dropNoticeWakeup(submissionId: string, round: number): Pro
  * objection fills, so whichever insert is first decides (S2). The only place a notice is
  * closed without an objection; undefined when the slot was already filled.
  */
-export function closeNotice(submissionId: string, round: number, at: Date): Promise<SubmissionEventDoc | undefined> {
+export function closeNotice(
+  submissionId: string,
+  round: number,
+  at: Date,
+): Promise<SubmissionEventDoc | undefined> {
   return insertEvent(submissionId, { slot: slots.close(round), type: 'notice_ended', round, at });
 }
 

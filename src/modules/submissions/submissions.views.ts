@@ -5,7 +5,11 @@
 
 import assert from 'node:assert/strict';
 import { slots, type DerivedState, type EventType, type PostedEntryRef } from './submission-state';
-import { type SubmissionDoc, type SubmissionEventDoc, type SubmissionLine } from './submissions.model';
+import {
+  type SubmissionDoc,
+  type SubmissionEventDoc,
+  type SubmissionLine,
+} from './submissions.model';
 import { APPEAL_WINDOW_MS } from './submissions.deps';
 
 export interface LineView {
@@ -94,13 +98,21 @@ export interface SubmissionView {
 
 export const sign = (kind: 'award' | 'deduction') => (kind === 'deduction' ? -1 : 1);
 
-function cappedMessage(limitedBy: 'month' | 'year' | undefined, cap: number | undefined, points: number): string {
+function cappedMessage(
+  limitedBy: 'month' | 'year' | undefined,
+  cap: number | undefined,
+  points: number,
+): string {
   if (!limitedBy) return `已按上限核减为${points}分`;
   return `已按${limitedBy === 'month' ? '本月' : '本年度'}上限（${cap}分）核减为${points}分`;
 }
 
 function lineView(l: SubmissionLine): LineView {
-  const v: LineView = { householdId: l.householdId, points: l.points, requestedPoints: l.requestedPoints };
+  const v: LineView = {
+    householdId: l.householdId,
+    points: l.points,
+    requestedPoints: l.requestedPoints,
+  };
   if (l.quantity !== undefined && l.quantity !== null) v.quantity = l.quantity;
   if (l.capLimitedBy) v.capped = { limitedBy: l.capLimitedBy, cap: l.cap ?? 0 };
   return v;
@@ -115,12 +127,24 @@ function historyItem(e: SubmissionEventDoc): HistoryItem {
   if (e.comment) h.comment = e.comment;
   if (e.reason) h.reason = e.reason;
   if (e.noticeEndsAt) h.noticeEndsAt = e.noticeEndsAt.toISOString();
-  if (e.entries) h.entries = e.entries.map((x) => ({ householdId: x.householdId, seq: x.seq, points: x.points, spendableDelta: x.spendableDelta, meritDelta: x.meritDelta }));
+  if (e.entries)
+    h.entries = e.entries.map((x) => ({
+      householdId: x.householdId,
+      seq: x.seq,
+      points: x.points,
+      spendableDelta: x.spendableDelta,
+      meritDelta: x.meritDelta,
+    }));
   return h;
 }
 
 /** An appeal as shown, from its slots: the filing, the decision (if any) and the reversal (if any). */
-export function appealOf(sub: SubmissionDoc, filed: SubmissionEventDoc, decided: SubmissionEventDoc | undefined, reversal: SubmissionEventDoc | undefined): AppealView {
+export function appealOf(
+  sub: SubmissionDoc,
+  filed: SubmissionEventDoc,
+  decided: SubmissionEventDoc | undefined,
+  reversal: SubmissionEventDoc | undefined,
+): AppealView {
   const v: AppealView = {
     id: filed._id,
     submissionId: sub._id.toHexString(),
@@ -139,7 +163,11 @@ export function appealOf(sub: SubmissionDoc, filed: SubmissionEventDoc, decided:
   return v;
 }
 
-export function appealView(sub: SubmissionDoc, events: readonly SubmissionEventDoc[], state: DerivedState): AppealView | null {
+export function appealView(
+  sub: SubmissionDoc,
+  events: readonly SubmissionEventDoc[],
+  state: DerivedState,
+): AppealView | null {
   if (!state.appeal) return null;
   const slot = (name: string) => events.find((e) => e.slot === name);
   const v = appealOf(sub, slot(slots.appeal)!, slot(slots.appealDecision), slot(slots.reversal));
@@ -148,7 +176,10 @@ export function appealView(sub: SubmissionDoc, events: readonly SubmissionEventD
 }
 
 /** The stored part of a view; `state` (derived) or the cache supplies the rest. */
-export function toView(sub: SubmissionDoc, derived?: { state: DerivedState; events: SubmissionEventDoc[]; quorum: number }): SubmissionView {
+export function toView(
+  sub: SubmissionDoc,
+  derived?: { state: DerivedState; events: SubmissionEventDoc[]; quorum: number },
+): SubmissionView {
   const points = sub.lines.reduce((a, l) => a + l.points, 0);
   const requested = sub.lines.reduce((a, l) => a + l.requestedPoints, 0);
   const s = sign(sub.kind);
@@ -159,7 +190,9 @@ export function toView(sub: SubmissionDoc, derived?: { state: DerivedState; even
       requestedPoints: s * requested,
       points: s * points,
       ...(sub.batch ? {} : { limitedBy: limited?.capLimitedBy, cap: limited?.cap }),
-      message: sub.batch ? `${sub.lines.filter((l) => l.capLimitedBy).length}户已按上限核减` : cappedMessage(limited?.capLimitedBy, limited?.cap, points),
+      message: sub.batch
+        ? `${sub.lines.filter((l) => l.capLimitedBy).length}户已按上限核减`
+        : cappedMessage(limited?.capLimitedBy, limited?.cap, points),
     };
   }
   const state = derived?.state;
@@ -189,12 +222,15 @@ export function toView(sub: SubmissionDoc, derived?: { state: DerivedState; even
     createdBy: sub.createdBy,
     createdAt: sub.createdAt.toISOString(),
   };
-  if (sub.overrideVersion !== undefined && sub.overrideVersion !== null) v.overrideVersion = sub.overrideVersion;
-  if (!sub.batch && sub.lines[0]?.quantity !== undefined && sub.lines[0]?.quantity !== null) v.quantity = sub.lines[0].quantity;
+  if (sub.overrideVersion !== undefined && sub.overrideVersion !== null)
+    v.overrideVersion = sub.overrideVersion;
+  if (!sub.batch && sub.lines[0]?.quantity !== undefined && sub.lines[0]?.quantity !== null)
+    v.quantity = sub.lines[0].quantity;
   if (sub.serviceOrderId) v.serviceOrderId = sub.serviceOrderId;
   if (sub.volunteerId) v.volunteerId = sub.volunteerId;
   if (sub.milestoneHours) v.milestoneHours = sub.milestoneHours;
-  if (sub.kind === 'deduction' && postedAt) v.appealDeadline = new Date(postedAt.getTime() + APPEAL_WINDOW_MS).toISOString();
+  if (sub.kind === 'deduction' && postedAt)
+    v.appealDeadline = new Date(postedAt.getTime() + APPEAL_WINDOW_MS).toISOString();
   if (derived) {
     if (state!.entries) v.entries = state!.entries;
     v.appeal = appealView(sub, derived.events, state!);
