@@ -17,7 +17,7 @@ import {
   NOTICE_QUEUE,
   SWEEP_QUEUE,
   enqueueNoticeWith,
-  noticeJobId,
+  noticeId,
 } from '../../../src/modules/submissions/submissions.jobs';
 import { Submission, Wakeup } from '../../../src/modules/submissions/submissions.model';
 import {
@@ -312,7 +312,7 @@ describe('durability of the council workflow', () => {
     const ids = await manyInNotice(s, households, 100);
     const queue = ctx().queues.get(NOTICE_QUEUE);
     const inNotice = await Submission.countDocuments({ _id: { $in: ids }, status: 'in_notice' });
-    expect(await queue.getJobState(noticeJobId(ids[ids.length - 1]!, 1))).to.equal('delayed');
+    expect(await queue.getJobState(noticeId(ids[ids.length - 1]!, 1))).to.equal('delayed');
 
     // Only this run's queue keys: never FLUSHDB on a Redis others may share. The workers keep
     // running and re-create their sweeper schedules every 500 ms, so "Redis lost every job" is
@@ -324,7 +324,7 @@ describe('durability of the council workflow', () => {
       string[],
     ];
     expect(left, 'keys of the queues left at the instant of the loss').to.equal(0);
-    const lastJob = noticeJobId(ids[ids.length - 1]!, 1);
+    const lastJob = noticeId(ids[ids.length - 1]!, 1);
     expect(deleted, 'the delayed notice jobs were lost').to.include(
       `${bull}:${NOTICE_QUEUE}:${lastJob}`,
     );
@@ -375,7 +375,7 @@ describe('durability of the council workflow', () => {
     };
     expect((await voteVia(sub.id, s.council[1]!)).status).to.equal(500);
     delete councilFaults.afterDecision;
-    expect(await ctx().queues.get(NOTICE_QUEUE).getJobState(noticeJobId(sub.id, 1))).to.equal(
+    expect(await ctx().queues.get(NOTICE_QUEUE).getJobState(noticeId(sub.id, 1))).to.equal(
       'unknown',
     );
     shiftClock(GUARD_MS + 1000);

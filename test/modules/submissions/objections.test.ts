@@ -4,7 +4,7 @@ import { ctx } from '../../support/context';
 import { http, makeUser, makeVillage } from '../../support/factories';
 import { countAll, expectNothingStored } from '../../support/snapshot';
 import { clock } from '../../../src/platform/clock';
-import { NOTICE_QUEUE, noticeJobId } from '../../../src/modules/submissions/submissions.jobs';
+import { NOTICE_QUEUE, noticeId } from '../../../src/modules/submissions/submissions.jobs';
 import { endNotice } from '../../../src/modules/submissions/submissions.service';
 import { SubmissionEvent } from '../../../src/modules/submissions/submissions.model';
 import type { RunningWorkers } from '../../../workers/runner';
@@ -48,15 +48,15 @@ describe('POST /v1/submissions/:id/objections', () => {
     // Let round 1's job run (at the old time, had the notice run out): it must find its round
     // closed and post nothing.
     const queue = ctx().queues.get(NOTICE_QUEUE);
-    await shiftPastNotice(queue, noticeJobId(sub.id, 1));
-    await eventually(async () => (await queue.getJobState(noticeJobId(sub.id, 1))) === 'completed', "round 1's notice job ran");
+    await shiftPastNotice(queue, noticeId(sub.id, 1));
+    await eventually(async () => (await queue.getJobState(noticeId(sub.id, 1))) === 'completed', "round 1's notice job ran");
     expect(await entriesOf(sub.id)).to.have.length(0);
     expect((await getSub(s, sub.id)).status).to.equal('in_review');
 
     // Round 2 needs a fresh quorum: the round 1 voters vote again.
     const again = await approve(s, sub.id, 2);
     expect(again).to.include({ status: 'in_notice', round: 2 });
-    await shiftPastNotice(queue, noticeJobId(sub.id, 2));
+    await shiftPastNotice(queue, noticeId(sub.id, 2));
     const posted = await eventually(async () => {
       const got = await getSub(s, sub.id);
       return got.status === 'posted' ? got : undefined;
