@@ -1,12 +1,18 @@
-/** Mocha root hooks: one real database and Redis for the whole run (see support/context.ts). */
+/**
+ * Mocha root hooks (a root-hook plugin, loaded by .mocharc's `require`): one real database and
+ * Redis for the whole run (see support/context.ts). In `--parallel` mode each worker process
+ * runs these once and so gets a database and a Redis prefix of its own.
+ */
+import type { Context } from 'mocha';
 import { startContext, stopContext } from './support/context';
 
-before(async function () {
-  this.timeout(120_000);
-  await startContext();
-});
-
-after(async function () {
-  this.timeout(60_000);
-  await stopContext();
-});
+export const mochaHooks = {
+  async beforeAll(this: Context) {
+    this.timeout(120_000);
+    await startContext();
+  },
+  async afterAll(this: Context) {
+    this.timeout(60_000);
+    await stopContext();
+  },
+};

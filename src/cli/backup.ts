@@ -34,11 +34,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import mongoose from 'mongoose';
+import { BSON, type Db, type Document, type IndexSpecification } from 'mongodb';
 
-type Db = mongoose.mongo.Db;
-type Document = mongoose.mongo.Document;
-const { EJSON } = mongoose.mongo.BSON;
+const { EJSON } = BSON;
 
 export const BACKUP_FORMAT = 'moral-savings-backup/1';
 export const MANIFEST_FILE = 'manifest.json';
@@ -211,7 +209,7 @@ async function createIndexes(db: Db, c: ManifestCollection): Promise<void> {
   for (const { name, key, ...options } of c.indexes) {
     const have = existing.get(name);
     if (have === undefined)
-      await target.createIndex(key as mongoose.mongo.IndexSpecification, { name, ...options });
+      await target.createIndex(key as IndexSpecification, { name, ...options });
     else if (have !== JSON.stringify(key))
       throw new BackupError(
         `${c.name}: index ${name} exists with other keys (${have}) than in the backup (${JSON.stringify(key)}).`,

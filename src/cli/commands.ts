@@ -18,6 +18,7 @@ import type { Logger } from '../platform/logger';
 import { findHousehold } from '../modules/households/households.service';
 import { formatCredentials, seedDemoCounty } from '../modules/demo/demo.seed';
 import { listEntries } from '../modules/ledger/ledger.service';
+import type { Db } from 'mongodb';
 import mongoose from 'mongoose';
 import { BackupError, backupDatabase, restoreDatabase } from './backup';
 import { migrateVillageLevels } from '../modules/villages/villages.service';
@@ -25,12 +26,7 @@ import { idNumberHasherFor } from '../modules/volunteers/id-number';
 import { createAdmin } from './create-admin';
 import { GENERATE_CONCURRENCY_DEFAULT, generateCity } from './generate';
 import { todayUtcMidnight } from './generate-plan';
-import {
-  decodeCsvFile,
-  ImportFileError,
-  importHouseholdsCsv,
-  type ImportReport,
-} from './import-households';
+import { importHouseholdsCommand } from './import-households';
 import { verifyChains } from './verify-chain';
 import { VerifyInputError, verifyExportFiles } from './verify-export';
 
@@ -286,52 +282,29 @@ async function runCreateAdmin(args: Parsed, { config, io }: CliDeps): Promise<nu
   return EXIT_OK;
 }
 
-function printImportReport(report: ImportReport, io: CliIo, verbose: boolean): void {
-  if (report.fileError) {
-    io.err(
-      `file error${report.fileError.line ? ` (line ${report.fileError.line})` : ''}: ${report.fileError.code} ${report.fileError.message}`,
-    );
-    io.out('nothing imported.');
-    return;
-  }
-  if (report.ignoredColumns.length) io.err(`ignored columns: ${report.ignoredColumns.join(', ')}`);
-  for (const o of report.outcomes) {
-    if (o.status === 'bad') io.out(`line ${o.line}: ${o.reason} ${o.message}`);
-    else if (verbose && o.status === 'skipped')
-      io.out(`line ${o.line}: skipped (${o.reason}) ${o.message}`);
-    else if (verbose) io.out(`line ${o.line}: ${o.status} ${o.cardNo}`);
-  }
-  const verb = report.dryRun ? 'would create' : 'created';
-  io.out(
-    `${verb} ${report.created}, skipped ${report.skipped} (already registered), bad ${report.bad}${report.dryRun ? ' (dry run: nothing was written)' : ''}.`,
-  );
-}
-
 async function runImportHouseholds(args: Parsed, { io }: CliDeps): Promise<number> {
   const file = args.positionals[0]!;
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = decodeCsvFile(readFileSync(file));
+    bytes = readFileSync(file);
   } catch (err) {
-    if (err instanceof ImportFileError) {
-      io.err(`${file}: ${err.code} ${err.message}`);
-      return EXIT_PROBLEM;
-    }
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES')
       throw new UsageError(`cannot read ${file} (${code})`);
     throw err;
   }
   const village = str(args, 'village');
-  const report = await importHouseholdsCsv(text, {
-    ...(village !== undefined ? { village } : {}),
-    dryRun: Boolean(args.values['dry-run']),
-    onRow: (done, total) => {
-      if (done % 1000 === 0) io.err(`… ${done}/${total} rows`);
+  const ok = await importHouseholdsCommand(
+    {
+      file,
+      bytes,
+      ...(village !== undefined ? { village } : {}),
+      dryRun: Boolean(args.values['dry-run']),
+      verbose: Boolean(args.values.verbose),
     },
-  });
-  printImportReport(report, io, Boolean(args.values.verbose));
-  return report.fileError || report.bad > 0 ? EXIT_PROBLEM : EXIT_OK;
+    io,
+  );
+  return ok ? EXIT_OK : EXIT_PROBLEM;
 }
 
 async function runVerifyChain(args: Parsed, { io }: CliDeps): Promise<number> {
@@ -398,7 +371,7 @@ async function runSeedDemo(args: Parsed, { config, logger, io }: CliDeps): Promi
   return EXIT_OK;
 }
 
-function connectedDb(): mongoose.mongo.Db {
+function connectedDb(): Db {
   const db = mongoose.connection.db;
   if (!db) throw new Error('the database is not connected');
   return db;

@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import mongoose from 'mongoose';
+import { MongoClient } from 'mongodb';
 import type { Config } from '../../config';
 import { connectDb, disconnectDb, ensureIndexes } from '../platform/db';
 import { startEmbeddedDb } from '../platform/embedded-db';
@@ -48,7 +48,7 @@ export async function findRunningServiceUri(dataDir: string): Promise<string | u
     return undefined;
   }
   if (!/^mongodb(\+srv)?:\/\//.test(uri)) return undefined;
-  const client = new mongoose.mongo.MongoClient(uri, {
+  const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: RUN_FILE_PING_TIMEOUT_MS,
     connectTimeoutMS: RUN_FILE_PING_TIMEOUT_MS,
   });

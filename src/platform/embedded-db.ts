@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import mongoose from 'mongoose';
+import { MongoClient } from 'mongodb';
 import type { Logger } from './logger';
 
 /** How long FerretDB may take to open its backend and bind (SQLite: ~100 ms; PostgreSQL: more). */
@@ -72,7 +72,7 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
 async function waitForPing(uri: string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    const client = new mongoose.mongo.MongoClient(uri, { serverSelectionTimeoutMS: 1000 });
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 1000 });
     try {
       await client.connect();
       await client.db('admin').command({ ping: 1 });

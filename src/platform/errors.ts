@@ -1,8 +1,12 @@
 /**
- * Domain errors and their one mapping to HTTP. Domain code throws `DomainError(code, …)` and
- * knows nothing of HTTP; `statusOf` is the only table from codes to statuses, and
- * `problemMiddleware` (in http.ts) renders application/problem+json (RFC 9457).
+ * Domain errors and their one mapping to HTTP. Domain code throws `DomainError(reason, …)` with
+ * a reason of reasons.ts and knows nothing of HTTP; the reason gives the contract's `code`,
+ * `statusOf` is the only table from codes to statuses, and `problemMiddleware` (in http.ts)
+ * renders application/problem+json (RFC 9457) with both `code` and `reason`.
  */
+import { PROBLEM_REASONS, PROBLEM_REASON_KEYS, type ProblemReason } from './reasons';
+
+export { PROBLEM_REASONS, type ProblemReason } from './reasons';
 
 /** Stable, snake_case error codes. The ones in CONTRACT.md must never change. */
 export const ERROR_STATUS = {
@@ -12,7 +16,6 @@ export const ERROR_STATUS = {
   consent_required: 403,
   not_found: 404,
   conflict: 409,
-  vote_already_cast: 409,
   cap_reached: 409,
   insufficient_points: 409,
   out_of_stock: 409,
@@ -41,7 +44,6 @@ const TITLES: Record<ErrorCode, string> = {
   consent_required: 'Consent required',
   not_found: 'Not found',
   conflict: 'Conflict',
-  vote_already_cast: 'Vote already cast',
   cap_reached: 'Cap reached',
   insufficient_points: 'Insufficient points',
   out_of_stock: 'Out of stock',
@@ -65,15 +67,21 @@ export interface FieldError {
   message: string;
 }
 
-/** A broken business rule or bad request. `details` are extra problem members (e.g. `errors`). */
+/**
+ * A broken business rule or bad request, named by its `reason` (reasons.ts); `code` is the
+ * reason's contract code. `details` are extra problem members (e.g. `errors`).
+ */
 export class DomainError extends Error {
+  readonly code: ErrorCode;
+
   constructor(
-    readonly code: ErrorCode,
+    readonly reason: ProblemReason,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'DomainError';
+    this.code = PROBLEM_REASONS[reason].code;
   }
 }
 
@@ -94,8 +102,24 @@ export function validationError(
 
 export const notFound = (what = 'resource'): DomainError =>
   new DomainError('not_found', `No such ${what}.`);
-export const forbidden = (message = 'Not allowed for this role.'): DomainError =>
-  new DomainError('forbidden', message);
+export const forbidden = (
+  message = 'Not allowed for this role.',
+  reason: ProblemReason = 'forbidden',
+): DomainError => new DomainError(reason, message);
+
+/**
+ * The reasons table as the README shows it (Markdown), so README and code cannot disagree:
+ * `npm run docs:reasons` writes it between the README's `reasons` markers, a test compares.
+ */
+export function reasonsMarkdown(): string {
+  const rows = PROBLEM_REASON_KEYS.map((reason) => {
+    const { code, zh, en } = PROBLEM_REASONS[reason];
+    return `| \`${reason}\` | \`${code}\` | ${statusOf(code)} | ${zh} | ${en} |`;
+  });
+  return ['| reason | code | status | 说明 | meaning |', '|---|---|---|---|---|', ...rows].join(
+    '\n',
+  );
+}
 
 /** True when a MongoDB/FerretDB error is a unique-index violation (E11000). */
 export function isDuplicateKeyError(err: unknown): boolean {

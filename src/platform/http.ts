@@ -16,7 +16,8 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { ZodTypeAny, z as zType } from 'zod';
 import type {} from 'pino-http';
 import type { TokenKind } from './auth';
-import { DomainError, statusOf, titleOf, type ErrorCode } from './errors';
+import { DomainError, PROBLEM_REASONS, statusOf, titleOf, type ProblemReason } from './errors';
+import { PROBLEM_REASON_KEYS } from './reasons';
 import type { Logger } from './logger';
 import type { Principal, Role } from './principal';
 import { z, zodToFieldErrors } from './validation';
@@ -92,9 +93,20 @@ const problemSchema = z
     status: z.number().int(),
     detail: z.string(),
     code: z.string(),
+    reason: z.enum(PROBLEM_REASON_KEYS).openapi({
+      description: `Which rule refused the request, stable and machine-readable, beside the contract's \`code\`:\n\n${reasonsDescription()}`,
+    }),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi('Problem');
+
+/** The reasons table for /openapi.json: one line per reason, with its code and meaning. */
+function reasonsDescription(): string {
+  return PROBLEM_REASON_KEYS.map((r) => {
+    const { code, zh, en } = PROBLEM_REASONS[r];
+    return `- \`${r}\` (\`${code}\`, ${statusOf(code)}): ${en} ${zh}`;
+  }).join('\n');
+}
 
 /** The query schema of routes that declare none: any key is an unknown field. */
 const NO_QUERY = z.object({}).strict();
@@ -277,24 +289,28 @@ const RESERVED_PROBLEM_MEMBERS: ReadonlySet<string> = new Set([
   'status',
   'detail',
   'code',
+  'reason',
 ]);
 
 /**
- * Renders a problem document. `status` is always the integer HTTP status of `code`: an extra
- * member named like a reserved one is dropped, so a caller's data (e.g. an export's state) must
- * travel under a name of its own (`exportStatus`).
+ * Renders a problem document for a reason (reasons.ts). `code` is the reason's contract code and
+ * `status` always the integer HTTP status of `code`: an extra member named like a reserved one
+ * is dropped, so a caller's data (e.g. an export's state) must travel under a name of its own
+ * (`exportStatus`).
  */
 export function problemBody(
-  code: ErrorCode,
+  reason: ProblemReason,
   detail: string,
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
+  const { code } = PROBLEM_REASONS[reason];
   const body: Record<string, unknown> = {
     type: `${PROBLEM_TYPE_BASE}${code}`,
     title: titleOf(code),
     status: statusOf(code),
     detail,
     code,
+    reason,
   };
   for (const [k, v] of Object.entries(extra)) if (!RESERVED_PROBLEM_MEMBERS.has(k)) body[k] = v;
   return body;
@@ -302,7 +318,7 @@ export function problemBody(
 
 function sendProblem(
   res: Response,
-  code: ErrorCode,
+  reason: ProblemReason,
   detail: string,
   extra: Record<string, unknown> = {},
 ): void {
@@ -311,9 +327,9 @@ function sendProblem(
   if (typeof retryAfterS === 'number')
     res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterS))));
   res
-    .status(statusOf(code))
+    .status(statusOf(PROBLEM_REASONS[reason].code))
     .type('application/problem+json')
-    .send(JSON.stringify(problemBody(code, detail, rest)));
+    .send(JSON.stringify(problemBody(reason, detail, rest)));
 }
 
 /**
@@ -325,7 +341,7 @@ function bodyParserProblem(err: {
   type?: unknown;
   status?: unknown;
   expose?: unknown;
-}): [ErrorCode, string] | undefined {
+}): [ProblemReason, string] | undefined {
   switch (err.type) {
     case 'entity.too.large':
       return ['payload_too_large', 'The request body is larger than 1 MiB.'];
@@ -369,9 +385,9 @@ export function problemMiddleware(
   if (res.headersSent) return next(err);
   if (err instanceof DomainError) {
     if (err.code === 'validation_failed' && !('errors' in err.details)) {
-      sendProblem(res, err.code, err.message, { errors: [], ...err.details });
+      sendProblem(res, err.reason, err.message, { errors: [], ...err.details });
     } else {
-      sendProblem(res, err.code, err.message, err.details);
+      sendProblem(res, err.reason, err.message, err.details);
     }
     return;
   }

@@ -11,14 +11,13 @@
 import http, { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
-import type { ErrorCode } from './errors';
-import { statusOf } from './errors';
+import { PROBLEM_REASONS, statusOf, type ProblemReason } from './errors';
 import { problemBody } from './http';
 
 /** What the parser's error codes mean for the client. */
 function clientErrorProblem(
   code: string | undefined,
-): [ErrorCode, string, Record<string, unknown>] {
+): [ProblemReason, string, Record<string, unknown>] {
   if (code === 'HPE_HEADER_OVERFLOW')
     return ['headers_too_large', 'The request headers are larger than 16 KiB.', {}];
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
@@ -37,9 +36,9 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
     s.destroy();
     return;
   }
-  const [code, detail, extra] = clientErrorProblem(err.code);
-  const status = statusOf(code);
-  const body = JSON.stringify(problemBody(code, detail, extra));
+  const [reason, detail, extra] = clientErrorProblem(err.code);
+  const status = statusOf(PROBLEM_REASONS[reason].code);
+  const body = JSON.stringify(problemBody(reason, detail, extra));
   s.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'Content-Type: application/problem+json; charset=utf-8\r\n' +

@@ -226,7 +226,7 @@ function assertDone(
 } {
   if (d.status !== 'done' || d.rows === undefined || !d.sha256 || !d.keyId || !d.signature) {
     throw new DomainError(
-      'conflict',
+      'export_not_ready',
       `The export is ${d.status}; its file and manifest exist once it is done.`,
       { exportStatus: d.status },
     );

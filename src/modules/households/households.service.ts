@@ -99,7 +99,7 @@ export async function insertHousehold(input: NewHousehold): Promise<HouseholdVie
     const [doc] = await Household.create([{ villageId: input.villageId, head: input.head, members: input.members ?? [], cardNo: input.cardNo }]);
     return toHouseholdView(doc!.toObject());
   } catch (err) {
-    if (isDuplicateKeyError(err)) throw new DomainError('conflict', `Card ${input.cardNo} is already registered.`);
+    if (isDuplicateKeyError(err)) throw new DomainError('card_number_taken', `Card ${input.cardNo} is already registered.`);
     throw err;
   }
 }

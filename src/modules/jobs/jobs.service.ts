@@ -119,7 +119,7 @@ export async function retryFailedJob(
   const job = await deps.queues.get(queue).getJob(jobId);
   if (!job) throw notFound('job');
   if (!(await job.isFailed()))
-    throw new DomainError('conflict', 'The job is not in the failed state.');
+    throw new DomainError('job_not_failed', 'The job is not in the failed state.');
   await job.retry('failed');
   return {
     queue,

@@ -3,10 +3,10 @@
  * a village is created with.
  *
  * Invariants:
- * - L1 one record per county name and per (county, township name): the `_id` is derived from the
+ * - LV1 one record per county name and per (county, township name): the `_id` is derived from the
  *   names, so concurrent placements of villages under a new township create it once.
- * - L2 a level is never deleted or renamed; villages point at it by id.
- * - L3 a township's list of villages only grows, by one append per village (unique source), and
+ * - LV2 a level is never deleted or renamed; villages point at it by id.
+ * - LV3 a township's list of villages only grows, by one append per village (unique source), and
  *   a village is added before it is stored, so the list holds every stored village of the
  *   township (and, after a refused create, possibly an id that was never stored: readers look
  *   villages up by id and skip those).
@@ -47,7 +47,7 @@ async function insertOnce<T>(
   try {
     await model.create([doc]);
   } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err; // L1: another request created it first
+    if (!isDuplicateKeyError(err)) throw err; // LV1: another request created it first
   }
 }
 
@@ -56,7 +56,7 @@ export interface Placement {
   townshipId: string;
 }
 
-/** L1: the county and township records of these names, created if missing; idempotent. */
+/** LV1: the county and township records of these names, created if missing; idempotent. */
 export async function placeLevels(township: string, county: string): Promise<Placement> {
   const countyId = levelId('county', county);
   const townshipId = levelId('township', county, township);
@@ -116,7 +116,7 @@ const townshipVillages = new AppendChain<TownshipVillagesLinkDoc>(
   'township-villages',
 );
 
-/** L3: adds a village to its township's list, once (idempotent). */
+/** LV3: adds a village to its township's list, once (idempotent). */
 export async function addVillageToTownship(townshipId: string, villageId: string): Promise<void> {
   await townshipVillages.append(townshipId, { type: 'village', id: villageId }, (head) => ({
     villageIds: [...(head?.villageIds ?? []), villageId],

@@ -296,7 +296,7 @@ export async function resolveFlag(
     ]);
   } catch (err) {
     if (isDuplicateKeyError(err))
-      throw new DomainError('conflict', 'This flag has already been resolved.');
+      throw new DomainError('flag_already_resolved', 'This flag has already been resolved.');
     throw err;
   }
   return toFlagView(f, await OversightFlagResolution.findById(flagId).lean<FlagResolutionDoc>());

@@ -133,6 +133,6 @@ export async function resolveFlag(
   // The listing hint follows the resolution record (also repairing a crash between the two).
   if (!flag.resolvedAt)
     await RedemptionFlag.updateOne({ _id: flag._id }, { $set: { resolvedAt: resolution.at } });
-  if (conflict) throw new DomainError('conflict', 'This flag is already resolved.');
+  if (conflict) throw new DomainError('flag_already_resolved', 'This flag is already resolved.');
   return toFlagView(flag, resolution);
 }

@@ -287,7 +287,7 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
     }
     if (Date.now() >= deadline) {
       throw new DomainError(
-        'conflict',
+        'idempotency_key_in_flight',
         'A request with this Idempotency-Key is still in progress; retry shortly.',
         { retryAfterS: 1 },
       );
@@ -606,7 +606,7 @@ async function finishSettled(
 /** What a request answers when recovery rolled its redemption back (nothing spent; not stored). */
 function abandonedError(): DomainError {
   return new DomainError(
-    'conflict',
+    'redemption_interrupted',
     'This redemption was interrupted and cancelled; nothing was spent. Send it again.',
     { retryAfterS: 1 },
   );
@@ -730,7 +730,7 @@ async function redeemClaimed(
     const { retryAfterS: _r, ...details } = err.details;
     const response: StoredResponse = {
       status: statusOf(err.code),
-      body: problemBody(err.code, err.message, details),
+      body: problemBody(err.reason, err.message, details),
     };
     await flagOffline({
       storeId: counter.storeId,
@@ -810,7 +810,7 @@ export async function redeemBatch(p: Principal, entries: BatchEntry[]): Promise<
         key: e.key,
         outcome,
         status: statusOf(err.code),
-        body: problemBody(err.code, err.message, details),
+        body: problemBody(err.reason, err.message, details),
       };
     }
   }
@@ -873,10 +873,10 @@ export async function reverseRedemption(p: Principal, redemptionId: string): Pro
   if (done) return toReversalView(r, done);
   const settled = await findEvent(rid, 'settled');
   if (!settled)
-    throw new DomainError('conflict', 'This redemption is still in progress.', { retryAfterS: 1 });
+    throw new DomainError('redemption_in_progress', 'This redemption is still in progress.', { retryAfterS: 1 });
   if (settled.status !== 'confirmed')
     throw new DomainError(
-      'conflict',
+      'redemption_not_confirmed',
       'This redemption did not go through; there is nothing to reverse.',
     );
   const started = await RedemptionWork.exists({ _id: `reverse:${rid}` });

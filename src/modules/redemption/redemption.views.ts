@@ -6,7 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { Types } from 'mongoose';
-import { DomainError, notFound, statusOf, type ErrorCode } from '../../platform/errors';
+import {
+  DomainError,
+  notFound,
+  statusOf,
+  type ErrorCode,
+  type ProblemReason,
+} from '../../platform/errors';
 import { problemBody } from '../../platform/http';
 import type { Principal } from '../../platform/principal';
 import { renderReceipt } from './receipt';
@@ -109,7 +115,8 @@ export function toView(r: FullRedemption, settled: RedemptionEventDoc): Redempti
 /** The stored response of a settled redemption: a pure function of its records (R1). */
 export function responseOf(r: FullRedemption, settled: RedemptionEventDoc): StoredResponse {
   if (settled.status === 'confirmed') return { status: 201, body: toView(r, settled) };
-  const code = settled.code as ErrorCode;
+  // A stored refusal is one of REFUSALS, each its code's own reason.
+  const code = settled.code as ErrorCode & ProblemReason;
   return {
     status: statusOf(code),
     body: problemBody(code, settled.detail ?? '', settled.details ?? {}),
@@ -256,7 +263,7 @@ export async function getReceiptText(p: Principal, redemptionId: string): Promis
     findEvent(idOf(r), 'reversed'),
   ]);
   if (!settled || settled.status !== 'confirmed')
-    throw new DomainError('conflict', 'Only a redemption that went through has a receipt.');
+    throw new DomainError('redemption_not_confirmed', 'Only a redemption that went through has a receipt.');
   return renderReceipt({
     receiptNo: receiptNoOf(idOf(r)),
     storeName: r.storeName,

@@ -3,13 +3,13 @@
  * village overrides (a village may switch a rule off or set its own points).
  *
  * Invariants:
- * - R1 versions of a code are numbered 1, 2, 3, … without gaps or twins (unique (code, version)
+ * - RU1 versions of a code are numbered 1, 2, 3, … without gaps or twins (unique (code, version)
  *   arbitrates concurrent posts; the loser re-reads and takes the next number).
- * - R2 the version in force on a date is the one with the latest effectiveFrom ≤ that date
+ * - RU2 the version in force on a date is the one with the latest effectiveFrom ≤ that date
  *   (ties: the higher version); version 1 counts as in force from the beginning of time, so
  *   every date before a later version is scored by version 1.
- * - R3 a rule's kind (award or deduction) never changes between versions.
- * - R4 a household's use of a capped rule never exceeds the cap of the month or the year
+ * - RU3 a rule's kind (award or deduction) never changes between versions.
+ * - RU4 a household's use of a capped rule never exceeds the cap of the month or the year
  *   (cap_claims chain, unique (key, seq)); a filing over the cap is reduced to what is left.
  * Scoring happens once, at filing: a later version never changes a filed submission's points.
  */
@@ -74,7 +74,7 @@ export function toRuleVersionView(d: RuleVersionDoc): RuleVersionView {
   return v;
 }
 
-/** R2: the version in force on `date` (YYYY-MM-DD), or undefined when none is. */
+/** RU2: the version in force on `date` (YYYY-MM-DD), or undefined when none is. */
 export function versionInForce<T extends { version: number; effectiveFrom: string }>(versions: readonly T[], date: string): T | undefined {
   let best: T | undefined;
   const start = (v: T) => (v.version === 1 ? '' : v.effectiveFrom);
@@ -99,7 +99,7 @@ function ruleError(path: string, message: string): DomainError {
   return new DomainError('validation_failed', 'The rule is not valid.', { errors: [{ path, message }] });
 }
 
-/** Posts a rule: version 1 for a new code, the next version for an existing one (R1, R3). */
+/** Posts a rule: version 1 for a new code, the next version for an existing one (RU1, RU3). */
 export async function createRuleVersion(actor: Principal | undefined, input: NewRuleVersion): Promise<RuleVersionView> {
   if ((input.points === undefined) === (input.pointsPerUnit === undefined)) {
     throw ruleError('points', 'give either points (fixed) or pointsPerUnit (a rate), not both');
@@ -364,7 +364,7 @@ async function appendClaim(key: string, sourceId: string, submissionId: string, 
     // Nothing to take (the cap is used up): nothing to record either.
     if (delta === 0) return result;
     used[month - 1] = (used[month - 1] ?? 0) + delta;
-    assert.ok(used[month - 1]! >= 0, 'R4: cap use never below zero');
+    assert.ok(used[month - 1]! >= 0, 'RU4: cap use never below zero');
     try {
       await CapClaim.create([{ key, seq: (head?.seq ?? 0) + 1, sourceId, submissionId, delta, month, usedByMonth: used }]);
       return result;
@@ -377,7 +377,7 @@ async function appendClaim(key: string, sourceId: string, submissionId: string, 
 }
 
 /**
- * R4: takes up to `requested` points of a household's caps for a submission, once per
+ * RU4: takes up to `requested` points of a household's caps for a submission, once per
  * submission and household (a retry returns the first grant). Uncapped rules write nothing.
  */
 export async function claimCap(req: CapRequest): Promise<CapResult> {
@@ -417,7 +417,7 @@ export interface PointsPreview {
 
 /**
  * What a filing would give, without filing: the rule in force on the deed's date scores the
- * quantity and the household's cap use so far reduces it (R4's rule, read-only: nothing is
+ * quantity and the household's cap use so far reduces it (RU4's rule, read-only: nothing is
  * claimed, so a filing a moment later may still be reduced further by one filed in between).
  */
 export async function previewPoints(input: { villageId: string; householdId: string; ruleCode: string; quantity?: number; occurredOn: string }): Promise<PointsPreview> {

@@ -99,7 +99,7 @@ async function current(
   const r = (await reconcileOrder(o._id.toHexString(), deps))!;
   if (command) {
     const why = refuseCommand(r.state, command);
-    if (why) throw new DomainError('conflict', why, { status: r.state.status });
+    if (why) throw new DomainError('order_step_out_of_order', why, { status: r.state.status });
   }
   return r;
 }
@@ -114,7 +114,7 @@ async function record(
   const id = o._id.toHexString();
   if (!(await insertOrderEvent(id, e))) {
     await reconcileOrder(id, deps);
-    throw new DomainError('conflict', lost);
+    throw new DomainError('order_step_already_taken', lost);
   }
   return (await reconcileOrder(id, deps))!;
 }
@@ -290,7 +290,7 @@ export async function dispatchOrder(
   const r = await record(o, e, deps, 'The order has already been dispatched.');
   if (r.state.round !== round)
     throw new DomainError(
-      'conflict',
+      'order_escalated_meanwhile',
       'The order escalated to the township station while it was being dispatched; dispatch it again.',
     );
   return toOrderView(r);
@@ -441,7 +441,7 @@ export async function rateOrder(
   if (input.comment) e.comment = input.comment;
   if (!(await insertOrderEvent(id, e))) {
     await deleteOrderWakeup(guard);
-    throw new DomainError('conflict', 'The order has already been rated.');
+    throw new DomainError('order_already_rated', 'The order has already been rated.');
   }
   orderFaults.afterRated?.(id);
   const r = (await reconcileOrder(id, deps))!;

@@ -2,14 +2,14 @@
  * The catalogue and stock of a points supermarket.
  *
  * Invariants:
- * - S1 stock never goes below 0: every change is a movement appended to the item's chain, and a
+ * - ST1 stock never goes below 0: every change is a movement appended to the item's chain, and a
  *   take is refused (`out_of_stock`) against the true head (append-chain C1), never against a
  *   stale read.
- * - S2 a redemption takes an item at most once and gives it back at most once: the take's source
+ * - ST2 a redemption takes an item at most once and gives it back at most once: the take's source
  *   is (`take`, redemptionId:itemId) and the give-back's (`give`, redemptionId:itemId), both
  *   unique; the give-back returns exactly what the take took. A `void` is a zero take that
  *   recovery writes to fence off a take that has not happened yet (then it never can).
- * - S3 stock is never edited in place: restocking is a movement too, once per idempotency key.
+ * - ST3 stock is never edited in place: restocking is a movement too, once per idempotency key.
  */
 import assert from 'node:assert/strict';
 import { Types } from 'mongoose';
@@ -136,7 +136,7 @@ export interface NewItem {
 export async function createItem(storeId: string, input: NewItem): Promise<ItemView> {
   if (!(await findStore(storeId))) throw notFound('store');
   const conflict = () =>
-    new DomainError('conflict', `Item ${input.sku} already exists in this store.`);
+    new DomainError('item_sku_taken', `Item ${input.sku} already exists in this store.`);
   let item: ItemDoc;
   try {
     const [doc] = await Item.create([
@@ -280,7 +280,7 @@ const takeSource = (redemptionId: string, itemId: string) => ({
 export type TakeResult = { state: 'taken'; qty: number } | { state: 'voided' };
 
 /**
- * Takes `qty` units for a redemption, once (S2). Throws `out_of_stock` (details: `available`)
+ * Takes `qty` units for a redemption, once (ST2). Throws `out_of_stock` (details: `available`)
  * having changed nothing. Returns `voided` when recovery has fenced this take off already: the
  * redemption was abandoned and must not go on.
  */
@@ -311,7 +311,7 @@ export async function fenceStockTake(itemId: string, redemptionId: string): Prom
 }
 
 /**
- * Gives back what the redemption took of this item, once (S2); nothing when it took nothing.
+ * Gives back what the redemption took of this item, once (ST2); nothing when it took nothing.
  * `surely` (the take is known to have happened, e.g. a confirmed redemption) also finds a take
  * whose source pointer a crash left unwritten, at the price of a scan.
  */

@@ -148,7 +148,7 @@ export async function rotateTerminalSecret(
 ): Promise<{ id: string; clientId: string; clientSecret: string; storeId: string }> {
   const t = await terminalOfStore(storeId, terminalId);
   if (t.revokedAt)
-    throw new DomainError('conflict', 'This terminal is revoked; register a new one.');
+    throw new DomainError('terminal_revoked', 'This terminal is revoked; register a new one.');
   const clientSecret = randomBytes(32).toString('base64url');
   await Terminal.updateOne(
     { _id: t._id },

@@ -102,6 +102,13 @@ export const slots = {
   reversal: 'reversal',
 } as const;
 
+/**
+ * One name for one notice (a submission's public notice in one review round): the `_id` of its
+ * durable wake-up and the id of its delayed BullMQ job are this same string, so enqueueing or
+ * recording it twice is harmless and either can be found from the other.
+ */
+export const noticeId = (submissionId: string, round: number): string => `notice-${submissionId}-r${round}`;
+
 /** True when `rejections` is a majority of `eligible` voters. */
 export function isRejectingMajority(rejections: number, eligible: number): boolean {
   return eligible > 0 && rejections * 2 > eligible;

@@ -1,7 +1,8 @@
 /**
  * The council workflow's jobs.
  *
- * - `submission-notice`: one delayed job per notice, job id `notice-<submissionId>-r<round>`
+ * - `submission-notice`: one delayed job per notice, job id `noticeId` =
+ *   `notice-<submissionId>-r<round>`, the same string as the notice's durable wake-up
  *   (derived from what it does, so enqueueing twice never duplicates; a new round after an
  *   objection gets a new id, and the old round's job finds its round closed and does nothing).
  *   It runs at noticeEndsAt and posts. If it runs early (clocks apart), it fails with a plain
@@ -13,7 +14,10 @@ import { clock } from '../../platform/clock';
 import { DomainError } from '../../platform/errors';
 import type { JobDefinition, Queues } from '../../platform/queues';
 import { id, obj, z } from '../../platform/validation';
+import { noticeId } from './submission-state';
 import { endNotice, sweepDue, type EnqueuePost } from './submissions.service';
+
+export { noticeId } from './submission-state';
 
 export const NOTICE_QUEUE = 'submission-notice';
 export const SWEEP_QUEUE = 'submission-sweep';
@@ -22,15 +26,13 @@ export const SWEEP_EVERY_MS = 5000;
 /** Notices ended in parallel per worker process. */
 export const NOTICE_CONCURRENCY = 8;
 
-export const noticeJobId = (submissionId: string, round: number) => `notice-${submissionId}-r${round}`;
-
 const noticePayload = obj({ submissionId: id(), round: z.number().int().min(1) });
 
 /** The API's way to schedule the end of a notice. */
 export function enqueueNoticeWith(queues: Queues): EnqueuePost {
   return async (submissionId, round, noticeEndsAt) => {
     const delay = Math.max(0, noticeEndsAt.getTime() - clock.now().getTime());
-    await queues.add(NOTICE_QUEUE, noticeJobId(submissionId, round), { submissionId, round }, { delay });
+    await queues.add(NOTICE_QUEUE, noticeId(submissionId, round), { submissionId, round }, { delay });
   };
 }
 

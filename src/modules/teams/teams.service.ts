@@ -2,10 +2,10 @@
  * Volunteer teams and their members.
  *
  * Invariants:
- * - T1 membership is append-only: each join and leave is a link of the (team, volunteer) chain,
+ * - TM1 membership is append-only: each join and leave is a link of the (team, volunteer) chain,
  *   decided against its head, so a volunteer is never in a team twice at once and a leave needs
  *   a join before it; the history of who served when is never edited.
- * - T2 a team belongs to exactly one county and level; a village team to one village, a township
+ * - TM2 a team belongs to exactly one county and level; a village team to one village, a township
  *   team to one township. Who may manage it follows the level (the village's clerk, the
  *   township station, the county office).
  */
@@ -73,7 +73,7 @@ export async function findTeam(teamId: string): Promise<TeamDoc | undefined> {
   return (await Team.findById(teamId).lean<TeamDoc>()) ?? undefined;
 }
 
-/** T2: whether a principal manages a team (creates it, changes its members). */
+/** TM2: whether a principal manages a team (creates it, changes its members). */
 export function managesTeam(
   p: Principal,
   t: Pick<TeamDoc, 'level' | 'townshipId' | 'villageId'>,
@@ -140,7 +140,7 @@ export interface NewTeam {
   countyId?: string;
 }
 
-/** Where a new team belongs (T2), from the body and the creator. */
+/** Where a new team belongs (TM2), from the body and the creator. */
 async function placeTeam(
   p: Principal,
   input: NewTeam,
@@ -195,7 +195,7 @@ export async function createTeam(p: Principal, input: NewTeam): Promise<TeamView
   return toTeamView(created!.toObject());
 }
 
-/** Whether a volunteer is in a team now: the head of their membership chain is a join (T1). */
+/** Whether a volunteer is in a team now: the head of their membership chain is a join (TM1). */
 export async function isMember(teamId: string, volunteerId: string): Promise<boolean> {
   return (await memberships.head(chainOf(teamId, volunteerId)))?.type === 'join';
 }
@@ -218,7 +218,7 @@ const toMembershipView = (l: MembershipLinkDoc): MembershipView => ({
   by: l.by,
 });
 
-/** T1: appends a join or a leave decided against the chain's head. */
+/** TM1: appends a join or a leave decided against the chain's head. */
 async function changeMembership(
   p: Principal,
   teamId: string,
@@ -228,9 +228,9 @@ async function changeMembership(
   const source = { type: 'team-membership', id: new Types.ObjectId().toHexString() };
   const { link } = await memberships.append(chainOf(teamId, volunteerId), source, (head) => {
     if (type === 'join' && head?.type === 'join')
-      throw new DomainError('conflict', 'This volunteer is already a member of the team.');
+      throw new DomainError('already_team_member', 'This volunteer is already a member of the team.');
     if (type === 'leave' && head?.type !== 'join')
-      throw new DomainError('conflict', 'This volunteer is not a member of the team.');
+      throw new DomainError('not_team_member', 'This volunteer is not a member of the team.');
     return { teamId, volunteerId, type, by: p.id, at: clock.now() };
   });
   if (type === 'join') {

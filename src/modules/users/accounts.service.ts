@@ -49,7 +49,7 @@ export async function setAccountDisabled(
 ): Promise<AccountView> {
   const u = await findUser(userId);
   if (disabled && actor.id === userId)
-    throw new DomainError('conflict', 'You cannot disable your own account.');
+    throw new DomainError('cannot_disable_self', 'You cannot disable your own account.');
   if (Boolean(u.disabled) !== disabled) {
     const update = disabled
       ? { $set: { disabled, tokensRevokedAt: clock.now() }, $inc: { tokenVersion: 1 } }

@@ -165,7 +165,7 @@ export async function createUser(actor: Principal | undefined, input: NewUser, k
     const [doc] = await User.create([{ username: input.username, ...(input.name ? { name: input.name } : {}), passwordHash, role: input.role, ...scope }]);
     return toUserView(doc!.toObject());
   } catch (err) {
-    if (isDuplicateKeyError(err)) throw new DomainError('conflict', `The username ${input.username} is taken.`);
+    if (isDuplicateKeyError(err)) throw new DomainError('username_taken', `The username ${input.username} is taken.`);
     throw err;
   }
 }

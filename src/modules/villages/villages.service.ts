@@ -5,7 +5,7 @@
  *
  * Invariants: `code` is unique (index), so a retried create is a 409, not a twin. A village
  * created with `{township, county}` is placed under those level records before it is stored
- * (levels L1), so no village is ever stored without its levels except those created before
+ * (levels LV1), so no village is ever stored without its levels except those created before
  * levels existed, which `migrateVillageLevels` places (idempotent, run at start-up).
  */
 import { Types } from 'mongoose';
@@ -89,7 +89,7 @@ export async function createVillage(input: {
   policy?: VillagePolicy;
 }): Promise<VillageView> {
   const levels = await placeLevels(input.township, input.county);
-  // Into the township's list first (levels L3): a stored village is never missing from it.
+  // Into the township's list first (levels LV3): a stored village is never missing from it.
   const _id = new Types.ObjectId();
   await addVillageToTownship(levels.townshipId, _id.toHexString());
   try {
@@ -99,7 +99,7 @@ export async function createVillage(input: {
     return toVillageView(doc!.toObject());
   } catch (err) {
     if (isDuplicateKeyError(err))
-      throw new DomainError('conflict', `A village with code ${input.code} already exists.`);
+      throw new DomainError('village_code_taken', `A village with code ${input.code} already exists.`);
     throw err;
   }
 }
@@ -111,6 +111,21 @@ const cachedVillages = new ConfigCache<VillageDoc>('villages');
 export async function findVillage(villageId: string): Promise<VillageDoc | undefined> {
   if (!Types.ObjectId.isValid(villageId)) return undefined;
   return cachedVillages.get(villageId, async () => (await Village.findById(villageId).lean<VillageDoc>()) ?? undefined);
+}
+
+/**
+ * The villages a clerk's spreadsheet may mean by `value`: the one with that id or code, else
+ * those with that name (at most two: names repeat across townships, and two matches are
+ * reported as ambiguous, never guessed). Used by the roster import.
+ */
+export async function findVillagesNamed(value: string): Promise<VillageDoc[]> {
+  if (/^[a-f0-9]{24}$/.test(value)) {
+    const byId = await findVillage(value);
+    if (byId) return [byId];
+  }
+  const byCode = await Village.findOne({ code: value }).lean<VillageDoc>();
+  if (byCode) return [byCode];
+  return Village.find({ name: value }).limit(2).lean<VillageDoc[]>();
 }
 
 /** Whether the principal may see records of this village. */
@@ -195,9 +210,9 @@ export async function updateVillagePolicy(
 /**
  * The levels migration: places every village stored without level ids (created before levels
  * existed) under the township and county records of its own `township` and `county` names,
- * creating them if missing, and makes sure every village is in its township's list (levels L3).
+ * creating them if missing, and makes sure every village is in its township's list (levels LV3).
  * Only adds the two ids to a village; every other field stays as it was. Idempotent and safe to
- * run from several processes at once (placement is L1, the list's appends are once per village;
+ * run from several processes at once (placement is LV1, the list's appends are once per village;
  * setting the same ids twice is harmless). Returns how many villages it placed. A start-up scan
  * of the villages, one list head read per township.
  */

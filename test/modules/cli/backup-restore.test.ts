@@ -10,17 +10,18 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BSON, type Db } from 'mongodb';
 import mongoose from 'mongoose';
 import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { runCliProcess } from './cli-process';
 import type { Manifest } from '../../../src/cli/backup';
 
-const { Binary, Double, EJSON, Int32, Long, ObjectId } = mongoose.mongo.BSON;
+const { Binary, Double, EJSON, Int32, Long, ObjectId } = BSON;
 
 /** Balances per household from the chain itself: the last entry's balances after it. */
 async function balances(
-  db: mongoose.mongo.Db,
+  db: Db,
 ): Promise<Record<string, { seq: number; spendable: number; merit: number }>> {
   const out: Record<string, { seq: number; spendable: number; merit: number }> = {};
   for await (const e of db.collection('ledger_entries').find({})) {
@@ -83,7 +84,7 @@ describe('backup and restore (the real CLI)', function () {
     text: '张三 👨‍👩‍👧 e\u0301',
     nested: [{ a: null, b: true, c: [new Int32(1), new Double(1.5)] }],
   };
-  const asCanonical = async (db: mongoose.mongo.Db) =>
+  const asCanonical = async (db: Db) =>
     EJSON.stringify(
       await db.collection('backup_probe').findOne({ _id: probe._id }, { promoteValues: false }),
       { relaxed: false },

@@ -3,7 +3,7 @@ import {
   decodeCsvFile,
   importHouseholdsCsv,
   type ImportReport,
-} from '../../../src/cli/import-households';
+} from '../../../src/modules/households/roster.service';
 import { expect } from '../../support/expect';
 import { makeHousehold, makeVillage, unique } from '../../support/factories';
 import { countAll, expectNothingStored } from '../../support/snapshot';

@@ -7,7 +7,7 @@
 import { Types } from 'mongoose';
 import { expect } from '../../support/expect';
 import { http, makeAdmin, makeHousehold, makeUser, makeVillage, unique, verifyChainViaApi, type TestUser } from '../../support/factories';
-import { countAll, expectNothingStored } from '../../support/snapshot';
+import { countAll, expectNothingStored, storesNothingAcrossTable } from '../../support/snapshot';
 
 describe('POST /v1/households/:id/adjustments', () => {
   let admin: TestUser;
@@ -37,54 +37,49 @@ describe('POST /v1/households/:id/adjustments', () => {
     ['true', true],
     ['{"$gt": 0}', { $gt: 0 }],
   ];
-  for (const [label, points] of badPoints) {
-    it(`returns 400 validation_failed at points for points ${label}, and stores nothing`, async () => {
-      const before = await countAll();
-      const res = await post({ points, reason: '测试' });
-      expect(res.status, JSON.stringify(res.body)).to.equal(400);
-      expect(res.body.code).to.equal('validation_failed');
-      expect(res.body.errors.map((e: { path: string }) => e.path)).to.satisfy((paths: string[]) => paths.some((p) => p === 'points' || p.startsWith('points.')));
-      await expectNothingStored(before);
+  // The refusals share one "nothing stored" snapshot, checked after the last of them.
+  describe('refused adjustments', () => {
+    for (const [label, points] of badPoints) {
+      it(`returns 400 validation_failed at points for points ${label}, and stores nothing`, async () => {
+        const res = await post({ points, reason: '测试' });
+        expect(res.status, JSON.stringify(res.body)).to.equal(400);
+        expect(res.body.code).to.equal('validation_failed');
+        expect(res.body.errors.map((e: { path: string }) => e.path)).to.satisfy((paths: string[]) => paths.some((p) => p === 'points' || p.startsWith('points.')));
+      });
+    }
+
+    it('returns 400 when points are missing, or sent as the text 1e3', async () => {
+      for (const body of [{ reason: '测试' }, { points: '1e3', reason: '测试' }]) {
+        const res = await post(body);
+        expect(res.status).to.equal(400);
+      }
     });
-  }
 
-  it('returns 400 when points are missing, or sent as the text 1e3', async () => {
-    const before = await countAll();
-    for (const body of [{ reason: '测试' }, { points: '1e3', reason: '测试' }]) {
-      const res = await post(body);
-      expect(res.status).to.equal(400);
-    }
-    await expectNothingStored(before);
-  });
-
-  it('returns 400 for a missing, blank, too long or NUL-bearing reason', async () => {
-    const before = await countAll();
-    for (const reason of [undefined, '', '   ', 'x'.repeat(501), '更\u0000正', 42]) {
-      const res = await post({ points: 5, reason });
-      expect(res.status, String(reason)).to.equal(400);
-      expect(res.body.errors.some((e: { path: string }) => e.path === 'reason')).to.equal(true);
-    }
-    await expectNothingStored(before);
-  });
-
-  for (const field of ['spendable', 'merit', 'spendableDelta', 'spendableAfter', 'hash', 'prevHash', 'seq', 'type', 'sourceId', 'householdId', 'createdAt']) {
-    it(`refuses a caller-set ${field} (mass assignment) with 400 naming it; nothing stored`, async () => {
-      const before = await countAll();
-      const res = await post({ points: 5, reason: '测试', [field]: field === 'seq' ? 1 : field === 'spendable' ? 1_000_000 : 'x' });
-      expect(res.status).to.equal(400);
-      expect(JSON.stringify(res.body.errors)).to.contain(field);
-      await expectNothingStored(before);
+    it('returns 400 for a missing, blank, too long or NUL-bearing reason', async () => {
+      for (const reason of [undefined, '', '   ', 'x'.repeat(501), '更\u0000正', 42]) {
+        const res = await post({ points: 5, reason });
+        expect(res.status, String(reason)).to.equal(400);
+        expect(res.body.errors.some((e: { path: string }) => e.path === 'reason')).to.equal(true);
+      }
     });
-  }
 
-  it('refuses a malformed Idempotency-Key with 400; nothing stored', async () => {
-    const before = await countAll();
-    for (const key of ['x'.repeat(129), 'key with spaces', 'clé', 'a\tb']) {
-      const res = await http().post(`/v1/households/${householdId}/adjustments`).set(admin.auth).set('Idempotency-Key', key).send({ points: 5, reason: '测试' });
-      expect(res.status, key).to.equal(400);
-      expect(res.body.code).to.equal('validation_failed');
+    for (const field of ['spendable', 'merit', 'spendableDelta', 'spendableAfter', 'hash', 'prevHash', 'seq', 'type', 'sourceId', 'householdId', 'createdAt']) {
+      it(`refuses a caller-set ${field} (mass assignment) with 400 naming it; nothing stored`, async () => {
+        const res = await post({ points: 5, reason: '测试', [field]: field === 'seq' ? 1 : field === 'spendable' ? 1_000_000 : 'x' });
+        expect(res.status).to.equal(400);
+        expect(JSON.stringify(res.body.errors)).to.contain(field);
+      });
     }
-    await expectNothingStored(before);
+
+    it('refuses a malformed Idempotency-Key with 400; nothing stored', async () => {
+      for (const key of ['x'.repeat(129), 'key with spaces', 'clé', 'a\tb']) {
+        const res = await http().post(`/v1/households/${householdId}/adjustments`).set(admin.auth).set('Idempotency-Key', key).send({ points: 5, reason: '测试' });
+        expect(res.status, key).to.equal(400);
+        expect(res.body.code).to.equal('validation_failed');
+      }
+    });
+
+    storesNothingAcrossTable();
   });
 
   it('a household that does not exist is 404; a malformed id is 400; nothing stored', async () => {
@@ -154,15 +149,16 @@ describe('POST /v1/households', () => {
     ['an empty key', { '': 'x' }],
     ['a __proto__ key', JSON.parse('{"__proto__": {"admin": true}}') as Record<string, unknown>],
   ];
-  for (const [label, extra] of unstorable) {
-    it(`input FerretDB cannot store (${label}) is 400 validation_failed, never 500; nothing stored`, async () => {
-      const before = await countAll();
-      const res = await create({ villageId, head: '郑一', cardNo: unique('U'), ...extra });
-      expect(res.status, JSON.stringify(res.body)).to.equal(400);
-      expect(res.body.code).to.equal('validation_failed');
-      await expectNothingStored(before);
-    });
-  }
+  describe('input FerretDB cannot store', () => {
+    for (const [label, extra] of unstorable) {
+      it(`input FerretDB cannot store (${label}) is 400 validation_failed, never 500; nothing stored`, async () => {
+        const res = await create({ villageId, head: '郑一', cardNo: unique('U'), ...extra });
+        expect(res.status, JSON.stringify(res.body)).to.equal(400);
+        expect(res.body.code).to.equal('validation_failed');
+      });
+    }
+    storesNothingAcrossTable();
+  });
 
   it('too many members, a malformed card number or a blank head are 400; nothing stored', async () => {
     const before = await countAll();

@@ -26,7 +26,7 @@ describe('background jobs: failures, metrics and shutdown', () => {
         queue: q,
         async process(data) {
           const d = data as { kind: string };
-          if (d.kind === 'rule') throw new DomainError('conflict', 'refused by a rule');
+          if (d.kind === 'rule') throw new DomainError('job_not_failed', 'refused by a rule');
           if (!healthy) throw new Error('database unreachable');
           return 'ok';
         },

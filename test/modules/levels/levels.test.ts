@@ -23,7 +23,7 @@ import { migrateVillageLevels } from '../../../src/modules/villages/villages.ser
 import { runCli, type CliIo } from '../../../src/cli/commands';
 import { makeRule } from '../submissions/scene';
 
-describe('levels: county, township and village stations (L1, L2)', () => {
+describe('levels: county, township and village stations (LV1, LV2)', () => {
   it('places a village created with {township, county} under those records, and GET /v1/townships/:id lists it', async () => {
     const admin = await makeAdmin();
     const [county, township] = [unique('县'), unique('镇')];

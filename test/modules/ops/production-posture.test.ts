@@ -13,7 +13,7 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { parseConfig } from '../../../config';
 import { createApp } from '../../../src/app';
-import { ERROR_STATUS, type ErrorCode } from '../../../src/platform/errors';
+import { ERROR_STATUS, PROBLEM_REASONS, type ProblemReason } from '../../../src/platform/errors';
 import { problemBody } from '../../../src/platform/http';
 import { createMetrics } from '../../../src/platform/metrics';
 import { listen } from '../../../src/platform/server';
@@ -250,14 +250,16 @@ describe('production posture', () => {
           .set(world.officer.auth);
         expect(res.status).to.equal(409);
         expect(res.body.status, what).to.equal(409);
-        expect(res.body.code).to.equal('conflict');
+        expect(res.body).to.include({ code: 'conflict', reason: 'export_not_ready' });
         expect(res.body.exportStatus).to.be.oneOf(['queued', 'running']);
       }
     });
 
-    it('no extra member can replace type, title, status, detail or code, for any error code', () => {
-      for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
-        const body = problemBody(code, 'the detail', {
+    it('no extra member can replace type, title, status, detail, code or reason, for any reason', () => {
+      for (const reason of Object.keys(PROBLEM_REASONS) as ProblemReason[]) {
+        const { code } = PROBLEM_REASONS[reason];
+        const body = problemBody(reason, 'the detail', {
+          reason: 'other',
           status: 'running',
           type: 'x',
           title: 'y',
@@ -268,6 +270,7 @@ describe('production posture', () => {
         });
         expect(body.status, code).to.equal(ERROR_STATUS[code]);
         expect(body.code).to.equal(code);
+        expect(body.reason).to.equal(reason);
         expect(body.detail).to.equal('the detail');
         expect(body.type).to.equal(`urn:moral-savings:problem:${code}`);
         expect(body.title).to.be.a('string').and.not.equal('y');

@@ -1,5 +1,6 @@
 import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
+import { IN_FLIGHT_WAIT_MS, redemptionTuning } from '../../../src/modules/redemption/redemption.service';
 import {
   account,
   entriesOf,
@@ -12,10 +13,24 @@ import {
   verifyTouchedChains,
 } from './scene';
 
+/** A budget by work: a base plus a share per request sent at once (the machine may be busy). */
+const budgetFor = (requests: number) => 60_000 + requests * 1_500;
+
 describe('POST /v1/redemptions under races', () => {
   afterEach(verifyTouchedChains);
+  // Duplicates of a key wait for the first request's answer up to the in-flight wait (8 s), then
+  // answer `conflict`. Twenty at once on a loaded 2-CPU machine can queue longer than that, so
+  // these tests, which assert that every duplicate gets the first answer, wait as long as the
+  // test may run; the 8 s give-up has its own test (recovery.test.ts).
+  before(() => {
+    redemptionTuning.inFlightWaitMs = budgetFor(100);
+  });
+  after(() => {
+    redemptionTuning.inFlightWaitMs = IN_FLIGHT_WAIT_MS;
+  });
 
-  it('100 concurrent redemptions of 10 points against 500, from 4 terminals → exactly 50 succeed, 50 insufficient_points, spendable 0, merit unchanged, the chain verifies', async () => {
+  it('100 concurrent redemptions of 10 points against 500, from 4 terminals → exactly 50 succeed, 50 insufficient_points, spendable 0, merit unchanged, the chain verifies', async function () {
+    this.timeout(budgetFor(100));
     const s = await makeScene({
       points: 500,
       terminals: 4,
@@ -51,7 +66,8 @@ describe('POST /v1/redemptions under races', () => {
     await expectBooksAgree(s, { points: { [h.id]: 500 }, stock: { SOAP: 1000 } });
   });
 
-  it('20 concurrent requests with one key → one spend, every response identical in status and body; the key with another body → 422', async () => {
+  it('20 concurrent requests with one key → one spend, every response identical in status and body; the key with another body → 422', async function () {
+    this.timeout(budgetFor(20));
     const s = await makeScene({ points: 100 });
     const t = s.terminals[0]!;
     const h = s.households[0]!;
@@ -70,7 +86,8 @@ describe('POST /v1/redemptions under races', () => {
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 1000 } });
   });
 
-  it('20 concurrent requests with one key that is refused → all get the same stored 409', async () => {
+  it('20 concurrent requests with one key that is refused → all get the same stored 409', async function () {
+    this.timeout(budgetFor(20));
     const s = await makeScene({ points: 5 });
     const key = newKey();
     const results = await Promise.all(
@@ -140,7 +157,8 @@ describe('POST /v1/redemptions under races', () => {
     await entriesOf(s, h.id);
   });
 
-  it('one redemption reversed ten times at once → points and stock come back once; every answer is the same 201', async () => {
+  it('one redemption reversed ten times at once → points and stock come back once; every answer is the same 201', async function () {
+    this.timeout(budgetFor(10));
     const s = await makeScene({ points: 100, terminals: 2 });
     const h = s.households[0]!;
     const red = await redeemVia(s.terminals[0]!, newKey(), {

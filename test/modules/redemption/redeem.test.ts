@@ -130,7 +130,11 @@ describe('POST /v1/redemptions', () => {
       items: [{ sku: 'RICE', qty: 2 }],
     });
     expect(res.status).to.equal(409);
-    expect(res.body).to.include({ code: 'insufficient_points', status: 409 });
+    expect(res.body).to.include({
+      code: 'insufficient_points',
+      reason: 'insufficient_points',
+      status: 409,
+    });
     expect(await account(s, h.id)).to.include({ spendable: 15, entryCount: 1 });
     expect(await stockOfSku(s, 'RICE')).to.equal(1000);
     await expectBooksAgree(s, { points: { [h.id]: 15 }, stock: { RICE: 1000 } });

@@ -114,12 +114,14 @@ describe('POST /v1/submissions/:id/appeals', () => {
     shiftClock(APPEAL_WINDOW_MS + 1000);
     const late = await appealVia(sub.id, s.households[1]!.user);
     expect(late.status).to.equal(409);
-    expect(late.body.code).to.equal('conflict');
+    expect(late.body).to.include({ code: 'conflict', reason: 'appeal_window_closed' });
     await expectNothingStored(before);
     resetClock();
     shiftClock(APPEAL_WINDOW_MS - 60_000);
     expect((await appealVia(sub.id, s.households[1]!.user)).status).to.equal(201);
-    expect((await appealVia(sub.id, s.households[1]!.user)).status).to.equal(409);
+    const again = await appealVia(sub.id, s.households[1]!.user);
+    expect(again.status).to.equal(409);
+    expect(again.body.reason).to.equal('appeal_already_filed');
   });
 
   it('refuses appeals of awards and of deductions not yet posted', async () => {

@@ -29,14 +29,14 @@ describe('POST /v1/submissions/:id/votes', () => {
     const before = await countAll();
     const res = await voteVia(sub.id, s.council[0]!);
     expect(res.status).to.equal(403);
-    expect(res.body.code).to.equal('forbidden');
+    expect(res.body).to.include({ code: 'forbidden', reason: 'vote_on_own_household' });
     await expectNothingStored(before);
     // The same member votes on another household's submission.
     const other = await file(s);
     expect((await voteVia(other.id, s.council[0]!)).status).to.equal(200);
   });
 
-  it('returns 409 conflict to a second vote in the same round, whatever the decision', async () => {
+  it('returns 409 conflict (reason vote_already_cast) to a second vote in the same round, whatever the decision', async () => {
     const s = await makeCouncilScene({ quorum: 3 });
     const sub = await file(s);
     expect((await voteVia(sub.id, s.council[1]!)).status).to.equal(200);
@@ -44,7 +44,7 @@ describe('POST /v1/submissions/:id/votes', () => {
     for (const decision of ['approve', 'reject'] as const) {
       const again = await voteVia(sub.id, s.council[1]!, decision);
       expect(again.status).to.equal(409);
-      expect(again.body.code).to.equal('conflict');
+      expect(again.body).to.include({ code: 'conflict', reason: 'vote_already_cast' });
     }
     await expectNothingStored(before);
     expect((await getSub(s, sub.id)).approvals).to.equal(1);

@@ -8,7 +8,7 @@ import { http, makeUser } from '../../support/factories';
 import { TeamMembership } from '../../../src/modules/teams/teams.model';
 import { makeServiceScene, testIdNumber, type ServiceScene } from '../service-orders/scene';
 
-describe('volunteer teams (T1, T2)', () => {
+describe('volunteer teams (TM1, TM2)', () => {
   let s: ServiceScene;
   before(async () => {
     s = await makeServiceScene();
