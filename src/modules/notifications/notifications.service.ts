@@ -161,6 +161,12 @@ export async function dispatchNotification(
   if (n.state === 'dead') return 'dead';
   const now = clock.now();
   const last = await lastAttempt(notificationId);
+  if (last?.outcome === 'sent') {
+    // Another dispatcher sent it between our reads (its delivery record came after we looked):
+    // it is sent; repair the cache as above.
+    await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt: last.finishedAt ?? now } });
+    return 'already_sent';
+  }
   if (last && !last.outcome && now.getTime() - last.claimedAt.getTime() < staleMs) return 'busy';
   if (last?.outcome === 'failed' && n.nextAttemptAt.getTime() > now.getTime()) return 'later';
   const attempt = (last?.n ?? 0) + 1;
