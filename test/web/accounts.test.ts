@@ -125,6 +125,9 @@ describe('pages wired to the account, statement, inquiry, appeal and counter API
     await signIn(page, w.admin.username, w.admin.password);
     await page.goto(url('/app/admin/users'));
     await page.locator('select[name=role]').selectOption('clerk');
+    // Among many accounts (the whole suite's), the admin finds the clerk by the start of its name.
+    await page.getByLabel('用户名开头').fill(w.clerk.username.slice(0, -2));
+    await page.getByLabel('用户名开头').press('Enter');
     const row = page.locator('tr', { hasText: w.clerk.username });
     await row.getByRole('button', { name: `停用：${w.clerk.username}` }).click();
     const confirm = page.locator('form.confirm');

@@ -40,6 +40,11 @@ export const listUsersQuery = obj({
   role: z.enum(ROLES).optional(),
   villageId: id().optional(),
   after: z.string().regex(USERNAME_RE).optional(),
+  /** Usernames that start with this (case-sensitive), e.g. to find one account among thousands. */
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@-]{1,64}$/, '1–64 letters, digits or _ . @ -')
+    .optional(),
   limit: queryInt(1, 500).optional(),
 });
 

@@ -211,7 +211,7 @@ export const USERS_LIST_MAX = 500;
  * Users in reach, in username order, a page at a time (`after` = the last username seen): every
  * user for the county office; for a clerk, the council and household logins of their village.
  */
-export async function listUsers(p: Principal, q: { role?: Role; villageId?: string; after?: string; limit?: number }): Promise<{ items: (UserView & { disabled: boolean })[]; next: string | null }> {
+export async function listUsers(p: Principal, q: { role?: Role; villageId?: string; after?: string; prefix?: string; limit?: number }): Promise<{ items: (UserView & { disabled: boolean })[]; next: string | null }> {
   const filter: Record<string, unknown> = {};
   if (p.role === 'clerk') {
     if (q.villageId && q.villageId !== p.villageId) return { items: [], next: null };
@@ -221,7 +221,12 @@ export async function listUsers(p: Principal, q: { role?: Role; villageId?: stri
     if (q.role) filter.role = q.role;
     if (q.villageId) filter.villageId = q.villageId;
   }
-  if (q.after) filter.username = { $gt: q.after };
+  // Usernames are ASCII (USERNAME_RE): every name starting with the prefix sorts below prefix + '\x7f'.
+  const username: Record<string, string> = {};
+  if (q.prefix) Object.assign(username, { $gte: q.prefix, $lt: `${q.prefix}\x7f` });
+  if (q.after && (!username.$gte || q.after >= username.$gte)) username.$gt = q.after;
+  if (username.$gt) delete username.$gte;
+  if (Object.keys(username).length) filter.username = username;
   const limit = Math.min(q.limit ?? 100, USERS_LIST_MAX);
   const docs = await User.find(filter).sort({ username: 1 }).limit(limit + 1).lean<UserDoc[]>();
   const items = docs.slice(0, limit).map((u) => ({ ...toUserView(u), disabled: Boolean(u.disabled) }));

@@ -294,6 +294,37 @@ describe('page API additions', () => {
         [member.username, login.username].sort(),
       );
     });
+
+    it('finds accounts by the start of their username (prefix), page by page; a prefix outside the username alphabet is 400', async () => {
+      const v = await makeVillage();
+      const admin = await makeAdmin();
+      const first = await makeUser('clerk', { villageId: v.id });
+      const stem = first.username.slice(0, -3);
+      const names = (res: { body: { items: { username: string }[] } }) =>
+        res.body.items.map((u) => u.username);
+      const found = await http().get('/v1/users').query({ prefix: first.username }).set(admin.auth);
+      expect(found.status).to.equal(200);
+      expect(names(found)).to.deep.equal([first.username]);
+      // Every name under a shorter stem starts with it, in order, and pages go on within it.
+      const page1 = await http().get('/v1/users').query({ prefix: stem, limit: '1' }).set(admin.auth);
+      expect(names(page1)).to.have.length(1);
+      expect(names(page1)[0]!.startsWith(stem)).to.equal(true);
+      if (page1.body.next) {
+        const page2 = await http()
+          .get('/v1/users')
+          .query({ prefix: stem, after: page1.body.next, limit: '500' })
+          .set(admin.auth);
+        for (const n of names(page2)) {
+          expect(n.startsWith(stem), n).to.equal(true);
+          expect(n > page1.body.next, n).to.equal(true);
+        }
+      }
+      const none = await http().get('/v1/users').query({ prefix: `${first.username}zz` }).set(admin.auth);
+      expect(names(none)).to.deep.equal([]);
+      const bad = await http().get('/v1/users').query({ prefix: '张三' }).set(admin.auth);
+      expect(bad.status).to.equal(400);
+      expect(bad.body.code).to.equal('validation_failed');
+    });
   });
 
   describe('POST /v1/attachments and GET /v1/attachments/:id', () => {

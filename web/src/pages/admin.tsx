@@ -441,17 +441,24 @@ interface User {
 function Users() {
   const villages = useVillages();
   const [role, setRole] = useState('');
+  const [typed, setTyped] = useState('');
+  const [prefix, setPrefix] = useState('');
   const [after, setAfter] = useState<string[]>([]);
   const [action, setAction] = useState<Action | null>(null);
   const users = useLoad(
     () =>
       get<{ items: User[]; next: string | null }>('/v1/users', {
         role: role || undefined,
+        prefix: prefix || undefined,
         after: after[after.length - 1],
         limit: 50,
       }),
-    [role, after.join()],
+    [role, prefix, after.join()],
   );
+  const prefixError =
+    typed.trim() && !/^[A-Za-z0-9_.@-]{1,64}$/.test(typed.trim())
+      ? '用户名只含字母、数字和 _ . @ -，请改正后再找'
+      : undefined;
   const vnames = useMemo(
     () => new Map((villages.data ?? []).map((v) => [v.id, v.name])),
     [villages.data],
@@ -483,6 +490,26 @@ function Users() {
               )
               .map(([value, label]) => ({ value, label })),
           ]}
+        />
+        <Field
+          label="用户名开头"
+          name="prefix"
+          type="search"
+          value={typed}
+          onValue={(x) => {
+            setTyped(x);
+            if (!x.trim()) {
+              setPrefix('');
+              setAfter([]);
+            }
+          }}
+          onEnter={() => {
+            if (prefixError) return;
+            setPrefix(typed.trim());
+            setAfter([]);
+          }}
+          error={prefixError}
+          hint="输入用户名的开头后按回车，只列出这些用户"
         />
         {action ? (
           <AccountAction
