@@ -75,12 +75,14 @@ export async function verifyChains(opts: VerifyChainsOptions = {}): Promise<Veri
   const report: VerifyChainsReport = { verified: 0, problems: [] };
   const every = opts.progressEvery ?? 1000;
   const concurrency = Math.max(1, opts.concurrency ?? VERIFY_CONCURRENCY_DEFAULT);
-  const ids = opts.householdId ? single(opts.householdId) : householdsWithEntries();
+  const ids: Iterable<string> | AsyncIterable<string> = opts.householdId
+    ? [opts.householdId]
+    : householdsWithEntries();
   // Windows of ids are verified concurrently and reported in listing order, so "the first
   // broken chain" does not depend on which check finished first.
   let window: string[] = [];
   const flush = async (): Promise<boolean> => {
-    const results: (ChainProblem | undefined)[] = new Array(window.length);
+    const results = new Array<ChainProblem | undefined>(window.length);
     let next = 0;
     const worker = async () => {
       while (next < window.length) {
@@ -106,8 +108,4 @@ export async function verifyChains(opts: VerifyChainsOptions = {}): Promise<Veri
   }
   if (window.length) await flush();
   return report;
-}
-
-async function* single(id: string): AsyncGenerator<string> {
-  yield id;
 }

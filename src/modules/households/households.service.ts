@@ -50,7 +50,8 @@ export function canSeeHousehold(p: Principal, h: { _id: Types.ObjectId; villageI
       return reachesVillage(p, h.villageId);
     case 'household':
       return p.householdId === h._id.toHexString();
-    default:
+    case 'officer':
+    case 'terminal':
       return false;
   }
 }

@@ -56,9 +56,9 @@ export interface NotificationSender {
 /** The default sender: writes each message to the log (a deployment plugs in its SMS gateway). */
 export const loggingSender: NotificationSender = {
   name: 'log',
-  async send(msg, { log }) {
+  send(msg, { log }) {
     log.info({ notificationId: msg.idempotencyKey, householdId: msg.householdId, kind: msg.kind, title: msg.title }, 'notification sent (logging sender)');
-    return { ref: `log-${msg.idempotencyKey}` };
+    return Promise.resolve({ ref: `log-${msg.idempotencyKey}` });
   },
 };
 

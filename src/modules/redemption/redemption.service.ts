@@ -754,7 +754,7 @@ async function redeemClaimed(
   try {
     // What was inserted is what is stored: no read back.
     const [created] = await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
-    r = created!.toObject() as RedemptionDoc;
+    r = created!.toObject();
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.
@@ -792,7 +792,7 @@ export async function redeemBatch(p: Principal, entries: BatchEntry[]): Promise<
   const order = entries
     .map((e, i) => ({ e, i }))
     .sort((a, b) => a.e.offlineAt.getTime() - b.e.offlineAt.getTime() || a.i - b.i);
-  const results: BatchResult[] = new Array(entries.length);
+  const results = new Array<BatchResult>(entries.length);
   for (const { e, i } of order) {
     try {
       const response = await redeem(p, e);
