@@ -5,10 +5,52 @@
 // no-unsafe-* rules would flag every assertion on a response without catching anything real.
 // A ban on console.* in the service (logs go through the structured logger; the CLI and tools
 // print on purpose).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const production = ['src/**/*.ts', 'workers/**/*.ts', 'config/**/*.ts'];
+
+// Module boundaries: a module's `*.model` files (its mongoose models, i.e. its data) are imported
+// only inside that module; another module reads that data through the owner's service. Type-only
+// imports (a `*Doc` shape) are allowed: they carry no access. Exceptions, each on purpose:
+// - src/modules/models.ts registers every model before ensureIndexes() (workers, CLI);
+// - src/cli/backup.ts dumps and restores every collection;
+// - src/cli/generate.ts writes synthetic counties in bulk (insertMany) for the bench;
+// - tests, bench and tools (not production code) may read any model to set up or check state.
+const modules = readdirSync(join(import.meta.dirname, 'src/modules'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
+const boundaryExceptions = ['src/modules/models.ts', 'src/cli/backup.ts', 'src/cli/generate.ts'];
+const modelImports = (allowed) => [
+  'error',
+  {
+    patterns: [
+      {
+        regex: allowed
+          ? `(^|/)(?!${allowed}/)[^./][^/]*/[^/]+\\.model$`
+          : '\\.model$',
+        allowTypeImports: true,
+        message: allowed
+          ? `Another module's model: read its data through that module's service (module boundaries, eslint.config.mjs).`
+          : `A module's model: read its data through that module's service (module boundaries, eslint.config.mjs).`,
+      },
+    ],
+  },
+];
+const boundaries = [
+  {
+    files: production,
+    ignores: boundaryExceptions,
+    rules: { 'no-restricted-imports': 'off', '@typescript-eslint/no-restricted-imports': modelImports() },
+  },
+  ...modules.map((m) => ({
+    files: [`src/modules/${m}/**/*.ts`],
+    ignores: boundaryExceptions,
+    rules: { '@typescript-eslint/no-restricted-imports': modelImports(m) },
+  })),
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'data/', 'bin/'] },
@@ -25,6 +67,7 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
     },
   },
+  ...boundaries,
   {
     files: production,
     ignores: ['src/cli/**'],

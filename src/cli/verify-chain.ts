@@ -10,8 +10,9 @@
  * entries, and one whose hash differs from the entry at its seq shows a rewritten chain, two
  * changes the chain alone cannot reveal. Read-only: nothing here writes.
  */
-import { Account, Entry, entryId, type EntryDoc } from '../modules/ledger/ledger.model';
 import {
+  accountHead,
+  entryAt,
   householdsWithEntries,
   verifyChain,
   type ChainProblem,
@@ -47,11 +48,11 @@ export interface VerifyChainsReport {
 export async function verifyHousehold(householdId: string): Promise<ChainProblem | undefined> {
   const problem = await verifyChain(householdId);
   if (problem) return problem;
-  const cached = await Account.findById(householdId).lean<{ seq: number; hash: string }>();
+  const cached = await accountHead(householdId);
   if (!cached || cached.seq === 0) return undefined;
   // The entry at the cached seq, read fresh (the service may have appended meanwhile), by `_id`:
   // the one look-up every backend answers from an index.
-  const entry = await Entry.findById(entryId(householdId, cached.seq)).lean<EntryDoc>();
+  const entry = await entryAt(householdId, cached.seq);
   if (!entry || entry.seq !== cached.seq || entry.householdId !== householdId) {
     return {
       householdId,
