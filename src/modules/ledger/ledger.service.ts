@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
+import { ledgerFaults } from '../../platform/faults';
 import { isStorableText } from '../../platform/text';
 import mongoose from 'mongoose';
 import { Account, Entry, entryId, type AccountDoc, type EntryDoc, type EntryType } from './ledger.model';
@@ -87,11 +88,6 @@ export interface PostEntryResult {
   created: boolean;
 }
 
-/**
- * Test-only fault injection: called after the entry is inserted and before the cache update,
- * to simulate a crash there. Always undefined in production code paths.
- */
-export const ledgerFaults: { afterInsert?: (entry: EntryView) => void } = {};
 
 type EntryFields = Omit<EntryDoc, 'createdAt' | '_id'> & { createdAt: Date | string };
 

@@ -17,6 +17,7 @@
 import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
 import { isDuplicateKeyError } from '../../platform/errors';
+import { notifyFaults } from '../../platform/faults';
 import type { Logger } from '../../platform/logger';
 import { cutText } from '../../platform/text';
 import {
@@ -62,8 +63,6 @@ export const loggingSender: NotificationSender = {
   },
 };
 
-/** Test-only fault injection between the steps of a hand-over (simulates a crash there). */
-export const notifyFaults: { afterClaim?: (id: string) => void; afterSend?: (id: string) => void } = {};
 
 export interface NewNotification {
   key: string;
