@@ -371,7 +371,8 @@ describe('ledger invariants', () => {
       expect(crashed.body.code).to.equal('internal_error');
       // Logged, not shown: the problem names no internals.
       expect(crashed.text).not.to.contain('simulated crash');
-      expect(Object.keys(crashed.body).sort()).to.deep.equal(['code', 'detail', 'requestId', 'status', 'title', 'type']);
+      expect(Object.keys(crashed.body).sort()).to.deep.equal(['code', 'detail', 'reason', 'requestId', 'status', 'title', 'type']);
+      expect(crashed.body.reason).to.equal('internal_error');
       // The entry landed; the cache still shows the old head.
       expect(await Entry.countDocuments({ householdId: h.id })).to.equal(2);
       expect(await Account.findById(h.id).lean()).to.include({ seq: 1, spendable: 40 });
