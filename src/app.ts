@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps): Express {
     const end = metrics.httpDuration.startTimer({ method: req.method });
     res.on('finish', () =>
       end({
-        route: (req.route?.path as string | undefined) ?? 'unmatched',
+        route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched',
         status: String(res.statusCode),
       }),
     );
@@ -138,7 +138,7 @@ export function createApp(deps: AppDeps): Express {
   });
   const api = new Api({
     verifyToken: (t, k) => deps.tokens.verify(t, k),
-    resolvePrincipal: auth.resolvePrincipal,
+    resolvePrincipal: (sub, role, kind, tv) => auth.resolvePrincipal(sub, role, kind, tv),
   });
   const kdf = { kdfLog2N: deps.config.passwordKdfLog2N };
   authRoutes(api, auth);

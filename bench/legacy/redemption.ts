@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { postEntry } from '../../src/modules/ledger/ledger.service';
 import {
   recoverRedemptions,
-  redemptionFaults,
 } from '../../src/modules/redemption/redemption.service';
 import { createItem } from '../../src/modules/stores/items.service';
 import {
@@ -19,6 +18,7 @@ import {
   makeVillage,
 } from '../../test/support/factories';
 import type { Bench } from './registry';
+import { redemptionFaults } from '../../src/platform/faults';
 
 const N = 100;
 

@@ -59,7 +59,7 @@ interface Command {
   /** Number of positional arguments: [min, max]. */
   positionals: [number, number];
   database: boolean;
-  run(args: Parsed, deps: CliDeps): Promise<number>;
+  run(args: Parsed, deps: CliDeps): number | Promise<number>;
 }
 
 export const EXIT_OK = 0;
@@ -209,7 +209,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       allowPositionals: true,
       strict: true,
     });
-    args = { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
+    args = { values: parsed.values, positionals: parsed.positionals };
     if (args.values.help) {
       deps.io.out(`Usage: npm run cli -- ${cmd.usage}\n${cmd.summary}`);
       return EXIT_OK;
@@ -468,7 +468,7 @@ async function runMigrateLevels(_args: Parsed, { io }: CliDeps): Promise<number>
   return EXIT_OK;
 }
 
-async function runVerifyExport(args: Parsed, { io }: CliDeps): Promise<number> {
+function runVerifyExport(args: Parsed, { io }: CliDeps): number {
   const [file, manifest, jwks] = args.positionals as [string, string, string];
   let result;
   try {

@@ -86,7 +86,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<CliD
       });
       source = 'embedded (started by the CLI)';
       uri = db.uri;
-      stopEmbedded = db.stop;
+      stopEmbedded = () => db.stop();
     }
   }
   try {

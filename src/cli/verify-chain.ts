@@ -10,8 +10,9 @@
  * entries, and one whose hash differs from the entry at its seq shows a rewritten chain, two
  * changes the chain alone cannot reveal. Read-only: nothing here writes.
  */
-import { Account, Entry, entryId, type EntryDoc } from '../modules/ledger/ledger.model';
 import {
+  accountHead,
+  entryAt,
   householdsWithEntries,
   verifyChain,
   type ChainProblem,
@@ -47,11 +48,11 @@ export interface VerifyChainsReport {
 export async function verifyHousehold(householdId: string): Promise<ChainProblem | undefined> {
   const problem = await verifyChain(householdId);
   if (problem) return problem;
-  const cached = await Account.findById(householdId).lean<{ seq: number; hash: string }>();
+  const cached = await accountHead(householdId);
   if (!cached || cached.seq === 0) return undefined;
   // The entry at the cached seq, read fresh (the service may have appended meanwhile), by `_id`:
   // the one look-up every backend answers from an index.
-  const entry = await Entry.findById(entryId(householdId, cached.seq)).lean<EntryDoc>();
+  const entry = await entryAt(householdId, cached.seq);
   if (!entry || entry.seq !== cached.seq || entry.householdId !== householdId) {
     return {
       householdId,
@@ -75,12 +76,14 @@ export async function verifyChains(opts: VerifyChainsOptions = {}): Promise<Veri
   const report: VerifyChainsReport = { verified: 0, problems: [] };
   const every = opts.progressEvery ?? 1000;
   const concurrency = Math.max(1, opts.concurrency ?? VERIFY_CONCURRENCY_DEFAULT);
-  const ids = opts.householdId ? single(opts.householdId) : householdsWithEntries();
+  const ids: Iterable<string> | AsyncIterable<string> = opts.householdId
+    ? [opts.householdId]
+    : householdsWithEntries();
   // Windows of ids are verified concurrently and reported in listing order, so "the first
   // broken chain" does not depend on which check finished first.
   let window: string[] = [];
   const flush = async (): Promise<boolean> => {
-    const results: (ChainProblem | undefined)[] = new Array(window.length);
+    const results = new Array<ChainProblem | undefined>(window.length);
     let next = 0;
     const worker = async () => {
       while (next < window.length) {
@@ -106,8 +109,4 @@ export async function verifyChains(opts: VerifyChainsOptions = {}): Promise<Veri
   }
   if (window.length) await flush();
   return report;
-}
-
-async function* single(id: string): AsyncGenerator<string> {
-  yield id;
 }

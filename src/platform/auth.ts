@@ -132,7 +132,7 @@ export function createTokenService(opts: TokenServiceOptions): TokenService {
       if (typeof payload.exp !== 'number') throw unauthenticated('The access token has no expiry.');
       if (typeof payload.sub !== 'string' || typeof payload.role !== 'string')
         throw unauthenticated('The access token is not valid.');
-      const tv = payload.tv === undefined ? 0 : payload.tv;
+      const tv: unknown = payload.tv === undefined ? 0 : payload.tv;
       if (typeof tv !== 'number' || !Number.isSafeInteger(tv) || tv < 0)
         throw unauthenticated('The access token is not valid.');
       return { sub: payload.sub, role: payload.role, tv, kind };

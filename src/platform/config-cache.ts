@@ -100,7 +100,7 @@ export class ConfigCache<T> {
     /** Whether a missing document is remembered too (false: a miss is read again next time). */
     private readonly cacheMissing = true,
   ) {
-    caches.add(this as ConfigCache<unknown>);
+    caches.add(this);
   }
 
   clear(): void {

@@ -46,11 +46,11 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
   }
   const child = spawn(opts.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = opts.logger.child({ component: 'ferretdb', pid: child.pid });
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => log.warn({ line }, 'ferretdb stderr'));
+  readline.createInterface({ input: child.stderr }).on('line', (line) => log.warn({ line }, 'ferretdb stderr'));
 
   const base = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('embedded FerretDB did not start in time')), START_TIMEOUT_MS);
-    const rl = readline.createInterface({ input: child.stdout! });
+    const rl = readline.createInterface({ input: child.stdout });
     rl.on('line', (line) => {
       const m = /^READY (\S+)$/.exec(line);
       if (m) {

@@ -129,7 +129,7 @@ export class Api {
     P extends ZodTypeAny | undefined,
   >(
     spec: RouteSpec<B, Q, P>,
-    handler: (input: HandlerInput<Infer<B>, Infer<Q>, Infer<P>>) => Promise<Reply>,
+    handler: (input: HandlerInput<Infer<B>, Infer<Q>, Infer<P>>) => Reply | Promise<Reply>,
   ): void {
     this.document(spec);
     const accepted: TokenKind[] =

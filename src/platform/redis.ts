@@ -66,7 +66,7 @@ export interface ResolvedRedis {
 /** Returns a reachable Redis URL, starting a private redis-server when allowed and needed. */
 export async function resolveRedis(configured: string | undefined, dataDir: string, logger: Logger): Promise<ResolvedRedis> {
   const url = configured ?? DEFAULT_REDIS_URL;
-  if (await pingOnce(url)) return { url, stop: async () => undefined };
+  if (await pingOnce(url)) return { url, stop: () => Promise.resolve() };
   if (configured) throw new Error(`Redis at ${configured} does not answer (REDIS_URL)`);
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
     throw new Error(

@@ -23,8 +23,10 @@ import { hashSecret, verifySecret, type TokenKind, type TokenService } from '../
 import { clock } from '../../platform/clock';
 import { DomainError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
-import { Terminal, type TerminalDoc } from '../stores/stores.model';
-import { User, type UserDoc } from '../users/users.model';
+import type { TerminalDoc } from '../stores/stores.model';
+import { findTerminalByClientId, findTerminalById } from '../stores/stores.service';
+import type { UserDoc } from '../users/users.model';
+import { findUserById, findUserByUsername, replacePassword } from '../users/users.service';
 import { villageIdsOfTownship } from '../levels/levels.service';
 import { ConfigCache } from '../../platform/config-cache';
 
@@ -128,7 +130,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
       if (req.grantType === 'password') {
         const key = `user:${req.username.toLowerCase()}`;
         await reserveAttempt(key, clientAddress);
-        const user = await User.findOne({ username: req.username }).lean<UserDoc>();
+        const user = await findUserByUsername(req.username);
         if (!user || user.disabled) {
           await burnTime(req.password);
           return fail();
@@ -144,7 +146,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
       }
       const key = `client:${req.clientId}`;
       await reserveAttempt(key, clientAddress);
-      const terminal = await Terminal.findOne({ clientId: req.clientId }).lean<TerminalDoc>();
+      const terminal = await findTerminalByClientId(req.clientId);
       if (!terminal || terminal.revokedAt) {
         await burnTime(req.clientSecret);
         return fail();
@@ -155,7 +157,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
     },
 
     async changeOwnPassword(p, input, clientAddress) {
-      const user = p.kind === 'person' ? await User.findById(p.id).lean<UserDoc>() : null;
+      const user = p.kind === 'person' ? await findUserById(p.id) : undefined;
       if (!user)
         throw new DomainError('forbidden', 'Only a person’s account has a password to change.');
       const key = `user:${user.username.toLowerCase()}`;
@@ -175,18 +177,12 @@ export function createAuthService(deps: AuthDeps): AuthService {
       }
       const passwordHash = await hashSecret(input.newPassword, deps.kdfLog2N);
       const now = clock.now();
-      await User.updateOne(
-        { _id: user._id },
-        {
-          $set: { passwordHash, passwordChangedAt: now, tokensRevokedAt: now },
-          $inc: { tokenVersion: 1 },
-        },
-      );
+      await replacePassword(user._id, passwordHash, now);
     },
 
     async resolvePrincipal(sub, role, kind, tv) {
       if (!Types.ObjectId.isValid(sub)) return undefined;
-      const user = await cachedUsers.get(sub, async () => (await User.findById(sub).lean<UserDoc>()) ?? undefined);
+      const user = await cachedUsers.get(sub, () => findUserById(sub));
       if (user) {
         const userKind: TokenKind = user.role === 'terminal' ? 'terminal' : 'person';
         if (
@@ -211,7 +207,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
         return p;
       }
       if (kind !== 'terminal' || role !== 'terminal') return undefined;
-      const terminal = await cachedTerminals.get(sub, async () => (await Terminal.findById(sub).lean<TerminalDoc>()) ?? undefined);
+      const terminal = await cachedTerminals.get(sub, () => findTerminalById(sub));
       if (!terminal || terminal.revokedAt || (terminal.tokenVersion ?? 0) !== tv) return undefined;
       return { id: sub, kind, role: 'terminal', storeId: terminal.storeId };
     },

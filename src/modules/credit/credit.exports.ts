@@ -42,7 +42,7 @@ import type { Logger } from '../../platform/logger';
 import { cutText, graphemes } from '../../platform/text';
 import type { Principal } from '../../platform/principal';
 import { findCooperative } from '../cooperatives/cooperatives.service';
-import { Household, type HouseholdDoc } from '../households/households.model';
+import { countHouseholdsOfVillages, streamHouseholdsOfVillages } from '../households/households.service';
 import { recordInquiriesOnce } from '../inquiries/inquiries.service';
 import { findVillage } from '../villages/villages.service';
 import {
@@ -68,7 +68,6 @@ import {
   villageLevelAt,
   villageWindow,
   type ModelWeights,
-  type ScoreEntry,
 } from './credit.score';
 import type { CreditSettings } from './credit.service';
 import { consentValidAt } from './consents.service';
@@ -78,7 +77,7 @@ import {
   readPartition,
   removePartitions,
 } from './credit.partitions';
-import { Entry } from '../ledger/ledger.model';
+import { streamEntries, type EntryType } from '../ledger/ledger.service';
 
 export const EXPORT_QUEUE = 'credit-export';
 export const exportJobId = (exportId: string) => `export-${exportId}`;
@@ -285,18 +284,14 @@ async function setStatus(exportId: Types.ObjectId, set: Partial<CreditExportDoc>
 }
 
 /** Entry types that can move a score; spending is not even read. */
-const SCORED_TYPES = ['award', 'deduction', 'adjustment', 'reversal'];
+const SCORED_TYPES: readonly EntryType[] = ['award', 'deduction', 'adjustment', 'reversal'];
 
 /** Streams the four collections into partitions (one pass each, no sort, no `$in` of ids). */
 async function partitionInputs(d: CreditExportDoc, parts: PartitionWriter): Promise<number> {
   let households = 0;
-  const hCursor = Household.find({ villageId: { $in: d.villageIds } })
-    .select({ _id: 1, villageId: 1, head: 1, createdAt: 1 })
-    .lean<HouseholdDoc[]>()
-    .cursor({ batchSize: 1000 });
-  for await (const h of hCursor) {
+  for await (const h of streamHouseholdsOfVillages(d.villageIds)) {
     await parts.household({
-      id: h._id.toHexString(),
+      id: h.id,
       villageId: h.villageId,
       head: h.head,
       createdAt: h.createdAt.getTime(),
@@ -320,20 +315,7 @@ async function partitionInputs(d: CreditExportDoc, parts: PartitionWriter): Prom
     .cursor({ batchSize: 1000 });
   for await (const r of rCursor)
     await parts.revocation(r.householdId, r._id, r.revokedAt.getTime());
-  const eCursor = Entry.find({ type: { $in: SCORED_TYPES }, createdAt: { $lte: d.asOf } })
-    .select({ _id: 0, householdId: 1, seq: 1, type: 1, meritDelta: 1, createdAt: 1, ruleCode: 1 })
-    .lean<
-      {
-        householdId: string;
-        seq: number;
-        type: ScoreEntry['type'];
-        meritDelta: number;
-        createdAt: Date;
-        ruleCode?: string;
-      }[]
-    >()
-    .cursor({ batchSize: 1000 });
-  for await (const e of eCursor) {
+  for await (const e of streamEntries(SCORED_TYPES, { through: d.asOf })) {
     await parts.entry(e.householdId, {
       seq: e.seq,
       type: e.type,
@@ -424,7 +406,7 @@ export async function runExport(
 
   try {
     const count = partitionCount(
-      await Household.countDocuments({ villageId: { $in: d.villageIds } }),
+      await countHouseholdsOfVillages(d.villageIds),
     );
     households = await partitionInputs(d, new PartitionWriter(workDir, count));
     await progress(30);

@@ -10,8 +10,8 @@
  * the ledger service.
  */
 import { isDuplicateKeyError } from '../../platform/errors';
-import { Household } from '../households/households.model';
-import { Entry } from '../ledger/ledger.model';
+import { streamHouseholdsOfVillages } from '../households/households.service';
+import { streamEntries } from '../ledger/ledger.service';
 import { listEntries } from '../ledger/ledger.service';
 import { ownWindowAwardPoints, villageLevelAt, villageWindow, type ModelWeights, type ScoreEntry, type VillageLevel } from './credit.score';
 import { VillageLevelMemo } from './credit.model';
@@ -76,12 +76,10 @@ const levelKey = (m: ModelWeights, villageId: string, levelAt: Date) => `${villa
 async function computeVillageLevel(m: ModelWeights, villageId: string, levelAt: Date): Promise<{ households: number; awardPoints: number }> {
   const { from, to } = villageWindow(m, levelAt);
   const members = new Set<string>();
-  const hCursor = Household.find({ villageId, createdAt: { $lte: levelAt } }).select({ _id: 1 }).lean<{ _id: { toHexString(): string } }[]>().cursor({ batchSize: BULK_CHUNK });
-  for await (const h of hCursor) members.add(h._id.toHexString());
+  for await (const h of streamHouseholdsOfVillages([villageId], { createdThrough: levelAt, batchSize: BULK_CHUNK })) members.add(h.id);
   let awardPoints = 0;
   if (members.size) {
-    const eCursor = Entry.find({ type: 'award', createdAt: { $gt: from, $lte: to } }).select({ _id: 0, householdId: 1, meritDelta: 1 }).lean<{ householdId: string; meritDelta: number }[]>().cursor({ batchSize: BULK_CHUNK });
-    for await (const e of eCursor) if (members.has(e.householdId)) awardPoints += e.meritDelta;
+    for await (const e of streamEntries(['award'], { after: from, through: to }, BULK_CHUNK)) if (members.has(e.householdId)) awardPoints += e.meritDelta;
   }
   return { households: members.size, awardPoints };
 }

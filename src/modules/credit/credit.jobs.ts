@@ -17,7 +17,7 @@ import type { Config } from '../../../config';
 import { DomainError } from '../../platform/errors';
 import { bullPrefix, JOB_ATTEMPTS, type JobDefinition } from '../../platform/queues';
 import { id, obj } from '../../platform/validation';
-import { Entry } from '../ledger/ledger.model';
+import { streamEntries, type EntryType } from '../ledger/ledger.service';
 import { SETTLE_MS } from './credit.inputs';
 import { signingKeysFor, type SigningKeys } from './credit.keys';
 import { ScoreCache } from './credit.model';
@@ -31,7 +31,7 @@ export const SCORE_DEBOUNCE_MS = SETTLE_MS + 1000;
 /** An export whose record has not moved for this long is re-enqueued (its job id dedupes). */
 export const EXPORT_STALE_MS = 10 * 60_000;
 /** Entries whose types can move a score (spending cannot). */
-const SCORED_TYPES = ['award', 'deduction', 'adjustment', 'reversal'];
+const SCORED_TYPES: readonly EntryType[] = ['award', 'deduction', 'adjustment', 'reversal'];
 
 export const scoreJobId = (householdId: string) => `score-${householdId}`;
 
@@ -57,11 +57,8 @@ export const sweepLookbackMs = (sweepEveryMs: number) => Math.max(4 * sweepEvery
  * does not cover. Returns the households scheduled.
  */
 export async function scheduleRescores(queue: Pick<Queue, 'add'>, since: Date): Promise<string[]> {
-  const recent = await Entry.find({ type: { $in: SCORED_TYPES }, createdAt: { $gt: since } })
-    .select({ _id: 0, householdId: 1, seq: 1 })
-    .lean<{ householdId: string; seq: number }[]>();
   const newest = new Map<string, number>();
-  for (const e of recent)
+  for await (const e of streamEntries(SCORED_TYPES, { after: since }))
     newest.set(e.householdId, Math.max(e.seq, newest.get(e.householdId) ?? 0));
   if (!newest.size) return [];
   const cached = await ScoreCache.find({ _id: { $in: [...newest.keys()] } })

@@ -153,12 +153,12 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
   );
   api.route(
     { method: 'get', path: '/v1/credit/keys', summary: 'Public keys that sign exports (JWKS), for offline verification', tag: 'Credit', auth: ['officer', 'admin', 'clerk', 'council', 'household'], responses: { 200: { description: 'JWKS (public keys: not secret, but every /v1 route takes a token)', schema: jwksSchema } } },
-    async () => ({ status: 200, body: keys().jwks, headers: { 'Cache-Control': 'private, max-age=300' } }),
+    () => ({ status: 200, body: keys().jwks, headers: { 'Cache-Control': 'private, max-age=300' } }),
   );
   // Public keys are not secret: a bank's verifier fetches them without an account (RFC 8615 path).
   api.route(
     { method: 'get', path: '/.well-known/jwks.json', summary: 'Public keys that sign exports (JWKS), without a token', tag: 'Credit', auth: 'public', responses: { 200: { description: 'JWKS, the same as GET /v1/credit/keys', schema: jwksSchema } } },
-    async () => ({ status: 200, body: keys().jwks, contentType: 'application/jwk-set+json', headers: { 'Cache-Control': 'public, max-age=300' } }),
+    () => ({ status: 200, body: keys().jwks, contentType: 'application/jwk-set+json', headers: { 'Cache-Control': 'public, max-age=300' } }),
   );
 }
 

@@ -50,7 +50,8 @@ export function canSeeHousehold(p: Principal, h: { _id: Types.ObjectId; villageI
       return reachesVillage(p, h.villageId);
     case 'household':
       return p.householdId === h._id.toHexString();
-    default:
+    case 'officer':
+    case 'terminal':
       return false;
   }
 }
@@ -236,4 +237,40 @@ export async function listHouseholdsOfVillages(villageIds: readonly string[]): P
   if (!villageIds.length) return [];
   const filter = villageIds.length === 1 ? { villageId: villageIds[0] } : { villageId: { $in: [...villageIds] } };
   return Household.find(filter).sort({ _id: 1 }).limit(2_000_000).lean<HouseholdDoc[]>();
+}
+
+/** What a reader outside the module (credit scoring and exports) sees of one household. */
+export interface HouseholdFacts {
+  id: string;
+  villageId: string;
+  head: string;
+  createdAt: Date;
+}
+
+/**
+ * Streams the households of some villages (optionally only those created by `createdThrough`),
+ * without a sort: one pass over the collection for the credit jobs.
+ */
+export async function* streamHouseholdsOfVillages(
+  villageIds: readonly string[],
+  opts: { createdThrough?: Date; batchSize?: number } = {},
+): AsyncGenerator<HouseholdFacts> {
+  if (!villageIds.length) return;
+  const cursor = Household.find({
+    villageId: villageIds.length === 1 ? villageIds[0] : { $in: [...villageIds] },
+    ...(opts.createdThrough ? { createdAt: { $lte: opts.createdThrough } } : {}),
+  })
+    .select({ _id: 1, villageId: 1, head: 1, createdAt: 1 })
+    .lean<Pick<HouseholdDoc, '_id' | 'villageId' | 'head' | 'createdAt'>[]>()
+    .cursor({ batchSize: opts.batchSize ?? 1000 });
+  for await (const h of cursor)
+    yield { id: h._id.toHexString(), villageId: h.villageId, head: h.head, createdAt: h.createdAt };
+}
+
+/** How many households some villages have. */
+export async function countHouseholdsOfVillages(villageIds: readonly string[]): Promise<number> {
+  if (!villageIds.length) return 0;
+  return Household.countDocuments({
+    villageId: villageIds.length === 1 ? villageIds[0] : { $in: [...villageIds] },
+  });
 }

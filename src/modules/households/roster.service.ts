@@ -158,7 +158,7 @@ function parseRows(text: string): ParsedRow[] {
       raw: true,
       relax_column_count: true,
       skip_empty_lines: true,
-    });
+    }) as typeof records; // csv-parse types the `info` + `raw` shape as any
   } catch (err) {
     const e = err as { code?: string; lines?: number; message?: string };
     throw new ImportFileError(
@@ -384,7 +384,7 @@ async function checkRow(
   resolveVillage: (v: string) => Promise<VillageDoc[]>,
 ): Promise<RowOutcome | Omit<GoodRow, 'index'>> {
   const { line, cells } = row;
-  const cell = (f: Field) => (columns[f] === undefined ? '' : (cells[columns[f]!] ?? '').trim());
+  const cell = (f: Field) => (columns[f] === undefined ? '' : (cells[columns[f]] ?? '').trim());
   // Full-width letters, digits and dashes (ＤＭ－０００１) are common in Chinese spreadsheets.
   const cardNo = cell('cardNo').normalize('NFKC').trim();
   const card = cardNo || undefined;

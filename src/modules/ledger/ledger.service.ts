@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
+import { ledgerFaults } from '../../platform/faults';
 import { isStorableText } from '../../platform/text';
 import mongoose from 'mongoose';
 import { Account, Entry, entryId, type AccountDoc, type EntryDoc, type EntryType } from './ledger.model';
@@ -87,11 +88,6 @@ export interface PostEntryResult {
   created: boolean;
 }
 
-/**
- * Test-only fault injection: called after the entry is inserted and before the cache update,
- * to simulate a crash there. Always undefined in production code paths.
- */
-export const ledgerFaults: { afterInsert?: (entry: EntryView) => void } = {};
 
 type EntryFields = Omit<EntryDoc, 'createdAt' | '_id'> & { createdAt: Date | string };
 
@@ -151,7 +147,8 @@ async function findBySource(source: { type: string; id: string }): Promise<Entry
   return doc ? toEntryView(doc) : undefined;
 }
 
-async function entryAt(householdId: string, seq: number): Promise<EntryDoc | undefined> {
+/** The stored entry at `seq` of a household's chain, read fresh by `_id` (also verify-chain's). */
+export async function entryAt(householdId: string, seq: number): Promise<EntryDoc | undefined> {
   return (await Entry.findById(entryId(householdId, seq)).lean<EntryDoc>()) ?? undefined;
 }
 
@@ -438,4 +435,44 @@ export async function verifyChain(householdId: string): Promise<ChainProblem | u
 export async function* householdsWithEntries(_batchSize?: number): AsyncGenerator<string> {
   const cursor = mongoose.connection.db!.collection('households').find({}, { projection: { _id: 1 } });
   for await (const doc of cursor) yield String(doc._id);
+}
+
+export type { EntryType };
+
+/** The account cache's (seq, hash) of a household as stored, read fresh (verify-chain's witness). */
+export async function accountHead(householdId: string): Promise<{ seq: number; hash: string } | undefined> {
+  return (await Account.findById(householdId).lean<{ seq: number; hash: string }>()) ?? undefined;
+}
+
+/** What a reader outside the ledger (credit scoring) sees of one entry. */
+export interface EntryFacts {
+  householdId: string;
+  seq: number;
+  type: EntryType;
+  meritDelta: number;
+  createdAt: Date;
+  ruleCode?: string;
+}
+
+/**
+ * Streams every entry of the given types posted in the window (after, through], in storage
+ * order: one pass without a sort and without an `$in` of households (FerretDB sorts in memory and
+ * compares every entry with every id). For credit scoring over many households at once.
+ */
+export async function* streamEntries(
+  types: readonly EntryType[],
+  window: { after?: Date; through?: Date },
+  batchSize = 1000,
+): AsyncGenerator<EntryFacts> {
+  const createdAt: { $gt?: Date; $lte?: Date } = {};
+  if (window.after) createdAt.$gt = window.after;
+  if (window.through) createdAt.$lte = window.through;
+  const cursor = Entry.find({
+    type: types.length === 1 ? types[0] : { $in: [...types] },
+    ...(window.after || window.through ? { createdAt } : {}),
+  })
+    .select({ _id: 0, householdId: 1, seq: 1, type: 1, meritDelta: 1, createdAt: 1, ruleCode: 1 })
+    .lean<EntryFacts[]>()
+    .cursor({ batchSize });
+  for await (const e of cursor) yield e;
 }

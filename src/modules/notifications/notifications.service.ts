@@ -17,6 +17,7 @@
 import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
 import { isDuplicateKeyError } from '../../platform/errors';
+import { notifyFaults } from '../../platform/faults';
 import type { Logger } from '../../platform/logger';
 import { cutText } from '../../platform/text';
 import {
@@ -56,14 +57,12 @@ export interface NotificationSender {
 /** The default sender: writes each message to the log (a deployment plugs in its SMS gateway). */
 export const loggingSender: NotificationSender = {
   name: 'log',
-  async send(msg, { log }) {
+  send(msg, { log }) {
     log.info({ notificationId: msg.idempotencyKey, householdId: msg.householdId, kind: msg.kind, title: msg.title }, 'notification sent (logging sender)');
-    return { ref: `log-${msg.idempotencyKey}` };
+    return Promise.resolve({ ref: `log-${msg.idempotencyKey}` });
   },
 };
 
-/** Test-only fault injection between the steps of a hand-over (simulates a crash there). */
-export const notifyFaults: { afterClaim?: (id: string) => void; afterSend?: (id: string) => void } = {};
 
 export interface NewNotification {
   key: string;

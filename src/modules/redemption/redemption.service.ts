@@ -64,6 +64,7 @@ import { Types } from 'mongoose';
 import { AppendChain } from '../../platform/append-chain';
 import { clock } from '../../platform/clock';
 import { ConfigCache } from '../../platform/config-cache';
+import { redemptionFaults, redemptionTuning } from '../../platform/faults';
 import {
   DomainError,
   forbidden,
@@ -102,11 +103,11 @@ import {
 } from './redemption.views';
 import {
   holdRequest,
+  IN_FLIGHT_WAIT_MS,
   isLive,
   OWNER_ID,
   pruneLeases,
   RECOVERY_AGE_MS,
-  redemptionTuning,
   releaseRequest,
 } from './liveness';
 import { checkCardPin } from './pin.service';
@@ -136,7 +137,7 @@ export const OFFLINE_SKEW_MS = 5 * 60 * 1000;
 /** Records recovery reads per batch. */
 const RECOVERY_BATCH = 100;
 
-export { IN_FLIGHT_WAIT_MS, RECOVERY_AGE_MS, redemptionTuning } from './liveness';
+export { IN_FLIGHT_WAIT_MS, RECOVERY_AGE_MS } from './liveness';
 
 export type RedeemStep =
   | 'claimed'
@@ -149,13 +150,6 @@ export type RedeemStep =
   | 'reversalPosted'
   | 'reversalReturned';
 
-/**
- * Test-only fault injection: called after each step of a redemption or reversal; throwing
- * there simulates a crash between that step and the next. Always empty in production.
- */
-export const redemptionFaults: {
-  after?: (step: RedeemStep, redemptionId: string) => void | Promise<void>;
-} = {};
 const stepDone = async (step: RedeemStep, redemptionId: string) => {
   await redemptionFaults.after?.(step, redemptionId);
 };
@@ -221,7 +215,7 @@ type Claim = { claim: RedemptionKeyDoc } | { replay: StoredResponse };
  * wait; a claim pending for longer than the recovery age is recovered first.
  */
 async function claimKey(counter: Counter, key: string, fingerprint: string): Promise<Claim> {
-  const deadline = Date.now() + redemptionTuning.inFlightWaitMs;
+  const deadline = Date.now() + (redemptionTuning.inFlightWaitMs ?? IN_FLIGHT_WAIT_MS);
   let pollMs = 10;
   let generation = 0;
   // A new key is the common case: claim it first and look only when the claim is refused.
@@ -279,7 +273,7 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
       return { replay: existing.response };
     }
     if (
-      Date.now() - existing.createdAt.getTime() >= redemptionTuning.staleAfterMs &&
+      Date.now() - existing.createdAt.getTime() >= (redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS) &&
       !(await claimAlive(existing))
     ) {
       await recoverClaim(existing);
@@ -300,7 +294,7 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
 /** Whether the request that holds a claim is still alive (liveness.ts). */
 async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
   const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
-  return !!marker && (await isLive(marker, redemptionTuning.staleAfterMs));
+  return !!marker && (await isLive(marker, redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS));
 }
 
 /**
@@ -754,7 +748,7 @@ async function redeemClaimed(
   try {
     // What was inserted is what is stored: no read back.
     const [created] = await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
-    r = created!.toObject() as RedemptionDoc;
+    r = created!.toObject();
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.
@@ -792,7 +786,7 @@ export async function redeemBatch(p: Principal, entries: BatchEntry[]): Promise<
   const order = entries
     .map((e, i) => ({ e, i }))
     .sort((a, b) => a.e.offlineAt.getTime() - b.e.offlineAt.getTime() || a.i - b.i);
-  const results: BatchResult[] = new Array(entries.length);
+  const results = new Array<BatchResult>(entries.length);
   for (const { e, i } of order) {
     try {
       const response = await redeem(p, e);

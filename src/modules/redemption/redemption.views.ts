@@ -164,11 +164,11 @@ export async function redemptionInReach(
   return r;
 }
 
-async function recordView(
+function recordView(
   r: FullRedemption,
   settled: RedemptionEventDoc | null,
   reversed: RedemptionEventDoc | null,
-): Promise<RedemptionRecordView> {
+): RedemptionRecordView {
   const base = {
     id: idOf(r),
     householdId: r.householdId,
@@ -249,8 +249,8 @@ export async function listRedemptions(
   >();
   for (const id of ids) byId.set(id, { settled: null, reversed: null });
   for (const e of events) byId.get(e.redemptionId)![e.stage] = e;
-  const items = await Promise.all(
-    page.map((r) => recordView(r, byId.get(idOf(r))!.settled, byId.get(idOf(r))!.reversed)),
+  const items = page.map((r) =>
+    recordView(r, byId.get(idOf(r))!.settled, byId.get(idOf(r))!.reversed),
   );
   return { items, next: docs.length > limit ? ids[ids.length - 1]! : null };
 }

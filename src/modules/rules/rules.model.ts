@@ -13,8 +13,9 @@
  */
 import mongoose, { Schema } from 'mongoose';
 
-export const RULE_KINDS = ['award', 'deduction'] as const;
-export type RuleKind = (typeof RULE_KINDS)[number];
+import { RULE_KINDS, type RuleKind } from './rule-kinds';
+
+export { RULE_KINDS, type RuleKind };
 
 export interface RuleVersionDoc {
   _id: mongoose.Types.ObjectId;

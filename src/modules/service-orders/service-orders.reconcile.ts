@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { clock } from '../../platform/clock';
+import { orderFaults } from '../../platform/faults';
 import type { Logger } from '../../platform/logger';
 import { findHousehold } from '../households/households.service';
 import { findTownship } from '../levels/levels.service';
@@ -58,12 +59,6 @@ export interface OrderDeps {
   log?: Logger;
 }
 
-/** Test-only fault injection: throw from a hook to simulate a crash between two steps. */
-export const orderFaults: {
-  afterRated?: (orderId: string) => void;
-  afterHoursRecorded?: (orderId: string) => void;
-  afterFiled?: (orderId: string, volunteerId: string) => void;
-} = {};
 
 export interface ReconciledOrder {
   order: ServiceOrderDoc;

@@ -109,7 +109,7 @@ export async function insertOrderEvent(
     _id: orderEventId(orderId, e.slot),
     orderId,
     at: e.at ?? clock.now(),
-  } as ServiceOrderEventDoc;
+  };
   try {
     await ServiceOrderEvent.create([doc]);
     return doc;

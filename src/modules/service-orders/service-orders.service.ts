@@ -45,8 +45,8 @@ import {
   wakeupIdOf,
   type NewOrderEvent,
 } from './service-orders.records';
+import { orderFaults } from '../../platform/faults';
 import {
-  orderFaults,
   reconcileOrder,
   type OrderDeps,
   type ReconciledOrder,

@@ -9,7 +9,7 @@ import { Types } from 'mongoose';
 import { hashSecret } from '../../platform/auth';
 import { DomainError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
-import { Village } from '../villages/villages.model';
+import { countStoredVillages } from '../villages/villages.service';
 import { Store, Terminal, type StoreDoc, type TerminalDoc } from './stores.model';
 import { ConfigCache } from '../../platform/config-cache';
 
@@ -30,9 +30,7 @@ const toStoreView = (s: StoreDoc): StoreView => ({
 /** Checks that every village id exists; throws validation_failed naming the first that does not. */
 export async function assertVillagesExist(villageIds: string[]): Promise<void> {
   const unique = [...new Set(villageIds)];
-  const found = await Village.countDocuments({
-    _id: { $in: unique.map((v) => new Types.ObjectId(v)) },
-  });
+  const found = await countStoredVillages(unique);
   if (found !== unique.length) {
     throw new DomainError('validation_failed', 'Some villages do not exist.', {
       errors: [{ path: 'villageIds', message: 'unknown village id' }],
@@ -57,6 +55,16 @@ const cachedStores = new ConfigCache<StoreDoc>('stores');
 export async function findStore(storeId: string): Promise<StoreDoc | undefined> {
   if (!Types.ObjectId.isValid(storeId)) return undefined;
   return cachedStores.get(storeId, async () => (await Store.findById(storeId).lean<StoreDoc>()) ?? undefined);
+}
+
+/** The terminal a client id belongs to (sign-in), read fresh. */
+export async function findTerminalByClientId(clientId: string): Promise<TerminalDoc | undefined> {
+  return (await Terminal.findOne({ clientId }).lean<TerminalDoc>()) ?? undefined;
+}
+
+/** A terminal by id, read fresh (callers cache it as they need). */
+export async function findTerminalById(terminalId: string): Promise<TerminalDoc | undefined> {
+  return (await Terminal.findById(terminalId).lean<TerminalDoc>()) ?? undefined;
 }
 
 /** Creates a terminal for a store; the secret in the result is never shown again. */

@@ -29,10 +29,3 @@ export interface CouncilDeps {
   log?: Logger;
 }
 
-/** Test-only fault injection: throw from a hook to simulate a crash between two steps. */
-export const councilFaults: {
-  afterVote?: (submissionId: string) => void;
-  afterDecision?: (submissionId: string) => void;
-  afterPostEntries?: (submissionId: string) => void;
-  afterCapClaims?: (submissionId: string) => void;
-} = {};

@@ -24,7 +24,8 @@ import {
   type SubmissionDoc,
   type SubmissionLine,
 } from './submissions.model';
-import { CouncilDeps, councilFaults } from './submissions.deps';
+import { CouncilDeps } from './submissions.deps';
+import { councilFaults } from '../../platform/faults';
 import { SubmissionView, sign, toView } from './submissions.views';
 import { findSubmission, insertEvent, guarded, ensureWakeup } from './submissions.store';
 import { reconcileSubmission } from './submissions.reconcile';

@@ -20,7 +20,7 @@
  *   crashed halfway is finished by the sweeper. Each is deleted only once its work is done.
  */
 import mongoose, { Schema } from 'mongoose';
-import { RULE_KINDS, type RuleKind } from '../rules/rules.model';
+import { RULE_KINDS, type RuleKind } from '../rules/rule-kinds';
 import { EVENT_TYPES, SUBMISSION_STATUSES, type EventType, type PostedEntryRef, type SubmissionStatus } from './submission-state';
 
 export interface SubmissionLine {

@@ -19,7 +19,8 @@ import {
   type PostedEntryRef,
 } from './submission-state';
 import { Submission, type SubmissionDoc, type SubmissionEventDoc } from './submissions.model';
-import { APPEAL_WINDOW_MS, CouncilDeps, councilFaults } from './submissions.deps';
+import { APPEAL_WINDOW_MS, CouncilDeps } from './submissions.deps';
+import { councilFaults } from '../../platform/faults';
 import { sign } from './submissions.views';
 import {
   findSubmission,

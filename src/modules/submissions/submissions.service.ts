@@ -30,7 +30,6 @@ export {
   GUARD_MS,
   BATCH_LINES_MAX,
   SWEEP_BATCH,
-  councilFaults,
   type EnqueuePost,
   type CouncilDeps,
 } from './submissions.deps';

@@ -90,7 +90,7 @@ export async function insertEvent(
     _id: eventId(submissionId, e.slot),
     submissionId,
     at: e.at ?? clock.now(),
-  } as SubmissionEventDoc;
+  };
   try {
     await SubmissionEvent.create([doc]);
     return doc;

@@ -88,7 +88,11 @@ export function managesTeam(
       );
     case 'clerk':
       return t.level === 'village' && t.villageId === p.villageId;
-    default:
+    case 'council':
+    case 'household':
+    case 'officer':
+    case 'supervisor':
+    case 'terminal':
       return false;
   }
 }

@@ -35,7 +35,7 @@ export function userRoutes(api: Api, deps: { kdfLog2N: number }): void {
       auth: ['admin', 'clerk', 'council', 'terminal', 'officer', 'household', 'township', 'supervisor'],
       responses: { 200: { description: 'The caller' } },
     },
-    async ({ principal }) => ({ status: 200, body: principal }),
+    ({ principal }) => ({ status: 200, body: principal }),
   );
   accountRoutes(api, deps);
 }

@@ -13,11 +13,11 @@ import { Types } from 'mongoose';
 import { hashSecret } from '../../platform/auth';
 import { DomainError, isDuplicateKeyError, type FieldError } from '../../platform/errors';
 import type { Principal, Role } from '../../platform/principal';
-import { Cooperative } from '../cooperatives/cooperatives.model';
+import { findCooperative } from '../cooperatives/cooperatives.service';
 import { findHousehold } from '../households/households.service';
 import { findTownship } from '../levels/levels.service';
 import { findVolunteer } from '../volunteers/volunteers.service';
-import { Store } from '../stores/stores.model';
+import { findStore } from '../stores/stores.service';
 import { findVillage } from '../villages/villages.service';
 import { User, type UserDoc } from './users.model';
 
@@ -112,12 +112,12 @@ async function resolveScope(actor: Principal | undefined, input: NewUser): Promi
   }
   if (input.role === 'officer') {
     if (!input.cooperativeId) errors.push({ path: 'cooperativeId', message: 'required for this role' });
-    else if (!(await Cooperative.exists({ _id: new Types.ObjectId(input.cooperativeId) }))) errors.push({ path: 'cooperativeId', message: 'no such cooperative' });
+    else if (!(await findCooperative(input.cooperativeId))) errors.push({ path: 'cooperativeId', message: 'no such cooperative' });
     else scope.cooperativeId = input.cooperativeId;
   }
   if (input.role === 'terminal') {
     if (!input.storeId) errors.push({ path: 'storeId', message: 'required for this role' });
-    else if (!(await Store.exists({ _id: new Types.ObjectId(input.storeId) }))) errors.push({ path: 'storeId', message: 'no such store' });
+    else if (!(await findStore(input.storeId))) errors.push({ path: 'storeId', message: 'no such store' });
     else scope.storeId = input.storeId;
   }
   if (input.role === 'township') {
@@ -146,6 +146,27 @@ function mayCreate(actor: Principal, role: Role): boolean {
 }
 
 /** Creates a user as `actor`; undefined actor = the system (bootstrap, CLI, seed). */
+/** A user by username (sign-in), read fresh. */
+export async function findUserByUsername(username: string): Promise<UserDoc | undefined> {
+  return (await User.findOne({ username }).lean<UserDoc>()) ?? undefined;
+}
+
+/** A user by id, read fresh (callers cache it as they need). */
+export async function findUserById(userId: string): Promise<UserDoc | undefined> {
+  return (await User.findById(userId).lean<UserDoc>()) ?? undefined;
+}
+
+/** Stores a new password hash and raises the token version: every token of the user stops working. */
+export async function replacePassword(userId: Types.ObjectId, passwordHash: string, now: Date): Promise<void> {
+  await User.updateOne(
+    { _id: userId },
+    {
+      $set: { passwordHash, passwordChangedAt: now, tokensRevokedAt: now },
+      $inc: { tokenVersion: 1 },
+    },
+  );
+}
+
 export async function createUser(actor: Principal | undefined, input: NewUser, kdfLog2N: number): Promise<UserView> {
   if (actor && !mayCreate(actor, input.role)) throw new DomainError('forbidden', 'This role may not create that kind of user.');
   // Before any look-up: whether another village exists is not the clerk's to learn.

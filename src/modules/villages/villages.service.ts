@@ -104,6 +104,11 @@ export async function createVillage(input: {
   }
 }
 
+/** How many of these distinct, well-formed village ids name a stored village. */
+export async function countStoredVillages(villageIds: readonly string[]): Promise<number> {
+  return Village.countDocuments({ _id: { $in: villageIds.map((v) => new Types.ObjectId(v)) } });
+}
+
 /** Finds a village by id; undefined for malformed ids too. */
 /** Villages and their policies by id, cached (platform/config-cache.ts: a change is seen at once). */
 const cachedVillages = new ConfigCache<VillageDoc>('villages');

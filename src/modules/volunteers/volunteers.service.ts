@@ -168,7 +168,8 @@ export function canSeeVolunteer(p: Principal, v: VolunteerDoc): boolean {
       return Boolean(v.villageId) && v.villageId === p.villageId;
     case 'household':
       return Boolean(v.householdId) && v.householdId === p.householdId;
-    default:
+    case 'officer':
+    case 'terminal':
       return false;
   }
 }

@@ -15,8 +15,9 @@ import { expect } from '../../support/expect';
 import { http, makeAdmin, makeHousehold, makeVillage, verifyChainViaApi, type TestUser } from '../../support/factories';
 import { countAll, expectNothingStored } from '../../support/snapshot';
 import { Account, Entry } from '../../../src/modules/ledger/ledger.model';
-import { getAccount, ledgerFaults, postEntry, verifyChain, type PostEntryInput } from '../../../src/modules/ledger/ledger.service';
+import { getAccount, postEntry, verifyChain, type PostEntryInput } from '../../../src/modules/ledger/ledger.service';
 import { DomainError } from '../../../src/platform/errors';
+import { ledgerFaults } from '../../../src/platform/faults';
 
 const award = (householdId: string, pts: number, sourceId = new Types.ObjectId().toHexString()): PostEntryInput => ({
   householdId,

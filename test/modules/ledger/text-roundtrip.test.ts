@@ -15,8 +15,6 @@ import { Entry } from '../../../src/modules/ledger/ledger.model';
 import {
   RECOVERY_AGE_MS,
   recoverRedemptions,
-  redemptionFaults,
-  redemptionTuning,
 } from '../../../src/modules/redemption/redemption.service';
 import {
   adjustVia,
@@ -31,6 +29,7 @@ import {
   shanghaiToday,
   type Json,
 } from './text-scene';
+import { redemptionFaults, redemptionTuning } from '../../../src/platform/faults';
 
 /** Pieces NFC leaves alone, and a decomposed é that NFC composes (sent decomposed, stored composed). */
 const PIECES = ['👨‍👩‍👧‍👦', '中', 'q\u0307\u0323', '🇨🇳', 'e\u0301', '𠀀', '❤️', '1️⃣', '🧑🏿‍🌾', '文'];

@@ -8,12 +8,12 @@ import {
   NOTIFY_STALE_MS,
   dispatchDue,
   dispatchNotification,
-  notifyFaults,
   queueNotification,
   type NotificationSender,
 } from '../../../src/modules/notifications/notifications.service';
 import type { RunningWorkers } from '../../../workers/runner';
 import { approve, eventually, file, makeCouncilScene, recordingSender, resetClock, shiftClock, startCouncilWorkers } from '../submissions/scene';
+import { notifyFaults } from '../../../src/platform/faults';
 
 async function oneMessage(): Promise<{ id: string; householdId: string; key: string }> {
   const v = await makeVillage();

@@ -9,9 +9,9 @@
 import { connectDb } from '../../../src/platform/db';
 import {
   redeem,
-  redemptionFaults,
   type RedeemStep,
 } from '../../../src/modules/redemption/redemption.service';
+import { redemptionFaults } from '../../../src/platform/faults';
 
 async function main(): Promise<void> {
   const env = process.env;

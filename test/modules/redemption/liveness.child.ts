@@ -14,10 +14,9 @@ import { connectDb, disconnectDb } from '../../../src/platform/db';
 import { DomainError } from '../../../src/platform/errors';
 import {
   redeem,
-  redemptionFaults,
-  redemptionTuning,
   type RedeemStep,
 } from '../../../src/modules/redemption/redemption.service';
+import { redemptionFaults, redemptionTuning } from '../../../src/platform/faults';
 
 async function main(): Promise<void> {
   const env = process.env;

@@ -12,7 +12,6 @@ import {
   IN_FLIGHT_WAIT_MS,
   RECOVERY_AGE_MS,
   recoverRedemptions,
-  redemptionTuning,
   type RedeemStep,
 } from '../../../src/modules/redemption/redemption.service';
 import { RedemptionLease } from '../../../src/modules/redemption/redemption.model';
@@ -25,6 +24,7 @@ import {
   type Scene,
   verifyTouchedChains,
 } from './scene';
+import { redemptionTuning } from '../../../src/platform/faults';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,6 +1,6 @@
 import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
-import { IN_FLIGHT_WAIT_MS, redemptionTuning } from '../../../src/modules/redemption/redemption.service';
+import { IN_FLIGHT_WAIT_MS } from '../../../src/modules/redemption/redemption.service';
 import {
   account,
   entriesOf,
@@ -12,6 +12,7 @@ import {
   stockOfSku,
   verifyTouchedChains,
 } from './scene';
+import { redemptionTuning } from '../../../src/platform/faults';
 
 /** A budget by work: a base plus a share per request sent at once (the machine may be busy). */
 const budgetFor = (requests: number) => 60_000 + requests * 1_500;

@@ -4,8 +4,6 @@ import {
   IN_FLIGHT_WAIT_MS,
   RECOVERY_AGE_MS,
   recoverRedemptions,
-  redemptionFaults,
-  redemptionTuning,
   type RedeemStep,
 } from '../../../src/modules/redemption/redemption.service';
 import {
@@ -19,6 +17,7 @@ import {
   stockOfSku,
   verifyTouchedChains,
 } from './scene';
+import { redemptionFaults, redemptionTuning } from '../../../src/platform/faults';
 
 /** Makes the request die right after `step` (for any redemption): a crash between two steps. */
 function crashAfter(step: RedeemStep): void {

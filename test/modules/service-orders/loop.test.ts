@@ -15,7 +15,6 @@ import { VolunteerHours } from '../../../src/modules/volunteers/volunteers.model
 import { ORDER_GUARD_MS } from '../../../src/modules/service-orders/service-orders.records';
 import { OrderWakeup } from '../../../src/modules/service-orders/service-orders.model';
 import {
-  orderFaults,
   reconcileOrder,
   sweepOrderWakeups,
 } from '../../../src/modules/service-orders/service-orders.reconcile';
@@ -32,6 +31,7 @@ import {
   today,
   type ServiceScene,
 } from './scene';
+import { orderFaults } from '../../../src/platform/faults';
 
 async function entriesOfSubmission(submissionId: string) {
   return Entry.find({ sourceType: 'submission', sourceId: submissionId }).lean();

@@ -23,7 +23,6 @@ import { Submission, Wakeup } from '../../../src/modules/submissions/submissions
 import {
   GUARD_MS,
   castVote,
-  councilFaults,
   endNotice,
   fileSubmission,
   sweepDue,
@@ -45,6 +44,7 @@ import {
   voteVia,
   type CouncilScene,
 } from './scene';
+import { councilFaults } from '../../../src/platform/faults';
 
 /**
  * Deletes every key matching ARGV[1] and returns [keys left, keys deleted], atomically: Redis runs
