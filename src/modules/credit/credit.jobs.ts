@@ -20,7 +20,7 @@ import { id, obj } from '../../platform/validation';
 import { streamEntries, type EntryType } from '../ledger/ledger.service';
 import { SETTLE_MS } from './credit.inputs';
 import { signingKeysFor, type SigningKeys } from './credit.keys';
-import { ScoreCache } from './credit.model';
+import { ScoreCache, SweepMark } from './credit.model';
 import { EXPORT_QUEUE, exportJobId, failExport, runExport, staleExports } from './credit.exports';
 import { refreshCachedScore, type CreditSettings } from './credit.service';
 
@@ -51,6 +51,31 @@ export const EXPORT_JOB_OPTIONS = {
 
 /** How far back the sweeper reads entries: several sweeps, so one missed sweep loses nothing. */
 export const sweepLookbackMs = (sweepEveryMs: number) => Math.max(4 * sweepEveryMs, 30_000);
+
+/** Entries can become visible a little after their postedAt (a slow insert): read this far before the mark. */
+const SWEEP_MARK_MARGIN_MS = 60_000;
+const SCORE_SWEEP_MARK = 'score';
+
+/**
+ * Where a sweep starts reading: the look-back window, or further back to the last successful
+ * sweep's start (less a margin) when that is older, so a delayed sweep still sees every entry
+ * posted since the last one that finished.
+ */
+export async function sweepSince(sweepEveryMs: number, now = Date.now()): Promise<Date> {
+  const window = now - sweepLookbackMs(sweepEveryMs);
+  const mark = await SweepMark.findById(SCORE_SWEEP_MARK).lean();
+  const fromMark = mark ? mark.through.getTime() - SWEEP_MARK_MARGIN_MS : window;
+  return new Date(Math.min(window, fromMark));
+}
+
+/** Records that a sweep which began at `began` has scheduled everything before it. */
+export async function markSwept(began: Date): Promise<void> {
+  await SweepMark.updateOne(
+    { _id: SCORE_SWEEP_MARK },
+    { $set: { through: began } },
+    { upsert: true },
+  );
+}
 
 /**
  * Schedules a rescore for households with entries posted since `since` that their cached score
@@ -109,10 +134,9 @@ export function creditJobs(deps: CreditJobDeps): JobDefinition[] {
       async process(_data, { log }) {
         scoreQueue ??= queue(SCORE_QUEUE);
         exportQueue ??= queue(EXPORT_QUEUE);
-        const due = await scheduleRescores(
-          scoreQueue,
-          new Date(Date.now() - sweepLookbackMs(deps.sweepEveryMs)),
-        );
+        const began = new Date();
+        const due = await scheduleRescores(scoreQueue, await sweepSince(deps.sweepEveryMs));
+        await markSwept(began);
         const stale = await staleExports(EXPORT_STALE_MS);
         for (const exportId of stale)
           await exportQueue.add(

@@ -142,6 +142,22 @@ const scoreCacheSchema = new Schema<ScoreCacheDoc>(
 );
 export const ScoreCache = mongoose.model<ScoreCacheDoc>('CreditScoreCache', scoreCacheSchema);
 
+/**
+ * How far the score sweeper has read: a sweep reads entries posted since its last successful
+ * sweep began (less a margin), however late it runs, so a sweep delayed on a busy machine, or
+ * workers down for a day, miss nothing (a fixed look-back window would). One document by `_id`.
+ */
+export interface SweepMarkDoc {
+  _id: string;
+  /** When the last successful sweep began. */
+  through: Date;
+}
+const sweepMarkSchema = new Schema<SweepMarkDoc>(
+  { _id: { type: String, required: true }, through: { type: Date, required: true } },
+  { collection: 'credit_sweep_marks', versionKey: false, strict: 'throw' },
+);
+export const SweepMark = mongoose.model<SweepMarkDoc>('CreditSweepMark', sweepMarkSchema);
+
 export const EXPORT_STATUSES = ['queued', 'running', 'done', 'failed'] as const;
 export type ExportStatus = (typeof EXPORT_STATUSES)[number];
 
