@@ -28,9 +28,7 @@ const modelImports = (allowed) => [
   {
     patterns: [
       {
-        regex: allowed
-          ? `(^|/)(?!${allowed}/)[^./][^/]*/[^/]+\\.model$`
-          : '\\.model$',
+        regex: allowed ? `(^|/)(?!${allowed}/)[^./][^/]*/[^/]+\\.model$` : '\\.model$',
         allowTypeImports: true,
         message: allowed
           ? `Another module's model: read its data through that module's service (module boundaries, eslint.config.mjs).`
@@ -43,7 +41,10 @@ const boundaries = [
   {
     files: production,
     ignores: boundaryExceptions,
-    rules: { 'no-restricted-imports': 'off', '@typescript-eslint/no-restricted-imports': modelImports() },
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': modelImports(),
+    },
   },
   ...modules.map((m) => ({
     files: [`src/modules/${m}/**/*.ts`],
@@ -59,7 +60,9 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked.map((c) => ({ ...c, files: production })),
   {
     files: production,
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       // A switch over a union names every member, even beside a default: a new role or state
@@ -75,12 +78,24 @@ export default tseslint.config(
   },
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
   },
   {
     files: ['tools/**/*.mjs', 'web/*.mjs', '**/*.cjs'],
-    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        Buffer: 'readonly',
+        console: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -249,7 +249,10 @@ function roundTripRows(rts: RoundTripRow[]): Row[] {
       if (r)
         rows.push({
           section: 'database round trips (one operation after another)',
-          what: how === 'one after another' ? what : `${what}, warm (second posting to the household in this process)`,
+          what:
+            how === 'one after another'
+              ? what
+              : `${what}, warm (second posting to the household in this process)`,
           value: r.perOperation,
           unit: 'round trips',
           note: `target ≤ ${target}; by collection below`,

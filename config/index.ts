@@ -133,7 +133,10 @@ const envSchema = z
      */
     VOLUNTEER_ID_KEY: z
       .string()
-      .refine((s) => Buffer.from(s, 'base64').length >= 32, 'must be at least 32 bytes, base64-encoded')
+      .refine(
+        (s) => Buffer.from(s, 'base64').length >= 32,
+        'must be at least 32 bytes, base64-encoded',
+      )
       .optional(),
   })
   .superRefine((env, ctx) => {
@@ -155,7 +158,11 @@ const envSchema = z
           message: 'EXPORT_SIGNING_KEY and EXPORT_SIGNING_KEY_ID are required in production',
         });
       if (!env.VOLUNTEER_ID_KEY)
-        ctx.addIssue({ code: 'custom', path: ['VOLUNTEER_ID_KEY'], message: 'required in production' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['VOLUNTEER_ID_KEY'],
+          message: 'required in production',
+        });
     }
     if (env.FERRETDB_HANDLER === 'postgresql' && !env.FERRETDB_POSTGRESQL_URL && !env.MONGODB_URI)
       ctx.addIssue({
@@ -289,7 +296,12 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: e.REDIS_PREFIX,
     dataDir,
     // From the sources (config/) the build is ../dist/web; compiled (dist/config/) it is ../web.
-    webDir: path.resolve(e.WEB_DIR ?? (path.basename(path.resolve(__dirname, '..')) === 'dist' ? path.resolve(__dirname, '..', 'web') : path.resolve(__dirname, '..', 'dist', 'web'))),
+    webDir: path.resolve(
+      e.WEB_DIR ??
+        (path.basename(path.resolve(__dirname, '..')) === 'dist'
+          ? path.resolve(__dirname, '..', 'web')
+          : path.resolve(__dirname, '..', 'dist', 'web')),
+    ),
     ferretdb: Object.freeze({
       handler: e.FERRETDB_HANDLER,
       postgresqlUrl: e.FERRETDB_POSTGRESQL_URL,

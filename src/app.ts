@@ -89,7 +89,12 @@ export function createApp(deps: AppDeps): Express {
         return id;
       },
       customProps: (req) => ({ requestId: (req as Request).id }),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' || Boolean(req.url?.startsWith('/app/assets/')) },
+      autoLogging: {
+        ignore: (req) =>
+          req.url === '/healthz' ||
+          req.url === '/metrics' ||
+          Boolean(req.url?.startsWith('/app/assets/')),
+      },
     }),
   );
   app.use(securityHeaders(deps.config.mode));

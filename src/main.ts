@@ -74,7 +74,11 @@ async function main(): Promise<void> {
   cleanups.push(() => disconnectDb());
   await ensureIndexes();
   const placed = await migrateVillageLevels();
-  if (placed) logger.info({ villages: placed }, 'placed villages created before levels existed under their township and county records');
+  if (placed)
+    logger.info(
+      { villages: placed },
+      'placed villages created before levels existed under their township and county records',
+    );
   if (await ensureBootstrapAdmin(config.admin, config.passwordKdfLog2N)) {
     logger.info({ username: config.admin?.username }, 'created the admin user from ADMIN_USERNAME');
   }

@@ -52,9 +52,10 @@ for (const file of files) {
   const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, false);
   const edges = new Set();
   for (const node of sf.statements) {
-    if (!(ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) || !node.moduleSpecifier) continue;
+    if (!(ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) || !node.moduleSpecifier)
+      continue;
     const spec = node.moduleSpecifier.text;
-    if (!spec.startsWith(".") || !isRuntime(node)) continue;
+    if (!spec.startsWith('.') || !isRuntime(node)) continue;
     const target = resolveImport(file, spec);
     if (target) edges.add(target);
   }
@@ -119,4 +120,6 @@ if (cycles.length) {
   for (const c of cycles) console.error(`  ${c.length} files: ${loopIn(c)}`);
   process.exit(1);
 }
-console.log(`No import cycles among ${files.length} files (runtime imports of ${roots.join(', ')}).`);
+console.log(
+  `No import cycles among ${files.length} files (runtime imports of ${roots.join(', ')}).`,
+);

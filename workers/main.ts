@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel).child({ process: 'workers' });
   if (!config.mongodbUri) {
-    logger.fatal('MONGODB_URI is required for the workers process (npm start passes the embedded one)');
+    logger.fatal(
+      'MONGODB_URI is required for the workers process (npm start passes the embedded one)',
+    );
     process.exit(1);
   }
   const redisUrl = config.redisUrl ?? DEFAULT_REDIS_URL;
@@ -26,7 +28,11 @@ async function main(): Promise<void> {
   await ensureIndexes();
   const redis = new Redis(redisUrl, workerRedisOptions());
   connectConfigCache(redis, config.redisPrefix);
-  const running = await runWorkers(allJobs({ redis, redisPrefix: config.redisPrefix, config }), { redisUrl, redisPrefix: config.redisPrefix, logger });
+  const running = await runWorkers(allJobs({ redis, redisPrefix: config.redisPrefix, config }), {
+    redisUrl,
+    redisPrefix: config.redisPrefix,
+    logger,
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -5,7 +5,12 @@
  */
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from '../src/platform/logger';
-import { bullPrefix, connectionFromUrl, wrapProcessor, type JobDefinition } from '../src/platform/queues';
+import {
+  bullPrefix,
+  connectionFromUrl,
+  wrapProcessor,
+  type JobDefinition,
+} from '../src/platform/queues';
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -27,21 +32,35 @@ export async function runWorkers(
   const workers: Worker[] = [];
   const schedulers: Queue[] = [];
   for (const def of defs) {
-    const worker = new Worker(def.queue, wrapProcessor(def, opts.logger), { connection, prefix, concurrency: def.concurrency ?? 1 });
-    worker.on('error', (err) => opts.logger.error({ err, queue: def.queue }, 'worker connection error'));
+    const worker = new Worker(def.queue, wrapProcessor(def, opts.logger), {
+      connection,
+      prefix,
+      concurrency: def.concurrency ?? 1,
+    });
+    worker.on('error', (err) =>
+      opts.logger.error({ err, queue: def.queue }, 'worker connection error'),
+    );
     workers.push(worker);
     if (def.everyMs) {
       const q = new Queue(def.queue, { connection, prefix });
-      await q.upsertJobScheduler(`${def.queue}:every`, { every: def.everyMs }, { name: def.queue, data: {}, opts: { removeOnComplete: 100, removeOnFail: 1000 } });
+      await q.upsertJobScheduler(
+        `${def.queue}:every`,
+        { every: def.everyMs },
+        { name: def.queue, data: {}, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
+      );
       schedulers.push(q);
     }
   }
   const sweepers = defs.filter((d) => d.everyMs);
   const refresh = setInterval(() => {
     sweepers.forEach((def, i) => {
-      schedulers[i]!
-        .upsertJobScheduler(`${def.queue}:every`, { every: def.everyMs! }, { name: def.queue, data: {}, opts: { removeOnComplete: 100, removeOnFail: 1000 } })
-        .catch((err: unknown) => opts.logger.warn({ err, queue: def.queue }, 'could not refresh a sweeper schedule'));
+      schedulers[i]!.upsertJobScheduler(
+        `${def.queue}:every`,
+        { every: def.everyMs! },
+        { name: def.queue, data: {}, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
+      ).catch((err: unknown) =>
+        opts.logger.warn({ err, queue: def.queue }, 'could not refresh a sweeper schedule'),
+      );
     });
   }, opts.scheduleRefreshMs ?? SCHEDULE_REFRESH_MS);
   refresh.unref();

@@ -6,9 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { postEntry } from '../../src/modules/ledger/ledger.service';
-import {
-  recoverRedemptions,
-} from '../../src/modules/redemption/redemption.service';
+import { recoverRedemptions } from '../../src/modules/redemption/redemption.service';
 import { createItem } from '../../src/modules/stores/items.service';
 import {
   http,

@@ -9,4 +9,9 @@ export interface Bench {
   run(): Promise<string[]>;
 }
 
-export const benches: Bench[] = [ledgerBench, redemptionBench, creditExportBench, volunteerServiceBench];
+export const benches: Bench[] = [
+  ledgerBench,
+  redemptionBench,
+  creditExportBench,
+  volunteerServiceBench,
+];

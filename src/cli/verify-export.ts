@@ -13,7 +13,9 @@ function readJson(file: string, what: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new VerifyInputError(`cannot read the ${what} ${file} (${(err as { code?: string }).code ?? (err as Error).message})`);
+    throw new VerifyInputError(
+      `cannot read the ${what} ${file} (${(err as { code?: string }).code ?? (err as Error).message})`,
+    );
   }
   try {
     return JSON.parse(text) as unknown;
@@ -23,12 +25,18 @@ function readJson(file: string, what: string): unknown {
 }
 
 /** Reads the three files and verifies; throws VerifyInputError when a file cannot be read. */
-export function verifyExportFiles(file: string, manifestFile: string, jwksFile: string): VerifyResult {
+export function verifyExportFiles(
+  file: string,
+  manifestFile: string,
+  jwksFile: string,
+): VerifyResult {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new VerifyInputError(`cannot read the export file ${file} (${(err as { code?: string }).code ?? (err as Error).message})`);
+    throw new VerifyInputError(
+      `cannot read the export file ${file} (${(err as { code?: string }).code ?? (err as Error).message})`,
+    );
   }
   return verifyExport(bytes, readJson(manifestFile, 'manifest'), readJson(jwksFile, 'JWKS'));
 }

@@ -40,7 +40,13 @@ const DURATION_RE = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
 /** Milliseconds of an ISO-8601 duration of days, hours, minutes and seconds (P7D, PT0S). */
 export function durationMs(iso: string): number {
   const m = DURATION_RE.exec(iso);
-  if (!m || iso === 'P' || iso.endsWith('T')) throw new Error(`not a supported ISO-8601 duration: ${iso}`);
-  const [d, h, min, s] = [m[1], m[2], m[3], m[4]].map((x) => Number(x ?? 0)) as [number, number, number, number];
+  if (!m || iso === 'P' || iso.endsWith('T'))
+    throw new Error(`not a supported ISO-8601 duration: ${iso}`);
+  const [d, h, min, s] = [m[1], m[2], m[3], m[4]].map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   return (((d * 24 + h) * 60 + min) * 60 + s) * 1000;
 }

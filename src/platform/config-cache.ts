@@ -77,7 +77,11 @@ export async function configChanged(): Promise<void> {
  */
 function copyOf<T>(value: T): T {
   if (Array.isArray(value)) return value.map(copyOf) as T;
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = copyOf(v);
     return out as T;
@@ -143,7 +147,8 @@ export function invalidatesConfig(schema: Schema): void {
   const bump = async () => configChanged();
   for (const op of WRITE_QUERIES) {
     schema.post(op, { document: false, query: true }, bump);
-    if (op === 'updateOne' || op === 'deleteOne') schema.post(op, { document: true, query: false }, bump);
+    if (op === 'updateOne' || op === 'deleteOne')
+      schema.post(op, { document: true, query: false }, bump);
   }
   schema.post('save', bump);
   schema.post('insertMany', bump);

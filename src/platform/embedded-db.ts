@@ -36,7 +36,16 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
     );
   }
   // FerretDB logs every refused command at WARN (e.g. createCollection of an existing one); only its errors matter here.
-  const args = ['-handler', opts.handler, '-port', '0', '-host', '127.0.0.1', '-log-level', 'error'];
+  const args = [
+    '-handler',
+    opts.handler,
+    '-port',
+    '0',
+    '-host',
+    '127.0.0.1',
+    '-log-level',
+    'error',
+  ];
   if (opts.handler === 'sqlite') {
     const dir = path.join(opts.dataDir, 'ferretdb');
     mkdirSync(dir, { recursive: true });
@@ -46,10 +55,15 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
   }
   const child = spawn(opts.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = opts.logger.child({ component: 'ferretdb', pid: child.pid });
-  readline.createInterface({ input: child.stderr }).on('line', (line) => log.warn({ line }, 'ferretdb stderr'));
+  readline
+    .createInterface({ input: child.stderr })
+    .on('line', (line) => log.warn({ line }, 'ferretdb stderr'));
 
   const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('embedded FerretDB did not start in time')), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error('embedded FerretDB did not start in time')),
+      START_TIMEOUT_MS,
+    );
     const rl = readline.createInterface({ input: child.stdout });
     rl.on('line', (line) => {
       const m = /^READY (\S+)$/.exec(line);

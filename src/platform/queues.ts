@@ -10,7 +10,13 @@
  *   anything else is retried with exponential backoff.
  * - Anything that must happen even if Redis forgets has a durable record and a sweeper.
  */
-import { Queue, UnrecoverableError, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import {
+  Queue,
+  UnrecoverableError,
+  type ConnectionOptions,
+  type Job,
+  type JobsOptions,
+} from 'bullmq';
 import { DomainError } from './errors';
 import type { Logger } from './logger';
 
@@ -44,7 +50,10 @@ export function bullPrefix(redisPrefix: string): string {
   return `${redisPrefix}:bull`;
 }
 
-export function connectionFromUrl(url: string, extra: Record<string, unknown> = {}): ConnectionOptions {
+export function connectionFromUrl(
+  url: string,
+  extra: Record<string, unknown> = {},
+): ConnectionOptions {
   const u = new URL(url);
   return {
     host: u.hostname,
@@ -70,7 +79,10 @@ export class Queues {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue(name, {
-        connection: connectionFromUrl(this.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }),
+        connection: connectionFromUrl(this.redisUrl, {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+        }),
         prefix: bullPrefix(this.redisPrefix),
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
       });
@@ -99,7 +111,10 @@ export function wrapProcessor<T>(def: JobDefinition<T>, logger: Logger) {
       return await def.process(job.data, { log, attempt: job.attemptsMade + 1 }, job);
     } catch (err) {
       if (err instanceof DomainError) {
-        log.warn({ code: err.code, err: err.message }, 'job refused by a business rule; not retried');
+        log.warn(
+          { code: err.code, err: err.message },
+          'job refused by a business rule; not retried',
+        );
         throw new UnrecoverableError(`${err.code}: ${err.message}`);
       }
       log.error({ err }, 'job failed; will retry with backoff');

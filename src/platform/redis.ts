@@ -35,7 +35,12 @@ export function workerRedisOptions(): RedisOptions {
 }
 
 async function pingOnce(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  const r = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
   r.on('error', () => undefined);
   try {
     await r.connect();
@@ -64,7 +69,11 @@ export interface ResolvedRedis {
 }
 
 /** Returns a reachable Redis URL, starting a private redis-server when allowed and needed. */
-export async function resolveRedis(configured: string | undefined, dataDir: string, logger: Logger): Promise<ResolvedRedis> {
+export async function resolveRedis(
+  configured: string | undefined,
+  dataDir: string,
+  logger: Logger,
+): Promise<ResolvedRedis> {
   const url = configured ?? DEFAULT_REDIS_URL;
   if (await pingOnce(url)) return { url, stop: () => Promise.resolve() };
   if (configured) throw new Error(`Redis at ${configured} does not answer (REDIS_URL)`);
@@ -79,13 +88,25 @@ export async function resolveRedis(configured: string | undefined, dataDir: stri
   mkdirSync(dir, { recursive: true });
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
     { stdio: 'ignore' },
   );
   const own = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   while (!(await pingOnce(own))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('redis-server did not start');
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error('redis-server did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
   logger.info({ url: own }, 'started a private redis-server');

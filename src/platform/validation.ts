@@ -30,11 +30,19 @@ export const obj = <T extends ZodRawShape>(shape: T) => z.object(shape).strict()
 function textField(kind: TextKind, max: number, description: string) {
   return z
     .string()
-    .openapi({ minLength: 1, maxLength: max, description: `${description}; at most ${max} characters (Unicode code points), stored NFC` })
+    .openapi({
+      minLength: 1,
+      maxLength: max,
+      description: `${description}; at most ${max} characters (Unicode code points), stored NFC`,
+    })
     .transform((raw, ctx) => {
       const r = checkText(raw, { kind, max });
       if ('problem' in r) {
-        ctx.addIssue({ code: 'custom', message: r.problem.message, params: { textProblem: r.problem.code } });
+        ctx.addIssue({
+          code: 'custom',
+          message: r.problem.message,
+          params: { textProblem: r.problem.code },
+        });
         return z.NEVER;
       }
       return r.value;
@@ -42,11 +50,13 @@ function textField(kind: TextKind, max: number, description: string) {
 }
 
 /** A name of a person, place or organisation: one line, no zero-width characters. */
-export const name = (max: number) => textField('name', max, 'A name: one line, no invisible characters');
+export const name = (max: number) =>
+  textField('name', max, 'A name: one line, no invisible characters');
 /** One line of free text (a reason, a title, an item name, a reference). */
 export const line = (max: number) => textField('line', max, 'One line of text');
 /** Long free text (evidence, notes, comments): line breaks allowed. */
-export const longText = (max: number) => textField('multiline', max, 'Free text; line breaks allowed');
+export const longText = (max: number) =>
+  textField('multiline', max, 'Free text; line breaks allowed');
 /** One line of free text; kept for schemas written before the text kinds (same as `line`). */
 export const text = line;
 
@@ -58,12 +68,22 @@ export const text = line;
 export const credential = (max: number) =>
   z
     .string()
-    .openapi({ minLength: 1, maxLength: max, description: `As typed; at most ${max} characters (Unicode code points)` })
+    .openapi({
+      minLength: 1,
+      maxLength: max,
+      description: `As typed; at most ${max} characters (Unicode code points)`,
+    })
     .superRefine((s, ctx) => {
-      const problem = bodyStringProblem(s) ?? (/[\r\n\u2028\u2029]/.test(s) ? 'must not contain line breaks' : undefined);
+      const problem =
+        bodyStringProblem(s) ??
+        (/[\r\n\u2028\u2029]/.test(s) ? 'must not contain line breaks' : undefined);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
       else if (!s.length) ctx.addIssue({ code: 'custom', message: 'must not be empty' });
-      else if ([...s].length > max) ctx.addIssue({ code: 'custom', message: `at most ${max} characters (Unicode code points)` });
+      else if ([...s].length > max)
+        ctx.addIssue({
+          code: 'custom',
+          message: `at most ${max} characters (Unicode code points)`,
+        });
     });
 
 /** A 24-hex-digit id as the API returns them. */
@@ -107,8 +127,17 @@ export function guardBody(value: unknown): void {
     } else if (v && typeof v === 'object') {
       for (const [k, child] of Object.entries(v)) {
         const childPath = `${path}${path ? '.' : ''}${k}`;
-        if (k.startsWith('$') || k.includes('.') || k.includes('\u0000') || k === '' || bodyStringProblem(k) !== undefined)
-          errors.push({ path: childPath, message: 'field names must not start with $ or contain . or NUL or control characters' });
+        if (
+          k.startsWith('$') ||
+          k.includes('.') ||
+          k.includes('\u0000') ||
+          k === '' ||
+          bodyStringProblem(k) !== undefined
+        )
+          errors.push({
+            path: childPath,
+            message: 'field names must not start with $ or contain . or NUL or control characters',
+          });
         walk(child, childPath, depth + 1, false);
       }
     }
@@ -121,7 +150,12 @@ export function guardBody(value: unknown): void {
  * body-parser's `verify` hook: refuses a JSON body whose bytes are not UTF-8. Left alone,
  * express.json decodes them to U+FFFD and the request would store text nobody sent.
  */
-export function refuseInvalidUtf8(_req: unknown, _res: unknown, buf: Buffer, encoding: string): void {
+export function refuseInvalidUtf8(
+  _req: unknown,
+  _res: unknown,
+  buf: Buffer,
+  encoding: string,
+): void {
   if (!/^utf-?8$/i.test(encoding || 'utf-8')) return;
   try {
     UTF8_FATAL.decode(buf);
@@ -135,13 +169,29 @@ const UTF8_FATAL = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads an `Idempotency-Key` header: 1–128 visible ASCII characters. */
 export function parseIdempotencyKey(raw: string | string[] | undefined, required: true): string;
-export function parseIdempotencyKey(raw: string | string[] | undefined, required: boolean): string | undefined;
-export function parseIdempotencyKey(raw: string | string[] | undefined, required: boolean): string | undefined {
+export function parseIdempotencyKey(
+  raw: string | string[] | undefined,
+  required: boolean,
+): string | undefined;
+export function parseIdempotencyKey(
+  raw: string | string[] | undefined,
+  required: boolean,
+): string | undefined {
   if (raw === undefined && !required) return undefined;
   if (typeof raw !== 'string' || raw.length < 1 || raw.length > 128 || /[^\x21-\x7e]/.test(raw)) {
-    throw new DomainError('validation_failed', 'Idempotency-Key must be 1–128 visible ASCII characters.', {
-      errors: [{ path: 'headers.idempotency-key', message: required && raw === undefined ? 'required' : 'must be 1–128 visible ASCII characters' }],
-    });
+    throw new DomainError(
+      'validation_failed',
+      'Idempotency-Key must be 1–128 visible ASCII characters.',
+      {
+        errors: [
+          {
+            path: 'headers.idempotency-key',
+            message:
+              required && raw === undefined ? 'required' : 'must be 1–128 visible ASCII characters',
+          },
+        ],
+      },
+    );
   }
   return raw;
 }

@@ -1,5 +1,11 @@
 import { expect } from '../support/expect';
-import { http, makeAdmin, makeHousehold, makeVillage, verifyChainViaApi } from '../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeHousehold,
+  makeVillage,
+  verifyChainViaApi,
+} from '../support/factories';
 
 describe('smoke', () => {
   it('GET /healthz answers', async () => {
@@ -10,7 +16,10 @@ describe('smoke', () => {
     const admin = await makeAdmin();
     const v = await makeVillage();
     const h = await makeHousehold(v.id);
-    const res = await http().post(`/v1/households/${h.id}/adjustments`).set(admin.auth).send({ points: 10, reason: '测试' });
+    const res = await http()
+      .post(`/v1/households/${h.id}/adjustments`)
+      .set(admin.auth)
+      .send({ points: 10, reason: '测试' });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     await verifyChainViaApi(h.id, admin.auth);
   });

@@ -11,7 +11,14 @@ import request from 'supertest';
 import { expect } from '../support/expect';
 import { ctx } from '../support/context';
 import { http, makeAdmin, makeVillage } from '../support/factories';
-import { account, makeScene, newKey, redeemVia, verifyTouchedChains, type Scene } from '../modules/redemption/scene';
+import {
+  account,
+  makeScene,
+  newKey,
+  redeemVia,
+  verifyTouchedChains,
+  type Scene,
+} from '../modules/redemption/scene';
 
 describe('config cache: a change is seen at once, in every process', function () {
   this.timeout(120_000);
@@ -20,17 +27,21 @@ describe('config cache: a change is seen at once, in every process', function ()
 
   before(async () => {
     const c = ctx();
-    child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'second-app.child.ts')], {
-      env: {
-        ...process.env,
-        MSL_CHILD_URI: c.mongoUri,
-        MSL_CHILD_DB: c.config.mongodbDb,
-        MSL_CHILD_REDIS_URL: c.redisUrl,
-        MSL_CHILD_REDIS_PREFIX: c.config.redisPrefix,
-        MSL_CHILD_KEY_DIR: path.join(c.dataDir, 'keys'),
+    child = spawn(
+      process.execPath,
+      ['--require', 'tsx/cjs', path.join(__dirname, 'second-app.child.ts')],
+      {
+        env: {
+          ...process.env,
+          MSL_CHILD_URI: c.mongoUri,
+          MSL_CHILD_DB: c.config.mongodbDb,
+          MSL_CHILD_REDIS_URL: c.redisUrl,
+          MSL_CHILD_REDIS_PREFIX: c.config.redisPrefix,
+          MSL_CHILD_KEY_DIR: path.join(c.dataDir, 'keys'),
+        },
+        stdio: ['pipe', 'pipe', 'inherit'],
       },
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    );
     const line = await new Promise<string>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', resolve);
       child.once('exit', (code) => reject(new Error(`second app exited (${code})`)));
@@ -55,8 +66,12 @@ describe('config cache: a change is seen at once, in every process', function ()
     const actor = await makeAdmin();
     const victim = await makeAdmin();
     const village = await makeVillage();
-    for (const [, app] of both()) expect((await app().get(`/v1/villages/${village.id}`).set(victim.auth)).status).to.equal(200);
-    expect((await http().patch(`/v1/users/${victim.user.id}`).set(actor.auth).send({ disabled: true })).status).to.equal(200);
+    for (const [, app] of both())
+      expect((await app().get(`/v1/villages/${village.id}`).set(victim.auth)).status).to.equal(200);
+    expect(
+      (await http().patch(`/v1/users/${victim.user.id}`).set(actor.auth).send({ disabled: true }))
+        .status,
+    ).to.equal(200);
     for (const [where, app] of both()) {
       const res = await app().get(`/v1/villages/${village.id}`).set(victim.auth);
       expect(res.status, where).to.equal(401);
@@ -68,11 +83,29 @@ describe('config cache: a change is seen at once, in every process', function ()
     const [t] = s.terminals;
     const body = { cardNo: s.households[0]!.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
     expect((await redeemVia(t!, newKey(), body)).status).to.equal(201);
-    expect((await second().post('/v1/redemptions').set(t!.auth).set('Idempotency-Key', newKey()).send(body)).status).to.equal(201);
-    const revoked = await http().post(`/v1/stores/${s.storeId}/terminals/${t!.id}/revocation`).set(s.admin.auth);
+    expect(
+      (
+        await second()
+          .post('/v1/redemptions')
+          .set(t!.auth)
+          .set('Idempotency-Key', newKey())
+          .send(body)
+      ).status,
+    ).to.equal(201);
+    const revoked = await http()
+      .post(`/v1/stores/${s.storeId}/terminals/${t!.id}/revocation`)
+      .set(s.admin.auth);
     expect(revoked.status).to.equal(200);
     expect((await redeemVia(t!, newKey(), body)).status).to.equal(401);
-    expect((await second().post('/v1/redemptions').set(t!.auth).set('Idempotency-Key', newKey()).send(body)).status).to.equal(401);
+    expect(
+      (
+        await second()
+          .post('/v1/redemptions')
+          .set(t!.auth)
+          .set('Idempotency-Key', newKey())
+          .send(body)
+      ).status,
+    ).to.equal(401);
     expect((await account(s, s.households[0]!.id)).spendable).to.equal(80);
   });
 
@@ -86,7 +119,10 @@ describe('config cache: a change is seen at once, in every process', function ()
   it('a new price is charged by the next redemption in both processes', async () => {
     const s = await makeScene({ points: 200 });
     for (const [, app] of both()) expect((await redeemAt(app, s)).status).to.equal(201); // 10 each
-    const patched = await http().patch(`/v1/stores/${s.storeId}/items/RICE`).set(s.admin.auth).send({ points: 25 });
+    const patched = await http()
+      .patch(`/v1/stores/${s.storeId}/items/RICE`)
+      .set(s.admin.auth)
+      .send({ points: 25 });
     expect(patched.status).to.equal(200);
     for (const [where, app] of both()) {
       const before = (await account(s, s.households[0]!.id)).spendable;

@@ -7,7 +7,10 @@ import canonicalize from 'canonicalize';
 import request from 'supertest';
 import { expect } from './expect';
 import type { Role } from '../../src/platform/principal';
-import { insertHousehold, type HouseholdView } from '../../src/modules/households/households.service';
+import {
+  insertHousehold,
+  type HouseholdView,
+} from '../../src/modules/households/households.service';
 import { createUser, type UserView } from '../../src/modules/users/users.service';
 import { createVillage, type VillageView } from '../../src/modules/villages/villages.service';
 import { createStore, createTerminal } from '../../src/modules/stores/stores.service';
@@ -15,12 +18,21 @@ import { createCooperative } from '../../src/modules/cooperatives/cooperatives.s
 import { ctx } from './context';
 
 let counter = 0;
-export const unique = (prefix: string): string => `${prefix}${Date.now().toString(36)}${(++counter).toString(36)}${randomBytes(2).toString('hex')}`;
+export const unique = (prefix: string): string =>
+  `${prefix}${Date.now().toString(36)}${(++counter).toString(36)}${randomBytes(2).toString('hex')}`;
 
 export const http = () => request(ctx().app);
 
 export async function makeVillage(
-  overrides: Partial<{ name: string; code: string; quorum: number; noticePeriod: string; occurredOnWindowDays: number; township: string; county: string }> = {},
+  overrides: Partial<{
+    name: string;
+    code: string;
+    quorum: number;
+    noticePeriod: string;
+    occurredOnWindowDays: number;
+    township: string;
+    county: string;
+  }> = {},
 ): Promise<VillageView> {
   return createVillage({
     name: overrides.name ?? '测试村',
@@ -30,13 +42,23 @@ export async function makeVillage(
     policy: {
       quorum: overrides.quorum ?? 1,
       noticePeriod: overrides.noticePeriod ?? 'PT0S',
-      ...(overrides.occurredOnWindowDays !== undefined ? { occurredOnWindowDays: overrides.occurredOnWindowDays } : {}),
+      ...(overrides.occurredOnWindowDays !== undefined
+        ? { occurredOnWindowDays: overrides.occurredOnWindowDays }
+        : {}),
     },
   });
 }
 
-export async function makeHousehold(villageId: string, overrides: Partial<{ head: string; cardNo: string }> = {}): Promise<HouseholdView> {
-  return insertHousehold({ villageId, head: overrides.head ?? '张三', members: [{ name: '李四' }], cardNo: overrides.cardNo ?? unique('C') });
+export async function makeHousehold(
+  villageId: string,
+  overrides: Partial<{ head: string; cardNo: string }> = {},
+): Promise<HouseholdView> {
+  return insertHousehold({
+    villageId,
+    head: overrides.head ?? '张三',
+    members: [{ name: '李四' }],
+    cardNo: overrides.cardNo ?? unique('C'),
+  });
 }
 
 export interface TestUser {
@@ -47,11 +69,28 @@ export interface TestUser {
   auth: { Authorization: string };
 }
 
-export async function makeUser(role: Role, scope: { villageId?: string; householdId?: string; cooperativeId?: string; storeId?: string; townshipId?: string; volunteerId?: string } = {}): Promise<TestUser> {
+export async function makeUser(
+  role: Role,
+  scope: {
+    villageId?: string;
+    householdId?: string;
+    cooperativeId?: string;
+    storeId?: string;
+    townshipId?: string;
+    volunteerId?: string;
+  } = {},
+): Promise<TestUser> {
   const username = unique(role);
   const password = `pw-${randomBytes(8).toString('hex')}`;
-  const user = await createUser(undefined, { username, password, role, ...scope }, ctx().config.passwordKdfLog2N);
-  const token = ctx().tokens.sign({ sub: user.id, role }, role === 'terminal' ? 'terminal' : 'person');
+  const user = await createUser(
+    undefined,
+    { username, password, role, ...scope },
+    ctx().config.passwordKdfLog2N,
+  );
+  const token = ctx().tokens.sign(
+    { sub: user.id, role },
+    role === 'terminal' ? 'terminal' : 'person',
+  );
   return { user, username, password, token, auth: { Authorization: `Bearer ${token}` } };
 }
 
@@ -79,7 +118,9 @@ export async function verifyChainViaApi(householdId: string, auth: { Authorizati
   const all: Record<string, unknown>[] = [];
   let after = 0;
   for (;;) {
-    const res = await http().get(`/v1/households/${householdId}/entries?after=${after}&limit=500`).set(auth);
+    const res = await http()
+      .get(`/v1/households/${householdId}/entries?after=${after}&limit=500`)
+      .set(auth);
     expect(res.status).to.equal(200);
     all.push(...res.body.items);
     if (res.body.next === null) break;
@@ -92,7 +133,9 @@ export async function verifyChainViaApi(householdId: string, auth: { Authorizati
     expect(e.seq).to.equal(i + 1);
     expect(e.prevHash).to.equal(prevHash);
     const { hash, ...rest } = e;
-    const recomputed = createHash('sha256').update(canonicalize({ ...rest, householdId })!).digest('hex');
+    const recomputed = createHash('sha256')
+      .update(canonicalize({ ...rest, householdId })!)
+      .digest('hex');
     expect(recomputed, `hash of seq ${e.seq}`).to.equal(hash);
     spendable += e.spendableDelta as number;
     merit += e.meritDelta as number;

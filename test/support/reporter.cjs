@@ -23,8 +23,11 @@ class SpecWithTotals extends Spec {
     }
     runner.once(EVENT_RUN_END, () => {
       const s = runner.stats || {};
-      if (timingsFile) fs.writeFileSync(timingsFile, JSON.stringify({ totalMs: s.duration, timings }));
-      process.stdout.write(`\nmocha: ${s.passes || 0} passed, ${s.failures || 0} failed, ${s.pending || 0} skipped\n`);
+      if (timingsFile)
+        fs.writeFileSync(timingsFile, JSON.stringify({ totalMs: s.duration, timings }));
+      process.stdout.write(
+        `\nmocha: ${s.passes || 0} passed, ${s.failures || 0} failed, ${s.pending || 0} skipped\n`,
+      );
     });
   }
 }

@@ -17,10 +17,17 @@ export type Counts = Record<string, number>;
  * `countDocuments({})` would read every document on FerretDB-SQLite: ~1.5 s for 10,000, run
  * per refused request over many routes.
  */
-async function countOf(db: NonNullable<typeof mongoose.connection.db>, name: string, sqlite: boolean): Promise<number> {
+async function countOf(
+  db: NonNullable<typeof mongoose.connection.db>,
+  name: string,
+  sqlite: boolean,
+): Promise<number> {
   try {
     if (sqlite) {
-      const [stats] = await db.collection(name).aggregate<{ count?: unknown }>([{ $collStats: { count: {} } }]).toArray();
+      const [stats] = await db
+        .collection(name)
+        .aggregate<{ count?: unknown }>([{ $collStats: { count: {} } }])
+        .toArray();
       if (typeof stats?.count === 'number' && stats.count >= 0) return stats.count;
     }
     const stats = await db.command({ collStats: name });
@@ -35,7 +42,9 @@ async function countOf(db: NonNullable<typeof mongoose.connection.db>, name: str
 export async function countAll(): Promise<Counts> {
   const db = mongoose.connection.db;
   if (!db) throw new Error('not connected');
-  const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+  const names = (await db.listCollections({}, { nameOnly: true }).toArray())
+    .map((c) => c.name)
+    .sort();
   const { config } = ctx();
   const sqlite = !config.mongodbUri && config.ferretdb.handler === 'sqlite';
   const counts: Counts = {};
@@ -56,7 +65,9 @@ export async function expectNothingStored(before: Counts, what = ''): Promise<vo
  * and one closing test, registered where this is called (after the cases), that no collection
  * changed. Counting every collection twice per case cost most of each case's time under load.
  */
-export function storesNothingAcrossTable(title = 'nothing was stored by any refused request above'): void {
+export function storesNothingAcrossTable(
+  title = 'nothing was stored by any refused request above',
+): void {
   let counts: Counts | undefined;
   before(async () => {
     counts = await countAll();

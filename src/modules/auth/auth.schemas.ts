@@ -19,7 +19,10 @@ export const tokenResponse = z
 
 /** A new password: the same rule as when a user is created. */
 export const newPassword = () =>
-  credential(256).refine((s) => [...s].length >= 10, 'at least 10 characters (Unicode code points)');
+  credential(256).refine(
+    (s) => [...s].length >= 10,
+    'at least 10 characters (Unicode code points)',
+  );
 
 export const changePasswordBody = obj({
   currentPassword: secret,

@@ -11,10 +11,22 @@ const boardRow = z.object({
   name: z.string(),
   named: z.boolean(),
   points: z.number().int(),
-  items: z.array(z.object({ ruleTitle: z.string(), points: z.number().int(), occurredOn: z.string(), postedAt: z.string() })),
+  items: z.array(
+    z.object({
+      ruleTitle: z.string(),
+      points: z.number().int(),
+      occurredOn: z.string(),
+      postedAt: z.string(),
+    }),
+  ),
 });
 const settingsSchema = z
-  .object({ villageId: z.string(), blackListEnabled: z.boolean(), blackListRetentionDays: z.number().int(), updatedAt: z.string().nullable() })
+  .object({
+    villageId: z.string(),
+    blackListEnabled: z.boolean(),
+    blackListRetentionDays: z.number().int(),
+    updatedAt: z.string().nullable(),
+  })
   .openapi('BoardSettings');
 
 export function boardRoutes(api: Api): void {
@@ -37,16 +49,38 @@ export function boardRoutes(api: Api): void {
             black: z.array(boardRow),
             blackListEnabled: z.boolean(),
             blackListRetentionDays: z.number().int(),
-            ranking: z.object({ period: z.string(), rank: z.number().int(), index: z.number(), of: z.number().int(), computedAt: z.string() }).nullable(),
+            ranking: z
+              .object({
+                period: z.string(),
+                rank: z.number().int(),
+                index: z.number(),
+                of: z.number().int(),
+                computedAt: z.string(),
+              })
+              .nullable(),
           }),
         },
       },
     },
-    async ({ principal, params, query }) => ({ status: 200, body: await getBoards(principal, params.id, query.month) }),
+    async ({ principal, params, query }) => ({
+      status: 200,
+      body: await getBoards(principal, params.id, query.month),
+    }),
   );
   api.route(
-    { method: 'get', path: '/v1/villages/:id/board-settings', summary: "A village's board settings", tag: 'Boards', auth: VILLAGE, params: idParams, responses: { 200: { description: 'Settings', schema: settingsSchema } } },
-    async ({ principal, params }) => ({ status: 200, body: await getBoardSettings(principal, params.id) }),
+    {
+      method: 'get',
+      path: '/v1/villages/:id/board-settings',
+      summary: "A village's board settings",
+      tag: 'Boards',
+      auth: VILLAGE,
+      params: idParams,
+      responses: { 200: { description: 'Settings', schema: settingsSchema } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await getBoardSettings(principal, params.id),
+    }),
   );
   api.route(
     {
@@ -56,10 +90,16 @@ export function boardRoutes(api: Api): void {
       tag: 'Boards',
       auth: ['admin', 'clerk'],
       params: idParams,
-      body: obj({ blackListEnabled: z.boolean().optional(), blackListRetentionDays: z.number().int().min(1).max(RETENTION_DAYS_MAX).optional() }),
+      body: obj({
+        blackListEnabled: z.boolean().optional(),
+        blackListRetentionDays: z.number().int().min(1).max(RETENTION_DAYS_MAX).optional(),
+      }),
       responses: { 200: { description: 'Settings', schema: settingsSchema } },
     },
-    async ({ principal, params, body }) => ({ status: 200, body: await setBoardSettings(principal, params.id, body) }),
+    async ({ principal, params, body }) => ({
+      status: 200,
+      body: await setBoardSettings(principal, params.id, body),
+    }),
   );
   api.route(
     {
@@ -70,8 +110,21 @@ export function boardRoutes(api: Api): void {
       auth: ['admin', 'clerk', 'household'],
       params: idParams,
       body: obj({ named: z.boolean(), formRef: line(100).optional() }),
-      responses: { 200: { description: 'The consent', schema: z.object({ householdId: z.string(), named: z.boolean(), formRef: z.string().optional(), recordedAt: z.string().nullable() }) } },
+      responses: {
+        200: {
+          description: 'The consent',
+          schema: z.object({
+            householdId: z.string(),
+            named: z.boolean(),
+            formRef: z.string().optional(),
+            recordedAt: z.string().nullable(),
+          }),
+        },
+      },
     },
-    async ({ principal, params, body }) => ({ status: 200, body: await setBoardConsent(principal, params.id, body) }),
+    async ({ principal, params, body }) => ({
+      status: 200,
+      body: await setBoardConsent(principal, params.id, body),
+    }),
   );
 }

@@ -14,11 +14,23 @@ import { reachesVillage, type Principal } from '../../platform/principal';
 import { graphemes } from '../../platform/text';
 import { villageRankOf } from '../rankings/rankings.service';
 import { findHousehold, householdInReach } from '../households/households.service';
-import { APPEAL_WINDOW_MS, listPostedLines, type PostedLine } from '../submissions/submissions.service';
+import {
+  APPEAL_WINDOW_MS,
+  listPostedLines,
+  type PostedLine,
+} from '../submissions/submissions.service';
 import { findVillage } from '../villages/villages.service';
-import { BoardConsent, BoardSettings, type BoardConsentDoc, type BoardSettingsDoc } from './boards.model';
+import {
+  BoardConsent,
+  BoardSettings,
+  type BoardConsentDoc,
+  type BoardSettingsDoc,
+} from './boards.model';
 
-export const DEFAULT_BOARD_SETTINGS = { blackListEnabled: true, blackListRetentionDays: 90 } as const;
+export const DEFAULT_BOARD_SETTINGS = {
+  blackListEnabled: true,
+  blackListRetentionDays: 90,
+} as const;
 const DAY_MS = 24 * 3600_000;
 
 /** Masks a name for a public board: first and last character (grapheme) stay, the rest become `*`. */
@@ -39,7 +51,12 @@ export interface BoardSettingsView {
 async function settingsOf(villageId: string): Promise<BoardSettingsView> {
   const s = await BoardSettings.findById(villageId).lean<BoardSettingsDoc>();
   return s
-    ? { villageId, blackListEnabled: s.blackListEnabled, blackListRetentionDays: s.blackListRetentionDays, updatedAt: s.updatedAt.toISOString() }
+    ? {
+        villageId,
+        blackListEnabled: s.blackListEnabled,
+        blackListRetentionDays: s.blackListRetentionDays,
+        updatedAt: s.updatedAt.toISOString(),
+      }
     : { villageId, ...DEFAULT_BOARD_SETTINGS, updatedAt: null };
 }
 
@@ -48,12 +65,19 @@ async function villageInReach(p: Principal, villageId: string): Promise<void> {
   if (!(await findVillage(villageId))) throw notFound('village');
 }
 
-export async function getBoardSettings(p: Principal, villageId: string): Promise<BoardSettingsView> {
+export async function getBoardSettings(
+  p: Principal,
+  villageId: string,
+): Promise<BoardSettingsView> {
   await villageInReach(p, villageId);
   return settingsOf(villageId);
 }
 
-export async function setBoardSettings(p: Principal, villageId: string, input: { blackListEnabled?: boolean; blackListRetentionDays?: number }): Promise<BoardSettingsView> {
+export async function setBoardSettings(
+  p: Principal,
+  villageId: string,
+  input: { blackListEnabled?: boolean; blackListRetentionDays?: number },
+): Promise<BoardSettingsView> {
   await villageInReach(p, villageId);
   const current = await settingsOf(villageId);
   await BoardSettings.updateOne(
@@ -79,18 +103,33 @@ export interface ConsentView {
 }
 
 /** The household (or a clerk recording its signed form) says whether it may be named in full. */
-export async function setBoardConsent(p: Principal, householdId: string, input: { named: boolean; formRef?: string }): Promise<ConsentView> {
+export async function setBoardConsent(
+  p: Principal,
+  householdId: string,
+  input: { named: boolean; formRef?: string },
+): Promise<ConsentView> {
   await householdInReach(p, householdId);
   if (p.role === 'clerk' && !input.formRef) {
-    throw new DomainError('validation_failed', 'A clerk records a signed form.', { errors: [{ path: 'formRef', message: 'required when a clerk records the consent' }] });
+    throw new DomainError('validation_failed', 'A clerk records a signed form.', {
+      errors: [{ path: 'formRef', message: 'required when a clerk records the consent' }],
+    });
   }
-  const set: Record<string, unknown> = { named: input.named, recordedBy: p.id, recordedAt: clock.now() };
+  const set: Record<string, unknown> = {
+    named: input.named,
+    recordedBy: p.id,
+    recordedAt: clock.now(),
+  };
   const update: Record<string, unknown> = { $set: set };
   if (input.formRef) set.formRef = input.formRef;
   else update.$unset = { formRef: 1 };
   await BoardConsent.updateOne({ _id: householdId }, update, { upsert: true });
   const c = (await BoardConsent.findById(householdId).lean<BoardConsentDoc>())!;
-  return { householdId, named: c.named, ...(c.formRef ? { formRef: c.formRef } : {}), recordedAt: c.recordedAt.toISOString() };
+  return {
+    householdId,
+    named: c.named,
+    ...(c.formRef ? { formRef: c.formRef } : {}),
+    recordedAt: c.recordedAt.toISOString(),
+  };
 }
 
 export interface BoardRow {
@@ -118,7 +157,11 @@ function monthRange(month: string): [Date, Date] {
 }
 
 /** True when a posted deduction belongs on the black list at `now`. */
-export function onBlackList(line: Pick<PostedLine, 'kind' | 'postedAt' | 'appealStatus'>, retentionDays: number, now: Date): boolean {
+export function onBlackList(
+  line: Pick<PostedLine, 'kind' | 'postedAt' | 'appealStatus'>,
+  retentionDays: number,
+  now: Date,
+): boolean {
   if (line.kind !== 'deduction') return false;
   const windowClosesAt = line.postedAt.getTime() + APPEAL_WINDOW_MS;
   if (now.getTime() < windowClosesAt) return false;
@@ -126,14 +169,20 @@ export function onBlackList(line: Pick<PostedLine, 'kind' | 'postedAt' | 'appeal
   return now.getTime() < windowClosesAt + retentionDays * DAY_MS;
 }
 
-export async function getBoards(p: Principal, villageId: string, month: string): Promise<BoardsView> {
+export async function getBoards(
+  p: Principal,
+  villageId: string,
+  month: string,
+): Promise<BoardsView> {
   await villageInReach(p, villageId);
   const settings = await settingsOf(villageId);
   const now = clock.now();
   const [from, to] = monthRange(month);
   const lines = await listPostedLines(villageId, from, to);
   const red = lines.filter((l) => l.kind === 'award');
-  const black = settings.blackListEnabled ? lines.filter((l) => onBlackList(l, settings.blackListRetentionDays, now)) : [];
+  const black = settings.blackListEnabled
+    ? lines.filter((l) => onBlackList(l, settings.blackListRetentionDays, now))
+    : [];
 
   const ids = [...new Set([...red, ...black].map((l) => l.householdId))];
   const [households, consents] = await Promise.all([
@@ -154,7 +203,12 @@ export async function getBoards(p: Principal, villageId: string, month: string):
         byHousehold.set(l.householdId, row);
       }
       row.points += l.points;
-      row.items.push({ ruleTitle: l.ruleTitle, points: l.points, occurredOn: l.occurredOn, postedAt: l.postedAt.toISOString() });
+      row.items.push({
+        ruleTitle: l.ruleTitle,
+        points: l.points,
+        occurredOn: l.occurredOn,
+        postedAt: l.postedAt.toISOString(),
+      });
     }
     return [...byHousehold.values()].sort((a, b) => Math.abs(b.points) - Math.abs(a.points));
   };

@@ -10,6 +10,11 @@ export interface CooperativeDoc {
 
 const cooperativeSchema = new Schema<CooperativeDoc>(
   { name: { type: String, required: true }, villageIds: { type: [String], required: true } },
-  { collection: 'cooperatives', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'cooperatives',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 export const Cooperative = mongoose.model<CooperativeDoc>('Cooperative', cooperativeSchema);

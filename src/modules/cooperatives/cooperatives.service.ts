@@ -13,11 +13,21 @@ export interface CooperativeView {
   createdAt: string;
 }
 
-const toView = (c: CooperativeDoc): CooperativeView => ({ id: c._id.toHexString(), name: c.name, villageIds: c.villageIds, createdAt: c.createdAt.toISOString() });
+const toView = (c: CooperativeDoc): CooperativeView => ({
+  id: c._id.toHexString(),
+  name: c.name,
+  villageIds: c.villageIds,
+  createdAt: c.createdAt.toISOString(),
+});
 
-export async function createCooperative(input: { name: string; villageIds: string[] }): Promise<CooperativeView> {
+export async function createCooperative(input: {
+  name: string;
+  villageIds: string[];
+}): Promise<CooperativeView> {
   await assertVillagesExist(input.villageIds);
-  const [doc] = await Cooperative.create([{ name: input.name, villageIds: [...new Set(input.villageIds)] }]);
+  const [doc] = await Cooperative.create([
+    { name: input.name, villageIds: [...new Set(input.villageIds)] },
+  ]);
   return toView(doc!.toObject());
 }
 
@@ -27,10 +37,16 @@ export async function findCooperative(cooperativeId: string): Promise<Cooperativ
 }
 
 /** A cooperative and its service area, with the villages' names: the county office, or one of its own officers (else 404). */
-export async function getCooperative(p: Principal, cooperativeId: string): Promise<CooperativeView & { villages: { id: string; name: string }[] }> {
+export async function getCooperative(
+  p: Principal,
+  cooperativeId: string,
+): Promise<CooperativeView & { villages: { id: string; name: string }[] }> {
   const c = await findCooperative(cooperativeId);
-  if (!c || (p.role !== 'admin' && !(p.role === 'officer' && p.cooperativeId === cooperativeId))) throw notFound('cooperative');
-  const villages = await Promise.all(c.villageIds.map(async (id) => ({ id, name: (await findVillage(id))?.name ?? '' })));
+  if (!c || (p.role !== 'admin' && !(p.role === 'officer' && p.cooperativeId === cooperativeId)))
+    throw notFound('cooperative');
+  const villages = await Promise.all(
+    c.villageIds.map(async (id) => ({ id, name: (await findVillage(id))?.name ?? '' })),
+  );
   return { ...toView(c), villages };
 }
 
@@ -46,7 +62,13 @@ export async function listCooperatives(p: Principal): Promise<CooperativeView[]>
     const own = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
     return own ? [toView(own)] : [];
   }
-  const docs = await Cooperative.find({}).sort({ _id: 1 }).limit(COOPERATIVES_LIST_MAX).lean<CooperativeDoc[]>();
-  const visible = p.role === 'admin' ? docs : docs.filter((c) => p.villageId !== undefined && c.villageIds.includes(p.villageId));
+  const docs = await Cooperative.find({})
+    .sort({ _id: 1 })
+    .limit(COOPERATIVES_LIST_MAX)
+    .lean<CooperativeDoc[]>();
+  const visible =
+    p.role === 'admin'
+      ? docs
+      : docs.filter((c) => p.villageId !== undefined && c.villageIds.includes(p.villageId));
   return visible.map(toView);
 }

@@ -19,7 +19,13 @@ import { findCooperative } from '../cooperatives/cooperatives.service';
 import { findHousehold, householdInReach } from '../households/households.service';
 import type { HouseholdDoc } from '../households/households.model';
 import { findVillage } from '../villages/villages.service';
-import { Consent, CONSENT_FIELDS, ConsentRevocation, type ConsentDoc, type ConsentRevocationDoc } from './credit.model';
+import {
+  Consent,
+  CONSENT_FIELDS,
+  ConsentRevocation,
+  type ConsentDoc,
+  type ConsentRevocationDoc,
+} from './credit.model';
 
 /** What the cooperative may use the score for, unless the consent says otherwise. */
 export const DEFAULT_PURPOSE = '农户信用评级及授信参考';
@@ -67,7 +73,8 @@ function governing<T extends ConsentTerms>(consents: readonly T[], at: number): 
   let best: T | undefined;
   for (const c of consents) {
     if (c.grantedAt > at) continue;
-    if (!best || c.grantedAt > best.grantedAt || (c.grantedAt === best.grantedAt && c.id > best.id)) best = c;
+    if (!best || c.grantedAt > best.grantedAt || (c.grantedAt === best.grantedAt && c.id > best.id))
+      best = c;
   }
   return best;
 }
@@ -77,7 +84,11 @@ function governing<T extends ConsentTerms>(consents: readonly T[], at: number): 
  * at each instant the governing consent must not have expired and must have no revocation at or
  * before it. Returns the governing consent at the last instant.
  */
-export function consentValidAt<T extends ConsentTerms>(consents: readonly T[], revokedAt: (consentId: string) => number | undefined, instants: readonly number[]): T | undefined {
+export function consentValidAt<T extends ConsentTerms>(
+  consents: readonly T[],
+  revokedAt: (consentId: string) => number | undefined,
+  instants: readonly number[],
+): T | undefined {
   let chosen: T | undefined;
   for (const at of instants) {
     const c = governing(consents, at);
@@ -89,18 +100,34 @@ export function consentValidAt<T extends ConsentTerms>(consents: readonly T[], r
   return chosen;
 }
 
-const termsOf = (c: ConsentDoc) => ({ id: c._id.toHexString(), grantedAt: c.grantedAt.getTime(), expiresAt: c.expiresAt.getTime(), doc: c });
+const termsOf = (c: ConsentDoc) => ({
+  id: c._id.toHexString(),
+  grantedAt: c.grantedAt.getTime(),
+  expiresAt: c.expiresAt.getTime(),
+  doc: c,
+});
 
 /** The consent that lets `cooperativeId` read this household at `at`, if any. */
-export async function validConsent(householdId: string, cooperativeId: string, at: Date): Promise<ConsentDoc | undefined> {
-  const all = (await Consent.find({ householdId, cooperativeId }).lean<ConsentDoc[]>()).map(termsOf);
+export async function validConsent(
+  householdId: string,
+  cooperativeId: string,
+  at: Date,
+): Promise<ConsentDoc | undefined> {
+  const all = (await Consent.find({ householdId, cooperativeId }).lean<ConsentDoc[]>()).map(
+    termsOf,
+  );
   const c = governing(all, at.getTime());
   if (!c) return undefined;
   const rev = await ConsentRevocation.findById(c.id).lean<ConsentRevocationDoc>();
   return consentValidAt([c], () => rev?.revokedAt.getTime(), [at.getTime()])?.doc;
 }
 
-function statusOf(c: ConsentDoc, rev: ConsentRevocationDoc | undefined, latest: ConsentDoc | undefined, now: Date): ConsentStatus {
+function statusOf(
+  c: ConsentDoc,
+  rev: ConsentRevocationDoc | undefined,
+  latest: ConsentDoc | undefined,
+  now: Date,
+): ConsentStatus {
   if (rev && rev.revokedAt.getTime() <= now.getTime()) return 'revoked';
   if (c.expiresAt.getTime() <= now.getTime()) return 'expired';
   if (latest && !latest._id.equals(c._id)) return 'superseded';
@@ -110,13 +137,26 @@ function statusOf(c: ConsentDoc, rev: ConsentRevocationDoc | undefined, latest: 
 async function toViews(consents: ConsentDoc[]): Promise<ConsentView[]> {
   if (!consents.length) return [];
   const now = clock.now();
-  const revs = await ConsentRevocation.find({ _id: { $in: consents.map((c) => c._id.toHexString()) } }).lean<ConsentRevocationDoc[]>();
+  const revs = await ConsentRevocation.find({
+    _id: { $in: consents.map((c) => c._id.toHexString()) },
+  }).lean<ConsentRevocationDoc[]>();
   const revById = new Map(revs.map((r) => [r._id, r]));
   // The governing consent of each pair, over every consent of those pairs.
   const pairs = new Map<string, ConsentDoc | undefined>();
   for (const c of consents) {
     const key = `${c.householdId}|${c.cooperativeId}`;
-    if (!pairs.has(key)) pairs.set(key, governing((await Consent.find({ householdId: c.householdId, cooperativeId: c.cooperativeId }).lean<ConsentDoc[]>()).map(termsOf), now.getTime())?.doc);
+    if (!pairs.has(key))
+      pairs.set(
+        key,
+        governing(
+          (
+            await Consent.find({ householdId: c.householdId, cooperativeId: c.cooperativeId }).lean<
+              ConsentDoc[]
+            >()
+          ).map(termsOf),
+          now.getTime(),
+        )?.doc,
+      );
   }
   return consents.map((c) => {
     const rev = revById.get(c._id.toHexString());
@@ -156,18 +196,28 @@ async function householdFor(p: Principal, householdId: string): Promise<Househol
 
 /** Records a consent given by the household, or a signed paper form recorded by its clerk. */
 export async function createConsent(p: Principal, input: NewConsent): Promise<ConsentView> {
-  if (p.role === 'clerk' && !input.formRef) throw validationError([{ path: 'formRef', message: 'a clerk records a signed paper form: give its reference' }]);
-  if (p.role === 'household' && input.formRef) throw validationError([{ path: 'formRef', message: 'only a clerk records a paper form' }]);
+  if (p.role === 'clerk' && !input.formRef)
+    throw validationError([
+      { path: 'formRef', message: 'a clerk records a signed paper form: give its reference' },
+    ]);
+  if (p.role === 'household' && input.formRef)
+    throw validationError([{ path: 'formRef', message: 'only a clerk records a paper form' }]);
   const household = await householdFor(p, input.householdId);
   const cooperative = await findCooperative(input.cooperativeId);
-  if (!cooperative) throw validationError([{ path: 'cooperativeId', message: 'no such cooperative' }]);
+  if (!cooperative)
+    throw validationError([{ path: 'cooperativeId', message: 'no such cooperative' }]);
   if (!cooperative.villageIds.includes(household.villageId)) {
-    throw validationError([{ path: 'cooperativeId', message: 'this cooperative does not serve the household’s village' }]);
+    throw validationError([
+      { path: 'cooperativeId', message: 'this cooperative does not serve the household’s village' },
+    ]);
   }
   const now = clock.now();
-  if (input.expiresAt.getTime() <= now.getTime()) throw validationError([{ path: 'expiresAt', message: 'must be in the future' }]);
+  if (input.expiresAt.getTime() <= now.getTime())
+    throw validationError([{ path: 'expiresAt', message: 'must be in the future' }]);
   if (input.expiresAt.getTime() > now.getTime() + CONSENT_YEARS_MAX * YEAR_MS) {
-    throw validationError([{ path: 'expiresAt', message: `at most ${CONSENT_YEARS_MAX} years ahead` }]);
+    throw validationError([
+      { path: 'expiresAt', message: `at most ${CONSENT_YEARS_MAX} years ahead` },
+    ]);
   }
   const [doc] = await Consent.create([
     {
@@ -190,7 +240,9 @@ export async function createConsent(p: Principal, input: NewConsent): Promise<Co
 
 /** A consent the principal may see: the household, its clerk, an admin, or the recipient's officer. */
 async function consentInReach(p: Principal, consentId: string): Promise<ConsentDoc> {
-  const c = Types.ObjectId.isValid(consentId) ? await Consent.findById(consentId).lean<ConsentDoc>() : null;
+  const c = Types.ObjectId.isValid(consentId)
+    ? await Consent.findById(consentId).lean<ConsentDoc>()
+    : null;
   if (!c) throw notFound('consent');
   const ok =
     p.role === 'admin' ||
@@ -209,16 +261,30 @@ export async function getConsent(p: Principal, consentId: string): Promise<Conse
 export async function listConsents(p: Principal, householdId: string): Promise<ConsentView[]> {
   await householdFor(p, householdId);
   const docs = await Consent.find({ householdId }).lean<ConsentDoc[]>();
-  docs.sort((a, b) => b.grantedAt.getTime() - a.grantedAt.getTime() || b._id.toHexString().localeCompare(a._id.toHexString()));
+  docs.sort(
+    (a, b) =>
+      b.grantedAt.getTime() - a.grantedAt.getTime() ||
+      b._id.toHexString().localeCompare(a._id.toHexString()),
+  );
   return toViews(docs);
 }
 
 /** Withdraws a consent (the household, or its clerk from a signed withdrawal). Idempotent. */
 export async function revokeConsent(p: Principal, consentId: string): Promise<ConsentView> {
   const c = await consentInReach(p, consentId);
-  if (p.role === 'officer') throw new DomainError('forbidden', 'A cooperative cannot withdraw a household’s consent.');
+  if (p.role === 'officer')
+    throw new DomainError('forbidden', 'A cooperative cannot withdraw a household’s consent.');
   try {
-    await ConsentRevocation.create([{ _id: consentId, householdId: c.householdId, cooperativeId: c.cooperativeId, revokedAt: clock.now(), revokedBy: p.id, revokedByRole: p.role }]);
+    await ConsentRevocation.create([
+      {
+        _id: consentId,
+        householdId: c.householdId,
+        cooperativeId: c.cooperativeId,
+        revokedAt: clock.now(),
+        revokedBy: p.id,
+        revokedByRole: p.role,
+      },
+    ]);
   } catch (err) {
     // Revoked already: the first revocation stands.
     if (!isDuplicateKeyError(err)) throw err;
@@ -234,7 +300,12 @@ const FIELD_NAMES: Record<string, string> = {
   headNameMasked: '户主姓名（部分隐去）',
   village: '所在村',
 };
-const STATUS_NAMES: Record<ConsentStatus, string> = { active: '有效', expired: '已过期', revoked: '已撤回', superseded: '已由新的授权替代' };
+const STATUS_NAMES: Record<ConsentStatus, string> = {
+  active: '有效',
+  expired: '已过期',
+  revoked: '已撤回',
+  superseded: '已由新的授权替代',
+};
 
 /** Beijing time (UTC+8), as villagers read a date. */
 function beijing(iso: string): string {

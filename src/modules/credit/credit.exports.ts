@@ -42,7 +42,10 @@ import type { Logger } from '../../platform/logger';
 import { cutText, graphemes } from '../../platform/text';
 import type { Principal } from '../../platform/principal';
 import { findCooperative } from '../cooperatives/cooperatives.service';
-import { countHouseholdsOfVillages, streamHouseholdsOfVillages } from '../households/households.service';
+import {
+  countHouseholdsOfVillages,
+  streamHouseholdsOfVillages,
+} from '../households/households.service';
 import { recordInquiriesOnce } from '../inquiries/inquiries.service';
 import { findVillage } from '../villages/villages.service';
 import {
@@ -215,9 +218,7 @@ export async function getExportStatus(p: Principal, exportId: string): Promise<E
   return toStatusView(await exportInReach(p, exportId));
 }
 
-function assertDone(
-  d: CreditExportDoc,
-): asserts d is CreditExportDoc & {
+function assertDone(d: CreditExportDoc): asserts d is CreditExportDoc & {
   rows: number;
   sha256: string;
   keyId: string;
@@ -405,9 +406,7 @@ export async function runExport(
   let households = 0;
 
   try {
-    const count = partitionCount(
-      await countHouseholdsOfVillages(d.villageIds),
-    );
+    const count = partitionCount(await countHouseholdsOfVillages(d.villageIds));
     households = await partitionInputs(d, new PartitionWriter(workDir, count));
     await progress(30);
     const totals = await villageTotalsFromPartitions(model, d, workDir, count);

@@ -13,7 +13,14 @@ import { isDuplicateKeyError } from '../../platform/errors';
 import { streamHouseholdsOfVillages } from '../households/households.service';
 import { streamEntries } from '../ledger/ledger.service';
 import { listEntries } from '../ledger/ledger.service';
-import { ownWindowAwardPoints, villageLevelAt, villageWindow, type ModelWeights, type ScoreEntry, type VillageLevel } from './credit.score';
+import {
+  ownWindowAwardPoints,
+  villageLevelAt,
+  villageWindow,
+  type ModelWeights,
+  type ScoreEntry,
+  type VillageLevel,
+} from './credit.score';
 import { VillageLevelMemo } from './credit.model';
 
 /**
@@ -38,7 +45,13 @@ export interface HouseholdEntries {
   throughSeq: number;
 }
 
-type EntryRow = { seq: number; type: ScoreEntry['type']; meritDelta: number; createdAt: Date | string; ruleCode?: string | null };
+type EntryRow = {
+  seq: number;
+  type: ScoreEntry['type'];
+  meritDelta: number;
+  createdAt: Date | string;
+  ruleCode?: string | null;
+};
 
 function toScoreEntries(rows: EntryRow[], asOf: Date): HouseholdEntries {
   const limit = asOf.getTime();
@@ -47,7 +60,12 @@ function toScoreEntries(rows: EntryRow[], asOf: Date): HouseholdEntries {
   for (const r of [...rows].sort((a, b) => a.seq - b.seq)) {
     const at = new Date(r.createdAt).getTime();
     if (at > limit) continue;
-    entries.push({ type: r.type, meritDelta: r.meritDelta, createdAt: at, ...(r.ruleCode ? { ruleCode: r.ruleCode } : {}) });
+    entries.push({
+      type: r.type,
+      meritDelta: r.meritDelta,
+      createdAt: at,
+      ...(r.ruleCode ? { ruleCode: r.ruleCode } : {}),
+    });
     throughSeq = Math.max(throughSeq, r.seq);
   }
   return { entries, throughSeq };
@@ -66,20 +84,30 @@ export async function householdEntries(householdId: string, asOf: Date): Promise
   return toScoreEntries(rows, asOf);
 }
 
-const levelKey = (m: ModelWeights, villageId: string, levelAt: Date) => `${villageId}_${levelAt.toISOString().slice(0, 7)}_${m.version}`;
+const levelKey = (m: ModelWeights, villageId: string, levelAt: Date) =>
+  `${villageId}_${levelAt.toISOString().slice(0, 7)}_${m.version}`;
 
 /**
  * Sums a village's award level at levelAt: its households (a set the size of one village), then
  * one stream over the award entries of the window, keeping those of the village. One pass each,
  * no `$in` of ids (on FerretDB's SQLite backend that compares every entry with every id).
  */
-async function computeVillageLevel(m: ModelWeights, villageId: string, levelAt: Date): Promise<{ households: number; awardPoints: number }> {
+async function computeVillageLevel(
+  m: ModelWeights,
+  villageId: string,
+  levelAt: Date,
+): Promise<{ households: number; awardPoints: number }> {
   const { from, to } = villageWindow(m, levelAt);
   const members = new Set<string>();
-  for await (const h of streamHouseholdsOfVillages([villageId], { createdThrough: levelAt, batchSize: BULK_CHUNK })) members.add(h.id);
+  for await (const h of streamHouseholdsOfVillages([villageId], {
+    createdThrough: levelAt,
+    batchSize: BULK_CHUNK,
+  }))
+    members.add(h.id);
   let awardPoints = 0;
   if (members.size) {
-    for await (const e of streamEntries(['award'], { after: from, through: to }, BULK_CHUNK)) if (members.has(e.householdId)) awardPoints += e.meritDelta;
+    for await (const e of streamEntries(['award'], { after: from, through: to }, BULK_CHUNK))
+      if (members.has(e.householdId)) awardPoints += e.meritDelta;
   }
   return { households: members.size, awardPoints };
 }
@@ -90,14 +118,20 @@ export interface VillageTotals {
   awardPoints: number;
 }
 
-export async function villageTotalsAt(m: ModelWeights, villageId: string, asOf: Date): Promise<VillageTotals> {
+export async function villageTotalsAt(
+  m: ModelWeights,
+  villageId: string,
+  asOf: Date,
+): Promise<VillageTotals> {
   const levelAt = villageLevelAt(asOf);
   const _id = levelKey(m, villageId, levelAt);
   const memo = await VillageLevelMemo.findById(_id).lean();
   if (memo) return { levelAt, households: memo.households, awardPoints: memo.awardPoints };
   const totals = await computeVillageLevel(m, villageId, levelAt);
   try {
-    await VillageLevelMemo.create([{ _id, villageId, levelAt, modelVersion: m.version, ...totals, computedAt: new Date() }]);
+    await VillageLevelMemo.create([
+      { _id, villageId, levelAt, modelVersion: m.version, ...totals, computedAt: new Date() },
+    ]);
   } catch (err) {
     // Another process computed the same month at the same time, from the same settled data.
     if (!isDuplicateKeyError(err)) throw err;
@@ -106,16 +140,41 @@ export async function villageTotalsAt(m: ModelWeights, villageId: string, asOf: 
 }
 
 /** The memoised totals of many villages (one query); villages not yet memoised are absent. */
-export async function memoisedVillageTotals(m: ModelWeights, villageIds: string[], asOf: Date): Promise<Map<string, VillageTotals>> {
+export async function memoisedVillageTotals(
+  m: ModelWeights,
+  villageIds: string[],
+  asOf: Date,
+): Promise<Map<string, VillageTotals>> {
   const levelAt = villageLevelAt(asOf);
-  const memos = await VillageLevelMemo.find({ _id: { $in: villageIds.map((v) => levelKey(m, v, levelAt)) } }).lean();
-  return new Map(memos.map((memo) => [memo.villageId, { levelAt, households: memo.households, awardPoints: memo.awardPoints }]));
+  const memos = await VillageLevelMemo.find({
+    _id: { $in: villageIds.map((v) => levelKey(m, v, levelAt)) },
+  }).lean();
+  return new Map(
+    memos.map((memo) => [
+      memo.villageId,
+      { levelAt, households: memo.households, awardPoints: memo.awardPoints },
+    ]),
+  );
 }
 
 /** Stores totals computed elsewhere (an export's partitions); the first computation stands. */
-export async function memoiseVillageTotals(m: ModelWeights, villageId: string, t: VillageTotals): Promise<void> {
+export async function memoiseVillageTotals(
+  m: ModelWeights,
+  villageId: string,
+  t: VillageTotals,
+): Promise<void> {
   try {
-    await VillageLevelMemo.create([{ _id: levelKey(m, villageId, t.levelAt), villageId, levelAt: t.levelAt, modelVersion: m.version, households: t.households, awardPoints: t.awardPoints, computedAt: new Date() }]);
+    await VillageLevelMemo.create([
+      {
+        _id: levelKey(m, villageId, t.levelAt),
+        villageId,
+        levelAt: t.levelAt,
+        modelVersion: m.version,
+        households: t.households,
+        awardPoints: t.awardPoints,
+        computedAt: new Date(),
+      },
+    ]);
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
   }
@@ -131,6 +190,9 @@ export function neighbourLevel(
   const counted = household.createdAt.getTime() <= totals.levelAt.getTime() ? 1 : 0;
   return {
     otherHouseholds: Math.max(0, totals.households - counted),
-    otherAwardPoints: Math.max(0, totals.awardPoints - ownWindowAwardPoints(m, totals.levelAt, own)),
+    otherAwardPoints: Math.max(
+      0,
+      totals.awardPoints - ownWindowAwardPoints(m, totals.levelAt, own),
+    ),
   };
 }

@@ -7,7 +7,15 @@
  * an export signed years ago still verifies: rotating means moving the old public key there and
  * configuring a new private key with a new kid.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -36,19 +44,29 @@ export interface SigningKeyOptions {
 }
 
 function assertEd25519(key: KeyObject, what: string): void {
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${what} must be an Ed25519 key (got ${key.asymmetricKeyType ?? 'unknown'})`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`${what} must be an Ed25519 key (got ${key.asymmetricKeyType ?? 'unknown'})`);
 }
 
 function loadOrGenerate(opts: SigningKeyOptions): { kid: string; privateKey: KeyObject } {
-  if (opts.privateKeyPem && opts.keyId) return { kid: opts.keyId, privateKey: createPrivateKey(opts.privateKeyPem) };
-  if (!opts.keyDir) return { kid: `ephemeral-${randomBytes(4).toString('hex')}`, privateKey: generateKeyPairSync('ed25519').privateKey };
+  if (opts.privateKeyPem && opts.keyId)
+    return { kid: opts.keyId, privateKey: createPrivateKey(opts.privateKeyPem) };
+  if (!opts.keyDir)
+    return {
+      kid: `ephemeral-${randomBytes(4).toString('hex')}`,
+      privateKey: generateKeyPairSync('ed25519').privateKey,
+    };
   mkdirSync(opts.keyDir, { recursive: true, mode: 0o700 });
   const file = path.join(opts.keyDir, 'export-ed25519.pem');
   if (!existsSync(file)) {
     // The API and the workers may start together: write aside, then link into place (atomic,
     // and refused when the other process got there first; then its key is the one used).
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    writeFileSync(tmp, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    writeFileSync(
+      tmp,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      { mode: 0o600, flag: 'wx' },
+    );
     try {
       linkSync(tmp, file);
     } catch (err) {
@@ -91,7 +109,17 @@ export function loadSigningKeys(opts: SigningKeyOptions): SigningKeys {
 let cached: { key: string; keys: SigningKeys } | undefined;
 
 /** The keys for a configuration, loaded once per process (the API and the workers each load them). */
-export function signingKeysFor(config: { mode: string; dataDir: string; credit: { signing: { privateKeyPem: string | undefined; keyId: string | undefined; previousPublicKeys: Readonly<Record<string, string>> } } }): SigningKeys {
+export function signingKeysFor(config: {
+  mode: string;
+  dataDir: string;
+  credit: {
+    signing: {
+      privateKeyPem: string | undefined;
+      keyId: string | undefined;
+      previousPublicKeys: Readonly<Record<string, string>>;
+    };
+  };
+}): SigningKeys {
   const key = `${config.dataDir}|${config.credit.signing.keyId ?? ''}`;
   if (!cached || cached.key !== key) {
     const s = config.credit.signing;

@@ -19,10 +19,20 @@ export interface LookupLimits {
   /** Consumes one look-up for the officer; throws `rate_limited` (with Retry-After) when over. */
   consume(officerId: string): Promise<void>;
   /** Notes that the officer looked up this household today; warns once on crossing the threshold. */
-  noteHousehold(officer: { id: string; cooperativeId: string }, householdId: string, log: Logger): Promise<void>;
+  noteHousehold(
+    officer: { id: string; cooperativeId: string },
+    householdId: string,
+    log: Logger,
+  ): Promise<void>;
 }
 
-export function createLookupLimits(opts: { redis: Redis; redisPrefix: string; perMinute: number; perDayAlert: number; metrics: Metrics }): LookupLimits {
+export function createLookupLimits(opts: {
+  redis: Redis;
+  redisPrefix: string;
+  perMinute: number;
+  perDayAlert: number;
+  metrics: Metrics;
+}): LookupLimits {
   const limiter = new RateLimiterRedis({
     storeClient: opts.redis,
     keyPrefix: `${opts.redisPrefix}:rl:credit-lookup`,
@@ -35,7 +45,11 @@ export function createLookupLimits(opts: { redis: Redis; redisPrefix: string; pe
         await limiter.consume(officerId, 1);
       } catch (err) {
         if (err instanceof RateLimiterRes) {
-          throw new DomainError('rate_limited', `At most ${opts.perMinute} credit look-ups a minute per officer.`, { retryAfterS: err.msBeforeNext / 1000 });
+          throw new DomainError(
+            'rate_limited',
+            `At most ${opts.perMinute} credit look-ups a minute per officer.`,
+            { retryAfterS: err.msBeforeNext / 1000 },
+          );
         }
         // Without Redis the limit cannot be kept: refuse rather than serve unlimited look-ups.
         throw new DomainError('unavailable', 'The look-up limiter is unavailable; retry shortly.');
@@ -44,14 +58,25 @@ export function createLookupLimits(opts: { redis: Redis; redisPrefix: string; pe
     async noteHousehold(officer, householdId, log) {
       const day = new Date().toISOString().slice(0, 10);
       const key = `${opts.redisPrefix}:credit:daily:${day}:${officer.id}`;
-      const replies = await opts.redis.multi().sadd(key, householdId).scard(key).expire(key, DAY_KEY_TTL_S).exec();
+      const replies = await opts.redis
+        .multi()
+        .sadd(key, householdId)
+        .scard(key)
+        .expire(key, DAY_KEY_TTL_S)
+        .exec();
       const count = Number(replies?.[1]?.[1] ?? 0);
       if (count <= opts.perDayAlert) return;
       const first = await opts.redis.set(`${key}:alerted`, '1', 'EX', DAY_KEY_TTL_S, 'NX');
       if (first !== 'OK') return;
       opts.metrics.creditUnusualVolume.inc({ cooperativeId: officer.cooperativeId });
       log.warn(
-        { officerId: officer.id, cooperativeId: officer.cooperativeId, day, households: count, threshold: opts.perDayAlert },
+        {
+          officerId: officer.id,
+          cooperativeId: officer.cooperativeId,
+          day,
+          households: count,
+          threshold: opts.perDayAlert,
+        },
         'unusual credit look-up volume: an officer looked up more households today than the threshold',
       );
     },

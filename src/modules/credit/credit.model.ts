@@ -18,7 +18,14 @@
 import mongoose, { Schema } from 'mongoose';
 
 /** Fields of a household a consent lets the cooperative receive (fixed by this model version). */
-export const CONSENT_FIELDS = ['score', 'grade', 'reasons', 'customerRef', 'headNameMasked', 'village'] as const;
+export const CONSENT_FIELDS = [
+  'score',
+  'grade',
+  'reasons',
+  'customerRef',
+  'headNameMasked',
+  'village',
+] as const;
 
 export interface ConsentDoc {
   _id: mongoose.Types.ObjectId;
@@ -56,11 +63,25 @@ const consentSchema = new Schema<ConsentDoc>(
   { collection: 'credit_consents', versionKey: false, strict: 'throw' },
 );
 // The look-up checks one household's consents to one cooperative; exports list a cooperative's.
-consentSchema.index({ householdId: 1, cooperativeId: 1, grantedAt: 1 }, { name: 'household_cooperative' });
+consentSchema.index(
+  { householdId: 1, cooperativeId: 1, grantedAt: 1 },
+  { name: 'household_cooperative' },
+);
 consentSchema.index({ cooperativeId: 1, householdId: 1 }, { name: 'cooperative_household' });
-consentSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndDelete'], () => {
-  throw new Error('consents are append-only: a withdrawal is a revocation record');
-});
+consentSchema.pre(
+  [
+    'updateOne',
+    'updateMany',
+    'findOneAndUpdate',
+    'replaceOne',
+    'deleteOne',
+    'deleteMany',
+    'findOneAndDelete',
+  ],
+  () => {
+    throw new Error('consents are append-only: a withdrawal is a revocation record');
+  },
+);
 export const Consent = mongoose.model<ConsentDoc>('CreditConsent', consentSchema);
 
 export interface ConsentRevocationDoc {
@@ -86,7 +107,10 @@ const revocationSchema = new Schema<ConsentRevocationDoc>(
   { collection: 'credit_consent_revocations', versionKey: false, strict: 'throw' },
 );
 revocationSchema.index({ cooperativeId: 1 }, { name: 'cooperative' });
-export const ConsentRevocation = mongoose.model<ConsentRevocationDoc>('CreditConsentRevocation', revocationSchema);
+export const ConsentRevocation = mongoose.model<ConsentRevocationDoc>(
+  'CreditConsentRevocation',
+  revocationSchema,
+);
 
 export interface VillageLevelDoc {
   _id: string;
@@ -112,7 +136,10 @@ const villageLevelSchema = new Schema<VillageLevelDoc>(
   },
   { collection: 'credit_village_levels', versionKey: false, strict: 'throw' },
 );
-export const VillageLevelMemo = mongoose.model<VillageLevelDoc>('CreditVillageLevel', villageLevelSchema);
+export const VillageLevelMemo = mongoose.model<VillageLevelDoc>(
+  'CreditVillageLevel',
+  villageLevelSchema,
+);
 
 export interface ScoreCacheDoc {
   /** householdId */

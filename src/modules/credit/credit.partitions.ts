@@ -49,7 +49,11 @@ export interface Partition {
   entries: Map<string, PartEntry[]>;
 }
 
-type Line = { k: 'h'; h: PartHousehold } | { k: 'c'; hid: string; c: PartConsent } | { k: 'r'; hid: string; id: string; t: number } | { k: 'e'; hid: string; e: PartEntry };
+type Line =
+  | { k: 'h'; h: PartHousehold }
+  | { k: 'c'; hid: string; c: PartConsent }
+  | { k: 'r'; hid: string; id: string; t: number }
+  | { k: 'e'; hid: string; e: PartEntry };
 
 export function partitionCount(households: number): number {
   return Math.max(1, Math.min(PARTITIONS_MAX, Math.ceil(households / PARTITION_HOUSEHOLDS)));
@@ -68,7 +72,9 @@ export class PartitionWriter {
     readonly count: number,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.files = Array.from({ length: count }, (_, i) => createWriteStream(path.join(dir, `p${i}.jsonl`), { mode: 0o600 }));
+    this.files = Array.from({ length: count }, (_, i) =>
+      createWriteStream(path.join(dir, `p${i}.jsonl`), { mode: 0o600 }),
+    );
   }
 
   private async write(householdId: string, line: Line): Promise<void> {
@@ -101,8 +107,16 @@ export class PartitionWriter {
 
 /** Reads one partition, keeping only records of its households (which come first in the file). */
 export async function readPartition(dir: string, index: number): Promise<Partition> {
-  const p: Partition = { households: new Map(), consents: new Map(), revokedAt: new Map(), entries: new Map() };
-  const rl = readline.createInterface({ input: createReadStream(path.join(dir, `p${index}.jsonl`), { encoding: 'utf8' }), crlfDelay: Infinity });
+  const p: Partition = {
+    households: new Map(),
+    consents: new Map(),
+    revokedAt: new Map(),
+    entries: new Map(),
+  };
+  const rl = readline.createInterface({
+    input: createReadStream(path.join(dir, `p${index}.jsonl`), { encoding: 'utf8' }),
+    crlfDelay: Infinity,
+  });
   const push = <T>(m: Map<string, T[]>, key: string, v: T) => {
     const list = m.get(key);
     if (list) list.push(v);

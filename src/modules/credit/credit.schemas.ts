@@ -4,13 +4,22 @@ import { EXPORT_VILLAGES_MAX } from './credit.exports';
 import { HISTORY_MONTHS_MAX } from './credit.service';
 
 /** References a cooperative or a village office writes on paper: no spaces, quotes or formulas. */
-const reference = () => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$/, 'letters, digits and _ . / - (1–64, starting with a letter or digit)');
+const reference = () =>
+  z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$/,
+      'letters, digits and _ . / - (1–64, starting with a letter or digit)',
+    );
 /** An ISO-8601 instant with a zone, or a date (00:00 UTC). */
 const instant = () =>
   z
     .string()
     .max(40)
-    .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/, 'a date (YYYY-MM-DD) or an ISO-8601 time with a zone');
+    .regex(
+      /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/,
+      'a date (YYYY-MM-DD) or an ISO-8601 time with a zone',
+    );
 
 export const idParams = obj({ id: id() });
 
@@ -55,7 +64,11 @@ export const lookupQuery = obj({
   modelVersion: line(40).optional(),
 });
 
-export const reasonSchema = z.object({ code: z.string(), text: z.string(), impact: z.number().int() });
+export const reasonSchema = z.object({
+  code: z.string(),
+  text: z.string(),
+  impact: z.number().int(),
+});
 export const creditSchema = z
   .object({
     householdId: z.string(),
@@ -102,20 +115,38 @@ export const manifestSchema = z
   .openapi('CreditExportManifest');
 
 export const jwksSchema = z
-  .object({ keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), use: z.literal('sig'), alg: z.literal('EdDSA') })) })
+  .object({
+    keys: z.array(
+      z.object({
+        kty: z.literal('OKP'),
+        crv: z.literal('Ed25519'),
+        x: z.string(),
+        kid: z.string(),
+        use: z.literal('sig'),
+        alg: z.literal('EdDSA'),
+      }),
+    ),
+  })
   .openapi('Jwks');
 
 export const historyQuery = obj({
   /** Why the officer looks (required for officers; recorded in the inquiry). */
   purpose: z.string().max(400).optional(),
-  months: z.string().regex(/^\d{1,2}$/, 'a whole number of months').transform(Number).pipe(z.number().int().min(2).max(HISTORY_MONTHS_MAX)).optional(),
+  months: z
+    .string()
+    .regex(/^\d{1,2}$/, 'a whole number of months')
+    .transform(Number)
+    .pipe(z.number().int().min(2).max(HISTORY_MONTHS_MAX))
+    .optional(),
 });
 
 export const historySchema = z
   .object({
     householdId: z.string(),
     modelVersion: z.string(),
-    points: z.array(z.object({ month: z.string(), asOf: z.string(), score: z.number().int(), grade: z.string() })),
+    points: z.array(
+      z.object({ month: z.string(), asOf: z.string(), score: z.number().int(), grade: z.string() }),
+    ),
   })
   .openapi('CreditHistory');
 

@@ -42,7 +42,13 @@ export interface ScoreInput {
   village: VillageLevel;
 }
 
-export const FACTOR_CODES = ['MERIT_RECENT', 'STEADY_PARTICIPATION', 'HONOURS', 'DEDUCTIONS', 'CLEAN_RECORD'] as const;
+export const FACTOR_CODES = [
+  'MERIT_RECENT',
+  'STEADY_PARTICIPATION',
+  'HONOURS',
+  'DEDUCTIONS',
+  'CLEAN_RECORD',
+] as const;
 export type FactorCode = (typeof FACTOR_CODES)[number] | 'NO_HISTORY';
 
 export interface Reason {
@@ -72,10 +78,21 @@ export interface ModelWeights {
   base: number;
   merit: { cap: number; scale: number; halfLifeDays: number };
   steady: { cap: number; scale: number; months: number; monthDays: number };
-  honours: { cap: number; scale: number; halfLifeDays: number; ruleCodes: readonly string[]; ruleCodePrefixes: readonly string[] };
+  honours: {
+    cap: number;
+    scale: number;
+    halfLifeDays: number;
+    ruleCodes: readonly string[];
+    ruleCodePrefixes: readonly string[];
+  };
   deductions: { cap: number; scale: number; halfLifeDays: number; horizonDays: number };
   clean: { bonus: number; windowDays: number };
-  village: { windowDays: number; referencePointsPerHousehold: number; factorMin: number; factorMax: number };
+  village: {
+    windowDays: number;
+    referencePointsPerHousehold: number;
+    factorMin: number;
+    factorMax: number;
+  };
 }
 
 /**
@@ -93,7 +110,14 @@ export const MODEL_V1: ModelWeights = Object.freeze({
     cap: 80,
     scale: 1,
     halfLifeDays: 1095,
-    ruleCodes: ['best-family', 'star-household', 'moral-model', 'good-person', 'civilised-family', 'heroic-deed'],
+    ruleCodes: [
+      'best-family',
+      'star-household',
+      'moral-model',
+      'good-person',
+      'civilised-family',
+      'heroic-deed',
+    ],
     ruleCodePrefixes: ['honour-', 'honor-'],
   },
   deductions: { cap: 500, scale: 60, halfLifeDays: 730, horizonDays: 1825 },
@@ -102,7 +126,9 @@ export const MODEL_V1: ModelWeights = Object.freeze({
 });
 
 /** Every version this service can compute; old versions stay so old answers stay reproducible. */
-export const MODELS: Readonly<Record<string, ModelWeights>> = Object.freeze({ [MODEL_V1.version]: MODEL_V1 });
+export const MODELS: Readonly<Record<string, ModelWeights>> = Object.freeze({
+  [MODEL_V1.version]: MODEL_V1,
+});
 export const CURRENT_MODEL = MODEL_V1;
 
 /** Amounts whose factors count them: what remains after reversals cancelled part of them. */
@@ -114,7 +140,9 @@ interface Remaining {
 }
 
 const isHonour = (m: ModelWeights, code: string | undefined) =>
-  code !== undefined && (m.honours.ruleCodes.includes(code) || m.honours.ruleCodePrefixes.some((p) => code.startsWith(p)));
+  code !== undefined &&
+  (m.honours.ruleCodes.includes(code) ||
+    m.honours.ruleCodePrefixes.some((p) => code.startsWith(p)));
 
 /**
  * Splits entries into positive and negative merit events and applies reversals: a reversal that
@@ -124,7 +152,11 @@ const isHonour = (m: ModelWeights, code: string | undefined) =>
  */
 function meritEvents(m: ModelWeights, asOfMs: number, entries: readonly ScoreEntry[]) {
   const sorted = entries
-    .map((e, i) => ({ e, i, at: typeof e.createdAt === 'number' ? e.createdAt : e.createdAt.getTime() }))
+    .map((e, i) => ({
+      e,
+      i,
+      at: typeof e.createdAt === 'number' ? e.createdAt : e.createdAt.getTime(),
+    }))
     .filter((x) => x.at <= asOfMs && Number.isFinite(x.at))
     .sort((a, b) => a.at - b.at || a.i - b.i);
   const positives: Remaining[] = [];
@@ -148,7 +180,10 @@ function meritEvents(m: ModelWeights, asOfMs: number, entries: readonly ScoreEnt
       negatives.push({ at, amount: -d, award: false, honour: false });
     }
   }
-  return { positives: positives.filter((p) => p.amount > 0), negatives: negatives.filter((n) => n.amount > 0) };
+  return {
+    positives: positives.filter((p) => p.amount > 0),
+    negatives: negatives.filter((n) => n.amount > 0),
+  };
 }
 
 const decay = (ageDays: number, halfLifeDays: number) => Math.pow(2, -ageDays / halfLifeDays);
@@ -159,16 +194,26 @@ export function villageFactor(m: ModelWeights, v: VillageLevel): number {
   if (v.otherHouseholds <= 0) return 1;
   const level = v.otherAwardPoints / v.otherHouseholds;
   if (level <= 0) return m.village.factorMax;
-  return Math.min(m.village.factorMax, Math.max(m.village.factorMin, m.village.referencePointsPerHousehold / level));
+  return Math.min(
+    m.village.factorMax,
+    Math.max(m.village.factorMin, m.village.referencePointsPerHousehold / level),
+  );
 }
 
-export function gradeOf(score: number, thresholds: GradeThresholds = DEFAULT_GRADE_THRESHOLDS): Grade {
+export function gradeOf(
+  score: number,
+  thresholds: GradeThresholds = DEFAULT_GRADE_THRESHOLDS,
+): Grade {
   for (let i = 0; i < thresholds.length; i++) if (score >= thresholds[i]!) return GRADES[i]!;
   return GRADES[4];
 }
 
 /** Computes the score, grade and the four reasons that moved it most. */
-export function computeScore(input: ScoreInput, m: ModelWeights = CURRENT_MODEL, thresholds: GradeThresholds = DEFAULT_GRADE_THRESHOLDS): ScoreResult {
+export function computeScore(
+  input: ScoreInput,
+  m: ModelWeights = CURRENT_MODEL,
+  thresholds: GradeThresholds = DEFAULT_GRADE_THRESHOLDS,
+): ScoreResult {
   const asOfMs = input.asOf.getTime();
   const { positives, negatives } = meritEvents(m, asOfMs, input.entries);
   const ageDays = (at: number) => (asOfMs - at) / DAY_MS;
@@ -224,10 +269,26 @@ export function computeScore(input: ScoreInput, m: ModelWeights = CURRENT_MODEL,
 
   const factorText = factor === 1 ? '' : `，已按本村评分水平校准（系数${factor.toFixed(2)}）`;
   const all: Reason[] = [
-    { code: 'MERIT_RECENT', impact: merit, text: `累计获得善行积分${meritPoints}分，按一年半衰期折算近期贡献${factorText}` },
-    { code: 'STEADY_PARTICIPATION', impact: steady, text: `近${m.steady.months}个月中有${months.size}个月获得积分（持续参与比一次集中获得更受重视）` },
-    { code: 'HONOURS', impact: honours, text: `获得荣誉称号${honourCount}项（如最美家庭、星级文明户）` },
-    { code: 'DEDUCTIONS', impact: deductions, text: `近五年内有扣分记录${negCount}次，共${negPoints}分（扣分影响随时间减弱，满五年不再计入）` },
+    {
+      code: 'MERIT_RECENT',
+      impact: merit,
+      text: `累计获得善行积分${meritPoints}分，按一年半衰期折算近期贡献${factorText}`,
+    },
+    {
+      code: 'STEADY_PARTICIPATION',
+      impact: steady,
+      text: `近${m.steady.months}个月中有${months.size}个月获得积分（持续参与比一次集中获得更受重视）`,
+    },
+    {
+      code: 'HONOURS',
+      impact: honours,
+      text: `获得荣誉称号${honourCount}项（如最美家庭、星级文明户）`,
+    },
+    {
+      code: 'DEDUCTIONS',
+      impact: deductions,
+      text: `近五年内有扣分记录${negCount}次，共${negPoints}分（扣分影响随时间减弱，满五年不再计入）`,
+    },
     { code: 'CLEAN_RECORD', impact: clean, text: '近两年无扣分记录' },
   ];
   // Ties are broken by the fixed factor order, so the list is stable.
@@ -237,7 +298,8 @@ export function computeScore(input: ScoreInput, m: ModelWeights = CURRENT_MODEL,
     .sort((a, b) => Math.abs(b.r.impact) - Math.abs(a.r.impact) || a.i - b.i)
     .slice(0, 4)
     .map(({ r }) => r);
-  if (reasons.length === 0) reasons.push({ code: 'NO_HISTORY', impact: 0, text: '暂无计入的积分记录，按基准分计算' });
+  if (reasons.length === 0)
+    reasons.push({ code: 'NO_HISTORY', impact: 0, text: '暂无计入的积分记录，按基准分计算' });
   return { score, grade: gradeOf(score, thresholds), reasons, modelVersion: m.version };
 }
 
@@ -251,7 +313,11 @@ export function villageLevelAt(asOf: Date): Date {
  * total so that the household's level is its neighbours' (which keeps the score monotone).
  * Must count exactly what the village total counts: award entries, raw merit, posted in (from, to].
  */
-export function ownWindowAwardPoints(m: ModelWeights, levelAt: Date, entries: readonly ScoreEntry[]): number {
+export function ownWindowAwardPoints(
+  m: ModelWeights,
+  levelAt: Date,
+  entries: readonly ScoreEntry[],
+): number {
   const { from, to } = villageWindow(m, levelAt);
   let sum = 0;
   for (const e of entries) {

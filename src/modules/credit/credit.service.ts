@@ -29,10 +29,26 @@ import type { HouseholdDoc } from '../households/households.model';
 import { findHousehold } from '../households/households.service';
 import { recordInquiry } from '../inquiries/inquiries.service';
 import { getAccount } from '../ledger/ledger.service';
-import { householdEntries, neighbourLevel, SETTLE_MS, settledBefore, villageTotalsAt, type HouseholdEntries, type VillageTotals } from './credit.inputs';
+import {
+  householdEntries,
+  neighbourLevel,
+  SETTLE_MS,
+  settledBefore,
+  villageTotalsAt,
+  type HouseholdEntries,
+  type VillageTotals,
+} from './credit.inputs';
 import { createLookupLimits, type LookupLimits } from './credit.limits';
 import { ScoreCache, type ScoreCacheDoc } from './credit.model';
-import { computeScore, CURRENT_MODEL, gradeOf, MODELS, type GradeThresholds, type ModelWeights, type Reason } from './credit.score';
+import {
+  computeScore,
+  CURRENT_MODEL,
+  gradeOf,
+  MODELS,
+  type GradeThresholds,
+  type ModelWeights,
+  type Reason,
+} from './credit.score';
 import { validConsent } from './consents.service';
 
 /** How old a cached current score may be: decay and the village level move with time. */
@@ -68,12 +84,22 @@ const CHINA_OFFSET = '+08:00';
 export function parseInstant(raw: string, path: string, dateMeans: DateMeaning = 'startUtc'): Date {
   const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(raw);
   const m = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.exec(raw);
-  const dateMs = () => Date.parse(dateMeans === 'startUtc' ? `${raw}T00:00:00Z` : `${raw}T23:59:59.999${CHINA_OFFSET}`);
+  const dateMs = () =>
+    Date.parse(
+      dateMeans === 'startUtc' ? `${raw}T00:00:00Z` : `${raw}T23:59:59.999${CHINA_OFFSET}`,
+    );
   const ms = dateOnly ? dateMs() : m ? Date.parse(raw) : NaN;
   const day = dateOnly ? raw : m?.[1];
   // Date.parse rolls 2026-02-30 over into March; a calendar date must read back the same.
-  if (Number.isNaN(ms) || !day || Number.isNaN(Date.parse(`${day}T00:00:00Z`)) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) {
-    throw validationError([{ path, message: 'must be a date (YYYY-MM-DD) or an ISO-8601 time with a zone' }]);
+  if (
+    Number.isNaN(ms) ||
+    !day ||
+    Number.isNaN(Date.parse(`${day}T00:00:00Z`)) ||
+    new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day
+  ) {
+    throw validationError([
+      { path, message: 'must be a date (YYYY-MM-DD) or an ISO-8601 time with a zone' },
+    ]);
   }
   return new Date(ms);
 }
@@ -87,9 +113,15 @@ export function parseInstant(raw: string, path: string, dateMeans: DateMeaning =
 export async function parseAsOf(raw: string | undefined, path = 'asOf'): Promise<Date> {
   if (raw === undefined) return settledBefore();
   const at = parseInstant(raw, path, 'endOfDayChina');
-  if (at.getTime() < AS_OF_MIN) throw validationError([{ path, message: 'must be 2000-01-01 or later' }]);
+  if (at.getTime() < AS_OF_MIN)
+    throw validationError([{ path, message: 'must be 2000-01-01 or later' }]);
   if (at.getTime() > Date.now()) {
-    throw validationError([{ path, message: 'must not lie in the future (a date means the end of that day, Beijing time)' }]);
+    throw validationError([
+      {
+        path,
+        message: 'must not lie in the future (a date means the end of that day, Beijing time)',
+      },
+    ]);
   }
   const waitMs = at.getTime() - settledBefore().getTime();
   if (waitMs > 0) await sleep(Math.min(waitMs, SETTLE_MS));
@@ -101,7 +133,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function parseModelVersion(raw: string | undefined): ModelWeights {
   if (raw === undefined) return CURRENT_MODEL;
   const m = MODELS[raw];
-  if (!m) throw validationError([{ path: 'query.modelVersion', message: `unknown model; known: ${Object.keys(MODELS).join(', ')}` }]);
+  if (!m)
+    throw validationError([
+      {
+        path: 'query.modelVersion',
+        message: `unknown model; known: ${Object.keys(MODELS).join(', ')}`,
+      },
+    ]);
   return m;
 }
 
@@ -119,7 +157,14 @@ export async function scoreAsOf(
   const village = neighbourLevel(model, totals, household, mine.entries);
   const r = computeScore({ asOf, entries: mine.entries, village }, model, settings.gradeThresholds);
   return {
-    view: { householdId, score: r.score, grade: r.grade, reasons: r.reasons, asOf: asOf.toISOString(), modelVersion: r.modelVersion },
+    view: {
+      householdId,
+      score: r.score,
+      grade: r.grade,
+      reasons: r.reasons,
+      asOf: asOf.toISOString(),
+      modelVersion: r.modelVersion,
+    },
     throughSeq: mine.throughSeq,
   };
 }
@@ -130,7 +175,11 @@ function fromCache(c: ScoreCacheDoc, settings: CreditSettings): CreditView {
     score: c.score,
     // Grades follow the configured thresholds even for a score cached before they changed.
     grade: gradeOf(c.score, settings.gradeThresholds),
-    reasons: c.reasons.map((r) => ({ code: r.code as Reason['code'], text: r.text, impact: r.impact })),
+    reasons: c.reasons.map((r) => ({
+      code: r.code as Reason['code'],
+      text: r.text,
+      impact: r.impact,
+    })),
     asOf: c.asOf.toISOString(),
     modelVersion: c.modelVersion,
   };
@@ -139,9 +188,21 @@ function fromCache(c: ScoreCacheDoc, settings: CreditSettings): CreditView {
 /** Writes the cache forward only; a slower writer with an older asOf does not move it back. */
 async function writeCache(view: CreditView, throughSeq: number): Promise<void> {
   const asOf = new Date(view.asOf);
-  const doc = { modelVersion: view.modelVersion, asOf, throughSeq, score: view.score, grade: view.grade, reasons: view.reasons, computedAt: new Date() };
+  const doc = {
+    modelVersion: view.modelVersion,
+    asOf,
+    throughSeq,
+    score: view.score,
+    grade: view.grade,
+    reasons: view.reasons,
+    computedAt: new Date(),
+  };
   try {
-    await ScoreCache.updateOne({ _id: view.householdId, asOf: { $lte: asOf } }, { $set: doc }, { upsert: true });
+    await ScoreCache.updateOne(
+      { _id: view.householdId, asOf: { $lte: asOf } },
+      { $set: doc },
+      { upsert: true },
+    );
   } catch (err) {
     // The upsert met a newer cached score for this household: leave it.
     if (!isDuplicateKeyError(err)) throw err;
@@ -149,7 +210,10 @@ async function writeCache(view: CreditView, throughSeq: number): Promise<void> {
 }
 
 /** Recomputes the current score and caches it (the scoring worker's step). */
-export async function refreshCachedScore(householdId: string, settings: CreditSettings): Promise<CreditView | undefined> {
+export async function refreshCachedScore(
+  householdId: string,
+  settings: CreditSettings,
+): Promise<CreditView | undefined> {
   const household = await findHousehold(householdId);
   if (!household) return undefined;
   const { view, throughSeq } = await scoreAsOf(household, settledBefore(), CURRENT_MODEL, settings);
@@ -158,9 +222,15 @@ export async function refreshCachedScore(householdId: string, settings: CreditSe
 }
 
 /** The current score: the cache when it covers the whole chain and is recent, else a recomputation. */
-export async function currentScore(household: HouseholdDoc, settings: CreditSettings): Promise<CreditView> {
+export async function currentScore(
+  household: HouseholdDoc,
+  settings: CreditSettings,
+): Promise<CreditView> {
   const householdId = household._id.toHexString();
-  const [cached, account] = await Promise.all([ScoreCache.findById(householdId).lean<ScoreCacheDoc>(), getAccount(householdId)]);
+  const [cached, account] = await Promise.all([
+    ScoreCache.findById(householdId).lean<ScoreCacheDoc>(),
+    getAccount(householdId),
+  ]);
   if (
     cached &&
     cached.modelVersion === CURRENT_MODEL.version &&
@@ -202,7 +272,11 @@ function monthEndCst(year: number, month0: number): Date {
  * equals `GET /v1/credit/households/:id?asOf=…` for its asOf. The chain is read once; village
  * levels are memoised per month (credit.inputs.ts), so a second trend of the village is cheap.
  */
-export async function scoreHistory(household: HouseholdDoc, months: number, settings: CreditSettings): Promise<HistoryView> {
+export async function scoreHistory(
+  household: HouseholdDoc,
+  months: number,
+  settings: CreditSettings,
+): Promise<HistoryView> {
   const now = settledBefore();
   const own = await householdEntries(household._id.toHexString(), now);
   const cst = new Date(now.getTime() + 8 * 3_600_000);
@@ -213,7 +287,9 @@ export async function scoreHistory(household: HouseholdDoc, months: number, sett
     const asOf = back === 0 ? now : monthEndCst(y, m0);
     const month = new Date(Date.UTC(y, m0, 1)).toISOString().slice(0, 7);
     const upTo = own.entries.filter((e) => new Date(e.createdAt).getTime() <= asOf.getTime());
-    const { view } = await scoreAsOf(household, asOf, CURRENT_MODEL, settings, { own: { entries: upTo, throughSeq: 0 } });
+    const { view } = await scoreAsOf(household, asOf, CURRENT_MODEL, settings, {
+      own: { entries: upTo, throughSeq: 0 },
+    });
     points.push({ month, asOf: view.asOf, score: view.score, grade: view.grade });
   }
   return { householdId: household._id.toHexString(), modelVersion: CURRENT_MODEL.version, points };
@@ -221,7 +297,12 @@ export async function scoreHistory(household: HouseholdDoc, months: number, sett
 
 export interface CreditService {
   lookUp(p: Principal, householdId: string, q: LookupQuery, log: Logger): Promise<CreditView>;
-  history(p: Principal, householdId: string, q: { purpose?: string; months?: number }, log: Logger): Promise<HistoryView>;
+  history(
+    p: Principal,
+    householdId: string,
+    q: { purpose?: string; months?: number },
+    log: Logger,
+  ): Promise<HistoryView>;
   limits: LookupLimits;
 }
 
@@ -241,15 +322,24 @@ export function createCreditService(deps: {
 
   const answer = async (household: HouseholdDoc, q: LookupQuery): Promise<CreditView> => {
     const model = parseModelVersion(q.modelVersion);
-    if (q.asOf === undefined && model === CURRENT_MODEL) return currentScore(household, deps.settings);
-    return (await scoreAsOf(household, await parseAsOf(q.asOf, 'query.asOf'), model, deps.settings)).view;
+    if (q.asOf === undefined && model === CURRENT_MODEL)
+      return currentScore(household, deps.settings);
+    return (await scoreAsOf(household, await parseAsOf(q.asOf, 'query.asOf'), model, deps.settings))
+      .view;
   };
 
   /**
    * An officer's disclosure of one household (a look-up or a trend): purpose, rate limit, area
    * and consent checked, and recorded as an inquiry whatever the outcome (no record, no answer).
    */
-  async function officerDisclosure<T>(p: Principal, household: HouseholdDoc, purposeRaw: string | undefined, label: string, log: Logger, compute: () => Promise<T>): Promise<T> {
+  async function officerDisclosure<T>(
+    p: Principal,
+    household: HouseholdDoc,
+    purposeRaw: string | undefined,
+    label: string,
+    log: Logger,
+    compute: () => Promise<T>,
+  ): Promise<T> {
     const householdId = household._id.toHexString();
     const purpose = (purposeRaw ?? '').trim();
     const record = async (result: string) => {
@@ -267,12 +357,25 @@ export function createCreditService(deps: {
     let view: T;
     try {
       await limits.consume(p.id);
-      if (!purpose) throw validationError([{ path: 'query.purpose', message: 'an officer states the purpose of every look-up' }]);
-      if (codePointLength(purpose) > PURPOSE_LENGTH_MAX) throw validationError([{ path: 'query.purpose', message: `at most ${PURPOSE_LENGTH_MAX} characters (Unicode code points)` }]);
+      if (!purpose)
+        throw validationError([
+          { path: 'query.purpose', message: 'an officer states the purpose of every look-up' },
+        ]);
+      if (codePointLength(purpose) > PURPOSE_LENGTH_MAX)
+        throw validationError([
+          {
+            path: 'query.purpose',
+            message: `at most ${PURPOSE_LENGTH_MAX} characters (Unicode code points)`,
+          },
+        ]);
       const cooperative = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
-      if (!cooperative || !cooperative.villageIds.includes(household.villageId)) throw notFound('household');
+      if (!cooperative || !cooperative.villageIds.includes(household.villageId))
+        throw notFound('household');
       if (!(await validConsent(householdId, cooperative._id.toHexString(), clock.now()))) {
-        throw new DomainError('consent_required', 'This household has not given your cooperative a valid consent to look up its credit reference.');
+        throw new DomainError(
+          'consent_required',
+          'This household has not given your cooperative a valid consent to look up its credit reference.',
+        );
       }
       // Validate and compute before recording `ok`; a refused query is recorded as refused.
       view = await compute();
@@ -280,11 +383,18 @@ export function createCreditService(deps: {
     } catch (err) {
       // A refused or failed call is still a call on this household. If even the record cannot
       // be written, the original error is what the caller gets.
-      await record(err instanceof DomainError ? err.code : 'internal_error').catch((recordErr: unknown) => log.error({ err: recordErr }, 'could not record a refused credit inquiry'));
+      await record(err instanceof DomainError ? err.code : 'internal_error').catch(
+        (recordErr: unknown) =>
+          log.error({ err: recordErr }, 'could not record a refused credit inquiry'),
+      );
       throw err;
     }
     // The daily watch is monitoring: if Redis fails here the answer, already recorded, still goes out.
-    await limits.noteHousehold({ id: p.id, cooperativeId: p.cooperativeId ?? '' }, householdId, log).catch((err: unknown) => log.error({ err }, 'could not count the look-up for the daily watch'));
+    await limits
+      .noteHousehold({ id: p.id, cooperativeId: p.cooperativeId ?? '' }, householdId, log)
+      .catch((err: unknown) =>
+        log.error({ err }, 'could not count the look-up for the daily watch'),
+      );
     return view;
   }
 

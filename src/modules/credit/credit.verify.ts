@@ -42,12 +42,18 @@ export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unkn
   const problems: string[] = [];
   const done = () => ({ ok: problems.length === 0, checks, problems });
   const manifest = (manifestJson ?? {}) as ManifestLike;
-  const keys = Array.isArray((jwksJson as { keys?: unknown } | null)?.keys) ? ((jwksJson as { keys: JwkLike[] }).keys) : undefined;
+  const keys = Array.isArray((jwksJson as { keys?: unknown } | null)?.keys)
+    ? (jwksJson as { keys: JwkLike[] }).keys
+    : undefined;
   if (!keys) {
     problems.push('the JWKS has no "keys" array');
     return done();
   }
-  if (typeof manifest.keyId !== 'string' || typeof manifest.signature !== 'string' || typeof manifest.sha256 !== 'string') {
+  if (
+    typeof manifest.keyId !== 'string' ||
+    typeof manifest.signature !== 'string' ||
+    typeof manifest.sha256 !== 'string'
+  ) {
     problems.push('the manifest lacks keyId, signature or sha256');
     return done();
   }
@@ -69,11 +75,15 @@ export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unkn
     return done();
   }
   if (signatureOk) checks.push(`Ed25519 signature verifies with key ${manifest.keyId}`);
-  else problems.push(`the Ed25519 signature does not verify with key ${manifest.keyId}: the file is not the one that was signed`);
+  else
+    problems.push(
+      `the Ed25519 signature does not verify with key ${manifest.keyId}: the file is not the one that was signed`,
+    );
 
   const sha256 = createHash('sha256').update(file).digest('hex');
   if (sha256 === manifest.sha256) checks.push(`SHA-256 ${sha256} matches the manifest`);
-  else problems.push(`SHA-256 of the file is ${sha256}, the manifest says ${String(manifest.sha256)}`);
+  else
+    problems.push(`SHA-256 of the file is ${sha256}, the manifest says ${String(manifest.sha256)}`);
 
   let records: string[][];
   try {
@@ -84,13 +94,25 @@ export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unkn
     return done();
   }
   const [header, ...rows] = records;
-  if (!header || header.join(',') !== CSV_HEADER.join(',')) problems.push(`unexpected header row: ${header?.join(',') ?? '(none)'}`);
+  if (!header || header.join(',') !== CSV_HEADER.join(','))
+    problems.push(`unexpected header row: ${header?.join(',') ?? '(none)'}`);
   if (rows.length === manifest.rows) checks.push(`${rows.length} data rows, as the manifest says`);
-  else problems.push(`the file has ${rows.length} data rows, the manifest says ${String(manifest.rows)}`);
+  else
+    problems.push(
+      `the file has ${rows.length} data rows, the manifest says ${String(manifest.rows)}`,
+    );
   const asOfCol = CSV_HEADER.indexOf('asOf');
   const modelCol = CSV_HEADER.indexOf('modelVersion');
-  const off = rows.findIndex((r) => r[asOfCol] !== manifest.asOf || r[modelCol] !== manifest.modelVersion);
-  if (off >= 0) problems.push(`row ${off + 1} has asOf/modelVersion ${rows[off]![asOfCol]}/${rows[off]![modelCol]}, the manifest says ${String(manifest.asOf)}/${String(manifest.modelVersion)}`);
-  else if (rows.length) checks.push(`every row is as of ${String(manifest.asOf)} under model ${String(manifest.modelVersion)}`);
+  const off = rows.findIndex(
+    (r) => r[asOfCol] !== manifest.asOf || r[modelCol] !== manifest.modelVersion,
+  );
+  if (off >= 0)
+    problems.push(
+      `row ${off + 1} has asOf/modelVersion ${rows[off]![asOfCol]}/${rows[off]![modelCol]}, the manifest says ${String(manifest.asOf)}/${String(manifest.modelVersion)}`,
+    );
+  else if (rows.length)
+    checks.push(
+      `every row is as of ${String(manifest.asOf)} under model ${String(manifest.modelVersion)}`,
+    );
   return done();
 }

@@ -204,8 +204,19 @@ export async function seedDemoCounty(opts: SeedDemoOptions): Promise<DemoCredent
 
   // The county's rule catalogue (积分细则), so the council workflow has rules to file under.
   await seedDemoRules();
-  const service = await seedDemoVolunteerService({ villages, households, hasher: opts.idHasher, rng: createRng(seed ^ 0x70107) });
-  const { logins, ids } = await createLogins(opts.kdfLog2N, villages, households, cooperative.id, service.volunteerOfHousehold);
+  const service = await seedDemoVolunteerService({
+    villages,
+    households,
+    hasher: opts.idHasher,
+    rng: createRng(seed ^ 0x70107),
+  });
+  const { logins, ids } = await createLogins(
+    opts.kdfLog2N,
+    villages,
+    households,
+    cooperative.id,
+    service.volunteerOfHousehold,
+  );
   const terminal = await createTerminal(store.id, opts.kdfLog2N);
   // Goods, sales, consents and submissions in every state, so every page has something to show.
   await seedDemoActivity({
@@ -242,7 +253,12 @@ export async function seedDemoCounty(opts: SeedDemoOptions): Promise<DemoCredent
     })),
     households: households.length,
     entries: postings.reduce((n, list) => n + list.length, 0),
-    volunteerService: { volunteers: service.volunteers, teams: service.teams, orders: service.orders, menuItems: service.menuItems },
+    volunteerService: {
+      volunteers: service.volunteers,
+      teams: service.teams,
+      orders: service.orders,
+      menuItems: service.menuItems,
+    },
     logins,
     store: { id: store.id, name: store.name },
     cooperative: { id: cooperative.id, name: cooperative.name },

@@ -22,7 +22,12 @@ const householdSchema = new Schema<HouseholdDoc>(
     members: { type: [{ _id: false, name: { type: String, required: true } }], default: [] },
     cardNo: { type: String, required: true },
   },
-  { collection: 'households', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'households',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 householdSchema.index({ cardNo: 1 }, { unique: true, name: 'cardNo_unique' });
 // Village rosters and whole-village exports list a village's households in id order.

@@ -29,27 +29,97 @@ const READERS = ['admin', 'clerk', 'council', 'household', 'township', 'supervis
 
 export function householdRoutes(api: Api): void {
   api.route(
-    { method: 'post', path: '/v1/households', summary: 'Register a household', tag: 'Households', auth: ['admin', 'clerk'], body: createHouseholdBody, responses: { 201: { description: 'Created', schema: householdSchema } } },
+    {
+      method: 'post',
+      path: '/v1/households',
+      summary: 'Register a household',
+      tag: 'Households',
+      auth: ['admin', 'clerk'],
+      body: createHouseholdBody,
+      responses: { 201: { description: 'Created', schema: householdSchema } },
+    },
     async ({ principal, body }) => ({ status: 201, body: await createHousehold(principal, body) }),
   );
   api.route(
-    { method: 'get', path: '/v1/households', summary: "List a village's households, or search them by card number or name (q)", tag: 'Households', auth: ['admin', 'clerk', 'council', 'township', 'supervisor'], query: listHouseholdsQuery, responses: { 200: { description: 'A page of households', schema: z.object({ items: z.array(householdSchema), next: z.string().nullable() }) } } },
+    {
+      method: 'get',
+      path: '/v1/households',
+      summary: "List a village's households, or search them by card number or name (q)",
+      tag: 'Households',
+      auth: ['admin', 'clerk', 'council', 'township', 'supervisor'],
+      query: listHouseholdsQuery,
+      responses: {
+        200: {
+          description: 'A page of households',
+          schema: z.object({ items: z.array(householdSchema), next: z.string().nullable() }),
+        },
+      },
+    },
     async ({ principal, query }) => ({ status: 200, body: await listHouseholds(principal, query) }),
   );
   api.route(
-    { method: 'get', path: '/v1/households/:id', summary: 'Get a household', tag: 'Households', auth: READERS, params: idParams, responses: { 200: { description: 'The household', schema: householdSchema } } },
-    async ({ principal, params }) => ({ status: 200, body: await getHousehold(principal, params.id) }),
+    {
+      method: 'get',
+      path: '/v1/households/:id',
+      summary: 'Get a household',
+      tag: 'Households',
+      auth: READERS,
+      params: idParams,
+      responses: { 200: { description: 'The household', schema: householdSchema } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await getHousehold(principal, params.id),
+    }),
   );
   api.route(
-    { method: 'get', path: '/v1/households/:id/account', summary: 'Balances and chain head', tag: 'Ledger', auth: READERS, params: idParams, responses: { 200: { description: 'The account', schema: accountSchema } } },
-    async ({ principal, params }) => ({ status: 200, body: await getHouseholdAccount(principal, params.id) }),
+    {
+      method: 'get',
+      path: '/v1/households/:id/account',
+      summary: 'Balances and chain head',
+      tag: 'Ledger',
+      auth: READERS,
+      params: idParams,
+      responses: { 200: { description: 'The account', schema: accountSchema } },
+    },
+    async ({ principal, params }) => ({
+      status: 200,
+      body: await getHouseholdAccount(principal, params.id),
+    }),
   );
   api.route(
-    { method: 'get', path: '/v1/households/:id/entries', summary: 'Ledger entries, oldest first', tag: 'Ledger', auth: READERS, params: idParams, query: entriesQuery, responses: { 200: { description: 'A page of entries; `next` is the `after` of the next page', schema: z.object({ items: z.array(entrySchema), next: z.number().int().nullable() }) } } },
-    async ({ principal, params, query }) => ({ status: 200, body: await getHouseholdEntries(principal, params.id, query.after ?? 0, query.limit ?? 100) }),
+    {
+      method: 'get',
+      path: '/v1/households/:id/entries',
+      summary: 'Ledger entries, oldest first',
+      tag: 'Ledger',
+      auth: READERS,
+      params: idParams,
+      query: entriesQuery,
+      responses: {
+        200: {
+          description: 'A page of entries; `next` is the `after` of the next page',
+          schema: z.object({ items: z.array(entrySchema), next: z.number().int().nullable() }),
+        },
+      },
+    },
+    async ({ principal, params, query }) => ({
+      status: 200,
+      body: await getHouseholdEntries(principal, params.id, query.after ?? 0, query.limit ?? 100),
+    }),
   );
   api.route(
-    { method: 'post', path: '/v1/households/:id/adjustments', summary: 'Post a correction entry', tag: 'Ledger', auth: ['admin'], params: idParams, body: adjustmentBody, requestHeaders: idempotencyHeaders, responses: { 201: { description: 'The new entry', schema: entrySchema } } },
+    {
+      method: 'post',
+      path: '/v1/households/:id/adjustments',
+      summary: 'Post a correction entry',
+      tag: 'Ledger',
+      auth: ['admin'],
+      params: idParams,
+      body: adjustmentBody,
+      requestHeaders: idempotencyHeaders,
+      responses: { 201: { description: 'The new entry', schema: entrySchema } },
+    },
     async ({ principal, params, body, headers }) => {
       const key = parseIdempotencyKey(headers['idempotency-key'], false);
       return { status: 201, body: await adjustHousehold(principal, params.id, body, key) };
@@ -59,24 +129,53 @@ export function householdRoutes(api: Api): void {
     {
       method: 'get',
       path: '/v1/households/:id/statement',
-      summary: 'Printable statement of the household: every entry with its reason and balances (HTML, Chinese)',
+      summary:
+        'Printable statement of the household: every entry with its reason and balances (HTML, Chinese)',
       tag: 'Ledger',
       auth: READERS,
       params: idParams,
-      responses: { 200: { description: 'A self-contained HTML page with print styles and no script', schema: z.string(), contentType: 'text/html' } },
+      responses: {
+        200: {
+          description: 'A self-contained HTML page with print styles and no script',
+          schema: z.string(),
+          contentType: 'text/html',
+        },
+      },
     },
     async ({ principal, params }) => ({
       status: 200,
       body: await householdStatement(principal, params.id),
       contentType: 'text/html; charset=utf-8',
-      headers: { 'Content-Security-Policy': `${STATEMENT_CSP}; frame-ancestors 'self'`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+      headers: {
+        'Content-Security-Policy': `${STATEMENT_CSP}; frame-ancestors 'self'`,
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+      },
     }),
   );
   api.route(
-    { method: 'get', path: '/v1/households/:id/inquiries', summary: 'Credit look-ups of this household, naming the cooperative and the officer', tag: 'Credit', auth: ['admin', 'household', 'clerk'], params: idParams, responses: { 200: { description: 'Inquiries, newest first (officerId for staff only)', schema: z.object({ items: z.array(inquirySchema) }) } } },
+    {
+      method: 'get',
+      path: '/v1/households/:id/inquiries',
+      summary: 'Credit look-ups of this household, naming the cooperative and the officer',
+      tag: 'Credit',
+      auth: ['admin', 'household', 'clerk'],
+      params: idParams,
+      responses: {
+        200: {
+          description: 'Inquiries, newest first (officerId for staff only)',
+          schema: z.object({ items: z.array(inquirySchema) }),
+        },
+      },
+    },
     async ({ principal, params }) => {
       await householdInReach(principal, params.id);
-      return { status: 200, body: { items: await listInquiries(params.id, { withIds: principal.role !== 'household' }) } };
+      return {
+        status: 200,
+        body: {
+          items: await listInquiries(params.id, { withIds: principal.role !== 'household' }),
+        },
+      };
     },
   );
 }

@@ -76,12 +76,18 @@ export const entriesQuery = obj({
 export const adjustmentBody = obj({
   points: points()
     .refine((n) => n !== 0, 'must not be zero')
-    .refine((n) => Math.abs(n) <= ADJUSTMENT_ABS_MAX, `must be between -${ADJUSTMENT_ABS_MAX} and ${ADJUSTMENT_ABS_MAX}`),
+    .refine(
+      (n) => Math.abs(n) <= ADJUSTMENT_ABS_MAX,
+      `must be between -${ADJUSTMENT_ABS_MAX} and ${ADJUSTMENT_ABS_MAX}`,
+    ),
   reason: line(ADJUSTMENT_REASON_MAX),
 });
 
 export const idempotencyHeaders = z.object({
-  'idempotency-key': z.string().regex(/^[\x21-\x7e]{1,128}$/, '1–128 visible ASCII characters').optional(),
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,128}$/, '1–128 visible ASCII characters')
+    .optional(),
 });
 
 export const idParams = obj({ id: id() });

@@ -11,7 +11,13 @@ import assert from 'node:assert/strict';
 import { Types } from 'mongoose';
 import { DomainError, forbidden, isDuplicateKeyError, notFound } from '../../platform/errors';
 import { reachesVillage, type Principal } from '../../platform/principal';
-import { getAccount, listEntries, postEntry, type AccountView, type EntryView } from '../ledger/ledger.service';
+import {
+  getAccount,
+  listEntries,
+  postEntry,
+  type AccountView,
+  type EntryView,
+} from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
 import { AdjustmentRequest, type AdjustmentRequestDoc } from './adjustments.model';
 import { Household, type HouseholdDoc } from './households.model';
@@ -38,7 +44,10 @@ export function toHouseholdView(h: HouseholdDoc): HouseholdView {
 }
 
 /** Whether a principal may read this household's records. */
-export function canSeeHousehold(p: Principal, h: { _id: Types.ObjectId; villageId: string }): boolean {
+export function canSeeHousehold(
+  p: Principal,
+  h: { _id: Types.ObjectId; villageId: string },
+): boolean {
   switch (p.role) {
     case 'admin':
       return true;
@@ -61,7 +70,10 @@ const cachedHouseholds = new ConfigCache<HouseholdDoc>('households');
 
 export async function findHousehold(householdId: string): Promise<HouseholdDoc | undefined> {
   if (!Types.ObjectId.isValid(householdId)) return undefined;
-  return cachedHouseholds.get(householdId, async () => (await Household.findById(householdId).lean<HouseholdDoc>()) ?? undefined);
+  return cachedHouseholds.get(
+    householdId,
+    async () => (await Household.findById(householdId).lean<HouseholdDoc>()) ?? undefined,
+  );
 }
 
 export async function findHouseholdByCard(cardNo: string): Promise<HouseholdDoc | undefined> {
@@ -89,7 +101,9 @@ export async function createHousehold(p: Principal, input: NewHousehold): Promis
   }
   const village = await findVillage(input.villageId);
   if (!village) {
-    throw new DomainError('validation_failed', 'No such village.', { errors: [{ path: 'villageId', message: 'no such village' }] });
+    throw new DomainError('validation_failed', 'No such village.', {
+      errors: [{ path: 'villageId', message: 'no such village' }],
+    });
   }
   return insertHousehold(input);
 }
@@ -97,10 +111,18 @@ export async function createHousehold(p: Principal, input: NewHousehold): Promis
 /** Inserts without a reach check (used by imports and the demo seed, which check their own). */
 export async function insertHousehold(input: NewHousehold): Promise<HouseholdView> {
   try {
-    const [doc] = await Household.create([{ villageId: input.villageId, head: input.head, members: input.members ?? [], cardNo: input.cardNo }]);
+    const [doc] = await Household.create([
+      {
+        villageId: input.villageId,
+        head: input.head,
+        members: input.members ?? [],
+        cardNo: input.cardNo,
+      },
+    ]);
     return toHouseholdView(doc!.toObject());
   } catch (err) {
-    if (isDuplicateKeyError(err)) throw new DomainError('card_number_taken', `Card ${input.cardNo} is already registered.`);
+    if (isDuplicateKeyError(err))
+      throw new DomainError('card_number_taken', `Card ${input.cardNo} is already registered.`);
     throw err;
   }
 }
@@ -113,7 +135,10 @@ export async function getHousehold(p: Principal, householdId: string): Promise<H
 export const SEARCH_RESULTS_MAX = 50;
 
 /** Whether a household matches a clerk's search: its whole card number, or part of a name. */
-export function matchesSearch(h: Pick<HouseholdDoc, 'cardNo' | 'head' | 'members'>, q: string): boolean {
+export function matchesSearch(
+  h: Pick<HouseholdDoc, 'cardNo' | 'head' | 'members'>,
+  q: string,
+): boolean {
   const needle = q.trim().normalize('NFC');
   if (!needle) return false;
   if (h.cardNo.toUpperCase() === needle.toUpperCase()) return true;
@@ -126,10 +151,17 @@ export function matchesSearch(h: Pick<HouseholdDoc, 'cardNo' | 'head' | 'members
  * on FerretDB's SQLite backend any filter but `_id` scans the collection, which is fine for a
  * village office's roster (hundreds of households), not for a city-wide search.
  */
-async function searchHouseholds(villageId: string | undefined, q: string, limit: number): Promise<HouseholdView[]> {
+async function searchHouseholds(
+  villageId: string | undefined,
+  q: string,
+  limit: number,
+): Promise<HouseholdView[]> {
   const filter = villageId ? { villageId } : {};
   const found: HouseholdView[] = [];
-  const cursor = Household.find(filter).sort({ _id: 1 }).lean<HouseholdDoc[]>().cursor({ batchSize: 500 });
+  const cursor = Household.find(filter)
+    .sort({ _id: 1 })
+    .lean<HouseholdDoc[]>()
+    .cursor({ batchSize: 500 });
   for await (const h of cursor) {
     if (!matchesSearch(h, q)) continue;
     found.push(toHouseholdView(h));
@@ -137,11 +169,18 @@ async function searchHouseholds(villageId: string | undefined, q: string, limit:
   }
   await cursor.close();
   // An exact card match first: a clerk who scanned a card wants that household on top.
-  return found.sort((a, b) => Number(b.cardNo.toUpperCase() === q.trim().toUpperCase()) - Number(a.cardNo.toUpperCase() === q.trim().toUpperCase()));
+  return found.sort(
+    (a, b) =>
+      Number(b.cardNo.toUpperCase() === q.trim().toUpperCase()) -
+      Number(a.cardNo.toUpperCase() === q.trim().toUpperCase()),
+  );
 }
 
 /** Lists households of a village in id order, a page at a time, or those matching `q`. */
-export async function listHouseholds(p: Principal, q: { villageId?: string; q?: string; after?: string; limit?: number }) {
+export async function listHouseholds(
+  p: Principal,
+  q: { villageId?: string; q?: string; after?: string; limit?: number },
+) {
   let villageId = q.villageId;
   const filter: Record<string, unknown> = {};
   if (p.role === 'clerk' || p.role === 'council' || p.role === 'supervisor') {
@@ -154,12 +193,22 @@ export async function listHouseholds(p: Principal, q: { villageId?: string; q?: 
     throw forbidden();
   }
   if (q.q !== undefined) {
-    return { items: await searchHouseholds(villageId, q.q, Math.min(q.limit ?? SEARCH_RESULTS_MAX, SEARCH_RESULTS_MAX)), next: null };
+    return {
+      items: await searchHouseholds(
+        villageId,
+        q.q,
+        Math.min(q.limit ?? SEARCH_RESULTS_MAX, SEARCH_RESULTS_MAX),
+      ),
+      next: null,
+    };
   }
   const limit = q.limit ?? 100;
   if (villageId) filter.villageId = villageId;
   if (q.after) filter._id = { $gt: new Types.ObjectId(q.after) };
-  const docs = await Household.find(filter).sort({ _id: 1 }).limit(limit + 1).lean<HouseholdDoc[]>();
+  const docs = await Household.find(filter)
+    .sort({ _id: 1 })
+    .limit(limit + 1)
+    .lean<HouseholdDoc[]>();
   const items = docs.slice(0, limit).map(toHouseholdView);
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }
@@ -169,7 +218,12 @@ export async function getHouseholdAccount(p: Principal, householdId: string): Pr
   return getAccount(householdId);
 }
 
-export async function getHouseholdEntries(p: Principal, householdId: string, after: number, limit: number) {
+export async function getHouseholdEntries(
+  p: Principal,
+  householdId: string,
+  after: number,
+  limit: number,
+) {
   await householdInReach(p, householdId);
   return listEntries(householdId, after, limit);
 }
@@ -190,7 +244,18 @@ async function adjustmentSourceId(
   if (key === undefined) return fresh;
   const _id = `${householdId}:${p.id}:${key}`;
   try {
-    await AdjustmentRequest.create([{ _id, adjustmentId: fresh, householdId, actorId: p.id, key, points: input.points, reason: input.reason, createdAt: new Date() }]);
+    await AdjustmentRequest.create([
+      {
+        _id,
+        adjustmentId: fresh,
+        householdId,
+        actorId: p.id,
+        key,
+        points: input.points,
+        reason: input.reason,
+        createdAt: new Date(),
+      },
+    ]);
     return fresh;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
@@ -198,7 +263,10 @@ async function adjustmentSourceId(
   const first = await AdjustmentRequest.findById(_id).lean<AdjustmentRequestDoc>();
   assert.ok(first, 'A2: a request that refused a duplicate is there to read');
   if (first.points !== input.points || first.reason !== input.reason) {
-    throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was used for a different adjustment.');
+    throw new DomainError(
+      'idempotency_key_reused',
+      'This Idempotency-Key was used for a different adjustment.',
+    );
   }
   return first.adjustmentId;
 }
@@ -227,15 +295,23 @@ export async function adjustHousehold(
     reason: input.reason,
   });
   if (!created && (entry.points !== input.points || entry.reason !== input.reason)) {
-    throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was used for a different adjustment.');
+    throw new DomainError(
+      'idempotency_key_reused',
+      'This Idempotency-Key was used for a different adjustment.',
+    );
   }
   return entry;
 }
 
 /** Every household of some villages, in id order (reports and jobs: one scan on FerretDB-SQLite). */
-export async function listHouseholdsOfVillages(villageIds: readonly string[]): Promise<HouseholdDoc[]> {
+export async function listHouseholdsOfVillages(
+  villageIds: readonly string[],
+): Promise<HouseholdDoc[]> {
   if (!villageIds.length) return [];
-  const filter = villageIds.length === 1 ? { villageId: villageIds[0] } : { villageId: { $in: [...villageIds] } };
+  const filter =
+    villageIds.length === 1
+      ? { villageId: villageIds[0] }
+      : { villageId: { $in: [...villageIds] } };
   return Household.find(filter).sort({ _id: 1 }).limit(2_000_000).lean<HouseholdDoc[]>();
 }
 

@@ -36,7 +36,6 @@ export interface StatementInput {
   generatedAt: Date;
 }
 
-
 /** Asia/Shanghai is UTC+8 all year. */
 const BEIJING_OFFSET_MS = 8 * 3_600_000;
 

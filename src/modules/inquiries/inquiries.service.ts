@@ -42,11 +42,18 @@ export interface InquiryView {
 const UNKNOWN_NAME = '（未知）';
 
 /** A household's look-ups, newest first; `withIds` adds the officers' user ids (staff). */
-export async function listInquiries(householdId: string, opts: { withIds: boolean }): Promise<InquiryView[]> {
-  const docs = await Inquiry.find({ householdId }).sort({ at: -1 }).limit(INQUIRIES_LIST_MAX).lean<InquiryDoc[]>();
+export async function listInquiries(
+  householdId: string,
+  opts: { withIds: boolean },
+): Promise<InquiryView[]> {
+  const docs = await Inquiry.find({ householdId })
+    .sort({ at: -1 })
+    .limit(INQUIRIES_LIST_MAX)
+    .lean<InquiryDoc[]>();
   const officers = await displayNames(docs.map((d) => d.officerId));
   const cooperatives = new Map<string, string>();
-  for (const id of new Set(docs.map((d) => d.cooperativeId))) cooperatives.set(id, (await findCooperative(id))?.name ?? UNKNOWN_NAME);
+  for (const id of new Set(docs.map((d) => d.cooperativeId)))
+    cooperatives.set(id, (await findCooperative(id))?.name ?? UNKNOWN_NAME);
   return docs.map((d) => ({
     id: d._id.toHexString(),
     ...(opts.withIds ? { officerId: d.officerId } : {}),
@@ -69,14 +76,24 @@ export async function recordInquiry(input: NewInquiry): Promise<void> {
  * batch records each look-up once: the `_id` is the lock. The batch is written without order and
  * its duplicate-key errors are the retry's already-recorded look-ups.
  */
-export async function recordInquiriesOnce(items: { key: string; inquiry: NewInquiry }[]): Promise<void> {
+export async function recordInquiriesOnce(
+  items: { key: string; inquiry: NewInquiry }[],
+): Promise<void> {
   if (!items.length) return;
-  const docs = items.map(({ key, inquiry }) => ({ _id: new Types.ObjectId(createHash('sha256').update(key).digest('hex').slice(0, 24)), ...inquiry }));
+  const docs = items.map(({ key, inquiry }) => ({
+    _id: new Types.ObjectId(createHash('sha256').update(key).digest('hex').slice(0, 24)),
+    ...inquiry,
+  }));
   try {
     await Inquiry.insertMany(docs, { ordered: false });
   } catch (err) {
     const writeErrors = (err as { writeErrors?: unknown[] }).writeErrors;
-    if (isDuplicateKeyError(err) && (!writeErrors || writeErrors.every((e) => isDuplicateKeyError((e as { err?: unknown }).err ?? e)))) return;
+    if (
+      isDuplicateKeyError(err) &&
+      (!writeErrors ||
+        writeErrors.every((e) => isDuplicateKeyError((e as { err?: unknown }).err ?? e)))
+    )
+      return;
     throw err;
   }
 }

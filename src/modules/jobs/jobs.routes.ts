@@ -6,7 +6,16 @@ const queueName = () => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a queue name'
 const jobId = () => z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, 'a job id');
 
 const failedJobSchema = z
-  .object({ queue: z.string(), id: z.string(), name: z.string(), data: z.unknown(), failedReason: z.string(), attemptsMade: z.number().int(), createdAt: z.string(), failedAt: z.string().nullable() })
+  .object({
+    queue: z.string(),
+    id: z.string(),
+    name: z.string(),
+    data: z.unknown(),
+    failedReason: z.string(),
+    attemptsMade: z.number().int(),
+    createdAt: z.string(),
+    failedAt: z.string().nullable(),
+  })
   .openapi('FailedJob');
 
 export function jobRoutes(api: Api, deps: JobsDeps): void {
@@ -18,9 +27,16 @@ export function jobRoutes(api: Api, deps: JobsDeps): void {
       tag: 'Operations',
       auth: ['admin'],
       query: obj({ queue: queueName().optional(), limit: queryInt(1, 500).optional() }),
-      responses: { 200: { description: 'Failed jobs', schema: z.object({ items: z.array(failedJobSchema) }) } },
+      responses: {
+        200: { description: 'Failed jobs', schema: z.object({ items: z.array(failedJobSchema) }) },
+      },
     },
-    async ({ query }) => ({ status: 200, body: { items: await listFailedJobs(deps, { queue: query.queue, limit: query.limit ?? 100 }) } }),
+    async ({ query }) => ({
+      status: 200,
+      body: {
+        items: await listFailedJobs(deps, { queue: query.queue, limit: query.limit ?? 100 }),
+      },
+    }),
   );
   api.route(
     {
@@ -32,6 +48,9 @@ export function jobRoutes(api: Api, deps: JobsDeps): void {
       params: obj({ queue: queueName(), jobId: jobId() }),
       responses: { 200: { description: 'The job, queued again', schema: failedJobSchema } },
     },
-    async ({ params }) => ({ status: 200, body: await retryFailedJob(deps, params.queue, params.jobId) }),
+    async ({ params }) => ({
+      status: 200,
+      body: await retryFailedJob(deps, params.queue, params.jobId),
+    }),
   );
 }

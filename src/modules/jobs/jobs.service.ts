@@ -163,7 +163,10 @@ async function readSnapshot(deps: JobsDeps): Promise<Snapshot> {
   try {
     snap.overdue = await withTimeout(countOverdueWakeups(WAKEUP_OVERDUE_MS), SCRAPE_TIMEOUT_MS);
     snap.outbox = await withTimeout(countNotificationsByState(), SCRAPE_TIMEOUT_MS);
-    snap.ordersOverdue = await withTimeout(countOverdueOrderWakeups(WAKEUP_OVERDUE_MS), SCRAPE_TIMEOUT_MS);
+    snap.ordersOverdue = await withTimeout(
+      countOverdueOrderWakeups(WAKEUP_OVERDUE_MS),
+      SCRAPE_TIMEOUT_MS,
+    );
   } catch {
     snap.ok = false;
   }

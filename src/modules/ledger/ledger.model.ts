@@ -15,7 +15,14 @@
  */
 import mongoose, { Schema } from 'mongoose';
 
-export const ENTRY_TYPES = ['award', 'deduction', 'redemption', 'reversal', 'adjustment', 'expiry'] as const;
+export const ENTRY_TYPES = [
+  'award',
+  'deduction',
+  'redemption',
+  'reversal',
+  'adjustment',
+  'expiry',
+] as const;
 export type EntryType = (typeof ENTRY_TYPES)[number];
 
 export interface EntryDoc {

@@ -25,7 +25,14 @@ import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { ledgerFaults } from '../../platform/faults';
 import { isStorableText } from '../../platform/text';
 import mongoose from 'mongoose';
-import { Account, Entry, entryId, type AccountDoc, type EntryDoc, type EntryType } from './ledger.model';
+import {
+  Account,
+  Entry,
+  entryId,
+  type AccountDoc,
+  type EntryDoc,
+  type EntryType,
+} from './ledger.model';
 
 export const ZERO_HASH = '0'.repeat(64);
 
@@ -88,7 +95,6 @@ export interface PostEntryResult {
   created: boolean;
 }
 
-
 type EntryFields = Omit<EntryDoc, 'createdAt' | '_id'> & { createdAt: Date | string };
 
 /** Shapes a stored entry for the API; the same shape is hashed. */
@@ -113,7 +119,10 @@ export function toEntryView(doc: EntryFields): EntryView {
 }
 
 /** CONTRACT.md's chain rule: SHA-256 hex of JCS(entry view + householdId − hash). */
-export function hashEntry(householdId: string, view: Omit<EntryView, 'hash'> & { hash?: string }): string {
+export function hashEntry(
+  householdId: string,
+  view: Omit<EntryView, 'hash'> & { hash?: string },
+): string {
   const { hash: _omit, ...rest } = view;
   const canonical = canonicalize({ ...rest, householdId });
   assert.ok(canonical !== undefined);
@@ -143,7 +152,10 @@ function inHouseholdQueue<T>(householdId: string, fn: () => Promise<T>): Promise
  * lack of points (a replay of a redemption that went through must return it, not refuse).
  */
 async function findBySource(source: { type: string; id: string }): Promise<EntryView | undefined> {
-  const doc = await Entry.findOne({ sourceType: source.type, sourceId: source.id }).lean<EntryDoc>();
+  const doc = await Entry.findOne({
+    sourceType: source.type,
+    sourceId: source.id,
+  }).lean<EntryDoc>();
   return doc ? toEntryView(doc) : undefined;
 }
 
@@ -193,7 +205,13 @@ async function readHead(householdId: string): Promise<HeadRead> {
  * different from the chain is what must never survive, and a repair removes it.
  */
 async function refreshAccount(householdId: string, head: EntryView): Promise<void> {
-  const set = { seq: head.seq, spendable: head.spendableAfter, merit: head.meritAfter, hash: head.hash, updatedAt: new Date() };
+  const set = {
+    seq: head.seq,
+    spendable: head.spendableAfter,
+    merit: head.meritAfter,
+    hash: head.hash,
+    updatedAt: new Date(),
+  };
   // A lone `_id` filter (FerretDB pushes down nothing else: `seq: {$lt}` read every account).
   // Without the condition a slow writer in another process may move the cache back; that is
   // harmless (readHead walks forward from it) and within a process writes are queued per household.
@@ -228,13 +246,22 @@ export function forgetHeadHints(): void {
  * checked against the entry it names (two `_id` reads). Whether an entry follows it is left to
  * the insert: the unique index refuses a seq that is taken, and the retry reads the chain.
  */
-async function headForWrite(householdId: string, skipHint: boolean): Promise<EntryDoc | EntryView | undefined | null> {
+async function headForWrite(
+  householdId: string,
+  skipHint: boolean,
+): Promise<EntryDoc | EntryView | undefined | null> {
   const hint = skipHint ? undefined : headHints.get(householdId);
   if (hint) return hint;
   const cached = await Account.findById(householdId).lean<AccountDoc>();
   if (!cached || cached.seq <= 0) return null;
   const head = await entryAt(householdId, cached.seq);
-  if (!head || head.hash !== cached.hash || head.spendableAfter !== cached.spendable || head.meritAfter !== cached.merit) return null;
+  if (
+    !head ||
+    head.hash !== cached.hash ||
+    head.spendableAfter !== cached.spendable ||
+    head.meritAfter !== cached.merit
+  )
+    return null;
   return head;
 }
 
@@ -260,7 +287,8 @@ function nextAmounts(input: PostEntryInput, head: EntryDoc | EntryView | undefin
  * Throws `insufficient_points` (shortfall `reject`) without writing anything.
  */
 export async function postEntry(input: PostEntryInput): Promise<PostEntryResult> {
-  for (const n of [input.points, input.spendableDelta, input.meritDelta]) assert.ok(Number.isSafeInteger(n), 'points are integers');
+  for (const n of [input.points, input.spendableDelta, input.meritDelta])
+    assert.ok(Number.isSafeInteger(n), 'points are integers');
   // I4: a string the database would alter (a lone surrogate becomes U+FFFD) would leave an
   // entry that never matches its hash. Text is checked at the edge; this is the last line.
   for (const [field, value] of [
@@ -269,7 +297,11 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
     ['sourceType', input.source.type],
     ['sourceId', input.source.id],
   ] as const) {
-    if (value !== undefined) assert.ok(isStorableText(value), `I4: ${field} must read back as stored (well-formed Unicode, no NUL)`);
+    if (value !== undefined)
+      assert.ok(
+        isStorableText(value),
+        `I4: ${field} must read back as stored (well-formed Unicode, no NUL)`,
+      );
   }
 
   return inHouseholdQueue(input.householdId, async () => {
@@ -299,7 +331,11 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
       if ('shortOf' in amounts) {
         const posted = await findBySource(input.source);
         if (posted) return { entry: posted, created: false };
-        throw new DomainError('insufficient_points', `Only ${amounts.shortOf} points can be spent.`, { spendable: amounts.shortOf });
+        throw new DomainError(
+          'insufficient_points',
+          `Only ${amounts.shortOf} points can be spent.`,
+          { spendable: amounts.shortOf },
+        );
       }
       assert.ok(amounts.spendableAfter >= 0, 'I2: spendable never below zero');
       const seq = (head?.seq ?? 0) + 1;
@@ -317,17 +353,28 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
       };
       const view: EntryView = { ...unhashed, hash: hashEntry(input.householdId, unhashed) };
       try {
-        await Entry.create([{ ...view, _id: entryId(input.householdId, seq), householdId: input.householdId, createdAt: new Date(view.createdAt) }]);
+        await Entry.create([
+          {
+            ...view,
+            _id: entryId(input.householdId, seq),
+            householdId: input.householdId,
+            createdAt: new Date(view.createdAt),
+          },
+        ]);
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err;
         // Either another writer took this seq (retry from a fresh head) or this source was
         // posted already (return that posting: I3).
         const holder = await entryAt(input.householdId, seq);
-        if (holder && (holder.sourceType !== input.source.type || holder.sourceId !== input.source.id)) {
+        if (
+          holder &&
+          (holder.sourceType !== input.source.type || holder.sourceId !== input.source.id)
+        ) {
           headHints.delete(input.householdId);
           // A stale hint costs a retry from the account cache, then from the chain; a race with
           // another writer backs off.
-          if (fromChain) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+          if (fromChain)
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
           if (fromHint) skipHint = true;
           else fromChain = true;
           continue;
@@ -348,7 +395,14 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
 /** The account, read from the chain's head; repairs the cache when it lags (I5). */
 export async function getAccount(householdId: string): Promise<AccountView> {
   const { head, cacheStale } = await readHead(householdId);
-  if (!head) return { householdId, spendable: 0, merit: 0, entryCount: 0, head: { seq: 0, hash: ZERO_HASH } };
+  if (!head)
+    return {
+      householdId,
+      spendable: 0,
+      merit: 0,
+      entryCount: 0,
+      head: { seq: 0, hash: ZERO_HASH },
+    };
   if (cacheStale) await refreshAccount(householdId, toEntryView(head));
   return {
     householdId,
@@ -363,7 +417,10 @@ export async function getAccount(householdId: string): Promise<AccountView> {
 async function entriesBetween(householdId: string, from: number, to: number): Promise<EntryDoc[]> {
   const out: EntryDoc[] = [];
   for (let start = from; start <= to; start += LOOKUPS_PARALLEL) {
-    const seqs = Array.from({ length: Math.min(LOOKUPS_PARALLEL, to - start + 1) }, (_, i) => start + i);
+    const seqs = Array.from(
+      { length: Math.min(LOOKUPS_PARALLEL, to - start + 1) },
+      (_, i) => start + i,
+    );
     const docs = await Promise.all(seqs.map((seq) => entryAt(householdId, seq)));
     for (const d of docs) {
       if (!d) return out; // a gap ends the read; verifyChain reports gaps
@@ -374,7 +431,11 @@ async function entriesBetween(householdId: string, from: number, to: number): Pr
 }
 
 /** A page of entries after `afterSeq`, oldest first; `next` is the `after` of the next page. */
-export async function listEntries(householdId: string, afterSeq: number, limit: number): Promise<{ items: EntryView[]; next: number | null }> {
+export async function listEntries(
+  householdId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<{ items: EntryView[]; next: number | null }> {
   const { head } = await readHead(householdId);
   const last = Math.min(head?.seq ?? 0, afterSeq + limit);
   const items = (await entriesBetween(householdId, afterSeq + 1, last)).map(toEntryView);
@@ -402,10 +463,14 @@ export async function verifyChain(householdId: string): Promise<ChainProblem | u
     for (const doc of docs) {
       const fail = (problem: string): ChainProblem => ({ householdId, seq, problem });
       const view = toEntryView(doc);
-      if (doc.householdId !== householdId || view.seq !== seq) return fail('entry is filed under the wrong household or seq');
+      if (doc.householdId !== householdId || view.seq !== seq)
+        return fail('entry is filed under the wrong household or seq');
       if (view.prevHash !== prevHash) return fail('prevHash does not match the previous entry');
       if (hashEntry(householdId, view) !== view.hash) return fail('hash does not match the entry');
-      if (view.spendableAfter !== spendable + view.spendableDelta || view.meritAfter !== merit + view.meritDelta)
+      if (
+        view.spendableAfter !== spendable + view.spendableDelta ||
+        view.meritAfter !== merit + view.meritDelta
+      )
         return fail('balances do not add up');
       if (view.spendableAfter < 0) return fail('spendable is below zero');
       spendable = view.spendableAfter;
@@ -419,11 +484,18 @@ export async function verifyChain(householdId: string): Promise<ChainProblem | u
   // (a deleted entry or run of entries), and witnessed by the account cache, which names the
   // head it last saw. A full scan for stray seqs would cost the whole collection per household
   // on FerretDB-SQLite; `verify-chain` additionally compares the cache with the chain.
-  const probes = await Promise.all(Array.from({ length: GAP_PROBE_WINDOW }, (_, i) => entryAt(householdId, seq + 1 + i)));
+  const probes = await Promise.all(
+    Array.from({ length: GAP_PROBE_WINDOW }, (_, i) => entryAt(householdId, seq + 1 + i)),
+  );
   const beyond = probes.find((d) => d !== undefined);
   if (beyond) return { householdId, seq, problem: `seq ${seq} is missing (found ${beyond.seq})` };
   const cached = await Account.findById(householdId).lean<AccountDoc>();
-  if (cached && cached.seq >= seq) return { householdId, seq, problem: `seq ${seq} is missing (the account last saw seq ${cached.seq})` };
+  if (cached && cached.seq >= seq)
+    return {
+      householdId,
+      seq,
+      problem: `seq ${seq} is missing (the account last saw seq ${cached.seq})`,
+    };
   return undefined;
 }
 
@@ -433,14 +505,18 @@ export async function verifyChain(householdId: string): Promise<ChainProblem | u
  * sorts in memory.
  */
 export async function* householdsWithEntries(_batchSize?: number): AsyncGenerator<string> {
-  const cursor = mongoose.connection.db!.collection('households').find({}, { projection: { _id: 1 } });
+  const cursor = mongoose.connection
+    .db!.collection('households')
+    .find({}, { projection: { _id: 1 } });
   for await (const doc of cursor) yield String(doc._id);
 }
 
 export type { EntryType };
 
 /** The account cache's (seq, hash) of a household as stored, read fresh (verify-chain's witness). */
-export async function accountHead(householdId: string): Promise<{ seq: number; hash: string } | undefined> {
+export async function accountHead(
+  householdId: string,
+): Promise<{ seq: number; hash: string } | undefined> {
   return (await Account.findById(householdId).lean<{ seq: number; hash: string }>()) ?? undefined;
 }
 

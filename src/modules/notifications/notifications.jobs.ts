@@ -10,7 +10,9 @@ export const NOTIFICATIONS_QUEUE = 'notifications-dispatch';
 /** How often the dispatcher looks for due messages. */
 export const NOTIFY_EVERY_MS = 2000;
 
-export function notificationJobs(opts: { sender?: NotificationSender; everyMs?: number; staleMs?: number } = {}): JobDefinition[] {
+export function notificationJobs(
+  opts: { sender?: NotificationSender; everyMs?: number; staleMs?: number } = {},
+): JobDefinition[] {
   const sender = opts.sender ?? loggingSender;
   return [
     {

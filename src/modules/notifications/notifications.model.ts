@@ -14,7 +14,13 @@
  */
 import mongoose, { Schema } from 'mongoose';
 
-export const NOTIFICATION_KINDS = ['deduction_filed', 'posted', 'appeal_outcome', 'service_order_reminder', 'service_order_escalated'] as const;
+export const NOTIFICATION_KINDS = [
+  'deduction_filed',
+  'posted',
+  'appeal_outcome',
+  'service_order_reminder',
+  'service_order_escalated',
+] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export const NOTIFICATION_STATES = ['pending', 'sent', 'dead'] as const;
 export type NotificationState = (typeof NOTIFICATION_STATES)[number];
@@ -51,7 +57,12 @@ const notificationSchema = new Schema<NotificationDoc>(
     sentAt: Date,
     lastError: String,
   },
-  { collection: 'notifications', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'notifications',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 notificationSchema.index({ key: 1 }, { unique: true, name: 'key_unique' });
 // The dispatcher reads due pending messages in order.
@@ -85,7 +96,10 @@ const attemptSchema = new Schema<NotificationAttemptDoc>(
 );
 attemptSchema.index({ notificationId: 1, n: -1 }, { name: 'notification_n' });
 
-export const NotificationAttempt = mongoose.model<NotificationAttemptDoc>('NotificationAttempt', attemptSchema);
+export const NotificationAttempt = mongoose.model<NotificationAttemptDoc>(
+  'NotificationAttempt',
+  attemptSchema,
+);
 
 export interface NotificationDeliveryDoc {
   _id: string;
@@ -106,4 +120,7 @@ const deliverySchema = new Schema<NotificationDeliveryDoc>(
   { collection: 'notification_deliveries', versionKey: false, strict: 'throw' },
 );
 
-export const NotificationDelivery = mongoose.model<NotificationDeliveryDoc>('NotificationDelivery', deliverySchema);
+export const NotificationDelivery = mongoose.model<NotificationDeliveryDoc>(
+  'NotificationDelivery',
+  deliverySchema,
+);

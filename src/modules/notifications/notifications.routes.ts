@@ -23,16 +23,25 @@ export function notificationRoutes(api: Api): void {
     {
       method: 'get',
       path: '/v1/households/:id/notifications',
-      summary: "A household's messages (deduction notices, postings, appeal outcomes), newest first",
+      summary:
+        "A household's messages (deduction notices, postings, appeal outcomes), newest first",
       tag: 'Notifications',
       auth: ['admin', 'clerk', 'household'],
       params: obj({ id: id() }),
       query: obj({ limit: queryInt(1, 200).optional(), before: id().optional() }),
-      responses: { 200: { description: 'A page of messages', schema: z.object({ items: z.array(notificationSchema), next: z.string().nullable() }) } },
+      responses: {
+        200: {
+          description: 'A page of messages',
+          schema: z.object({ items: z.array(notificationSchema), next: z.string().nullable() }),
+        },
+      },
     },
     async ({ principal, params, query }) => {
       await householdInReach(principal, params.id);
-      return { status: 200, body: await listNotifications(params.id, query.limit ?? 50, query.before) };
+      return {
+        status: 200,
+        body: await listNotifications(params.id, query.limit ?? 50, query.before),
+      };
     },
   );
 }

@@ -58,11 +58,18 @@ export interface NotificationSender {
 export const loggingSender: NotificationSender = {
   name: 'log',
   send(msg, { log }) {
-    log.info({ notificationId: msg.idempotencyKey, householdId: msg.householdId, kind: msg.kind, title: msg.title }, 'notification sent (logging sender)');
+    log.info(
+      {
+        notificationId: msg.idempotencyKey,
+        householdId: msg.householdId,
+        kind: msg.kind,
+        title: msg.title,
+      },
+      'notification sent (logging sender)',
+    );
     return Promise.resolve({ ref: `log-${msg.idempotencyKey}` });
   },
 };
-
 
 export interface NewNotification {
   key: string;
@@ -77,7 +84,9 @@ export interface NewNotification {
 /** N1: queues a message once per key; returns false when it was already queued. */
 export async function queueNotification(n: NewNotification): Promise<boolean> {
   try {
-    await Notification.create([{ ...n, state: 'pending', attempts: 0, nextAttemptAt: clock.now() }]);
+    await Notification.create([
+      { ...n, state: 'pending', attempts: 0, nextAttemptAt: clock.now() },
+    ]);
     return true;
   } catch (err) {
     if (isDuplicateKeyError(err)) return false;
@@ -113,15 +122,23 @@ function toView(d: NotificationDoc): NotificationView {
 }
 
 /** A household's messages, newest first. The caller has checked the household is in reach. */
-export async function listNotifications(householdId: string, limit: number, before?: string): Promise<{ items: NotificationView[]; next: string | null }> {
+export async function listNotifications(
+  householdId: string,
+  limit: number,
+  before?: string,
+): Promise<{ items: NotificationView[]; next: string | null }> {
   const filter: Record<string, unknown> = { householdId };
   if (before) filter._id = { $lt: new Types.ObjectId(before) };
-  const docs = await Notification.find(filter).sort({ _id: -1 }).limit(limit + 1).lean<NotificationDoc[]>();
+  const docs = await Notification.find(filter)
+    .sort({ _id: -1 })
+    .limit(limit + 1)
+    .lean<NotificationDoc[]>();
   const items = docs.slice(0, limit).map(toView);
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }
 
-export type DispatchOutcome = 'sent' | 'already_sent' | 'busy' | 'later' | 'failed' | 'dead' | 'missing';
+export type DispatchOutcome =
+  'sent' | 'already_sent' | 'busy' | 'later' | 'failed' | 'dead' | 'missing';
 
 function backoffMs(attempt: number): number {
   return Math.min(NOTIFY_BACKOFF_MAX_MS, NOTIFY_BACKOFF_BASE_MS * 2 ** (attempt - 1));
@@ -134,7 +151,9 @@ function backoffMs(attempt: number): number {
 async function lastAttempt(notificationId: string): Promise<NotificationAttemptDoc | undefined> {
   let last: NotificationAttemptDoc | undefined;
   for (let n = 1; n <= NOTIFY_ATTEMPTS_MAX + 1; n++) {
-    const a = await NotificationAttempt.findById(`${notificationId}-${n}`).lean<NotificationAttemptDoc>();
+    const a = await NotificationAttempt.findById(
+      `${notificationId}-${n}`,
+    ).lean<NotificationAttemptDoc>();
     if (!a) break;
     last = a;
   }
@@ -154,7 +173,10 @@ export async function dispatchNotification(
   const delivered = await NotificationDelivery.findById(notificationId).lean();
   if (delivered) {
     // A crash after the delivery record and before the cache update: repair the cache.
-    await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt: delivered.sentAt } });
+    await Notification.updateOne(
+      { _id: n._id },
+      { $set: { state: 'sent', sentAt: delivered.sentAt } },
+    );
     return 'already_sent';
   }
   if (n.state === 'dead') return 'dead';
@@ -163,7 +185,10 @@ export async function dispatchNotification(
   if (last?.outcome === 'sent') {
     // Another dispatcher sent it between our reads (its delivery record came after we looked):
     // it is sent; repair the cache as above.
-    await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt: last.finishedAt ?? now } });
+    await Notification.updateOne(
+      { _id: n._id },
+      { $set: { state: 'sent', sentAt: last.finishedAt ?? now } },
+    );
     return 'already_sent';
   }
   if (last && !last.outcome && now.getTime() - last.claimedAt.getTime() < staleMs) return 'busy';
@@ -175,37 +200,68 @@ export async function dispatchNotification(
   }
   const attemptId = `${notificationId}-${attempt}`;
   try {
-    await NotificationAttempt.create([{ _id: attemptId, notificationId, n: attempt, claimedAt: now }]);
+    await NotificationAttempt.create([
+      { _id: attemptId, notificationId, n: attempt, claimedAt: now },
+    ]);
   } catch (err) {
     if (isDuplicateKeyError(err)) return 'busy';
     throw err;
   }
   // Keep the dispatcher's query from offering the message again while this claim is fresh.
-  await Notification.updateOne({ _id: n._id }, { $set: { attempts: attempt, nextAttemptAt: new Date(now.getTime() + staleMs) } });
+  await Notification.updateOne(
+    { _id: n._id },
+    { $set: { attempts: attempt, nextAttemptAt: new Date(now.getTime() + staleMs) } },
+  );
   notifyFaults.afterClaim?.(notificationId);
 
   let ref: string | undefined;
   try {
-    ({ ref } = await sender.send({ idempotencyKey: notificationId, householdId: n.householdId, kind: n.kind, title: n.title, body: n.body }, { log: opts.log }));
+    ({ ref } = await sender.send(
+      {
+        idempotencyKey: notificationId,
+        householdId: n.householdId,
+        kind: n.kind,
+        title: n.title,
+        body: n.body,
+      },
+      { log: opts.log },
+    ));
   } catch (err) {
     const message = (err as Error).message ?? String(err);
-    opts.log.warn({ notificationId, attempt, err: message }, 'notification not accepted by the sender; will retry');
-    await NotificationAttempt.updateOne({ _id: attemptId }, { $set: { outcome: 'failed', error: cutText(message, 500), finishedAt: clock.now() } });
+    opts.log.warn(
+      { notificationId, attempt, err: message },
+      'notification not accepted by the sender; will retry',
+    );
+    await NotificationAttempt.updateOne(
+      { _id: attemptId },
+      { $set: { outcome: 'failed', error: cutText(message, 500), finishedAt: clock.now() } },
+    );
     const dead = attempt >= NOTIFY_ATTEMPTS_MAX;
     await Notification.updateOne(
       { _id: n._id },
-      { $set: { state: dead ? 'dead' : 'pending', lastError: cutText(message, 500), nextAttemptAt: new Date(clock.now().getTime() + backoffMs(attempt)) } },
+      {
+        $set: {
+          state: dead ? 'dead' : 'pending',
+          lastError: cutText(message, 500),
+          nextAttemptAt: new Date(clock.now().getTime() + backoffMs(attempt)),
+        },
+      },
     );
     return dead ? 'dead' : 'failed';
   }
   notifyFaults.afterSend?.(notificationId);
   const sentAt = clock.now();
   try {
-    await NotificationDelivery.create([{ _id: notificationId, attempt, sender: sender.name, ...(ref ? { ref } : {}), sentAt }]);
+    await NotificationDelivery.create([
+      { _id: notificationId, attempt, sender: sender.name, ...(ref ? { ref } : {}), sentAt },
+    ]);
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
   }
-  await NotificationAttempt.updateOne({ _id: attemptId }, { $set: { outcome: 'sent', finishedAt: sentAt } });
+  await NotificationAttempt.updateOne(
+    { _id: attemptId },
+    { $set: { outcome: 'sent', finishedAt: sentAt } },
+  );
   await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt } });
   return 'sent';
 }
@@ -217,7 +273,10 @@ const DISPATCH_CONCURRENCY = 8;
  * One dispatcher run: hands every due pending message to the sender, a batch at a time, until
  * none is due or `budgetMs` is spent. Returns counts by outcome.
  */
-export async function dispatchDue(sender: NotificationSender, opts: { log: Logger; staleMs?: number; budgetMs?: number }): Promise<Record<string, number>> {
+export async function dispatchDue(
+  sender: NotificationSender,
+  opts: { log: Logger; staleMs?: number; budgetMs?: number },
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   const deadline = Date.now() + (opts.budgetMs ?? 30_000);
   for (;;) {
@@ -230,7 +289,9 @@ export async function dispatchDue(sender: NotificationSender, opts: { log: Logge
     const ids = due.map((d) => d._id.toHexString());
     let progressed = false;
     for (let i = 0; i < ids.length; i += DISPATCH_CONCURRENCY) {
-      const outcomes = await Promise.all(ids.slice(i, i + DISPATCH_CONCURRENCY).map((id) => dispatchNotification(id, sender, opts)));
+      const outcomes = await Promise.all(
+        ids.slice(i, i + DISPATCH_CONCURRENCY).map((id) => dispatchNotification(id, sender, opts)),
+      );
       for (const o of outcomes) {
         counts[o] = (counts[o] ?? 0) + 1;
         if (o !== 'busy' && o !== 'later') progressed = true;
@@ -243,6 +304,9 @@ export async function dispatchDue(sender: NotificationSender, opts: { log: Logge
 
 /** Messages parked after too many failed attempts, and pending ones, for /metrics. */
 export async function countNotificationsByState(): Promise<Record<string, number>> {
-  const [pending, dead] = await Promise.all([Notification.countDocuments({ state: 'pending' }), Notification.countDocuments({ state: 'dead' })]);
+  const [pending, dead] = await Promise.all([
+    Notification.countDocuments({ state: 'pending' }),
+    Notification.countDocuments({ state: 'dead' }),
+  ]);
   return { pending, dead };
 }

@@ -44,7 +44,6 @@ export const HOLD_AGE_MAX_MS = 10 * 60_000;
 /** Leases not renewed for this long belong to processes long gone; recovery deletes them. */
 const LEASE_KEEP_MS = 24 * 3_600_000;
 
-
 /** This process, as the owner of the markers it writes (L1). */
 export const OWNER_ID = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 
@@ -79,7 +78,10 @@ function scheduleRenewal(delayMs: number): void {
 }
 
 const renewEveryMs = () =>
-  Math.max(LEASE_RENEW_MIN_MS, Math.floor((redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS) / LEASE_RENEWALS_PER_AGE));
+  Math.max(
+    LEASE_RENEW_MIN_MS,
+    Math.floor((redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS) / LEASE_RENEWALS_PER_AGE),
+  );
 
 /** Takes up a request: call before its marker is written (L1). */
 export function holdRequest(redemptionId: string): void {

@@ -60,7 +60,10 @@ function streakBefore(head: PinEventDoc | undefined): number {
  * `pin_incorrect` (details: attemptsLeft) or `card_locked` (details: lockedUntil).
  */
 export async function checkCardPin(householdId: string, pin: string | undefined): Promise<void> {
-  const stored = await cardPins.get(householdId, async () => (await CardPin.findById(householdId).lean<CardPinDoc>()) ?? undefined);
+  const stored = await cardPins.get(
+    householdId,
+    async () => (await CardPin.findById(householdId).lean<CardPinDoc>()) ?? undefined,
+  );
   if (!stored) return;
   const now = clock.now();
   const head = await pinEvents.head(householdId);

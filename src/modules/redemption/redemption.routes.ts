@@ -216,7 +216,8 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
     {
       method: 'get',
       path: '/v1/stores/:id/day-report',
-      summary: "A store's day (Asia/Shanghai): sales, reversals, refusals, units sold and stock now",
+      summary:
+        "A store's day (Asia/Shanghai): sales, reversals, refusals, units sold and stock now",
       tag: 'Redemption',
       auth: ['terminal', 'admin'],
       params: idParams,

@@ -148,7 +148,9 @@ export const cardSchema = z
   .object({
     cardNo: z.string(),
     householdId: z.string(),
-    headMasked: z.string().openapi({ description: 'Head of household, first and last character only (张*明)' }),
+    headMasked: z
+      .string()
+      .openapi({ description: 'Head of household, first and last character only (张*明)' }),
     villageName: z.string(),
     spendable: z.number().int(),
     pinSet: z.boolean(),
@@ -158,7 +160,10 @@ export const cardSchema = z
   .openapi('CounterCard');
 
 export const dayReportQuery = obj({
-  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD (Asia/Shanghai)').optional(),
+  date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD (Asia/Shanghai)')
+    .optional(),
 });
 export const dayReportSchema = z
   .object({
@@ -168,7 +173,15 @@ export const dayReportSchema = z
     sales: z.object({ count: z.number().int(), points: z.number().int() }),
     reversed: z.object({ count: z.number().int(), points: z.number().int() }),
     refused: z.number().int(),
-    items: z.array(z.object({ sku: z.string(), name: z.string(), qtySold: z.number().int(), pointsSold: z.number().int(), stock: z.number().int() })),
+    items: z.array(
+      z.object({
+        sku: z.string(),
+        name: z.string(),
+        qtySold: z.number().int(),
+        pointsSold: z.number().int(),
+        stock: z.number().int(),
+      }),
+    ),
     redemptions: z.array(
       z.object({
         id: z.string(),

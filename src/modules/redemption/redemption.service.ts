@@ -273,7 +273,8 @@ async function claimKey(counter: Counter, key: string, fingerprint: string): Pro
       return { replay: existing.response };
     }
     if (
-      Date.now() - existing.createdAt.getTime() >= (redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS) &&
+      Date.now() - existing.createdAt.getTime() >=
+        (redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS) &&
       !(await claimAlive(existing))
     ) {
       await recoverClaim(existing);
@@ -355,7 +356,10 @@ const cardLookups = new ConfigCache<CardLookupDoc>('card lookups', false);
  * search (a scan on FerretDB) when the cache is empty or stale.
  */
 export async function householdOfCard(cardNo: string) {
-  const cached = await cardLookups.get(cardNo, async () => (await CardLookup.findById(cardNo).lean<CardLookupDoc>()) ?? undefined);
+  const cached = await cardLookups.get(
+    cardNo,
+    async () => (await CardLookup.findById(cardNo).lean<CardLookupDoc>()) ?? undefined,
+  );
   if (cached) {
     const h = await findHousehold(cached.householdId);
     if (h && h.cardNo === cardNo) return h;
@@ -867,7 +871,9 @@ export async function reverseRedemption(p: Principal, redemptionId: string): Pro
   if (done) return toReversalView(r, done);
   const settled = await findEvent(rid, 'settled');
   if (!settled)
-    throw new DomainError('redemption_in_progress', 'This redemption is still in progress.', { retryAfterS: 1 });
+    throw new DomainError('redemption_in_progress', 'This redemption is still in progress.', {
+      retryAfterS: 1,
+    });
   if (settled.status !== 'confirmed')
     throw new DomainError(
       'redemption_not_confirmed',

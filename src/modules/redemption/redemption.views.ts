@@ -263,7 +263,10 @@ export async function getReceiptText(p: Principal, redemptionId: string): Promis
     findEvent(idOf(r), 'reversed'),
   ]);
   if (!settled || settled.status !== 'confirmed')
-    throw new DomainError('redemption_not_confirmed', 'Only a redemption that went through has a receipt.');
+    throw new DomainError(
+      'redemption_not_confirmed',
+      'Only a redemption that went through has a receipt.',
+    );
   return renderReceipt({
     receiptNo: receiptNoOf(idOf(r)),
     storeName: r.storeName,

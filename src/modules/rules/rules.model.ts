@@ -59,7 +59,12 @@ const ruleVersionSchema = new Schema<RuleVersionDoc>(
     description: String,
     createdBy: String,
   },
-  { collection: 'rule_versions', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'rule_versions',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 ruleVersionSchema.index({ code: 1, version: 1 }, { unique: true, name: 'code_version_unique' });
 
@@ -90,9 +95,17 @@ const ruleOverrideSchema = new Schema<RuleOverrideDoc>(
     effectiveFrom: { type: String, required: true },
     createdBy: String,
   },
-  { collection: 'rule_overrides', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'rule_overrides',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
-ruleOverrideSchema.index({ villageId: 1, code: 1, version: 1 }, { unique: true, name: 'village_code_version_unique' });
+ruleOverrideSchema.index(
+  { villageId: 1, code: 1, version: 1 },
+  { unique: true, name: 'village_code_version_unique' },
+);
 
 export const RuleOverride = mongoose.model<RuleOverrideDoc>('RuleOverride', ruleOverrideSchema);
 
@@ -122,12 +135,25 @@ const capClaimSchema = new Schema<CapClaimDoc>(
     month: { type: Number, required: true },
     usedByMonth: { type: [Number], required: true },
   },
-  { collection: 'cap_claims', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'cap_claims',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 capClaimSchema.index({ key: 1, seq: 1 }, { unique: true, name: 'key_seq_unique' });
 capClaimSchema.index({ sourceId: 1 }, { unique: true, name: 'source_unique' });
 capClaimSchema.index({ submissionId: 1 }, { name: 'submission' });
-for (const op of ['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndDelete'] as const) {
+for (const op of [
+  'updateOne',
+  'updateMany',
+  'findOneAndUpdate',
+  'replaceOne',
+  'deleteOne',
+  'deleteMany',
+  'findOneAndDelete',
+] as const) {
   capClaimSchema.pre(op, () => {
     throw new Error('cap claims are append-only');
   });

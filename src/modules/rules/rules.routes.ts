@@ -3,8 +3,24 @@ import { DomainError, notFound } from '../../platform/errors';
 import type { Api } from '../../platform/http';
 import { z } from '../../platform/validation';
 import { canSeeVillage, findVillage } from '../villages/villages.service';
-import { codeParams, createOverrideBody, createRuleBody, effectiveRuleSchema, listRulesQuery, overrideSchema, previewQuery, previewSchema, ruleVersionSchema } from './rules.schemas';
-import { createOverride, createRuleVersion, getRule, listEffectiveRules, previewPoints } from './rules.service';
+import {
+  codeParams,
+  createOverrideBody,
+  createRuleBody,
+  effectiveRuleSchema,
+  listRulesQuery,
+  overrideSchema,
+  previewQuery,
+  previewSchema,
+  ruleVersionSchema,
+} from './rules.schemas';
+import {
+  createOverride,
+  createRuleVersion,
+  getRule,
+  listEffectiveRules,
+  previewPoints,
+} from './rules.service';
 import { householdInReach } from '../households/households.service';
 
 const READERS = ['admin', 'clerk', 'council', 'household'] as const;
@@ -22,7 +38,9 @@ export function ruleRoutes(api: Api): void {
     },
     async ({ principal, body }) => {
       if (body.points !== undefined && body.points < 0 && body.kind === 'award') {
-        throw new DomainError('validation_failed', 'The rule is not valid.', { errors: [{ path: 'points', message: 'an award gives positive points' }] });
+        throw new DomainError('validation_failed', 'The rule is not valid.', {
+          errors: [{ path: 'points', message: 'an award gives positive points' }],
+        });
       }
       const points = body.points === undefined ? undefined : Math.abs(body.points);
       return { status: 201, body: await createRuleVersion(principal, { ...body, points }) };
@@ -36,13 +54,26 @@ export function ruleRoutes(api: Api): void {
       tag: 'Rules',
       auth: READERS,
       query: listRulesQuery,
-      responses: { 200: { description: 'Rules in force', schema: z.object({ on: z.string(), villageId: z.string().nullable(), items: z.array(effectiveRuleSchema) }) } },
+      responses: {
+        200: {
+          description: 'Rules in force',
+          schema: z.object({
+            on: z.string(),
+            villageId: z.string().nullable(),
+            items: z.array(effectiveRuleSchema),
+          }),
+        },
+      },
     },
     async ({ principal, query }) => {
-      const villageId = query.villageId ?? (principal.role === 'admin' ? undefined : principal.villageId);
+      const villageId =
+        query.villageId ?? (principal.role === 'admin' ? undefined : principal.villageId);
       if (villageId && !canSeeVillage(principal, villageId)) throw notFound('village');
       const on = query.on ?? todayUtc();
-      return { status: 200, body: { on, villageId: villageId ?? null, items: await listEffectiveRules(villageId, on) } };
+      return {
+        status: 200,
+        body: { on, villageId: villageId ?? null, items: await listEffectiveRules(villageId, on) },
+      };
     },
   );
   api.route(
@@ -53,7 +84,12 @@ export function ruleRoutes(api: Api): void {
       tag: 'Rules',
       auth: READERS,
       params: codeParams,
-      responses: { 200: { description: 'Versions, oldest first', schema: z.object({ code: z.string(), versions: z.array(ruleVersionSchema) }) } },
+      responses: {
+        200: {
+          description: 'Versions, oldest first',
+          schema: z.object({ code: z.string(), versions: z.array(ruleVersionSchema) }),
+        },
+      },
     },
     async ({ params }) => ({ status: 200, body: await getRule(params.code) }),
   );
@@ -61,7 +97,8 @@ export function ruleRoutes(api: Api): void {
     {
       method: 'get',
       path: '/v1/rules/:code/preview',
-      summary: 'The points a filing under this rule would give a household (caps applied; nothing is filed)',
+      summary:
+        'The points a filing under this rule would give a household (caps applied; nothing is filed)',
       tag: 'Rules',
       auth: ['admin', 'clerk'],
       params: codeParams,
@@ -86,7 +123,8 @@ export function ruleRoutes(api: Api): void {
       responses: { 201: { description: 'The override', schema: overrideSchema } },
     },
     async ({ principal, params, body }) => {
-      if (!canSeeVillage(principal, body.villageId) || !(await findVillage(body.villageId))) throw notFound('village');
+      if (!canSeeVillage(principal, body.villageId) || !(await findVillage(body.villageId)))
+        throw notFound('village');
       return { status: 201, body: await createOverride(principal, { ...body, code: params.code }) };
     },
   );

@@ -22,7 +22,13 @@ export const createRuleBody = obj({
   title: line(RULE_TITLE_MAX),
   kind: z.enum(RULE_KINDS),
   /** Fixed points; for a deduction a negative number is read as its magnitude. */
-  points: z.number().int().min(-RULE_POINTS_MAX).max(RULE_POINTS_MAX).refine((n) => n !== 0, 'must not be zero').optional(),
+  points: z
+    .number()
+    .int()
+    .min(-RULE_POINTS_MAX)
+    .max(RULE_POINTS_MAX)
+    .refine((n) => n !== 0, 'must not be zero')
+    .optional(),
   pointsPerUnit: positivePoints().optional(),
   unit: name(16).optional(),
   capPerMonth: positivePoints().optional(),
@@ -115,7 +121,13 @@ export const previewSchema = z
     kind: z.enum(RULE_KINDS),
     requestedPoints: z.number().int(),
     points: z.number().int(),
-    capped: z.object({ limitedBy: z.enum(['month', 'year']), cap: z.number().int(), usedBefore: z.number().int() }).nullable(),
+    capped: z
+      .object({
+        limitedBy: z.enum(['month', 'year']),
+        cap: z.number().int(),
+        usedBefore: z.number().int(),
+      })
+      .nullable(),
     attachmentRequired: z.boolean(),
     inForce: z.boolean(),
   })

@@ -59,7 +59,6 @@ export interface OrderDeps {
   log?: Logger;
 }
 
-
 export interface ReconciledOrder {
   order: ServiceOrderDoc;
   events: ServiceOrderEventDoc[];

@@ -46,11 +46,7 @@ import {
   type NewOrderEvent,
 } from './service-orders.records';
 import { orderFaults } from '../../platform/faults';
-import {
-  reconcileOrder,
-  type OrderDeps,
-  type ReconciledOrder,
-} from './service-orders.reconcile';
+import { reconcileOrder, type OrderDeps, type ReconciledOrder } from './service-orders.reconcile';
 import { toOrderView, type OrderView } from './service-orders.views';
 
 /** Volunteers named on one order: a team turns out a few, a big clean-up a few dozen. */

@@ -185,11 +185,16 @@ export async function findItemsBySkus(
   const docs = await Promise.all(
     skus.map((sku) => {
       const id = itemIdOf(storeId, sku);
-      return cachedItems.get(id, async () => (await Item.findById(id).lean<ItemDoc>()) ?? undefined);
+      return cachedItems.get(
+        id,
+        async () => (await Item.findById(id).lean<ItemDoc>()) ?? undefined,
+      );
     }),
   );
   return new Map(
-    docs.filter((d): d is ItemDoc => d !== undefined && d.storeId === storeId).map((d) => [d.sku, d]),
+    docs
+      .filter((d): d is ItemDoc => d !== undefined && d.storeId === storeId)
+      .map((d) => [d.sku, d]),
   );
 }
 
@@ -291,9 +296,16 @@ export async function takeStock(
 ): Promise<TakeResult> {
   assert.ok(Number.isSafeInteger(qty) && qty > 0);
   // The request's own take under the redemption id it claimed: nothing to look up first.
-  const { link } = await appendMovement(itemId, takeSource(redemptionId, itemId), 'take', -qty, undefined, {
-    fresh: true,
-  });
+  const { link } = await appendMovement(
+    itemId,
+    takeSource(redemptionId, itemId),
+    'take',
+    -qty,
+    undefined,
+    {
+      fresh: true,
+    },
+  );
   return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: -link.delta };
 }
 

@@ -68,7 +68,10 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
     },
     async ({ principal, query }) => ({
       status: 200,
-      body: await listStores(query, principal.role === 'supervisor' ? principal.villageId : undefined),
+      body: await listStores(
+        query,
+        principal.role === 'supervisor' ? principal.villageId : undefined,
+      ),
     }),
   );
   api.route(

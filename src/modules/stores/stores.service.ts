@@ -54,7 +54,10 @@ const cachedStores = new ConfigCache<StoreDoc>('stores');
 
 export async function findStore(storeId: string): Promise<StoreDoc | undefined> {
   if (!Types.ObjectId.isValid(storeId)) return undefined;
-  return cachedStores.get(storeId, async () => (await Store.findById(storeId).lean<StoreDoc>()) ?? undefined);
+  return cachedStores.get(
+    storeId,
+    async () => (await Store.findById(storeId).lean<StoreDoc>()) ?? undefined,
+  );
 }
 
 /** The terminal a client id belongs to (sign-in), read fresh. */
@@ -102,11 +105,19 @@ const toTerminalView = (t: TerminalDoc): TerminalView => ({
 });
 
 /** Stores, by id, a page at a time (admin; `servingVillageId`: only the stores serving that village). */
-export async function listStores(q: { after?: string; limit?: number }, servingVillageId?: string): Promise<{ items: StoreView[]; next: string | null }> {
+export async function listStores(
+  q: { after?: string; limit?: number },
+  servingVillageId?: string,
+): Promise<{ items: StoreView[]; next: string | null }> {
   const limit = q.limit ?? 100;
-  const filter: Record<string, unknown> = q.after ? { _id: { $gt: new Types.ObjectId(q.after) } } : {};
+  const filter: Record<string, unknown> = q.after
+    ? { _id: { $gt: new Types.ObjectId(q.after) } }
+    : {};
   if (servingVillageId) filter.villageIds = servingVillageId;
-  const docs = await Store.find(filter).sort({ _id: 1 }).limit(limit + 1).lean<StoreDoc[]>();
+  const docs = await Store.find(filter)
+    .sort({ _id: 1 })
+    .limit(limit + 1)
+    .lean<StoreDoc[]>();
   const items = docs.slice(0, limit).map(toStoreView);
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }

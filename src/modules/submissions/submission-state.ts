@@ -62,7 +62,8 @@ export interface StateEvent {
 
 export type AppealStatus = 'pending' | 'upheld' | 'dismissed';
 
-export type Step = 'decide_notice' | 'decide_reject' | 'close_notice' | 'post' | 'release_caps' | 'reverse';
+export type Step =
+  'decide_notice' | 'decide_reject' | 'close_notice' | 'post' | 'release_caps' | 'reverse';
 
 export interface DerivedState {
   status: SubmissionStatus;
@@ -76,7 +77,14 @@ export interface DerivedState {
   noticeEnded: boolean;
   postedAt?: Date;
   entries?: PostedEntryRef[];
-  appeal?: { id: string; status: AppealStatus; filedAt: Date; decidedAt?: Date; reversed: boolean; reversalEntries?: PostedEntryRef[] };
+  appeal?: {
+    id: string;
+    status: AppealStatus;
+    filedAt: Date;
+    decidedAt?: Date;
+    reversed: boolean;
+    reversalEntries?: PostedEntryRef[];
+  };
   next?: Step;
 }
 
@@ -107,7 +115,8 @@ export const slots = {
  * durable wake-up and the id of its delayed BullMQ job are this same string, so enqueueing or
  * recording it twice is harmless and either can be found from the other.
  */
-export const noticeId = (submissionId: string, round: number): string => `notice-${submissionId}-r${round}`;
+export const noticeId = (submissionId: string, round: number): string =>
+  `notice-${submissionId}-r${round}`;
 
 /** True when `rejections` is a majority of `eligible` voters. */
 export function isRejectingMajority(rejections: number, eligible: number): boolean {
@@ -127,7 +136,10 @@ export function deriveState(events: readonly StateEvent[], input: StateInput): D
     round,
     approvals,
     rejections,
-    voters: votes.map((v) => v.by!).filter(Boolean).sort(),
+    voters: votes
+      .map((v) => v.by!)
+      .filter(Boolean)
+      .sort(),
     noticeEnded: false,
   };
 
@@ -146,7 +158,8 @@ export function deriveState(events: readonly StateEvent[], input: StateInput): D
   state.noticeEndsAt = decision.noticeEndsAt;
   const close = bySlot.get(slots.close(round));
   if (!close) {
-    if (decision.noticeEndsAt && input.now.getTime() >= decision.noticeEndsAt.getTime()) state.next = 'close_notice';
+    if (decision.noticeEndsAt && input.now.getTime() >= decision.noticeEndsAt.getTime())
+      state.next = 'close_notice';
     return state;
   }
   // A close of the current round can only be notice_ended: an objection opened a later round.

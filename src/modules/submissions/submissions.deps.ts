@@ -28,4 +28,3 @@ export interface CouncilDeps {
   enqueuePost?: EnqueuePost;
   log?: Logger;
 }
-

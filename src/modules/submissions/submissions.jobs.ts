@@ -32,11 +32,18 @@ const noticePayload = obj({ submissionId: id(), round: z.number().int().min(1) }
 export function enqueueNoticeWith(queues: Queues): EnqueuePost {
   return async (submissionId, round, noticeEndsAt) => {
     const delay = Math.max(0, noticeEndsAt.getTime() - clock.now().getTime());
-    await queues.add(NOTICE_QUEUE, noticeId(submissionId, round), { submissionId, round }, { delay });
+    await queues.add(
+      NOTICE_QUEUE,
+      noticeId(submissionId, round),
+      { submissionId, round },
+      { delay },
+    );
   };
 }
 
-export function submissionJobs(opts: { sweepEveryMs?: number; enqueuePost?: EnqueuePost } = {}): JobDefinition[] {
+export function submissionJobs(
+  opts: { sweepEveryMs?: number; enqueuePost?: EnqueuePost } = {},
+): JobDefinition[] {
   return [
     {
       queue: NOTICE_QUEUE,
@@ -44,7 +51,10 @@ export function submissionJobs(opts: { sweepEveryMs?: number; enqueuePost?: Enqu
       async process(data, { log }) {
         const parsed = noticePayload.safeParse(data);
         if (!parsed.success) throw new DomainError('validation_failed', 'bad notice job payload');
-        return endNotice(parsed.data.submissionId, parsed.data.round, { log, enqueuePost: opts.enqueuePost });
+        return endNotice(parsed.data.submissionId, parsed.data.round, {
+          log,
+          enqueuePost: opts.enqueuePost,
+        });
       },
     },
     {

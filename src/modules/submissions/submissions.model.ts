@@ -21,7 +21,13 @@
  */
 import mongoose, { Schema } from 'mongoose';
 import { RULE_KINDS, type RuleKind } from '../rules/rule-kinds';
-import { EVENT_TYPES, SUBMISSION_STATUSES, type EventType, type PostedEntryRef, type SubmissionStatus } from './submission-state';
+import {
+  EVENT_TYPES,
+  SUBMISSION_STATUSES,
+  type EventType,
+  type PostedEntryRef,
+  type SubmissionStatus,
+} from './submission-state';
 
 export interface SubmissionLine {
   householdId: string;
@@ -92,7 +98,10 @@ const submissionSchema = new Schema<SubmissionDoc>(
     ruleTitle: { type: String, required: true },
     kind: { type: String, required: true, enum: RULE_KINDS },
     occurredOn: { type: String, required: true },
-    evidence: { text: { type: String, required: true }, attachments: { type: [String], default: [] } },
+    evidence: {
+      text: { type: String, required: true },
+      attachments: { type: [String], default: [] },
+    },
     capsApply: { type: Boolean, required: true },
     createdBy: { type: String, required: true },
     status: { type: String, required: true, enum: SUBMISSION_STATUSES },
@@ -106,7 +115,12 @@ const submissionSchema = new Schema<SubmissionDoc>(
     volunteerId: String,
     milestoneHours: Number,
   },
-  { collection: 'submissions', timestamps: { createdAt: true, updatedAt: false }, versionKey: false, strict: 'throw' },
+  {
+    collection: 'submissions',
+    timestamps: { createdAt: true, updatedAt: false },
+    versionKey: false,
+    strict: 'throw',
+  },
 );
 // Council pages list a village's submissions by status, newest first.
 submissionSchema.index({ villageId: 1, status: 1, _id: -1 }, { name: 'village_status_id' });
@@ -169,7 +183,16 @@ const eventSchema = new Schema<SubmissionEventDoc>(
 );
 // The history of one submission, in order. (Uniqueness of a slot is the `_id` itself.)
 eventSchema.index({ submissionId: 1, at: 1 }, { name: 'submission_at' });
-for (const op of ['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace', 'deleteOne', 'deleteMany', 'findOneAndDelete'] as const) {
+for (const op of [
+  'updateOne',
+  'updateMany',
+  'findOneAndUpdate',
+  'replaceOne',
+  'findOneAndReplace',
+  'deleteOne',
+  'deleteMany',
+  'findOneAndDelete',
+] as const) {
   eventSchema.pre(op, () => {
     throw new Error('submission events are append-only');
   });
@@ -223,9 +246,21 @@ const filingKeySchema = new Schema<FilingKeyDoc>(
   },
   { collection: 'submission_filing_keys', versionKey: false, strict: 'throw' },
 );
-for (const op of ['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace', 'deleteOne', 'deleteMany', 'findOneAndDelete'] as const) {
+for (const op of [
+  'updateOne',
+  'updateMany',
+  'findOneAndUpdate',
+  'replaceOne',
+  'findOneAndReplace',
+  'deleteOne',
+  'deleteMany',
+  'findOneAndDelete',
+] as const) {
   filingKeySchema.pre(op, () => {
     throw new Error('submission filing keys are append-only');
   });
 }
-export const SubmissionFilingKey = mongoose.model<FilingKeyDoc>('SubmissionFilingKey', filingKeySchema);
+export const SubmissionFilingKey = mongoose.model<FilingKeyDoc>(
+  'SubmissionFilingKey',
+  filingKeySchema,
+);

@@ -5,7 +5,8 @@ import { SUBMISSION_STATUSES } from './submission-state';
 
 /** Units of a rate rule (hours), to the hundredth; a day of volunteering is well under 24. */
 export const QUANTITY_MAX = 10_000;
-const quantity = () => z.number().positive().max(QUANTITY_MAX).multipleOf(0.01, 'at most two decimals');
+const quantity = () =>
+  z.number().positive().max(QUANTITY_MAX).multipleOf(0.01, 'at most two decimals');
 
 export const createSubmissionBody = obj({
   villageId: id(),
@@ -26,7 +27,10 @@ export const createSubmissionBody = obj({
   }),
 });
 
-export const voteBody = obj({ decision: z.enum(['approve', 'reject']), comment: longText(500).optional() });
+export const voteBody = obj({
+  decision: z.enum(['approve', 'reject']),
+  comment: longText(500).optional(),
+});
 export const objectionBody = obj({ reason: longText(1000) });
 export const appealBody = obj({ reason: longText(1000) });
 export const appealDecisionBody = obj({
@@ -52,7 +56,13 @@ export const listAppealsQuery = obj({
 
 export const idParams = obj({ id: id() });
 
-const entryRef = z.object({ householdId: z.string(), seq: z.number().int(), points: z.number().int(), spendableDelta: z.number().int(), meritDelta: z.number().int() });
+const entryRef = z.object({
+  householdId: z.string(),
+  seq: z.number().int(),
+  points: z.number().int(),
+  spendableDelta: z.number().int(),
+  meritDelta: z.number().int(),
+});
 
 export const appealSchema = z
   .object({
@@ -82,7 +92,9 @@ export const submissionSchema = z
         quantity: z.number().optional(),
         points: z.number().int(),
         requestedPoints: z.number().int(),
-        capped: z.object({ limitedBy: z.enum(['month', 'year']), cap: z.number().int() }).optional(),
+        capped: z
+          .object({ limitedBy: z.enum(['month', 'year']), cap: z.number().int() })
+          .optional(),
       }),
     ),
     ruleCode: z.string(),
@@ -93,10 +105,19 @@ export const submissionSchema = z
     quantity: z.number().optional(),
     occurredOn: z.string(),
     evidence: z.object({ text: z.string(), attachments: z.array(z.string()) }),
-    points: z.number().int().openapi({ description: 'Signed: what posts (negative for a deduction), after caps' }),
+    points: z
+      .number()
+      .int()
+      .openapi({ description: 'Signed: what posts (negative for a deduction), after caps' }),
     requestedPoints: z.number().int(),
     capped: z
-      .object({ requestedPoints: z.number().int(), points: z.number().int(), limitedBy: z.enum(['month', 'year']).optional(), cap: z.number().int().optional(), message: z.string() })
+      .object({
+        requestedPoints: z.number().int(),
+        points: z.number().int(),
+        limitedBy: z.enum(['month', 'year']).optional(),
+        cap: z.number().int().optional(),
+        message: z.string(),
+      })
       .nullable(),
     status: z.enum(SUBMISSION_STATUSES),
     round: z.number().int(),
@@ -111,11 +132,31 @@ export const submissionSchema = z
     createdBy: z.string(),
     createdAt: z.string(),
     history: z
-      .array(z.object({ type: z.string(), at: z.string(), round: z.number().int().optional(), by: z.string().optional(), byRole: z.string().optional(), decision: z.string().optional(), comment: z.string().optional(), reason: z.string().optional(), noticeEndsAt: z.string().optional() }))
+      .array(
+        z.object({
+          type: z.string(),
+          at: z.string(),
+          round: z.number().int().optional(),
+          by: z.string().optional(),
+          byRole: z.string().optional(),
+          decision: z.string().optional(),
+          comment: z.string().optional(),
+          reason: z.string().optional(),
+          noticeEndsAt: z.string().optional(),
+        }),
+      )
       .optional(),
   })
   .openapi('Submission');
 
 export const objectionSchema = z
-  .object({ id: z.string(), submissionId: z.string(), round: z.number().int(), reason: z.string(), by: z.string(), createdAt: z.string(), submission: submissionSchema })
+  .object({
+    id: z.string(),
+    submissionId: z.string(),
+    round: z.number().int(),
+    reason: z.string(),
+    by: z.string(),
+    createdAt: z.string(),
+    submission: submissionSchema,
+  })
   .openapi('Objection');

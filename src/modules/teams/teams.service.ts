@@ -232,7 +232,10 @@ async function changeMembership(
   const source = { type: 'team-membership', id: new Types.ObjectId().toHexString() };
   const { link } = await memberships.append(chainOf(teamId, volunteerId), source, (head) => {
     if (type === 'join' && head?.type === 'join')
-      throw new DomainError('already_team_member', 'This volunteer is already a member of the team.');
+      throw new DomainError(
+        'already_team_member',
+        'This volunteer is already a member of the team.',
+      );
     if (type === 'leave' && head?.type !== 'join')
       throw new DomainError('not_team_member', 'This volunteer is not a member of the team.');
     return { teamId, volunteerId, type, by: p.id, at: clock.now() };

@@ -23,7 +23,21 @@ export function userRoutes(api: Api, deps: { kdfLog2N: number }): void {
     }),
   );
   api.route(
-    { method: 'get', path: '/v1/users', summary: 'Users in reach (admin: all; clerk: council and household logins of the village), by username', tag: 'Organisation', auth: ['admin', 'clerk'], query: listUsersQuery, responses: { 200: { description: 'A page of users; `next` is the `after` of the next page', schema: z.object({ items: z.array(userListItemSchema), next: z.string().nullable() }) } } },
+    {
+      method: 'get',
+      path: '/v1/users',
+      summary:
+        'Users in reach (admin: all; clerk: council and household logins of the village), by username',
+      tag: 'Organisation',
+      auth: ['admin', 'clerk'],
+      query: listUsersQuery,
+      responses: {
+        200: {
+          description: 'A page of users; `next` is the `after` of the next page',
+          schema: z.object({ items: z.array(userListItemSchema), next: z.string().nullable() }),
+        },
+      },
+    },
     async ({ principal, query }) => ({ status: 200, body: await listUsers(principal, query) }),
   );
   api.route(
@@ -32,7 +46,16 @@ export function userRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/me',
       summary: 'Who am I',
       tag: 'Auth',
-      auth: ['admin', 'clerk', 'council', 'terminal', 'officer', 'household', 'township', 'supervisor'],
+      auth: [
+        'admin',
+        'clerk',
+        'council',
+        'terminal',
+        'officer',
+        'household',
+        'township',
+        'supervisor',
+      ],
       responses: { 200: { description: 'The caller' } },
     },
     ({ principal }) => ({ status: 200, body: principal }),

@@ -48,4 +48,6 @@ export const listUsersQuery = obj({
   limit: queryInt(1, 500).optional(),
 });
 
-export const userListItemSchema = userSchema.extend({ disabled: z.boolean() }).openapi('UserListItem');
+export const userListItemSchema = userSchema
+  .extend({ disabled: z.boolean() })
+  .openapi('UserListItem');

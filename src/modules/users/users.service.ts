@@ -50,7 +50,12 @@ export interface UserView {
 }
 
 export function toUserView(u: UserDoc): UserView {
-  const v: UserView = { id: u._id.toHexString(), username: u.username, role: u.role, createdAt: u.createdAt.toISOString() };
+  const v: UserView = {
+    id: u._id.toHexString(),
+    username: u.username,
+    role: u.role,
+    createdAt: u.createdAt.toISOString(),
+  };
   if (u.name) v.name = u.name;
   if (u.villageId) v.villageId = u.villageId;
   if (u.cooperativeId) v.cooperativeId = u.cooperativeId;
@@ -62,8 +67,16 @@ export function toUserView(u: UserDoc): UserView {
 }
 
 /** Which scope fields each role takes. */
-type ScopeField = 'villageId' | 'cooperativeId' | 'storeId' | 'householdId' | 'townshipId' | 'volunteerId';
-const SCOPE_FIELDS: readonly ScopeField[] = ['villageId', 'cooperativeId', 'storeId', 'householdId', 'townshipId', 'volunteerId'];
+type ScopeField =
+  'villageId' | 'cooperativeId' | 'storeId' | 'householdId' | 'townshipId' | 'volunteerId';
+const SCOPE_FIELDS: readonly ScopeField[] = [
+  'villageId',
+  'cooperativeId',
+  'storeId',
+  'householdId',
+  'townshipId',
+  'volunteerId',
+];
 const SCOPE: Record<Role, readonly ScopeField[]> = {
   admin: [],
   clerk: ['villageId', 'volunteerId'],
@@ -83,57 +96,72 @@ const TOWNSHIP_MAY_CREATE: readonly Role[] = ['supervisor'];
 /** The one answer for a household that is missing or, for a clerk, of another village. */
 const NO_SUCH_HOUSEHOLD = 'no such household';
 
-async function resolveScope(actor: Principal | undefined, input: NewUser): Promise<Partial<NewUser>> {
+async function resolveScope(
+  actor: Principal | undefined,
+  input: NewUser,
+): Promise<Partial<NewUser>> {
   // A clerk's own village bounds everything they name: a household elsewhere is "no such".
-  const visible = (h: { villageId: string } | undefined) => (h && (actor?.role !== 'clerk' || h.villageId === actor.villageId) ? h : undefined);
+  const visible = (h: { villageId: string } | undefined) =>
+    h && (actor?.role !== 'clerk' || h.villageId === actor.villageId) ? h : undefined;
   const errors: FieldError[] = [];
   const allowed = SCOPE[input.role];
   for (const f of SCOPE_FIELDS) {
-    if (input[f] !== undefined && !allowed.includes(f)) errors.push({ path: f, message: `not used for role ${input.role}` });
+    if (input[f] !== undefined && !allowed.includes(f))
+      errors.push({ path: f, message: `not used for role ${input.role}` });
   }
   const scope: Partial<NewUser> = {};
   if (input.role === 'clerk' || input.role === 'council' || input.role === 'supervisor') {
     if (!input.villageId) errors.push({ path: 'villageId', message: 'required for this role' });
-    else if (!(await findVillage(input.villageId))) errors.push({ path: 'villageId', message: 'no such village' });
+    else if (!(await findVillage(input.villageId)))
+      errors.push({ path: 'villageId', message: 'no such village' });
     else scope.villageId = input.villageId;
   }
   if (input.role === 'council' && input.householdId) {
     const h = visible(await findHousehold(input.householdId));
     if (!h) errors.push({ path: 'householdId', message: NO_SUCH_HOUSEHOLD });
-    else if (input.villageId && h.villageId !== input.villageId) errors.push({ path: 'householdId', message: 'not a household of this village' });
+    else if (input.villageId && h.villageId !== input.villageId)
+      errors.push({ path: 'householdId', message: 'not a household of this village' });
     else scope.householdId = input.householdId;
   }
   if (input.role === 'household') {
     const h = input.householdId ? visible(await findHousehold(input.householdId)) : undefined;
     if (!input.householdId) errors.push({ path: 'householdId', message: 'required for this role' });
     else if (!h) errors.push({ path: 'householdId', message: NO_SUCH_HOUSEHOLD });
-    else if (input.villageId && input.villageId !== h.villageId) errors.push({ path: 'villageId', message: 'not the household’s village' });
+    else if (input.villageId && input.villageId !== h.villageId)
+      errors.push({ path: 'villageId', message: 'not the household’s village' });
     else Object.assign(scope, { householdId: input.householdId, villageId: h.villageId });
   }
   if (input.role === 'officer') {
-    if (!input.cooperativeId) errors.push({ path: 'cooperativeId', message: 'required for this role' });
-    else if (!(await findCooperative(input.cooperativeId))) errors.push({ path: 'cooperativeId', message: 'no such cooperative' });
+    if (!input.cooperativeId)
+      errors.push({ path: 'cooperativeId', message: 'required for this role' });
+    else if (!(await findCooperative(input.cooperativeId)))
+      errors.push({ path: 'cooperativeId', message: 'no such cooperative' });
     else scope.cooperativeId = input.cooperativeId;
   }
   if (input.role === 'terminal') {
     if (!input.storeId) errors.push({ path: 'storeId', message: 'required for this role' });
-    else if (!(await findStore(input.storeId))) errors.push({ path: 'storeId', message: 'no such store' });
+    else if (!(await findStore(input.storeId)))
+      errors.push({ path: 'storeId', message: 'no such store' });
     else scope.storeId = input.storeId;
   }
   if (input.role === 'township') {
     if (!input.townshipId) errors.push({ path: 'townshipId', message: 'required for this role' });
-    else if (!(await findTownship(input.townshipId))) errors.push({ path: 'townshipId', message: 'no such township' });
+    else if (!(await findTownship(input.townshipId)))
+      errors.push({ path: 'townshipId', message: 'no such township' });
     else scope.townshipId = input.townshipId;
   }
   if (input.volunteerId && allowed.includes('volunteerId')) {
     const v = await findVolunteer(input.volunteerId);
     const householdId = scope.householdId ?? input.householdId;
     if (!v) errors.push({ path: 'volunteerId', message: 'no such volunteer' });
-    else if (householdId && v.householdId !== householdId) errors.push({ path: 'volunteerId', message: 'not a volunteer of this household' });
-    else if (scope.villageId && v.villageId && v.villageId !== scope.villageId) errors.push({ path: 'volunteerId', message: 'not a volunteer of this village' });
+    else if (householdId && v.householdId !== householdId)
+      errors.push({ path: 'volunteerId', message: 'not a volunteer of this household' });
+    else if (scope.villageId && v.villageId && v.villageId !== scope.villageId)
+      errors.push({ path: 'volunteerId', message: 'not a volunteer of this village' });
     else scope.volunteerId = input.volunteerId;
   }
-  if (errors.length) throw new DomainError('validation_failed', 'The user is not valid.', { errors });
+  if (errors.length)
+    throw new DomainError('validation_failed', 'The user is not valid.', { errors });
   return scope;
 }
 
@@ -157,7 +185,11 @@ export async function findUserById(userId: string): Promise<UserDoc | undefined>
 }
 
 /** Stores a new password hash and raises the token version: every token of the user stops working. */
-export async function replacePassword(userId: Types.ObjectId, passwordHash: string, now: Date): Promise<void> {
+export async function replacePassword(
+  userId: Types.ObjectId,
+  passwordHash: string,
+  now: Date,
+): Promise<void> {
   await User.updateOne(
     { _id: userId },
     {
@@ -167,26 +199,49 @@ export async function replacePassword(userId: Types.ObjectId, passwordHash: stri
   );
 }
 
-export async function createUser(actor: Principal | undefined, input: NewUser, kdfLog2N: number): Promise<UserView> {
-  if (actor && !mayCreate(actor, input.role)) throw new DomainError('forbidden', 'This role may not create that kind of user.');
+export async function createUser(
+  actor: Principal | undefined,
+  input: NewUser,
+  kdfLog2N: number,
+): Promise<UserView> {
+  if (actor && !mayCreate(actor, input.role))
+    throw new DomainError('forbidden', 'This role may not create that kind of user.');
   // Before any look-up: whether another village exists is not the clerk's to learn.
-  if (actor?.role === 'clerk' && input.villageId !== undefined && input.villageId !== actor.villageId) {
+  if (
+    actor?.role === 'clerk' &&
+    input.villageId !== undefined &&
+    input.villageId !== actor.villageId
+  ) {
     throw new DomainError('forbidden', 'A clerk creates users of their own village only.');
   }
   const scope = await resolveScope(actor, input);
   if (actor?.role === 'clerk' && scope.villageId !== actor.villageId) {
     throw new DomainError('forbidden', 'A clerk creates users of their own village only.');
   }
-  if (actor?.role === 'township' && !(scope.villageId && actor.villageIds?.includes(scope.villageId))) {
+  if (
+    actor?.role === 'township' &&
+    !(scope.villageId && actor.villageIds?.includes(scope.villageId))
+  ) {
     // Answered as for a village that does not exist: another township's villages are not revealed.
-    throw new DomainError('validation_failed', 'The user is not valid.', { errors: [{ path: 'villageId', message: 'no such village' }] });
+    throw new DomainError('validation_failed', 'The user is not valid.', {
+      errors: [{ path: 'villageId', message: 'no such village' }],
+    });
   }
   const passwordHash = await hashSecret(input.password, kdfLog2N);
   try {
-    const [doc] = await User.create([{ username: input.username, ...(input.name ? { name: input.name } : {}), passwordHash, role: input.role, ...scope }]);
+    const [doc] = await User.create([
+      {
+        username: input.username,
+        ...(input.name ? { name: input.name } : {}),
+        passwordHash,
+        role: input.role,
+        ...scope,
+      },
+    ]);
     return toUserView(doc!.toObject());
   } catch (err) {
-    if (isDuplicateKeyError(err)) throw new DomainError('username_taken', `The username ${input.username} is taken.`);
+    if (isDuplicateKeyError(err))
+      throw new DomainError('username_taken', `The username ${input.username} is taken.`);
     throw err;
   }
 }
@@ -194,16 +249,31 @@ export async function createUser(actor: Principal | undefined, input: NewUser, k
 /** The names people are shown for users (their name, else their username), by id; unknown ids are absent. */
 export async function displayNames(userIds: readonly string[]): Promise<Map<string, string>> {
   const ids = [...new Set(userIds)].filter((id) => Types.ObjectId.isValid(id));
-  const docs = await Promise.all(ids.map((id) => User.findById(id).select({ username: 1, name: 1 }).lean<Pick<UserDoc, '_id' | 'username' | 'name'>>()));
-  return new Map(docs.filter((d) => d !== null).map((d) => [d._id.toHexString(), d.name || d.username]));
+  const docs = await Promise.all(
+    ids.map((id) =>
+      User.findById(id)
+        .select({ username: 1, name: 1 })
+        .lean<Pick<UserDoc, '_id' | 'username' | 'name'>>(),
+    ),
+  );
+  return new Map(
+    docs.filter((d) => d !== null).map((d) => [d._id.toHexString(), d.name || d.username]),
+  );
 }
 
 /** Creates the environment's admin when the database has no admin yet; idempotent. */
-export async function ensureBootstrapAdmin(admin: { username: string; password: string } | undefined, kdfLog2N: number): Promise<boolean> {
+export async function ensureBootstrapAdmin(
+  admin: { username: string; password: string } | undefined,
+  kdfLog2N: number,
+): Promise<boolean> {
   if (!admin) return false;
   if (await User.exists({ role: 'admin' })) return false;
   try {
-    await createUser(undefined, { username: admin.username, password: admin.password, role: 'admin' }, kdfLog2N);
+    await createUser(
+      undefined,
+      { username: admin.username, password: admin.password, role: 'admin' },
+      kdfLog2N,
+    );
     return true;
   } catch (err) {
     if (err instanceof DomainError && err.code === 'conflict') return false;
@@ -221,8 +291,16 @@ export async function listCouncilMembers(villageId: string): Promise<UserView[]>
   return docs.filter((d) => !d.disabled).map(toUserView);
 }
 
-export async function countCouncilVoters(villageId: string, excludeHouseholdIds: readonly string[]): Promise<number> {
-  return User.countDocuments({ role: 'council', villageId, disabled: { $ne: true }, householdId: { $nin: [...excludeHouseholdIds] } });
+export async function countCouncilVoters(
+  villageId: string,
+  excludeHouseholdIds: readonly string[],
+): Promise<number> {
+  return User.countDocuments({
+    role: 'council',
+    villageId,
+    disabled: { $ne: true },
+    householdId: { $nin: [...excludeHouseholdIds] },
+  });
 }
 
 /** Users one listing returns: a county has a few thousand (clerks, councils, household logins). */
@@ -232,12 +310,16 @@ export const USERS_LIST_MAX = 500;
  * Users in reach, in username order, a page at a time (`after` = the last username seen): every
  * user for the county office; for a clerk, the council and household logins of their village.
  */
-export async function listUsers(p: Principal, q: { role?: Role; villageId?: string; after?: string; prefix?: string; limit?: number }): Promise<{ items: (UserView & { disabled: boolean })[]; next: string | null }> {
+export async function listUsers(
+  p: Principal,
+  q: { role?: Role; villageId?: string; after?: string; prefix?: string; limit?: number },
+): Promise<{ items: (UserView & { disabled: boolean })[]; next: string | null }> {
   const filter: Record<string, unknown> = {};
   if (p.role === 'clerk') {
     if (q.villageId && q.villageId !== p.villageId) return { items: [], next: null };
     filter.villageId = p.villageId;
-    filter.role = q.role && CLERK_MAY_CREATE.includes(q.role) ? q.role : { $in: [...CLERK_MAY_CREATE] };
+    filter.role =
+      q.role && CLERK_MAY_CREATE.includes(q.role) ? q.role : { $in: [...CLERK_MAY_CREATE] };
   } else {
     if (q.role) filter.role = q.role;
     if (q.villageId) filter.villageId = q.villageId;
@@ -249,7 +331,12 @@ export async function listUsers(p: Principal, q: { role?: Role; villageId?: stri
   if (username.$gt) delete username.$gte;
   if (Object.keys(username).length) filter.username = username;
   const limit = Math.min(q.limit ?? 100, USERS_LIST_MAX);
-  const docs = await User.find(filter).sort({ username: 1 }).limit(limit + 1).lean<UserDoc[]>();
-  const items = docs.slice(0, limit).map((u) => ({ ...toUserView(u), disabled: Boolean(u.disabled) }));
+  const docs = await User.find(filter)
+    .sort({ username: 1 })
+    .limit(limit + 1)
+    .lean<UserDoc[]>();
+  const items = docs
+    .slice(0, limit)
+    .map((u) => ({ ...toUserView(u), disabled: Boolean(u.disabled) }));
   return { items, next: docs.length > limit ? items[items.length - 1]!.username : null };
 }

@@ -11,16 +11,17 @@ const redemptionDailyLimit = () => z.number().int().min(1).max(REDEMPTION_DAILY_
 /** Longest backdating window a village may set: ten years of deeds. */
 export const OCCURRED_ON_WINDOW_DAYS_MAX = 3660;
 const occurredOnWindowDays = () =>
-  z
-    .number()
-    .int()
-    .min(0)
-    .max(OCCURRED_ON_WINDOW_DAYS_MAX)
-    .openapi({ description: "How many days back a deed's occurredOn may lie (Asia/Shanghai days; default 90); never in the future" });
+  z.number().int().min(0).max(OCCURRED_ON_WINDOW_DAYS_MAX).openapi({
+    description:
+      "How many days back a deed's occurredOn may lie (Asia/Shanghai days; default 90); never in the future",
+  });
 /** The service-order and oversight settings of a village policy (all optional, with defaults). */
 const orderPolicyFields = {
   /** Time a service order may wait for a team to accept it before it escalates to the township. */
-  orderTimeout: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as PT48H').refine((s) => !ISO_DURATION_RE.test(s) || durationMs(s) > 0, 'must be longer than zero'),
+  orderTimeout: z
+    .string()
+    .regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as PT48H')
+    .refine((s) => !ISO_DURATION_RE.test(s) || durationMs(s) > 0, 'must be longer than zero'),
   /** Hours of a rated service order go straight to public notice, without a council vote. */
   ratedHoursNeedNoVote: z.boolean(),
   /** The rule (积分细则 code) that turns volunteer hours into points. */
@@ -33,7 +34,9 @@ const orderPolicyFields = {
 
 export const villagePolicySchema = obj({
   quorum: z.number().int().min(1).max(50),
-  noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S'),
+  noticePeriod: z
+    .string()
+    .regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S'),
   redemptionDailyLimit: redemptionDailyLimit().optional(),
   occurredOnWindowDays: occurredOnWindowDays().optional(),
   orderTimeout: orderPolicyFields.orderTimeout.optional(),
@@ -54,7 +57,10 @@ export const createVillageBody = obj({
 export const patchVillageBody = obj({
   policy: obj({
     quorum: z.number().int().min(1).max(50).optional(),
-    noticePeriod: z.string().regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S').optional(),
+    noticePeriod: z
+      .string()
+      .regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S')
+      .optional(),
     /** null removes the limit. */
     redemptionDailyLimit: redemptionDailyLimit().nullable().optional(),
     occurredOnWindowDays: occurredOnWindowDays().optional(),

@@ -61,7 +61,10 @@ export function toVillageView(v: VillageDoc): VillageView {
     code: v.code,
     township: v.township,
     county: v.county,
-    policy: { ...policy, occurredOnWindowDays: v.policy.occurredOnWindowDays ?? DEFAULT_OCCURRED_ON_WINDOW_DAYS },
+    policy: {
+      ...policy,
+      occurredOnWindowDays: v.policy.occurredOnWindowDays ?? DEFAULT_OCCURRED_ON_WINDOW_DAYS,
+    },
     createdAt: v.createdAt.toISOString(),
   };
   if (v.townshipId) view.townshipId = v.townshipId;
@@ -99,7 +102,10 @@ export async function createVillage(input: {
     return toVillageView(doc!.toObject());
   } catch (err) {
     if (isDuplicateKeyError(err))
-      throw new DomainError('village_code_taken', `A village with code ${input.code} already exists.`);
+      throw new DomainError(
+        'village_code_taken',
+        `A village with code ${input.code} already exists.`,
+      );
     throw err;
   }
 }
@@ -115,7 +121,10 @@ const cachedVillages = new ConfigCache<VillageDoc>('villages');
 
 export async function findVillage(villageId: string): Promise<VillageDoc | undefined> {
   if (!Types.ObjectId.isValid(villageId)) return undefined;
-  return cachedVillages.get(villageId, async () => (await Village.findById(villageId).lean<VillageDoc>()) ?? undefined);
+  return cachedVillages.get(
+    villageId,
+    async () => (await Village.findById(villageId).lean<VillageDoc>()) ?? undefined,
+  );
 }
 
 /**

@@ -6,7 +6,10 @@ export const registerVolunteerBody = obj({
   idNumber: z
     .string()
     .max(32)
-    .regex(/^ *[0-9]{17}[0-9Xx] *$/, 'an 18-character resident ID number: 17 digits and a check digit or X'),
+    .regex(
+      /^ *[0-9]{17}[0-9Xx] *$/,
+      'an 18-character resident ID number: 17 digits and a check digit or X',
+    ),
   householdId: id().optional(),
   phone: z
     .string()

@@ -149,7 +149,10 @@ export async function registerVolunteer(
     return toView(created!.toObject(), 0);
   } catch (err) {
     if (isDuplicateKeyError(err))
-      throw new DomainError('volunteer_already_registered', 'This person is already registered as a volunteer.');
+      throw new DomainError(
+        'volunteer_already_registered',
+        'This person is already registered as a volunteer.',
+      );
     throw err;
   }
 }

@@ -4,15 +4,33 @@
  * guessing. Forgeries are built by hand (header, payload, signature) from the service's own
  * key file, so each test changes exactly one thing; a control built the same way is accepted.
  */
-import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  type KeyObject,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
-import { http, makeAdmin, makeCooperative, makeHousehold, makeStore, makeTerminal, makeUser, makeVillage, type TestUser } from '../../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeCooperative,
+  makeHousehold,
+  makeStore,
+  makeTerminal,
+  makeUser,
+  makeVillage,
+  type TestUser,
+} from '../../support/factories';
 
-const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+const b64url = (v: unknown) =>
+  Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
 interface Forge {
   header?: Record<string, unknown>;
@@ -58,11 +76,15 @@ describe('access tokens', () => {
     };
     for (const k of opts.drop ?? []) delete payload[k];
     const input = `${b64url(header)}.${b64url(payload)}`;
-    const signature = sign('sha256', Buffer.from(input), { key: opts.key ?? privateKey, dsaEncoding: 'ieee-p1363' });
+    const signature = sign('sha256', Buffer.from(input), {
+      key: opts.key ?? privateKey,
+      dsaEncoding: 'ieee-p1363',
+    });
     return `${input}.${signature.toString('base64url')}`;
   }
 
-  const call = (token: string, url = householdUrl) => http().get(url).set('Authorization', `Bearer ${token}`);
+  const call = (token: string, url = householdUrl) =>
+    http().get(url).set('Authorization', `Bearer ${token}`);
 
   async function expect401(token: string, url = householdUrl) {
     const res = await call(token, url);
@@ -86,10 +108,15 @@ describe('access tokens', () => {
 
     it('alg switched to HS256 and signed with the public key as the HMAC secret', async () => {
       const payload = forge({ payload: { role: 'admin', sub: admin.user.id } }).split('.')[1];
-      for (const secret of [publicKey.export({ type: 'spki', format: 'pem' }) as string, publicKey.export({ type: 'spki', format: 'der' })]) {
+      for (const secret of [
+        publicKey.export({ type: 'spki', format: 'pem' }) as string,
+        publicKey.export({ type: 'spki', format: 'der' }),
+      ]) {
         for (const alg of ['HS256', 'HS512']) {
           const input = `${b64url({ alg, typ: 'person+jwt', kid })}.${payload}`;
-          const mac = createHmac(alg === 'HS256' ? 'sha256' : 'sha512', secret).update(input).digest('base64url');
+          const mac = createHmac(alg === 'HS256' ? 'sha256' : 'sha512', secret)
+            .update(input)
+            .digest('base64url');
           await expect401(`${input}.${mac}`);
         }
       }
@@ -97,8 +124,12 @@ describe('access tokens', () => {
 
     it('payload tampered after signing: role raised to admin, or sub swapped to the admin', async () => {
       const [h, , s] = forge().split('.');
-      await expect401(`${h}.${b64url({ ...JSON.parse(Buffer.from(forge().split('.')[1]!, 'base64url').toString()), role: 'admin' })}.${s}`);
-      await expect401(`${h}.${b64url({ ...JSON.parse(Buffer.from(forge().split('.')[1]!, 'base64url').toString()), sub: admin.user.id, role: 'admin' })}.${s}`);
+      await expect401(
+        `${h}.${b64url({ ...JSON.parse(Buffer.from(forge().split('.')[1]!, 'base64url').toString()), role: 'admin' })}.${s}`,
+      );
+      await expect401(
+        `${h}.${b64url({ ...JSON.parse(Buffer.from(forge().split('.')[1]!, 'base64url').toString()), sub: admin.user.id, role: 'admin' })}.${s}`,
+      );
     });
 
     it('a validly signed token claiming a role the user does not have', async () => {
@@ -137,25 +168,44 @@ describe('access tokens', () => {
       await expect401(forge({ header: { typ: undefined } }));
     });
 
-    it("a terminal-kind token for a person, and a person-kind token for a terminal", async () => {
+    it('a terminal-kind token for a person, and a person-kind token for a terminal', async () => {
       await expect401(forge({ header: { typ: 'terminal+jwt' } }));
       await expect401(forge({ header: { typ: 'terminal+jwt' } }), '/v1/me');
       const store = await makeStore([(await makeVillage()).id]);
       const terminal = await makeTerminal(store.id);
-      await expect401(forge({ header: { typ: 'person+jwt' }, payload: { sub: terminal.id, role: 'terminal' } }), '/v1/me');
-      await expect401(forge({ header: { typ: 'person+jwt' }, payload: { sub: terminal.id, role: 'terminal' } }), `/v1/stores/${store.id}`);
+      await expect401(
+        forge({ header: { typ: 'person+jwt' }, payload: { sub: terminal.id, role: 'terminal' } }),
+        '/v1/me',
+      );
+      await expect401(
+        forge({ header: { typ: 'person+jwt' }, payload: { sub: terminal.id, role: 'terminal' } }),
+        `/v1/stores/${store.id}`,
+      );
     });
 
     it('a token whose subject no longer exists or is disabled', async () => {
       await expect401(forge({ payload: { sub: new mongoose.Types.ObjectId().toHexString() } }));
       await expect401(forge({ payload: { sub: 'not-an-id' } }));
       const gone = await makeUser('clerk', { villageId: clerk.user.villageId! });
-      await mongoose.connection.db!.collection('users').updateOne({ _id: new mongoose.Types.ObjectId(gone.user.id) }, { $set: { disabled: true } });
+      await mongoose.connection
+        .db!.collection('users')
+        .updateOne(
+          { _id: new mongoose.Types.ObjectId(gone.user.id) },
+          { $set: { disabled: true } },
+        );
       await expect401(gone.token);
     });
 
     it('garbage, a missing header, and other schemes', async () => {
-      for (const auth of ['Bearer', 'Bearer ', 'Bearer x.y.z', 'Bearer a.b', `Basic ${b64url('a:b')}`, `Token ${clerk.token}`, `Bearer ${clerk.token} extra`]) {
+      for (const auth of [
+        'Bearer',
+        'Bearer ',
+        'Bearer x.y.z',
+        'Bearer a.b',
+        `Basic ${b64url('a:b')}`,
+        `Token ${clerk.token}`,
+        `Bearer ${clerk.token} extra`,
+      ]) {
         const res = await http().get(householdUrl).set('Authorization', auth);
         expect(res.status, auth).to.equal(401);
         expect(res.body.code).to.equal('unauthenticated');
@@ -171,17 +221,27 @@ describe('access tokens', () => {
       const h = await makeHousehold(v.id);
       const store = await makeStore([v.id]);
       const terminal = await makeTerminal(store.id);
-      const officer = await makeUser('officer', { cooperativeId: (await makeCooperative([v.id])).id });
+      const officer = await makeUser('officer', {
+        cooperativeId: (await makeCooperative([v.id])).id,
+      });
       for (const [auth, status, code] of [
         [terminal.auth, 401, 'unauthenticated'],
         [officer.auth, 403, 'forbidden'],
       ] as const) {
-        for (const url of [`/v1/households/${h.id}`, `/v1/households/${h.id}/account`, `/v1/households/${h.id}/entries`, `/v1/households/${h.id}/inquiries`]) {
+        for (const url of [
+          `/v1/households/${h.id}`,
+          `/v1/households/${h.id}/account`,
+          `/v1/households/${h.id}/entries`,
+          `/v1/households/${h.id}/inquiries`,
+        ]) {
           const res = await http().get(url).set(auth);
           expect(res.status, `${url} ${JSON.stringify(res.body)}`).to.equal(status);
           expect(res.body.code).to.equal(code);
         }
-        const post = await http().post(`/v1/households/${h.id}/adjustments`).set(auth).send({ points: 5, reason: '越权' });
+        const post = await http()
+          .post(`/v1/households/${h.id}/adjustments`)
+          .set(auth)
+          .send({ points: 5, reason: '越权' });
         expect(post.status).to.equal(status);
       }
     });

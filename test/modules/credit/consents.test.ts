@@ -17,26 +17,72 @@ describe('POST /v1/consents, DELETE /v1/consents/:id, GET /v1/consents/:id/recei
 
   it('a household gives consent: 201 with recipient, purpose, fields, expiry and status active', async () => {
     const m = await makeMember(w.villageId);
-    const res = await http().post('/v1/consents').set(m.login.auth).send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(180), customerRef: 'CUST-0042' });
+    const res = await http()
+      .post('/v1/consents')
+      .set(m.login.auth)
+      .send({
+        householdId: m.id,
+        cooperativeId: w.cooperativeId,
+        expiresAt: inDays(180),
+        customerRef: 'CUST-0042',
+      });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     expect(res.body.id).to.match(/^[a-f0-9]{24}$/);
-    expect(res.body).to.include({ householdId: m.id, cooperativeId: w.cooperativeId, recipient: '农村信用合作社', purpose: '农户信用评级及授信参考', method: 'household', customerRef: 'CUST-0042', status: 'active' });
-    expect(res.body.fields).to.deep.equal(['score', 'grade', 'reasons', 'customerRef', 'headNameMasked', 'village']);
+    expect(res.body).to.include({
+      householdId: m.id,
+      cooperativeId: w.cooperativeId,
+      recipient: '农村信用合作社',
+      purpose: '农户信用评级及授信参考',
+      method: 'household',
+      customerRef: 'CUST-0042',
+      status: 'active',
+    });
+    expect(res.body.fields).to.deep.equal([
+      'score',
+      'grade',
+      'reasons',
+      'customerRef',
+      'headNameMasked',
+      'village',
+    ]);
     expect(res.body).to.not.have.property('formRef');
   });
 
   it('a clerk records a signed paper form (formRef required) for a household of their village only', async () => {
     const m = await makeMember(w.villageId);
-    const ok = await http().post('/v1/consents').set(w.clerk.auth).send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(365), formRef: 'FORM-2026-001' });
+    const ok = await http()
+      .post('/v1/consents')
+      .set(w.clerk.auth)
+      .send({
+        householdId: m.id,
+        cooperativeId: w.cooperativeId,
+        expiresAt: inDays(365),
+        formRef: 'FORM-2026-001',
+      });
     expect(ok.status, JSON.stringify(ok.body)).to.equal(201);
-    expect(ok.body).to.include({ method: 'paper_form', formRef: 'FORM-2026-001', recordedBy: w.clerk.user.id });
+    expect(ok.body).to.include({
+      method: 'paper_form',
+      formRef: 'FORM-2026-001',
+      recordedBy: w.clerk.user.id,
+    });
     const otherVillage = await makeVillage();
     const otherClerk = await makeUser('clerk', { villageId: otherVillage.id });
     const before = await countAll();
-    const noForm = await http().post('/v1/consents').set(w.clerk.auth).send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(365) });
+    const noForm = await http()
+      .post('/v1/consents')
+      .set(w.clerk.auth)
+      .send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(365) });
     expect(noForm.status).to.equal(400);
     expect(noForm.body.errors.map((e: { path: string }) => e.path)).to.include('formRef');
-    const outside = await http().post('/v1/consents').set(otherClerk.auth).send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(365), formRef: 'F-1' });
+    const outside = await http()
+      .post('/v1/consents')
+      .set(otherClerk.auth)
+      .send({
+        householdId: m.id,
+        cooperativeId: w.cooperativeId,
+        expiresAt: inDays(365),
+        formRef: 'F-1',
+      });
     expect(outside.status).to.equal(404);
     await expectNothingStored(before, 'refused consents');
   });
@@ -48,18 +94,86 @@ describe('POST /v1/consents, DELETE /v1/consents/:id, GET /v1/consents/:id/recei
     const admin = await makeAdmin();
     const before = await countAll();
     const cases: [Record<string, unknown>, number, string][] = [
-      [{ householdId: other.id, cooperativeId: w.cooperativeId, expiresAt: inDays(30) }, 404, 'not_found'],
-      [{ householdId: m.id, cooperativeId: farCoop.id, expiresAt: inDays(30) }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: '0123456789abcdef01234567', expiresAt: inDays(30) }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(-1) }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(365 * 6) }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: '2027-02-30' }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: 'next year' }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(30), formRef: 'F-1' }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(30), customerRef: '=HYPERLINK("x")' }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(30), purpose: '第一行\n第二行' }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(30), status: 'active' }, 400, 'validation_failed'],
-      [{ householdId: m.id, cooperativeId: { $gt: '' }, expiresAt: inDays(30) }, 400, 'validation_failed'],
+      [
+        { householdId: other.id, cooperativeId: w.cooperativeId, expiresAt: inDays(30) },
+        404,
+        'not_found',
+      ],
+      [
+        { householdId: m.id, cooperativeId: farCoop.id, expiresAt: inDays(30) },
+        400,
+        'validation_failed',
+      ],
+      [
+        { householdId: m.id, cooperativeId: '0123456789abcdef01234567', expiresAt: inDays(30) },
+        400,
+        'validation_failed',
+      ],
+      [
+        { householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(-1) },
+        400,
+        'validation_failed',
+      ],
+      [
+        { householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(365 * 6) },
+        400,
+        'validation_failed',
+      ],
+      [
+        { householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: '2027-02-30' },
+        400,
+        'validation_failed',
+      ],
+      [
+        { householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: 'next year' },
+        400,
+        'validation_failed',
+      ],
+      [
+        {
+          householdId: m.id,
+          cooperativeId: w.cooperativeId,
+          expiresAt: inDays(30),
+          formRef: 'F-1',
+        },
+        400,
+        'validation_failed',
+      ],
+      [
+        {
+          householdId: m.id,
+          cooperativeId: w.cooperativeId,
+          expiresAt: inDays(30),
+          customerRef: '=HYPERLINK("x")',
+        },
+        400,
+        'validation_failed',
+      ],
+      [
+        {
+          householdId: m.id,
+          cooperativeId: w.cooperativeId,
+          expiresAt: inDays(30),
+          purpose: '第一行\n第二行',
+        },
+        400,
+        'validation_failed',
+      ],
+      [
+        {
+          householdId: m.id,
+          cooperativeId: w.cooperativeId,
+          expiresAt: inDays(30),
+          status: 'active',
+        },
+        400,
+        'validation_failed',
+      ],
+      [
+        { householdId: m.id, cooperativeId: { $gt: '' }, expiresAt: inDays(30) },
+        400,
+        'validation_failed',
+      ],
     ];
     for (const [body, status, code] of cases) {
       const res = await http().post('/v1/consents').set(m.login.auth).send(body);
@@ -68,7 +182,10 @@ describe('POST /v1/consents, DELETE /v1/consents/:id, GET /v1/consents/:id/recei
       expect(res.headers['content-type']).to.match(/problem\+json/);
     }
     for (const who of [w.officer, admin]) {
-      const res = await http().post('/v1/consents').set(who.auth).send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(30) });
+      const res = await http()
+        .post('/v1/consents')
+        .set(who.auth)
+        .send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: inDays(30) });
       expect(res.status).to.equal(403);
     }
     await expectNothingStored(before, 'refused consents');
@@ -77,12 +194,20 @@ describe('POST /v1/consents, DELETE /v1/consents/:id, GET /v1/consents/:id/recei
   it('revoking is a record, not a delete, and revoking twice (even at once) changes nothing more', async () => {
     const m = await makeMember(w.villageId);
     const id = await consent(m, w.cooperativeId);
-    const results = await Promise.all(Array.from({ length: 8 }, () => http().delete(`/v1/consents/${id}`).set(m.login.auth)));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => http().delete(`/v1/consents/${id}`).set(m.login.auth)),
+    );
     expect(results.map((r) => r.status)).to.deep.equal(Array(8).fill(200));
     expect(new Set(results.map((r) => r.body.revokedAt)).size).to.equal(1);
     const db = mongoose.connection.db!;
-    expect(await db.collection('credit_consents').countDocuments({ _id: new mongoose.Types.ObjectId(id) })).to.equal(1);
-    expect(await db.collection('credit_consent_revocations').countDocuments({ _id: id as never })).to.equal(1);
+    expect(
+      await db
+        .collection('credit_consents')
+        .countDocuments({ _id: new mongoose.Types.ObjectId(id) }),
+    ).to.equal(1);
+    expect(
+      await db.collection('credit_consent_revocations').countDocuments({ _id: id as never }),
+    ).to.equal(1);
     const got = await http().get(`/v1/consents/${id}`).set(m.login.auth);
     expect(got.body.status).to.equal('revoked');
   });
@@ -98,7 +223,9 @@ describe('POST /v1/consents, DELETE /v1/consents/:id, GET /v1/consents/:id/recei
     for (const who of [stranger.login, otherOfficer]) {
       expect((await http().get(`/v1/consents/${id}`).set(who.auth)).status).to.equal(404);
     }
-    expect((await http().delete(`/v1/consents/${id}`).set(stranger.login.auth)).status).to.equal(404);
+    expect((await http().delete(`/v1/consents/${id}`).set(stranger.login.auth)).status).to.equal(
+      404,
+    );
     expect((await http().delete(`/v1/consents/${id}`).set(w.clerk.auth)).status).to.equal(200);
   });
 
@@ -108,13 +235,28 @@ describe('POST /v1/consents, DELETE /v1/consents/:id, GET /v1/consents/:id/recei
     const res = await http().get(`/v1/consents/${id}/receipt.txt`).set(m.login.auth);
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.match(/^text\/plain; charset=utf-8/);
-    for (const s of ['授权回执', `回执编号：${id}`, '王建国', '信息接收方：农村信用合作社', '使用目的：农户信用评级及授信参考', '信用参考分、等级、主要原因', '客户编号：C-77', '有效期至：', '北京时间', '当前状态：有效', '随时撤回', '不使用民族、宗教、健康']) {
+    for (const s of [
+      '授权回执',
+      `回执编号：${id}`,
+      '王建国',
+      '信息接收方：农村信用合作社',
+      '使用目的：农户信用评级及授信参考',
+      '信用参考分、等级、主要原因',
+      '客户编号：C-77',
+      '有效期至：',
+      '北京时间',
+      '当前状态：有效',
+      '随时撤回',
+      '不使用民族、宗教、健康',
+    ]) {
       expect(res.text).to.include(s);
     }
     await http().delete(`/v1/consents/${id}`).set(m.login.auth).expect(200);
     const after = await http().get(`/v1/consents/${id}/receipt.txt`).set(m.login.auth);
     expect(after.text).to.include('当前状态：已撤回');
-    expect((await http().get(`/v1/consents/${id}/receipt.txt`).set(w.officer.auth)).status).to.equal(403);
+    expect(
+      (await http().get(`/v1/consents/${id}/receipt.txt`).set(w.officer.auth)).status,
+    ).to.equal(403);
   });
 });
 
@@ -128,8 +270,18 @@ describe('GET /v1/cooperatives/:id', () => {
     expect(mine.body).to.include({ id: w.cooperativeId });
     expect(mine.body.villageIds).to.deep.equal([w.villageId]);
     expect(mine.body.villages).to.deep.equal([{ id: w.villageId, name: '测试村' }]);
-    expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set((await makeAdmin()).auth)).status).to.equal(200);
-    expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(otherOfficer.auth)).status).to.equal(404);
-    expect((await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(w.clerk.auth)).status).to.equal(403);
+    expect(
+      (
+        await http()
+          .get(`/v1/cooperatives/${w.cooperativeId}`)
+          .set((await makeAdmin()).auth)
+      ).status,
+    ).to.equal(200);
+    expect(
+      (await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(otherOfficer.auth)).status,
+    ).to.equal(404);
+    expect(
+      (await http().get(`/v1/cooperatives/${w.cooperativeId}`).set(w.clerk.auth)).status,
+    ).to.equal(403);
   });
 });

@@ -17,7 +17,16 @@ import { ScoreCache, type ScoreCacheDoc } from '../../../src/modules/credit/cred
 import { MODELS } from '../../../src/modules/credit/credit.score';
 import { scoreAsOf } from '../../../src/modules/credit/credit.service';
 import { workerRedisOptions } from '../../../src/platform/redis';
-import { award, consent, deduct, lookUp, makeCreditWorld, makeMember, redeem, sleep } from './helpers';
+import {
+  award,
+  consent,
+  deduct,
+  lookUp,
+  makeCreditWorld,
+  makeMember,
+  redeem,
+  sleep,
+} from './helpers';
 
 const settings = { gradeThresholds: [800, 650, 500, 350] as const };
 
@@ -27,20 +36,41 @@ const settings = { gradeThresholds: [800, 650, 500, 350] as const };
  * whole suite's work, so it is generous, and each test's own timeout allows for its waits.
  */
 const COVER_WAIT_MS = 90_000;
-async function cacheCoveringChain(householdId: string, timeoutMs = COVER_WAIT_MS): Promise<ScoreCacheDoc> {
+async function cacheCoveringChain(
+  householdId: string,
+  timeoutMs = COVER_WAIT_MS,
+): Promise<ScoreCacheDoc> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [cached, account] = await Promise.all([ScoreCache.findById(householdId).lean<ScoreCacheDoc>(), getAccount(householdId)]);
+    const [cached, account] = await Promise.all([
+      ScoreCache.findById(householdId).lean<ScoreCacheDoc>(),
+      getAccount(householdId),
+    ]);
     if (cached && cached.throughSeq === account.entryCount && account.entryCount > 0) return cached;
-    if (Date.now() > deadline) throw new Error(`cache of ${householdId} never covered seq ${account.entryCount} (has ${cached?.throughSeq ?? 'none'})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `cache of ${householdId} never covered seq ${account.entryCount} (has ${cached?.throughSeq ?? 'none'})`,
+      );
     await sleep(200);
   }
 }
 
 async function expectCacheEqualsRecomputation(c: ScoreCacheDoc) {
   const household = await findHousehold(c._id);
-  const { view, throughSeq } = await scoreAsOf(household!, c.asOf, MODELS[c.modelVersion]!, settings);
-  expect({ score: c.score, grade: c.grade, reasons: c.reasons, asOf: c.asOf.toISOString(), modelVersion: c.modelVersion, throughSeq: c.throughSeq }).to.deep.equal({
+  const { view, throughSeq } = await scoreAsOf(
+    household!,
+    c.asOf,
+    MODELS[c.modelVersion]!,
+    settings,
+  );
+  expect({
+    score: c.score,
+    grade: c.grade,
+    reasons: c.reasons,
+    asOf: c.asOf.toISOString(),
+    modelVersion: c.modelVersion,
+    throughSeq: c.throughSeq,
+  }).to.deep.equal({
     score: view.score,
     grade: view.grade,
     reasons: view.reasons,
@@ -59,7 +89,14 @@ describe('credit scoring worker (freshness)', function () {
   before(async () => {
     redis = new Redis(ctx().redisUrl, workerRedisOptions());
     workers = await runWorkers(
-      creditJobs({ redis, redisPrefix: ctx().config.redisPrefix, keys: signingKeysFor(ctx().config), exportDir: ctx().config.credit.exportDir, settings, sweepEveryMs: 500 }),
+      creditJobs({
+        redis,
+        redisPrefix: ctx().config.redisPrefix,
+        keys: signingKeysFor(ctx().config),
+        exportDir: ctx().config.credit.exportDir,
+        settings,
+        sweepEveryMs: 500,
+      }),
       { redisUrl: ctx().redisUrl, redisPrefix: ctx().config.redisPrefix, logger: ctx().logger },
     );
   });
@@ -87,7 +124,13 @@ describe('credit scoring worker (freshness)', function () {
     const w = await makeCreditWorld();
     const members = await Promise.all(Array.from({ length: 5 }, () => makeMember(w.villageId)));
     await Promise.all(
-      members.flatMap((m, i) => Array.from({ length: 8 }, (_, k) => (k % 4 === 3 ? deduct(m.id, 2 + i) : award(m.id, 3 + k, k % 2 ? 'volunteer-hour' : 'environment')))),
+      members.flatMap((m, i) =>
+        Array.from({ length: 8 }, (_, k) =>
+          k % 4 === 3
+            ? deduct(m.id, 2 + i)
+            : award(m.id, 3 + k, k % 2 ? 'volunteer-hour' : 'environment'),
+        ),
+      ),
     );
     for (const m of members) await expectCacheEqualsRecomputation(await cacheCoveringChain(m.id));
   });
@@ -100,9 +143,19 @@ describe('credit scoring worker (freshness)', function () {
     const cached = await cacheCoveringChain(m.id);
     const res = await lookUp(w.officer, m.id);
     expect(res.status).to.equal(200);
-    expect(res.body).to.deep.equal({ householdId: m.id, score: cached.score, grade: cached.grade, reasons: cached.reasons, asOf: cached.asOf.toISOString(), modelVersion: cached.modelVersion });
+    expect(res.body).to.deep.equal({
+      householdId: m.id,
+      score: cached.score,
+      grade: cached.grade,
+      reasons: cached.reasons,
+      asOf: cached.asOf.toISOString(),
+      modelVersion: cached.modelVersion,
+    });
     // Asking for that asOf explicitly recomputes from the chain and gives the same answer.
-    const explicit = await lookUp(w.officer, m.id, { purpose: '核对', asOf: cached.asOf.toISOString() });
+    const explicit = await lookUp(w.officer, m.id, {
+      purpose: '核对',
+      asOf: cached.asOf.toISOString(),
+    });
     expect(explicit.body).to.deep.equal(res.body);
     const own = await http().get(`/v1/credit/households/${m.id}`).set(m.login.auth);
     expect(own.body).to.deep.equal(res.body);

@@ -1,7 +1,14 @@
 /** Shared set-up of the credit tests: a village served by a cooperative, consents, postings. */
 import { Types } from 'mongoose';
 import { expect } from '../../support/expect';
-import { http, makeCooperative, makeHousehold, makeUser, makeVillage, type TestUser } from '../../support/factories';
+import {
+  http,
+  makeCooperative,
+  makeHousehold,
+  makeUser,
+  makeVillage,
+  type TestUser,
+} from '../../support/factories';
 import { postEntry } from '../../../src/modules/ledger/ledger.service';
 
 export const DAY_MS = 86_400_000;
@@ -9,15 +16,41 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const inDays = (d: number) => new Date(Date.now() + d * DAY_MS).toISOString();
 
 export async function award(householdId: string, points: number, ruleCode = 'volunteer-hour') {
-  return postEntry({ householdId, type: 'award', points, spendableDelta: points, meritDelta: points, shortfall: 'clamp', source: { type: 'test-award', id: new Types.ObjectId().toHexString() }, ruleCode });
+  return postEntry({
+    householdId,
+    type: 'award',
+    points,
+    spendableDelta: points,
+    meritDelta: points,
+    shortfall: 'clamp',
+    source: { type: 'test-award', id: new Types.ObjectId().toHexString() },
+    ruleCode,
+  });
 }
 
 export async function deduct(householdId: string, points: number, ruleCode = 'gambling') {
-  return postEntry({ householdId, type: 'deduction', points: -points, spendableDelta: -points, meritDelta: -points, shortfall: 'clamp', source: { type: 'test-deduction', id: new Types.ObjectId().toHexString() }, ruleCode });
+  return postEntry({
+    householdId,
+    type: 'deduction',
+    points: -points,
+    spendableDelta: -points,
+    meritDelta: -points,
+    shortfall: 'clamp',
+    source: { type: 'test-deduction', id: new Types.ObjectId().toHexString() },
+    ruleCode,
+  });
 }
 
 export async function redeem(householdId: string, points: number) {
-  return postEntry({ householdId, type: 'redemption', points: -points, spendableDelta: -points, meritDelta: 0, shortfall: 'reject', source: { type: 'test-redemption', id: new Types.ObjectId().toHexString() } });
+  return postEntry({
+    householdId,
+    type: 'redemption',
+    points: -points,
+    spendableDelta: -points,
+    meritDelta: 0,
+    shortfall: 'reject',
+    source: { type: 'test-redemption', id: new Types.ObjectId().toHexString() },
+  });
 }
 
 export interface CreditWorld {
@@ -44,17 +77,35 @@ export async function makeMember(villageId: string, head = '张小明') {
 }
 
 /** The household consents to the cooperative through the API; returns the consent id. */
-export async function consent(member: { id: string; login: TestUser }, cooperativeId: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await http().post('/v1/consents').set(member.login.auth).send({ householdId: member.id, cooperativeId, expiresAt: inDays(365), ...extra });
+export async function consent(
+  member: { id: string; login: TestUser },
+  cooperativeId: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const res = await http()
+    .post('/v1/consents')
+    .set(member.login.auth)
+    .send({ householdId: member.id, cooperativeId, expiresAt: inDays(365), ...extra });
   expect(res.status, JSON.stringify(res.body)).to.equal(201);
   return res.body.id as string;
 }
 
-export const lookUp = (officer: TestUser, householdId: string, query: Record<string, string> = { purpose: '贷款审批' }) =>
-  http().get(`/v1/credit/households/${householdId}`).query(query).set(officer.auth);
+export const lookUp = (
+  officer: TestUser,
+  householdId: string,
+  query: Record<string, string> = { purpose: '贷款审批' },
+) => http().get(`/v1/credit/households/${householdId}`).query(query).set(officer.auth);
 
 export async function inquiriesOf(member: { id: string; login: TestUser }) {
   const res = await http().get(`/v1/households/${member.id}/inquiries`).set(member.login.auth);
   expect(res.status).to.equal(200);
-  return res.body.items as { officerId?: string; officerName: string; cooperativeId: string; cooperativeName: string; purpose: string; result: string; at: string }[];
+  return res.body.items as {
+    officerId?: string;
+    officerName: string;
+    cooperativeId: string;
+    cooperativeName: string;
+    purpose: string;
+    result: string;
+    at: string;
+  }[];
 }

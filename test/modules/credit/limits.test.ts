@@ -18,13 +18,25 @@ function appWith(credit: Partial<ReturnType<typeof ctx>['config']['credit']>) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of String(chunk).split('\n').filter(Boolean))
+        lines.push(JSON.parse(l) as Record<string, unknown>);
       done();
     },
   });
-  const config = Object.freeze({ ...ctx().config, redisPrefix: `${ctx().config.redisPrefix}:limits${Math.random().toString(36).slice(2, 8)}`, credit: Object.freeze({ ...ctx().config.credit, ...credit }) });
+  const config = Object.freeze({
+    ...ctx().config,
+    redisPrefix: `${ctx().config.redisPrefix}:limits${Math.random().toString(36).slice(2, 8)}`,
+    credit: Object.freeze({ ...ctx().config.credit, ...credit }),
+  });
   const metrics = createMetrics();
-  const app = createApp({ config, logger: createLogger('warn', sink), redis: ctx().redis, tokens: ctx().tokens, queues: ctx().queues, metrics });
+  const app = createApp({
+    config,
+    logger: createLogger('warn', sink),
+    redis: ctx().redis,
+    tokens: ctx().tokens,
+    queues: ctx().queues,
+    metrics,
+  });
   return { app, lines, metrics };
 }
 
@@ -34,7 +46,8 @@ describe('credit look-up limits', () => {
     const w = await makeCreditWorld();
     const m = await makeMember(w.villageId);
     await consent(m, w.cooperativeId);
-    const call = (auth: { Authorization: string }) => request(app).get(`/v1/credit/households/${m.id}`).query({ purpose: '贷款审批' }).set(auth);
+    const call = (auth: { Authorization: string }) =>
+      request(app).get(`/v1/credit/households/${m.id}`).query({ purpose: '贷款审批' }).set(auth);
     const results = await Promise.all(Array.from({ length: 5 }, () => call(w.officer.auth)));
     expect(results.map((r) => r.status).sort()).to.deep.equal([200, 200, 200, 429, 429]);
     const limited = results.find((r) => r.status === 429)!;
@@ -43,7 +56,14 @@ describe('credit look-up limits', () => {
     const colleague = await makeUser('officer', { cooperativeId: w.cooperativeId });
     expect((await call(colleague.auth)).status).to.equal(200);
     const items = await inquiriesOf(m);
-    expect(items.map((i) => i.result).sort()).to.deep.equal(['ok', 'ok', 'ok', 'ok', 'rate_limited', 'rate_limited']);
+    expect(items.map((i) => i.result).sort()).to.deep.equal([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'rate_limited',
+      'rate_limited',
+    ]);
   });
 
   it('an officer who looks up more households in a day than the threshold shows up once in a log line and in the metric', async () => {
@@ -52,14 +72,38 @@ describe('credit look-up limits', () => {
     const members = await Promise.all(Array.from({ length: 6 }, () => makeMember(w.villageId)));
     for (const m of members) await consent(m, w.cooperativeId);
     // The same household again and again does not count as many.
-    for (let i = 0; i < 5; i++) await request(app).get(`/v1/credit/households/${members[0]!.id}`).query({ purpose: '复查' }).set(w.officer.auth).expect(200);
-    expect(lines.filter((l) => String(l.msg).includes('unusual credit look-up volume'))).to.have.length(0);
-    await Promise.all(members.map((m) => request(app).get(`/v1/credit/households/${m.id}`).query({ purpose: '批量查询' }).set(w.officer.auth).expect(200)));
+    for (let i = 0; i < 5; i++)
+      await request(app)
+        .get(`/v1/credit/households/${members[0]!.id}`)
+        .query({ purpose: '复查' })
+        .set(w.officer.auth)
+        .expect(200);
+    expect(
+      lines.filter((l) => String(l.msg).includes('unusual credit look-up volume')),
+    ).to.have.length(0);
+    await Promise.all(
+      members.map((m) =>
+        request(app)
+          .get(`/v1/credit/households/${m.id}`)
+          .query({ purpose: '批量查询' })
+          .set(w.officer.auth)
+          .expect(200),
+      ),
+    );
     const alerts = lines.filter((l) => String(l.msg).includes('unusual credit look-up volume'));
     expect(alerts).to.have.length(1);
-    expect(alerts[0]).to.include({ officerId: w.officer.user.id, cooperativeId: w.cooperativeId, threshold: 3, level: 'warn' });
-    const text = await metrics.registry.getSingleMetricAsString('credit_unusual_lookup_volume_total');
-    expect(text).to.include(`credit_unusual_lookup_volume_total{cooperativeId="${w.cooperativeId}"} 1`);
+    expect(alerts[0]).to.include({
+      officerId: w.officer.user.id,
+      cooperativeId: w.cooperativeId,
+      threshold: 3,
+      level: 'warn',
+    });
+    const text = await metrics.registry.getSingleMetricAsString(
+      'credit_unusual_lookup_volume_total',
+    );
+    expect(text).to.include(
+      `credit_unusual_lookup_volume_total{cooperativeId="${w.cooperativeId}"} 1`,
+    );
     const scrape = await request(app).get('/metrics');
     expect(scrape.text).to.match(/credit_lookups_total\{result="ok"\} 11/);
   });

@@ -5,9 +5,28 @@
  */
 import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
-import { http, makeAdmin, makeCooperative, makeHousehold, makeUser, makeVillage, verifyChainViaApi } from '../../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeCooperative,
+  makeHousehold,
+  makeUser,
+  makeVillage,
+  verifyChainViaApi,
+} from '../../support/factories';
 import { clock } from '../../../src/platform/clock';
-import { award, consent, deduct, inquiriesOf, lookUp, makeCreditWorld, makeMember, redeem, sleep, type CreditWorld } from './helpers';
+import {
+  award,
+  consent,
+  deduct,
+  inquiriesOf,
+  lookUp,
+  makeCreditWorld,
+  makeMember,
+  redeem,
+  sleep,
+  type CreditWorld,
+} from './helpers';
 
 describe('GET /v1/credit/households/:id', () => {
   let w: CreditWorld;
@@ -28,7 +47,13 @@ describe('GET /v1/credit/households/:id', () => {
     expect(res.headers['content-type']).to.match(/application\/problem\+json/);
     const items = await inquiriesOf(m);
     expect(items).to.have.length(1);
-    expect(items[0]).to.include({ officerName: w.officer.username, cooperativeName: '农村信用合作社', cooperativeId: w.cooperativeId, purpose: '春耕贷款审批', result: 'consent_required' });
+    expect(items[0]).to.include({
+      officerName: w.officer.username,
+      cooperativeName: '农村信用合作社',
+      cooperativeId: w.cooperativeId,
+      purpose: '春耕贷款审批',
+      result: 'consent_required',
+    });
   });
 
   it('returns the score, grade, four reasons, asOf and modelVersion with a valid consent, recorded as an ok inquiry', async () => {
@@ -40,13 +65,25 @@ describe('GET /v1/credit/households/:id', () => {
     await sleep(2100); // the default asOf lies a settle margin in the past
     const res = await lookUp(w.officer, m.id);
     expect(res.status, JSON.stringify(res.body)).to.equal(200);
-    expect(res.body).to.have.keys('householdId', 'score', 'grade', 'reasons', 'asOf', 'modelVersion');
+    expect(res.body).to.have.keys(
+      'householdId',
+      'score',
+      'grade',
+      'reasons',
+      'asOf',
+      'modelVersion',
+    );
     expect(res.body.householdId).to.equal(m.id);
-    expect(Number.isInteger(res.body.score) && res.body.score >= 0 && res.body.score <= 1000).to.equal(true);
+    expect(
+      Number.isInteger(res.body.score) && res.body.score >= 0 && res.body.score <= 1000,
+    ).to.equal(true);
     expect(['优秀', '良好', '中等', '一般', '较差']).to.include(res.body.grade);
     expect(res.body.modelVersion).to.equal('msl-credit-v1');
     expect(res.body.reasons.length).to.be.within(1, 4);
-    expect(res.body.reasons.map((r: { code: string }) => r.code)).to.include.members(['HONOURS', 'DEDUCTIONS']);
+    expect(res.body.reasons.map((r: { code: string }) => r.code)).to.include.members([
+      'HONOURS',
+      'DEDUCTIONS',
+    ]);
     expect(Date.parse(res.body.asOf)).to.be.at.most(Date.now() - 2000);
     const items = await inquiriesOf(m);
     expect(items.map((i) => i.result)).to.deep.equal(['ok']);
@@ -64,7 +101,9 @@ describe('GET /v1/credit/households/:id', () => {
     expect(revoked.body.code).to.equal('consent_required');
 
     const m2 = await makeMember(w.villageId);
-    await consent(m2, w.cooperativeId, { expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    await consent(m2, w.cooperativeId, {
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
     expect((await lookUp(w.officer, m2.id)).status).to.equal(200);
     clock.now = () => new Date(Date.now() + 2 * 3_600_000);
     const expired = await lookUp(w.officer, m2.id);
@@ -93,7 +132,10 @@ describe('GET /v1/credit/households/:id', () => {
     expect(c.status).to.equal(404);
     expect(none.status).to.equal(404);
     expect(c.body).to.deep.equal(none.body);
-    const results = (await inquiriesOf(m)).map((i) => `${i.cooperativeId === w.cooperativeId ? 'A' : i.cooperativeId === coopB.id ? 'B' : 'C'}:${i.result}`);
+    const results = (await inquiriesOf(m)).map(
+      (i) =>
+        `${i.cooperativeId === w.cooperativeId ? 'A' : i.cooperativeId === coopB.id ? 'B' : 'C'}:${i.result}`,
+    );
     expect(results.sort()).to.deep.equal(['A:consent_required', 'B:ok', 'C:not_found']);
   });
 
@@ -102,7 +144,9 @@ describe('GET /v1/credit/households/:id', () => {
     const first = await consent(m, w.cooperativeId);
     const second = await consent(m, w.cooperativeId);
     const list = await http().get('/v1/consents').query({ householdId: m.id }).set(m.login.auth);
-    expect(list.body.items.map((c: { id: string; status: string }) => [c.id, c.status])).to.deep.equal([
+    expect(
+      list.body.items.map((c: { id: string; status: string }) => [c.id, c.status]),
+    ).to.deep.equal([
       [second, 'active'],
       [first, 'superseded'],
     ]);
@@ -112,7 +156,10 @@ describe('GET /v1/credit/households/:id', () => {
 
   it('the same asOf gives identical JSON after 50 more entries were posted (the household’s and its neighbours’)', async () => {
     const m = await makeMember(w.villageId);
-    const neighbours = await Promise.all([makeMember(w.villageId, '李四'), makeMember(w.villageId, '王五')]);
+    const neighbours = await Promise.all([
+      makeMember(w.villageId, '李四'),
+      makeMember(w.villageId, '王五'),
+    ]);
     await consent(m, w.cooperativeId);
     for (let i = 0; i < 6; i++) await award(m.id, 5 + i);
     await deduct(m.id, 10);
@@ -145,9 +192,14 @@ describe('GET /v1/credit/households/:id', () => {
     const dated = await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-06-30' });
     expect(dated.status).to.equal(200);
     expect(dated.body.asOf).to.equal('2025-06-30T15:59:59.999Z'); // 2025-06-30 23:59:59.999 Beijing time
-    expect(dated.body.reasons).to.deep.equal([{ code: 'NO_HISTORY', impact: 0, text: '暂无计入的积分记录，按基准分计算' }]);
+    expect(dated.body.reasons).to.deep.equal([
+      { code: 'NO_HISTORY', impact: 0, text: '暂无计入的积分记录，按基准分计算' },
+    ]);
     // The same instant written out answers the same.
-    const explicit = await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-06-30T23:59:59.999+08:00' });
+    const explicit = await lookUp(w.officer, m.id, {
+      purpose: '贷款',
+      asOf: '2025-06-30T23:59:59.999+08:00',
+    });
     expect(explicit.body).to.deep.equal(dated.body);
     // The Beijing date of tomorrow has not ended anywhere yet.
     const tomorrow = new Date(Date.now() + 8 * 3_600_000 + 86_400_000).toISOString().slice(0, 10);
@@ -178,7 +230,10 @@ describe('GET /v1/credit/households/:id', () => {
     expect(res.status, JSON.stringify(res.body)).to.equal(200);
     expect(res.body.asOf).to.equal(asOf);
     expect(res.body.reasons.map((r: { code: string }) => r.code)).to.include('MERIT_RECENT');
-    const own = await http().get(`/v1/credit/households/${m.id}`).query({ asOf: new Date().toISOString() }).set(m.login.auth);
+    const own = await http()
+      .get(`/v1/credit/households/${m.id}`)
+      .query({ asOf: new Date().toISOString() })
+      .set(m.login.auth);
     expect(own.status).to.equal(200);
     expect(own.body.score).to.equal(res.body.score);
   });
@@ -189,7 +244,12 @@ describe('GET /v1/credit/households/:id', () => {
     const paper = await http()
       .post('/v1/consents')
       .set(w.clerk.auth)
-      .send({ householdId: m.id, cooperativeId: w.cooperativeId, expiresAt: new Date(Date.now() + 86_400_000 * 30).toISOString(), formRef: 'PAPER-2026-001' });
+      .send({
+        householdId: m.id,
+        cooperativeId: w.cooperativeId,
+        expiresAt: new Date(Date.now() + 86_400_000 * 30).toISOString(),
+        formRef: 'PAPER-2026-001',
+      });
     expect(paper.status, JSON.stringify(paper.body)).to.equal(201);
     for (const asOf of ['2025-01-01', new Date().toISOString()]) {
       const res = await lookUp(w.officer, m.id, { purpose: '贷款', asOf });
@@ -197,7 +257,9 @@ describe('GET /v1/credit/households/:id', () => {
     }
     const del = await http().delete(`/v1/consents/${paper.body.id}`).set(w.clerk.auth);
     expect(del.status).to.equal(200);
-    expect((await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-01-01' })).status).to.equal(403);
+    expect(
+      (await lookUp(w.officer, m.id, { purpose: '贷款', asOf: '2025-01-01' })).status,
+    ).to.equal(403);
   });
 
   it('a household reads its own score without consent and without an inquiry; another household is 404', async () => {
@@ -207,9 +269,14 @@ describe('GET /v1/credit/households/:id', () => {
     const own = await http().get(`/v1/credit/households/${m.id}`).set(m.login.auth);
     expect(own.status, JSON.stringify(own.body)).to.equal(200);
     expect(own.body.householdId).to.equal(m.id);
-    const dated = await http().get(`/v1/credit/households/${m.id}`).query({ asOf: '2025-01-01' }).set(m.login.auth);
+    const dated = await http()
+      .get(`/v1/credit/households/${m.id}`)
+      .query({ asOf: '2025-01-01' })
+      .set(m.login.auth);
     expect(dated.status).to.equal(200);
-    expect((await http().get(`/v1/credit/households/${other.id}`).set(m.login.auth)).status).to.equal(404);
+    expect(
+      (await http().get(`/v1/credit/households/${other.id}`).set(m.login.auth)).status,
+    ).to.equal(404);
     expect(await inquiriesOf(m)).to.deep.equal([]);
   });
 
@@ -221,8 +288,14 @@ describe('GET /v1/credit/households/:id', () => {
     await redeem(m.id, 70);
     await sleep(2100);
     const after = new Date(Date.now() - 2000).toISOString();
-    const a = await http().get(`/v1/credit/households/${m.id}`).query({ asOf: before }).set(m.login.auth);
-    const b = await http().get(`/v1/credit/households/${m.id}`).query({ asOf: after }).set(m.login.auth);
+    const a = await http()
+      .get(`/v1/credit/households/${m.id}`)
+      .query({ asOf: before })
+      .set(m.login.auth);
+    const b = await http()
+      .get(`/v1/credit/households/${m.id}`)
+      .query({ asOf: after })
+      .set(m.login.auth);
     expect(b.body.score).to.equal(a.body.score);
   });
 
@@ -230,7 +303,10 @@ describe('GET /v1/credit/households/:id', () => {
     const m = await makeMember(w.villageId);
     await consent(m, w.cooperativeId);
     for (const who of [await makeAdmin(), w.clerk]) {
-      const res = await http().get(`/v1/credit/households/${m.id}`).query({ purpose: 'x' }).set(who.auth);
+      const res = await http()
+        .get(`/v1/credit/households/${m.id}`)
+        .query({ purpose: 'x' })
+        .set(who.auth);
       expect(res.status).to.equal(403);
     }
     const all = await Promise.all(Array.from({ length: 20 }, () => lookUp(w.officer, m.id)));
@@ -246,15 +322,33 @@ describe('GET /v1/credit/households/:id', () => {
     const created = await http()
       .post('/v1/users')
       .set(admin.auth)
-      .send({ username: `officer-ma-${Date.now()}`, password: 'a-long-password-1', role: 'officer', cooperativeId: w.cooperativeId, name: '马建华' });
+      .send({
+        username: `officer-ma-${Date.now()}`,
+        password: 'a-long-password-1',
+        role: 'officer',
+        cooperativeId: w.cooperativeId,
+        name: '马建华',
+      });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
     expect(created.body.name).to.equal('马建华');
     const token = ctx().tokens.sign({ sub: created.body.id, role: 'officer' }, 'person');
-    expect((await http().get(`/v1/credit/households/${m.id}`).query({ purpose: '春耕贷款审批' }).set({ Authorization: `Bearer ${token}` })).status).to.equal(200);
+    expect(
+      (
+        await http()
+          .get(`/v1/credit/households/${m.id}`)
+          .query({ purpose: '春耕贷款审批' })
+          .set({ Authorization: `Bearer ${token}` })
+      ).status,
+    ).to.equal(200);
     const own = await http().get(`/v1/households/${m.id}/inquiries`).set(m.login.auth);
     expect(own.status).to.equal(200);
     expect(own.body.items).to.have.length(1);
-    expect(own.body.items[0]).to.include({ officerName: '马建华', cooperativeName: '农村信用合作社', purpose: '春耕贷款审批', result: 'ok' });
+    expect(own.body.items[0]).to.include({
+      officerName: '马建华',
+      cooperativeName: '农村信用合作社',
+      purpose: '春耕贷款审批',
+      result: 'ok',
+    });
     expect(own.body.items[0]).to.not.have.property('officerId');
     expect(own.text).to.not.include(created.body.id);
     const staff = await http().get(`/v1/households/${m.id}/inquiries`).set(w.clerk.auth);
@@ -270,7 +364,11 @@ describe('GET /v1/credit/households/:id', () => {
       expect(res.status).to.equal(200);
       expect(res.body.items).to.have.length(1);
     }
-    const stranger = await makeUser('household', { householdId: (await makeHousehold((await makeVillage()).id)).id });
-    expect((await http().get(`/v1/households/${m.id}/inquiries`).set(stranger.auth)).status).to.equal(404);
+    const stranger = await makeUser('household', {
+      householdId: (await makeHousehold((await makeVillage()).id)).id,
+    });
+    expect(
+      (await http().get(`/v1/households/${m.id}/inquiries`).set(stranger.auth)).status,
+    ).to.equal(404);
   });
 });

@@ -4,7 +4,12 @@
  * for a day) still schedules a rescore for every household posted to since.
  */
 import { expect } from '../../support/expect';
-import { markSwept, scheduleRescores, sweepLookbackMs, sweepSince } from '../../../src/modules/credit/credit.jobs';
+import {
+  markSwept,
+  scheduleRescores,
+  sweepLookbackMs,
+  sweepSince,
+} from '../../../src/modules/credit/credit.jobs';
 import { award, makeCreditWorld, makeMember } from './helpers';
 
 const EVERY_MS = 5_000;

@@ -49,8 +49,16 @@ describe('demo county', () => {
       this.timeout(120_000);
       // Two starters at once (e.g. two `npm start` on one database): the marker lets one through.
       const results = await Promise.all([
-        seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N, idHasher: idNumberHasherFor(ctx().config), credentialsFile: file() }),
-        seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N, idHasher: idNumberHasherFor(ctx().config), credentialsFile: file() }),
+        seedDemoCounty({
+          kdfLog2N: ctx().config.passwordKdfLog2N,
+          idHasher: idNumberHasherFor(ctx().config),
+          credentialsFile: file(),
+        }),
+        seedDemoCounty({
+          kdfLog2N: ctx().config.passwordKdfLog2N,
+          idHasher: idNumberHasherFor(ctx().config),
+          credentialsFile: file(),
+        }),
       ]);
       const seeded = results.filter((r): r is DemoCredentials => r !== undefined);
       expect(seeded, 'exactly one of two concurrent seeds runs').to.have.length(1);
@@ -63,7 +71,12 @@ describe('demo county', () => {
         Household.countDocuments(),
         User.countDocuments(),
       ]);
-      expect(await seedDemoCounty({ kdfLog2N: ctx().config.passwordKdfLog2N, idHasher: idNumberHasherFor(ctx().config) })).to.equal(undefined);
+      expect(
+        await seedDemoCounty({
+          kdfLog2N: ctx().config.passwordKdfLog2N,
+          idHasher: idNumberHasherFor(ctx().config),
+        }),
+      ).to.equal(undefined);
       expect(
         await Promise.all([
           Village.countDocuments(),
@@ -161,7 +174,9 @@ describe('demo county', () => {
     it('sets up the volunteer service: a menu of 8 categories and 46 items, volunteers, teams, and orders at every step with the rated ones filed as submissions', async () => {
       const login = async (username: string) => {
         const l = credentials.logins.find((x) => x.username === username)!;
-        const res = await http().post('/v1/auth/token').send({ grantType: 'password', username, password: l.password });
+        const res = await http()
+          .post('/v1/auth/token')
+          .send({ grantType: 'password', username, password: l.password });
         return { Authorization: `Bearer ${res.body.accessToken}` };
       };
       const clerk = await login('demo-clerk-01');
@@ -169,23 +184,51 @@ describe('demo county', () => {
       expect(menu.status, JSON.stringify(menu.body)).to.equal(200);
       expect(menu.body.categories).to.have.length(8);
       expect(menu.body.categories.flatMap((c: { items: unknown[] }) => c.items)).to.have.length(46);
-      expect(credentials.volunteerService).to.deep.equal({ volunteers: 10, teams: 5, orders: 5, menuItems: 46 });
+      expect(credentials.volunteerService).to.deep.equal({
+        volunteers: 10,
+        teams: 5,
+        orders: 5,
+        menuItems: 46,
+      });
       const orders = await http().get('/v1/service-orders').set(clerk);
-      expect(orders.body.items.map((o: { status: string }) => o.status).sort()).to.deep.equal(['accepted', 'dispatched', 'ordered', 'rated']);
+      expect(orders.body.items.map((o: { status: string }) => o.status).sort()).to.deep.equal([
+        'accepted',
+        'dispatched',
+        'ordered',
+        'rated',
+      ]);
       const rated = orders.body.items.find((o: { status: string }) => o.status === 'rated');
       const detail = await http().get(`/v1/service-orders/${rated.id}`).set(clerk);
       // Two volunteers with a household get a submission each; the teacher from outside only hours.
-      expect(detail.body.submissions.map((x: { submissionId: string | null }) => Boolean(x.submissionId))).to.deep.equal([true, true]);
-      const volunteer = await http().get(`/v1/volunteers/${detail.body.hours[2].volunteerId}/hours`).set(clerk);
+      expect(
+        detail.body.submissions.map((x: { submissionId: string | null }) =>
+          Boolean(x.submissionId),
+        ),
+      ).to.deep.equal([true, true]);
+      const volunteer = await http()
+        .get(`/v1/volunteers/${detail.body.hours[2].volunteerId}/hours`)
+        .set(clerk);
       expect(volunteer.body.total).to.equal(1.5);
       const teams = await http().get('/v1/teams').set(clerk);
-      expect(teams.body.items.map((t: { level: string }) => t.level).sort()).to.deep.equal(['county', 'township', 'village', 'village']);
+      expect(teams.body.items.map((t: { level: string }) => t.level).sort()).to.deep.equal([
+        'county',
+        'township',
+        'village',
+        'village',
+      ]);
       const township = await login('demo-township');
-      expect((await http().get('/v1/townships').set(township)).body.items[0].villageIds).to.have.length(3);
+      expect(
+        (await http().get('/v1/townships').set(township)).body.items[0].villageIds,
+      ).to.have.length(3);
       const supervisor = await login('demo-supervisor-01');
-      expect((await http().get(`/v1/submissions?villageId=${detail.body.villageId}`).set(supervisor)).status).to.equal(200);
+      expect(
+        (await http().get(`/v1/submissions?villageId=${detail.body.villageId}`).set(supervisor))
+          .status,
+      ).to.equal(200);
       const household = await User.findOne({ username: 'demo-household-0001' }).lean();
-      expect(household?.volunteerId, 'the first household login belongs to a volunteer').to.be.a('string');
+      expect(household?.volunteerId, 'the first household login belongs to a volunteer').to.be.a(
+        'string',
+      );
     });
 
     it('keeps reach: a demo clerk gets 404 for a household of another village', async () => {

@@ -6,7 +6,16 @@
  */
 import { Types } from 'mongoose';
 import { expect } from '../../support/expect';
-import { http, makeAdmin, makeHousehold, makeUser, makeVillage, unique, verifyChainViaApi, type TestUser } from '../../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeHousehold,
+  makeUser,
+  makeVillage,
+  unique,
+  verifyChainViaApi,
+  type TestUser,
+} from '../../support/factories';
 import { countAll, expectNothingStored, storesNothingAcrossTable } from '../../support/snapshot';
 
 describe('POST /v1/households/:id/adjustments', () => {
@@ -19,7 +28,12 @@ describe('POST /v1/households/:id/adjustments', () => {
   });
 
   const post = (body: unknown, headers: Record<string, string> = {}) =>
-    http().post(`/v1/households/${householdId}/adjustments`).set(admin.auth).set(headers).set('Content-Type', 'application/json').send(JSON.stringify(body));
+    http()
+      .post(`/v1/households/${householdId}/adjustments`)
+      .set(admin.auth)
+      .set(headers)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(body));
 
   const badPoints: [string, unknown][] = [
     ['0', 0],
@@ -44,7 +58,9 @@ describe('POST /v1/households/:id/adjustments', () => {
         const res = await post({ points, reason: '测试' });
         expect(res.status, JSON.stringify(res.body)).to.equal(400);
         expect(res.body.code).to.equal('validation_failed');
-        expect(res.body.errors.map((e: { path: string }) => e.path)).to.satisfy((paths: string[]) => paths.some((p) => p === 'points' || p.startsWith('points.')));
+        expect(res.body.errors.map((e: { path: string }) => e.path)).to.satisfy((paths: string[]) =>
+          paths.some((p) => p === 'points' || p.startsWith('points.')),
+        );
       });
     }
 
@@ -63,9 +79,25 @@ describe('POST /v1/households/:id/adjustments', () => {
       }
     });
 
-    for (const field of ['spendable', 'merit', 'spendableDelta', 'spendableAfter', 'hash', 'prevHash', 'seq', 'type', 'sourceId', 'householdId', 'createdAt']) {
+    for (const field of [
+      'spendable',
+      'merit',
+      'spendableDelta',
+      'spendableAfter',
+      'hash',
+      'prevHash',
+      'seq',
+      'type',
+      'sourceId',
+      'householdId',
+      'createdAt',
+    ]) {
       it(`refuses a caller-set ${field} (mass assignment) with 400 naming it; nothing stored`, async () => {
-        const res = await post({ points: 5, reason: '测试', [field]: field === 'seq' ? 1 : field === 'spendable' ? 1_000_000 : 'x' });
+        const res = await post({
+          points: 5,
+          reason: '测试',
+          [field]: field === 'seq' ? 1 : field === 'spendable' ? 1_000_000 : 'x',
+        });
         expect(res.status).to.equal(400);
         expect(JSON.stringify(res.body.errors)).to.contain(field);
       });
@@ -73,7 +105,11 @@ describe('POST /v1/households/:id/adjustments', () => {
 
     it('refuses a malformed Idempotency-Key with 400; nothing stored', async () => {
       for (const key of ['x'.repeat(129), 'key with spaces', 'clé', 'a\tb']) {
-        const res = await http().post(`/v1/households/${householdId}/adjustments`).set(admin.auth).set('Idempotency-Key', key).send({ points: 5, reason: '测试' });
+        const res = await http()
+          .post(`/v1/households/${householdId}/adjustments`)
+          .set(admin.auth)
+          .set('Idempotency-Key', key)
+          .send({ points: 5, reason: '测试' });
         expect(res.status, key).to.equal(400);
         expect(res.body.code).to.equal('validation_failed');
       }
@@ -84,10 +120,16 @@ describe('POST /v1/households/:id/adjustments', () => {
 
   it('a household that does not exist is 404; a malformed id is 400; nothing stored', async () => {
     const before = await countAll();
-    const missing = await http().post(`/v1/households/${new Types.ObjectId().toHexString()}/adjustments`).set(admin.auth).send({ points: 5, reason: '测试' });
+    const missing = await http()
+      .post(`/v1/households/${new Types.ObjectId().toHexString()}/adjustments`)
+      .set(admin.auth)
+      .send({ points: 5, reason: '测试' });
     expect(missing.status).to.equal(404);
     for (const id of ['not-an-id', '{"$ne":null}', '6b0000000000000000000000x']) {
-      const res = await http().post(`/v1/households/${encodeURIComponent(id)}/adjustments`).set(admin.auth).send({ points: 5, reason: '测试' });
+      const res = await http()
+        .post(`/v1/households/${encodeURIComponent(id)}/adjustments`)
+        .set(admin.auth)
+        .send({ points: 5, reason: '测试' });
       expect(res.status, id).to.equal(400);
     }
     await expectNothingStored(before);
@@ -109,12 +151,20 @@ describe('POST /v1/households', () => {
     villageId = (await makeVillage()).id;
   });
 
-  const create = (body: unknown, auth = admin.auth) => http().post('/v1/households').set(auth).set('Content-Type', 'application/json').send(JSON.stringify(body));
+  const create = (body: unknown, auth = admin.auth) =>
+    http()
+      .post('/v1/households')
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(body));
 
   it('a clerk of the village registers a household: 201 with the household, readable afterwards', async () => {
     const clerk = await makeUser('clerk', { villageId });
     const cardNo = unique('H');
-    const res = await create({ villageId, head: '孙八', members: [{ name: '周九' }], cardNo }, clerk.auth);
+    const res = await create(
+      { villageId, head: '孙八', members: [{ name: '周九' }], cardNo },
+      clerk.auth,
+    );
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     expect(res.body).to.include({ villageId, head: '孙八', cardNo });
     expect(res.body.members).to.deep.equal([{ name: '周九' }]);
@@ -124,14 +174,21 @@ describe('POST /v1/households', () => {
 
   it('a card number already registered is 409 conflict; five at once create one', async () => {
     const cardNo = unique('D');
-    const replies = await Promise.all(Array.from({ length: 5 }, () => create({ villageId, head: '吴十', cardNo })));
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, () => create({ villageId, head: '吴十', cardNo })),
+    );
     expect(replies.map((r) => r.status).sort()).to.deep.equal([201, 409, 409, 409, 409]);
-    for (const r of replies.filter((x) => x.status === 409)) expect(r.body.code).to.equal('conflict');
+    for (const r of replies.filter((x) => x.status === 409))
+      expect(r.body.code).to.equal('conflict');
   });
 
   it('a village that does not exist is 400 validation_failed at villageId; nothing stored', async () => {
     const before = await countAll();
-    const res = await create({ villageId: new Types.ObjectId().toHexString(), head: '郑一', cardNo: unique('N') });
+    const res = await create({
+      villageId: new Types.ObjectId().toHexString(),
+      head: '郑一',
+      cardNo: unique('N'),
+    });
     expect(res.status).to.equal(400);
     expect(res.body.errors[0].path).to.equal('villageId');
     await expectNothingStored(before);
@@ -163,7 +220,12 @@ describe('POST /v1/households', () => {
   it('too many members, a malformed card number or a blank head are 400; nothing stored', async () => {
     const before = await countAll();
     for (const body of [
-      { villageId, head: '郑一', cardNo: unique('M'), members: Array.from({ length: 31 }, (_, i) => ({ name: `成员${i}` })) },
+      {
+        villageId,
+        head: '郑一',
+        cardNo: unique('M'),
+        members: Array.from({ length: 31 }, (_, i) => ({ name: `成员${i}` })),
+      },
       { villageId, head: '郑一', cardNo: 'a b' },
       { villageId, head: '郑一', cardNo: 'x'.repeat(33) },
       { villageId, head: '   ', cardNo: unique('B') },
@@ -182,25 +244,45 @@ describe('GET /v1/households/:id/entries', () => {
   before(async () => {
     admin = await makeAdmin();
     householdId = (await makeHousehold((await makeVillage()).id)).id;
-    for (let i = 1; i <= 5; i++) await http().post(`/v1/households/${householdId}/adjustments`).set(admin.auth).send({ points: i, reason: `第${i}次` });
+    for (let i = 1; i <= 5; i++)
+      await http()
+        .post(`/v1/households/${householdId}/adjustments`)
+        .set(admin.auth)
+        .send({ points: i, reason: `第${i}次` });
   });
 
   it('pages by seq: after and limit, with next pointing at the following page and null at the end', async () => {
     const page1 = await http().get(`/v1/households/${householdId}/entries?limit=2`).set(admin.auth);
     expect(page1.body.items.map((e: { seq: number }) => e.seq)).to.deep.equal([1, 2]);
     expect(page1.body.next).to.equal(2);
-    const page2 = await http().get(`/v1/households/${householdId}/entries?after=2&limit=2`).set(admin.auth);
+    const page2 = await http()
+      .get(`/v1/households/${householdId}/entries?after=2&limit=2`)
+      .set(admin.auth);
     expect(page2.body.items.map((e: { seq: number }) => e.seq)).to.deep.equal([3, 4]);
-    const page3 = await http().get(`/v1/households/${householdId}/entries?after=4&limit=2`).set(admin.auth);
+    const page3 = await http()
+      .get(`/v1/households/${householdId}/entries?after=4&limit=2`)
+      .set(admin.auth);
     expect(page3.body.items.map((e: { seq: number }) => e.seq)).to.deep.equal([5]);
     expect(page3.body.next).to.equal(null);
-    const beyond = await http().get(`/v1/households/${householdId}/entries?after=99`).set(admin.auth);
+    const beyond = await http()
+      .get(`/v1/households/${householdId}/entries?after=99`)
+      .set(admin.auth);
     expect(beyond.body).to.deep.equal({ items: [], next: null });
   });
 
   it('an entry carries the contract fields', async () => {
     const res = await http().get(`/v1/households/${householdId}/entries?limit=1`).set(admin.auth);
-    expect(res.body.items[0]).to.include.keys(['seq', 'type', 'points', 'spendableAfter', 'meritAfter', 'sourceId', 'createdAt', 'prevHash', 'hash']);
+    expect(res.body.items[0]).to.include.keys([
+      'seq',
+      'type',
+      'points',
+      'spendableAfter',
+      'meritAfter',
+      'sourceId',
+      'createdAt',
+      'prevHash',
+      'hash',
+    ]);
     expect(res.body.items[0].prevHash).to.equal('0'.repeat(64));
     expect(res.body.items[0].hash).to.match(/^[0-9a-f]{64}$/);
   });
@@ -219,7 +301,12 @@ describe('POST /v1/households/:id/adjustments with an Idempotency-Key', () => {
     const v = await makeVillage();
     const a = await makeHousehold(v.id);
     const b = await makeHousehold(v.id);
-    const send = (id: string) => http().post(`/v1/households/${id}/adjustments`).set(admin.auth).set('Idempotency-Key', 'shared-key').send({ points: 7, reason: '同一个键' });
+    const send = (id: string) =>
+      http()
+        .post(`/v1/households/${id}/adjustments`)
+        .set(admin.auth)
+        .set('Idempotency-Key', 'shared-key')
+        .send({ points: 7, reason: '同一个键' });
     const first = await send(a.id);
     expect(first.status).to.equal(201);
     const second = await send(b.id);

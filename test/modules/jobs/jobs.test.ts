@@ -9,7 +9,12 @@ import { runWorkers, type RunningWorkers } from '../../../workers/runner';
 import { eventually } from '../submissions/scene';
 
 const queueName = () => `test-${randomBytes(4).toString('hex')}`;
-const start = (defs: JobDefinition[]) => runWorkers(defs as JobDefinition<unknown>[], { redisUrl: ctx().redisUrl, redisPrefix: ctx().config.redisPrefix, logger: ctx().logger });
+const start = (defs: JobDefinition[]) =>
+  runWorkers(defs as JobDefinition<unknown>[], {
+    redisUrl: ctx().redisUrl,
+    redisPrefix: ctx().config.redisPrefix,
+    logger: ctx().logger,
+  });
 
 describe('background jobs: failures, metrics and shutdown', () => {
   let workers: RunningWorkers | undefined;
@@ -33,7 +38,12 @@ describe('background jobs: failures, metrics and shutdown', () => {
       },
     ]);
     await ctx().queues.add(q, 'job-rule', { kind: 'rule' });
-    await ctx().queues.add(q, 'job-flaky', { kind: 'flaky' }, { attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    await ctx().queues.add(
+      q,
+      'job-flaky',
+      { kind: 'flaky' },
+      { attempts: 2, backoff: { type: 'fixed', delay: 10 } },
+    );
     const queue = ctx().queues.get(q);
     await eventually(async () => (await queue.getJobCounts('failed')).failed === 2, 'both failed');
     const admin = await makeAdmin();
@@ -42,21 +52,36 @@ describe('background jobs: failures, metrics and shutdown', () => {
     expect(all.status).to.equal(200);
     const mine = all.body.items.filter((j: { queue: string }) => j.queue === q);
     expect(mine.map((j: { id: string }) => j.id).sort()).to.deep.equal(['job-flaky', 'job-rule']);
-    expect(mine.find((j: { id: string }) => j.id === 'job-rule')).to.include({ attemptsMade: 1, failedReason: 'conflict: refused by a rule' });
-    expect(mine.find((j: { id: string }) => j.id === 'job-flaky')).to.include({ attemptsMade: 2, failedReason: 'database unreachable' });
+    expect(mine.find((j: { id: string }) => j.id === 'job-rule')).to.include({
+      attemptsMade: 1,
+      failedReason: 'conflict: refused by a rule',
+    });
+    expect(mine.find((j: { id: string }) => j.id === 'job-flaky')).to.include({
+      attemptsMade: 2,
+      failedReason: 'database unreachable',
+    });
     const filtered = await http().get(`/v1/admin/failed-jobs?queue=${q}`).set(admin.auth);
     expect(filtered.body.items).to.have.length(2);
 
     healthy = true;
     const retried = await http().post(`/v1/admin/failed-jobs/${q}/job-flaky/retry`).set(admin.auth);
     expect(retried.status, JSON.stringify(retried.body)).to.equal(200);
-    await eventually(async () => (await queue.getJobState('job-flaky')) === 'completed', 'retried job completed');
-    expect((await http().post(`/v1/admin/failed-jobs/${q}/job-flaky/retry`).set(admin.auth)).status).to.equal(409);
-    expect((await http().post(`/v1/admin/failed-jobs/${q}/no-such-job/retry`).set(admin.auth)).status).to.equal(404);
+    await eventually(
+      async () => (await queue.getJobState('job-flaky')) === 'completed',
+      'retried job completed',
+    );
+    expect(
+      (await http().post(`/v1/admin/failed-jobs/${q}/job-flaky/retry`).set(admin.auth)).status,
+    ).to.equal(409);
+    expect(
+      (await http().post(`/v1/admin/failed-jobs/${q}/no-such-job/retry`).set(admin.auth)).status,
+    ).to.equal(404);
 
     const clerk = await makeUser('clerk', { villageId: (await makeVillage()).id });
     expect((await http().get('/v1/admin/failed-jobs').set(clerk.auth)).status).to.equal(403);
-    expect((await http().get('/v1/admin/failed-jobs?queue=a:b').set(admin.auth)).status).to.equal(400);
+    expect((await http().get('/v1/admin/failed-jobs?queue=a:b').set(admin.auth)).status).to.equal(
+      400,
+    );
   });
 
   it('reports queue depth and failures, overdue wake-ups and the outbox in /metrics', async () => {

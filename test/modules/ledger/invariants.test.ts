@@ -12,14 +12,30 @@ import mongoose, { Types } from 'mongoose';
 import request from 'supertest';
 import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
-import { http, makeAdmin, makeHousehold, makeVillage, verifyChainViaApi, type TestUser } from '../../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeHousehold,
+  makeVillage,
+  verifyChainViaApi,
+  type TestUser,
+} from '../../support/factories';
 import { countAll, expectNothingStored } from '../../support/snapshot';
 import { Account, Entry } from '../../../src/modules/ledger/ledger.model';
-import { getAccount, postEntry, verifyChain, type PostEntryInput } from '../../../src/modules/ledger/ledger.service';
+import {
+  getAccount,
+  postEntry,
+  verifyChain,
+  type PostEntryInput,
+} from '../../../src/modules/ledger/ledger.service';
 import { DomainError } from '../../../src/platform/errors';
 import { ledgerFaults } from '../../../src/platform/faults';
 
-const award = (householdId: string, pts: number, sourceId = new Types.ObjectId().toHexString()): PostEntryInput => ({
+const award = (
+  householdId: string,
+  pts: number,
+  sourceId = new Types.ObjectId().toHexString(),
+): PostEntryInput => ({
   householdId,
   type: 'award',
   points: pts,
@@ -30,7 +46,11 @@ const award = (householdId: string, pts: number, sourceId = new Types.ObjectId()
   ruleCode: 'TEST',
 });
 
-const redemption = (householdId: string, pts: number, sourceId = new Types.ObjectId().toHexString()): PostEntryInput => ({
+const redemption = (
+  householdId: string,
+  pts: number,
+  sourceId = new Types.ObjectId().toHexString(),
+): PostEntryInput => ({
   householdId,
   type: 'redemption',
   points: -pts,
@@ -81,15 +101,26 @@ describe('ledger invariants', () => {
 
       const replies = await Promise.all(
         amounts.map((pts, i) =>
-          request(base).post(`/v1/households/${h.id}/adjustments`).set(admin.auth).set('Idempotency-Key', `burst-${i}`).send({ points: pts, reason: `批量调整 ${i}` }),
+          request(base)
+            .post(`/v1/households/${h.id}/adjustments`)
+            .set(admin.auth)
+            .set('Idempotency-Key', `burst-${i}`)
+            .send({ points: pts, reason: `批量调整 ${i}` }),
         ),
       );
       for (const r of replies) expect(r.status, JSON.stringify(r.body)).to.equal(201);
-      expect(replies.map((r) => r.body.seq as number).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 200 }, (_, i) => i + 1));
+      expect(replies.map((r) => r.body.seq as number).sort((a, b) => a - b)).to.deep.equal(
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
 
       const account = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
       expect(account.status).to.equal(200);
-      expect(account.body).to.include({ householdId: h.id, spendable: sum, merit: sum, entryCount: 200 });
+      expect(account.body).to.include({
+        householdId: h.id,
+        spendable: sum,
+        merit: sum,
+        entryCount: 200,
+      });
 
       const entries = await expectChainSound(h.id, admin);
       expect(entries).to.have.length(200);
@@ -107,17 +138,21 @@ describe('ledger invariants', () => {
       const shared = Array.from({ length: 20 }, (_, i) => `shared-${h.id}-${i}`);
       const own = (tag: string) => Array.from({ length: 40 }, (_, i) => `${tag}-${h.id}-${i}`);
       const child = (sources: string[]) => {
-        const p = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'post-entries.child.ts')], {
-          cwd: path.resolve(__dirname, '../../..'),
-          env: {
-            ...process.env,
-            MSL_CHILD_URI: ctx().mongoUri,
-            MSL_CHILD_DB: ctx().config.mongodbDb,
-            MSL_CHILD_HOUSEHOLD: h.id,
-            MSL_CHILD_SOURCES: sources.join(','),
+        const p = spawn(
+          process.execPath,
+          ['--require', 'tsx/cjs', path.join(__dirname, 'post-entries.child.ts')],
+          {
+            cwd: path.resolve(__dirname, '../../..'),
+            env: {
+              ...process.env,
+              MSL_CHILD_URI: ctx().mongoUri,
+              MSL_CHILD_DB: ctx().config.mongodbDb,
+              MSL_CHILD_HOUSEHOLD: h.id,
+              MSL_CHILD_SOURCES: sources.join(','),
+            },
+            stdio: ['pipe', 'pipe', 'pipe'],
           },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
+        );
         let out = '';
         let err = '';
         let onReady: () => void;
@@ -130,7 +165,10 @@ describe('ledger invariants', () => {
         const done = new Promise<{ created: number; replayed: number }>((resolve, reject) =>
           p.on('exit', (code) => {
             onReady();
-            if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as { created: number; replayed: number });
+            if (code === 0)
+              resolve(
+                JSON.parse(out.trim().split('\n').pop()!) as { created: number; replayed: number },
+              );
             else reject(new Error(`child exited ${code}: ${err}`));
           }),
         );
@@ -155,17 +193,21 @@ describe('ledger invariants', () => {
   describe('head hints (the head of a chain held in memory by the process that last wrote it)', () => {
     /** Posts one point per source from another process (post-entries.child.ts) and waits for it. */
     async function postElsewhere(householdId: string, sources: string[]): Promise<void> {
-      const p = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'post-entries.child.ts')], {
-        cwd: path.resolve(__dirname, '../../..'),
-        env: {
-          ...process.env,
-          MSL_CHILD_URI: ctx().mongoUri,
-          MSL_CHILD_DB: ctx().config.mongodbDb,
-          MSL_CHILD_HOUSEHOLD: householdId,
-          MSL_CHILD_SOURCES: sources.join(','),
+      const p = spawn(
+        process.execPath,
+        ['--require', 'tsx/cjs', path.join(__dirname, 'post-entries.child.ts')],
+        {
+          cwd: path.resolve(__dirname, '../../..'),
+          env: {
+            ...process.env,
+            MSL_CHILD_URI: ctx().mongoUri,
+            MSL_CHILD_DB: ctx().config.mongodbDb,
+            MSL_CHILD_HOUSEHOLD: householdId,
+            MSL_CHILD_SOURCES: sources.join(','),
+          },
+          stdio: ['pipe', 'pipe', 'pipe'],
         },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      );
       let err = '';
       p.stderr.on('data', (d: Buffer) => (err += d.toString()));
       p.stdout.once('data', () => p.stdin.end('go\n'));
@@ -177,7 +219,10 @@ describe('ledger invariants', () => {
       this.timeout(120_000);
       const h = await makeHousehold(villageId);
       await postEntry(award(h.id, 1)); // this process now holds seq 1, spendable 1
-      await postElsewhere(h.id, ['x1', 'x2', 'x3', 'x4', 'x5'].map((x) => `${x}-${h.id}`)); // seq 2–6
+      await postElsewhere(
+        h.id,
+        ['x1', 'x2', 'x3', 'x4', 'x5'].map((x) => `${x}-${h.id}`),
+      ); // seq 2–6
       // The hint says spendable 1; the chain says 6: the spend is decided on the chain.
       const { entry: spent } = await postEntry(redemption(h.id, 4));
       expect(spent).to.include({ seq: 7, spendableAfter: 2, meritAfter: 6 });
@@ -194,7 +239,14 @@ describe('ledger invariants', () => {
       const h = await makeHousehold(villageId);
       await postEntry(award(h.id, 100));
       const { entry } = await postEntry(redemption(h.id, 30));
-      expect(entry).to.include({ type: 'redemption', points: -30, spendableDelta: -30, meritDelta: 0, spendableAfter: 70, meritAfter: 100 });
+      expect(entry).to.include({
+        type: 'redemption',
+        points: -30,
+        spendableDelta: -30,
+        meritDelta: 0,
+        spendableAfter: 70,
+        meritAfter: 100,
+      });
       await expectChainSound(h.id, admin);
     });
 
@@ -202,14 +254,33 @@ describe('ledger invariants', () => {
       const h = await makeHousehold(villageId);
       await postEntry(award(h.id, 100));
       await postEntry(redemption(h.id, 70)); // spendable 30, merit 100
-      const res = await http().post(`/v1/households/${h.id}/adjustments`).set(admin.auth).send({ points: -50, reason: '扣分更正' });
+      const res = await http()
+        .post(`/v1/households/${h.id}/adjustments`)
+        .set(admin.auth)
+        .send({ points: -50, reason: '扣分更正' });
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
-      expect(res.body).to.include({ seq: 3, type: 'adjustment', points: -50, spendableDelta: -30, meritDelta: -50, spendableAfter: 0, meritAfter: 50 });
+      expect(res.body).to.include({
+        seq: 3,
+        type: 'adjustment',
+        points: -50,
+        spendableDelta: -30,
+        meritDelta: -50,
+        spendableAfter: 0,
+        meritAfter: 50,
+      });
       const account = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
       expect(account.body).to.include({ spendable: 0, merit: 50, entryCount: 3 });
       // Spendable stays at 0 for a further deduction; merit may go below zero.
-      const again = await http().post(`/v1/households/${h.id}/adjustments`).set(admin.auth).send({ points: -60, reason: '再次扣分' });
-      expect(again.body).to.include({ spendableDelta: 0, meritDelta: -60, spendableAfter: 0, meritAfter: -10 });
+      const again = await http()
+        .post(`/v1/households/${h.id}/adjustments`)
+        .set(admin.auth)
+        .send({ points: -60, reason: '再次扣分' });
+      expect(again.body).to.include({
+        spendableDelta: 0,
+        meritDelta: -60,
+        spendableAfter: 0,
+        meritAfter: -10,
+      });
       await expectChainSound(h.id, admin);
     });
 
@@ -234,11 +305,14 @@ describe('ledger invariants', () => {
     it("postEntry › concurrent 'reject' spends never overdraw: 10 × 30 against 100 → exactly 3 succeed", async () => {
       const h = await makeHousehold(villageId);
       await postEntry(award(h.id, 100));
-      const results = await Promise.allSettled(Array.from({ length: 10 }, () => postEntry(redemption(h.id, 30))));
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, () => postEntry(redemption(h.id, 30))),
+      );
       const ok = results.filter((r) => r.status === 'fulfilled');
       const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       expect(ok).to.have.length(3);
-      for (const r of refused) expect((r.reason as DomainError).code).to.equal('insufficient_points');
+      for (const r of refused)
+        expect((r.reason as DomainError).code).to.equal('insufficient_points');
       expect(await getAccount(h.id)).to.include({ spendable: 10, merit: 100, entryCount: 4 });
       await expectChainSound(h.id, admin);
     });
@@ -263,7 +337,9 @@ describe('ledger invariants', () => {
     it('postEntry › 20 concurrent posts of the same source create one entry and all return it', async () => {
       const h = await makeHousehold(villageId);
       const source = new Types.ObjectId().toHexString();
-      const results = await Promise.all(Array.from({ length: 20 }, () => postEntry(award(h.id, 7, source))));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => postEntry(award(h.id, 7, source))),
+      );
       expect(results.filter((r) => r.created)).to.have.length(1);
       for (const r of results) expect(r.entry).to.deep.equal(results[0]!.entry);
       expect(await Entry.countDocuments({ householdId: h.id })).to.equal(1);
@@ -284,7 +360,12 @@ describe('ledger invariants', () => {
 
     it('POST /v1/households/:id/adjustments › the same Idempotency-Key twice at once posts once; with other values it is 422 idempotency_key_reused', async () => {
       const h = await makeHousehold(villageId);
-      const send = (pts: number) => http().post(`/v1/households/${h.id}/adjustments`).set(admin.auth).set('Idempotency-Key', 'same-key').send({ points: pts, reason: '更正' });
+      const send = (pts: number) =>
+        http()
+          .post(`/v1/households/${h.id}/adjustments`)
+          .set(admin.auth)
+          .set('Idempotency-Key', 'same-key')
+          .send({ points: pts, reason: '更正' });
       const [a, b] = await Promise.all([send(10), send(10)]);
       expect([a.status, b.status]).to.deep.equal([201, 201]);
       expect(a.body).to.deep.equal(b.body);
@@ -309,26 +390,44 @@ describe('ledger invariants', () => {
     const attempts: [string, () => Promise<unknown>][] = [
       ['updateOne', () => Entry.updateOne({ householdId }, { $set: { points: 999 } })],
       ['updateMany', () => Entry.updateMany({ householdId }, { $set: { points: 999 } })],
-      ['findOneAndUpdate', () => Entry.findOneAndUpdate({ householdId }, { $set: { points: 999 } })],
+      [
+        'findOneAndUpdate',
+        () => Entry.findOneAndUpdate({ householdId }, { $set: { points: 999 } }),
+      ],
       ['replaceOne', () => Entry.replaceOne({ householdId, seq: 1 }, {})],
       ['findOneAndReplace', () => Entry.findOneAndReplace({ householdId, seq: 1 }, {})],
       ['deleteOne', () => Entry.deleteOne({ householdId })],
       ['deleteMany', () => Entry.deleteMany({ householdId })],
       ['findOneAndDelete', () => Entry.findOneAndDelete({ householdId })],
-      ['document save after a change', async () => {
-        const doc = await Entry.findOne({ householdId, seq: 1 });
-        doc!.points = 999;
-        await doc!.save();
-      }],
-      ['document deleteOne', async () => {
-        const doc = await Entry.findOne({ householdId, seq: 1 });
-        await doc!.deleteOne();
-      }],
-      ['document updateOne', async () => {
-        const doc = await Entry.findOne({ householdId, seq: 1 });
-        await doc!.updateOne({ $set: { points: 999 } });
-      }],
-      ['bulkWrite', () => Entry.bulkWrite([{ updateOne: { filter: { householdId }, update: { $set: { points: 999 } } } }])],
+      [
+        'document save after a change',
+        async () => {
+          const doc = await Entry.findOne({ householdId, seq: 1 });
+          doc!.points = 999;
+          await doc!.save();
+        },
+      ],
+      [
+        'document deleteOne',
+        async () => {
+          const doc = await Entry.findOne({ householdId, seq: 1 });
+          await doc!.deleteOne();
+        },
+      ],
+      [
+        'document updateOne',
+        async () => {
+          const doc = await Entry.findOne({ householdId, seq: 1 });
+          await doc!.updateOne({ $set: { points: 999 } });
+        },
+      ],
+      [
+        'bulkWrite',
+        () =>
+          Entry.bulkWrite([
+            { updateOne: { filter: { householdId }, update: { $set: { points: 999 } } } },
+          ]),
+      ],
     ];
     for (const [name, attempt] of attempts) {
       it(`the Entry model refuses ${name}`, async () => {
@@ -351,7 +450,9 @@ describe('ledger invariants', () => {
       await postEntry(award(h.id, 20));
       await postEntry(award(h.id, 30));
       // Straight through the driver, as someone with database access would.
-      await mongoose.connection.db!.collection('ledger_entries').updateOne({ householdId: h.id, seq: 2 }, { $set: { points: 2000 } });
+      await mongoose.connection
+        .db!.collection('ledger_entries')
+        .updateOne({ householdId: h.id, seq: 2 }, { $set: { points: 2000 } });
       expect(await verifyChain(h.id)).to.deep.include({ householdId: h.id, seq: 2 });
     });
   });
@@ -359,19 +460,35 @@ describe('ledger invariants', () => {
   describe('I5 the account is a cache of the chain', () => {
     it('POST /v1/households/:id/adjustments › a crash between the entry and the cache update: 500, the account is right on the next read, and a retry with the same Idempotency-Key posts nothing twice', async () => {
       const h = await makeHousehold(villageId);
-      await http().post(`/v1/households/${h.id}/adjustments`).set(admin.auth).send({ points: 40, reason: '初始' });
+      await http()
+        .post(`/v1/households/${h.id}/adjustments`)
+        .set(admin.auth)
+        .send({ points: 40, reason: '初始' });
       let crashes = 0;
       ledgerFaults.afterInsert = () => {
         if (crashes++ === 0) throw new Error('simulated crash after the entry insert');
       };
-      const send = () => http().post(`/v1/households/${h.id}/adjustments`).set(admin.auth).set('Idempotency-Key', 'crash-1').send({ points: 25, reason: '崩溃重试' });
+      const send = () =>
+        http()
+          .post(`/v1/households/${h.id}/adjustments`)
+          .set(admin.auth)
+          .set('Idempotency-Key', 'crash-1')
+          .send({ points: 25, reason: '崩溃重试' });
 
       const crashed = await send();
       expect(crashed.status).to.equal(500);
       expect(crashed.body.code).to.equal('internal_error');
       // Logged, not shown: the problem names no internals.
       expect(crashed.text).not.to.contain('simulated crash');
-      expect(Object.keys(crashed.body).sort()).to.deep.equal(['code', 'detail', 'reason', 'requestId', 'status', 'title', 'type']);
+      expect(Object.keys(crashed.body).sort()).to.deep.equal([
+        'code',
+        'detail',
+        'reason',
+        'requestId',
+        'status',
+        'title',
+        'type',
+      ]);
       expect(crashed.body.reason).to.equal('internal_error');
       // The entry landed; the cache still shows the old head.
       expect(await Entry.countDocuments({ householdId: h.id })).to.equal(2);
@@ -379,7 +496,12 @@ describe('ledger invariants', () => {
 
       const account = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
       expect(account.body).to.include({ spendable: 65, merit: 65, entryCount: 2 });
-      expect(await Account.findById(h.id).lean()).to.include({ seq: 2, spendable: 65, merit: 65, hash: account.body.head.hash });
+      expect(await Account.findById(h.id).lean()).to.include({
+        seq: 2,
+        spendable: 65,
+        merit: 65,
+        hash: account.body.head.hash,
+      });
 
       const retried = await send();
       expect(retried.status).to.equal(201);
@@ -419,11 +541,18 @@ describe('ledger invariants', () => {
         await postEntry(award(h.id, 10));
         await postEntry(award(h.id, 20));
         await postEntry(redemption(h.id, 5));
-        await mongoose.connection.db!.collection('ledger_accounts').updateOne({ _id: h.id as never }, { $set: set });
+        await mongoose.connection
+          .db!.collection('ledger_accounts')
+          .updateOne({ _id: h.id as never }, { $set: set });
 
         const res = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
         expect(res.body).to.include({ spendable: 25, merit: 30, entryCount: 3 });
-        expect(await Account.findById(h.id).lean()).to.include({ seq: 3, spendable: 25, merit: 30, hash: res.body.head.hash });
+        expect(await Account.findById(h.id).lean()).to.include({
+          seq: 3,
+          spendable: 25,
+          merit: 30,
+          hash: res.body.head.hash,
+        });
         // Writes go on from the chain, not from the cache.
         const { entry } = await postEntry(award(h.id, 1));
         expect(entry).to.include({ seq: 4, spendableAfter: 26, meritAfter: 31 });

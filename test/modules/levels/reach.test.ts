@@ -79,8 +79,7 @@ describe('reach of the township and supervisor roles on every read route', () =>
     // Routes a person's token may call at all (a terminal-only route refuses every person's token
     // as the wrong kind of token, 401, whoever they are: tested in test/modules/auth).
     const routes = Object.entries(doc.paths).filter(
-      ([path, ops]) =>
-        ops.get && path.includes('{') && ops.get.description !== 'Roles: terminal',
+      ([path, ops]) => ops.get && path.includes('{') && ops.get.description !== 'Roles: terminal',
     );
     let checked = 0;
     for (const [path] of routes) {

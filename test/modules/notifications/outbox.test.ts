@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { expect } from '../../support/expect';
 import { ctx } from '../../support/context';
 import { http, makeHousehold, makeUser, makeVillage } from '../../support/factories';
-import { Notification, NotificationDelivery } from '../../../src/modules/notifications/notifications.model';
+import {
+  Notification,
+  NotificationDelivery,
+} from '../../../src/modules/notifications/notifications.model';
 import {
   NOTIFY_ATTEMPTS_MAX,
   NOTIFY_STALE_MS,
@@ -12,14 +15,32 @@ import {
   type NotificationSender,
 } from '../../../src/modules/notifications/notifications.service';
 import type { RunningWorkers } from '../../../workers/runner';
-import { approve, eventually, file, makeCouncilScene, recordingSender, resetClock, shiftClock, startCouncilWorkers } from '../submissions/scene';
+import {
+  approve,
+  eventually,
+  file,
+  makeCouncilScene,
+  recordingSender,
+  resetClock,
+  shiftClock,
+  startCouncilWorkers,
+} from '../submissions/scene';
 import { notifyFaults } from '../../../src/platform/faults';
 
 async function oneMessage(): Promise<{ id: string; householdId: string; key: string }> {
   const v = await makeVillage();
   const h = await makeHousehold(v.id);
   const key = `test-${randomBytes(6).toString('hex')}`;
-  expect(await queueNotification({ key, householdId: h.id, villageId: v.id, kind: 'posted', title: '积分已入账：测试', body: '您户获得10分。' })).to.equal(true);
+  expect(
+    await queueNotification({
+      key,
+      householdId: h.id,
+      villageId: v.id,
+      kind: 'posted',
+      title: '积分已入账：测试',
+      body: '您户获得10分。',
+    }),
+  ).to.equal(true);
   const doc = (await Notification.findOne({ key }).lean())!;
   return { id: doc._id.toHexString(), householdId: h.id, key };
 }
@@ -37,7 +58,18 @@ describe('notifications outbox', () => {
 
   it('queues a message once per key, however often the code deciding to notify runs', async () => {
     const m = await oneMessage();
-    const again = await Promise.all(Array.from({ length: 10 }, () => queueNotification({ key: m.key, householdId: m.householdId, villageId: 'x', kind: 'posted', title: 't', body: 'b' })));
+    const again = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        queueNotification({
+          key: m.key,
+          householdId: m.householdId,
+          villageId: 'x',
+          kind: 'posted',
+          title: 't',
+          body: 'b',
+        }),
+      ),
+    );
     expect(again.every((queued) => queued === false)).to.equal(true);
     expect(await Notification.countDocuments({ key: m.key })).to.equal(1);
   });
@@ -45,7 +77,9 @@ describe('notifications outbox', () => {
   it('hands a message to the sender exactly once when 20 dispatchers race for it', async () => {
     const m = await oneMessage();
     const sender = recordingSender();
-    const outcomes = await Promise.all(Array.from({ length: 20 }, () => dispatchNotification(m.id, sender, { log: log() })));
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, () => dispatchNotification(m.id, sender, { log: log() })),
+    );
     expect(sender.sent.filter((s) => s.idempotencyKey === m.id)).to.have.length(1);
     expect(outcomes.filter((o) => o === 'sent')).to.have.length(1);
     expect((await Notification.findById(m.id).lean())!.state).to.equal('sent');
@@ -115,12 +149,20 @@ describe('notifications outbox', () => {
     const sub = await file(s);
     await approve(s, sub.id, 1);
     const householdId = s.households[1]!.id;
-    await eventually(async () => sender.sent.some((m) => m.householdId === householdId), 'posting notice sent');
-    const inbox = await http().get(`/v1/households/${householdId}/notifications`).set(s.households[1]!.user.auth);
+    await eventually(
+      async () => sender.sent.some((m) => m.householdId === householdId),
+      'posting notice sent',
+    );
+    const inbox = await http()
+      .get(`/v1/households/${householdId}/notifications`)
+      .set(s.households[1]!.user.auth);
     expect(inbox.status).to.equal(200);
     const posted = inbox.body.items.find((n: { kind: string }) => n.kind === 'posted');
     expect(posted).to.include({ submissionId: sub.id });
-    await eventually(async () => (await Notification.findById(posted.id).lean())!.state === 'sent', 'recorded as sent');
+    await eventually(
+      async () => (await Notification.findById(posted.id).lean())!.state === 'sent',
+      'recorded as sent',
+    );
     expect(sender.sent.filter((m) => m.householdId === householdId)).to.have.length(1);
   });
 
@@ -128,7 +170,8 @@ describe('notifications outbox', () => {
     const s = await makeCouncilScene({ rule: { kind: 'deduction', points: 5 } });
     await file(s);
     const path = `/v1/households/${s.households[1]!.id}/notifications`;
-    for (const who of [s.households[1]!.user, s.clerk, s.admin]) expect((await http().get(path).set(who.auth)).status, who.user.role).to.equal(200);
+    for (const who of [s.households[1]!.user, s.clerk, s.admin])
+      expect((await http().get(path).set(who.auth)).status, who.user.role).to.equal(200);
     expect((await http().get(path).set(s.households[2]!.user.auth)).status).to.equal(404);
     expect((await http().get(path).set(s.council[1]!.auth)).status).to.equal(403);
     const elsewhere = await makeUser('clerk', { villageId: (await makeVillage()).id });

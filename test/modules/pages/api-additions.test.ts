@@ -306,7 +306,10 @@ describe('page API additions', () => {
       expect(found.status).to.equal(200);
       expect(names(found)).to.deep.equal([first.username]);
       // Every name under a shorter stem starts with it, in order, and pages go on within it.
-      const page1 = await http().get('/v1/users').query({ prefix: stem, limit: '1' }).set(admin.auth);
+      const page1 = await http()
+        .get('/v1/users')
+        .query({ prefix: stem, limit: '1' })
+        .set(admin.auth);
       expect(names(page1)).to.have.length(1);
       expect(names(page1)[0]!.startsWith(stem)).to.equal(true);
       if (page1.body.next) {
@@ -319,7 +322,10 @@ describe('page API additions', () => {
           expect(n > page1.body.next, n).to.equal(true);
         }
       }
-      const none = await http().get('/v1/users').query({ prefix: `${first.username}zz` }).set(admin.auth);
+      const none = await http()
+        .get('/v1/users')
+        .query({ prefix: `${first.username}zz` })
+        .set(admin.auth);
       expect(names(none)).to.deep.equal([]);
       const bad = await http().get('/v1/users').query({ prefix: '张三' }).set(admin.auth);
       expect(bad.status).to.equal(400);

@@ -7,10 +7,7 @@
  * MSL_KILL_AFTER, MSL_REDEMPTIONS (JSON [{key, cardNo, items}]). Never exits normally.
  */
 import { connectDb } from '../../../src/platform/db';
-import {
-  redeem,
-  type RedeemStep,
-} from '../../../src/modules/redemption/redemption.service';
+import { redeem, type RedeemStep } from '../../../src/modules/redemption/redemption.service';
 import { redemptionFaults } from '../../../src/platform/faults';
 
 async function main(): Promise<void> {

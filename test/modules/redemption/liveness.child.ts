@@ -12,10 +12,7 @@
  */
 import { connectDb, disconnectDb } from '../../../src/platform/db';
 import { DomainError } from '../../../src/platform/errors';
-import {
-  redeem,
-  type RedeemStep,
-} from '../../../src/modules/redemption/redemption.service';
+import { redeem, type RedeemStep } from '../../../src/modules/redemption/redemption.service';
 import { redemptionFaults, redemptionTuning } from '../../../src/platform/faults';
 
 async function main(): Promise<void> {

@@ -4,7 +4,12 @@ import { countAll, expectNothingStored } from '../../support/snapshot';
 import { todayUtc } from '../../../src/platform/clock';
 import { RuleVersion } from '../../../src/modules/rules/rules.model';
 import { DEMO_RULES, seedDemoRules } from '../../../src/modules/rules/rules.demo';
-import { capGrant, overrideInForce, scorePoints, versionInForce } from '../../../src/modules/rules/rules.service';
+import {
+  capGrant,
+  overrideInForce,
+  scorePoints,
+  versionInForce,
+} from '../../../src/modules/rules/rules.service';
 
 const code = () => unique('r').slice(0, 32);
 
@@ -37,10 +42,25 @@ describe('rule catalogue (pure)', () => {
 
   it('grants up to what is left of the month and the year', () => {
     const used = [0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 30];
-    expect(capGrant(used, 2, { requested: 5, capPerMonth: 10 })).to.deep.equal({ granted: 2, limitedBy: 'month', cap: 10, usedBefore: 8 });
+    expect(capGrant(used, 2, { requested: 5, capPerMonth: 10 })).to.deep.equal({
+      granted: 2,
+      limitedBy: 'month',
+      cap: 10,
+      usedBefore: 8,
+    });
     expect(capGrant(used, 3, { requested: 5, capPerMonth: 10 })).to.deep.equal({ granted: 5 });
-    expect(capGrant(used, 3, { requested: 5, capPerMonth: 10, capPerYear: 40 })).to.deep.equal({ granted: 2, limitedBy: 'year', cap: 40, usedBefore: 38 });
-    expect(capGrant(used, 2, { requested: 5, capPerMonth: 8 })).to.deep.equal({ granted: 0, limitedBy: 'month', cap: 8, usedBefore: 8 });
+    expect(capGrant(used, 3, { requested: 5, capPerMonth: 10, capPerYear: 40 })).to.deep.equal({
+      granted: 2,
+      limitedBy: 'year',
+      cap: 40,
+      usedBefore: 38,
+    });
+    expect(capGrant(used, 2, { requested: 5, capPerMonth: 8 })).to.deep.equal({
+      granted: 0,
+      limitedBy: 'month',
+      cap: 8,
+      usedBefore: 8,
+    });
   });
 
   it('scores rates in whole points, rounding down', () => {
@@ -56,12 +76,36 @@ describe('POST /v1/rules', () => {
   it('creates version 1, then the next version in force from today unless given a date', async () => {
     const admin = await makeAdmin();
     const c = code();
-    const v1 = await http().post('/v1/rules').set(admin.auth).send({ code: c, title: '志愿服务', kind: 'award', pointsPerUnit: 2, unit: '小时', capPerMonth: 40 });
+    const v1 = await http().post('/v1/rules').set(admin.auth).send({
+      code: c,
+      title: '志愿服务',
+      kind: 'award',
+      pointsPerUnit: 2,
+      unit: '小时',
+      capPerMonth: 40,
+    });
     expect(v1.status, JSON.stringify(v1.body)).to.equal(201);
-    expect(v1.body).to.include({ code: c, version: 1, pointsPerUnit: 2, unit: '小时', capPerMonth: 40, attachmentRequired: false });
-    const v2 = await http().post('/v1/rules').set(admin.auth).send({ code: c, title: '志愿服务', kind: 'award', pointsPerUnit: 3, unit: '小时' });
+    expect(v1.body).to.include({
+      code: c,
+      version: 1,
+      pointsPerUnit: 2,
+      unit: '小时',
+      capPerMonth: 40,
+      attachmentRequired: false,
+    });
+    const v2 = await http()
+      .post('/v1/rules')
+      .set(admin.auth)
+      .send({ code: c, title: '志愿服务', kind: 'award', pointsPerUnit: 3, unit: '小时' });
     expect(v2.body).to.include({ version: 2, effectiveFrom: todayUtc() });
-    const v3 = await http().post('/v1/rules').set(admin.auth).send({ code: c, title: '志愿服务', kind: 'award', pointsPerUnit: 4, unit: '小时', effectiveFrom: '2030-01-01' });
+    const v3 = await http().post('/v1/rules').set(admin.auth).send({
+      code: c,
+      title: '志愿服务',
+      kind: 'award',
+      pointsPerUnit: 4,
+      unit: '小时',
+      effectiveFrom: '2030-01-01',
+    });
     expect(v3.body).to.include({ version: 3, effectiveFrom: '2030-01-01' });
     const all = await http().get(`/v1/rules/${c}`).set(admin.auth);
     expect(all.body.versions.map((v: { version: number }) => v.version)).to.deep.equal([1, 2, 3]);
@@ -70,10 +114,16 @@ describe('POST /v1/rules', () => {
   it('reads a negative deduction as its size and never lets a kind change', async () => {
     const admin = await makeAdmin();
     const c = code();
-    const d = await http().post('/v1/rules').set(admin.auth).send({ code: c, title: '赌博', kind: 'deduction', points: -20 });
+    const d = await http()
+      .post('/v1/rules')
+      .set(admin.auth)
+      .send({ code: c, title: '赌博', kind: 'deduction', points: -20 });
     expect(d.body).to.include({ kind: 'deduction', points: 20 });
     const before = await countAll();
-    const flip = await http().post('/v1/rules').set(admin.auth).send({ code: c, title: '赌博', kind: 'award', points: 20 });
+    const flip = await http()
+      .post('/v1/rules')
+      .set(admin.auth)
+      .send({ code: c, title: '赌博', kind: 'award', points: 20 });
     expect(flip.status).to.equal(400);
     expect(flip.body.errors[0].path).to.equal('kind');
     await expectNothingStored(before);
@@ -82,9 +132,18 @@ describe('POST /v1/rules', () => {
   it('numbers concurrent versions of one code 1…n without gaps or twins', async () => {
     const admin = await makeAdmin();
     const c = code();
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => http().post('/v1/rules').set(admin.auth).send({ code: c, title: '环境卫生', kind: 'award', points: i + 1 })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        http()
+          .post('/v1/rules')
+          .set(admin.auth)
+          .send({ code: c, title: '环境卫生', kind: 'award', points: i + 1 }),
+      ),
+    );
     expect(results.every((r) => r.status === 201)).to.equal(true);
-    expect(results.map((r) => r.body.version).sort((a, b) => a - b)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(results.map((r) => r.body.version).sort((a, b) => a - b)).to.deep.equal([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+    ]);
   });
 
   it('refuses bad rules with validation_failed, and anyone but the county office with 403, storing nothing', async () => {
@@ -111,7 +170,14 @@ describe('POST /v1/rules', () => {
       expect(res.status, JSON.stringify(body)).to.equal(400);
       expect(res.body.code).to.equal('validation_failed');
     }
-    expect((await http().post('/v1/rules').set(clerk.auth).send({ code: code(), title: 'x', kind: 'award', points: 5 })).status).to.equal(403);
+    expect(
+      (
+        await http()
+          .post('/v1/rules')
+          .set(clerk.auth)
+          .send({ code: code(), title: 'x', kind: 'award', points: 5 })
+      ).status,
+    ).to.equal(403);
     await expectNothingStored(before);
   });
 });
@@ -122,21 +188,63 @@ describe('village overrides and the catalogue in force', () => {
     const v = await makeVillage();
     const clerk = await makeUser('clerk', { villageId: v.id });
     const c = code();
-    await http().post('/v1/rules').set(admin.auth).send({ code: c, title: '最美家庭', kind: 'award', points: 30 });
-    const o = await http().post(`/v1/rules/${c}/overrides`).set(clerk.auth).send({ villageId: v.id, points: 40, effectiveFrom: '2020-01-01' });
+    await http()
+      .post('/v1/rules')
+      .set(admin.auth)
+      .send({ code: c, title: '最美家庭', kind: 'award', points: 30 });
+    const o = await http()
+      .post(`/v1/rules/${c}/overrides`)
+      .set(clerk.auth)
+      .send({ villageId: v.id, points: 40, effectiveFrom: '2020-01-01' });
     expect(o.status, JSON.stringify(o.body)).to.equal(201);
     const mine = await http().get(`/v1/rules?villageId=${v.id}`).set(clerk.auth);
-    expect(mine.body.items.find((r: { code: string }) => r.code === c)).to.include({ points: 40, overrideVersion: 1, inForce: true });
+    expect(mine.body.items.find((r: { code: string }) => r.code === c)).to.include({
+      points: 40,
+      overrideVersion: 1,
+      inForce: true,
+    });
     const county = await http().get('/v1/rules').set(admin.auth);
-    expect(county.body.items.find((r: { code: string }) => r.code === c)).to.include({ points: 30 });
+    expect(county.body.items.find((r: { code: string }) => r.code === c)).to.include({
+      points: 30,
+    });
 
     const other = await makeVillage();
-    expect((await http().get(`/v1/rules?villageId=${other.id}`).set(clerk.auth)).status).to.equal(404);
-    expect((await http().post(`/v1/rules/${c}/overrides`).set(clerk.auth).send({ villageId: other.id, disabled: true })).status).to.equal(404);
-    expect((await http().post(`/v1/rules/${c}/overrides`).set(clerk.auth).send({ villageId: v.id, pointsPerUnit: 2 })).status).to.equal(400);
-    expect((await http().post('/v1/rules/no-such-code/overrides').set(clerk.auth).send({ villageId: v.id, disabled: true })).status).to.equal(404);
+    expect((await http().get(`/v1/rules?villageId=${other.id}`).set(clerk.auth)).status).to.equal(
+      404,
+    );
+    expect(
+      (
+        await http()
+          .post(`/v1/rules/${c}/overrides`)
+          .set(clerk.auth)
+          .send({ villageId: other.id, disabled: true })
+      ).status,
+    ).to.equal(404);
+    expect(
+      (
+        await http()
+          .post(`/v1/rules/${c}/overrides`)
+          .set(clerk.auth)
+          .send({ villageId: v.id, pointsPerUnit: 2 })
+      ).status,
+    ).to.equal(400);
+    expect(
+      (
+        await http()
+          .post('/v1/rules/no-such-code/overrides')
+          .set(clerk.auth)
+          .send({ villageId: v.id, disabled: true })
+      ).status,
+    ).to.equal(404);
     const council = await makeUser('council', { villageId: v.id });
-    expect((await http().post(`/v1/rules/${c}/overrides`).set(council.auth).send({ villageId: v.id, disabled: true })).status).to.equal(403);
+    expect(
+      (
+        await http()
+          .post(`/v1/rules/${c}/overrides`)
+          .set(council.auth)
+          .send({ villageId: v.id, disabled: true })
+      ).status,
+    ).to.equal(403);
   });
 });
 
@@ -144,8 +252,23 @@ describe('seedDemoRules', () => {
   it('seeds the demo catalogue in Chinese once, however often (and however concurrently) it runs', async () => {
     await Promise.all([seedDemoRules(), seedDemoRules(), seedDemoRules()]);
     expect(await seedDemoRules()).to.equal(0);
-    const titles = (await RuleVersion.find({ code: { $in: DEMO_RULES.map((r) => r.code) } }).lean()).map((r) => r.title);
+    const titles = (
+      await RuleVersion.find({ code: { $in: DEMO_RULES.map((r) => r.code) } }).lean()
+    ).map((r) => r.title);
     expect(titles).to.have.length(DEMO_RULES.length);
-    for (const t of ['志愿服务', '见义勇为', '孝老爱亲', '最美家庭', '星级文明户', '婚事新办', '环境卫生', '高价彩礼', '大操大办', '赌博', '不赡养老人']) expect(titles).to.include(t);
+    for (const t of [
+      '志愿服务',
+      '见义勇为',
+      '孝老爱亲',
+      '最美家庭',
+      '星级文明户',
+      '婚事新办',
+      '环境卫生',
+      '高价彩礼',
+      '大操大办',
+      '赌博',
+      '不赡养老人',
+    ])
+      expect(titles).to.include(t);
   });
 });

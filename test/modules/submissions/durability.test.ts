@@ -207,7 +207,11 @@ describe('durability of the council workflow', () => {
       const t0 = Date.now();
       const { ids, households } = await runScenario<{ ids: string[]; households: string[] }>(
         'setup',
-        { MSL_CHILD_COUNT: String(KILL_COUNT), MSL_CHILD_NOTICE: 'PT5S', MSL_CHILD_HOUSEHOLDS: '20' },
+        {
+          MSL_CHILD_COUNT: String(KILL_COUNT),
+          MSL_CHILD_NOTICE: 'PT5S',
+          MSL_CHILD_HOUSEHOLDS: '20',
+        },
       );
       const filedMs = Date.now() - t0;
       expect(ids).to.have.length(KILL_COUNT);
@@ -406,7 +410,10 @@ describe('durability of the council workflow', () => {
   });
 
   it('gives back the cap claims of a filing that died before the submission was stored', async () => {
-    const s = await makeCouncilScene({ occurredOnWindowDays: 3660, rule: { points: 10, capPerMonth: 10 } });
+    const s = await makeCouncilScene({
+      occurredOnWindowDays: 3660,
+      rule: { points: 10, capPerMonth: 10 },
+    });
     councilFaults.afterCapClaims = () => {
       throw new Error('injected crash after claiming caps');
     };

@@ -1,7 +1,16 @@
 import { expect } from '../../support/expect';
 import { http, verifyChainViaApi } from '../../support/factories';
 import type { RunningWorkers } from '../../../workers/runner';
-import { approve, entriesOf, eventually, file, getSub, makeCouncilScene, startCouncilWorkers, voteVia } from './scene';
+import {
+  approve,
+  entriesOf,
+  eventually,
+  file,
+  getSub,
+  makeCouncilScene,
+  startCouncilWorkers,
+  voteVia,
+} from './scene';
 
 describe('submission → quorum → notice → posted', () => {
   let workers: RunningWorkers | undefined;
@@ -31,10 +40,25 @@ describe('submission → quorum → notice → posted', () => {
     expect(lagMs).to.be.at.least(0);
     const entries = await entriesOf(filed.id);
     expect(entries).to.have.length(1);
-    expect(entries[0]).to.include({ type: 'award', points: 10, spendableDelta: 10, meritDelta: 10, ruleCode: s.rule.code });
-    expect(posted.history.map((h: { type: string }) => h.type)).to.deep.equal(['filed', 'vote', 'vote', 'notice_started', 'notice_ended', 'posted']);
+    expect(entries[0]).to.include({
+      type: 'award',
+      points: 10,
+      spendableDelta: 10,
+      meritDelta: 10,
+      ruleCode: s.rule.code,
+    });
+    expect(posted.history.map((h: { type: string }) => h.type)).to.deep.equal([
+      'filed',
+      'vote',
+      'vote',
+      'notice_started',
+      'notice_ended',
+      'posted',
+    ]);
     await verifyChainViaApi(s.households[1]!.id, s.admin.auth);
-    const list = await http().get(`/v1/submissions?villageId=${s.villageId}&status=posted`).set(s.clerk.auth);
+    const list = await http()
+      .get(`/v1/submissions?villageId=${s.villageId}&status=posted`)
+      .set(s.clerk.auth);
     expect(list.status).to.equal(200);
     expect(list.body.items.map((i: { id: string }) => i.id)).to.include(filed.id);
   });

@@ -8,10 +8,24 @@ import { NOTICE_QUEUE, noticeId } from '../../../src/modules/submissions/submiss
 import { endNotice } from '../../../src/modules/submissions/submissions.service';
 import { SubmissionEvent } from '../../../src/modules/submissions/submissions.model';
 import type { RunningWorkers } from '../../../workers/runner';
-import { approve, entriesOf, eventually, file, getSub, makeCouncilScene, resetClock, shiftClock, startCouncilWorkers, voteVia } from './scene';
+import {
+  approve,
+  entriesOf,
+  eventually,
+  file,
+  getSub,
+  makeCouncilScene,
+  resetClock,
+  shiftClock,
+  startCouncilWorkers,
+  voteVia,
+} from './scene';
 
-const objectVia = (id: string, who: { auth: { Authorization: string } }, reason = '情况不属实，该户当天不在村里') =>
-  http().post(`/v1/submissions/${id}/objections`).set(who.auth).send({ reason });
+const objectVia = (
+  id: string,
+  who: { auth: { Authorization: string } },
+  reason = '情况不属实，该户当天不在村里',
+) => http().post(`/v1/submissions/${id}/objections`).set(who.auth).send({ reason });
 
 /**
  * Moves the service's clock (further) past a 60 s notice and runs the notice's delayed job now. Promoting
@@ -49,7 +63,10 @@ describe('POST /v1/submissions/:id/objections', () => {
     // closed and post nothing.
     const queue = ctx().queues.get(NOTICE_QUEUE);
     await shiftPastNotice(queue, noticeId(sub.id, 1));
-    await eventually(async () => (await queue.getJobState(noticeId(sub.id, 1))) === 'completed', "round 1's notice job ran");
+    await eventually(
+      async () => (await queue.getJobState(noticeId(sub.id, 1))) === 'completed',
+      "round 1's notice job ran",
+    );
     expect(await entriesOf(sub.id)).to.have.length(0);
     expect((await getSub(s, sub.id)).status).to.equal('in_review');
 
@@ -62,8 +79,23 @@ describe('POST /v1/submissions/:id/objections', () => {
       return got.status === 'posted' ? got : undefined;
     }, 'posted after round 2');
     expect(await entriesOf(sub.id)).to.have.length(1);
-    expect(posted.history.map((h: { type: string }) => h.type)).to.deep.equal(['filed', 'vote', 'vote', 'notice_started', 'objected', 'vote', 'vote', 'notice_started', 'notice_ended', 'posted']);
-    expect(posted.history.find((h: { type: string }) => h.type === 'objected')).to.include({ by: s.households[2]!.user.user.id, byRole: 'household', round: 1 });
+    expect(posted.history.map((h: { type: string }) => h.type)).to.deep.equal([
+      'filed',
+      'vote',
+      'vote',
+      'notice_started',
+      'objected',
+      'vote',
+      'vote',
+      'notice_started',
+      'notice_ended',
+      'posted',
+    ]);
+    expect(posted.history.find((h: { type: string }) => h.type === 'objected')).to.include({
+      by: s.households[2]!.user.user.id,
+      byRole: 'household',
+      round: 1,
+    });
   });
 
   it('accepts objections from households and the clerk of the village only', async () => {
@@ -73,7 +105,9 @@ describe('POST /v1/submissions/:id/objections', () => {
     expect((await objectVia(a.id, s.council[2]!)).status).to.equal(403);
     expect((await objectVia(a.id, s.admin)).status).to.equal(403);
     const elsewhere = await makeVillage();
-    expect((await objectVia(a.id, await makeUser('clerk', { villageId: elsewhere.id }))).status).to.equal(404);
+    expect(
+      (await objectVia(a.id, await makeUser('clerk', { villageId: elsewhere.id }))).status,
+    ).to.equal(404);
     expect((await objectVia(a.id, s.clerk)).status).to.equal(201);
     const b = await file(s);
     await approve(s, b.id, 1);
@@ -99,8 +133,17 @@ describe('POST /v1/submissions/:id/objections', () => {
     const sub = await file(s);
     await approve(s, sub.id, 1);
     const before = await countAll();
-    for (const body of [{}, { reason: '' }, { reason: { $ne: '' } }, { reason: 'x', extra: 1 }, { reason: 'x'.repeat(1001) }]) {
-      const res = await http().post(`/v1/submissions/${sub.id}/objections`).set(s.clerk.auth).send(body);
+    for (const body of [
+      {},
+      { reason: '' },
+      { reason: { $ne: '' } },
+      { reason: 'x', extra: 1 },
+      { reason: 'x'.repeat(1001) },
+    ]) {
+      const res = await http()
+        .post(`/v1/submissions/${sub.id}/objections`)
+        .set(s.clerk.auth)
+        .send(body);
       expect(res.status, JSON.stringify(body)).to.equal(400);
     }
     await expectNothingStored(before);
@@ -117,8 +160,12 @@ describe('POST /v1/submissions/:id/objections', () => {
       // both the objection's and the posting's own checks pass and only the slot decides.
       let flips = 0;
       clock.now = () => new Date(ends + (flips++ % 2 === 0 ? -1 : 1));
-      const objections = Array.from({ length: 10 }, (_, i) => objectVia(sub.id, i % 2 ? s.clerk : s.households[2]!.user));
-      const posts = Array.from({ length: 10 }, () => endNotice(sub.id, 1).catch((err: Error) => err));
+      const objections = Array.from({ length: 10 }, (_, i) =>
+        objectVia(sub.id, i % 2 ? s.clerk : s.households[2]!.user),
+      );
+      const posts = Array.from({ length: 10 }, () =>
+        endNotice(sub.id, 1).catch((err: Error) => err),
+      );
       const [objected] = await Promise.all([Promise.all(objections), Promise.all(posts)]);
       resetClock();
       const won = objected.filter((r) => r.status === 201).length;

@@ -23,7 +23,10 @@ import { insertHousehold } from '../../../src/modules/households/households.serv
 import { verifyChain } from '../../../src/modules/ledger/ledger.service';
 import { notificationJobs } from '../../../src/modules/notifications/notifications.jobs';
 import { createRuleVersion } from '../../../src/modules/rules/rules.service';
-import { enqueueNoticeWith, submissionJobs } from '../../../src/modules/submissions/submissions.jobs';
+import {
+  enqueueNoticeWith,
+  submissionJobs,
+} from '../../../src/modules/submissions/submissions.jobs';
 import { castVote, fileSubmission } from '../../../src/modules/submissions/submissions.service';
 import { createUser } from '../../../src/modules/users/users.service';
 import { createVillage } from '../../../src/modules/villages/villages.service';
@@ -33,16 +36,63 @@ const env = process.env;
 
 async function setup(): Promise<void> {
   const count = Number(env.MSL_CHILD_COUNT ?? 1000);
-  const village = await createVillage({ name: '压力村', code: `K${Date.now().toString(36)}`, township: '测试镇', county: '测试县', policy: { quorum: 1, noticePeriod: env.MSL_CHILD_NOTICE ?? 'PT2S' } });
+  const village = await createVillage({
+    name: '压力村',
+    code: `K${Date.now().toString(36)}`,
+    township: '测试镇',
+    county: '测试县',
+    policy: { quorum: 1, noticePeriod: env.MSL_CHILD_NOTICE ?? 'PT2S' },
+  });
   const households: string[] = [];
   for (let i = 0; i < Number(env.MSL_CHILD_HOUSEHOLDS ?? 50); i++) {
-    households.push((await insertHousehold({ villageId: village.id, head: `测试户${i}`, cardNo: `K${Date.now().toString(36)}${i}` })).id);
+    households.push(
+      (
+        await insertHousehold({
+          villageId: village.id,
+          head: `测试户${i}`,
+          cardNo: `K${Date.now().toString(36)}${i}`,
+        })
+      ).id,
+    );
   }
-  const clerkUser = await createUser(undefined, { username: `kclerk${Date.now()}`, password: 'password-long-1', role: 'clerk', villageId: village.id }, 10);
-  const councilUser = await createUser(undefined, { username: `kcouncil${Date.now()}`, password: 'password-long-1', role: 'council', villageId: village.id }, 10);
-  const rule = await createRuleVersion(undefined, { code: `kill-${Date.now().toString(36)}`, title: '环境卫生', kind: 'award', points: 1 });
-  const clerk: Principal = { id: clerkUser.id, kind: 'person', role: 'clerk', villageId: village.id };
-  const council: Principal = { id: councilUser.id, kind: 'person', role: 'council', villageId: village.id };
+  const clerkUser = await createUser(
+    undefined,
+    {
+      username: `kclerk${Date.now()}`,
+      password: 'password-long-1',
+      role: 'clerk',
+      villageId: village.id,
+    },
+    10,
+  );
+  const councilUser = await createUser(
+    undefined,
+    {
+      username: `kcouncil${Date.now()}`,
+      password: 'password-long-1',
+      role: 'council',
+      villageId: village.id,
+    },
+    10,
+  );
+  const rule = await createRuleVersion(undefined, {
+    code: `kill-${Date.now().toString(36)}`,
+    title: '环境卫生',
+    kind: 'award',
+    points: 1,
+  });
+  const clerk: Principal = {
+    id: clerkUser.id,
+    kind: 'person',
+    role: 'clerk',
+    villageId: village.id,
+  };
+  const council: Principal = {
+    id: councilUser.id,
+    kind: 'person',
+    role: 'council',
+    villageId: village.id,
+  };
   const queues = new Queues(env.MSL_CHILD_REDIS_URL!, env.MSL_CHILD_REDIS_PREFIX!);
   const deps = { enqueuePost: enqueueNoticeWith(queues) };
   const ids: string[] = [];
@@ -52,9 +102,20 @@ async function setup(): Promise<void> {
       ...(await Promise.all(
         Array.from({ length: Math.min(CONCURRENCY, count - i) }, async (_, j) => {
           const occurredOn = new Date().toISOString().slice(0, 10);
-          const sub = await fileSubmission(clerk, { villageId: village.id, householdId: households[(i + j) % households.length]!, ruleCode: rule.code, occurredOn, evidence: { text: '压力测试' } }, deps);
+          const sub = await fileSubmission(
+            clerk,
+            {
+              villageId: village.id,
+              householdId: households[(i + j) % households.length]!,
+              ruleCode: rule.code,
+              occurredOn,
+              evidence: { text: '压力测试' },
+            },
+            deps,
+          );
           const voted = await castVote(council, sub.id, { decision: 'approve' }, deps);
-          if (voted.status !== 'in_notice') throw new Error(`expected in_notice, got ${voted.status}`);
+          if (voted.status !== 'in_notice')
+            throw new Error(`expected in_notice, got ${voted.status}`);
           return sub.id;
         }),
       )),
@@ -82,7 +143,10 @@ async function main(): Promise<void> {
   else if (mode === 'workers') {
     // The kill test may leave the notification dispatcher out (MSL_CHILD_NOTIFY=0): the outbox has
     // tests of its own, and on FerretDB's SQLite backend every write waits for the one writer.
-    const jobs = [...submissionJobs({ sweepEveryMs: 500 }), ...(env.MSL_CHILD_NOTIFY === '0' ? [] : notificationJobs({ everyMs: 500 }))];
+    const jobs = [
+      ...submissionJobs({ sweepEveryMs: 500 }),
+      ...(env.MSL_CHILD_NOTIFY === '0' ? [] : notificationJobs({ everyMs: 500 })),
+    ];
     const running = await runWorkers(jobs, {
       redisUrl: env.MSL_CHILD_REDIS_URL!,
       redisPrefix: env.MSL_CHILD_REDIS_PREFIX!,
@@ -90,7 +154,10 @@ async function main(): Promise<void> {
     });
     process.stdout.write('READY\n');
     process.on('SIGTERM', () => {
-      void running.close().then(() => disconnectDb()).then(() => process.exit(0));
+      void running
+        .close()
+        .then(() => disconnectDb())
+        .then(() => process.exit(0));
     });
     return;
   } else throw new Error(`unknown mode ${mode}`);

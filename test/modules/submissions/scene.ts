@@ -7,9 +7,21 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from '../../support/expect';
 import { ctx } from '../../support/context';
-import { http, makeAdmin, makeHousehold, makeUser, makeVillage, unique, type TestUser } from '../../support/factories';
+import {
+  http,
+  makeAdmin,
+  makeHousehold,
+  makeUser,
+  makeVillage,
+  unique,
+  type TestUser,
+} from '../../support/factories';
 import { clock } from '../../../src/platform/clock';
-import { createRuleVersion, type NewRuleVersion, type RuleVersionView } from '../../../src/modules/rules/rules.service';
+import {
+  createRuleVersion,
+  type NewRuleVersion,
+  type RuleVersionView,
+} from '../../../src/modules/rules/rules.service';
 import { submissionJobs } from '../../../src/modules/submissions/submissions.jobs';
 import { notificationJobs } from '../../../src/modules/notifications/notifications.jobs';
 import type { NotificationSender } from '../../../src/modules/notifications/notifications.service';
@@ -43,9 +55,20 @@ export async function makeRule(overrides: Partial<NewRuleVersion> = {}): Promise
 }
 
 export async function makeCouncilScene(
-  opts: { quorum?: number; noticePeriod?: string; councilSize?: number; households?: number; rule?: Partial<NewRuleVersion>; occurredOnWindowDays?: number } = {},
+  opts: {
+    quorum?: number;
+    noticePeriod?: string;
+    councilSize?: number;
+    households?: number;
+    rule?: Partial<NewRuleVersion>;
+    occurredOnWindowDays?: number;
+  } = {},
 ): Promise<CouncilScene> {
-  const village = await makeVillage({ quorum: opts.quorum ?? 2, noticePeriod: opts.noticePeriod ?? 'P7D', occurredOnWindowDays: opts.occurredOnWindowDays });
+  const village = await makeVillage({
+    quorum: opts.quorum ?? 2,
+    noticePeriod: opts.noticePeriod ?? 'P7D',
+    occurredOnWindowDays: opts.occurredOnWindowDays,
+  });
   const households: CouncilScene['households'] = [];
   for (let i = 0; i < (opts.households ?? 3); i++) {
     const head = HEADS[i % HEADS.length]!;
@@ -54,7 +77,14 @@ export async function makeCouncilScene(
   }
   const council: TestUser[] = [];
   for (let i = 0; i < (opts.councilSize ?? 3); i++) {
-    council.push(await makeUser('council', i === 0 ? { villageId: village.id, householdId: households[0]!.id } : { villageId: village.id }));
+    council.push(
+      await makeUser(
+        'council',
+        i === 0
+          ? { villageId: village.id, householdId: households[0]!.id }
+          : { villageId: village.id },
+      ),
+    );
   }
   return {
     villageId: village.id,
@@ -69,11 +99,22 @@ export async function makeCouncilScene(
 export const today = (): string => clock.now().toISOString().slice(0, 10);
 
 /** POST /v1/submissions as the clerk; returns the raw response. */
-export function fileVia(s: CouncilScene, body: Record<string, unknown> = {}, as: TestUser = s.clerk) {
+export function fileVia(
+  s: CouncilScene,
+  body: Record<string, unknown> = {},
+  as: TestUser = s.clerk,
+) {
   return http()
     .post('/v1/submissions')
     .set(as.auth)
-    .send({ villageId: s.villageId, householdId: s.households[1]!.id, ruleCode: s.rule.code, occurredOn: today(), evidence: { text: '邻居证明，村委核实' }, ...body });
+    .send({
+      villageId: s.villageId,
+      householdId: s.households[1]!.id,
+      ruleCode: s.rule.code,
+      occurredOn: today(),
+      evidence: { text: '邻居证明，村委核实' },
+      ...body,
+    });
 }
 
 /** Files and expects 201; returns the submission. */
@@ -83,8 +124,16 @@ export async function file(s: CouncilScene, body: Record<string, unknown> = {}):
   return res.body;
 }
 
-export function voteVia(id: string, member: TestUser, decision: 'approve' | 'reject' = 'approve', comment?: string) {
-  return http().post(`/v1/submissions/${id}/votes`).set(member.auth).send(comment ? { decision, comment } : { decision });
+export function voteVia(
+  id: string,
+  member: TestUser,
+  decision: 'approve' | 'reject' = 'approve',
+  comment?: string,
+) {
+  return http()
+    .post(`/v1/submissions/${id}/votes`)
+    .set(member.auth)
+    .send(comment ? { decision, comment } : { decision });
 }
 
 /** Approves with council members 1..n (member 0 lives in household 0 and may not vote on it). */
@@ -110,7 +159,12 @@ export async function entriesOf(sourceId: string) {
 }
 
 /** Polls until `check` returns a value (not a timed assertion: the bound only stops a hung test). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, boundMs = 30_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  what: string,
+  boundMs = 30_000,
+  everyMs = 50,
+): Promise<T> {
   const until = Date.now() + boundMs;
   for (;;) {
     const v = await check();
@@ -121,33 +175,57 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
 }
 
 /** A sender that records what it was handed (the logging sender's stand-in in tests). */
-export function recordingSender(): NotificationSender & { sent: { idempotencyKey: string; householdId: string; title: string }[] } {
+export function recordingSender(): NotificationSender & {
+  sent: { idempotencyKey: string; householdId: string; title: string }[];
+} {
   const sent: { idempotencyKey: string; householdId: string; title: string }[] = [];
   return {
     name: 'test',
     sent,
     async send(msg) {
-      sent.push({ idempotencyKey: msg.idempotencyKey, householdId: msg.householdId, title: msg.title });
+      sent.push({
+        idempotencyKey: msg.idempotencyKey,
+        householdId: msg.householdId,
+        title: msg.title,
+      });
       return { ref: `test-${randomBytes(4).toString('hex')}` };
     },
   };
 }
 
 /** Real BullMQ workers for the council and notification queues on the test Redis. */
-export async function startCouncilWorkers(opts: { sweepEveryMs?: number; sender?: NotificationSender; scheduleRefreshMs?: number } = {}): Promise<RunningWorkers> {
-  return runWorkers([...submissionJobs({ sweepEveryMs: opts.sweepEveryMs ?? 1000 }), ...notificationJobs({ sender: opts.sender, everyMs: 500 })], {
-    redisUrl: ctx().redisUrl,
-    redisPrefix: ctx().config.redisPrefix,
-    logger: ctx().logger,
-    scheduleRefreshMs: opts.scheduleRefreshMs,
-  });
+export async function startCouncilWorkers(
+  opts: { sweepEveryMs?: number; sender?: NotificationSender; scheduleRefreshMs?: number } = {},
+): Promise<RunningWorkers> {
+  return runWorkers(
+    [
+      ...submissionJobs({ sweepEveryMs: opts.sweepEveryMs ?? 1000 }),
+      ...notificationJobs({ sender: opts.sender, everyMs: 500 }),
+    ],
+    {
+      redisUrl: ctx().redisUrl,
+      redisPrefix: ctx().config.redisPrefix,
+      logger: ctx().logger,
+      scheduleRefreshMs: opts.scheduleRefreshMs,
+    },
+  );
 }
 
 /** The clerk and a council member of a scene as principals, for filing in bulk through the service. */
 export function principals(s: CouncilScene, member = 1) {
   return {
-    clerk: { id: s.clerk.user.id, kind: 'person' as const, role: 'clerk' as const, villageId: s.villageId },
-    council: { id: s.council[member]!.user.id, kind: 'person' as const, role: 'council' as const, villageId: s.villageId },
+    clerk: {
+      id: s.clerk.user.id,
+      kind: 'person' as const,
+      role: 'clerk' as const,
+      villageId: s.villageId,
+    },
+    council: {
+      id: s.council[member]!.user.id,
+      kind: 'person' as const,
+      role: 'council' as const,
+      villageId: s.villageId,
+    },
   };
 }
 

@@ -15,7 +15,10 @@ import { ensureBootstrapAdmin } from '../../../src/modules/users/users.service';
 
 async function admins() {
   const docs = await User.find({ role: 'admin' }).lean();
-  return docs.map((d) => ({ username: d.username, hashIsScrypt: d.passwordHash.startsWith('scrypt$') }));
+  return docs.map((d) => ({
+    username: d.username,
+    hashIsScrypt: d.passwordHash.startsWith('scrypt$'),
+  }));
 }
 
 async function main(): Promise<void> {
@@ -27,19 +30,34 @@ async function main(): Promise<void> {
   await connectDb(env.MSL_CHILD_URI!, `${env.MSL_CHILD_DB}_seq`);
   await ensureIndexes();
   out.withoutEnv = await ensureBootstrapAdmin(undefined, kdf);
-  out.first = await ensureBootstrapAdmin({ username: 'county-admin', password: 'first-password-123' }, kdf);
-  out.second = await ensureBootstrapAdmin({ username: 'another-admin', password: 'second-password-456' }, kdf);
-  out.again = await ensureBootstrapAdmin({ username: 'county-admin', password: 'changed-password-789' }, kdf);
+  out.first = await ensureBootstrapAdmin(
+    { username: 'county-admin', password: 'first-password-123' },
+    kdf,
+  );
+  out.second = await ensureBootstrapAdmin(
+    { username: 'another-admin', password: 'second-password-456' },
+    kdf,
+  );
+  out.again = await ensureBootstrapAdmin(
+    { username: 'county-admin', password: 'changed-password-789' },
+    kdf,
+  );
   out.seqAdmins = await admins();
   const stored = await User.findOne({ username: 'county-admin' }).lean();
-  out.firstPasswordStillWorks = stored ? await verifySecret('first-password-123', stored.passwordHash) : false;
+  out.firstPasswordStillWorks = stored
+    ? await verifySecret('first-password-123', stored.passwordHash)
+    : false;
   await mongoose.connection.db!.dropDatabase();
   await disconnectDb();
 
   // 2. Five processes' worth of starts at once, same environment.
   await connectDb(env.MSL_CHILD_URI!, `${env.MSL_CHILD_DB}_par`);
   await ensureIndexes();
-  out.parallel = await Promise.all(Array.from({ length: 5 }, () => ensureBootstrapAdmin({ username: 'county-admin', password: 'first-password-123' }, kdf)));
+  out.parallel = await Promise.all(
+    Array.from({ length: 5 }, () =>
+      ensureBootstrapAdmin({ username: 'county-admin', password: 'first-password-123' }, kdf),
+    ),
+  );
   out.parAdmins = await admins();
   await mongoose.connection.db!.dropDatabase();
   await disconnectDb();

@@ -9,7 +9,18 @@ import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
 import { countAll } from '../../support/snapshot';
 import { BODY_BYTES_MAX } from '../../../src/app';
-import { nullable, objectVariant, resolver, sampleBody, tableRows, typeOf, type JsonSchema, type OpenApiDoc, type Row, type World } from './openapi-table';
+import {
+  nullable,
+  objectVariant,
+  resolver,
+  sampleBody,
+  tableRows,
+  typeOf,
+  type JsonSchema,
+  type OpenApiDoc,
+  type Row,
+  type World,
+} from './openapi-table';
 
 interface Case {
   label: string;
@@ -55,43 +66,112 @@ const WRONG_TYPE: Record<string, unknown[]> = {
 };
 
 /** Fields a caller must never set: balances, chain fields, ids, secrets, roles. */
-const MASS_ASSIGNMENT = ['spendable', 'merit', 'hash', 'prevHash', 'seq', '_id', 'id', 'createdAt', 'passwordHash', 'secretHash', 'role', 'villageId', 'householdId'];
+const MASS_ASSIGNMENT = [
+  'spendable',
+  'merit',
+  'hash',
+  'prevHash',
+  'seq',
+  '_id',
+  'id',
+  'createdAt',
+  'passwordHash',
+  'secretHash',
+  'role',
+  'villageId',
+  'householdId',
+];
 
 /** The bad bodies of one route, derived from its schema and its base body. */
 function casesFor(row: Row, doc: OpenApiDoc, world: World): Record<string, Case[]> {
   const resolve = resolver(doc);
   const out: Record<string, Case[]> = { unknown: [], wrongType: [], operator: [], unstorable: [] };
-  const bad = (kind: string, c: Omit<Case, 'status' | 'code'>) => out[kind]!.push({ status: 400, code: 'validation_failed', ...c });
+  const bad = (kind: string, c: Omit<Case, 'status' | 'code'>) =>
+    out[kind]!.push({ status: 400, code: 'validation_failed', ...c });
 
   const walk = (schema: JsonSchema | undefined, path: (string | number)[], depth: number) => {
-    const s = objectVariant(schema, getAt(row.base, path) as Record<string, unknown> | undefined, resolve);
+    const s = objectVariant(
+      schema,
+      getAt(row.base, path) as Record<string, unknown> | undefined,
+      resolve,
+    );
     if (!s || depth > 5) return;
     const here = path.map(String);
     const type = typeOf(s);
     if (type === 'object') {
       const props = s.properties ?? {};
-      bad('unknown', { label: `unknown field at ${join(here)}`, body: setAt(row.base, [...path, 'zzUnknownField'], 'x'), mentions: 'zzUnknownField' });
+      bad('unknown', {
+        label: `unknown field at ${join(here)}`,
+        body: setAt(row.base, [...path, 'zzUnknownField'], 'x'),
+        mentions: 'zzUnknownField',
+      });
       if (depth === 0) {
         for (const f of MASS_ASSIGNMENT.filter((f) => !(f in props))) {
-          bad('unknown', { label: `mass assignment of ${f}`, body: setAt(row.base, [f], f === 'spendable' || f === 'seq' ? 1_000_000 : 'x'), mentions: f });
+          bad('unknown', {
+            label: `mass assignment of ${f}`,
+            body: setAt(row.base, [f], f === 'spendable' || f === 'seq' ? 1_000_000 : 'x'),
+            mentions: f,
+          });
         }
       }
-      bad('unstorable', { label: `key "$set" at ${join(here)}`, body: setAt(row.base, [...path, '$set'], { x: 1 }), path: join([...here, '$set']) });
-      bad('unstorable', { label: `key "a.b" at ${join(here)}`, body: setAt(row.base, [...path, 'a.b'], 1), path: join([...here, 'a.b']) });
+      bad('unstorable', {
+        label: `key "$set" at ${join(here)}`,
+        body: setAt(row.base, [...path, '$set'], { x: 1 }),
+        path: join([...here, '$set']),
+      });
+      bad('unstorable', {
+        label: `key "a.b" at ${join(here)}`,
+        body: setAt(row.base, [...path, 'a.b'], 1),
+        path: join([...here, 'a.b']),
+      });
       for (const [k, child] of Object.entries(props)) walk(child, [...path, k], depth + 1);
       return;
     }
     if (depth === 0) return;
     const where = join(here);
-    for (const v of WRONG_TYPE[type ?? ''] ?? []) bad('wrongType', { label: `${where} = ${JSON.stringify(v)}`, body: setAt(row.base, path, v), path: where });
-    if (!nullable(s)) bad('wrongType', { label: `${where} = null`, body: setAt(row.base, path, null), path: where });
-    bad('operator', { label: `${where} = {"$gt": ""}`, body: setAt(row.base, path, { $gt: '' }), path: where });
-    bad('operator', { label: `${where} = {"$ne": null}`, body: setAt(row.base, path, { $ne: null }), path: where });
-    if (type !== 'object' && type !== 'array') bad('operator', { label: `${where} = {"gt": ""}`, body: setAt(row.base, path, { gt: '' }), path: where });
-    if (type === 'string') bad('unstorable', { label: `NUL in ${where}`, body: setAt(row.base, path, 'a\u0000b'), path: where });
+    for (const v of WRONG_TYPE[type ?? ''] ?? [])
+      bad('wrongType', {
+        label: `${where} = ${JSON.stringify(v)}`,
+        body: setAt(row.base, path, v),
+        path: where,
+      });
+    if (!nullable(s))
+      bad('wrongType', {
+        label: `${where} = null`,
+        body: setAt(row.base, path, null),
+        path: where,
+      });
+    bad('operator', {
+      label: `${where} = {"$gt": ""}`,
+      body: setAt(row.base, path, { $gt: '' }),
+      path: where,
+    });
+    bad('operator', {
+      label: `${where} = {"$ne": null}`,
+      body: setAt(row.base, path, { $ne: null }),
+      path: where,
+    });
+    if (type !== 'object' && type !== 'array')
+      bad('operator', {
+        label: `${where} = {"gt": ""}`,
+        body: setAt(row.base, path, { gt: '' }),
+        path: where,
+      });
+    if (type === 'string')
+      bad('unstorable', {
+        label: `NUL in ${where}`,
+        body: setAt(row.base, path, 'a\u0000b'),
+        path: where,
+      });
     if (type === 'array') {
-      const item = (getAt(row.base, path) as unknown[] | undefined)?.[0] ?? sampleBody(s.items, resolve, world);
-      bad('unstorable', { label: `nested array in ${where}`, body: setAt(row.base, path, [[item]]), path: where });
+      const item =
+        (getAt(row.base, path) as unknown[] | undefined)?.[0] ??
+        sampleBody(s.items, resolve, world);
+      bad('unstorable', {
+        label: `nested array in ${where}`,
+        body: setAt(row.base, path, [[item]]),
+        path: where,
+      });
       const itemType = typeOf(objectVariant(s.items, undefined, resolve));
       if (itemType === 'object') {
         const withItem = setAt(row.base, path, [item]);
@@ -100,7 +180,11 @@ function casesFor(row: Row, doc: OpenApiDoc, world: World): Record<string, Case[
         walk(s.items, [...path, 0], depth + 1);
         row.base = saved;
       } else if (itemType) {
-        bad('unstorable', { label: `NUL or operator inside ${where}`, body: setAt(row.base, path, [{ $gt: '' }]), path: where });
+        bad('unstorable', {
+          label: `NUL or operator inside ${where}`,
+          body: setAt(row.base, path, [{ $gt: '' }]),
+          path: where,
+        });
       }
     }
   };
@@ -109,24 +193,49 @@ function casesFor(row: Row, doc: OpenApiDoc, world: World): Record<string, Case[
 }
 
 /** Undefined when `res` is the problem `c` asks for, else why not. */
-function mismatch(res: Response, c: Pick<Case, 'status' | 'code' | 'path' | 'mentions'>): string | undefined {
-  const b = res.body as { type?: unknown; title?: unknown; status?: unknown; detail?: unknown; code?: unknown; errors?: { path: string; message: string }[] };
+function mismatch(
+  res: Response,
+  c: Pick<Case, 'status' | 'code' | 'path' | 'mentions'>,
+): string | undefined {
+  const b = res.body as {
+    type?: unknown;
+    title?: unknown;
+    status?: unknown;
+    detail?: unknown;
+    code?: unknown;
+    errors?: { path: string; message: string }[];
+  };
   const got = `${res.status} ${JSON.stringify(b).slice(0, 300)}`;
   if (res.status !== c.status) return `status ${got}`;
-  if (!/^application\/problem\+json/.test(res.headers['content-type'] ?? '')) return `content-type ${res.headers['content-type']}`;
-  if (typeof b.type !== 'string' || typeof b.title !== 'string' || b.status !== c.status || typeof b.detail !== 'string' || b.code !== c.code) return `problem ${got}`;
+  if (!/^application\/problem\+json/.test(res.headers['content-type'] ?? ''))
+    return `content-type ${res.headers['content-type']}`;
+  if (
+    typeof b.type !== 'string' ||
+    typeof b.title !== 'string' ||
+    b.status !== c.status ||
+    typeof b.detail !== 'string' ||
+    b.code !== c.code
+  )
+    return `problem ${got}`;
   if (c.code === 'validation_failed') {
     if (!Array.isArray(b.errors) || b.errors.length === 0) return `no errors[] ${got}`;
-    if (!b.errors.every((e) => typeof e.path === 'string' && typeof e.message === 'string')) return `errors[] shape ${got}`;
-    if (c.path && !b.errors.some((e) => e.path === c.path || e.path.startsWith(`${c.path}.`))) return `no error at ${c.path}: ${got}`;
-    if (c.mentions && !b.errors.some((e) => e.path.includes(c.mentions!) || e.message.includes(c.mentions!))) return `no error naming ${c.mentions}: ${got}`;
+    if (!b.errors.every((e) => typeof e.path === 'string' && typeof e.message === 'string'))
+      return `errors[] shape ${got}`;
+    if (c.path && !b.errors.some((e) => e.path === c.path || e.path.startsWith(`${c.path}.`)))
+      return `no error at ${c.path}: ${got}`;
+    if (
+      c.mentions &&
+      !b.errors.some((e) => e.path.includes(c.mentions!) || e.message.includes(c.mentions!))
+    )
+      return `no error naming ${c.mentions}: ${got}`;
   }
   return undefined;
 }
 
 async function send(row: Row, c: Case): Promise<Response> {
   const req = http()[row.method](row.url).set(row.headers);
-  if (c.raw) return req.set('Content-Type', c.contentType ?? 'application/json').send(c.body as string);
+  if (c.raw)
+    return req.set('Content-Type', c.contentType ?? 'application/json').send(c.body as string);
   return req.set('Content-Type', c.contentType ?? 'application/json').send(JSON.stringify(c.body));
 }
 
@@ -143,7 +252,10 @@ async function runTable(rows: Row[], cases: (row: Row) => Case[]): Promise<strin
     }
     const after = await countAll();
     for (const name of Object.keys(after)) {
-      if ((after[name] ?? 0) !== (before[name] ?? 0)) failures.push(`${row.name}: stored ${(after[name] ?? 0) - (before[name] ?? 0)} document(s) in ${name}`);
+      if ((after[name] ?? 0) !== (before[name] ?? 0))
+        failures.push(
+          `${row.name}: stored ${(after[name] ?? 0) - (before[name] ?? 0)} document(s) in ${name}`,
+        );
     }
   }
   return failures;
@@ -182,10 +294,19 @@ describe('request bodies on every POST/PATCH route of /openapi.json', function (
   });
 
   const kinds: [string, string][] = [
-    ['unknown', 'unknown fields at any depth and mass-assigned fields (spendable, hash, seq, role, …) → 400 validation_failed naming the field; nothing stored'],
+    [
+      'unknown',
+      'unknown fields at any depth and mass-assigned fields (spendable, hash, seq, role, …) → 400 validation_failed naming the field; nothing stored',
+    ],
     ['wrongType', 'wrong types and null → 400 validation_failed at that field; nothing stored'],
-    ['operator', 'operator objects ({"$gt": ""}, {"$ne": null}) and objects where a scalar belongs → 400 validation_failed; nothing stored'],
-    ['unstorable', 'keys FerretDB cannot store (leading $, a dot), NUL characters and nested arrays → 400 validation_failed, never 500; nothing stored'],
+    [
+      'operator',
+      'operator objects ({"$gt": ""}, {"$ne": null}) and objects where a scalar belongs → 400 validation_failed; nothing stored',
+    ],
+    [
+      'unstorable',
+      'keys FerretDB cannot store (leading $, a dot), NUL characters and nested arrays → 400 validation_failed, never 500; nothing stored',
+    ],
   ];
   for (const [kind, title] of kinds) {
     it(title, async () => {
@@ -201,8 +322,30 @@ describe('request bodies on every POST/PATCH route of /openapi.json', function (
   }
 
   it('broken JSON, JSON that is not an object, and bodies nested too deeply → 400 validation_failed; nothing stored', async () => {
-    const texts = ['{"a":', '{a:1}', "{'a':1}", '{"a":1,}', '{"a":1}{"b":2}', 'NaN', '"just a string"', '42', 'null', 'true', '[]', '[{"a":1}]', `${'{"a":'.repeat(40)}1${'}'.repeat(40)}`];
-    const failures = await runTable(withBody, () => texts.map((t) => ({ label: `body ${t.slice(0, 20)}`, body: t, raw: true, status: 400, code: 'validation_failed' })));
+    const texts = [
+      '{"a":',
+      '{a:1}',
+      "{'a':1}",
+      '{"a":1,}',
+      '{"a":1}{"b":2}',
+      'NaN',
+      '"just a string"',
+      '42',
+      'null',
+      'true',
+      '[]',
+      '[{"a":1}]',
+      `${'{"a":'.repeat(40)}1${'}'.repeat(40)}`,
+    ];
+    const failures = await runTable(withBody, () =>
+      texts.map((t) => ({
+        label: `body ${t.slice(0, 20)}`,
+        body: t,
+        raw: true,
+        status: 400,
+        code: 'validation_failed',
+      })),
+    );
     expect(failures, failures.join('\n')).to.deep.equal([]);
   });
 
@@ -210,9 +353,23 @@ describe('request bodies on every POST/PATCH route of /openapi.json', function (
     const failures = await runTable(rows, (row) => {
       const filler = 'a'.repeat(BODY_BYTES_MAX);
       return [
-        { label: 'one long string', body: { ...(row.base ?? {}), zz: filler }, status: 413, code: 'payload_too_large' },
+        {
+          label: 'one long string',
+          body: { ...(row.base ?? {}), zz: filler },
+          status: 413,
+          code: 'payload_too_large',
+        },
         ...(row.name === 'POST /v1/households'
-          ? [{ label: 'many small fields', body: Object.fromEntries(Array.from({ length: 80_000 }, (_, i) => [`f${i}`, 'xxxxxxx'])), status: 413, code: 'payload_too_large' }]
+          ? [
+              {
+                label: 'many small fields',
+                body: Object.fromEntries(
+                  Array.from({ length: 80_000 }, (_, i) => [`f${i}`, 'xxxxxxx']),
+                ),
+                status: 413,
+                code: 'payload_too_large',
+              },
+            ]
           : []),
       ];
     });
@@ -228,11 +385,20 @@ describe('request bodies on every POST/PATCH route of /openapi.json', function (
         ['application/x-www-form-urlencoded', 400],
         ['application/json; charset=latin1', 415],
       ] as const) {
-        const res = await http()[row.method](row.url).set(row.headers).set('Content-Type', contentType).send(JSON.stringify(row.base));
-        if (res.status !== status || !/^application\/problem\+json/.test(res.headers['content-type'] ?? '')) failures.push(`${row.name} › ${contentType}: ${res.status} ${res.text.slice(0, 200)}`);
+        const agent = http();
+        const res = await agent[row.method](row.url)
+          .set(row.headers)
+          .set('Content-Type', contentType)
+          .send(JSON.stringify(row.base));
+        if (
+          res.status !== status ||
+          !/^application\/problem\+json/.test(res.headers['content-type'] ?? '')
+        )
+          failures.push(`${row.name} › ${contentType}: ${res.status} ${res.text.slice(0, 200)}`);
       }
       const after = await countAll();
-      for (const name of Object.keys(after)) if (after[name] !== (before[name] ?? 0)) failures.push(`${row.name}: stored in ${name}`);
+      for (const name of Object.keys(after))
+        if (after[name] !== (before[name] ?? 0)) failures.push(`${row.name}: stored in ${name}`);
     }
     expect(failures, failures.join('\n')).to.deep.equal([]);
   });

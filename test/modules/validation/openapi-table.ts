@@ -124,12 +124,42 @@ export const VALID_BODIES: Record<string, (w: World) => Record<string, unknown>>
   'POST /v1/cooperatives': (w) => ({ name: '信用社', villageIds: [w.villageId] }),
   'PATCH /v1/users/{id}': () => ({ disabled: false }),
   'PUT /v1/users/{id}/password': () => ({ newPassword: `pw-${randomBytes(8).toString('hex')}` }),
-  'POST /v1/attachments': (w) => ({ villageId: w.villageId, contentType: 'image/jpeg', data: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(16)]).toString('base64') }),
-  'POST /v1/volunteers': (w) => ({ name: '王志愿', idNumber: testIdNumber(), householdId: w.householdId, phone: '13900000000' }),
-  'POST /v1/teams': (w) => ({ name: '扶贫帮困队', category: 'care', level: 'village', villageId: w.villageId }),
-  'POST /v1/teams/{id}/members': (w) => ({ volunteerId: w.volunteerIds[memberBodies++ % w.volunteerIds.length]! }),
-  'POST /v1/service-orders': (w) => ({ householdId: w.householdId, itemCode: 'care-01', detail: '请上门打扫卫生', wantedBy: new Date(Date.now() + 86_400_000).toISOString().slice(0, 10) }),
-  'PUT /v1/service-menu': (w) => ({ countyId: w.countyId, categories: DEMO_MENU.map((c) => ({ code: c.code, name: c.name, items: c.items.map((i) => ({ ...i })) })) }),
+  'POST /v1/attachments': (w) => ({
+    villageId: w.villageId,
+    contentType: 'image/jpeg',
+    data: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(16)]).toString(
+      'base64',
+    ),
+  }),
+  'POST /v1/volunteers': (w) => ({
+    name: '王志愿',
+    idNumber: testIdNumber(),
+    householdId: w.householdId,
+    phone: '13900000000',
+  }),
+  'POST /v1/teams': (w) => ({
+    name: '扶贫帮困队',
+    category: 'care',
+    level: 'village',
+    villageId: w.villageId,
+  }),
+  'POST /v1/teams/{id}/members': (w) => ({
+    volunteerId: w.volunteerIds[memberBodies++ % w.volunteerIds.length]!,
+  }),
+  'POST /v1/service-orders': (w) => ({
+    householdId: w.householdId,
+    itemCode: 'care-01',
+    detail: '请上门打扫卫生',
+    wantedBy: new Date(Date.now() + 86_400_000).toISOString().slice(0, 10),
+  }),
+  'PUT /v1/service-menu': (w) => ({
+    countyId: w.countyId,
+    categories: DEMO_MENU.map((c) => ({
+      code: c.code,
+      name: c.name,
+      items: c.items.map((i) => ({ ...i })),
+    })),
+  }),
   'PUT /v1/households/{id}/kinship': () => ({ lineage: '王氏' }),
 };
 let memberBodies = 0;
@@ -230,11 +260,33 @@ export async function makeWorld(): Promise<World> {
   const terminalId = (await makeTerminal(storeId)).id;
   const cooperativeId = (await makeCooperative([villageId])).id;
   await seedDemoMenu(village.countyId!);
-  const teamId = (await createTeam(systemAdmin, { name: '表格队', category: 'care', level: 'village', villageId })).id;
+  const teamId = (
+    await createTeam(systemAdmin, { name: '表格队', category: 'care', level: 'village', villageId })
+  ).id;
   const volunteerIds: string[] = [];
-  for (const name of ['甲', '乙', '丙']) volunteerIds.push((await registerVolunteer(systemAdmin, { name, idNumber: testIdNumber(), householdId }, hasher())).id);
+  for (const name of ['甲', '乙', '丙'])
+    volunteerIds.push(
+      (
+        await registerVolunteer(
+          systemAdmin,
+          { name, idNumber: testIdNumber(), householdId },
+          hasher(),
+        )
+      ).id,
+    );
   const userId = (await makeUser('council', { villageId })).user.id;
-  return { villageId, userId, townshipId: village.townshipId!, countyId: village.countyId!, teamId, volunteerIds, householdId, storeId, terminalId, cooperativeId };
+  return {
+    villageId,
+    userId,
+    townshipId: village.townshipId!,
+    countyId: village.countyId!,
+    teamId,
+    volunteerIds,
+    householdId,
+    storeId,
+    terminalId,
+    cooperativeId,
+  };
 }
 
 /** Headers of a caller in `role`, scoped to the world's records; cached per role. */

@@ -36,7 +36,16 @@ function servedRoutes(app: Express): string[] {
 }
 
 /** Operational routes and the pages (/app, served by src/platform/web.ts): deliberately outside the API document (and /docs, its viewer). */
-const OPERATIONAL = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /', 'GET /app', 'GET /app/assets/{file}', 'GET /app/{*page}'];
+const OPERATIONAL = [
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'GET /openapi.json',
+  'GET /',
+  'GET /app',
+  'GET /app/assets/{file}',
+  'GET /app/{*page}',
+];
 const isOperational = (r: string) =>
   OPERATIONAL.includes(r) || r === 'GET /docs' || r.startsWith('GET /docs/');
 
@@ -78,7 +87,8 @@ describe('service endpoints', () => {
         };
         expect(o.responses, `${m} ${p}`).to.have.property('default');
         // Public by design: signing in, and the export signing keys (public keys need no token).
-        if (!['/v1/auth/token', '/.well-known/jwks.json'].includes(p)) expect(o.description, `${m} ${p}`).to.match(/^Roles: /);
+        if (!['/v1/auth/token', '/.well-known/jwks.json'].includes(p))
+          expect(o.description, `${m} ${p}`).to.match(/^Roles: /);
       }
     }
   });
