@@ -163,7 +163,7 @@ describe('county office pages in a real browser (/app/admin): townships, logins,
     await context.close();
   });
 
-  it('shows the service menu, adds a category with an item and renames an item', async () => {
+  it('shows the service menu, adds a category with an item, renames an item and removes one after a confirmation', async () => {
     const { page, context } = await newDevice();
     await signIn(page, admin.username, admin.password);
     await page.goto(url('/app/admin/menu'));
@@ -203,6 +203,34 @@ describe('county office pages in a real browser (/app/admin): townships, logins,
       },
     ]);
     await review(page, 'admin-service-menu');
+
+    // A second item, then removing it: a confirmation says what happens; 取消 changes nothing.
+    await page.selectOption('select[name=menuCategory]', 'barber');
+    await page.fill('input[name=itemCode]', 'barber-02');
+    await page.fill('input[name=itemName]', '上门修脚');
+    await page.getByRole('button', { name: '保存服务项目' }).click();
+    await page.locator('li', { hasText: '上门修脚' }).waitFor();
+    await page.getByRole('button', { name: '移除：上门修脚' }).click();
+    const confirm = page.getByRole('group', { name: '确认移除服务项目' });
+    expect(await confirm.innerText()).to.contain('已下的订单不受影响');
+    await review(page, 'admin-service-menu-remove');
+    await confirm.getByRole('button', { name: '取消' }).click();
+    expect(await confirm.count()).to.equal(0);
+    await page.getByRole('button', { name: '移除：上门修脚' }).click();
+    await page.getByRole('button', { name: '确定移除' }).click();
+    await page.locator('.alert-ok', { hasText: '已从菜单移除“上门修脚”' }).waitFor();
+    await page.locator('li', { hasText: '上门修脚' }).waitFor({ state: 'detached' });
+    const after = await http()
+      .get('/v1/service-menu')
+      .query({ countyId: village.countyId })
+      .set(admin.auth);
+    expect(after.body.categories).to.deep.equal([
+      {
+        code: 'barber',
+        name: '便民理发',
+        items: [{ code: 'barber-01', name: '上门理发（老人）' }],
+      },
+    ]);
     await context.close();
   });
 

@@ -1671,6 +1671,8 @@ function ServiceMenu() {
     return [...m].map(([value, label]) => ({ value, label }));
   }, [villages.data]);
   const [countyId, setCountyId] = useState('');
+  const [removing, setRemoving] = useState<{ code: string; name: string } | null>(null);
+  const [removal, setRemoval] = useState<{ ok?: string; error?: string }>({});
   const county = countyId || (counties.length === 1 ? counties[0]!.value : '');
   const menu = useLoad(
     () =>
@@ -1707,12 +1709,63 @@ function ServiceMenu() {
           <ul>
             {c.items.map((i) => (
               <li key={i.code}>
-                {i.name} <span class="meta">（{i.code}）</span>
+                {i.name} <span class="meta">（{i.code}）</span>{' '}
+                <button
+                  type="button"
+                  class="link-button"
+                  aria-label={`移除：${i.name}`}
+                  onClick={() => {
+                    setRemoval({});
+                    setRemoving({ code: i.code, name: i.name });
+                  }}
+                >
+                  移除
+                </button>
               </li>
             ))}
           </ul>
         </details>
       ))}
+      {removing && menu.data ? (
+        <div class="card confirm" role="group" aria-label="确认移除服务项目">
+          <p>
+            从菜单中移除“{removing.name}”？群众以后不能再点这个项目；已下的订单不受影响，照常办理。
+          </p>
+          <div class="row-actions">
+            <button
+              type="button"
+              class="danger"
+              ref={(b) => b?.focus()}
+              onClick={async () => {
+                const gone = removing;
+                const categories = menu.data!.categories.map((c) => ({
+                  code: c.code,
+                  name: c.name,
+                  items: c.items.filter((i) => i.code !== gone.code),
+                }));
+                try {
+                  await api('/v1/service-menu', {
+                    method: 'PUT',
+                    body: { countyId: county, categories },
+                  });
+                  setRemoving(null);
+                  setRemoval({ ok: `已从菜单移除“${gone.name}”。` });
+                  menu.reload();
+                } catch (err) {
+                  setRemoval({ error: describeError(err) });
+                }
+              }}
+            >
+              确定移除
+            </button>
+            <button type="button" onClick={() => setRemoving(null)}>
+              取消
+            </button>
+          </div>
+        </div>
+      ) : null}
+      {removal.ok ? <Alert kind="ok">{removal.ok}</Alert> : null}
+      {removal.error ? <Alert kind="error">{removal.error}</Alert> : null}
       {menu.data ? (
         <MenuItemForm
           key={county}
