@@ -7,7 +7,6 @@ import { useEffect, useState } from 'preact/hooks';
 import { sessionExpired } from './api';
 import { clearDrafts } from './drafts';
 import { ROLE_NAMES } from './messages';
-import { AdminPage } from './pages/admin';
 import { BoardPage } from './pages/board';
 import { ClerkPage } from './pages/clerk';
 import { CouncilPage } from './pages/council';
@@ -83,6 +82,8 @@ const TownshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.To
 const SupervisorPage = lazyPage(() => import('./pages/oversight').then((m) => m.SupervisorPage));
 const VolunteersPage = lazyPage(() => import('./pages/volunteers').then((m) => m.VolunteersPage));
 const KinshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.KinshipPage));
+// The county office's page is large and used by a few people: not part of anyone else's first load.
+const AdminPage = lazyPage(() => import('./pages/admin').then((m) => m.AdminPage));
 const RankingsPage = lazyPage(() => import('./pages/volunteers').then((m) => m.RankingsPage));
 
 /** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
