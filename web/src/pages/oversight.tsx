@@ -196,9 +196,11 @@ function AppealDecision({
       return;
     }
     try {
+      // The note is what the household reads (on its appeal and in its notification), as on
+      // the county office's page; `comment` is only a remark for the file.
       await post(`/v1/submissions/${a.id}/appeals/decision`, {
         outcome,
-        comment: d.comment.trim(),
+        note: d.comment.trim(),
       });
       clear();
       setResult({});
