@@ -32,6 +32,7 @@ import { redemptionRoutes } from './modules/redemption/redemption.routes';
 import { storeRoutes } from './modules/stores/stores.routes';
 import { userRoutes } from './modules/users/users.routes';
 import { villageRoutes } from './modules/villages/villages.routes';
+import { boardLinkRoutes } from './modules/boards/board-links.routes';
 import { boardRoutes } from './modules/boards/boards.routes';
 import { jobRoutes } from './modules/jobs/jobs.routes';
 import { registerJobMetrics } from './modules/jobs/jobs.service';
@@ -159,6 +160,7 @@ export function createApp(deps: AppDeps): Express {
   attachmentRoutes(api);
   notificationRoutes(api);
   boardRoutes(api);
+  boardLinkRoutes(api);
   jobRoutes(api, { redis: deps.redis, queues: deps.queues, redisPrefix: deps.config.redisPrefix });
   levelRoutes(api);
   volunteerRoutes(api, { hasher: idNumberHasherFor(deps.config) });

@@ -17,6 +17,7 @@ import './rules/rules.model';
 import './submissions/submissions.model';
 import './notifications/notifications.model';
 import './boards/boards.model';
+import './boards/board-links.model';
 import './attachments/attachments.model';
 import './levels/levels.model';
 import './volunteers/volunteers.model';

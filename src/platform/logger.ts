@@ -19,6 +19,8 @@ const REDACT = [
   'req.headers.authorization',
   'req.headers.cookie',
   'headers.authorization',
+  'req.headers["board-link"]',
+  'headers["board-link"]',
 ];
 
 /** Creates the root logger. `destination` lets tests and the CLI send logs elsewhere. */

@@ -61,6 +61,11 @@ export const PROBLEM_REASONS = {
     zh: '未登录、令牌无效或账号已停用',
     en: 'No valid bearer token, or its account is gone, disabled or revoked.',
   },
+  board_link_invalid: {
+    code: 'unauthenticated',
+    zh: '大屏链接无效或已被撤销，请村文书重新生成',
+    en: 'The Board-Link header names no board link, or the link was revoked.',
+  },
   forbidden: {
     code: 'forbidden',
     zh: '该角色无权进行此操作',

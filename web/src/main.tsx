@@ -7,7 +7,6 @@ import { useEffect, useState } from 'preact/hooks';
 import { sessionExpired } from './api';
 import { clearDrafts } from './drafts';
 import { ROLE_NAMES } from './messages';
-import { BoardPage } from './pages/board';
 import { ClerkPage } from './pages/clerk';
 import { CouncilPage } from './pages/council';
 import { CounterPage } from './pages/counter';
@@ -84,6 +83,11 @@ const VolunteersPage = lazyPage(() => import('./pages/volunteers').then((m) => m
 const KinshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.KinshipPage));
 // The county office's page is large and used by a few people: not part of anyone else's first load.
 const AdminPage = lazyPage(() => import('./pages/admin').then((m) => m.AdminPage));
+// The boards: a station screen loads nothing else (see DisplayPage), and nobody's everyday page
+// carries them.
+const BoardPage = lazyPage(() => import('./pages/board').then((m) => m.BoardPage));
+const DisplayPage = lazyPage(() => import('./pages/board').then((m) => m.DisplayPage));
+const ScreensPage = lazyPage(() => import('./pages/screens').then((m) => m.ScreensPage));
 const RankingsPage = lazyPage(() => import('./pages/volunteers').then((m) => m.RankingsPage));
 
 /** Each role's page. Township, supervisor and volunteer pages join here when their APIs land. */
@@ -110,6 +114,7 @@ const PAGES: {
   { prefix: '/household', roles: ['household'], page: HouseholdPage },
   { prefix: '/board', roles: ['clerk', 'council', 'admin', 'household'], page: BoardPage },
   { prefix: '/admin', roles: ['admin'], page: AdminPage },
+  { prefix: '/screens', roles: ['clerk', 'township', 'admin'], page: ScreensPage },
   { prefix: '/password', roles: PERSON_ROLES, page: PasswordPage },
   // Issue 11: the volunteer service loop, the township station, supervisors, rankings.
   { prefix: '/service', roles: ['household', 'clerk', 'township', 'admin'], page: ServicePage },
@@ -131,6 +136,7 @@ const SERVICE_LINKS: Partial<Record<Role, { href: string; label: string }[]>> = 
     { href: '/service', label: '志愿服务' },
     { href: '/volunteers', label: '志愿者' },
     { href: '/kinship', label: '亲属关系' },
+    { href: '/screens', label: '大屏链接' },
   ],
   council: [{ href: '/rankings', label: '考评指数' }],
   township: [
@@ -138,12 +144,14 @@ const SERVICE_LINKS: Partial<Record<Role, { href: string; label: string }[]>> = 
     { href: '/service/orders', label: '订单' },
     { href: '/volunteers', label: '志愿者' },
     { href: '/rankings', label: '考评指数' },
+    { href: '/screens', label: '大屏链接' },
   ],
   supervisor: [{ href: '/rankings', label: '考评指数' }],
   admin: [
     { href: '/service/orders', label: '志愿服务' },
     { href: '/volunteers', label: '志愿者' },
     { href: '/rankings', label: '考评指数' },
+    { href: '/screens', label: '大屏链接' },
   ],
 };
 
@@ -184,6 +192,20 @@ function Header({ role, name, wide }: { role: Role; name: string; wide: boolean 
 
 function App() {
   const path = subPath(useSignal(route));
+  // A village station's screen opened by its board link: no sign-in, no header.
+  if (path === '/display') {
+    return (
+      <div class="app is-board">
+        <main id="main">
+          <DisplayPage path={path} />
+        </main>
+      </div>
+    );
+  }
+  return <SignedInApp path={path} />;
+}
+
+function SignedInApp({ path }: { path: string }) {
   const s = useSignal(session);
   const expired = useSignal(sessionExpired);
 

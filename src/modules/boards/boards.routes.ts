@@ -20,6 +20,29 @@ const boardRow = z.object({
     }),
   ),
 });
+/** A village's boards of a month (also what a station screen's board link reads). */
+export const boardsSchema = z
+  .object({
+    villageId: z.string(),
+    month: z.string(),
+    red: z.array(boardRow),
+    black: z.array(boardRow),
+    blackListEnabled: z.boolean(),
+    blackListRetentionDays: z.number().int(),
+    ranking: z
+      .object({
+        period: z.string(),
+        rank: z.number().int(),
+        index: z.number(),
+        of: z.number().int(),
+        computedAt: z.string(),
+      })
+      .nullable(),
+  })
+  .openapi('Boards');
+export const monthQuery = obj({
+  month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM'),
+});
 const settingsSchema = z
   .object({
     villageId: z.string(),
@@ -38,27 +61,11 @@ export function boardRoutes(api: Api): void {
       tag: 'Boards',
       auth: VILLAGE,
       params: idParams,
-      query: obj({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM') }),
+      query: monthQuery,
       responses: {
         200: {
           description: 'Households by points; names masked unless consented',
-          schema: z.object({
-            villageId: z.string(),
-            month: z.string(),
-            red: z.array(boardRow),
-            black: z.array(boardRow),
-            blackListEnabled: z.boolean(),
-            blackListRetentionDays: z.number().int(),
-            ranking: z
-              .object({
-                period: z.string(),
-                rank: z.number().int(),
-                index: z.number(),
-                of: z.number().int(),
-                computedAt: z.string(),
-              })
-              .nullable(),
-          }),
+          schema: boardsSchema,
         },
       },
     },

@@ -175,6 +175,11 @@ export async function getBoards(
   month: string,
 ): Promise<BoardsView> {
   await villageInReach(p, villageId);
+  return boardsOf(villageId, month);
+}
+
+/** A village's boards of a month, for a caller already known to reach the village. */
+export async function boardsOf(villageId: string, month: string): Promise<BoardsView> {
   const settings = await settingsOf(villageId);
   const now = clock.now();
   const [from, to] = monthRange(month);

@@ -86,8 +86,9 @@ describe('service endpoints', () => {
           responses?: Record<string, unknown>;
         };
         expect(o.responses, `${m} ${p}`).to.have.property('default');
-        // Public by design: signing in, and the export signing keys (public keys need no token).
-        if (!['/v1/auth/token', '/.well-known/jwks.json'].includes(p))
+        // Public by design: signing in, the export signing keys (public keys need no token), and
+        // a station screen's boards (opened by its board link, a header of its own).
+        if (!['/v1/auth/token', '/.well-known/jwks.json', '/v1/board-display'].includes(p))
           expect(o.description, `${m} ${p}`).to.match(/^Roles: /);
       }
     }
