@@ -154,7 +154,7 @@ function LinkRow(p: { villageId: string; link: BoardLink; onRevoked: () => void 
   }
   return (
     <li class="board-link">
-      <strong>{link.label}</strong>　生成于 {beijing(link.createdAt)}　
+      <strong>{link.label}</strong> · 生成于 {beijing(link.createdAt)} ·
       {link.revokedAt ? (
         <span>已撤销（{beijing(link.revokedAt)}）</span>
       ) : confirming ? (
