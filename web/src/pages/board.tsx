@@ -105,7 +105,8 @@ function BoardView(p: {
         </div>
       ) : null}
       <p class="board-foot">
-        姓名只显示首尾字（本户同意公开的除外） · 每分钟自动刷新 · 更新于 {beijing(p.updatedAt)}
+        姓名只显示首尾字（本户同意公开的除外） · 每分钟自动刷新
+        {p.updatedAt ? ` · 更新于 ${beijing(p.updatedAt)}` : ''}
         {p.foot}
       </p>
     </div>
@@ -255,7 +256,7 @@ export function DisplayPage() {
   const shown = revoked ? undefined : (boards.data ?? last);
   return (
     <BoardView
-      title={shown?.villageName ?? ''}
+      title={(boards.data ?? last)?.villageName ?? ''}
       month={month}
       boards={shown}
       ranking={shown?.ranking ?? earlier.data?.ranking ?? null}

@@ -169,7 +169,7 @@ function LinkRow(p: { villageId: string; link: BoardLink; onRevoked: () => void 
         </span>
       ) : (
         <>
-          <span>使用中</span>
+          <span>使用中</span>{' '}
           <button
             type="button"
 
