@@ -24,8 +24,8 @@ import {
   type RedemptionDoc,
   type RedemptionEventDoc,
 } from './redemption.model';
-import { householdOfCard } from './redemption.service';
-import { idOf, isFull } from './redemption.views';
+import { householdOfCard } from './pricing';
+import { idOf, isFull, type FullRedemption } from './redemption.views';
 
 /** Redemptions one day report reads: a village counter serves hundreds a day, not this many. */
 const DAY_REDEMPTIONS_MAX = 20_000;
@@ -97,17 +97,13 @@ export interface DayReport {
   }[];
 }
 
-/** The store's day: what sold, what was reversed or refused, and the stock now. */
-export async function storeDayReport(
-  p: Principal,
-  storeId: string,
-  day: string | undefined,
-): Promise<DayReport> {
-  const store = await storeOfTerminal(p, storeId);
-  const theDay = day ?? shanghaiDay(new Date());
-  const sid = store._id.toHexString();
+type DayStatus = DayReport['redemptions'][number]['status'];
+type ItemRow = DayReport['items'][number];
+
+/** The store's redemptions of the day, oldest first, with their settled and reversed events. */
+async function redemptionsOfDay(storeId: string, day: string) {
   const docs = (
-    await Redemption.find({ storeId: sid, day: theDay })
+    await Redemption.find({ storeId, day })
       .sort({ _id: 1 })
       .limit(DAY_REDEMPTIONS_MAX)
       .lean<RedemptionDoc[]>()
@@ -118,7 +114,42 @@ export async function storeDayReport(
         _id: { $in: ids.flatMap((id) => [`${id}:settled`, `${id}:reversed`]) },
       }).lean<RedemptionEventDoc[]>()
     : [];
-  const byId = new Map(events.map((e) => [e._id, e]));
+  return { docs, byId: new Map(events.map((e) => [e._id, e])) };
+}
+
+/** A redemption's status from its own events. */
+function dayStatusOf(settled?: RedemptionEventDoc, reversed?: RedemptionEventDoc): DayStatus {
+  if (!settled) return 'pending';
+  if (settled.status === 'failed') return 'failed';
+  return reversed ? 'reversed' : 'confirmed';
+}
+
+/** Adds a sale's lines to the per-item rows (an item since removed gets a row of its own). */
+function countLines(items: Map<string, ItemRow>, r: FullRedemption): void {
+  for (const l of r.lines) {
+    const row = items.get(l.sku) ?? {
+      sku: l.sku,
+      name: l.name,
+      qtySold: 0,
+      pointsSold: 0,
+      stock: 0,
+    };
+    row.qtySold += l.qty;
+    row.pointsSold += l.points;
+    items.set(l.sku, row);
+  }
+}
+
+/** The store's day: what sold, what was reversed or refused, and the stock now. */
+export async function storeDayReport(
+  p: Principal,
+  storeId: string,
+  day: string | undefined,
+): Promise<DayReport> {
+  const store = await storeOfTerminal(p, storeId);
+  const theDay = day ?? shanghaiDay(new Date());
+  const sid = store._id.toHexString();
+  const { docs, byId } = await redemptionsOfDay(sid, theDay);
   const stock = await listItems(p, sid);
   const items = new Map(
     stock.map((i) => [
@@ -139,14 +170,7 @@ export async function storeDayReport(
   for (const r of docs) {
     const id = idOf(r);
     const settled = byId.get(`${id}:settled`);
-    const reversed = byId.get(`${id}:reversed`);
-    const status = !settled
-      ? 'pending'
-      : settled.status === 'failed'
-        ? 'failed'
-        : reversed
-          ? 'reversed'
-          : 'confirmed';
+    const status = dayStatusOf(settled, byId.get(`${id}:reversed`));
     report.redemptions.push({
       id,
       receiptNo: id.toUpperCase(),
@@ -164,18 +188,7 @@ export async function storeDayReport(
     if (status !== 'confirmed') continue;
     report.sales.count++;
     report.sales.points += r.points;
-    for (const l of r.lines) {
-      const row = items.get(l.sku) ?? {
-        sku: l.sku,
-        name: l.name,
-        qtySold: 0,
-        pointsSold: 0,
-        stock: 0,
-      };
-      row.qtySold += l.qty;
-      row.pointsSold += l.points;
-      items.set(l.sku, row);
-    }
+    countLines(items, r);
   }
   report.items = [...items.values()].sort((a, b) => a.sku.localeCompare(b.sku));
   report.redemptions.reverse();

@@ -19,7 +19,7 @@ import { ConfigCache } from '../../platform/config-cache';
 import { DomainError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { householdInReach } from '../households/households.service';
-import { CardPin, PinEvent, type CardPinDoc, type PinEventDoc } from './redemption.model';
+import { CardPin, PinEvent, type CardPinDoc, type PinEventDoc } from './pin.model';
 
 /** Wrong PINs in a row that lock a card. */
 export const PIN_FAILURES_MAX = 3;

@@ -28,8 +28,7 @@
  *   (platform/append-chain.ts), appended by every redemption whether or not a limit is set, so
  *   a limit set mid-day counts what was already spent, and two counters cannot both squeeze
  *   under the limit.
- * - `card_pins` _id = householdId: the card PIN's scrypt hash. `card_pin_events`: per-household
- *   chain of PIN outcomes; three failures in a row lock the card, decided by chain inserts.
+ * - `card_pins`, `card_pin_events`: the card PIN and its attempts (pin.model.ts).
  * - `redemption_flags` (terminalId, key) unique: offline redemptions that could not be charged,
  *   for the store manager; `redemption_flag_resolutions` _id = flagId: resolved once.
  *
@@ -39,7 +38,8 @@
  */
 import mongoose, { Schema } from 'mongoose';
 import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
-import { invalidatesConfig } from '../../platform/config-cache';
+// The PIN models register with this module's (src/modules/models.ts imports this file only).
+import './pin.model';
 
 export interface StoredResponse {
   status: number;
@@ -287,48 +287,6 @@ export const AllowanceLink = mongoose.model<AllowanceLinkDoc>(
   'RedemptionAllowance',
   allowanceSchema,
 );
-
-export interface CardPinDoc {
-  /** The household id. */
-  _id: string;
-  pinHash: string;
-  setAt: Date;
-  setBy: string;
-}
-
-const cardPinSchema = new Schema<CardPinDoc>(
-  {
-    _id: { type: String, required: true },
-    pinHash: { type: String, required: true },
-    setAt: { type: Date, required: true },
-    setBy: { type: String, required: true },
-  },
-  { collection: 'card_pins', versionKey: false, strict: 'throw' },
-);
-// Cached configuration (platform/config-cache.ts): a PIN set or removed is required (or not) at once.
-invalidatesConfig(cardPinSchema);
-export const CardPin = mongoose.model<CardPinDoc>('CardPin', cardPinSchema);
-
-export interface PinEventDoc extends ChainLink {
-  /** chain = householdId */
-  kind: 'ok' | 'fail' | 'reset';
-  /** Wrong PINs in a row up to and including this event (0 after ok/reset). */
-  failStreak: number;
-  /** Set on the failure that locks the card. */
-  lockedUntil?: Date;
-}
-
-const pinEventSchema = new Schema<PinEventDoc>(
-  {
-    ...chainLinkFields,
-    kind: { type: String, required: true, enum: ['ok', 'fail', 'reset'] },
-    failStreak: { type: Number, required: true },
-    lockedUntil: Date,
-  },
-  { collection: 'card_pin_events', versionKey: false, strict: 'throw' },
-);
-chainIndexes(pinEventSchema);
-export const PinEvent = mongoose.model<PinEventDoc>('CardPinEvent', pinEventSchema);
 
 export interface RedemptionFlagDoc {
   _id: mongoose.Types.ObjectId;

@@ -35,7 +35,10 @@ const sendStored = (r: StoredResponse): Reply => ({
   ...(r.status >= 400 ? { contentType: 'application/problem+json' } : {}),
 });
 
-export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
+const PIN_ROLES = ['admin', 'clerk', 'household'] as const;
+
+/** Redeeming: one redemption under its key, and an offline batch. */
+function redeemRoutes(api: Api): void {
   api.route(
     {
       method: 'post',
@@ -87,6 +90,10 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       },
     }),
   );
+}
+
+/** A store's redemptions, one redemption, its receipt. */
+function readRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -140,6 +147,10 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       contentType: 'text/plain; charset=utf-8',
     }),
   );
+}
+
+/** Reversing a redemption the same day. */
+function reversalRoutes(api: Api): void {
   api.route(
     {
       method: 'post',
@@ -157,7 +168,10 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       body: await reverseRedemption(principal, params.id),
     }),
   );
+}
 
+/** Offline redemptions that could not be charged, and their resolution. */
+function flagRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -195,7 +209,10 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       body: await resolveFlag(principal, params.id, params.flagId, body.note),
     }),
   );
+}
 
+/** What a counter reads besides redeeming: the card, the store's day. */
+function counterRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -229,8 +246,10 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       body: await storeDayReport(principal, params.id, query.date),
     }),
   );
+}
 
-  const PIN_ROLES = ['admin', 'clerk', 'household'] as const;
+/** The card PIN: status, set, remove. */
+function pinRoutes(api: Api, deps: { kdfLog2N: number }): void {
   api.route(
     {
       method: 'get',
@@ -277,4 +296,13 @@ export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
       return { status: 204 };
     },
   );
+}
+
+export function redemptionRoutes(api: Api, deps: { kdfLog2N: number }): void {
+  redeemRoutes(api);
+  readRoutes(api);
+  reversalRoutes(api);
+  flagRoutes(api);
+  counterRoutes(api);
+  pinRoutes(api, deps);
 }

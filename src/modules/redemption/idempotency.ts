@@ -1,0 +1,161 @@
+/**
+ * Idempotency (R1): the Idempotency-Key's claim, inserted first, is the lock; only the request
+ * whose insert wins does the work. Every other request with the key replays the stored response,
+ * waits for it while the first is in flight, recovers a claim whose request is dead, or is told
+ * the key was used for another body.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { Types } from 'mongoose';
+import { redemptionTuning } from '../../platform/faults';
+import { DomainError, isDuplicateKeyError } from '../../platform/errors';
+import {
+  holdRequest,
+  IN_FLIGHT_WAIT_MS,
+  isLive,
+  OWNER_ID,
+  RECOVERY_AGE_MS,
+  releaseRequest,
+} from './liveness';
+import { recoverClaim } from './recovery';
+import {
+  Inflight,
+  RedemptionKey,
+  type InflightDoc,
+  type RedemptionKeyDoc,
+  type StoredResponse,
+} from './redemption.model';
+import type { Counter, RedeemInput } from './steps';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * SHA-256 of the canonical (RFC 8785) request. The PIN is left out: a hash of a 4–6 digit PIN
+ * with a known body is trivially reversed, and a replay is answered from storage anyway.
+ */
+export function fingerprintOf(input: RedeemInput): string {
+  const canonical = canonicalize({
+    cardNo: input.cardNo,
+    items: input.items.map((i) => ({ sku: i.sku, qty: i.qty })),
+    ...(input.offlineAt ? { offlineAt: input.offlineAt.toISOString() } : {}),
+  });
+  assert.ok(canonical !== undefined);
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+export type Claim = { claim: RedemptionKeyDoc } | { replay: StoredResponse };
+
+/**
+ * Inserts the in-flight marker and then the claim of this generation of the key. Returns the
+ * claim, or null when another request claimed this generation first.
+ */
+async function insertClaim(
+  counter: Counter,
+  key: string,
+  generation: number,
+  fingerprint: string,
+): Promise<RedemptionKeyDoc | null> {
+  const claimId = `${counter.terminalId}:${key}#${generation}`;
+  const redemptionId = new Types.ObjectId().toHexString();
+  // Held (alive) before its marker exists, and the marker before the claim, so that recovery
+  // sees every claim that may exist and knows whether its request still lives.
+  holdRequest(redemptionId);
+  try {
+    await Inflight.create([
+      { _id: redemptionId, keyId: claimId, owner: OWNER_ID, createdAt: new Date() },
+    ]);
+  } catch (err) {
+    releaseRequest(redemptionId);
+    throw err;
+  }
+  try {
+    const [doc] = await RedemptionKey.create([
+      {
+        _id: claimId,
+        terminalId: counter.terminalId,
+        key,
+        generation,
+        fingerprint,
+        redemptionId,
+        status: 'pending',
+        createdAt: new Date(),
+      },
+    ]);
+    return doc!.toObject();
+  } catch (err) {
+    await Inflight.deleteOne({ _id: redemptionId });
+    releaseRequest(redemptionId);
+    if (!isDuplicateKeyError(err)) throw err;
+    return null;
+  }
+}
+
+/** The stored response of a done claim of the same body; `idempotency_key_reused` for another body. */
+function replayOf(existing: RedemptionKeyDoc, fingerprint: string): StoredResponse | undefined {
+  if (existing.fingerprint !== fingerprint) {
+    throw new DomainError(
+      'idempotency_key_reused',
+      'This Idempotency-Key was used for a different redemption.',
+    );
+  }
+  if (existing.status !== 'done') return undefined;
+  assert.ok(existing.response, 'a done key has its response');
+  return existing.response;
+}
+
+/** Whether the request that holds a claim is still alive (liveness.ts). */
+async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
+  const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
+  return !!marker && (await isLive(marker, redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS));
+}
+
+/** A pending claim older than the recovery age whose request is not alive. */
+async function isAbandoned(claim: RedemptionKeyDoc): Promise<boolean> {
+  return (
+    Date.now() - claim.createdAt.getTime() >= (redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS) &&
+    !(await claimAlive(claim))
+  );
+}
+
+/**
+ * Claims the key, or answers from the claim already there (R1). While another request holds
+ * the key and works, this waits (polling, so it works across processes) up to the in-flight
+ * wait; a claim pending for longer than the recovery age is recovered first.
+ */
+export async function claimKey(counter: Counter, key: string, fingerprint: string): Promise<Claim> {
+  const deadline = Date.now() + (redemptionTuning.inFlightWaitMs ?? IN_FLIGHT_WAIT_MS);
+  let pollMs = 10;
+  let generation = 0;
+  // A new key is the common case: claim it first and look only when the claim is refused.
+  let look = false;
+  for (;;) {
+    const claimId = `${counter.terminalId}:${key}#${generation}`;
+    const existing = look ? await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>() : null;
+    look = true;
+    if (existing?.status === 'dropped') {
+      generation++; // that attempt spent nothing and is over: the key's next generation is free
+      continue;
+    }
+    if (!existing) {
+      const claim = await insertClaim(counter, key, generation, fingerprint);
+      if (claim) return { claim };
+      continue; // another request claimed this generation first: answer from its claim
+    }
+    const replay = replayOf(existing, fingerprint);
+    if (replay) return { replay };
+    if (await isAbandoned(existing)) {
+      await recoverClaim(existing);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new DomainError(
+        'idempotency_key_in_flight',
+        'A request with this Idempotency-Key is still in progress; retry shortly.',
+        { retryAfterS: 1 },
+      );
+    }
+    await sleep(pollMs);
+    pollMs = Math.min(pollMs * 2, 200);
+  }
+}

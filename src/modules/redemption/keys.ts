@@ -1,0 +1,70 @@
+/**
+ * The end of an Idempotency-Key claim (R1): completed with the response every replay answers,
+ * or dropped so the key's next generation may be claimed; either way the in-flight marker goes.
+ * A claim document belongs to one attempt alone, so an update by `_id` never touches another's.
+ */
+import assert from 'node:assert/strict';
+import {
+  Inflight,
+  RedemptionKey,
+  type RedemptionKeyDoc,
+  type StoredResponse,
+} from './redemption.model';
+
+/**
+ * Stores the response on the claim of the request that holds it, then forgets the marker. The
+ * claim is pending, or recovery (having wrongly taken the request for dead) rolled the same
+ * settled redemption forward and stored this very response. A roll-back or a drop never lets the
+ * request get here (its takes or its ledger source are voided, or the settled event is
+ * `abandoned`), so no look first.
+ */
+export async function completeOwnClaim(
+  claimId: string,
+  redemptionId: string,
+  response: StoredResponse,
+): Promise<void> {
+  await RedemptionKey.updateOne(
+    { _id: claimId },
+    { $set: { status: 'done', response, completedAt: new Date() } },
+  );
+  await Inflight.deleteOne({ _id: redemptionId });
+}
+
+/**
+ * Completes a settled redemption's claim with its response (deterministic: any writer agrees),
+ * then forgets the in-flight marker. `byRequest`: the request that holds the claim (see
+ * completeOwnClaim); otherwise (recovery) only a pending claim is completed.
+ */
+export async function completeKey(
+  claimId: string,
+  redemptionId: string,
+  response: StoredResponse,
+  byRequest = false,
+): Promise<void> {
+  if (byRequest) return completeOwnClaim(claimId, redemptionId, response);
+  const doc = await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>();
+  if (doc && doc.status === 'pending') {
+    assert.equal(doc.redemptionId, redemptionId);
+    await RedemptionKey.updateOne(
+      { _id: doc._id },
+      { $set: { status: 'done', response, completedAt: new Date() } },
+    );
+  }
+  await Inflight.deleteOne({ _id: redemptionId });
+}
+
+/**
+ * Ends an attempt that spent nothing (refused before it began, or rolled back by recovery): its
+ * claim is marked dropped, so a retry with the key claims the next generation and starts afresh.
+ */
+export async function dropKey(claimId: string, redemptionId: string): Promise<void> {
+  const doc = await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>();
+  if (doc && doc.status === 'pending') {
+    assert.equal(doc.redemptionId, redemptionId);
+    await RedemptionKey.updateOne(
+      { _id: doc._id },
+      { $set: { status: 'dropped', completedAt: new Date() } },
+    );
+  }
+  await Inflight.deleteOne({ _id: redemptionId });
+}

@@ -1,0 +1,143 @@
+/**
+ * Pricing a basket: everything checked before anything is taken (the card and the store serving
+ * its village, the items and their prices, the offline time, the daily limit in force, the PIN),
+ * giving the redemption record the request then writes once.
+ */
+import { clock } from '../../platform/clock';
+import { ConfigCache } from '../../platform/config-cache';
+import { DomainError, isDuplicateKeyError, notFound, type FieldError } from '../../platform/errors';
+import { POINTS_ABS_MAX } from '../../platform/validation';
+import { findHousehold, findHouseholdByCard } from '../households/households.service';
+import { findItemsBySkus } from '../stores/items.service';
+import { findStore } from '../stores/stores.service';
+import { findVillage } from '../villages/villages.service';
+import { checkCardPin } from './pin.service';
+import { shanghaiDay } from './receipt';
+import { CardLookup, type CardLookupDoc, type RedemptionLine } from './redemption.model';
+import type { FullRedemption } from './redemption.views';
+import type { Counter, RedeemInput } from './steps';
+
+/** Offline uploads may be this old: a counter offline for longer is a case for the county office. */
+export const OFFLINE_AGE_MAX_MS = 30 * 24 * 60 * 60 * 1000;
+/** Clock skew tolerated on a terminal's offline time. */
+export const OFFLINE_SKEW_MS = 5 * 60 * 1000;
+
+/** Card number → household, in process too (config-cache; checked against the household anyway). */
+const cardLookups = new ConfigCache<CardLookupDoc>('card lookups', false);
+
+/**
+ * The household behind a card, by `_id` look-ups: a cache from card number to household that is
+ * checked against the household itself on every use, falling back to the households module's
+ * search (a scan on FerretDB) when the cache is empty or stale.
+ */
+export async function householdOfCard(cardNo: string) {
+  const cached = await cardLookups.get(
+    cardNo,
+    async () => (await CardLookup.findById(cardNo).lean<CardLookupDoc>()) ?? undefined,
+  );
+  if (cached) {
+    const h = await findHousehold(cached.householdId);
+    if (h && h.cardNo === cardNo) return h;
+  }
+  const h = await findHouseholdByCard(cardNo);
+  if (h) {
+    await CardLookup.updateOne(
+      { _id: cardNo },
+      { $set: { householdId: h._id.toHexString() } },
+      { upsert: true },
+    ).catch((err: unknown) => {
+      if (!isDuplicateKeyError(err)) throw err;
+    });
+  }
+  return h;
+}
+
+/** The basket's lines at the store's prices (one line per SKU), or `validation_failed`. */
+async function priceLines(storeId: string, input: RedeemInput): Promise<RedemptionLine[]> {
+  const merged = new Map<string, number>();
+  for (const { sku, qty } of input.items) merged.set(sku, (merged.get(sku) ?? 0) + qty);
+  const items = await findItemsBySkus(storeId, [...merged.keys()]);
+  const errors: FieldError[] = [];
+  input.items.forEach((line, i) => {
+    if (!items.has(line.sku))
+      errors.push({ path: `items.${i}.sku`, message: 'no such item in this store' });
+  });
+  if (errors.length)
+    throw new DomainError('validation_failed', 'Some items are not sold in this store.', {
+      errors,
+    });
+  return [...merged].map(([sku, qty]) => {
+    const item = items.get(sku)!;
+    return {
+      itemId: item._id,
+      sku,
+      name: item.name,
+      qty,
+      pointsEach: item.points,
+      points: item.points * qty,
+    };
+  });
+}
+
+/** The basket's total, refused when it passes what one entry may carry. */
+function totalOf(lines: RedemptionLine[]): number {
+  const points = lines.reduce((sum, l) => sum + l.points, 0);
+  if (points > POINTS_ABS_MAX) {
+    throw new DomainError('validation_failed', 'The basket is too large.', {
+      errors: [{ path: 'items', message: 'total points too large' }],
+    });
+  }
+  return points;
+}
+
+/** An offline time may be neither in the future (beyond the skew) nor older than the maximum. */
+function checkOfflineTime(offlineAt: Date | undefined, now: Date): void {
+  if (!offlineAt) return;
+  const t = offlineAt.getTime();
+  if (t > now.getTime() + OFFLINE_SKEW_MS || t < now.getTime() - OFFLINE_AGE_MAX_MS) {
+    throw new DomainError('validation_failed', 'The offline time is in the future or too old.', {
+      errors: [{ path: 'offlineAt', message: 'out of range' }],
+    });
+  }
+}
+
+/**
+ * Everything checked before anything is taken: the card, the store serving its village, the
+ * items and prices, the offline time and the PIN (last, so only a real basket counts an attempt).
+ */
+export async function priceBasket(
+  counter: Counter,
+  input: RedeemInput,
+  claimId: string,
+): Promise<Omit<FullRedemption, '_id'>> {
+  const store = await findStore(counter.storeId);
+  if (!store) throw notFound('store');
+  const household = await householdOfCard(input.cardNo);
+  if (!household || !store.villageIds.includes(household.villageId)) throw notFound('card');
+  const lines = await priceLines(counter.storeId, input);
+  const points = totalOf(lines);
+  const now = clock.now();
+  checkOfflineTime(input.offlineAt, now);
+  const village = await findVillage(household.villageId);
+  const limit = village?.policy.redemptionDailyLimit;
+  await checkCardPin(household._id.toHexString(), input.pin);
+  const occurredAt = input.offlineAt ?? now;
+  return {
+    storeId: counter.storeId,
+    terminalId: counter.terminalId,
+    key: input.key,
+    claimId,
+    storeName: store.name,
+    householdId: household._id.toHexString(),
+    villageId: household.villageId,
+    cardNo: household.cardNo,
+    lines,
+    points,
+    ...(typeof limit === 'number' ? { dailyLimit: limit } : {}),
+    tracksAllowance: true,
+    occurredAt,
+    day: shanghaiDay(occurredAt),
+    ...(input.offlineAt ? { offlineAt: input.offlineAt } : {}),
+    createdAt: now,
+  };
+}
