@@ -10,7 +10,7 @@ import { postEntry } from '../ledger/ledger.service';
 import { fenceStockTake, giveBackStock, takeStock, type TakeResult } from '../stores/items.service';
 import { fenceAllowance, giveBackAllowance, takeAllowance, tracksAllowance } from './allowance';
 import { flagOffline } from './flags.service';
-import { completeKey, dropKey } from './keys';
+import { completeKey, dropKey, releaseOwnClaim } from './keys';
 import {
   RedemptionEvent,
   type RedemptionEventDoc,
@@ -45,16 +45,27 @@ export async function giveBackTakes(r: FullRedemption, mode: GiveBackMode): Prom
   }
 }
 
-/** Inserts the settled event, or returns the one already there: the first decision wins. */
+/**
+ * Inserts the settled event, or returns the one already there: the first decision wins. The
+ * event carries the response the key replays (a pure function of the redemption and the event),
+ * except for `abandoned`, which is not an outcome: its key is dropped.
+ */
 export async function settle(
-  rid: string,
-  event: Omit<RedemptionEventDoc, '_id' | 'redemptionId' | 'stage' | 'at'>,
+  r: FullRedemption,
+  event: Omit<RedemptionEventDoc, '_id' | 'redemptionId' | 'stage' | 'at' | 'response'>,
 ): Promise<RedemptionEventDoc> {
+  const rid = idOf(r);
+  const doc: RedemptionEventDoc = {
+    ...event,
+    _id: `${rid}:settled`,
+    redemptionId: rid,
+    stage: 'settled',
+    at: new Date(),
+  };
+  if (event.code !== ABANDONED) doc.response = responseOf(r, doc);
   try {
-    const [doc] = await RedemptionEvent.create([
-      { ...event, _id: `${rid}:settled`, redemptionId: rid, stage: 'settled', at: new Date() },
-    ]);
-    return doc!.toObject();
+    await RedemptionEvent.create([doc]);
+    return doc;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     return (await findEvent(rid, 'settled'))!;
@@ -96,7 +107,8 @@ export async function finishSettled(
       });
     }
   }
-  await completeKey(r.claimId, idOf(r), response, byRequest);
+  if (byRequest) await releaseOwnClaim(r.claimId, idOf(r), settled, response);
+  else await completeKey(r.claimId, idOf(r), response);
   return response;
 }
 
@@ -153,7 +165,7 @@ async function takeAndPost(r: FullRedemption): Promise<RedemptionEventDoc> {
   });
   if (entry.spendableDelta === 0) return await onVoided(r);
   await stepDone('ledgerPosted', rid);
-  const settled = await settle(rid, {
+  const settled = await settle(r, {
     status: 'confirmed',
     entrySeq: entry.seq,
     spendableAfter: entry.spendableAfter,
@@ -173,7 +185,7 @@ export async function carryOut(r: FullRedemption): Promise<StoredResponse> {
   } catch (err) {
     if (!(err instanceof DomainError) || !REFUSALS.includes(err.code)) throw err;
     const { retryAfterS: _r, ...details } = err.details;
-    settled = await settle(rid, {
+    settled = await settle(r, {
       status: 'failed',
       code: err.code,
       detail: err.message,

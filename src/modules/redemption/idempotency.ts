@@ -26,6 +26,7 @@ import {
   type RedemptionKeyDoc,
   type StoredResponse,
 } from './redemption.model';
+import { findEvent } from './redemption.views';
 import type { Counter, RedeemInput } from './steps';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,6 +105,18 @@ function replayOf(existing: RedemptionKeyDoc, fingerprint: string): StoredRespon
   return existing.response;
 }
 
+/**
+ * The response of a pending claim whose request has finished: its settled event holds the
+ * response and its in-flight marker is gone (the request's last step; the event is read first,
+ * so a marker found gone belongs to a tail already done). Undefined while the request works.
+ */
+async function settledResponseOf(claim: RedemptionKeyDoc): Promise<StoredResponse | undefined> {
+  const settled = await findEvent(claim.redemptionId, 'settled');
+  if (!settled?.response) return undefined;
+  if (await Inflight.exists({ _id: claim.redemptionId })) return undefined;
+  return settled.response;
+}
+
 /** Whether the request that holds a claim is still alive (liveness.ts). */
 async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
   const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
@@ -142,7 +155,7 @@ export async function claimKey(counter: Counter, key: string, fingerprint: strin
       if (claim) return { claim };
       continue; // another request claimed this generation first: answer from its claim
     }
-    const replay = replayOf(existing, fingerprint);
+    const replay = replayOf(existing, fingerprint) ?? (await settledResponseOf(existing));
     if (replay) return { replay };
     if (await isAbandoned(existing)) {
       await recoverClaim(existing);

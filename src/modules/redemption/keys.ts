@@ -31,17 +31,30 @@ export async function completeOwnClaim(
 }
 
 /**
+ * Ends the request's own claim once its redemption is settled and its tail done: the settled
+ * event holds the response (the claim is answered from it, redemption.model.ts), so only the
+ * in-flight marker goes. A settled event without a response (written before responses were put
+ * on it) has its claim completed as before.
+ */
+export async function releaseOwnClaim(
+  claimId: string,
+  redemptionId: string,
+  settled: { response?: StoredResponse },
+  response: StoredResponse,
+): Promise<void> {
+  if (!settled.response) return completeOwnClaim(claimId, redemptionId, response);
+  await Inflight.deleteOne({ _id: redemptionId });
+}
+
+/**
  * Completes a settled redemption's claim with its response (deterministic: any writer agrees),
- * then forgets the in-flight marker. `byRequest`: the request that holds the claim (see
- * completeOwnClaim); otherwise (recovery) only a pending claim is completed.
+ * then forgets the in-flight marker (recovery: only a pending claim is completed).
  */
 export async function completeKey(
   claimId: string,
   redemptionId: string,
   response: StoredResponse,
-  byRequest = false,
 ): Promise<void> {
-  if (byRequest) return completeOwnClaim(claimId, redemptionId, response);
   const doc = await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>();
   if (doc && doc.status === 'pending') {
     assert.equal(doc.redemptionId, redemptionId);

@@ -48,13 +48,13 @@ export async function recoverRedemption(
     });
     settled =
       entry.spendableDelta !== 0
-        ? await settle(rid, {
+        ? await settle(r, {
             status: 'confirmed',
             entrySeq: entry.seq,
             spendableAfter: entry.spendableAfter,
             by: 'recovery',
           })
-        : await settle(rid, {
+        : await settle(r, {
             status: 'failed',
             code: ABANDONED,
             detail: 'Interrupted; rolled back by recovery.',

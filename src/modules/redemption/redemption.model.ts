@@ -1,6 +1,6 @@
 /**
  * Redemption storage. No record here is ever edited in place except the idempotency key's
- * completion (pending → done, with the stored response) and a flag's resolution hint; every
+ * completion off the hot path (pending → done or dropped) and a flag's resolution hint; every
  * decision is an insert that a unique index arbitrates. Records are read by `_id` wherever a
  * request or recovery needs them, because FerretDB 1.x scans the whole collection for any other
  * filter; so the natural keys are the `_id`s:
@@ -19,7 +19,12 @@
  *   tombstone under the same _id when a claim's request died before writing its redemption, so
  *   the dead request can never write it afterwards.
  * - `redemption_events` _id = `<redemptionId>:<stage>`: `settled` (status confirmed OR failed:
- *   one stage, so the two outcomes exclude each other) and `reversed`.
+ *   one stage, so the two outcomes exclude each other) and `reversed`. A settled event carries
+ *   the response every replay of its key answers; the request that settles it never completes
+ *   its claim in place: a pending claim whose settled event holds a response and whose in-flight
+ *   marker is gone is answered from that event (so a redemption costs no key update). Recovery,
+ *   an offline refusal before anything was recorded, and settled events written before the
+ *   response was put on them complete the claim itself (`done`, with the response).
  * - `redemption_work` _id: a reversal in progress, deleted when it is complete; recovery finishes
  *   the ones a crash left.
  * - `card_lookup` _id = cardNo: a cache from card number to household, checked against the
@@ -227,6 +232,8 @@ export interface RedemptionEventDoc {
   spendableAfter?: number;
   /** Who settled it: the request itself or recovery. */
   by: 'request' | 'recovery';
+  /** Settled: the response the key replays (absent on `abandoned`, and on older events). */
+  response?: StoredResponse;
   at: Date;
 }
 
@@ -242,6 +249,7 @@ const eventSchema = new Schema<RedemptionEventDoc>(
     entrySeq: Number,
     spendableAfter: Number,
     by: { type: String, required: true, enum: ['request', 'recovery'] },
+    response: { type: Schema.Types.Mixed },
     at: { type: Date, required: true },
   },
   { collection: 'redemption_events', versionKey: false, strict: 'throw' },

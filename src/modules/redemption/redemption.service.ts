@@ -33,9 +33,12 @@
  *                       (pending)    (basket, prices)     (the day's        (per line;    (insufficient?)
  *                                                          spending; limit?) out_of_stock?)     │
  *                                                                                               ▼
- *                                              settled=confirmed ─► key done (201 stored) ─► marker gone
- *   any refusal ─► settled=failed(code) ─► give back takes ─► [flag if offline] ─► key done (409 stored) ─► marker gone
+ *                                                  settled=confirmed (201 stored on it) ─► marker gone
+ *   any refusal ─► settled=failed(code, 409 stored on it) ─► give back takes ─► [flag if offline] ─► marker gone
  *   refused before the record (card, items, PIN) ─► key dropped (nothing stored; the key may be reused)
+ *
+ * A claim is answered from its settled event's stored response once its marker is gone (the key
+ * itself is completed in place only by recovery and by an offline refusal before the record).
  *
  *   Reversal: work marker ─► post `reversal` entry ─► give back takes ─► reversed event ─► marker gone
  *

@@ -12,7 +12,7 @@ import {
   stockOfSku,
   verifyTouchedChains,
 } from './scene';
-import { redemptionTuning } from '../../../src/platform/faults';
+import { redemptionFaults, redemptionTuning } from '../../../src/platform/faults';
 
 /** A budget by work: a base plus a share per request sent at once (the machine may be busy). */
 const budgetFor = (requests: number) => 60_000 + requests * 1_500;
@@ -65,6 +65,48 @@ describe('POST /v1/redemptions under races', () => {
     ).to.equal(50);
     expect(await stockOfSku(s, 'SOAP')).to.equal(950);
     await expectBooksAgree(s, { points: { [h.id]: 500 }, stock: { SOAP: 1000 } });
+  });
+
+  it('a duplicate sent while the first request holds after settling a refusal waits for its give-backs, then replays the same 409 (the answer is stored on the settled event)', async function () {
+    this.timeout(budgetFor(2));
+    const s = await makeScene({ points: 5 });
+    const t = s.terminals[0]!;
+    const key = newKey();
+    const body = { cardNo: s.households[0]!.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
+    let reached!: () => void;
+    const atSettled = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    redemptionFaults.after = async (step) => {
+      if (step !== 'settled') return;
+      reached();
+      await gate;
+    };
+    try {
+      const first = redeemVia(t, key, body).then((r) => r);
+      await atSettled;
+      let duplicateAnswered = false;
+      const duplicate = redeemVia(t, key, body).then((r) => {
+        duplicateAnswered = true;
+        return r;
+      });
+      // Give the duplicate time to find the claim and poll; it must not answer before the tail.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(duplicateAnswered, 'answered before the give-backs').to.equal(false);
+      release();
+      const [a, b] = await Promise.all([first, duplicate]);
+      expect(a.status).to.equal(409);
+      expect(a.body.code).to.equal('insufficient_points');
+      expect(b.status).to.equal(409);
+      expect(b.text).to.equal(a.text);
+    } finally {
+      delete redemptionFaults.after;
+      release();
+    }
+    expect(await stockOfSku(s, 'RICE')).to.equal(1000);
+    const again = await redeemVia(t, key, body);
+    expect(again.status).to.equal(409);
+    await expectBooksAgree(s, { points: { [s.households[0]!.id]: 5 }, stock: { RICE: 1000 } });
   });
 
   it('20 concurrent requests with one key → one spend, every response identical in status and body; the key with another body → 422', async function () {
