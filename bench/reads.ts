@@ -7,7 +7,8 @@
 import { performance } from 'node:perf_hooks';
 import mongoose, { Types } from 'mongoose';
 import { verifyHousehold } from '../src/cli/verify-chain';
-import { createExport, runExport } from '../src/modules/credit/credit.exports';
+import { runExport } from '../src/modules/credit/credit.export-run';
+import { createExport } from '../src/modules/credit/credit.exports';
 import { signingKeysFor } from '../src/modules/credit/credit.keys';
 import { settledBefore } from '../src/modules/credit/credit.inputs';
 import { CURRENT_MODEL } from '../src/modules/credit/credit.score';

@@ -21,7 +21,8 @@ import { streamEntries, type EntryType } from '../ledger/ledger.service';
 import { SETTLE_MS } from './credit.inputs';
 import { signingKeysFor, type SigningKeys } from './credit.keys';
 import { ScoreCache, SweepMark } from './credit.model';
-import { EXPORT_QUEUE, exportJobId, failExport, runExport, staleExports } from './credit.exports';
+import { runExport } from './credit.export-run';
+import { EXPORT_QUEUE, exportJobId, failExport, staleExports } from './credit.exports';
 import { refreshCachedScore, type CreditSettings } from './credit.service';
 
 export const SCORE_QUEUE = 'credit-score';

@@ -31,7 +31,8 @@ import {
   lookupQuery,
   manifestSchema,
 } from './credit.schemas';
-import { createCreditService, parseAsOf, parseInstant } from './credit.service';
+import { parseAsOf, parseInstant } from './credit.instants';
+import { createCreditService, type CreditService } from './credit.service';
 import { searchConsentingHouseholds } from './credit.search';
 import {
   consentReceipt,
@@ -59,8 +60,16 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
       lookupsPerDayAlert: deps.config.credit.lookupsPerDayAlert,
     },
   });
-  const keys = () => signingKeysFor(deps.config);
+  consentRoutes(api);
+  consentRecordRoutes(api);
+  lookupRoutes(api, credit);
+  exportStartRoutes(api, deps);
+  exportResultRoutes(api, deps);
+  signingKeyRoutes(api, deps);
+}
 
+/** Consents, as a collection: give one, list a household's. */
+function consentRoutes(api: Api): void {
   api.route(
     {
       method: 'post',
@@ -94,6 +103,10 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
       body: { items: await listConsents(principal, query.householdId) },
     }),
   );
+}
+
+/** One consent: read it, withdraw it, print its receipt. */
+function consentRecordRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -142,7 +155,10 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
       contentType: 'text/plain; charset=utf-8',
     }),
   );
+}
 
+/** Look-ups and trends of one household, and the officer's search for consenting households. */
+function lookupRoutes(api: Api, credit: CreditService): void {
   api.route(
     {
       method: 'get',
@@ -162,7 +178,6 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
       body: await credit.lookUp(principal, params.id, query, log),
     }),
   );
-
   api.route(
     {
       method: 'get',
@@ -201,7 +216,10 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
       body: { items: await searchConsentingHouseholds(principal, query.q) },
     }),
   );
+}
 
+/** Starting a whole-village export: the record, then its job. */
+function exportStartRoutes(api: Api, deps: CreditRouteDeps): void {
   api.route(
     {
       method: 'post',
@@ -241,6 +259,10 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
       };
     },
   );
+}
+
+/** What an export produced: its status, its file and its signed manifest. */
+function exportResultRoutes(api: Api, deps: CreditRouteDeps): void {
   api.route(
     {
       method: 'get',
@@ -297,6 +319,10 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
       body: await getManifest(principal, params.id),
     }),
   );
+}
+
+/** The public keys that sign exports, with and without a token. */
+function signingKeyRoutes(api: Api, deps: CreditRouteDeps): void {
   api.route(
     {
       method: 'get',
@@ -313,7 +339,7 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
     },
     () => ({
       status: 200,
-      body: keys().jwks,
+      body: signingKeysFor(deps.config).jwks,
       headers: { 'Cache-Control': 'private, max-age=300' },
     }),
   );
@@ -331,7 +357,7 @@ export function creditRoutes(api: Api, deps: CreditRouteDeps): void {
     },
     () => ({
       status: 200,
-      body: keys().jwks,
+      body: signingKeysFor(deps.config).jwks,
       contentType: 'application/jwk-set+json',
       headers: { 'Cache-Control': 'public, max-age=300' },
     }),

@@ -186,6 +186,9 @@ function meritEvents(m: ModelWeights, asOfMs: number, entries: readonly ScoreEnt
   };
 }
 
+/** Age in days at asOf of an instant (ms). */
+type Age = (at: number) => number;
+
 const decay = (ageDays: number, halfLifeDays: number) => Math.pow(2, -ageDays / halfLifeDays);
 const saturate = (cap: number, x: number, scale: number) => cap * (1 - Math.exp(-x / scale));
 
@@ -208,17 +211,24 @@ export function gradeOf(
   return GRADES[4];
 }
 
-/** Computes the score, grade and the four reasons that moved it most. */
-export function computeScore(
-  input: ScoreInput,
-  m: ModelWeights = CURRENT_MODEL,
-  thresholds: GradeThresholds = DEFAULT_GRADE_THRESHOLDS,
-): ScoreResult {
-  const asOfMs = input.asOf.getTime();
-  const { positives, negatives } = meritEvents(m, asOfMs, input.entries);
-  const ageDays = (at: number) => (asOfMs - at) / DAY_MS;
+/** What the five factors came to, and the counts their reasons quote. */
+interface Factors {
+  merit: number;
+  meritPoints: number;
+  /** Village factor applied to merit (1: none). */
+  factor: number;
+  steady: number;
+  awardMonths: number;
+  honours: number;
+  honourCount: number;
+  deductions: number;
+  negCount: number;
+  negPoints: number;
+  clean: number;
+}
 
-  // Merit, weighted by recency and put on the county's reference level for the village.
+/** Merit, weighted by recency and put on the county's reference level for the village. */
+function meritFactor(m: ModelWeights, input: ScoreInput, positives: Remaining[], ageDays: Age) {
   const factor = villageFactor(m, input.village);
   let weighted = 0;
   let meritPoints = 0;
@@ -227,8 +237,11 @@ export function computeScore(
     meritPoints += p.amount;
   }
   const merit = Math.round(saturate(m.merit.cap, weighted * factor, m.merit.scale));
+  return { merit, meritPoints, factor };
+}
 
-  // Steady participation: distinct months (counted back from asOf) with an award.
+/** Steady participation: distinct months (counted back from asOf) with an award. */
+function steadyFactor(m: ModelWeights, positives: Remaining[], ageDays: Age) {
   const months = new Set<number>();
   for (const p of positives) {
     if (!p.award) continue;
@@ -236,8 +249,11 @@ export function computeScore(
     if (k < m.steady.months) months.add(k);
   }
   const steady = Math.round(saturate(m.steady.cap, months.size, m.steady.scale));
+  return { steady, awardMonths: months.size };
+}
 
-  // Honours, fading slowly.
+/** Honours, fading slowly. */
+function honoursFactor(m: ModelWeights, positives: Remaining[], ageDays: Age) {
   let honourWeight = 0;
   let honourCount = 0;
   for (const p of positives) {
@@ -246,8 +262,19 @@ export function computeScore(
     honourCount++;
   }
   const honours = Math.round(saturate(m.honours.cap, honourWeight, m.honours.scale));
+  return { honours, honourCount };
+}
 
-  // Deductions weigh more, fade slower, and stop counting at the horizon.
+/**
+ * Deductions weigh more, fade slower, and stop counting at the horizon; the clean-record bonus
+ * needs awards and no deduction inside its window.
+ */
+function deductionFactors(
+  m: ModelWeights,
+  positives: Remaining[],
+  negatives: Remaining[],
+  ageDays: Age,
+) {
   let negWeight = 0;
   let negCount = 0;
   let negPoints = 0;
@@ -261,35 +288,35 @@ export function computeScore(
     if (age < m.clean.windowDays) recentNegative = true;
   }
   const deductions = -Math.round(saturate(m.deductions.cap, negWeight, m.deductions.scale));
-
   const clean = !recentNegative && positives.length > 0 ? m.clean.bonus : 0;
+  return { deductions, negCount, negPoints, clean };
+}
 
-  const score = m.base + merit + steady + honours + deductions + clean;
-  assert.ok(Number.isInteger(score) && score >= 0 && score <= 1000, `score ${score} out of range`);
-
-  const factorText = factor === 1 ? '' : `，已按本村评分水平校准（系数${factor.toFixed(2)}）`;
+/** The four reasons that moved the score most, in words a household can follow. */
+function reasonsOf(m: ModelWeights, f: Factors): Reason[] {
+  const factorText = f.factor === 1 ? '' : `，已按本村评分水平校准（系数${f.factor.toFixed(2)}）`;
   const all: Reason[] = [
     {
       code: 'MERIT_RECENT',
-      impact: merit,
-      text: `累计获得善行积分${meritPoints}分，按一年半衰期折算近期贡献${factorText}`,
+      impact: f.merit,
+      text: `累计获得善行积分${f.meritPoints}分，按一年半衰期折算近期贡献${factorText}`,
     },
     {
       code: 'STEADY_PARTICIPATION',
-      impact: steady,
-      text: `近${m.steady.months}个月中有${months.size}个月获得积分（持续参与比一次集中获得更受重视）`,
+      impact: f.steady,
+      text: `近${m.steady.months}个月中有${f.awardMonths}个月获得积分（持续参与比一次集中获得更受重视）`,
     },
     {
       code: 'HONOURS',
-      impact: honours,
-      text: `获得荣誉称号${honourCount}项（如最美家庭、星级文明户）`,
+      impact: f.honours,
+      text: `获得荣誉称号${f.honourCount}项（如最美家庭、星级文明户）`,
     },
     {
       code: 'DEDUCTIONS',
-      impact: deductions,
-      text: `近五年内有扣分记录${negCount}次，共${negPoints}分（扣分影响随时间减弱，满五年不再计入）`,
+      impact: f.deductions,
+      text: `近五年内有扣分记录${f.negCount}次，共${f.negPoints}分（扣分影响随时间减弱，满五年不再计入）`,
     },
-    { code: 'CLEAN_RECORD', impact: clean, text: '近两年无扣分记录' },
+    { code: 'CLEAN_RECORD', impact: f.clean, text: '近两年无扣分记录' },
   ];
   // Ties are broken by the fixed factor order, so the list is stable.
   const reasons = all
@@ -300,7 +327,32 @@ export function computeScore(
     .map(({ r }) => r);
   if (reasons.length === 0)
     reasons.push({ code: 'NO_HISTORY', impact: 0, text: '暂无计入的积分记录，按基准分计算' });
-  return { score, grade: gradeOf(score, thresholds), reasons, modelVersion: m.version };
+  return reasons;
+}
+
+/** Computes the score, grade and the four reasons that moved it most. */
+export function computeScore(
+  input: ScoreInput,
+  m: ModelWeights = CURRENT_MODEL,
+  thresholds: GradeThresholds = DEFAULT_GRADE_THRESHOLDS,
+): ScoreResult {
+  const asOfMs = input.asOf.getTime();
+  const { positives, negatives } = meritEvents(m, asOfMs, input.entries);
+  const ageDays: Age = (at) => (asOfMs - at) / DAY_MS;
+  const f: Factors = {
+    ...meritFactor(m, input, positives, ageDays),
+    ...steadyFactor(m, positives, ageDays),
+    ...honoursFactor(m, positives, ageDays),
+    ...deductionFactors(m, positives, negatives, ageDays),
+  };
+  const score = m.base + f.merit + f.steady + f.honours + f.deductions + f.clean;
+  assert.ok(Number.isInteger(score) && score >= 0 && score <= 1000, `score ${score} out of range`);
+  return {
+    score,
+    grade: gradeOf(score, thresholds),
+    reasons: reasonsOf(m, f),
+    modelVersion: m.version,
+  };
 }
 
 /** Start of the UTC month of an instant: the date the village level is taken at. */

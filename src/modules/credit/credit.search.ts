@@ -14,7 +14,7 @@ import { findCooperative } from '../cooperatives/cooperatives.service';
 import { findHousehold, matchesSearch } from '../households/households.service';
 import { findVillage } from '../villages/villages.service';
 import { consentValidAt } from './consents.service';
-import { maskName } from './credit.exports';
+import { maskName } from './credit.csv';
 import {
   Consent,
   ConsentRevocation,

@@ -18,26 +18,23 @@
  *   it always equals the recomputation as of its asOf.
  */
 import type { Redis } from 'ioredis';
-import { clock } from '../../platform/clock';
-import { DomainError, isDuplicateKeyError, notFound, validationError } from '../../platform/errors';
+import { isDuplicateKeyError, notFound, validationError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
-import { codePointLength, cutText } from '../../platform/text';
 import type { Metrics } from '../../platform/metrics';
 import type { Principal } from '../../platform/principal';
-import { findCooperative } from '../cooperatives/cooperatives.service';
 import type { HouseholdDoc } from '../households/households.model';
 import { findHousehold } from '../households/households.service';
-import { recordInquiry } from '../inquiries/inquiries.service';
 import { getAccount } from '../ledger/ledger.service';
 import {
   householdEntries,
   neighbourLevel,
-  SETTLE_MS,
   settledBefore,
   villageTotalsAt,
   type HouseholdEntries,
   type VillageTotals,
 } from './credit.inputs';
+import type { z } from '../../platform/validation';
+import type { creditSchema, historySchema } from './credit.schemas';
 import { createLookupLimits, type LookupLimits } from './credit.limits';
 import { ScoreCache, type ScoreCacheDoc } from './credit.model';
 import {
@@ -49,86 +46,18 @@ import {
   type ModelWeights,
   type Reason,
 } from './credit.score';
-import { validConsent } from './consents.service';
+import { discloseToOfficer } from './credit.disclosure';
+import { parseAsOf } from './credit.instants';
 
 /** How old a cached current score may be: decay and the village level move with time. */
 export const CACHE_AGE_MAX_MS = 3_600_000;
-/** Longest purpose an officer may state. */
-export const PURPOSE_LENGTH_MAX = 200;
-/** Earliest asOf accepted (before any deployment; guards against typos such as 0202). */
-const AS_OF_MIN = Date.parse('2000-01-01T00:00:00Z');
 
-export interface CreditView {
-  householdId: string;
-  score: number;
-  grade: string;
-  reasons: Reason[];
-  asOf: string;
-  modelVersion: string;
-}
+/** A look-up's answer: the shape GET /v1/credit/households/:id declares. */
+export type CreditView = z.infer<typeof creditSchema>;
 
 export interface CreditSettings {
   gradeThresholds: GradeThresholds;
 }
-
-/**
- * What a calendar date means as an instant. A consent's expiry date is its start (00:00 UTC, as
- * before); an `asOf` date is the END of that day in China Standard Time (23:59:59.999 +08:00,
- * i.e. 15:59:59.999 UTC), the day as the village and the cooperative count it.
- */
-export type DateMeaning = 'startUtc' | 'endOfDayChina';
-/** China Standard Time (Asia/Shanghai) has been UTC+8 without daylight saving since 1991. */
-const CHINA_OFFSET = '+08:00';
-
-/** Parses a date (YYYY-MM-DD, see DateMeaning) or an ISO-8601 instant with a zone. */
-export function parseInstant(raw: string, path: string, dateMeans: DateMeaning = 'startUtc'): Date {
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(raw);
-  const m = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.exec(raw);
-  const dateMs = () =>
-    Date.parse(
-      dateMeans === 'startUtc' ? `${raw}T00:00:00Z` : `${raw}T23:59:59.999${CHINA_OFFSET}`,
-    );
-  const ms = dateOnly ? dateMs() : m ? Date.parse(raw) : NaN;
-  const day = dateOnly ? raw : m?.[1];
-  // Date.parse rolls 2026-02-30 over into March; a calendar date must read back the same.
-  if (
-    Number.isNaN(ms) ||
-    !day ||
-    Number.isNaN(Date.parse(`${day}T00:00:00Z`)) ||
-    new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day
-  ) {
-    throw validationError([
-      { path, message: 'must be a date (YYYY-MM-DD) or an ISO-8601 time with a zone' },
-    ]);
-  }
-  return new Date(ms);
-}
-
-/**
- * Parses `asOf` (a date means the end of that day in China Standard Time); absent: the latest
- * settled instant. An asOf in the future is refused; one in the last SETTLE_MS (not settled yet:
- * an entry stamped just before it may not be visible yet) is waited for, at most SETTLE_MS, so
- * that `asOf=now` answers as of now instead of failing.
- */
-export async function parseAsOf(raw: string | undefined, path = 'asOf'): Promise<Date> {
-  if (raw === undefined) return settledBefore();
-  const at = parseInstant(raw, path, 'endOfDayChina');
-  if (at.getTime() < AS_OF_MIN)
-    throw validationError([{ path, message: 'must be 2000-01-01 or later' }]);
-  if (at.getTime() > Date.now()) {
-    throw validationError([
-      {
-        path,
-        message: 'must not lie in the future (a date means the end of that day, Beijing time)',
-      },
-    ]);
-  }
-  const waitMs = at.getTime() - settledBefore().getTime();
-  if (waitMs > 0) await sleep(Math.min(waitMs, SETTLE_MS));
-  return at;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function parseModelVersion(raw: string | undefined): ModelWeights {
   if (raw === undefined) return CURRENT_MODEL;
@@ -250,12 +179,11 @@ export interface LookupQuery {
   modelVersion?: string;
 }
 
-export interface HistoryView {
-  householdId: string;
-  modelVersion: string;
-  /** Oldest first: one point per month end (the last one: now), each as the look-up would answer then. */
-  points: { month: string; asOf: string; score: number; grade: string }[];
-}
+/**
+ * A trend: oldest first, one point per month end (the last one: now), each as the look-up would
+ * answer then.
+ */
+export type HistoryView = z.infer<typeof historySchema>;
 
 /** Months of a trend by default (the officer page's chart), and at most. */
 export const HISTORY_MONTHS_DEFAULT = 24;
@@ -319,6 +247,7 @@ export function createCreditService(deps: {
     perDayAlert: deps.settings.lookupsPerDayAlert,
     metrics: deps.metrics,
   });
+  const disclosure = { limits, metrics: deps.metrics };
 
   const answer = async (household: HouseholdDoc, q: LookupQuery): Promise<CreditView> => {
     const model = parseModelVersion(q.modelVersion);
@@ -327,76 +256,6 @@ export function createCreditService(deps: {
     return (await scoreAsOf(household, await parseAsOf(q.asOf, 'query.asOf'), model, deps.settings))
       .view;
   };
-
-  /**
-   * An officer's disclosure of one household (a look-up or a trend): purpose, rate limit, area
-   * and consent checked, and recorded as an inquiry whatever the outcome (no record, no answer).
-   */
-  async function officerDisclosure<T>(
-    p: Principal,
-    household: HouseholdDoc,
-    purposeRaw: string | undefined,
-    label: string,
-    log: Logger,
-    compute: () => Promise<T>,
-  ): Promise<T> {
-    const householdId = household._id.toHexString();
-    const purpose = (purposeRaw ?? '').trim();
-    const record = async (result: string) => {
-      deps.metrics.creditLookups.inc({ result });
-      const stated = purpose ? cutText(purpose, PURPOSE_LENGTH_MAX) : '（未说明）';
-      await recordInquiry({
-        householdId,
-        officerId: p.id,
-        cooperativeId: p.cooperativeId ?? '',
-        purpose: label ? `${stated}${label}` : stated,
-        result,
-        at: clock.now(),
-      });
-    };
-    let view: T;
-    try {
-      await limits.consume(p.id);
-      if (!purpose)
-        throw validationError([
-          { path: 'query.purpose', message: 'an officer states the purpose of every look-up' },
-        ]);
-      if (codePointLength(purpose) > PURPOSE_LENGTH_MAX)
-        throw validationError([
-          {
-            path: 'query.purpose',
-            message: `at most ${PURPOSE_LENGTH_MAX} characters (Unicode code points)`,
-          },
-        ]);
-      const cooperative = p.cooperativeId ? await findCooperative(p.cooperativeId) : undefined;
-      if (!cooperative || !cooperative.villageIds.includes(household.villageId))
-        throw notFound('household');
-      if (!(await validConsent(householdId, cooperative._id.toHexString(), clock.now()))) {
-        throw new DomainError(
-          'consent_required',
-          'This household has not given your cooperative a valid consent to look up its credit reference.',
-        );
-      }
-      // Validate and compute before recording `ok`; a refused query is recorded as refused.
-      view = await compute();
-      await record('ok');
-    } catch (err) {
-      // A refused or failed call is still a call on this household. If even the record cannot
-      // be written, the original error is what the caller gets.
-      await record(err instanceof DomainError ? err.code : 'internal_error').catch(
-        (recordErr: unknown) =>
-          log.error({ err: recordErr }, 'could not record a refused credit inquiry'),
-      );
-      throw err;
-    }
-    // The daily watch is monitoring: if Redis fails here the answer, already recorded, still goes out.
-    await limits
-      .noteHousehold({ id: p.id, cooperativeId: p.cooperativeId ?? '' }, householdId, log)
-      .catch((err: unknown) =>
-        log.error({ err }, 'could not count the look-up for the daily watch'),
-      );
-    return view;
-  }
 
   /** The household itself, or an officer's household within reach (else 404). */
   async function subject(p: Principal, householdId: string): Promise<HouseholdDoc> {
@@ -414,14 +273,29 @@ export function createCreditService(deps: {
     async lookUp(p, householdId, q, log) {
       const household = await subject(p, householdId);
       if (p.role === 'household') return answer(household, q);
-      return officerDisclosure(p, household, q.purpose, '', log, () => answer(household, q));
+      return discloseToOfficer(
+        disclosure,
+        p,
+        household,
+        { purpose: q.purpose, label: '' },
+        log,
+        () => answer(household, q),
+      );
     },
     async history(p, householdId, q, log) {
       const household = await subject(p, householdId);
       const months = q.months ?? HISTORY_MONTHS_DEFAULT;
       const compute = () => scoreHistory(household, months, deps.settings);
       if (p.role === 'household') return compute();
-      return officerDisclosure(p, household, q.purpose, `（含${months}个月趋势）`, log, compute);
+      const label = `（含${months}个月趋势）`;
+      return discloseToOfficer(
+        disclosure,
+        p,
+        household,
+        { purpose: q.purpose, label },
+        log,
+        compute,
+      );
     },
   };
 }

@@ -10,7 +10,7 @@
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
-import { CSV_HEADER } from './credit.exports';
+import { CSV_HEADER } from './credit.csv';
 
 export interface VerifyResult {
   ok: boolean;
@@ -36,18 +36,28 @@ interface JwkLike {
   kid?: unknown;
 }
 
-/** Verifies an export; never throws for bad input, reports it. */
-export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unknown): VerifyResult {
-  const checks: string[] = [];
-  const problems: string[] = [];
-  const done = () => ({ ok: problems.length === 0, checks, problems });
-  const manifest = (manifestJson ?? {}) as ManifestLike;
+/** Findings so far: what was checked and found right, and what is wrong. */
+interface Findings {
+  checks: string[];
+  problems: string[];
+}
+
+/**
+ * The manifest's key from the JWKS and the Ed25519 signature over the file's exact bytes. Returns
+ * false when the rest cannot be checked (no usable key or signature).
+ */
+function checkSignature(
+  file: Buffer,
+  manifest: ManifestLike,
+  jwksJson: unknown,
+  { checks, problems }: Findings,
+): boolean {
   const keys = Array.isArray((jwksJson as { keys?: unknown } | null)?.keys)
     ? (jwksJson as { keys: JwkLike[] }).keys
     : undefined;
   if (!keys) {
     problems.push('the JWKS has no "keys" array');
-    return done();
+    return false;
   }
   if (
     typeof manifest.keyId !== 'string' ||
@@ -55,16 +65,16 @@ export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unkn
     typeof manifest.sha256 !== 'string'
   ) {
     problems.push('the manifest lacks keyId, signature or sha256');
-    return done();
+    return false;
   }
   const jwk = keys.find((k) => k && k.kid === manifest.keyId);
   if (!jwk) {
     problems.push(`no key "${manifest.keyId}" in the JWKS`);
-    return done();
+    return false;
   }
   if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') {
     problems.push(`key "${manifest.keyId}" is not an Ed25519 (OKP) public key`);
-    return done();
+    return false;
   }
   let signatureOk = false;
   try {
@@ -72,26 +82,25 @@ export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unkn
     signatureOk = verify(null, file, key, Buffer.from(manifest.signature, 'base64'));
   } catch (err) {
     problems.push(`the key or signature cannot be read: ${(err as Error).message}`);
-    return done();
+    return false;
   }
   if (signatureOk) checks.push(`Ed25519 signature verifies with key ${manifest.keyId}`);
   else
     problems.push(
       `the Ed25519 signature does not verify with key ${manifest.keyId}: the file is not the one that was signed`,
     );
+  return true;
+}
 
-  const sha256 = createHash('sha256').update(file).digest('hex');
-  if (sha256 === manifest.sha256) checks.push(`SHA-256 ${sha256} matches the manifest`);
-  else
-    problems.push(`SHA-256 of the file is ${sha256}, the manifest says ${String(manifest.sha256)}`);
-
+/** The header, the number of data rows, and each row's asOf and modelVersion against the manifest. */
+function checkRows(file: Buffer, manifest: ManifestLike, { checks, problems }: Findings): void {
   let records: string[][];
   try {
     // Files since the byte-order mark was added start with it; older ones do not.
     records = parse(file, { bom: true, relax_column_count: false }) as string[][];
   } catch (err) {
     problems.push(`the file is not valid CSV: ${(err as Error).message}`);
-    return done();
+    return;
   }
   const [header, ...rows] = records;
   if (!header || header.join(',') !== CSV_HEADER.join(','))
@@ -114,5 +123,21 @@ export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unkn
     checks.push(
       `every row is as of ${String(manifest.asOf)} under model ${String(manifest.modelVersion)}`,
     );
+}
+
+/** Verifies an export; never throws for bad input, reports it. */
+export function verifyExport(file: Buffer, manifestJson: unknown, jwksJson: unknown): VerifyResult {
+  const findings: Findings = { checks: [], problems: [] };
+  const { checks, problems } = findings;
+  const done = () => ({ ok: problems.length === 0, checks, problems });
+  const manifest = (manifestJson ?? {}) as ManifestLike;
+  if (!checkSignature(file, manifest, jwksJson, findings)) return done();
+
+  const sha256 = createHash('sha256').update(file).digest('hex');
+  if (sha256 === manifest.sha256) checks.push(`SHA-256 ${sha256} matches the manifest`);
+  else
+    problems.push(`SHA-256 of the file is ${sha256}, the manifest says ${String(manifest.sha256)}`);
+
+  checkRows(file, manifest, findings);
   return done();
 }

@@ -26,12 +26,8 @@ import { runWorkers, type RunningWorkers } from '../../../workers/runner';
 import { runCli, type CliIo } from '../../../src/cli/commands';
 import { createConsent, revokeConsent } from '../../../src/modules/credit/consents.service';
 import { CreditExport } from '../../../src/modules/credit/credit.model';
-import {
-  CSV_HEADER,
-  csvField,
-  maskName,
-  runExport,
-} from '../../../src/modules/credit/credit.exports';
+import { CSV_HEADER, csvField, maskName } from '../../../src/modules/credit/credit.csv';
+import { runExport } from '../../../src/modules/credit/credit.export-run';
 import { creditJobs } from '../../../src/modules/credit/credit.jobs';
 import { loadSigningKeys, signingKeysFor } from '../../../src/modules/credit/credit.keys';
 import { verifyExport } from '../../../src/modules/credit/credit.verify';
