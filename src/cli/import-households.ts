@@ -4,12 +4,8 @@
  * households module's (src/modules/households/roster.service.ts); this file only turns the
  * parsed arguments into a call and the report into lines.
  */
-import {
-  decodeCsvFile,
-  ImportFileError,
-  importHouseholdsCsv,
-  type ImportReport,
-} from '../modules/households/roster.service';
+import { decodeCsvFile, ImportFileError } from '../modules/households/roster.file';
+import { importHouseholdsCsv, type ImportReport } from '../modules/households/roster.service';
 import type { CliIo } from './commands';
 
 export interface ImportHouseholdsArgs {

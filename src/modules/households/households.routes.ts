@@ -28,6 +28,13 @@ import {
 const READERS = ['admin', 'clerk', 'council', 'household', 'township', 'supervisor'] as const;
 
 export function householdRoutes(api: Api): void {
+  householdRecordRoutes(api);
+  householdLedgerRoutes(api);
+  householdReportRoutes(api);
+}
+
+/** Households as records: register one, list or search a village's, read one. */
+function householdRecordRoutes(api: Api): void {
   api.route(
     {
       method: 'post',
@@ -72,6 +79,10 @@ export function householdRoutes(api: Api): void {
       body: await getHousehold(principal, params.id),
     }),
   );
+}
+
+/** A household's points: its account, its entries, and an admin's correction entry. */
+function householdLedgerRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -125,6 +136,10 @@ export function householdRoutes(api: Api): void {
       return { status: 201, body: await adjustHousehold(principal, params.id, body, key) };
     },
   );
+}
+
+/** What is printed or shown about a household: its statement and the credit look-ups of it. */
+function householdReportRoutes(api: Api): void {
   api.route(
     {
       method: 'get',

@@ -22,15 +22,11 @@ import { findVillage } from '../villages/villages.service';
 import { AdjustmentRequest, type AdjustmentRequestDoc } from './adjustments.model';
 import { Household, type HouseholdDoc } from './households.model';
 import { ConfigCache } from '../../platform/config-cache';
+import type { z } from '../../platform/validation';
+import type { householdSchema } from './households.schemas';
 
-export interface HouseholdView {
-  id: string;
-  villageId: string;
-  head: string;
-  members: { name: string }[];
-  cardNo: string;
-  createdAt: string;
-}
+/** A household as the API shows it: the shape `householdSchema` declares. */
+export type HouseholdView = z.infer<typeof householdSchema>;
 
 export function toHouseholdView(h: HouseholdDoc): HouseholdView {
   return {

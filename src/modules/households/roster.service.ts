@@ -18,72 +18,23 @@
  * - Households are inserted one by one (insertMany is not atomic on FerretDB), never read
  *   first and written after: the insert's duplicate-key error says what is already there.
  */
-import { parse } from 'csv-parse/sync';
 import type { Types } from 'mongoose';
 import { DomainError } from '../../platform/errors';
-import { checkText } from '../../platform/text';
 import type { VillageDoc } from '../villages/villages.model';
 import { findVillagesNamed } from '../villages/villages.service';
-import {
-  CARD_NO_RE,
-  createHouseholdBody,
-  MEMBERS_MAX,
-  PERSON_NAME_MAX,
-} from './households.schemas';
 import { findHouseholdByCard, insertHousehold } from './households.service';
+import {
+  ImportFileError,
+  IMPORT_FILE_BYTES_MAX,
+  mapHeader,
+  parseRows,
+  type FileErrorCode,
+  type ParsedRow,
+} from './roster.file';
+import { bad, checkRow, type GoodRow, type RowOutcome } from './roster.rows';
 
-/** Largest roster file accepted: a county's ~150k households fit in about 15 MB. */
-export const IMPORT_FILE_BYTES_MAX = 64 * 1024 * 1024;
 /** Inserts in flight at once: enough to hide round trips, few enough not to crowd the service. */
 const INSERT_CONCURRENCY = 8;
-
-/** Header names accepted for each field (spreadsheets in the field use several). */
-const HEADER_ALIASES: Record<Field, readonly string[]> = {
-  head: ['户主', '户主姓名', '户主名'],
-  members: ['家庭成员', '成员', '家庭成员姓名'],
-  cardNo: ['卡号', '积分卡号', '积分卡', '文明实践积分卡号'],
-  village: ['村', '村名', '所属村', '村代码', '行政村'],
-};
-type Field = 'head' | 'members' | 'cardNo' | 'village';
-
-/** Separators between member names in one cell: 、 , ， ; ； and any whitespace (incl. U+3000). */
-const MEMBER_SEPARATORS = /[、,，;；\s]+/u;
-
-export type RowReason =
-  | 'missing_head'
-  | 'bad_head'
-  | 'missing_card'
-  | 'bad_card_number'
-  | 'bad_members'
-  | 'missing_village'
-  | 'unknown_village'
-  | 'ambiguous_village'
-  | 'village_mismatch'
-  | 'too_many_fields'
-  | 'duplicate_in_file'
-  | 'card_taken'
-  | 'already_registered';
-
-export type FileErrorCode =
-  | 'not_utf8'
-  | 'file_too_large'
-  | 'csv_syntax'
-  | 'empty_file'
-  | 'missing_column'
-  | 'duplicate_column'
-  | 'unknown_village';
-
-export interface RowOutcome {
-  /** File line the row starts on (1 = the header line when the file starts with it). */
-  line: number;
-  status: 'created' | 'would_create' | 'skipped' | 'bad';
-  cardNo?: string;
-  householdId?: string;
-  /** Set for `skipped` and `bad`. */
-  reason?: RowReason;
-  /** Chinese explanation for the person fixing the spreadsheet. */
-  message?: string;
-}
 
 export interface ImportReport {
   dryRun: boolean;
@@ -106,114 +57,6 @@ export interface ImportOptions {
   onRow?: (done: number, total: number) => void;
 }
 
-export class ImportFileError extends Error {
-  constructor(
-    readonly code: FileErrorCode,
-    message: string,
-    readonly line?: number,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Decodes a roster file strictly as UTF-8 (a BOM is dropped). Spreadsheets saved by Chinese
- * Excel as plain "CSV" are GBK; decoding those as UTF-8 would store mojibake, so they are refused.
- */
-export function decodeCsvFile(bytes: Uint8Array): string {
-  if (bytes.length > IMPORT_FILE_BYTES_MAX) {
-    throw new ImportFileError(
-      'file_too_large',
-      `文件超过 ${IMPORT_FILE_BYTES_MAX / 1024 / 1024} MB，请按村拆分后分别导入。`,
-    );
-  }
-  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    throw new ImportFileError(
-      'not_utf8',
-      '文件是 UTF-16 编码（Excel“Unicode 文本”）：请另存为“CSV UTF-8（逗号分隔）”。',
-    );
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new ImportFileError(
-      'not_utf8',
-      '文件不是 UTF-8 编码（可能是 GBK）：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”。',
-    );
-  }
-}
-
-interface ParsedRow {
-  line: number;
-  cells: string[];
-}
-
-/** Parses CSV text into rows with the line each starts on. Throws ImportFileError on bad syntax. */
-function parseRows(text: string): ParsedRow[] {
-  let records: { record: string[]; info: { lines: number }; raw: string }[];
-  try {
-    records = parse(text, {
-      bom: true,
-      info: true,
-      raw: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-    }) as typeof records; // csv-parse types the `info` + `raw` shape as any
-  } catch (err) {
-    const e = err as { code?: string; lines?: number; message?: string };
-    throw new ImportFileError(
-      'csv_syntax',
-      `CSV 格式错误（第 ${e.lines ?? '?'} 行附近）：${e.message ?? String(err)}`,
-      e.lines,
-    );
-  }
-  return records.map(({ record, info, raw }) => {
-    // info.lines is the line the record ends on; a quoted cell may span lines, and raw also
-    // carries the blank lines skipped before the record.
-    const body = raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
-    const spanned = (body.match(/\n/g) ?? []).length;
-    return { line: info.lines - spanned, cells: record };
-  });
-}
-
-const normaliseHeader = (h: string): string => h.replace(/^\uFEFF/, '').replace(/[\s*＊:：]/gu, '');
-
-function mapHeader(header: ParsedRow): {
-  columns: Partial<Record<Field, number>>;
-  ignored: string[];
-} {
-  const columns: Partial<Record<Field, number>> = {};
-  const ignored: string[] = [];
-  header.cells.forEach((raw, index) => {
-    const name = normaliseHeader(raw);
-    const field = (Object.keys(HEADER_ALIASES) as Field[]).find((f) =>
-      HEADER_ALIASES[f].includes(name),
-    );
-    if (!field) {
-      if (name) ignored.push(raw.trim());
-      return;
-    }
-    if (columns[field] !== undefined) {
-      throw new ImportFileError(
-        'duplicate_column',
-        `表头中“${HEADER_ALIASES[field][0]}”出现了两次。`,
-        header.line,
-      );
-    }
-    columns[field] = index;
-  });
-  for (const required of ['head', 'cardNo'] as const) {
-    if (columns[required] === undefined) {
-      throw new ImportFileError(
-        'missing_column',
-        `第 ${header.line} 行（表头）缺少“${HEADER_ALIASES[required][0]}”列；表头应为：户主,家庭成员,卡号,村。`,
-        header.line,
-      );
-    }
-  }
-  return { columns, ignored };
-}
-
 /** Finds villages by code (exact) or name, caching answers for the whole file. */
 function villageResolver() {
   const cache = new Map<string, Promise<VillageDoc[]>>();
@@ -226,23 +69,6 @@ function villageResolver() {
     return found;
   };
 }
-
-interface GoodRow {
-  index: number;
-  line: number;
-  villageId: string;
-  head: string;
-  members: { name: string }[];
-  cardNo: string;
-}
-
-const bad = (line: number, reason: RowReason, message: string, cardNo?: string): RowOutcome => ({
-  line,
-  status: 'bad',
-  reason,
-  message,
-  ...(cardNo ? { cardNo } : {}),
-});
 
 /**
  * Imports households from CSV text. Never throws for bad data: file-level problems come back
@@ -280,21 +106,16 @@ export async function importHouseholdsCsv(
   return report;
 }
 
-async function importInto(report: ImportReport, text: string, opts: ImportOptions): Promise<void> {
-  if (text.length > IMPORT_FILE_BYTES_MAX)
-    throw new ImportFileError('file_too_large', '文件过大，请按村拆分后分别导入。');
-  const rows = parseRows(text).filter((r) => r.cells.some((c) => c.trim() !== ''));
-  const header = rows.shift();
-  if (!header)
-    throw new ImportFileError(
-      'empty_file',
-      '文件是空的：第一行应为表头（户主,家庭成员,卡号,村）。',
-    );
-  const { columns, ignored } = mapHeader(header);
-  report.ignoredColumns = ignored;
-
-  const resolveVillage = villageResolver();
-  let defaultVillage: VillageDoc | undefined;
+/**
+ * The village of rows without one: --village (which must name exactly one), else none; a file
+ * without a 村 column needs --village.
+ */
+async function defaultVillageOf(
+  opts: ImportOptions,
+  hasVillageColumn: boolean,
+  header: ParsedRow,
+  resolveVillage: (v: string) => Promise<VillageDoc[]>,
+): Promise<VillageDoc | undefined> {
   if (opts.village !== undefined) {
     const found = await resolveVillage(opts.village.trim());
     if (found.length !== 1)
@@ -302,31 +123,24 @@ async function importInto(report: ImportReport, text: string, opts: ImportOption
         'unknown_village',
         `找不到 --village 指定的村“${opts.village}”（请用村代码）。`,
       );
-    defaultVillage = found[0];
-  } else if (columns.village === undefined) {
+    return found[0];
+  }
+  if (!hasVillageColumn) {
     throw new ImportFileError(
       'missing_column',
       '文件没有“村”列：请加上该列，或用 --village 村代码 指定村。',
       header.line,
     );
   }
+  return undefined;
+}
 
-  // Pass 1: validate every row on its own.
-  const candidates: GoodRow[] = [];
-  for (const [index, row] of rows.entries()) {
-    const outcome = await checkRow(
-      row,
-      columns,
-      header.cells.length,
-      defaultVillage,
-      resolveVillage,
-    );
-    if ('status' in outcome) report.outcomes.push(outcome);
-    else candidates.push({ ...outcome, index });
-  }
-
-  // Pass 2: a card twice in the file. Identical lines are a harmless copy: the first counts.
-  // Different contents: one of them is a typo, so none of them is imported.
+/**
+ * Pass 2: a card twice in the file. Identical lines are a harmless copy: the first counts.
+ * Different contents: one of them is a typo, so none of them is imported. Returns the rows to
+ * insert, in file order.
+ */
+function oncePerCard(candidates: GoodRow[], outcomes: RowOutcome[]): GoodRow[] {
   const byCard = new Map<string, GoodRow[]>();
   for (const c of candidates) byCard.set(c.cardNo, [...(byCard.get(c.cardNo) ?? []), c]);
   const toInsert: GoodRow[] = [];
@@ -341,7 +155,7 @@ async function importInto(report: ImportReport, text: string, opts: ImportOption
     if (group.every(same)) {
       toInsert.push(first);
       for (const r of group.slice(1))
-        report.outcomes.push(
+        outcomes.push(
           bad(
             r.line,
             'duplicate_in_file',
@@ -351,7 +165,7 @@ async function importInto(report: ImportReport, text: string, opts: ImportOption
         );
     } else {
       for (const r of group)
-        report.outcomes.push(
+        outcomes.push(
           bad(
             r.line,
             'duplicate_in_file',
@@ -361,140 +175,53 @@ async function importInto(report: ImportReport, text: string, opts: ImportOption
         );
     }
   }
+  return toInsert.sort((a, b) => a.index - b.index);
+}
 
-  // Pass 3: write (or, in a dry run, look up) one row at a time, a few in flight.
-  toInsert.sort((a, b) => a.index - b.index);
+/** Pass 3: write (or, in a dry run, look up) one row at a time, a few in flight. */
+async function writeRows(
+  toInsert: GoodRow[],
+  outcomes: RowOutcome[],
+  opts: ImportOptions,
+): Promise<void> {
   let next = 0;
   let done = 0;
   const worker = async () => {
     while (next < toInsert.length) {
       const row = toInsert[next++]!;
-      report.outcomes.push(opts.dryRun ? await dryRunRow(row) : await insertRow(row));
+      outcomes.push(opts.dryRun ? await dryRunRow(row) : await insertRow(row));
       opts.onRow?.(++done, toInsert.length);
     }
   };
   await Promise.all(Array.from({ length: Math.min(INSERT_CONCURRENCY, toInsert.length) }, worker));
 }
 
-async function checkRow(
-  row: ParsedRow,
-  columns: Partial<Record<Field, number>>,
-  headerWidth: number,
-  defaultVillage: VillageDoc | undefined,
-  resolveVillage: (v: string) => Promise<VillageDoc[]>,
-): Promise<RowOutcome | Omit<GoodRow, 'index'>> {
-  const { line, cells } = row;
-  const cell = (f: Field) => (columns[f] === undefined ? '' : (cells[columns[f]] ?? '').trim());
-  // Full-width letters, digits and dashes (ＤＭ－０００１) are common in Chinese spreadsheets.
-  const cardNo = cell('cardNo').normalize('NFKC').trim();
-  const card = cardNo || undefined;
-
-  if (cells.length > headerWidth && cells.slice(headerWidth).some((c) => c.trim() !== '')) {
-    return bad(
-      line,
-      'too_many_fields',
-      `本行有 ${cells.length} 列，表头只有 ${headerWidth} 列：单元格里的逗号要用英文双引号把整个单元格括起来。`,
-      card,
+async function importInto(report: ImportReport, text: string, opts: ImportOptions): Promise<void> {
+  if (text.length > IMPORT_FILE_BYTES_MAX)
+    throw new ImportFileError('file_too_large', '文件过大，请按村拆分后分别导入。');
+  const rows = parseRows(text).filter((r) => r.cells.some((c) => c.trim() !== ''));
+  const header = rows.shift();
+  if (!header)
+    throw new ImportFileError(
+      'empty_file',
+      '文件是空的：第一行应为表头（户主,家庭成员,卡号,村）。',
     );
+  const { columns, ignored } = mapHeader(header);
+  report.ignoredColumns = ignored;
+
+  const resolveVillage = villageResolver();
+  const hasVillageColumn = columns.village !== undefined;
+  const defaultVillage = await defaultVillageOf(opts, hasVillageColumn, header, resolveVillage);
+
+  // Pass 1: validate every row on its own.
+  const at = { columns, headerWidth: header.cells.length };
+  const candidates: GoodRow[] = [];
+  for (const [index, row] of rows.entries()) {
+    const outcome = await checkRow(row, at, { defaultVillage, resolveVillage });
+    if ('status' in outcome) report.outcomes.push(outcome);
+    else candidates.push({ ...outcome, index });
   }
-  const head = cell('head');
-  if (!head) return bad(line, 'missing_head', '缺少户主姓名。', card);
-  if (!cardNo) return bad(line, 'missing_card', '缺少卡号。');
-  if (!CARD_NO_RE.test(cardNo))
-    return bad(
-      line,
-      'bad_card_number',
-      `卡号“${cardNo}”格式不正确：应为 4–32 位字母、数字或“-”。`,
-      cardNo,
-    );
-  const names = cell('members').split(MEMBER_SEPARATORS).filter(Boolean);
-  if (names.length > MEMBERS_MAX)
-    return bad(
-      line,
-      'bad_members',
-      `家庭成员最多 ${MEMBERS_MAX} 人，本行有 ${names.length} 人。`,
-      cardNo,
-    );
-
-  let village = defaultVillage;
-  const villageCell = cell('village');
-  if (villageCell) {
-    const found = await resolveVillage(villageCell);
-    const isDefault = (v: VillageDoc) =>
-      defaultVillage !== undefined && v._id.equals(defaultVillage._id);
-    if (found.length === 0)
-      return bad(line, 'unknown_village', `找不到村“${villageCell}”（可填村名或村代码）。`, cardNo);
-    if (defaultVillage) {
-      if (!found.some(isDefault)) {
-        return bad(
-          line,
-          'village_mismatch',
-          `村“${villageCell}”与 --village 指定的村（${defaultVillage.name}）不一致。`,
-          cardNo,
-        );
-      }
-    } else if (found.length > 1) {
-      return bad(line, 'ambiguous_village', `有多个村叫“${villageCell}”：请填村代码。`, cardNo);
-    } else {
-      village = found[0];
-    }
-  }
-  if (!village)
-    return bad(line, 'missing_village', '缺少村：请填写“村”列，或用 --village 指定。', cardNo);
-
-  // The API's own schema has the last word, so the CLI never stores what the API would refuse.
-  const candidate = {
-    villageId: village._id.toHexString(),
-    head,
-    members: names.map((name) => ({ name })),
-    cardNo,
-  };
-  const checked = createHouseholdBody.safeParse(candidate);
-  if (!checked.success) {
-    const issue = checked.error.issues[0];
-    const field = String(issue?.path[0] ?? '');
-    if (field === 'head')
-      return bad(
-        line,
-        'bad_head',
-        `户主姓名“${printable(head)}”不合规：${whyZh(head, 'name', PERSON_NAME_MAX)}。`,
-        cardNo,
-      );
-    if (field === 'members') {
-      const i = Number(issue?.path[1] ?? 0);
-      const member = names[i] ?? '';
-      return bad(
-        line,
-        'bad_members',
-        `家庭成员“${printable(member)}”的姓名不合规：${whyZh(member, 'name', PERSON_NAME_MAX)}。`,
-        cardNo,
-      );
-    }
-    return bad(line, 'bad_card_number', `卡号“${printable(cardNo)}”格式不正确。`, cardNo);
-  }
-  // Store what the API would store: the schema's normalised (NFC, trimmed) values.
-  const data = checked.data;
-  return {
-    line,
-    villageId: data.villageId,
-    head: data.head,
-    members: data.members ?? [],
-    cardNo: data.cardNo,
-  };
-}
-
-/** Why a name breaks the text policy, in Chinese for the clerk fixing the spreadsheet. */
-function whyZh(value: string, kind: 'name', max: number): string {
-  const r = checkText(value, { kind, max });
-  return 'problem' in r ? r.problem.messageZh : '格式不正确';
-}
-
-/** A cell shown in a message: invisible and control characters as \u{…}, so the clerk can find them. */
-function printable(value: string): string {
-  return value.replace(
-    /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/gu,
-    (ch) => `\\u{${ch.codePointAt(0)!.toString(16).toUpperCase()}}`,
-  );
+  await writeRows(oncePerCard(candidates, report.outcomes), report.outcomes, opts);
 }
 
 /** The outcome for a card that the database already holds. */

@@ -1,6 +1,6 @@
 import { Household } from '../../../src/modules/households/households.model';
+import { decodeCsvFile } from '../../../src/modules/households/roster.file';
 import {
-  decodeCsvFile,
   importHouseholdsCsv,
   type ImportReport,
 } from '../../../src/modules/households/roster.service';
