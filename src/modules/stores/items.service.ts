@@ -26,33 +26,19 @@ import {
 } from './items.model';
 import type { StoreDoc } from './stores.model';
 import { ConfigCache } from '../../platform/config-cache';
+import type { z } from '../../platform/validation';
+import type { itemSchema, movementSchema } from './stores.schemas';
 
 const stock = new AppendChain<StockMovementDoc>(StockMovement, 'stock');
 
 /** Items per store listed at once: a village supermarket stocks tens of goods, not thousands. */
 export const ITEMS_PER_STORE_MAX = 2000;
 
-export interface ItemView {
-  id: string;
-  storeId: string;
-  sku: string;
-  name: string;
-  points: number;
-  stock: number;
-  createdAt: string;
-  updatedAt: string;
-}
+/** An item as the API shows it: the shape `itemSchema` declares. */
+export type ItemView = z.infer<typeof itemSchema>;
 
-export interface MovementView {
-  seq: number;
-  kind: MovementKind;
-  delta: number;
-  stockAfter: number;
-  reason?: string;
-  sourceType: string;
-  sourceId: string;
-  createdAt: string;
-}
+/** A stock movement as the API shows it: the shape `movementSchema` declares. */
+export type MovementView = z.infer<typeof movementSchema>;
 
 export const itemIdOf = (storeId: string, sku: string): string => `${storeId}:${sku}`;
 

@@ -38,7 +38,20 @@ import {
 /** Secrets are shown once: never let a proxy or browser keep them. */
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
-export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
+export interface StoreRouteDeps {
+  kdfLog2N: number;
+}
+
+export function storeRoutes(api: Api, deps: StoreRouteDeps): void {
+  storeRecordRoutes(api);
+  terminalRoutes(api, deps);
+  terminalCredentialRoutes(api, deps);
+  itemRoutes(api);
+  itemStockRoutes(api);
+}
+
+/** Stores: create one, list them, read one. */
+function storeRecordRoutes(api: Api): void {
   api.route(
     {
       method: 'post',
@@ -86,7 +99,10 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
     },
     async ({ principal, params }) => ({ status: 200, body: await getStore(principal, params.id) }),
   );
+}
 
+/** A store's terminals: register one (its secret shown once) and list them. */
+function terminalRoutes(api: Api, deps: StoreRouteDeps): void {
   api.route(
     {
       method: 'post',
@@ -117,6 +133,10 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
     },
     async ({ params }) => ({ status: 200, body: { items: await listTerminals(params.id) } }),
   );
+}
+
+/** One terminal's credentials: a new secret, the terminal revoked, its tokens revoked. */
+function terminalCredentialRoutes(api: Api, deps: StoreRouteDeps): void {
   api.route(
     {
       method: 'post',
@@ -164,7 +184,10 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
       body: await revokeTerminalTokens(params.id, params.terminalId),
     }),
   );
+}
 
+/** A store's catalogue: add an item, list them, read one, change one. */
+function itemRoutes(api: Api): void {
   api.route(
     {
       method: 'post',
@@ -226,6 +249,10 @@ export function storeRoutes(api: Api, deps: { kdfLog2N: number }): void {
       body: await updateItem(params.id, params.sku, body),
     }),
   );
+}
+
+/** An item's stock: a restock and the stock movements. */
+function itemStockRoutes(api: Api): void {
   api.route(
     {
       method: 'post',

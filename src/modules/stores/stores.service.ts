@@ -12,13 +12,11 @@ import type { Principal } from '../../platform/principal';
 import { countStoredVillages } from '../villages/villages.service';
 import { Store, Terminal, type StoreDoc, type TerminalDoc } from './stores.model';
 import { ConfigCache } from '../../platform/config-cache';
+import type { z } from '../../platform/validation';
+import type { storeSchema, terminalSchema } from './stores.schemas';
 
-export interface StoreView {
-  id: string;
-  name: string;
-  villageIds: string[];
-  createdAt: string;
-}
+/** A store as the API shows it: the shape `storeSchema` declares. */
+export type StoreView = z.infer<typeof storeSchema>;
 
 const toStoreView = (s: StoreDoc): StoreView => ({
   id: s._id.toHexString(),
@@ -84,15 +82,8 @@ export async function createTerminal(
   return { id: doc!._id.toHexString(), clientId, clientSecret, storeId };
 }
 
-export interface TerminalView {
-  id: string;
-  clientId: string;
-  storeId: string;
-  createdAt: string;
-  revokedAt: string | null;
-  secretRotatedAt: string | null;
-  tokensRevokedAt: string | null;
-}
+/** A terminal as the API shows it (never its secret): the shape `terminalSchema` declares. */
+export type TerminalView = z.infer<typeof terminalSchema>;
 
 const toTerminalView = (t: TerminalDoc): TerminalView => ({
   id: t._id.toHexString(),
