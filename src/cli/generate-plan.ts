@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { between, createRng, generateHouseholds, pick, type Rng } from '../modules/demo/demo.names';
+import { DEDUCTIONS, GOODS, pickAward } from './generate-catalogue';
 
 /** Villages per township (a township station has 10–20 village stations). */
 export const VILLAGES_PER_TOWNSHIP = 12;
@@ -187,80 +188,6 @@ function objectIdAt(atMs: number, ...parts: (string | number)[]): string {
   return seconds + createHash('sha256').update(parts.join(':')).digest('hex').slice(0, 16);
 }
 
-/** Award rules and how often each is given (weights), with the points and a reason. */
-const AWARDS: {
-  weight: number;
-  ruleCode: string;
-  make: (rng: Rng) => { points: number; reason: string };
-}[] = [
-  {
-    weight: 45,
-    ruleCode: 'volunteer-hour',
-    make: (rng) => {
-      const h = between(rng, 1, 8);
-      return {
-        points: 2 * h,
-        reason: `参加${pick(rng, ['村庄环境整治', '政策宣讲', '关爱留守儿童', '防汛值守', '文艺演出'])}志愿服务 ${h} 小时`,
-      };
-    },
-  },
-  {
-    weight: 25,
-    ruleCode: 'environment',
-    make: () => ({ points: 5, reason: '房前屋后整洁，评为卫生清洁户' }),
-  },
-  {
-    weight: 12,
-    ruleCode: 'filial-piety',
-    make: () => ({ points: 10, reason: '孝敬老人，照顾卧病婆婆' }),
-  },
-  {
-    weight: 8,
-    ruleCode: 'star-household',
-    make: () => ({ points: 20, reason: '年度评为星级文明户' }),
-  },
-  {
-    weight: 5,
-    ruleCode: 'simple-wedding',
-    make: () => ({ points: 15, reason: '婚事新办，不收高额彩礼' }),
-  },
-  {
-    weight: 4,
-    ruleCode: 'best-family',
-    make: () => ({ points: 30, reason: '获评乡镇“最美家庭”' }),
-  },
-  {
-    weight: 1,
-    ruleCode: 'heroic-deed',
-    make: () => ({ points: 50, reason: '见义勇为，救起落水儿童' }),
-  },
-];
-const AWARD_WEIGHT = AWARDS.reduce((a, r) => a + r.weight, 0);
-const DEDUCTIONS = [
-  { ruleCode: 'gambling', points: 20, reason: '参与赌博，经查实' },
-  { ruleCode: 'lavish-banquet', points: 20, reason: '操办酒席超出村规民约标准' },
-  { ruleCode: 'high-bride-price', points: 30, reason: '收受高额彩礼' },
-  { ruleCode: 'elder-neglect', points: 30, reason: '不赡养老人，经调解仍未改正' },
-];
-const GOODS = [
-  '洗衣粉 1 袋',
-  '食用油 1 桶',
-  '大米 5 斤',
-  '学习用品',
-  '香皂 2 块',
-  '毛巾 2 条',
-  '酱油醋',
-];
-
-function pickAward(rng: Rng) {
-  let r = rng() * AWARD_WEIGHT;
-  for (const a of AWARDS) {
-    r -= a.weight;
-    if (r < 0) return a;
-  }
-  return AWARDS[0]!;
-}
-
 /** Number of events of a Poisson process with `mean` (Knuth; means here are small). */
 function poisson(rng: Rng, mean: number): number {
   const limit = Math.exp(-mean);
@@ -270,10 +197,130 @@ function poisson(rng: Rng, mean: number): number {
 }
 
 /**
+ * What a household does over its time, unordered: a fifth are very active (about 10 awards a
+ * year), two fifths somewhat (5), the rest seldom (2); about one household in twelve is deducted
+ * each year; the supermarket is visited about three times a year.
+ */
+function plannedKinds(rng: Rng, activeYears: number): PlannedType[] {
+  const activity = rng();
+  const awardsPerYear = activity < 0.2 ? 10 : activity < 0.6 ? 5 : 2;
+  return [
+    ...Array<PlannedType>(poisson(rng, awardsPerYear * activeYears)).fill('award'),
+    ...Array<PlannedType>(poisson(rng, 0.08 * activeYears)).fill('deduction'),
+    ...Array<PlannedType>(poisson(rng, 3 * activeYears)).fill('redemption'),
+  ];
+}
+
+/**
+ * One planned entry of a kind at an instant, given the points the household can spend; a
+ * redemption without at least 10 points to spend is not planned (undefined).
+ */
+function plannedEntry(
+  rng: Rng,
+  kind: PlannedType,
+  at: number,
+  sourceId: string,
+  spendable: number,
+): PlannedEntry | undefined {
+  if (kind === 'award') {
+    const rule = pickAward(rng);
+    const { points, reason } = rule.make(rng);
+    return {
+      at,
+      type: 'award',
+      points,
+      spendableDelta: points,
+      meritDelta: points,
+      ruleCode: rule.ruleCode,
+      reason,
+      sourceId,
+    };
+  }
+  if (kind === 'deduction') {
+    const d = pick(rng, DEDUCTIONS);
+    return {
+      at,
+      type: 'deduction',
+      points: -d.points,
+      spendableDelta: -d.points,
+      meritDelta: -d.points,
+      ruleCode: d.ruleCode,
+      reason: d.reason,
+      sourceId,
+    };
+  }
+  if (spendable < 10) return undefined;
+  const cost = Math.min(spendable, 5 * between(rng, 2, 10));
+  return {
+    at,
+    type: 'redemption',
+    points: -cost,
+    spendableDelta: -cost,
+    meritDelta: 0,
+    reason: `公益超市兑换：${pick(rng, GOODS)}`,
+    sourceId,
+  };
+}
+
+/**
+ * The household's entries in time order. Event times are uniform over the household's time, in
+ * office hours (09:00–18:00 Beijing), strictly increasing.
+ */
+function plannedEntries(
+  rng: Rng,
+  sourcePrefix: string,
+  registeredAt: number,
+  until: number,
+): PlannedEntry[] {
+  const kinds = plannedKinds(rng, (until - registeredAt) / YEAR_MS);
+  const times = kinds.map(() => {
+    const day =
+      Math.floor((registeredAt + rng() * (until - registeredAt - DAY_MS)) / DAY_MS) * DAY_MS;
+    return day + DAY_MS * (1 / 24 + (9 / 24) * rng());
+  });
+  const order = kinds.map((_, k) => k).sort((a, b) => times[a]! - times[b]! || a - b);
+  const entries: PlannedEntry[] = [];
+  let spendable = 0;
+  let last = registeredAt;
+  for (const k of order) {
+    const at = Math.max(Math.floor(times[k]!), last + 1);
+    const sourceId = `${sourcePrefix}:${entries.length + 1}`;
+    const entry = plannedEntry(rng, kinds[k]!, at, sourceId, spendable);
+    if (!entry) continue;
+    entries.push(entry);
+    // The ledger takes merit in full and spendable only as far as it goes (clamp).
+    spendable = Math.max(0, spendable + entry.spendableDelta);
+    last = at;
+  }
+  return entries;
+}
+
+/** The household's consent, for CONSENT_SHARE of households: most on paper, given lately. */
+function plannedConsent(
+  rng: Rng,
+  opts: GenerateOptions,
+  village: VillagePlan,
+  i: number,
+  registeredAt: number,
+): PlannedConsent | undefined {
+  if (rng() >= CONSENT_SHARE) return undefined;
+  const until = opts.until.getTime();
+  const from = Math.max(registeredAt, until - Math.min(opts.years, 2) * YEAR_MS);
+  const grantedAt = from + Math.floor(rng() * (until - from - DAY_MS));
+  const paper = rng() < 0.7;
+  return {
+    id: objectIdAt(grantedAt, opts.seed, village.code, i, 'consent'),
+    grantedAt,
+    expiresAt: grantedAt + CONSENT_MS,
+    method: paper ? 'paper_form' : 'household',
+    ...(paper ? { formRef: `授权书-${village.code}-${pad(i + 1, 4)}` } : {}),
+    customerRef: `NS${pad(village.index + 1, 5)}${pad(i + 1, 4)}`,
+  };
+}
+
+/**
  * One household of a village: its people, card, registration, entries and consent.
- * Activity differs by household: a fifth are very active (about 10 awards a year), two fifths
- * somewhat (5), the rest seldom (2); about one household in twelve is deducted each year; the
- * supermarket is visited about three times a year when there are points to spend.
+ * Deterministic: every random draw comes from the household's own seed, in a fixed order.
  */
 export function planHousehold(
   opts: GenerateOptions,
@@ -290,93 +337,17 @@ export function planHousehold(
     rng() < 0.85
       ? start + Math.floor(rng() * 30 * DAY_MS)
       : start + Math.floor(rng() * (until - start - 7 * DAY_MS));
-  const activeYears = (until - registeredAt) / YEAR_MS;
-  const activity = rng();
-  const awardsPerYear = activity < 0.2 ? 10 : activity < 0.6 ? 5 : 2;
-  const kinds: PlannedType[] = [
-    ...Array<PlannedType>(poisson(rng, awardsPerYear * activeYears)).fill('award'),
-    ...Array<PlannedType>(poisson(rng, 0.08 * activeYears)).fill('deduction'),
-    ...Array<PlannedType>(poisson(rng, 3 * activeYears)).fill('redemption'),
-  ];
-  // Event times: uniform over the household's time, in office hours (09:00–18:00 Beijing).
-  const times = kinds.map(() => {
-    const day =
-      Math.floor((registeredAt + rng() * (until - registeredAt - DAY_MS)) / DAY_MS) * DAY_MS;
-    return day + DAY_MS * (1 / 24 + (9 / 24) * rng());
-  });
-  const order = kinds.map((_, k) => k).sort((a, b) => times[a]! - times[b]! || a - b);
-  const entries: PlannedEntry[] = [];
-  let spendable = 0;
-  let last = registeredAt;
-  for (const k of order) {
-    const at = Math.max(Math.floor(times[k]!), last + 1);
-    const sourceId = `${opts.seed}:${village.code}:${i}:${entries.length + 1}`;
-    const kind = kinds[k]!;
-    if (kind === 'award') {
-      const rule = pickAward(rng);
-      const { points, reason } = rule.make(rng);
-      entries.push({
-        at,
-        type: 'award',
-        points,
-        spendableDelta: points,
-        meritDelta: points,
-        ruleCode: rule.ruleCode,
-        reason,
-        sourceId,
-      });
-      spendable += points;
-    } else if (kind === 'deduction') {
-      const d = pick(rng, DEDUCTIONS);
-      // The ledger takes merit in full and spendable only as far as it goes (clamp).
-      entries.push({
-        at,
-        type: 'deduction',
-        points: -d.points,
-        spendableDelta: -d.points,
-        meritDelta: -d.points,
-        ruleCode: d.ruleCode,
-        reason: d.reason,
-        sourceId,
-      });
-      spendable = Math.max(0, spendable - d.points);
-    } else {
-      if (spendable < 10) continue;
-      const cost = Math.min(spendable, 5 * between(rng, 2, 10));
-      entries.push({
-        at,
-        type: 'redemption',
-        points: -cost,
-        spendableDelta: -cost,
-        meritDelta: 0,
-        reason: `公益超市兑换：${pick(rng, GOODS)}`,
-        sourceId,
-      });
-      spendable -= cost;
-    }
-    last = at;
-  }
+  const sourcePrefix = `${opts.seed}:${village.code}:${i}`;
   const plan: HouseholdPlan = {
     id: objectIdAt(registeredAt, opts.seed, village.code, i, 'household'),
     cardNo: `G${opts.seed}-${pad(village.index + 1, 5)}-${pad(i + 1, 4)}`,
     head: person.head,
     members: person.members,
     registeredAt,
-    entries,
+    entries: plannedEntries(rng, sourcePrefix, registeredAt, until),
   };
-  if (rng() < CONSENT_SHARE) {
-    const from = Math.max(registeredAt, until - Math.min(opts.years, 2) * YEAR_MS);
-    const grantedAt = from + Math.floor(rng() * (until - from - DAY_MS));
-    const paper = rng() < 0.7;
-    plan.consent = {
-      id: objectIdAt(grantedAt, opts.seed, village.code, i, 'consent'),
-      grantedAt,
-      expiresAt: grantedAt + CONSENT_MS,
-      method: paper ? 'paper_form' : 'household',
-      ...(paper ? { formRef: `授权书-${village.code}-${pad(i + 1, 4)}` } : {}),
-      customerRef: `NS${pad(village.index + 1, 5)}${pad(i + 1, 4)}`,
-    };
-  }
+  const consent = plannedConsent(rng, opts, village, i, registeredAt);
+  if (consent) plan.consent = consent;
   return plan;
 }
 

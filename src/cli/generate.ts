@@ -268,6 +268,56 @@ async function generateVillage(
   };
 }
 
+/** Where a village's records go: the city's village and cooperative ids, and posting concurrency. */
+interface CityIds {
+  villageIds: Map<string, string>;
+  cooperativeIds: string[];
+  concurrency: number;
+}
+
+/**
+ * One village into the report: counted from its marker when it was finished before, else
+ * generated (or completed) and then marked finished.
+ */
+async function completeVillage(
+  opts: GenerateOptions,
+  city: CityPlan,
+  v: VillagePlan,
+  ids: CityIds,
+  report: GenerateReport,
+): Promise<void> {
+  const marker = await markers().findOne({ _id: markerId(opts.seed, v.code) });
+  if (marker) {
+    report.villagesDone++;
+    report.entries += marker.entries;
+    report.consents += marker.consents;
+    return;
+  }
+  const county = city.counties[v.county]!;
+  const r = await generateVillage(opts, v, {
+    villageId: ids.villageIds.get(v.code)!,
+    cooperativeId: ids.cooperativeIds[county.index]!,
+    cooperativeName: county.cooperativeName,
+    concurrency: ids.concurrency,
+  });
+  report.householdsCreated += r.householdsCreated;
+  report.entriesPosted += r.entriesPosted;
+  report.consentsCreated += r.consentsCreated;
+  report.entries += r.entries;
+  report.consents += r.consents;
+  try {
+    await markers().insertOne({
+      _id: markerId(opts.seed, v.code),
+      households: v.households,
+      entries: r.entries,
+      consents: r.consents,
+      finishedAt: new Date(),
+    });
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+  }
+}
+
 /** Generates (or completes) the city the options describe. */
 export async function generateCity(
   opts: GenerateOptions,
@@ -300,36 +350,7 @@ export async function generateCity(
   };
   let households = 0;
   for (const v of city.villages) {
-    const marker = await markers().findOne({ _id: markerId(opts.seed, v.code) });
-    if (marker) {
-      report.villagesDone++;
-      report.entries += marker.entries;
-      report.consents += marker.consents;
-    } else {
-      const county = city.counties[v.county]!;
-      const r = await generateVillage(opts, v, {
-        villageId: villageIds.get(v.code)!,
-        cooperativeId: cooperativeIds[county.index]!,
-        cooperativeName: county.cooperativeName,
-        concurrency,
-      });
-      report.householdsCreated += r.householdsCreated;
-      report.entriesPosted += r.entriesPosted;
-      report.consentsCreated += r.consentsCreated;
-      report.entries += r.entries;
-      report.consents += r.consents;
-      try {
-        await markers().insertOne({
-          _id: markerId(opts.seed, v.code),
-          households: v.households,
-          entries: r.entries,
-          consents: r.consents,
-          finishedAt: new Date(),
-        });
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
-      }
-    }
+    await completeVillage(opts, city, v, { villageIds, cooperativeIds, concurrency }, report);
     households += v.households;
     deps.onProgress?.({
       households,

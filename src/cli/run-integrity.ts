@@ -1,0 +1,111 @@
+/**
+ * The commands that check or carry the data: verify the hash chains, back up, restore (and
+ * verify what was restored), and verify a credit export offline.
+ */
+import path from 'node:path';
+import type { Db } from 'mongodb';
+import mongoose from 'mongoose';
+import { findHousehold } from '../modules/households/households.service';
+import { listEntries } from '../modules/ledger/ledger.service';
+import { BackupError, backupDatabase, restoreDatabase } from './backup';
+import { EXIT_OK, EXIT_PROBLEM, str, UsageError, wholeNumber, type Parsed } from './cli-args';
+import type { CliDeps, CliIo } from './commands';
+import { verifyChains } from './verify-chain';
+import { VerifyInputError, verifyExportFiles } from './verify-export';
+
+export async function runVerifyChain(args: Parsed, { io }: CliDeps): Promise<number> {
+  const householdId = str(args, 'household');
+  if (householdId !== undefined) {
+    if (!/^[a-f0-9]{24}$/.test(householdId))
+      throw new UsageError('--household takes a household id (24 hex digits)');
+    if (!(await findHousehold(householdId))) {
+      // Entries without a household record are still checked: the entries are what counts.
+      if ((await listEntries(householdId, 0, 1)).items.length === 0)
+        throw new UsageError(`no household ${householdId}`);
+      io.err(`note: household ${householdId} is not registered; checking its entries`);
+    }
+  }
+  const parallel = wholeNumber(args, 'parallel', 1, 64);
+  const report = await verifyChains({
+    ...(householdId !== undefined ? { householdId } : {}),
+    ...(parallel !== undefined ? { concurrency: parallel } : {}),
+    keepGoing: Boolean(args.values['keep-going']),
+    onProgress: (n) => io.err(`… ${n} chains verified`),
+  });
+  return printVerifyReport(report, io);
+}
+
+function printVerifyReport(report: Awaited<ReturnType<typeof verifyChains>>, io: CliIo): number {
+  for (const p of report.problems)
+    io.out(`BROKEN household ${p.householdId} seq ${p.seq}: ${p.problem}`);
+  if (report.problems.length) {
+    io.out(`${report.problems.length} broken chain(s); ${report.verified} chain(s) checked.`);
+    return EXIT_PROBLEM;
+  }
+  io.out(`${report.verified} chain${report.verified === 1 ? '' : 's'} verified.`);
+  return EXIT_OK;
+}
+
+function connectedDb(): Db {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('the database is not connected');
+  return db;
+}
+
+export async function runBackup(args: Parsed, { io }: CliDeps): Promise<number> {
+  const dir = path.resolve(args.positionals[0]!);
+  try {
+    const manifest = await backupDatabase(connectedDb(), dir, (c) =>
+      io.err(`… ${c.name}: ${c.documents} documents`),
+    );
+    const documents = manifest.collections.reduce((n, c) => n + c.documents, 0);
+    io.out(
+      `backed up ${manifest.collections.length} collections, ${documents} documents, to ${dir}.`,
+    );
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof BackupError) {
+      io.err(`backup: ${err.message}`);
+      return EXIT_PROBLEM;
+    }
+    throw err;
+  }
+}
+
+export async function runRestore(args: Parsed, { io }: CliDeps): Promise<number> {
+  const dir = path.resolve(args.positionals[0]!);
+  const parallel = wholeNumber(args, 'parallel', 1, 64);
+  try {
+    const report = await restoreDatabase(connectedDb(), dir, (c) =>
+      io.err(`… ${c.name}: ${c.documents} documents`),
+    );
+    io.out(`restored ${report.collections} collections, ${report.documents} documents.`);
+  } catch (err) {
+    if (err instanceof BackupError) {
+      io.err(`restore: ${err.message}`);
+      return EXIT_PROBLEM;
+    }
+    throw err;
+  }
+  const verified = await verifyChains({
+    keepGoing: true,
+    ...(parallel !== undefined ? { concurrency: parallel } : {}),
+    onProgress: (n) => io.err(`… ${n} chains verified`),
+  });
+  return printVerifyReport(verified, io);
+}
+
+export function runVerifyExport(args: Parsed, { io }: CliDeps): number {
+  const [file, manifest, jwks] = args.positionals as [string, string, string];
+  let result;
+  try {
+    result = verifyExportFiles(file, manifest, jwks);
+  } catch (err) {
+    if (err instanceof VerifyInputError) throw new UsageError(err.message);
+    throw err;
+  }
+  for (const c of result.checks) io.out(`ok       ${c}`);
+  for (const p of result.problems) io.out(`PROBLEM  ${p}`);
+  io.out(result.ok ? 'VERIFIED' : 'NOT VERIFIED');
+  return result.ok ? EXIT_OK : EXIT_PROBLEM;
+}
