@@ -257,6 +257,71 @@ export type Config = Readonly<{
   volunteerIdKey: string | undefined;
 }>;
 
+type Env = z.infer<typeof envSchema>;
+
+/** Retired public keys given as a JSON object {kid: PEM}, else a configuration error. */
+function previousPublicKeys(raw: string | undefined, name: string): Record<string, string> {
+  if (!raw) return {};
+  try {
+    return z.record(z.string()).parse(JSON.parse(raw));
+  } catch {
+    throw new Error(`invalid configuration:\n  ${name}: must be a JSON object {kid: PEM}`);
+  }
+}
+
+/** The built pages: WEB_DIR, else next to the code. */
+function webDirOf(e: Env): string {
+  // From the sources (config/) the build is ../dist/web; compiled (dist/config/) it is ../web.
+  return path.resolve(
+    e.WEB_DIR ??
+      (path.basename(path.resolve(__dirname, '..')) === 'dist'
+        ? path.resolve(__dirname, '..', 'web')
+        : path.resolve(__dirname, '..', 'dist', 'web')),
+  );
+}
+
+function jwtConfig(e: Env, previous: Record<string, string>): Config['jwt'] {
+  return Object.freeze({
+    privateKeyPem: e.JWT_PRIVATE_KEY,
+    keyId: e.JWT_KEY_ID,
+    previousPublicKeys: Object.freeze(previous),
+    issuer: e.JWT_ISSUER,
+    audience: e.JWT_AUDIENCE,
+    accessTokenTtlS: e.ACCESS_TOKEN_TTL_S,
+  });
+}
+
+function workersConfig(e: Env): Config['workers'] {
+  return Object.freeze({
+    heartbeatMs: e.WORKERS_HEARTBEAT_MS,
+    heartbeatStaleS: e.WORKERS_HEARTBEAT_STALE_S,
+    readyRequiresWorkers: e.READY_REQUIRES_WORKERS,
+    restartDelayMs: e.WORKERS_RESTART_DELAY_MS,
+    restartDelayMaxMs: Math.max(e.WORKERS_RESTART_DELAY_MS, e.WORKERS_RESTART_DELAY_MAX_MS),
+  });
+}
+
+function creditConfig(
+  e: Env,
+  dataDir: string,
+  previousExportKeys: Record<string, string>,
+): Config['credit'] {
+  return Object.freeze({
+    signing: Object.freeze({
+      privateKeyPem: e.EXPORT_SIGNING_KEY,
+      keyId: e.EXPORT_SIGNING_KEY_ID,
+      previousPublicKeys: Object.freeze(previousExportKeys),
+    }),
+    exportDir: path.resolve(e.CREDIT_EXPORT_DIR ?? path.join(dataDir, 'exports')),
+    lookupsPerMinute: e.CREDIT_LOOKUPS_PER_MINUTE,
+    lookupsPerDayAlert: e.CREDIT_LOOKUPS_PER_DAY_ALERT,
+    gradeThresholds: Object.freeze(
+      e.CREDIT_GRADE_THRESHOLDS.split(',').map(Number),
+    ) as unknown as readonly [number, number, number, number],
+    scoreSweepMs: e.CREDIT_SCORE_SWEEP_MS,
+  });
+}
+
 /** Parses an environment (default: process.env); throws with every problem listed. */
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -265,26 +330,11 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  let previous: Record<string, string> = {};
-  if (e.JWT_PREVIOUS_PUBLIC_KEYS) {
-    try {
-      previous = z.record(z.string()).parse(JSON.parse(e.JWT_PREVIOUS_PUBLIC_KEYS));
-    } catch {
-      throw new Error(
-        'invalid configuration:\n  JWT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}',
-      );
-    }
-  }
-  let previousExportKeys: Record<string, string> = {};
-  if (e.EXPORT_PREVIOUS_PUBLIC_KEYS) {
-    try {
-      previousExportKeys = z.record(z.string()).parse(JSON.parse(e.EXPORT_PREVIOUS_PUBLIC_KEYS));
-    } catch {
-      throw new Error(
-        'invalid configuration:\n  EXPORT_PREVIOUS_PUBLIC_KEYS: must be a JSON object {kid: PEM}',
-      );
-    }
-  }
+  const previous = previousPublicKeys(e.JWT_PREVIOUS_PUBLIC_KEYS, 'JWT_PREVIOUS_PUBLIC_KEYS');
+  const previousExportKeys = previousPublicKeys(
+    e.EXPORT_PREVIOUS_PUBLIC_KEYS,
+    'EXPORT_PREVIOUS_PUBLIC_KEYS',
+  );
   const dataDir = path.resolve(e.DATA_DIR);
   return Object.freeze({
     mode: e.APP_MODE,
@@ -295,13 +345,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     dataDir,
-    // From the sources (config/) the build is ../dist/web; compiled (dist/config/) it is ../web.
-    webDir: path.resolve(
-      e.WEB_DIR ??
-        (path.basename(path.resolve(__dirname, '..')) === 'dist'
-          ? path.resolve(__dirname, '..', 'web')
-          : path.resolve(__dirname, '..', 'dist', 'web')),
-    ),
+    webDir: webDirOf(e),
     ferretdb: Object.freeze({
       handler: e.FERRETDB_HANDLER,
       postgresqlUrl: e.FERRETDB_POSTGRESQL_URL,
@@ -311,14 +355,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.ADMIN_USERNAME && e.ADMIN_PASSWORD
         ? Object.freeze({ username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD })
         : undefined,
-    jwt: Object.freeze({
-      privateKeyPem: e.JWT_PRIVATE_KEY,
-      keyId: e.JWT_KEY_ID,
-      previousPublicKeys: Object.freeze(previous),
-      issuer: e.JWT_ISSUER,
-      audience: e.JWT_AUDIENCE,
-      accessTokenTtlS: e.ACCESS_TOKEN_TTL_S,
-    }),
+    jwt: jwtConfig(e, previous),
     passwordKdfLog2N: e.PASSWORD_KDF_LOG2N,
     loginFailuresPerMinute: e.LOGIN_FAILURES_PER_MINUTE,
     loginFailuresPerAddressPerMinute: e.LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE,
@@ -327,27 +364,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoSeed: e.DEMO_SEED ?? e.APP_MODE === 'local',
     logLevel: e.LOG_LEVEL,
     startWorkers: e.START_WORKERS,
-    workers: Object.freeze({
-      heartbeatMs: e.WORKERS_HEARTBEAT_MS,
-      heartbeatStaleS: e.WORKERS_HEARTBEAT_STALE_S,
-      readyRequiresWorkers: e.READY_REQUIRES_WORKERS,
-      restartDelayMs: e.WORKERS_RESTART_DELAY_MS,
-      restartDelayMaxMs: Math.max(e.WORKERS_RESTART_DELAY_MS, e.WORKERS_RESTART_DELAY_MAX_MS),
-    }),
-    credit: Object.freeze({
-      signing: Object.freeze({
-        privateKeyPem: e.EXPORT_SIGNING_KEY,
-        keyId: e.EXPORT_SIGNING_KEY_ID,
-        previousPublicKeys: Object.freeze(previousExportKeys),
-      }),
-      exportDir: path.resolve(e.CREDIT_EXPORT_DIR ?? path.join(dataDir, 'exports')),
-      lookupsPerMinute: e.CREDIT_LOOKUPS_PER_MINUTE,
-      lookupsPerDayAlert: e.CREDIT_LOOKUPS_PER_DAY_ALERT,
-      gradeThresholds: Object.freeze(
-        e.CREDIT_GRADE_THRESHOLDS.split(',').map(Number),
-      ) as unknown as readonly [number, number, number, number],
-      scoreSweepMs: e.CREDIT_SCORE_SWEEP_MS,
-    }),
+    workers: workersConfig(e),
+    credit: creditConfig(e, dataDir, previousExportKeys),
     volunteerIdKey: e.VOLUNTEER_ID_KEY,
   });
 }
