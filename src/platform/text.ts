@@ -80,6 +80,52 @@ const problem = (code: TextProblemCode, message: string, messageZh: string): Tex
   messageZh,
 });
 
+/** The first character of the normalised value that its kind refuses (T1), if any. */
+function characterProblem(value: string, kind: TextKind): TextProblem | undefined {
+  if ((kind === 'multiline' ? CONTROL_BUT_LF_RE : CONTROL_RE).test(value)) {
+    const isBreak = kind !== 'multiline' && NEWLINE_RE.test(value);
+    return isBreak
+      ? problem('newline', 'must be one line (no line breaks)', '只能是一行，不能换行')
+      : problem('control', 'must not contain control characters', '不能含控制字符');
+  }
+  if (kind !== 'multiline' && NEWLINE_RE.test(value))
+    return problem('newline', 'must be one line (no line breaks)', '只能是一行，不能换行');
+  if (BIDI_CONTROL_RE.test(value)) {
+    return problem(
+      'bidi',
+      'must not contain bidirectional override or isolate characters (U+202A–U+202E, U+2066–U+2069)',
+      '不能含改变文字方向的控制字符',
+    );
+  }
+  if (kind === 'name' && ZERO_WIDTH_RE.test(value)) {
+    return problem(
+      'zero_width',
+      'must not contain zero-width or invisible characters',
+      '不能含零宽或不可见字符',
+    );
+  }
+  return undefined;
+}
+
+/** The normalised value's length against the rule, in code points. */
+function lengthProblem(value: string, rule: TextRule): TextProblem | undefined {
+  const length = codePointLength(value);
+  const min = rule.min ?? 1;
+  if (length < min) {
+    return min === 1
+      ? problem('empty', 'must not be empty', '不能为空')
+      : problem('empty', `at least ${min} characters (Unicode code points)`, `至少 ${min} 个字`);
+  }
+  if (length > rule.max) {
+    return problem(
+      'too_long',
+      `at most ${rule.max} characters (Unicode code points); this has ${length}`,
+      `最多 ${rule.max} 个字（本项有 ${length} 个）`,
+    );
+  }
+  return undefined;
+}
+
 /**
  * Checks and normalises one piece of text (T1): trims it, turns CRLF into LF in multi-line text,
  * normalises to NFC, and returns the value to store, or the first problem found.
@@ -100,61 +146,8 @@ export function checkText(
   let value = raw.trim();
   if (rule.kind === 'multiline') value = value.replace(/\r\n?/g, '\n');
   value = value.normalize('NFC');
-  if ((rule.kind === 'multiline' ? CONTROL_BUT_LF_RE : CONTROL_RE).test(value)) {
-    const isBreak = rule.kind !== 'multiline' && NEWLINE_RE.test(value);
-    return {
-      problem: isBreak
-        ? problem('newline', 'must be one line (no line breaks)', '只能是一行，不能换行')
-        : problem('control', 'must not contain control characters', '不能含控制字符'),
-    };
-  }
-  if (rule.kind !== 'multiline' && NEWLINE_RE.test(value)) {
-    return {
-      problem: problem('newline', 'must be one line (no line breaks)', '只能是一行，不能换行'),
-    };
-  }
-  if (BIDI_CONTROL_RE.test(value)) {
-    return {
-      problem: problem(
-        'bidi',
-        'must not contain bidirectional override or isolate characters (U+202A–U+202E, U+2066–U+2069)',
-        '不能含改变文字方向的控制字符',
-      ),
-    };
-  }
-  if (rule.kind === 'name' && ZERO_WIDTH_RE.test(value)) {
-    return {
-      problem: problem(
-        'zero_width',
-        'must not contain zero-width or invisible characters',
-        '不能含零宽或不可见字符',
-      ),
-    };
-  }
-  const length = codePointLength(value);
-  const min = rule.min ?? 1;
-  if (length < min) {
-    return {
-      problem:
-        min === 1
-          ? problem('empty', 'must not be empty', '不能为空')
-          : problem(
-              'empty',
-              `at least ${min} characters (Unicode code points)`,
-              `至少 ${min} 个字`,
-            ),
-    };
-  }
-  if (length > rule.max) {
-    return {
-      problem: problem(
-        'too_long',
-        `at most ${rule.max} characters (Unicode code points); this has ${length}`,
-        `最多 ${rule.max} 个字（本项有 ${length} 个）`,
-      ),
-    };
-  }
-  return { value };
+  const found = characterProblem(value, rule.kind) ?? lengthProblem(value, rule);
+  return found ? { problem: found } : { value };
 }
 
 /**
