@@ -15,6 +15,7 @@ import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
 import { DomainError, isDuplicateKeyError, notFound, validationError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
+import type { z } from '../../platform/validation';
 import { findCooperative } from '../cooperatives/cooperatives.service';
 import { findHousehold, householdInReach } from '../households/households.service';
 import type { HouseholdDoc } from '../households/households.model';
@@ -26,6 +27,7 @@ import {
   type ConsentDoc,
   type ConsentRevocationDoc,
 } from './credit.model';
+import type { consentSchema } from './credit.schemas';
 
 /** What the cooperative may use the score for, unless the consent says otherwise. */
 export const DEFAULT_PURPOSE = '农户信用评级及授信参考';
@@ -35,22 +37,8 @@ const YEAR_MS = 365.25 * 86_400_000;
 
 export type ConsentStatus = 'active' | 'expired' | 'revoked' | 'superseded';
 
-export interface ConsentView {
-  id: string;
-  householdId: string;
-  cooperativeId: string;
-  recipient: string;
-  purpose: string;
-  fields: string[];
-  grantedAt: string;
-  expiresAt: string;
-  customerRef?: string;
-  method: 'household' | 'paper_form';
-  formRef?: string;
-  recordedBy: string;
-  status: ConsentStatus;
-  revokedAt?: string;
-}
+/** A consent as the API shows it: the shape `consentSchema` declares. */
+export type ConsentView = z.infer<typeof consentSchema>;
 
 export interface NewConsent {
   householdId: string;
