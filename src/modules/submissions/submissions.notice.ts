@@ -11,12 +11,8 @@ import { Submission, Wakeup, type SubmissionDoc, type WakeupDoc } from './submis
 import { SWEEP_BATCH, SWEEP_CONCURRENCY, CouncilDeps } from './submissions.deps';
 import { sign } from './submissions.views';
 import { findSubmission, readSlot, dropNoticeWakeup, closeNotice } from './submissions.store';
-import {
-  Reconciled,
-  recordPosting,
-  writeCachedStatus,
-  reconcileSubmission,
-} from './submissions.reconcile';
+import { Reconciled, writeCachedStatus, reconcileSubmission } from './submissions.reconcile';
+import { recordPosting } from './submissions.posting';
 
 /** Thrown by the notice job when it ran before the notice ended (clock skew): retried later. */
 export class NoticeNotOverError extends Error {

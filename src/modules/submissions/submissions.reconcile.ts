@@ -1,27 +1,20 @@
 /**
  * Reconcile: derive the state from the events (submission-state.ts) and perform the step
- * they justify; the one writer of the cached status.
+ * they justify (one small function per step; posting and reversing live in
+ * submissions.posting.ts); the one writer of the cached status.
  * Part of the council workflow (submissions.service.ts re-exports its verbs).
  */
 
 import assert from 'node:assert/strict';
 import { clock, durationMs } from '../../platform/clock';
-import { postEntry } from '../ledger/ledger.service';
-import { queueNotification } from '../notifications/notifications.service';
 import { claimedHouseholds, releaseCap } from '../rules/rules.service';
 import { countCouncilVoters } from '../users/users.service';
 import { DEFAULT_POLICY, findVillage } from '../villages/villages.service';
-import {
-  deriveState,
-  noticeId,
-  slots,
-  type DerivedState,
-  type PostedEntryRef,
-} from './submission-state';
+import { deriveState, noticeId, slots, type DerivedState } from './submission-state';
 import { Submission, type SubmissionDoc, type SubmissionEventDoc } from './submissions.model';
-import { APPEAL_WINDOW_MS, CouncilDeps } from './submissions.deps';
+import { CouncilDeps } from './submissions.deps';
 import { councilFaults } from '../../platform/faults';
-import { sign } from './submissions.views';
+import { notifyAppealOutcome, recordPosting, reverseEntries } from './submissions.posting';
 import {
   findSubmission,
   loadEvents,
@@ -38,103 +31,6 @@ export interface Reconciled {
   state: DerivedState;
   events: SubmissionEventDoc[];
   quorum: number;
-}
-
-function ledgerSource(sub: SubmissionDoc, householdId: string): string {
-  const id = sub._id.toHexString();
-  return sub.batch ? `${id}:${householdId}` : id;
-}
-
-function fmtDate(d: Date): string {
-  return d.toISOString().slice(0, 10);
-}
-
-async function postLines(sub: SubmissionDoc): Promise<PostedEntryRef[]> {
-  const s = sign(sub.kind);
-  const refs: PostedEntryRef[] = [];
-  for (const line of sub.lines) {
-    if (line.points === 0) continue; // a batch line reduced to nothing by a cap posts nothing
-    const { entry } = await postEntry({
-      householdId: line.householdId,
-      type: sub.kind,
-      points: s * line.points,
-      spendableDelta: s * line.points,
-      meritDelta: s * line.points,
-      shortfall: 'clamp',
-      source: { type: 'submission', id: ledgerSource(sub, line.householdId) },
-      ruleCode: sub.ruleCode,
-      reason: `${sub.ruleTitle}（${sub.occurredOn}）`,
-    });
-    refs.push({
-      householdId: line.householdId,
-      seq: entry.seq,
-      points: entry.points,
-      spendableDelta: entry.spendableDelta,
-      meritDelta: entry.meritDelta,
-    });
-  }
-  return refs;
-}
-
-/**
- * S1: posts every line (idempotent per ledger source), queues the posting notices (idempotent
- * per key), then records the posting. Returns the `posted` event, or undefined when another
- * writer recorded it first. Only called once the round's notice closed with `notice_ended`.
- */
-export async function recordPosting(
-  sub: SubmissionDoc,
-  now: Date,
-): Promise<SubmissionEventDoc | undefined> {
-  const id = sub._id.toHexString();
-  const entries = await postLines(sub);
-  councilFaults.afterPostEntries?.(id);
-  await notifyPosted(sub, now);
-  return insertEvent(id, { slot: slots.posted, type: 'posted', entries, at: now });
-}
-
-async function notifyPosted(sub: SubmissionDoc, postedAt: Date): Promise<void> {
-  const id = sub._id.toHexString();
-  for (const line of sub.lines) {
-    if (line.points === 0) continue;
-    const deduction = sub.kind === 'deduction';
-    const deadline = fmtDate(new Date(postedAt.getTime() + APPEAL_WINDOW_MS));
-    await queueNotification({
-      key: `posted-${id}-${line.householdId}`,
-      householdId: line.householdId,
-      villageId: sub.villageId,
-      submissionId: id,
-      kind: 'posted',
-      title: deduction ? `扣分已生效：${sub.ruleTitle}` : `积分已入账：${sub.ruleTitle}`,
-      body: deduction
-        ? `您户因“${sub.ruleTitle}”（${sub.occurredOn}）被扣减${line.points}分，经村道德评议会评议并公示期满，已记入积分账户。如有异议，可在${deadline}前提出申诉。`
-        : `您户“${sub.ruleTitle}”（${sub.occurredOn}）获得${line.points}分，经村道德评议会评议并公示期满，已记入积分账户。`,
-    });
-  }
-}
-
-async function notifyAppealOutcome(
-  sub: SubmissionDoc,
-  state: DerivedState,
-  events: readonly SubmissionEventDoc[],
-): Promise<void> {
-  const appeal = state.appeal;
-  if (!appeal || appeal.status === 'pending') return;
-  const line = sub.lines[0]!;
-  const note = events.find((e) => e.slot === slots.appealDecision)?.note;
-  const explained = note ? `复核说明：${note}` : '';
-  await queueNotification({
-    key: `appeal-${sub._id.toHexString()}`,
-    householdId: line.householdId,
-    villageId: sub.villageId,
-    submissionId: sub._id.toHexString(),
-    kind: 'appeal_outcome',
-    title:
-      appeal.status === 'upheld' ? `申诉成立：${sub.ruleTitle}` : `申诉未获支持：${sub.ruleTitle}`,
-    body:
-      (appeal.status === 'upheld'
-        ? `您户对“${sub.ruleTitle}”扣分的申诉经乡镇复核成立，已撤销扣分，${line.points}分已退回积分账户。`
-        : `您户对“${sub.ruleTitle}”扣分的申诉经乡镇复核未获支持，维持原扣分决定。`) + explained,
-  });
 }
 
 /** The submission's cached status: what list filters read; the events are the truth. */
@@ -196,6 +92,169 @@ export async function writeCachedStatus(
   );
 }
 
+/** What a notice-opening decision records besides its slot: the round and when it ends. */
+type NoticeDecision = Pick<NewEvent, 'at' | 'by' | 'byRole' | 'comment'> & {
+  round: number;
+  noticeEndsAt: Date;
+};
+
+/**
+ * Opens the public notice of a round: the wake-up first (if we crash after the decision, the
+ * sweeper still ends the notice), then the round's decision, then the delayed job that ends it
+ * (best effort: the wake-up is durable, and the sweeper posts it if the job never runs).
+ * Returns the decision, or undefined when another writer decided the round first (S2).
+ */
+export async function openNotice(
+  submissionId: string,
+  decision: NoticeDecision,
+  deps: CouncilDeps,
+  afterDecision?: () => void,
+): Promise<SubmissionEventDoc | undefined> {
+  const { round, noticeEndsAt } = decision;
+  await ensureWakeup({
+    _id: noticeId(submissionId, round),
+    submissionId,
+    kind: 'notice',
+    round,
+    at: noticeEndsAt,
+  });
+  const won = await insertEvent(submissionId, {
+    slot: slots.decision(round),
+    type: 'notice_started',
+    ...decision,
+  });
+  afterDecision?.();
+  if (won && deps.enqueuePost) {
+    try {
+      await deps.enqueuePost(submissionId, round, noticeEndsAt);
+    } catch (err) {
+      deps.log?.warn(
+        { err: (err as Error).message, submissionId },
+        'could not enqueue the notice job; the sweeper will post it',
+      );
+    }
+  }
+  return won;
+}
+
+/**
+ * The events one reconcile holds. A won insert is appended to them; a lost one means another
+ * writer moved the submission on, so they are read again. (Reading the events scans an index on
+ * MongoDB but may scan the collection on FerretDB, so reads are kept to those that correctness
+ * needs.)
+ */
+class EventsInHand {
+  private inserted: SubmissionEventDoc[] = [];
+  private stale = false;
+
+  constructor(
+    private readonly submissionId: string,
+    public events: SubmissionEventDoc[],
+  ) {}
+
+  /** Takes the result of filling a slot; true when this call filled it. */
+  track(doc: SubmissionEventDoc | undefined): boolean {
+    if (doc) this.inserted.push(doc);
+    else this.stale = true;
+    return Boolean(doc);
+  }
+
+  async fill(e: NewEvent): Promise<boolean> {
+    return this.track(await insertEvent(this.submissionId, e));
+  }
+
+  /** Brings the events up to date after a step. */
+  async refresh(): Promise<void> {
+    if (this.stale) {
+      this.events = await loadEvents(this.submissionId);
+      this.stale = false;
+    } else {
+      this.events = [...this.events, ...this.inserted];
+    }
+    this.inserted.length = 0;
+  }
+}
+
+/** The events of a submission, with its `filed` event recorded if the filing crashed before it. */
+async function loadFiledEvents(sub: SubmissionDoc): Promise<SubmissionEventDoc[]> {
+  const submissionId = sub._id.toHexString();
+  const events = await loadEvents(submissionId);
+  if (events.some((e) => e.slot === slots.filed)) return events;
+  // A filing that crashed after storing the submission: record its filing as it happened.
+  await insertEvent(submissionId, {
+    slot: slots.filed,
+    type: 'filed',
+    by: sub.createdBy,
+    at: sub.createdAt,
+  });
+  return loadEvents(submissionId);
+}
+
+/**
+ * Derives the state from the events in hand. Counting the council's eligible voters costs a
+ * read, so it is done (once per reconcile) only when a rejection may have made a quorum
+ * impossible.
+ */
+function stateDeriver(sub: SubmissionDoc, quorum: number, hand: EventsInHand) {
+  let eligible: number | undefined;
+  return async (): Promise<DerivedState> => {
+    const input = { quorum, eligibleVoters: 0, capsApply: sub.capsApply, now: clock.now() };
+    let state = deriveState(hand.events.map(toStateEvent), input);
+    if (state.status === 'in_review' && !state.next && state.rejections > 0) {
+      eligible ??= await countCouncilVoters(sub.villageId, sub.householdIds);
+      state = deriveState(hand.events.map(toStateEvent), { ...input, eligibleVoters: eligible });
+    }
+    return state;
+  };
+}
+
+/** Performs the step the state says is due; true when this call recorded the posting. */
+async function performStep(
+  sub: SubmissionDoc,
+  state: DerivedState,
+  noticePeriod: string,
+  hand: EventsInHand,
+  deps: CouncilDeps,
+): Promise<boolean> {
+  const submissionId = sub._id.toHexString();
+  const now = clock.now();
+  const round = state.round;
+  switch (state.next) {
+    case 'decide_notice': {
+      const noticeEndsAt = new Date(now.getTime() + durationMs(noticePeriod));
+      const decision = { round, noticeEndsAt, at: now };
+      const afterDecision = () => councilFaults.afterDecision?.(submissionId);
+      hand.track(await openNotice(submissionId, decision, deps, afterDecision));
+      return false;
+    }
+    case 'decide_reject':
+      await hand.fill({ slot: slots.decision(round), type: 'rejected', round, at: now });
+      return false;
+    case 'release_caps':
+      for (const line of sub.lines) await releaseCap(submissionId, line.householdId);
+      await hand.fill({ slot: slots.capsReleased, type: 'caps_released', at: now });
+      return false;
+    case 'close_notice':
+      hand.track(await closeNotice(submissionId, round, now));
+      return false;
+    case 'post':
+      return hand.track(await recordPosting(sub, now));
+    case 'reverse': {
+      const reversals = await reverseEntries(sub, state);
+      await hand.fill({ slot: slots.reversal, type: 'reversed', entries: reversals, at: now });
+      return false;
+    }
+    case undefined:
+      return false;
+  }
+}
+
+/** A filing that crashed after claiming caps and before storing its submission: give them back. */
+async function releaseOrphanClaims(submissionId: string): Promise<void> {
+  for (const householdId of await claimedHouseholds(submissionId))
+    await releaseCap(submissionId, householdId);
+}
+
 /**
  * Brings a submission's state up to date: derives it from the events, performs the step they
  * justify (record the decision a quorum reached, close an ended notice, post, release caps,
@@ -209,151 +268,27 @@ export async function reconcileSubmission(
   deps: CouncilDeps = {},
 ): Promise<Reconciled | undefined> {
   const sub = await findSubmission(submissionId);
-  const inserted: SubmissionEventDoc[] = [];
-  /**
-   * Fills a slot during reconcile. A won insert is appended to the events in hand; a lost one
-   * means another writer moved the submission on, so the events are read again. (Reading the
-   * events scans an index on MongoDB but may scan the collection on FerretDB, so reads are kept
-   * to those that correctness needs.)
-   */
-  const track = (doc: SubmissionEventDoc | undefined): boolean => {
-    if (doc) inserted.push(doc);
-    else stale = true;
-    return Boolean(doc);
-  };
-  const fill = async (e: NewEvent): Promise<boolean> => track(await insertEvent(submissionId, e));
-  let stale = false;
-  let postedHere = false;
   if (!sub) {
-    for (const householdId of await claimedHouseholds(submissionId))
-      await releaseCap(submissionId, householdId);
+    await releaseOrphanClaims(submissionId);
     return undefined;
   }
   const village = await findVillage(sub.villageId);
   const policy = village?.policy ?? DEFAULT_POLICY;
-  let events = await loadEvents(submissionId);
-  if (!events.some((e) => e.slot === slots.filed)) {
-    // A filing that crashed after storing the submission: record its filing as it happened.
-    await insertEvent(submissionId, {
-      slot: slots.filed,
-      type: 'filed',
-      by: sub.createdBy,
-      at: sub.createdAt,
-    });
-    events = await loadEvents(submissionId);
-  }
-  let eligible: number | undefined;
-  const derive = async (): Promise<DerivedState> => {
-    const input = {
-      quorum: policy.quorum,
-      eligibleVoters: 0,
-      capsApply: sub.capsApply,
-      now: clock.now(),
-    };
-    let state = deriveState(events.map(toStateEvent), input);
-    if (state.status === 'in_review' && !state.next && state.rejections > 0) {
-      eligible ??= await countCouncilVoters(sub.villageId, sub.householdIds);
-      state = deriveState(events.map(toStateEvent), { ...input, eligibleVoters: eligible });
-    }
-    return state;
-  };
-
+  const hand = new EventsInHand(submissionId, await loadFiledEvents(sub));
+  const derive = stateDeriver(sub, policy.quorum, hand);
+  let postedHere = false;
   let state = await derive();
   for (let step = 0; state.next; step++) {
     assert.ok(step < 20, 'reconcile converges');
-    const now = clock.now();
-    const round = state.round;
-    switch (state.next) {
-      case 'decide_notice': {
-        const noticeEndsAt = new Date(now.getTime() + durationMs(policy.noticePeriod));
-        // The wake-up first: if we crash after the decision, the sweeper still ends the notice.
-        await ensureWakeup({
-          _id: noticeId(submissionId, round),
-          submissionId,
-          kind: 'notice',
-          round,
-          at: noticeEndsAt,
-        });
-        const won = await fill({
-          slot: slots.decision(round),
-          type: 'notice_started',
-          round,
-          noticeEndsAt,
-          at: now,
-        });
-        councilFaults.afterDecision?.(submissionId);
-        if (won && deps.enqueuePost) {
-          try {
-            await deps.enqueuePost(submissionId, round, noticeEndsAt);
-          } catch (err) {
-            // The notice wake-up is durable; the sweeper posts it if the job never runs.
-            deps.log?.warn(
-              { err: (err as Error).message, submissionId },
-              'could not enqueue the notice job; the sweeper will post it',
-            );
-          }
-        }
-        break;
-      }
-      case 'decide_reject':
-        await fill({ slot: slots.decision(round), type: 'rejected', round, at: now });
-        break;
-      case 'release_caps':
-        for (const line of sub.lines) await releaseCap(submissionId, line.householdId);
-        await fill({ slot: slots.capsReleased, type: 'caps_released', at: now });
-        break;
-      case 'close_notice':
-        track(await closeNotice(submissionId, round, now));
-        break;
-      case 'post':
-        postedHere = track(await recordPosting(sub, now));
-        break;
-      case 'reverse': {
-        const appealId = state.appeal!.id;
-        const reversals: PostedEntryRef[] = [];
-        for (const e of state.entries ?? []) {
-          // The reversal negates what the deduction actually did: merit back in full, and
-          // spendable back by what the deduction really took (it may have been clamped).
-          const { entry } = await postEntry({
-            householdId: e.householdId,
-            type: 'reversal',
-            points: -e.points,
-            spendableDelta: -e.spendableDelta,
-            meritDelta: -e.meritDelta,
-            shortfall: 'clamp',
-            source: {
-              type: 'appeal',
-              id: (state.entries ?? []).length > 1 ? `${appealId}:${e.householdId}` : appealId,
-            },
-            ruleCode: sub.ruleCode,
-            reason: `申诉成立，撤销扣分：${sub.ruleTitle}`,
-          });
-          reversals.push({
-            householdId: e.householdId,
-            seq: entry.seq,
-            points: entry.points,
-            spendableDelta: entry.spendableDelta,
-            meritDelta: entry.meritDelta,
-          });
-        }
-        await fill({ slot: slots.reversal, type: 'reversed', entries: reversals, at: now });
-        break;
-      }
-    }
-    if (stale) {
-      events = await loadEvents(submissionId);
-      stale = false;
-    } else {
-      events = [...events, ...inserted];
-    }
-    inserted.length = 0;
+    if (await performStep(sub, state, policy.noticePeriod, hand, deps)) postedHere = true;
+    await hand.refresh();
     state = await derive();
   }
   // This call posted: the notice's wake-up has nothing left to do.
   if (postedHere && state.status === 'posted' && !state.next)
     await dropNoticeWakeup(submissionId, state.round);
   if (state.appeal && state.appeal.status !== 'pending')
-    await notifyAppealOutcome(sub, state, events);
+    await notifyAppealOutcome(sub, state, hand.events);
   await writeCachedStatus(sub, cachedOf(state));
-  return { sub, state, events, quorum: policy.quorum };
+  return { sub, state, events: hand.events, quorum: policy.quorum };
 }

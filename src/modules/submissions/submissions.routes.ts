@@ -35,10 +35,19 @@ import {
  */
 const VILLAGE = ['admin', 'clerk', 'council', 'household', 'supervisor', 'township'] as const;
 
+/** The council workflow's dependencies for one request (its logger). */
+type Council = (log: Logger) => CouncilDeps;
+
 export function submissionRoutes(api: Api, deps: { queues: Queues }): void {
   const enqueuePost = enqueueNoticeWith(deps.queues);
-  const council = (log: Logger): CouncilDeps => ({ enqueuePost, log });
+  const council: Council = (log) => ({ enqueuePost, log });
+  filingRoutes(api, council);
+  councilRoutes(api, council);
+  appealRoutes(api, council);
+}
 
+/** Filing a submission and reading a village's submissions. */
+function filingRoutes(api: Api, council: Council): void {
   api.route(
     {
       method: 'post',
@@ -89,6 +98,10 @@ export function submissionRoutes(api: Api, deps: { queues: Queues }): void {
       body: await getSubmission(principal, params.id),
     }),
   );
+}
+
+/** The council's review and the public notice: votes, and objections during the notice. */
+function councilRoutes(api: Api, council: Council): void {
   api.route(
     {
       method: 'post',
@@ -128,6 +141,10 @@ export function submissionRoutes(api: Api, deps: { queues: Queues }): void {
       body: await fileObjection(principal, params.id, body, council(log)),
     }),
   );
+}
+
+/** Appeals of a posted deduction: filed by the household, decided by the township. */
+function appealRoutes(api: Api, council: Council): void {
   api.route(
     {
       method: 'post',

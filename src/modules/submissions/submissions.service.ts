@@ -5,8 +5,8 @@
  * ledger. A posted deduction may be appealed within 30 days; an upheld appeal is reversed by a
  * new entry.
  *
- * The steps live in their own files (deps, views, store, reconcile, reach, filing, council,
- * notice); this file is the module's public face and re-exports their verbs.
+ * The steps live in their own files (deps, views, store, reconcile, reach, filing, system-filing,
+ * council, notice); this file is the module's public face and re-exports their verbs.
  *
  * Invariants:
  * - S1 a submission posts at most one ledger entry per household line (the ledger's unique
@@ -42,15 +42,14 @@ export {
 } from './submissions.views';
 export { eventId } from './submissions.store';
 export { reconcileSubmission, type Reconciled } from './submissions.reconcile';
+export { fileSubmission, type NewSubmission } from './submissions.filing';
 export {
-  fileSubmission,
   SYSTEM_FILER,
   fileKeyedSubmission,
-  type NewSubmission,
   type KeyedFiling,
   type FilingSkip,
   type KeyedFilingResult,
-} from './submissions.filing';
+} from './submissions.system-filing';
 export {
   getSubmission,
   castVote,
