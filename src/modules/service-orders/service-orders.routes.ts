@@ -29,16 +29,26 @@ import { listOrders } from './service-orders.views';
 const LOOP = ['admin', 'township', 'clerk', 'council', 'household'] as const;
 const READERS = ['admin', 'township', 'clerk', 'council', 'supervisor', 'household'] as const;
 
+const ok = { 200: { description: 'The order', schema: orderSchema } };
+
+/** The loop's dependencies for one request (its logger). */
+type Deps = (log: Logger) => OrderDeps;
+
 export function serviceOrderRoutes(api: Api, deps: { queues: Queues }): void {
   const enqueueTimer = enqueueOrderTimerWith(deps.queues);
   const enqueuePost = enqueueNoticeWith(deps.queues);
-  const orderDeps = (log: Logger): OrderDeps => ({
+  const orderDeps: Deps = (log) => ({
     enqueueTimer,
     council: { enqueuePost, log },
     log,
   });
-  const ok = { 200: { description: 'The order', schema: orderSchema } };
+  orderingRoutes(api, orderDeps);
+  teamStepRoutes(api, orderDeps);
+  ratingRoutes(api, orderDeps);
+}
 
+/** 点单: placing an order, and reading the orders in reach. */
+function orderingRoutes(api: Api, orderDeps: Deps): void {
   api.route(
     {
       method: 'post',
@@ -86,6 +96,10 @@ export function serviceOrderRoutes(api: Api, deps: { queues: Queues }): void {
       body: await getOrder(principal, params.id, orderDeps(log)),
     }),
   );
+}
+
+/** The team's steps: 派单 (dispatch or claim), 接单 (accept), and marking the order done. */
+function teamStepRoutes(api: Api, orderDeps: Deps): void {
   api.route(
     {
       method: 'post',
@@ -136,6 +150,10 @@ export function serviceOrderRoutes(api: Api, deps: { queues: Queues }): void {
       body: await completeOrder(principal, params.id, body, orderDeps(log)),
     }),
   );
+}
+
+/** 评单: the requester rates the service, which files the hours as points. */
+function ratingRoutes(api: Api, orderDeps: Deps): void {
   api.route(
     {
       method: 'post',

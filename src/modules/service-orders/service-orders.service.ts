@@ -19,15 +19,11 @@
  *   office for them) accept and complete; the requester or the clerk rates. Another village's
  *   or township's orders are `not_found`.
  */
-import { Types } from 'mongoose';
-import { clock, durationMs, isCalendarDate, todayUtc } from '../../platform/clock';
+import { todayUtc } from '../../platform/clock';
 import { DomainError, forbidden, notFound, validationError } from '../../platform/errors';
-import { reachesVillage, type Principal } from '../../platform/principal';
+import { type Principal } from '../../platform/principal';
 import { findHousehold } from '../households/households.service';
-import { findMenuItem } from '../service-menu/service-menu.service';
 import { findTeam, isMember } from '../teams/teams.service';
-import type { TeamDoc } from '../teams/teams.model';
-import { findVillage, orderPolicyOf } from '../villages/villages.service';
 import { findVolunteer } from '../volunteers/volunteers.service';
 import {
   orderSlots,
@@ -35,10 +31,9 @@ import {
   type HoursLine,
   type OrderCommand,
 } from './service-order-state';
-import { ServiceOrder, type ServiceOrderDoc } from './service-orders.model';
+import { type ServiceOrderDoc } from './service-orders.model';
 import {
   deleteOrderWakeup,
-  ensureOrderWakeup,
   findOrder,
   insertOrderEvent,
   openOrderGuard,
@@ -48,43 +43,21 @@ import {
 import { orderFaults } from '../../platform/faults';
 import { reconcileOrder, type OrderDeps, type ReconciledOrder } from './service-orders.reconcile';
 import { toOrderView, type OrderView } from './service-orders.views';
+import {
+  actsAsTeamMember,
+  actsForVillage,
+  canSeeOrder,
+  checkTeamAction,
+  orderInReach,
+  teamFits,
+  teamServes,
+} from './service-orders.reach';
+
+export { canSeeOrder } from './service-orders.reach';
+export { createOrder, type NewOrder } from './service-orders.ordering';
 
 /** Volunteers named on one order: a team turns out a few, a big clean-up a few dozen. */
 export const ORDER_VOLUNTEERS_MAX = 50;
-
-// ---------------------------------------------------------------------------------------------
-// Reach (O4)
-
-/** Whether a principal may read an order. */
-export async function canSeeOrder(p: Principal, o: ServiceOrderDoc): Promise<boolean> {
-  if (p.role === 'household')
-    return p.householdId === o.householdId || (await actsAsTeamMember(p, o.teamId));
-  if (
-    ['admin', 'township', 'clerk', 'council', 'supervisor'].includes(p.role) &&
-    reachesVillage(p, o.villageId)
-  )
-    return true;
-  return actsAsTeamMember(p, o.teamId);
-}
-
-/** A login linked to a volunteer who is now a member of the team. */
-async function actsAsTeamMember(p: Principal, teamId: string | undefined): Promise<boolean> {
-  return Boolean(p.volunteerId && teamId && (await isMember(teamId, p.volunteerId)));
-}
-
-/** The village's clerk, its township station or the county office. */
-function actsForVillage(p: Principal, villageId: string): boolean {
-  return (
-    (p.role === 'admin' || p.role === 'township' || p.role === 'clerk') &&
-    reachesVillage(p, villageId)
-  );
-}
-
-async function orderInReach(p: Principal, orderId: string): Promise<ServiceOrderDoc> {
-  const o = await findOrder(orderId);
-  if (!o || !(await canSeeOrder(p, o))) throw notFound('service order');
-  return o;
-}
 
 /** Reconciles first (a due escalation is recorded before anyone acts), then checks the step. */
 async function current(
@@ -116,130 +89,7 @@ async function record(
 }
 
 // ---------------------------------------------------------------------------------------------
-// 点单: ordering
-
-export interface NewOrder {
-  householdId: string;
-  itemCode: string;
-  detail: string;
-  wantedBy: string;
-}
-
-function checkWantedBy(wantedBy: string): void {
-  const day = wantedBy.slice(0, 10);
-  if (!isCalendarDate(day) || (wantedBy.length > 10 && Number.isNaN(Date.parse(wantedBy)))) {
-    throw validationError([
-      { path: 'wantedBy', message: 'must be a date YYYY-MM-DD or an ISO-8601 time' },
-    ]);
-  }
-  if (day < todayUtc())
-    throw validationError([{ path: 'wantedBy', message: 'must not be in the past' }]);
-}
-
-export async function createOrder(
-  p: Principal,
-  input: NewOrder,
-  deps: OrderDeps = {},
-): Promise<OrderView> {
-  const household = await findHousehold(input.householdId);
-  const mayOrder =
-    household &&
-    (p.role === 'household'
-      ? p.householdId === input.householdId
-      : actsForVillage(p, household.villageId));
-  if (!household || !mayOrder) throw notFound('household');
-  const village = (await findVillage(household.villageId))!;
-  if (!village.countyId)
-    throw new DomainError(
-      'unavailable',
-      'This village is not placed under its township yet; retry shortly.',
-    );
-  const menu = await findMenuItem(village.countyId, input.itemCode);
-  if (!menu)
-    throw validationError([
-      { path: 'itemCode', message: "not an item of the county's service menu" },
-    ]);
-  checkWantedBy(input.wantedBy);
-
-  const now = clock.now();
-  const timeout = orderPolicyOf(village).orderTimeout;
-  const timeoutAt = new Date(now.getTime() + durationMs(timeout));
-  const remindAt = new Date(now.getTime() + durationMs(timeout) / 2);
-  const _id = new Types.ObjectId();
-  const id = _id.toHexString();
-  // O2: the wake-ups first, so the order escalates even if everything after this is lost.
-  await ensureOrderWakeup({
-    _id: wakeupIdOf('remind', id),
-    orderId: id,
-    kind: 'remind',
-    at: remindAt,
-  });
-  await ensureOrderWakeup({
-    _id: wakeupIdOf('timeout', id),
-    orderId: id,
-    kind: 'timeout',
-    at: timeoutAt,
-  });
-  const doc: Record<string, unknown> = {
-    _id,
-    householdId: input.householdId,
-    villageId: household.villageId,
-    countyId: village.countyId,
-    itemCode: menu.item.code,
-    itemName: menu.item.name,
-    categoryCode: menu.category.code,
-    categoryName: menu.category.name,
-    detail: input.detail,
-    wantedBy: input.wantedBy,
-    orderTimeout: timeout,
-    remindAt,
-    timeoutAt,
-    createdBy: p.id,
-    createdByRole: p.role,
-    status: 'ordered',
-    round: 1,
-  };
-  if (village.townshipId) doc.townshipId = village.townshipId;
-  await ServiceOrder.create([doc]);
-  await insertOrderEvent(id, {
-    slot: orderSlots.ordered,
-    type: 'ordered',
-    by: p.id,
-    byRole: p.role,
-    at: now,
-  });
-  if (deps.enqueueTimer) {
-    for (const [kind, at] of [
-      ['remind', remindAt],
-      ['timeout', timeoutAt],
-    ] as const) {
-      await deps.enqueueTimer(id, kind, at).catch((err: unknown) => {
-        deps.log?.warn(
-          { err: (err as Error).message, orderId: id },
-          'could not enqueue an order timer; the sweeper will act on its wake-up',
-        );
-      });
-    }
-  }
-  deps.log?.info({ orderId: id, itemCode: menu.item.code }, 'service order placed');
-  const r = (await reconcileOrder(id, deps))!;
-  return toOrderView(r);
-}
-
-// ---------------------------------------------------------------------------------------------
 // 派单: dispatching (or a team claiming the order)
-
-/** Whether a team may serve an order: the order's village, its township, or its county. */
-function teamServes(team: TeamDoc, o: ServiceOrderDoc): boolean {
-  if (team.level === 'village') return team.villageId === o.villageId;
-  if (team.level === 'township') return Boolean(o.townshipId) && team.townshipId === o.townshipId;
-  return team.countyId === o.countyId;
-}
-
-/** Whether a team may take an order: it serves the order's place and its category. */
-function teamFits(team: TeamDoc | undefined, o: ServiceOrderDoc): boolean {
-  return Boolean(team) && teamServes(team!, o) && team!.category === o.categoryCode;
-}
 
 export async function dispatchOrder(
   p: Principal,
@@ -294,12 +144,6 @@ export async function dispatchOrder(
 
 // ---------------------------------------------------------------------------------------------
 // 接单: the team accepts and names its volunteers
-
-async function checkTeamAction(p: Principal, o: ServiceOrderDoc, teamId: string): Promise<string> {
-  if (actsForVillage(p, o.villageId)) return p.role;
-  if (await actsAsTeamMember(p, teamId)) return 'team_member';
-  throw forbidden('A member of the team (or the clerk for it) does this.');
-}
 
 function uniqueIds(ids: readonly string[], path: string): void {
   const seen = new Set<string>();
