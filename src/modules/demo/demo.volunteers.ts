@@ -50,37 +50,45 @@ const clerkOf = (villageId: string): Principal => ({
   villageId,
 });
 
-export async function seedDemoVolunteerService(opts: {
-  villages: VillageView[];
+/** The demo's actors: the county office, the township station, and the villages it seeds. */
+interface DemoScene {
+  v1: VillageView;
+  v2: VillageView;
   households: HouseholdView[];
-  hasher: IdNumberHasher;
-  rng: Rng;
-}): Promise<DemoVolunteerService> {
-  const [v1, v2] = opts.villages as [VillageView, VillageView, ...VillageView[]];
-  const countyId = v1.countyId!;
-  const townshipId = v1.townshipId!;
-  await seedDemoMenu(countyId);
-  const admin: Principal = { id: DEMO_ACTOR, kind: 'person', role: 'admin' };
-  const township: Principal = {
-    id: DEMO_ACTOR,
-    kind: 'person',
-    role: 'township',
-    townshipId,
-    villageIds: opts.villages.map((v) => v.id),
-  };
+  admin: Principal;
+  township: Principal;
+}
 
+/** The volunteers, in the groups the teams and orders draw on. */
+interface DemoVolunteers {
+  /** Heads of households of the first village (红星村) and the second (柳树湾村). */
+  red: VolunteerView[];
+  willow: VolunteerView[];
+  /** A teacher from outside the village, and a township doctor. */
+  teacher: VolunteerView;
+  doctor: VolunteerView;
+  count: number;
+  volunteerOfHousehold: Map<string, string>;
+}
+
+// A small demo (seed-demo --households 3) has a household or two per village: pick round.
+const at = <T>(list: readonly T[], i: number): T => list[i % list.length]!;
+const uniq = (vs: VolunteerView[]) => [...new Map(vs.map((v) => [v.id, v])).values()];
+
+/** Volunteers: the first four heads of household of two villages, a teacher and a doctor. */
+async function seedVolunteers(
+  scene: DemoScene,
+  hasher: IdNumberHasher,
+  rng: Rng,
+): Promise<DemoVolunteers> {
   let serial = 0;
   const register = (
     p: Principal,
     name: string,
     extra: { householdId?: string; phone?: string } = {},
-  ) =>
-    registerVolunteer(
-      p,
-      { name, idNumber: demoIdNumber(opts.rng, ++serial), ...extra },
-      opts.hasher,
-    );
-  const heads = (v: VillageView) => opts.households.filter((h) => h.villageId === v.id).slice(0, 4);
+  ) => registerVolunteer(p, { name, idNumber: demoIdNumber(rng, ++serial), ...extra }, hasher);
+  const heads = (v: VillageView) =>
+    scene.households.filter((h) => h.villageId === v.id).slice(0, 4);
   const volunteerOfHousehold = new Map<string, string>();
   const fromHouseholds = async (v: VillageView): Promise<VolunteerView[]> => {
     const out: VolunteerView[] = [];
@@ -94,14 +102,17 @@ export async function seedDemoVolunteerService(opts: {
     }
     return out;
   };
-  const red = await fromHouseholds(v1);
-  const willow = await fromHouseholds(v2);
-  // A small demo (seed-demo --households 3) has a household or two per village: pick round.
-  const at = <T>(list: readonly T[], i: number): T => list[i % list.length]!;
-  const uniq = (vs: VolunteerView[]) => [...new Map(vs.map((v) => [v.id, v])).values()];
-  const teacher = await register(clerkOf(v1.id), '李文华');
-  const doctor = await register(township, '马晓燕');
+  const red = await fromHouseholds(scene.v1);
+  const willow = await fromHouseholds(scene.v2);
+  const teacher = await register(clerkOf(scene.v1.id), '李文华');
+  const doctor = await register(scene.township, '马晓燕');
+  return { red, willow, teacher, doctor, count: serial, volunteerOfHousehold };
+}
 
+/** Teams at village, township and county level; returns the three the orders go to. */
+async function seedTeams(scene: DemoScene, vols: DemoVolunteers) {
+  const { v1, v2, admin, township } = scene;
+  const { red, willow, teacher, doctor } = vols;
   const team = async (
     p: Principal,
     name: string,
@@ -145,15 +156,26 @@ export async function seedDemoVolunteerService(opts: {
     'township',
     uniq([doctor, at(red, 0)]),
   );
-  await team(admin, '祁丰县法律服务志愿服务队', 'legal', 'county', [at(willow, 0)], { countyId });
+  await team(admin, '祁丰县法律服务志愿服务队', 'legal', 'county', [at(willow, 0)], {
+    countyId: v1.countyId!,
+  });
+  return { care, tutoring, green };
+}
 
-  // Orders at every step of the loop (点单 → 派单 → 接单 → 评单).
+/** Orders at every step of the loop (点单 → 派单 → 接单 → 评单), two of them rated. */
+async function seedOrders(
+  scene: DemoScene,
+  vols: DemoVolunteers,
+  teams: Awaited<ReturnType<typeof seedTeams>>,
+): Promise<void> {
+  const { v1, v2 } = scene;
+  const { red, willow, teacher } = vols;
   const soon = new Date(Date.parse(`${todayUtc()}T00:00:00Z`) + 3 * 24 * 3600_000)
     .toISOString()
     .slice(0, 10);
   // Requesters: the households after the volunteers' (any household may order, its own too).
-  const in1 = opts.households.filter((h) => h.villageId === v1.id);
-  const in2 = opts.households.filter((h) => h.villageId === v2.id);
+  const in1 = scene.households.filter((h) => h.villageId === v1.id);
+  const in2 = scene.households.filter((h) => h.villageId === v2.id);
   const requesters1 = [0, 1, 2, 3].map((i) => at(in1, 4 + i));
   const requesters2 = [at(in2, 4)];
   const order = (v: VillageView, h: HouseholdView, itemCode: string, detail: string) =>
@@ -165,7 +187,7 @@ export async function seedDemoVolunteerService(opts: {
     'care-01',
     '家中老人独居，希望志愿者上门打扫卫生、陪同聊天。',
   );
-  await dispatchOrder(clerkOf(v1.id), rated.id, { teamId: care.id });
+  await dispatchOrder(clerkOf(v1.id), rated.id, { teamId: teams.care.id });
   const crew = uniq([at(red, 0), at(red, 1), teacher]);
   await acceptOrder(clerkOf(v1.id), rated.id, { volunteerIds: crew.map((v) => v.id) });
   await completeOrder(clerkOf(v1.id), rated.id, {
@@ -179,7 +201,7 @@ export async function seedDemoVolunteerService(opts: {
     'care-04',
     '腿脚不便，请帮忙到镇上代购降压药。',
   );
-  await dispatchOrder(clerkOf(v1.id), accepted.id, { teamId: care.id });
+  await dispatchOrder(clerkOf(v1.id), accepted.id, { teamId: teams.care.id });
   await acceptOrder(clerkOf(v1.id), accepted.id, { volunteerIds: [at(red, 2).id] });
 
   const dispatched = await order(
@@ -188,7 +210,7 @@ export async function seedDemoVolunteerService(opts: {
     'tutoring-01',
     '孩子上小学三年级，父母外出务工，需要周末辅导数学。',
   );
-  await dispatchOrder(clerkOf(v1.id), dispatched.id, { teamId: tutoring.id });
+  await dispatchOrder(clerkOf(v1.id), dispatched.id, { teamId: teams.tutoring.id });
 
   await order(v1, requesters1[3]!, 'health-01', '希望组织义诊，村里老人多有高血压。');
 
@@ -198,12 +220,38 @@ export async function seedDemoVolunteerService(opts: {
     'environment-01',
     '村口河道边堆积垃圾，需要组织清理。',
   );
-  await dispatchOrder(clerkOf(v2.id), cleanUp.id, { teamId: green.id });
+  await dispatchOrder(clerkOf(v2.id), cleanUp.id, { teamId: teams.green.id });
   await acceptOrder(clerkOf(v2.id), cleanUp.id, { volunteerIds: willow.map((w) => w.id) });
   await completeOrder(clerkOf(v2.id), cleanUp.id, {
     hours: willow.map((w) => ({ volunteerId: w.id, hours: 3 })),
   });
   await rateOrder(clerkOf(v2.id), cleanUp.id, { stars: 4 });
+}
 
-  return { volunteers: serial, teams: 5, orders: 5, menuItems: 46, volunteerOfHousehold };
+export async function seedDemoVolunteerService(opts: {
+  villages: VillageView[];
+  households: HouseholdView[];
+  hasher: IdNumberHasher;
+  rng: Rng;
+}): Promise<DemoVolunteerService> {
+  const [v1, v2] = opts.villages as [VillageView, VillageView, ...VillageView[]];
+  await seedDemoMenu(v1.countyId!);
+  const scene: DemoScene = {
+    v1,
+    v2,
+    households: opts.households,
+    admin: { id: DEMO_ACTOR, kind: 'person', role: 'admin' },
+    township: {
+      id: DEMO_ACTOR,
+      kind: 'person',
+      role: 'township',
+      townshipId: v1.townshipId!,
+      villageIds: opts.villages.map((v) => v.id),
+    },
+  };
+  const vols = await seedVolunteers(scene, opts.hasher, opts.rng);
+  const teams = await seedTeams(scene, vols);
+  await seedOrders(scene, vols, teams);
+  const { count, volunteerOfHousehold } = vols;
+  return { volunteers: count, teams: 5, orders: 5, menuItems: 46, volunteerOfHousehold };
 }
