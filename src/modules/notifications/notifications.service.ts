@@ -160,15 +160,11 @@ async function lastAttempt(notificationId: string): Promise<NotificationAttemptD
   return last;
 }
 
-/** Hands one message to the sender unless it was sent, is being sent, or is not due (N2–N4). */
-export async function dispatchNotification(
+/** A message already settled (N2–N4): sent (its cache repaired from the delivery record), or dead. */
+async function settledOutcome(
+  n: NotificationDoc,
   notificationId: string,
-  sender: NotificationSender,
-  opts: { log: Logger; staleMs?: number },
-): Promise<DispatchOutcome> {
-  const staleMs = opts.staleMs ?? NOTIFY_STALE_MS;
-  const n = await Notification.findById(notificationId).lean<NotificationDoc>();
-  if (!n) return 'missing';
+): Promise<DispatchOutcome | undefined> {
   if (n.state === 'sent') return 'already_sent';
   const delivered = await NotificationDelivery.findById(notificationId).lean();
   if (delivered) {
@@ -180,11 +176,31 @@ export async function dispatchNotification(
     return 'already_sent';
   }
   if (n.state === 'dead') return 'dead';
+  return undefined;
+}
+
+/** A claimed hand-over: the message, the attempt's number and its record's id. */
+interface Claim {
+  notificationId: string;
+  attempt: number;
+  attemptId: string;
+}
+
+/**
+ * Claims the next attempt by inserting its record (the unique id decides between two
+ * dispatchers), unless the last attempt sent it, is still fresh, or failed and is not due yet,
+ * or the attempts are used up. Returns the claim, or the outcome when there is nothing to do.
+ */
+async function claimAttempt(
+  n: NotificationDoc,
+  notificationId: string,
+  staleMs: number,
+): Promise<Claim | DispatchOutcome> {
   const now = clock.now();
   const last = await lastAttempt(notificationId);
   if (last?.outcome === 'sent') {
     // Another dispatcher sent it between our reads (its delivery record came after we looked):
-    // it is sent; repair the cache as above.
+    // it is sent; repair the cache as in settledOutcome.
     await Notification.updateOne(
       { _id: n._id },
       { $set: { state: 'sent', sentAt: last.finishedAt ?? now } },
@@ -212,8 +228,75 @@ export async function dispatchNotification(
     { _id: n._id },
     { $set: { attempts: attempt, nextAttemptAt: new Date(now.getTime() + staleMs) } },
   );
-  notifyFaults.afterClaim?.(notificationId);
+  return { notificationId, attempt, attemptId };
+}
 
+/** The sender refused or failed: record why, and retry later with backoff or park it as dead. */
+async function recordFailure(
+  n: NotificationDoc,
+  { notificationId, attempt, attemptId }: Claim,
+  err: unknown,
+  log: Logger,
+): Promise<DispatchOutcome> {
+  const message = (err as Error).message ?? String(err);
+  log.warn(
+    { notificationId, attempt, err: message },
+    'notification not accepted by the sender; will retry',
+  );
+  await NotificationAttempt.updateOne(
+    { _id: attemptId },
+    { $set: { outcome: 'failed', error: cutText(message, 500), finishedAt: clock.now() } },
+  );
+  const dead = attempt >= NOTIFY_ATTEMPTS_MAX;
+  await Notification.updateOne(
+    { _id: n._id },
+    {
+      $set: {
+        state: dead ? 'dead' : 'pending',
+        lastError: cutText(message, 500),
+        nextAttemptAt: new Date(clock.now().getTime() + backoffMs(attempt)),
+      },
+    },
+  );
+  return dead ? 'dead' : 'failed';
+}
+
+/** The sender took it: the delivery record first (the truth, N2), then the attempt and the cache. */
+async function recordDelivery(
+  n: NotificationDoc,
+  { notificationId, attempt, attemptId }: Claim,
+  sender: string,
+  ref: string | undefined,
+): Promise<void> {
+  const sentAt = clock.now();
+  try {
+    await NotificationDelivery.create([
+      { _id: notificationId, attempt, sender, ...(ref ? { ref } : {}), sentAt },
+    ]);
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+  }
+  await NotificationAttempt.updateOne(
+    { _id: attemptId },
+    { $set: { outcome: 'sent', finishedAt: sentAt } },
+  );
+  await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt } });
+}
+
+/** Hands one message to the sender unless it was sent, is being sent, or is not due (N2–N4). */
+export async function dispatchNotification(
+  notificationId: string,
+  sender: NotificationSender,
+  opts: { log: Logger; staleMs?: number },
+): Promise<DispatchOutcome> {
+  const staleMs = opts.staleMs ?? NOTIFY_STALE_MS;
+  const n = await Notification.findById(notificationId).lean<NotificationDoc>();
+  if (!n) return 'missing';
+  const settled = await settledOutcome(n, notificationId);
+  if (settled) return settled;
+  const claim = await claimAttempt(n, notificationId, staleMs);
+  if (typeof claim === 'string') return claim;
+  notifyFaults.afterClaim?.(notificationId);
   let ref: string | undefined;
   try {
     ({ ref } = await sender.send(
@@ -227,42 +310,10 @@ export async function dispatchNotification(
       { log: opts.log },
     ));
   } catch (err) {
-    const message = (err as Error).message ?? String(err);
-    opts.log.warn(
-      { notificationId, attempt, err: message },
-      'notification not accepted by the sender; will retry',
-    );
-    await NotificationAttempt.updateOne(
-      { _id: attemptId },
-      { $set: { outcome: 'failed', error: cutText(message, 500), finishedAt: clock.now() } },
-    );
-    const dead = attempt >= NOTIFY_ATTEMPTS_MAX;
-    await Notification.updateOne(
-      { _id: n._id },
-      {
-        $set: {
-          state: dead ? 'dead' : 'pending',
-          lastError: cutText(message, 500),
-          nextAttemptAt: new Date(clock.now().getTime() + backoffMs(attempt)),
-        },
-      },
-    );
-    return dead ? 'dead' : 'failed';
+    return recordFailure(n, claim, err, opts.log);
   }
   notifyFaults.afterSend?.(notificationId);
-  const sentAt = clock.now();
-  try {
-    await NotificationDelivery.create([
-      { _id: notificationId, attempt, sender: sender.name, ...(ref ? { ref } : {}), sentAt },
-    ]);
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err;
-  }
-  await NotificationAttempt.updateOne(
-    { _id: attemptId },
-    { $set: { outcome: 'sent', finishedAt: sentAt } },
-  );
-  await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt } });
+  await recordDelivery(n, claim, sender.name, ref);
   return 'sent';
 }
 
