@@ -67,7 +67,17 @@ export interface AuthService {
   ): Promise<void>;
 }
 
-export function createAuthService(deps: AuthDeps): AuthService {
+/** The sign-in throttle of the module comment: two budgets, counted before a secret is checked. */
+interface Throttle {
+  /** One attempt from the address's budget, then from the account's. */
+  reserveAttempt(key: string, clientAddress: string): Promise<void>;
+  /** A success gives back the attempt it took: the account's count is cleared, the address's reduced by one. */
+  giveBack(key: string, clientAddress: string): Promise<void>;
+  /** Spends the time a hash check takes, for an unknown user or terminal. */
+  burnTime(secret: string): Promise<void>;
+}
+
+function createThrottle(deps: AuthDeps): Throttle {
   const limiter = new RateLimiterRedis({
     storeClient: deps.redis,
     keyPrefix: `${deps.redisPrefix}:login-failures`,
@@ -81,10 +91,6 @@ export function createAuthService(deps: AuthDeps): AuthService {
     duration: 60,
   });
   let dummyHash: Promise<string> | undefined;
-  const burnTime = async (secret: string) => {
-    dummyHash ??= hashSecret('not-a-real-password', deps.kdfLog2N);
-    await verifySecret(secret, await dummyHash);
-  };
 
   /**
    * Takes one attempt from the key's budget before the secret is checked; a success gives the
@@ -100,60 +106,131 @@ export function createAuthService(deps: AuthDeps): AuthService {
       throw new DomainError('unavailable', 'Sign-in is unavailable right now; try again shortly.');
     }
   }
-  /** One attempt from the address's budget, then from the account's. */
-  async function reserveAttempt(key: string, clientAddress: string): Promise<void> {
-    await reserve(
-      addressLimiter,
-      `ip:${clientAddress}`,
-      'Too many failed sign-ins from this address; wait a minute.',
-    );
-    await reserve(limiter, key, 'Too many failed sign-ins; wait a minute.');
-  }
-  /** A success gives back the attempt it took: the account's count is cleared, the address's reduced by one. */
-  async function giveBack(key: string, clientAddress: string): Promise<void> {
-    await limiter.delete(key).catch(() => undefined);
-    await addressLimiter.reward(`ip:${clientAddress}`, 1).catch(() => undefined);
-  }
-
-  const fail = (): never => {
-    throw new DomainError('unauthenticated', 'The credentials are not valid.');
+  return {
+    async reserveAttempt(key, clientAddress) {
+      await reserve(
+        addressLimiter,
+        `ip:${clientAddress}`,
+        'Too many failed sign-ins from this address; wait a minute.',
+      );
+      await reserve(limiter, key, 'Too many failed sign-ins; wait a minute.');
+    },
+    async giveBack(key, clientAddress) {
+      await limiter.delete(key).catch(() => undefined);
+      await addressLimiter.reward(`ip:${clientAddress}`, 1).catch(() => undefined);
+    },
+    async burnTime(secret) {
+      dummyHash ??= hashSecret('not-a-real-password', deps.kdfLog2N);
+      await verifySecret(secret, await dummyHash);
+    },
   };
+}
 
-  const respond = (sub: string, role: string, kind: TokenKind, tv: number | undefined) => ({
+const fail = (): never => {
+  throw new DomainError('unauthenticated', 'The credentials are not valid.');
+};
+
+type IssuedToken = Awaited<ReturnType<AuthService['issueToken']>>;
+type Respond = (sub: string, role: string, kind: TokenKind, tv: number | undefined) => IssuedToken;
+
+/** The password grant: a person (or a terminal's user account) signs in by username. */
+async function passwordGrant(
+  req: Extract<TokenRequest, { grantType: 'password' }>,
+  clientAddress: string,
+  throttle: Throttle,
+  respond: Respond,
+): Promise<IssuedToken> {
+  const key = `user:${req.username.toLowerCase()}`;
+  await throttle.reserveAttempt(key, clientAddress);
+  const user = await findUserByUsername(req.username);
+  if (!user || user.disabled) {
+    await throttle.burnTime(req.password);
+    return fail();
+  }
+  if (!(await verifySecret(req.password, user.passwordHash))) return fail();
+  await throttle.giveBack(key, clientAddress);
+  return respond(
+    user._id.toHexString(),
+    user.role,
+    user.role === 'terminal' ? 'terminal' : 'person',
+    user.tokenVersion,
+  );
+}
+
+/** The client-credentials grant: a store terminal signs in by its client id. */
+async function clientGrant(
+  req: Extract<TokenRequest, { grantType: 'client_credentials' }>,
+  clientAddress: string,
+  throttle: Throttle,
+  respond: Respond,
+): Promise<IssuedToken> {
+  const key = `client:${req.clientId}`;
+  await throttle.reserveAttempt(key, clientAddress);
+  const terminal = await findTerminalByClientId(req.clientId);
+  if (!terminal || terminal.revokedAt) {
+    await throttle.burnTime(req.clientSecret);
+    return fail();
+  }
+  if (!(await verifySecret(req.clientSecret, terminal.secretHash))) return fail();
+  await throttle.giveBack(key, clientAddress);
+  return respond(terminal._id.toHexString(), 'terminal', 'terminal', terminal.tokenVersion);
+}
+
+/** The principal a user's token stands for, unless the user was disabled or the token is stale. */
+async function userPrincipal(
+  user: UserDoc,
+  sub: string,
+  role: string,
+  kind: TokenKind,
+  tv: number,
+): Promise<Principal | undefined> {
+  const userKind: TokenKind = user.role === 'terminal' ? 'terminal' : 'person';
+  if (user.disabled || user.role !== role || userKind !== kind || (user.tokenVersion ?? 0) !== tv)
+    return undefined;
+  const p: Principal = { id: sub, kind, role: user.role, username: user.username };
+  if (user.villageId) p.villageId = user.villageId;
+  if (user.householdId) p.householdId = user.householdId;
+  if (user.cooperativeId) p.cooperativeId = user.cooperativeId;
+  if (user.storeId) p.storeId = user.storeId;
+  if (user.volunteerId) p.volunteerId = user.volunteerId;
+  if (user.townshipId) {
+    // A township acts for its villages: loaded with the principal, so a village placed
+    // under it is in reach on the next request.
+    p.townshipId = user.townshipId;
+    p.villageIds = await villageIdsOfTownship(user.townshipId);
+  }
+  return p;
+}
+
+/** Loads a token's principal by `_id` (a user, else a terminal) and checks its version. */
+async function resolvePrincipal(
+  sub: string,
+  role: string,
+  kind: TokenKind,
+  tv: number,
+): Promise<Principal | undefined> {
+  if (!Types.ObjectId.isValid(sub)) return undefined;
+  const user = await cachedUsers.get(sub, () => findUserById(sub));
+  if (user) return userPrincipal(user, sub, role, kind, tv);
+  if (kind !== 'terminal' || role !== 'terminal') return undefined;
+  const terminal = await cachedTerminals.get(sub, () => findTerminalById(sub));
+  if (!terminal || terminal.revokedAt || (terminal.tokenVersion ?? 0) !== tv) return undefined;
+  return { id: sub, kind, role: 'terminal', storeId: terminal.storeId };
+}
+
+export function createAuthService(deps: AuthDeps): AuthService {
+  const throttle = createThrottle(deps);
+  const respond: Respond = (sub, role, kind, tv) => ({
     accessToken: deps.tokens.sign({ sub, role, tv: tv ?? 0 }, kind),
     tokenType: 'Bearer' as const,
     expiresIn: deps.tokens.ttlS,
   });
 
   return {
-    async issueToken(req, clientAddress) {
-      if (req.grantType === 'password') {
-        const key = `user:${req.username.toLowerCase()}`;
-        await reserveAttempt(key, clientAddress);
-        const user = await findUserByUsername(req.username);
-        if (!user || user.disabled) {
-          await burnTime(req.password);
-          return fail();
-        }
-        if (!(await verifySecret(req.password, user.passwordHash))) return fail();
-        await giveBack(key, clientAddress);
-        return respond(
-          user._id.toHexString(),
-          user.role,
-          user.role === 'terminal' ? 'terminal' : 'person',
-          user.tokenVersion,
-        );
-      }
-      const key = `client:${req.clientId}`;
-      await reserveAttempt(key, clientAddress);
-      const terminal = await findTerminalByClientId(req.clientId);
-      if (!terminal || terminal.revokedAt) {
-        await burnTime(req.clientSecret);
-        return fail();
-      }
-      if (!(await verifySecret(req.clientSecret, terminal.secretHash))) return fail();
-      await giveBack(key, clientAddress);
-      return respond(terminal._id.toHexString(), 'terminal', 'terminal', terminal.tokenVersion);
+    issueToken(req, clientAddress) {
+      return req.grantType === 'password'
+        ? passwordGrant(req, clientAddress, throttle, respond)
+        : clientGrant(req, clientAddress, throttle, respond);
     },
 
     async changeOwnPassword(p, input, clientAddress) {
@@ -161,13 +238,13 @@ export function createAuthService(deps: AuthDeps): AuthService {
       if (!user)
         throw new DomainError('forbidden', 'Only a person’s account has a password to change.');
       const key = `user:${user.username.toLowerCase()}`;
-      await reserveAttempt(key, clientAddress);
+      await throttle.reserveAttempt(key, clientAddress);
       if (!(await verifySecret(input.currentPassword, user.passwordHash))) {
         throw new DomainError('validation_failed', 'The current password is not correct.', {
           errors: [{ path: 'currentPassword', message: '当前密码不正确' }],
         });
       }
-      await giveBack(key, clientAddress);
+      await throttle.giveBack(key, clientAddress);
       if (input.newPassword === input.currentPassword) {
         throw new DomainError(
           'validation_failed',
@@ -180,36 +257,6 @@ export function createAuthService(deps: AuthDeps): AuthService {
       await replacePassword(user._id, passwordHash, now);
     },
 
-    async resolvePrincipal(sub, role, kind, tv) {
-      if (!Types.ObjectId.isValid(sub)) return undefined;
-      const user = await cachedUsers.get(sub, () => findUserById(sub));
-      if (user) {
-        const userKind: TokenKind = user.role === 'terminal' ? 'terminal' : 'person';
-        if (
-          user.disabled ||
-          user.role !== role ||
-          userKind !== kind ||
-          (user.tokenVersion ?? 0) !== tv
-        )
-          return undefined;
-        const p: Principal = { id: sub, kind, role: user.role, username: user.username };
-        if (user.villageId) p.villageId = user.villageId;
-        if (user.householdId) p.householdId = user.householdId;
-        if (user.cooperativeId) p.cooperativeId = user.cooperativeId;
-        if (user.storeId) p.storeId = user.storeId;
-        if (user.volunteerId) p.volunteerId = user.volunteerId;
-        if (user.townshipId) {
-          // A township acts for its villages: loaded with the principal, so a village placed
-          // under it is in reach on the next request.
-          p.townshipId = user.townshipId;
-          p.villageIds = await villageIdsOfTownship(user.townshipId);
-        }
-        return p;
-      }
-      if (kind !== 'terminal' || role !== 'terminal') return undefined;
-      const terminal = await cachedTerminals.get(sub, () => findTerminalById(sub));
-      if (!terminal || terminal.revokedAt || (terminal.tokenVersion ?? 0) !== tv) return undefined;
-      return { id: sub, kind, role: 'terminal', storeId: terminal.storeId };
-    },
+    resolvePrincipal,
   };
 }
