@@ -63,41 +63,30 @@ export interface AppDeps {
   metrics?: Metrics;
 }
 
-export function createApp(deps: AppDeps): Express {
-  const metrics = deps.metrics ?? createMetrics();
-  // Configuration read behind requests is cached in process, invalidated through Redis.
-  connectConfigCache(deps.redis, deps.config.redisPrefix);
-  registerJobMetrics(metrics.registry, {
-    redis: deps.redis,
-    queues: deps.queues,
-    redisPrefix: deps.config.redisPrefix,
+/** Request id and access log (health and metrics probes and static assets are not logged). */
+function requestLogger(logger: Logger) {
+  return pinoHttp({
+    logger,
+    genReqId: (req, res) => {
+      const given = req.headers['x-request-id'];
+      const id =
+        typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customProps: (req) => ({ requestId: (req as Request).id }),
+    autoLogging: {
+      ignore: (req) =>
+        req.url === '/healthz' ||
+        req.url === '/metrics' ||
+        Boolean(req.url?.startsWith('/app/assets/')),
+    },
   });
-  const app = express();
-  app.disable('x-powered-by');
-  // The client address (sign-in throttling, logs) is the TCP peer unless TRUST_PROXY names the
-  // proxies whose X-Forwarded-For may be believed.
-  app.set('trust proxy', deps.config.trustProxy);
-  app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: operators stay literal strings
+}
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id =
-          typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customProps: (req) => ({ requestId: (req as Request).id }),
-      autoLogging: {
-        ignore: (req) =>
-          req.url === '/healthz' ||
-          req.url === '/metrics' ||
-          Boolean(req.url?.startsWith('/app/assets/')),
-      },
-    }),
-  );
+/** Everything a request passes before the routes, in the order of the module comment. */
+function useRequestPipeline(app: Express, deps: AppDeps, metrics: Metrics): void {
+  app.use(requestLogger(deps.logger));
   app.use(securityHeaders(deps.config.mode));
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer({ method: req.method });
@@ -121,19 +110,10 @@ export function createApp(deps: AppDeps): Express {
     if (req.body !== undefined) guardBody(req.body);
     next();
   });
+}
 
-  app.use(pagesRouter(deps.config.webDir));
-
-  opsRoutes(app, {
-    mode: deps.config.mode,
-    redis: deps.redis,
-    redisPrefix: deps.config.redisPrefix,
-    metrics,
-    metricsToken: deps.config.metricsToken,
-    pingDb,
-    workers: deps.config.workers,
-  });
-
+/** The API: token checks, and every module's routes (their order is the OpenAPI document's). */
+function createApi(deps: AppDeps, metrics: Metrics): Api {
   const auth = createAuthService({
     tokens: deps.tokens,
     redis: deps.redis,
@@ -169,6 +149,39 @@ export function createApp(deps: AppDeps): Express {
   serviceOrderRoutes(api, { queues: deps.queues });
   rankingRoutes(api);
   oversightRoutes(api);
+  return api;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const metrics = deps.metrics ?? createMetrics();
+  // Configuration read behind requests is cached in process, invalidated through Redis.
+  connectConfigCache(deps.redis, deps.config.redisPrefix);
+  registerJobMetrics(metrics.registry, {
+    redis: deps.redis,
+    queues: deps.queues,
+    redisPrefix: deps.config.redisPrefix,
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  // The client address (sign-in throttling, logs) is the TCP peer unless TRUST_PROXY names the
+  // proxies whose X-Forwarded-For may be believed.
+  app.set('trust proxy', deps.config.trustProxy);
+  app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: operators stay literal strings
+  useRequestPipeline(app, deps, metrics);
+
+  app.use(pagesRouter(deps.config.webDir));
+
+  opsRoutes(app, {
+    mode: deps.config.mode,
+    redis: deps.redis,
+    redisPrefix: deps.config.redisPrefix,
+    metrics,
+    metricsToken: deps.config.metricsToken,
+    pingDb,
+    workers: deps.config.workers,
+  });
+
+  const api = createApi(deps, metrics);
   app.use(api.router);
 
   const openapi = api.openapi();

@@ -16,13 +16,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../config';
+import type { Server } from 'node:http';
+import { loadConfig, type Config } from '../config';
 import { createApp } from './app';
 import { createTokenService } from './platform/auth';
 import { connectDb, disconnectDb, ensureIndexes } from './platform/db';
 import { startEmbeddedDb, type EmbeddedDb } from './platform/embedded-db';
-import { createLogger } from './platform/logger';
-import { createMetrics } from './platform/metrics';
+import { createLogger, type Logger } from './platform/logger';
+import { createMetrics, type Metrics } from './platform/metrics';
 import { Queues } from './platform/queues';
 import { createApiRedis, resolveRedis } from './platform/redis';
 import { listen } from './platform/server';
@@ -43,35 +44,57 @@ function spawnWorkers(env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, args, { env, stdio: 'inherit' });
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger(config.logLevel);
-  const cleanups: (() => Promise<void> | void)[] = [];
+/** What shutdown undoes, in reverse order of setting up. */
+type Cleanups = (() => Promise<void> | void)[];
 
-  let mongoUri = config.mongodbUri;
-  let embedded: EmbeddedDb | undefined;
+/** Step 1: MONGODB_URI, or the embedded FerretDB in DATA_DIR (its URI written for the CLI). */
+async function startDatabase(
+  config: Config,
+  logger: Logger,
+  cleanups: Cleanups,
+): Promise<{ mongoUri: string; embedded?: EmbeddedDb }> {
+  if (config.mongodbUri) return { mongoUri: config.mongodbUri };
   const uriFile = path.join(config.dataDir, 'run', 'mongodb.uri');
-  if (!mongoUri) {
-    embedded = await startEmbeddedDb({
-      bin: config.ferretdb.bin,
-      handler: config.ferretdb.handler,
-      dataDir: config.dataDir,
-      postgresqlUrl: config.ferretdb.postgresqlUrl,
-      logger,
-    });
-    mongoUri = embedded.uri;
-    mkdirSync(path.dirname(uriFile), { recursive: true });
-    writeFileSync(uriFile, `${mongoUri}\n`);
-    cleanups.push(
-      () => rmSync(uriFile, { force: true }),
-      () => embedded?.stop(),
+  const embedded = await startEmbeddedDb({
+    bin: config.ferretdb.bin,
+    handler: config.ferretdb.handler,
+    dataDir: config.dataDir,
+    postgresqlUrl: config.ferretdb.postgresqlUrl,
+    logger,
+  });
+  const mongoUri = embedded.uri;
+  mkdirSync(path.dirname(uriFile), { recursive: true });
+  writeFileSync(uriFile, `${mongoUri}\n`);
+  cleanups.push(
+    () => rmSync(uriFile, { force: true }),
+    () => embedded?.stop(),
+  );
+  return { mongoUri, embedded };
+}
+
+/** Step 3 in local mode: the demo county, its logins printed the first time. */
+async function seedDemo(config: Config, logger: Logger): Promise<void> {
+  const credentialsFile = path.join(config.dataDir, 'demo-credentials.txt');
+  const credentials = await seedDemoCounty({
+    kdfLog2N: config.passwordKdfLog2N,
+    idHasher: idNumberHasherFor(config),
+    credentialsFile,
+    logger,
+  });
+  if (credentials) {
+    process.stdout.write(
+      `\n${formatCredentials(credentials)}(also written to ${credentialsFile})\n`,
+    );
+  } else {
+    logger.info(
+      { credentialsFile },
+      'demo county already seeded; its logins are in the credentials file',
     );
   }
-  const redisInfo = await resolveRedis(config.redisUrl, config.dataDir, logger);
-  cleanups.push(() => redisInfo.stop());
+}
 
-  await connectDb(mongoUri, config.mongodbDb);
-  cleanups.push(() => disconnectDb());
+/** Step 3: indexes, the levels migration, the bootstrap admin, and (local mode) the demo county. */
+async function prepareData(config: Config, logger: Logger): Promise<void> {
   await ensureIndexes();
   const placed = await migrateVillageLevels();
   if (placed)
@@ -82,27 +105,18 @@ async function main(): Promise<void> {
   if (await ensureBootstrapAdmin(config.admin, config.passwordKdfLog2N)) {
     logger.info({ username: config.admin?.username }, 'created the admin user from ADMIN_USERNAME');
   }
-  if (config.demoSeed) {
-    const credentialsFile = path.join(config.dataDir, 'demo-credentials.txt');
-    const credentials = await seedDemoCounty({
-      kdfLog2N: config.passwordKdfLog2N,
-      idHasher: idNumberHasherFor(config),
-      credentialsFile,
-      logger,
-    });
-    if (credentials) {
-      process.stdout.write(
-        `\n${formatCredentials(credentials)}(also written to ${credentialsFile})\n`,
-      );
-    } else {
-      logger.info(
-        { credentialsFile },
-        'demo county already seeded; its logins are in the credentials file',
-      );
-    }
-  }
+  if (config.demoSeed) await seedDemo(config, logger);
+}
 
-  const redis = createApiRedis(redisInfo.url);
+/** Step 4: the API on PORT. */
+async function startApi(
+  config: Config,
+  logger: Logger,
+  redisUrl: string,
+  metrics: Metrics,
+  cleanups: Cleanups,
+): Promise<Server> {
+  const redis = createApiRedis(redisUrl);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   cleanups.push(() => redis.disconnect());
   const tokens = createTokenService({
@@ -114,43 +128,38 @@ async function main(): Promise<void> {
     ttlS: config.jwt.accessTokenTtlS,
     keyDir: config.mode === 'local' ? path.join(config.dataDir, 'keys') : undefined,
   });
-  const queues = new Queues(redisInfo.url, config.redisPrefix);
+  const queues = new Queues(redisUrl, config.redisPrefix);
   cleanups.push(() => queues.close());
-  const metrics = createMetrics();
   const app = createApp({ config, logger, redis, tokens, queues, metrics });
-  const server = await listen(app, config.port, config.host);
+  return listen(app, config.port, config.host);
+}
 
-  let workers: Supervisor | undefined;
-  if (config.startWorkers) {
-    const env = {
-      ...process.env,
-      MONGODB_URI: mongoUri,
-      REDIS_URL: redisInfo.url,
-      MONGODB_DB: config.mongodbDb,
-    };
-    workers = new Supervisor({
-      name: 'workers',
-      start: () => spawnWorkers(env),
-      logger,
-      initialDelayMs: config.workers.restartDelayMs,
-      maxDelayMs: config.workers.restartDelayMaxMs,
-      onRestart: () => metrics.workersRestarts.inc(),
-    });
-    workers.start();
-  }
+/** Step 4: the workers process as a supervised child, restarted with backoff whenever it dies. */
+function startWorkers(
+  config: Config,
+  logger: Logger,
+  env: NodeJS.ProcessEnv,
+  metrics: Metrics,
+): Supervisor {
+  const workers = new Supervisor({
+    name: 'workers',
+    start: () => spawnWorkers(env),
+    logger,
+    initialDelayMs: config.workers.restartDelayMs,
+    maxDelayMs: config.workers.restartDelayMaxMs,
+    onRestart: () => metrics.workersRestarts.inc(),
+  });
+  workers.start();
+  return workers;
+}
 
-  const port = (server.address() as { port: number }).port;
-  logger.info({ port }, 'API listening');
-  process.stdout.write(
-    `\n道德储蓄 Moral Savings Ledger is running.\n` +
-      `  Pages:      http://localhost:${port}/app/  (sign in with a demo login above, or DATA_DIR/demo-credentials.txt)\n` +
-      `  API docs:   http://localhost:${port}/docs\n` +
-      `  Readiness:  http://localhost:${port}/readyz\n` +
-      `  Database:   ${embedded ? `embedded FerretDB (${config.ferretdb.handler}) at ${mongoUri}` : 'MONGODB_URI'}\n` +
-      `  Redis:      ${redisInfo.url}\n` +
-      `Stop with Ctrl-C.\n\n`,
-  );
-
+/** Step 5: on SIGTERM/SIGINT, stop taking requests, let the workers finish, undo the set-up. */
+function handleShutdown(
+  server: Server,
+  workers: Supervisor | undefined,
+  cleanups: Cleanups,
+  logger: Logger,
+): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -175,6 +184,49 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const cleanups: Cleanups = [];
+
+  const { mongoUri, embedded } = await startDatabase(config, logger, cleanups);
+  const redisInfo = await resolveRedis(config.redisUrl, config.dataDir, logger);
+  cleanups.push(() => redisInfo.stop());
+
+  await connectDb(mongoUri, config.mongodbDb);
+  cleanups.push(() => disconnectDb());
+  await prepareData(config, logger);
+
+  const metrics = createMetrics();
+  const server = await startApi(config, logger, redisInfo.url, metrics, cleanups);
+  const workers = config.startWorkers
+    ? startWorkers(
+        config,
+        logger,
+        {
+          ...process.env,
+          MONGODB_URI: mongoUri,
+          REDIS_URL: redisInfo.url,
+          MONGODB_DB: config.mongodbDb,
+        },
+        metrics,
+      )
+    : undefined;
+
+  const port = (server.address() as { port: number }).port;
+  logger.info({ port }, 'API listening');
+  process.stdout.write(
+    `\n道德储蓄 Moral Savings Ledger is running.\n` +
+      `  Pages:      http://localhost:${port}/app/  (sign in with a demo login above, or DATA_DIR/demo-credentials.txt)\n` +
+      `  API docs:   http://localhost:${port}/docs\n` +
+      `  Readiness:  http://localhost:${port}/readyz\n` +
+      `  Database:   ${embedded ? `embedded FerretDB (${config.ferretdb.handler}) at ${mongoUri}` : 'MONGODB_URI'}\n` +
+      `  Redis:      ${redisInfo.url}\n` +
+      `Stop with Ctrl-C.\n\n`,
+  );
+  handleShutdown(server, workers, cleanups, logger);
 }
 
 main().catch((err: unknown) => {
