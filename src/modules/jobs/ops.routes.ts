@@ -45,6 +45,41 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
+/**
+ * The readiness checks, each bounded by READY_TIMEOUT_MS: the database and Redis answer, and
+ * (when READY_REQUIRES_WORKERS) the workers' heartbeat is fresh.
+ */
+async function readiness(deps: OpsDeps): Promise<{
+  ready: boolean;
+  checks: Record<string, string>;
+  workers: ReturnType<typeof workersHealth> | undefined;
+}> {
+  const checks: Record<string, string> = {};
+  let workers: ReturnType<typeof workersHealth> | undefined;
+  await Promise.all([
+    withTimeout(deps.pingDb(), READY_TIMEOUT_MS).then(
+      () => (checks.database = 'ok'),
+      () => (checks.database = 'down'),
+    ),
+    withTimeout(deps.redis.ping(), READY_TIMEOUT_MS).then(
+      () => (checks.redis = 'ok'),
+      () => (checks.redis = 'down'),
+    ),
+    withTimeout(readHeartbeat(deps.redis, deps.redisPrefix), READY_TIMEOUT_MS).then(
+      (beat) => {
+        workers = workersHealth(beat, deps.workers.heartbeatStaleS);
+        checks.workers = workers.state;
+      },
+      () => (checks.workers = 'unknown'),
+    ),
+  ]);
+  const ready =
+    checks.database === 'ok' &&
+    checks.redis === 'ok' &&
+    (!deps.workers.readyRequiresWorkers || checks.workers === 'ok');
+  return { ready, checks, workers };
+}
+
 export function opsRoutes(app: Express, deps: OpsDeps): void {
   registerHeartbeatMetrics(deps.metrics.registry, {
     redis: deps.redis,
@@ -58,29 +93,7 @@ export function opsRoutes(app: Express, deps: OpsDeps): void {
   });
 
   app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, string> = {};
-    let workers: ReturnType<typeof workersHealth> | undefined;
-    await Promise.all([
-      withTimeout(deps.pingDb(), READY_TIMEOUT_MS).then(
-        () => (checks.database = 'ok'),
-        () => (checks.database = 'down'),
-      ),
-      withTimeout(deps.redis.ping(), READY_TIMEOUT_MS).then(
-        () => (checks.redis = 'ok'),
-        () => (checks.redis = 'down'),
-      ),
-      withTimeout(readHeartbeat(deps.redis, deps.redisPrefix), READY_TIMEOUT_MS).then(
-        (beat) => {
-          workers = workersHealth(beat, deps.workers.heartbeatStaleS);
-          checks.workers = workers.state;
-        },
-        () => (checks.workers = 'unknown'),
-      ),
-    ]);
-    const ready =
-      checks.database === 'ok' &&
-      checks.redis === 'ok' &&
-      (!deps.workers.readyRequiresWorkers || checks.workers === 'ok');
+    const { ready, checks, workers } = await readiness(deps);
     res.setHeader('Cache-Control', 'no-store');
     if (ready) {
       res.json({ status: 'ready', checks, workers });

@@ -87,6 +87,13 @@ const createFlagBody = obj({
 });
 
 export function oversightRoutes(api: Api): void {
+  concentrationRoutes(api);
+  kinshipRoutes(api);
+  flagRoutes(api);
+}
+
+/** The approver–recipient concentration report (人情分). */
+function concentrationRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -104,6 +111,10 @@ export function oversightRoutes(api: Api): void {
       body: await concentrationReport(principal, params.id, query),
     }),
   );
+}
+
+/** A household's kinship as the roster records it (the report's `kin` and related groups). */
+function kinshipRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -139,6 +150,10 @@ export function oversightRoutes(api: Api): void {
       body: await setKinship(principal, params.id, body),
     }),
   );
+}
+
+/** Oversight flags: a supervisor flags a sale or stock movement, the township settles it. */
+function flagRoutes(api: Api): void {
   api.route(
     {
       method: 'post',

@@ -46,6 +46,12 @@ const READERS = ['admin', 'township', 'clerk', 'council', 'supervisor', 'househo
 const MANAGERS = ['admin', 'township', 'clerk'] as const;
 
 export function teamRoutes(api: Api): void {
+  teamSetupRoutes(api);
+  membershipRoutes(api);
+}
+
+/** Setting up a team and reading the teams in reach. */
+function teamSetupRoutes(api: Api): void {
   api.route(
     {
       method: 'post',
@@ -87,6 +93,10 @@ export function teamRoutes(api: Api): void {
     },
     async ({ principal, params }) => ({ status: 200, body: await getTeam(principal, params.id) }),
   );
+}
+
+/** A team's members: joins and leaves, each recorded, never edited. */
+function membershipRoutes(api: Api): void {
   api.route(
     {
       method: 'post',
