@@ -130,50 +130,26 @@ const fail = (): never => {
   throw new DomainError('unauthenticated', 'The credentials are not valid.');
 };
 
-type IssuedToken = Awaited<ReturnType<AuthService['issueToken']>>;
-type Respond = (sub: string, role: string, kind: TokenKind, tv: number | undefined) => IssuedToken;
-
-/** The password grant: a person (or a terminal's user account) signs in by username. */
-async function passwordGrant(
-  req: Extract<TokenRequest, { grantType: 'password' }>,
-  clientAddress: string,
+/**
+ * Checks a secret under the throttle: one attempt is taken first, an unknown or disabled account
+ * costs the same hash check (timing does not reveal which exist), and a success gives the
+ * attempt back. Returns what `find` found.
+ */
+async function checkSecret<T>(
   throttle: Throttle,
-  respond: Respond,
-): Promise<IssuedToken> {
-  const key = `user:${req.username.toLowerCase()}`;
+  attempt: { key: string; clientAddress: string; secret: string },
+  find: () => Promise<{ found: T; hash: string } | undefined>,
+): Promise<T> {
+  const { key, clientAddress, secret } = attempt;
   await throttle.reserveAttempt(key, clientAddress);
-  const user = await findUserByUsername(req.username);
-  if (!user || user.disabled) {
-    await throttle.burnTime(req.password);
+  const account = await find();
+  if (!account) {
+    await throttle.burnTime(secret);
     return fail();
   }
-  if (!(await verifySecret(req.password, user.passwordHash))) return fail();
+  if (!(await verifySecret(secret, account.hash))) return fail();
   await throttle.giveBack(key, clientAddress);
-  return respond(
-    user._id.toHexString(),
-    user.role,
-    user.role === 'terminal' ? 'terminal' : 'person',
-    user.tokenVersion,
-  );
-}
-
-/** The client-credentials grant: a store terminal signs in by its client id. */
-async function clientGrant(
-  req: Extract<TokenRequest, { grantType: 'client_credentials' }>,
-  clientAddress: string,
-  throttle: Throttle,
-  respond: Respond,
-): Promise<IssuedToken> {
-  const key = `client:${req.clientId}`;
-  await throttle.reserveAttempt(key, clientAddress);
-  const terminal = await findTerminalByClientId(req.clientId);
-  if (!terminal || terminal.revokedAt) {
-    await throttle.burnTime(req.clientSecret);
-    return fail();
-  }
-  if (!(await verifySecret(req.clientSecret, terminal.secretHash))) return fail();
-  await throttle.giveBack(key, clientAddress);
-  return respond(terminal._id.toHexString(), 'terminal', 'terminal', terminal.tokenVersion);
+  return account.found;
 }
 
 /** The principal a user's token stands for, unless the user was disabled or the token is stale. */
@@ -220,17 +196,37 @@ async function resolvePrincipal(
 
 export function createAuthService(deps: AuthDeps): AuthService {
   const throttle = createThrottle(deps);
-  const respond: Respond = (sub, role, kind, tv) => ({
+  const respond = (sub: string, role: string, kind: TokenKind, tv: number | undefined) => ({
     accessToken: deps.tokens.sign({ sub, role, tv: tv ?? 0 }, kind),
     tokenType: 'Bearer' as const,
     expiresIn: deps.tokens.ttlS,
   });
 
   return {
-    issueToken(req, clientAddress) {
-      return req.grantType === 'password'
-        ? passwordGrant(req, clientAddress, throttle, respond)
-        : clientGrant(req, clientAddress, throttle, respond);
+    async issueToken(req, clientAddress) {
+      if (req.grantType === 'password') {
+        const key = `user:${req.username.toLowerCase()}`;
+        const user = await checkSecret(
+          throttle,
+          { key, clientAddress, secret: req.password },
+          async () => {
+            const u = await findUserByUsername(req.username);
+            return u && !u.disabled ? { found: u, hash: u.passwordHash } : undefined;
+          },
+        );
+        const kind = user.role === 'terminal' ? 'terminal' : 'person';
+        return respond(user._id.toHexString(), user.role, kind, user.tokenVersion);
+      }
+      const key = `client:${req.clientId}`;
+      const terminal = await checkSecret(
+        throttle,
+        { key, clientAddress, secret: req.clientSecret },
+        async () => {
+          const t = await findTerminalByClientId(req.clientId);
+          return t && !t.revokedAt ? { found: t, hash: t.secretHash } : undefined;
+        },
+      );
+      return respond(terminal._id.toHexString(), 'terminal', 'terminal', terminal.tokenVersion);
     },
 
     async changeOwnPassword(p, input, clientAddress) {
