@@ -80,6 +80,7 @@ export const orderSchema = z
     stars: z.number().int().nullable(),
     comment: z.string().nullable(),
     ratedAt: z.string().nullable(),
+    /** One per volunteer with a household once the order is rated: the submission filed, or why none. */
     submissions: z.array(
       z.object({
         volunteerId: z.string(),

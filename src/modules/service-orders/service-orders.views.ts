@@ -6,52 +6,11 @@ import { findTeam, isMember, managesTeam } from '../teams/teams.service';
 import { orderSlots, type OrderStatus } from './service-order-state';
 import { ServiceOrder, type ServiceOrderDoc } from './service-orders.model';
 import type { ReconciledOrder } from './service-orders.reconcile';
+import type { z } from '../../platform/validation';
+import type { orderSchema } from './service-orders.schemas';
 
-export interface OrderView {
-  id: string;
-  status: OrderStatus;
-  round: number;
-  escalated: boolean;
-  escalatedAt: string | null;
-  householdId: string;
-  villageId: string;
-  townshipId?: string;
-  itemCode: string;
-  itemName: string;
-  categoryCode: string;
-  categoryName: string;
-  detail: string;
-  wantedBy: string;
-  orderTimeout: string;
-  timeoutAt: string;
-  teamId: string | null;
-  dispatchedAt: string | null;
-  volunteerIds: string[];
-  acceptedAt: string | null;
-  hours: { volunteerId: string; hours: number }[];
-  servedOn: string | null;
-  completedAt: string | null;
-  stars: number | null;
-  comment: string | null;
-  ratedAt: string | null;
-  /** One per volunteer with a household once the order is rated: the submission filed, or why none. */
-  submissions: {
-    volunteerId: string;
-    householdId: string;
-    submissionId: string | null;
-    skipped?: string;
-  }[];
-  history: {
-    type: string;
-    at: string;
-    by?: string;
-    byRole?: string;
-    teamId?: string;
-    round?: number;
-  }[];
-  createdBy: string;
-  createdAt: string;
-}
+/** An order as the API shows it: the shape its response schema declares (one declaration). */
+export type OrderView = z.infer<typeof orderSchema>;
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 

@@ -64,6 +64,25 @@ const entryRef = z.object({
   meritDelta: z.number().int(),
 });
 
+/** A household line of a submission, after caps. */
+export const lineSchema = z.object({
+  householdId: z.string(),
+  quantity: z.number().optional(),
+  points: z.number().int(),
+  requestedPoints: z.number().int(),
+  capped: z.object({ limitedBy: z.enum(['month', 'year']), cap: z.number().int() }).optional(),
+});
+
+/** How caps reduced a single submission's points. */
+export const cappedSchema = z.object({
+  requestedPoints: z.number().int(),
+  points: z.number().int(),
+  limitedBy: z.enum(['month', 'year']).optional(),
+  cap: z.number().int().optional(),
+  /** What a clerk reads, e.g. “已按本月上限（40分）核减为10分”. */
+  message: z.string(),
+});
+
 export const appealSchema = z
   .object({
     id: z.string(),
@@ -75,6 +94,7 @@ export const appealSchema = z
     decidedAt: z.string().optional(),
     decidedBy: z.string().optional(),
     comment: z.string().optional(),
+    /** The decision's explanation to the household. */
     note: z.string().optional(),
     reversalEntries: z.array(entryRef).optional(),
   })
@@ -86,17 +106,7 @@ export const submissionSchema = z
     villageId: z.string(),
     batch: z.boolean(),
     householdId: z.string().nullable(),
-    lines: z.array(
-      z.object({
-        householdId: z.string(),
-        quantity: z.number().optional(),
-        points: z.number().int(),
-        requestedPoints: z.number().int(),
-        capped: z
-          .object({ limitedBy: z.enum(['month', 'year']), cap: z.number().int() })
-          .optional(),
-      }),
-    ),
+    lines: z.array(lineSchema),
     ruleCode: z.string(),
     ruleVersion: z.number().int(),
     overrideVersion: z.number().int().optional(),
@@ -110,15 +120,7 @@ export const submissionSchema = z
       .int()
       .openapi({ description: 'Signed: what posts (negative for a deduction), after caps' }),
     requestedPoints: z.number().int(),
-    capped: z
-      .object({
-        requestedPoints: z.number().int(),
-        points: z.number().int(),
-        limitedBy: z.enum(['month', 'year']).optional(),
-        cap: z.number().int().optional(),
-        message: z.string(),
-      })
-      .nullable(),
+    capped: cappedSchema.nullable(),
     status: z.enum(SUBMISSION_STATUSES),
     round: z.number().int(),
     quorum: z.number().int().optional(),

@@ -11,38 +11,13 @@ import {
   type SubmissionLine,
 } from './submissions.model';
 import { APPEAL_WINDOW_MS } from './submissions.deps';
+import type { z } from '../../platform/validation';
+import type { appealSchema, cappedSchema, lineSchema } from './submissions.schemas';
 
-export interface LineView {
-  householdId: string;
-  quantity?: number;
-  points: number;
-  requestedPoints: number;
-  capped?: { limitedBy: 'month' | 'year'; cap: number };
-}
-
-export interface CappedView {
-  requestedPoints: number;
-  points: number;
-  limitedBy?: 'month' | 'year';
-  cap?: number;
-  /** What a clerk reads, e.g. “已按本月上限（40分）核减为10分”. */
-  message: string;
-}
-
-export interface AppealView {
-  id: string;
-  submissionId: string;
-  householdId: string;
-  status: 'pending' | 'upheld' | 'dismissed';
-  reason: string;
-  filedAt: string;
-  decidedAt?: string;
-  decidedBy?: string;
-  comment?: string;
-  /** The decision's explanation to the household. */
-  note?: string;
-  reversalEntries?: PostedEntryRef[];
-}
+// The shapes the response schemas declare (one declaration each).
+export type LineView = z.infer<typeof lineSchema>;
+export type CappedView = z.infer<typeof cappedSchema>;
+export type AppealView = z.infer<typeof appealSchema>;
 
 export interface HistoryItem {
   type: EventType;
