@@ -48,13 +48,22 @@ export async function createBoardLink(
   label: string,
 ): Promise<BoardLinkView & { secret: string }> {
   await villageInReach(p, villageId);
+  return insertBoardLink(villageId, label, p.id);
+}
+
+/** Stores a new link (its hash) and returns it with its secret; no reach check (the demo seed). */
+export async function insertBoardLink(
+  villageId: string,
+  label: string,
+  createdBy: string,
+): Promise<BoardLinkView & { secret: string }> {
   const secret = randomBytes(32).toString('base64url');
   const doc: BoardLinkDoc = {
     _id: hashOf(secret),
     linkId: new Types.ObjectId().toHexString(),
     villageId,
     label,
-    createdBy: p.id,
+    createdBy,
     createdAt: clock.now(),
   };
   await BoardLink.create(doc);

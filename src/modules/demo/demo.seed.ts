@@ -20,6 +20,7 @@ import path from 'node:path';
 import mongoose from 'mongoose';
 import { isDuplicateKeyError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
+import { insertBoardLink } from '../boards/board-links.service';
 import { createCooperative } from '../cooperatives/cooperatives.service';
 import { insertHousehold, type HouseholdView } from '../households/households.service';
 import { postEntry } from '../ledger/ledger.service';
@@ -61,6 +62,8 @@ export interface DemoCredentials {
   store: { id: string; name: string };
   cooperative: { id: string; name: string };
   terminal: { clientId: string; clientSecret: string; storeName: string };
+  /** The first village's station screen: open `/app/display#<secret>` on the service. */
+  boardLink: { villageName: string; label: string; secret: string };
 }
 
 export interface SeedDemoOptions {
@@ -174,6 +177,7 @@ function credentialsOf(made: {
   store: { id: string; name: string };
   cooperative: { id: string; name: string };
   terminal: { clientId: string; clientSecret: string };
+  boardLink: DemoCredentials['boardLink'];
 }): DemoCredentials {
   const { villages, households, service, store, cooperative, terminal } = made;
   return {
@@ -201,6 +205,7 @@ function credentialsOf(made: {
       clientSecret: terminal.clientSecret,
       storeName: store.name,
     },
+    boardLink: made.boardLink,
   };
 }
 
@@ -234,6 +239,7 @@ export async function seedDemoCounty(opts: SeedDemoOptions): Promise<DemoCredent
     volunteerOfHousehold: service.volunteerOfHousehold,
   });
   const terminal = await createTerminal(store.id, opts.kdfLog2N);
+  const screen = await insertBoardLink(villages[0]!.id, '村部大厅', 'demo-seed');
   // Goods, sales, consents and submissions in every state, so every page has something to show.
   await seedDemoActivity({
     villages,
@@ -254,6 +260,7 @@ export async function seedDemoCounty(opts: SeedDemoOptions): Promise<DemoCredent
     store,
     cooperative,
     terminal,
+    boardLink: { villageName: villages[0]!.name, label: screen.label, secret: screen.secret },
   });
   if (opts.credentialsFile) writeCredentialsFile(opts.credentialsFile, credentials);
   await meta().updateOne(
@@ -281,6 +288,7 @@ export function formatCredentials(c: DemoCredentials): string {
     ),
     '',
     `terminal  clientId ${c.terminal.clientId}  clientSecret ${c.terminal.clientSecret}  (${c.terminal.storeName})`,
+    `board screen  /app/display#${c.boardLink.secret}  (${c.boardLink.villageName} ${c.boardLink.label}: the red and black lists, no sign-in)`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -131,6 +131,16 @@ describe('demo county', () => {
         clientSecret: credentials.terminal.clientSecret,
       });
       expect(terminal.status, JSON.stringify(terminal.body)).to.equal(200);
+      // The first village's station screen opens its boards with the printed board link.
+      const month = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7);
+      const screen = await http()
+        .get(`/v1/board-display?month=${month}`)
+        .set('Board-Link', credentials.boardLink.secret);
+      expect(screen.status, JSON.stringify(screen.body)).to.equal(200);
+      expect(screen.body).to.include({
+        villageName: credentials.villages[0]!.name,
+        label: '村部大厅',
+      });
     });
 
     it('posts initial points through the ledger: every chain verifies and a household login sees its balance', async function () {
@@ -253,6 +263,7 @@ describe('demo county', () => {
       }
       expect(text).to.contain(credentials.terminal.clientId);
       expect(text).to.contain(credentials.terminal.clientSecret);
+      expect(text).to.contain(`/app/display#${credentials.boardLink.secret}`);
     });
   });
 });
