@@ -74,6 +74,12 @@ export function boardRoutes(api: Api): void {
       body: await getBoards(principal, params.id, query.month),
     }),
   );
+  settingsRoutes(api);
+  consentRoutes(api);
+}
+
+/** A village's board settings: read by the village, changed by its clerk or the county office. */
+function settingsRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -108,6 +114,10 @@ export function boardRoutes(api: Api): void {
       body: await setBoardSettings(principal, params.id, body),
     }),
   );
+}
+
+/** A household's consent to be named in full on the boards. */
+function consentRoutes(api: Api): void {
   api.route(
     {
       method: 'put',
