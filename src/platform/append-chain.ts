@@ -1,11 +1,11 @@
 /**
- * Append-only chains arbitrated by unique indexes: the pattern of the ledger, for the other
- * counters that must never cross a bound without transactions (FerretDB 1.x has none, and a
- * conditional `$inc` is not atomic there). Used for stock per item, a household's daily
- * redemption allowance per store, and PIN attempts per card.
+ * Append-only chains arbitrated by unique indexes (FerretDB 1.x has no transactions and no atomic
+ * conditional `$inc`). `appendLink` is the one loop (build the next link on the head, insert it
+ * under a unique index, on a refusal re-read the head and retry with jitter) under the ledger,
+ * rule versions, overrides and cap claims and, through `AppendChain`, stock, daily allowances,
+ * PIN attempts, volunteer hours, team rosters and township villages.
  *
- * A chain is a run of links (chain, seq = 1, 2, 3, …), each computed from the one before it.
- * Invariants:
+ * A chain is a run of links (chain, seq = 1, 2, 3, …), each computed from the one before it:
  * - C1 a link's `_id` is `<chain>#<seq>`, so (chain, seq) is unique: two writers that read the
  *   same head both try seq = head + 1; exactly one insert wins, the other re-reads the head and
  *   recomputes (so a bound checked against the head holds under any race, across processes).
@@ -13,14 +13,19 @@
  *   declares with `chainIndexes`): a source appends at most one link however often it is
  *   retried; a retry gets the link appended the first time (`created: false`).
  * - C3 links are never updated or deleted.
+ * - C4 a head read from a hint (memory, a cache document) is never trusted to refuse or to
+ *   settle: a refusal built on one, or an insert it made collide, is redone from the next,
+ *   more authoritative reading, and only the last reading (the chain itself) decides.
  *
  * Reads go by `_id` only, because FerretDB 1.x answers any other filter by scanning the whole
  * collection (measured: 2 ms by _id, 68 ms by an indexed field at 2,000 documents). So the head
  * is found from a hint (held in memory per process; `chain_heads`, written after every eighth
- * link, never ahead of the chain) by walking forward `<chain>#<seq+1>` until none exists, and a source's link is found through a
- * pointer (`chain_sources`, written after the link). Both are caches: a missing or lagging one
- * costs a few look-ups or, after a crash between link and pointer, one scan by source.
+ * link, never ahead of the chain) by walking forward `<chain>#<seq+1>` until none exists, and a
+ * source's link is found through a pointer (`chain_sources`, written after the link). Both are
+ * caches: a missing or lagging one costs a few look-ups or, after a crash between link and
+ * pointer, one scan by source.
  */
+import assert from 'node:assert/strict';
 import mongoose, { Schema, type Model } from 'mongoose';
 import { DomainError, isDuplicateKeyError } from './errors';
 
@@ -52,23 +57,137 @@ export function chainIndexes(schema: Schema): void {
 
 export const linkId = (chain: string, seq: number): string => `${chain}#${seq}`;
 
-interface ChainHeadDoc {
-  _id: string;
-  seq: number;
-  updatedAt: Date;
+// ─── The one loop ───────────────────────────────────────────────────────────────────────
+
+/** What `build` returns when there is nothing to append: the answer, with nothing written. */
+export class NothingToAppend<R> {
+  constructor(readonly result: R) {}
 }
 
-interface ChainSourceDoc {
-  /** `<kind>|<sourceType>|<sourceId>` */
-  _id: string;
-  linkId: string;
+/** One reading of a head: `{ head }` (undefined head: empty chain), or undefined: ask the next. */
+export type HeadReading<H> = () => Promise<{ head: H | undefined } | undefined>;
+
+export interface AppendSpec<H, L, R> {
+  /**
+   * Readings of the head, cheapest first (an in-memory hint, a cache document, …); the last is
+   * the chain itself, the authority, and always answers (C4).
+   */
+  heads: readonly HeadReading<H>[];
+  /**
+   * The next link on `head`. May throw (a DomainError refuses, e.g. `out_of_stock`) or return
+   * `NothingToAppend`; either way nothing is written.
+   */
+  build(head: H | undefined): L | NothingToAppend<R>;
+  /** Inserts the link; a duplicate-key error means a unique index refused it. */
+  insert(link: L): Promise<void>;
+  /**
+   * After a refused insert: what this source appended before (its own unique index refused the
+   * link: C2), or undefined when another writer took the seq (C1).
+   */
+  appendedBefore(link: L): Promise<R | undefined>;
+  /** After the insert: caches, pointers, hints; the answer. */
+  committed(link: L): Promise<R>;
+  /** The refused insert's head was stale: drop hints of it. */
+  forget?(): void;
+  /**
+   * Before a refusal on the chain's word: what this source appended before, if any (a replay of
+   * something that went through must get its answer, not a refusal built on the later head).
+   */
+  beforeRefusal?(err: unknown): Promise<R | undefined>;
+  /** Attempts before giving up under extreme contention, and the 503's message. */
+  attempts?: number;
+  busy: string;
 }
 
-function cacheModel<T>(
-  name: string,
-  collection: string,
-  fields: Record<string, unknown>,
-): Model<T> {
+/** Attempts before an append under extreme contention gives up with 503. */
+const APPEND_ATTEMPTS_MAX = 200;
+
+function backOff(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+}
+
+async function readHead<H>(
+  heads: readonly HeadReading<H>[],
+  from: number,
+): Promise<{ head: H | undefined; stage: number }> {
+  for (let stage = from; ; stage++) {
+    const reading = await heads[stage]!();
+    if (reading) return { head: reading.head, stage };
+    assert.ok(stage < heads.length - 1, 'the last reading (the chain itself) always answers');
+  }
+}
+
+/**
+ * Appends one link built on the head (C1, C2, C4): a collision on a hint's head moves one
+ * reading on without waiting; a collision on the chain's own head backs off with jitter and
+ * re-reads it. A refusal (or nothing to append) counts only when built on the chain's head.
+ */
+export async function appendLink<H, L, R>(spec: AppendSpec<H, L, R>): Promise<R> {
+  const last = spec.heads.length - 1;
+  let from = 0;
+  for (let attempt = 1; attempt <= (spec.attempts ?? APPEND_ATTEMPTS_MAX); attempt++) {
+    const { head, stage } = await readHead(spec.heads, from);
+    const authoritative = stage === last;
+    let link: L | NothingToAppend<R>;
+    try {
+      link = spec.build(head);
+    } catch (err) {
+      if (!authoritative) {
+        from = last;
+        continue;
+      }
+      const before = await spec.beforeRefusal?.(err);
+      if (before !== undefined) return before;
+      throw err;
+    }
+    if (link instanceof NothingToAppend) {
+      if (authoritative) return link.result;
+      from = last;
+      continue;
+    }
+    try {
+      await spec.insert(link);
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+      const before = await spec.appendedBefore(link);
+      if (before !== undefined) return before;
+      spec.forget?.();
+      if (authoritative) await backOff(attempt);
+      from = Math.min(stage + 1, last);
+      continue;
+    }
+    return spec.committed(link);
+  }
+  throw new DomainError('unavailable', spec.busy);
+}
+
+/** Serialises appends to a chain in this process (a queue, not N² refused inserts; not a lock). */
+export class ChainQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  /** True while an append to `key` is queued or running. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return run;
+  }
+}
+
+type ChainHeadDoc = { _id: string; seq: number; updatedAt: Date };
+/** `_id`: `<kind>|<sourceType>|<sourceId>` */
+type ChainSourceDoc = { _id: string; linkId: string };
+
+type Fields = Record<string, unknown>;
+function cacheModel<T>(name: string, collection: string, fields: Fields): Model<T> {
   return (
     (mongoose.models[name] as Model<T> | undefined) ??
     mongoose.model<T>(name, new Schema(fields, { collection, versionKey: false }))
@@ -88,9 +207,6 @@ const ChainSource = cacheModel<ChainSourceDoc>('ChainSource', 'chain_sources', {
 /** Links between writes of the stored head hint (`chain_heads`). */
 const HINT_EVERY = 8;
 
-/** Attempts before an append under extreme contention gives up with 503. */
-const APPEND_ATTEMPTS_MAX = 200;
-
 export type LinkPayload<L extends ChainLink> = Omit<L, keyof ChainLink>;
 
 export interface AppendResult<L> {
@@ -105,25 +221,13 @@ export interface AppendResult<L> {
  * (e.g. `out_of_stock`); a refusal writes nothing.
  */
 export class AppendChain<L extends ChainLink> {
-  /** Serialises appends to one chain inside this process (a queue instead of N² retries). */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queue = new ChainQueue();
 
   constructor(
     private readonly model: Model<L>,
     /** Distinguishes this kind's hints and pointers in the shared cache collections. */
     private readonly kind: string,
   ) {}
-
-  private inQueue<T>(chain: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(chain) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.queues.set(chain, tail);
-    void tail.then(() => {
-      if (this.queues.get(chain) === tail) this.queues.delete(chain);
-    });
-    return run;
-  }
 
   private sourceKey(source: { type: string; id: string }): string {
     return `${this.kind}|${source.type}|${source.id}`;
@@ -221,64 +325,63 @@ export class AppendChain<L extends ChainLink> {
   ): Promise<AppendResult<L>> {
     const existing = opts.fresh ? undefined : await this.findBySource(source);
     if (existing) return { link: existing, created: false };
-    const waited = this.queues.has(chain);
-    return this.inQueue(chain, async () => {
+    const waited = this.queue.busy(chain);
+    return this.queue.run(chain, async () => {
       // A request queued behind another one with the same source (two reversals of one
       // redemption) finds its link here instead of building on a head that already holds it.
       const appended = waited ? await this.findBySource(source) : undefined;
       if (appended) return { link: appended, created: false };
-      let fromChain = false;
-      for (let attempt = 1; attempt <= APPEND_ATTEMPTS_MAX; attempt++) {
-        const hinted = fromChain ? undefined : this.heads.get(chain);
-        const head = hinted ?? (await this.head(chain));
-        if (!hinted) {
-          fromChain = true;
-          this.remember(chain, head);
-        }
-        let payload: LinkPayload<L>;
-        try {
-          payload = build(head);
-        } catch (err) {
-          if (!hinted) throw err;
-          fromChain = true; // refuse only on the chain's word, not on a hint that may be behind
-          continue;
-        }
-        const seq = (head?.seq ?? 0) + 1;
-        const link = {
-          ...payload,
-          _id: linkId(chain, seq),
-          chain,
-          seq,
-          sourceType: source.type,
-          sourceId: source.id,
-          createdAt: new Date(),
-        } as L;
-        try {
+      return appendLink<L, L, AppendResult<L>>({
+        heads: [
+          () =>
+            Promise.resolve(this.heads.has(chain) ? { head: this.heads.get(chain) } : undefined),
+          async () => {
+            const head = await this.head(chain);
+            this.remember(chain, head);
+            return { head };
+          },
+        ],
+        build: (head) => this.linkOn(chain, source, head, build(head)),
+        insert: async (link) => {
           await this.model.create([link]);
-        } catch (err) {
-          if (!isDuplicateKeyError(err)) throw err;
-          // Either another writer took this seq (recompute from the new head) or this source has
-          // appended already. The error does not say which index refused, so look: links are
-          // never deleted, so a free seq slot means the source index refused us.
+        },
+        appendedBefore: async (link) => {
+          // The error does not say which index refused, so look: links are never deleted, so a
+          // free seq slot means the source index refused us.
           const slotTaken = await this.byId(link._id);
-          const appended = await this.findBySource(source, !slotTaken);
-          if (appended) return { link: appended, created: false };
-          this.heads.delete(chain);
-          // A stale hint costs one retry from the chain; a race with another writer backs off.
-          if (hinted === undefined)
-            await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
-          fromChain = true;
-          continue;
-        }
-        this.remember(chain, link);
-        await this.writePointer(source, link._id);
-        // The stored hint every HINT_EVERY links: a process without the head in memory walks
-        // at most that many `_id` look-ups past it.
-        if (seq % HINT_EVERY === 0) await this.advanceHint(chain, seq);
-        return { link, created: true };
-      }
-      throw new DomainError('unavailable', 'This record is busy; retry shortly.');
+          const before = await this.findBySource(source, !slotTaken);
+          return before && { link: before, created: false };
+        },
+        forget: () => this.heads.delete(chain),
+        committed: async (link) => {
+          this.remember(chain, link);
+          await this.writePointer(source, link._id);
+          // The stored hint every HINT_EVERY links: a process without the head in memory walks
+          // at most that many `_id` look-ups past it.
+          if (link.seq % HINT_EVERY === 0) await this.advanceHint(chain, link.seq);
+          return { link, created: true };
+        },
+        busy: 'This record is busy; retry shortly.',
+      });
     });
+  }
+
+  private linkOn(
+    chain: string,
+    source: { type: string; id: string },
+    head: L | undefined,
+    payload: LinkPayload<L>,
+  ): L {
+    const seq = (head?.seq ?? 0) + 1;
+    return {
+      ...payload,
+      _id: linkId(chain, seq),
+      chain,
+      seq,
+      sourceType: source.type,
+      sourceId: source.id,
+      createdAt: new Date(),
+    } as L;
   }
 
   /** Links after `afterSeq`, oldest first, by `_id` look-ups (bounded by `limit`). */
