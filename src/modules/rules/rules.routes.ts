@@ -26,6 +26,12 @@ import { householdInReach } from '../households/households.service';
 const READERS = ['admin', 'clerk', 'council', 'household'] as const;
 
 export function ruleRoutes(api: Api): void {
+  postRuleRoute(api);
+  readRoutes(api);
+  villageRoutes(api);
+}
+
+function postRuleRoute(api: Api): void {
   api.route(
     {
       method: 'post',
@@ -46,6 +52,10 @@ export function ruleRoutes(api: Api): void {
       return { status: 201, body: await createRuleVersion(principal, { ...body, points }) };
     },
   );
+}
+
+/** The catalogue in force, and one rule's versions. */
+function readRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
@@ -93,6 +103,10 @@ export function ruleRoutes(api: Api): void {
     },
     async ({ params }) => ({ status: 200, body: await getRule(params.code) }),
   );
+}
+
+/** What a village's clerk does with a rule: preview a filing, set the village's own version. */
+function villageRoutes(api: Api): void {
   api.route(
     {
       method: 'get',
