@@ -4,7 +4,7 @@
  * (awards, deductions, supermarket redemptions) and consents for some households.
  *
  * Invariants:
- * - Every entry goes through the ledger's `postEntry`, at the instant the plan gives it (the
+ * - Every entry goes through the ledger's verbs, at the instant the plan gives it (the
  *   simulated clock, generate-clock.ts): chains, balances and hashes are the ledger's own, and
  *   `verify-chain` verifies every one afterwards.
  * - Resumable and idempotent: records have ids derived from the seed, so a re-run with the same
@@ -22,7 +22,7 @@ import { createCooperative } from '../modules/cooperatives/cooperatives.service'
 import { DEFAULT_PURPOSE } from '../modules/credit/consents.service';
 import { Consent, CONSENT_FIELDS } from '../modules/credit/credit.model';
 import { Household } from '../modules/households/households.model';
-import { getAccount, postEntry } from '../modules/ledger/ledger.service';
+import { award, deduct, getAccount, redeem } from '../modules/ledger/ledger.service';
 import { Village } from '../modules/villages/villages.model';
 import { createVillage, DEFAULT_POLICY } from '../modules/villages/villages.service';
 import { atSimulatedTime, installSimulatedClock } from './generate-clock';
@@ -172,14 +172,11 @@ async function postHistory(plan: HouseholdPlan, isNew: boolean): Promise<number>
   const done = isNew ? 0 : (await getAccount(plan.id)).entryCount;
   let posted = 0;
   for (const e of plan.entries.slice(done)) {
+    const verb = { award, deduction: deduct, redemption: redeem }[e.type];
     const { created } = await atSimulatedTime(e.at, () =>
-      postEntry({
+      verb({
         householdId: plan.id,
-        type: e.type,
-        points: e.points,
-        spendableDelta: e.spendableDelta,
-        meritDelta: e.meritDelta,
-        shortfall: e.type === 'redemption' ? 'reject' : 'clamp',
+        points: Math.abs(e.points),
         source: { type: GENERATE_SOURCE_TYPE, id: e.sourceId },
         ...(e.ruleCode ? { ruleCode: e.ruleCode } : {}),
         reason: e.reason,

@@ -1,10 +1,10 @@
 /**
  * The demo households' ledger history: an opening balance, a few awards, sometimes a deduction
  * or a supermarket redemption, drawn from a seeded PRNG. Pure: it only builds the postings;
- * demo.seed.ts posts them through the ledger's `postEntry` (each with its own source id).
+ * demo.seed.ts posts them through the ledger's verbs (each with its own source id).
  */
 import type { HouseholdView } from '../households/households.service';
-import type { PostEntryInput } from '../ledger/ledger.service';
+import { adjust, award, deduct, redeem, type Posting } from '../ledger/ledger.service';
 import { between, pick, type Rng } from './demo.names';
 
 /** The source type of every demo ledger posting. */
@@ -32,34 +32,33 @@ const REDEMPTIONS = [
   '公益超市兑换：学习用品',
 ] as const;
 
+/** One demo posting: a ledger verb and what it posts. */
+export interface DemoPosting {
+  verb: typeof award;
+  input: Posting & { points: number };
+}
+
 /** An opening balance, a few awards, sometimes a deduction or a supermarket redemption. */
-export function demoPostings(rng: Rng, h: HouseholdView): PostEntryInput[] {
-  const list: PostEntryInput[] = [];
+export function demoPostings(rng: Rng, h: HouseholdView): DemoPosting[] {
+  const list: DemoPosting[] = [];
   const source = () => ({ type: DEMO_SOURCE_TYPE, id: `${h.cardNo}:${list.length + 1}` });
   let spendable = 0;
   const opening = 10 * between(rng, 2, 12);
   list.push({
-    householdId: h.id,
-    type: 'adjustment',
-    points: opening,
-    spendableDelta: opening,
-    meritDelta: opening,
-    shortfall: 'clamp',
-    source: source(),
-    reason: '期初积分（演示数据）',
+    verb: adjust,
+    input: { householdId: h.id, points: opening, source: source(), reason: '期初积分（演示数据）' },
   });
   spendable += opening;
   for (let n = between(rng, 0, 3); n > 0; n--) {
     const a = pick(rng, AWARDS);
     list.push({
-      householdId: h.id,
-      type: 'award',
-      points: a.points,
-      spendableDelta: a.points,
-      meritDelta: a.points,
-      shortfall: 'reject',
-      source: source(),
-      reason: `${a.reason}（演示数据）`,
+      verb: award,
+      input: {
+        householdId: h.id,
+        points: a.points,
+        source: source(),
+        reason: `${a.reason}（演示数据）`,
+      },
     });
     spendable += a.points;
   }
@@ -68,14 +67,13 @@ export function demoPostings(rng: Rng, h: HouseholdView): PostEntryInput[] {
     // A deduction takes merit in full and spendable only as far as it goes (I2).
     const fromSpendable = Math.min(d.points, spendable);
     list.push({
-      householdId: h.id,
-      type: 'deduction',
-      points: -d.points,
-      spendableDelta: -d.points,
-      meritDelta: -d.points,
-      shortfall: 'clamp',
-      source: source(),
-      reason: `${d.reason}（演示数据）`,
+      verb: deduct,
+      input: {
+        householdId: h.id,
+        points: d.points,
+        source: source(),
+        reason: `${d.reason}（演示数据）`,
+      },
     });
     spendable -= fromSpendable;
   }
@@ -83,14 +81,13 @@ export function demoPostings(rng: Rng, h: HouseholdView): PostEntryInput[] {
     // Spending lowers what can be spent, never what was earned (merit).
     const cost = Math.min(spendable, 5 * between(rng, 2, 8));
     list.push({
-      householdId: h.id,
-      type: 'redemption',
-      points: -cost,
-      spendableDelta: -cost,
-      meritDelta: 0,
-      shortfall: 'reject',
-      source: source(),
-      reason: `${pick(rng, REDEMPTIONS)}（演示数据）`,
+      verb: redeem,
+      input: {
+        householdId: h.id,
+        points: cost,
+        source: source(),
+        reason: `${pick(rng, REDEMPTIONS)}（演示数据）`,
+      },
     });
   }
   return list;

@@ -8,8 +8,8 @@
  *   without touching anything. (If a process dies half-way, the marker stays `running` and
  *   the seed is not retried: the credentials of users it made are lost, so a retry could not
  *   print them. Drop the database to start over.)
- * - Everything it creates goes through the module services (points only through `postEntry`,
- *   each posting with its own source id), so demo data obeys the same rules as real data.
+ * - Everything it creates goes through the module services (points only through the ledger's
+ *   verbs, each posting with its own source id), so demo data obeys the same rules as real data.
  * - Demo records are recognisable: village codes `DEMO-nn`, card numbers `DM-nnnn`, usernames
  *   `demo-…`, ledger sources of type `demo-seed`. They never collide with real ones.
  * - Passwords and the terminal secret are random, returned once, and stored only as hashes;
@@ -23,7 +23,6 @@ import type { Logger } from '../../platform/logger';
 import { insertBoardLink } from '../boards/board-links.service';
 import { createCooperative } from '../cooperatives/cooperatives.service';
 import { insertHousehold, type HouseholdView } from '../households/households.service';
-import { postEntry } from '../ledger/ledger.service';
 import { createStore, createTerminal } from '../stores/stores.service';
 import { createVillage, type VillageView } from '../villages/villages.service';
 import { createRng, generateHouseholds } from './demo.names';
@@ -163,7 +162,7 @@ async function postDemoHistory(
   const postings = households.map((h) => demoPostings(rng, h));
   // One at a time: FerretDB's SQLite backend serialises writes, and parallel posts only add
   // contention (measured: 14 ms per post in sequence, 47 ms each with 50 in flight).
-  for (const list of postings) for (const p of list) await postEntry(p);
+  for (const list of postings) for (const p of list) await p.verb(p.input);
   return postings.reduce((n, list) => n + list.length, 0);
 }
 

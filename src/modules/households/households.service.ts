@@ -12,9 +12,9 @@ import { Types } from 'mongoose';
 import { DomainError, forbidden, isDuplicateKeyError, notFound } from '../../platform/errors';
 import { reachesVillage, type Principal } from '../../platform/principal';
 import {
+  adjust,
   getAccount,
   listEntries,
-  postEntry,
   type AccountView,
   type EntryView,
 } from '../ledger/ledger.service';
@@ -280,13 +280,9 @@ export async function adjustHousehold(
 ): Promise<EntryView> {
   await householdInReach(p, householdId);
   const sourceId = await adjustmentSourceId(p, householdId, input, idempotencyKey);
-  const { entry, created } = await postEntry({
+  const { entry, created } = await adjust({
     householdId,
-    type: 'adjustment',
     points: input.points,
-    spendableDelta: input.points,
-    meritDelta: input.points,
-    shortfall: 'clamp',
     source: { type: 'adjustment', id: sourceId },
     reason: input.reason,
   });

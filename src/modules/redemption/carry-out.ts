@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { cutText } from '../../platform/text';
-import { postEntry } from '../ledger/ledger.service';
+import { redeem } from '../ledger/ledger.service';
 import { fenceStockTake, giveBackStock, takeStock, type TakeResult } from '../stores/items.service';
 import { fenceAllowance, giveBackAllowance, takeAllowance, tracksAllowance } from './allowance';
 import { flagOffline } from './flags.service';
@@ -153,13 +153,9 @@ async function takeAndPost(r: FullRedemption): Promise<RedemptionEventDoc> {
     if ((await takeLine(rid, line)).state === 'voided') return await onVoided(r);
   }
   await stepDone('stockTaken', rid);
-  const { entry } = await postEntry({
+  const { entry } = await redeem({
     householdId: r.householdId,
-    type: 'redemption',
-    points: -r.points,
-    spendableDelta: -r.points,
-    meritDelta: 0,
-    shortfall: 'reject',
+    points: r.points,
     source: { type: 'redemption', id: rid },
     reason: redemptionReason(r),
   });

@@ -5,7 +5,7 @@
  */
 import { Types } from 'mongoose';
 import { isDuplicateKeyError } from '../../platform/errors';
-import { postEntry } from '../ledger/ledger.service';
+import { redeem } from '../ledger/ledger.service';
 import { finishSettled, rollBack, settle } from './carry-out';
 import { dropKey } from './keys';
 import { isLive, pruneLeases, RECOVERY_AGE_MS } from './liveness';
@@ -36,13 +36,9 @@ export async function recoverRedemption(
   let settled = await findEvent(rid, 'settled');
   if (!settled) {
     // The commit point: whichever of the real entry and this void holds the source decides.
-    const { entry } = await postEntry({
+    const { entry } = await redeem({
       householdId: r.householdId,
-      type: 'redemption',
       points: 0,
-      spendableDelta: 0,
-      meritDelta: 0,
-      shortfall: 'reject',
       source: { type: 'redemption', id: rid },
       reason: VOID_REASON,
     });

@@ -6,7 +6,7 @@
 import { clock } from '../../platform/clock';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
-import { postEntry } from '../ledger/ledger.service';
+import { reverse } from '../ledger/ledger.service';
 import { giveBackTakes } from './carry-out';
 import { shanghaiDay } from './receipt';
 import { RedemptionEvent, RedemptionWork, type RedemptionEventDoc } from './redemption.model';
@@ -27,13 +27,9 @@ export async function finishReversal(
   by: 'request' | 'recovery',
 ): Promise<RedemptionEventDoc> {
   const rid = idOf(r);
-  const { entry } = await postEntry({
+  const { entry } = await reverse({
     householdId: r.householdId,
-    type: 'reversal',
-    points: r.points,
-    spendableDelta: r.points,
-    meritDelta: 0,
-    shortfall: 'reject',
+    reverses: { type: 'redemption', points: r.points },
     source: { type: 'reversal', id: rid },
     reason: `撤销兑换（凭条 ${receiptNoOf(rid)}）`,
   });

@@ -4,13 +4,12 @@
  * Part of the council workflow (submissions.service.ts re-exports its verbs).
  */
 
-import { postEntry } from '../ledger/ledger.service';
+import { award, deduct, reverse } from '../ledger/ledger.service';
 import { queueNotification } from '../notifications/notifications.service';
 import { slots, type DerivedState, type PostedEntryRef } from './submission-state';
 import { type SubmissionDoc, type SubmissionEventDoc } from './submissions.model';
 import { APPEAL_WINDOW_MS } from './submissions.deps';
 import { councilFaults } from '../../platform/faults';
-import { sign } from './submissions.views';
 import { insertEvent } from './submissions.store';
 
 function ledgerSource(sub: SubmissionDoc, householdId: string): string {
@@ -23,17 +22,13 @@ function fmtDate(d: Date): string {
 }
 
 async function postLines(sub: SubmissionDoc): Promise<PostedEntryRef[]> {
-  const s = sign(sub.kind);
+  const post = sub.kind === 'deduction' ? deduct : award;
   const refs: PostedEntryRef[] = [];
   for (const line of sub.lines) {
     if (line.points === 0) continue; // a batch line reduced to nothing by a cap posts nothing
-    const { entry } = await postEntry({
+    const { entry } = await post({
       householdId: line.householdId,
-      type: sub.kind,
-      points: s * line.points,
-      spendableDelta: s * line.points,
-      meritDelta: s * line.points,
-      shortfall: 'clamp',
+      points: line.points,
       source: { type: 'submission', id: ledgerSource(sub, line.householdId) },
       ruleCode: sub.ruleCode,
       reason: `${sub.ruleTitle}（${sub.occurredOn}）`,
@@ -123,13 +118,14 @@ export async function reverseEntries(
   const entries = state.entries ?? [];
   const reversals: PostedEntryRef[] = [];
   for (const e of entries) {
-    const { entry } = await postEntry({
+    const { entry } = await reverse({
       householdId: e.householdId,
-      type: 'reversal',
-      points: -e.points,
-      spendableDelta: -e.spendableDelta,
-      meritDelta: -e.meritDelta,
-      shortfall: 'clamp',
+      reverses: {
+        type: 'deduction',
+        points: e.points,
+        spendableDelta: e.spendableDelta,
+        meritDelta: e.meritDelta,
+      },
       source: {
         type: 'appeal',
         id: entries.length > 1 ? `${appealId}:${e.householdId}` : appealId,

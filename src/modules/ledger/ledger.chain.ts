@@ -1,0 +1,318 @@
+/**
+ * The ledger's storage side: an entry as stored and as hashed, a household chain's head (hint,
+ * account cache, chain) and `postEntry`, which appends one entry through the platform's one
+ * append loop (platform/append-chain.ts). The invariants I1–I5 are listed in ledger.service.ts;
+ * the rule of each entry type (I2) lives in ledger.verbs.ts and is asserted here before writing.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { appendLink, ChainQueue, type HeadReading } from '../../platform/append-chain';
+import { DomainError, isDuplicateKeyError } from '../../platform/errors';
+import { ledgerFaults } from '../../platform/faults';
+import { isStorableText } from '../../platform/text';
+import {
+  Account,
+  Entry,
+  entryId,
+  type AccountDoc,
+  type EntryDoc,
+  type EntryType,
+} from './ledger.model';
+import { amountsFor, assertEntryRule, type Amounts } from './ledger.rules';
+
+export const ZERO_HASH = '0'.repeat(64);
+
+/** An entry exactly as GET /v1/households/:id/entries returns it. */
+export interface EntryView {
+  seq: number;
+  type: EntryType;
+  points: number;
+  spendableDelta: number;
+  meritDelta: number;
+  spendableAfter: number;
+  meritAfter: number;
+  ruleCode?: string;
+  reason?: string;
+  sourceType: string;
+  sourceId: string;
+  createdAt: string;
+  prevHash: string;
+  hash: string;
+}
+
+/**
+ * What moves. Features post through the verbs (ledger.verbs.ts), which work the amounts out
+ * from the type's rule; `postEntry` asserts the same rule for whoever calls it directly.
+ */
+export interface PostEntryInput extends Amounts {
+  householdId: string;
+  type: EntryType;
+  /**
+   * Follows from the type (I2) and may be left out: `reject` throws `insufficient_points` if
+   * spendable would go below 0 (redemption, expiry); `clamp` takes at most what is spendable
+   * (deduction, negative adjustment: merit falls by the full amount).
+   */
+  shortfall?: 'reject' | 'clamp';
+  source: { type: string; id: string };
+  ruleCode?: string;
+  reason?: string;
+}
+
+export interface PostEntryResult {
+  entry: EntryView;
+  /** False when the source had already posted and this is the first posting, returned again. */
+  created: boolean;
+}
+
+type EntryFields = Omit<EntryDoc, 'createdAt' | '_id'> & { createdAt: Date | string };
+
+/** Shapes a stored entry for the API; the same shape is hashed. */
+export function toEntryView(doc: EntryFields): EntryView {
+  const view: EntryView = {
+    seq: doc.seq,
+    type: doc.type,
+    points: doc.points,
+    spendableDelta: doc.spendableDelta,
+    meritDelta: doc.meritDelta,
+    spendableAfter: doc.spendableAfter,
+    meritAfter: doc.meritAfter,
+    sourceType: doc.sourceType,
+    sourceId: doc.sourceId,
+    createdAt: typeof doc.createdAt === 'string' ? doc.createdAt : doc.createdAt.toISOString(),
+    prevHash: doc.prevHash,
+    hash: doc.hash,
+  };
+  if (doc.ruleCode !== undefined && doc.ruleCode !== null) view.ruleCode = doc.ruleCode;
+  if (doc.reason !== undefined && doc.reason !== null) view.reason = doc.reason;
+  return view;
+}
+
+/** CONTRACT.md's chain rule: SHA-256 hex of JCS(entry view + householdId − hash). */
+export function hashEntry(
+  householdId: string,
+  view: Omit<EntryView, 'hash'> & { hash?: string },
+): string {
+  const { hash: _omit, ...rest } = view;
+  const canonical = canonicalize({ ...rest, householdId });
+  assert.ok(canonical !== undefined);
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/**
+ * The entry a source posted, if any. On FerretDB's SQLite backend this filter is a scan, so it
+ * runs only on the rare paths: after a duplicate-key error, and before refusing a post for
+ * lack of points (a replay of a redemption that went through must return it, not refuse).
+ */
+async function findBySource(source: { type: string; id: string }): Promise<EntryView | undefined> {
+  const doc = await Entry.findOne({
+    sourceType: source.type,
+    sourceId: source.id,
+  }).lean<EntryDoc>();
+  return doc ? toEntryView(doc) : undefined;
+}
+
+/** The stored entry at `seq` of a household's chain, read fresh by `_id` (also verify-chain's). */
+export async function entryAt(householdId: string, seq: number): Promise<EntryDoc | undefined> {
+  return (await Entry.findById(entryId(householdId, seq)).lean<EntryDoc>()) ?? undefined;
+}
+
+export interface HeadRead {
+  head: EntryDoc | undefined;
+  /** True when the account cache does not describe the head (missing, lagging or altered). */
+  cacheStale: boolean;
+}
+
+/**
+ * Finds the head of a household's chain with `_id` look-ups only: the account cache gives a
+ * starting seq, the entry there is read, and the chain is walked forward until no next entry
+ * exists. The cache is never ahead of the chain (it is written after the entry, from the
+ * entry); if it names a seq that does not exist or an entry it does not match, it was altered
+ * and the walk starts from seq 1.
+ */
+export async function readHead(householdId: string): Promise<HeadRead> {
+  const cached = await Account.findById(householdId).lean<AccountDoc>();
+  let head: EntryDoc | undefined;
+  if (cached && cached.seq > 0) {
+    head = await entryAt(householdId, cached.seq);
+    if (head && head.hash !== cached.hash) head = undefined;
+  }
+  for (;;) {
+    const next = await entryAt(householdId, (head?.seq ?? 0) + 1);
+    if (!next) break;
+    head = next;
+  }
+  const cacheStale = head
+    ? !cached ||
+      cached.seq !== head.seq ||
+      cached.hash !== head.hash ||
+      cached.spendable !== head.spendableAfter ||
+      cached.merit !== head.meritAfter
+    : Boolean(cached && cached.seq !== 0);
+  return { head, cacheStale };
+}
+
+/**
+ * Writes the account cache from a head entry (after a post, or a repair from the chain). A
+ * cache that ends up behind is harmless: readHead walks forward from it. A cache ahead of or
+ * different from the chain is what must never survive, and a repair removes it.
+ */
+export async function refreshAccount(householdId: string, head: EntryView): Promise<void> {
+  const set = {
+    seq: head.seq,
+    spendable: head.spendableAfter,
+    merit: head.meritAfter,
+    hash: head.hash,
+    updatedAt: new Date(),
+  };
+  // A lone `_id` filter (FerretDB pushes down nothing else: `seq: {$lt}` read every account).
+  // Without the condition a slow writer in another process may move the cache back; that is
+  // harmless (readHead walks forward from it) and within a process writes are queued per household.
+  try {
+    await Account.updateOne({ _id: householdId }, { $set: set }, { upsert: true });
+  } catch (err) {
+    // Two first posts upserting at once: the other one created the document; it is a cache.
+    if (!isDuplicateKeyError(err)) throw err;
+  }
+}
+
+/**
+ * Chain heads held in memory as hints: the head this process last wrote or read for a
+ * household. A hint is never ahead of the chain (entries are never deleted and it is set only
+ * from an entry that exists); a stale one (another process posted since) only costs a retry,
+ * because the unique (householdId, seq) index refuses the insert. Bounded: the oldest hints go.
+ */
+const HEAD_HINTS_MAX = 100_000;
+const headHints = new Map<string, EntryView>();
+function rememberHead(householdId: string, head: EntryView): void {
+  headHints.delete(householdId);
+  headHints.set(householdId, head);
+  if (headHints.size > HEAD_HINTS_MAX) headHints.delete(headHints.keys().next().value!);
+}
+/** Test-only: forget every hint (as a freshly started process would). */
+export function forgetHeadHints(): void {
+  headHints.clear();
+}
+
+type Head = EntryDoc | EntryView;
+
+/**
+ * The readings of a household's head, cheapest first (C4 of platform/append-chain.ts): the
+ * in-memory hint; the account cache checked against the entry it names (two `_id` reads);
+ * the chain itself, walked from the cache, which also repairs a stale cache (I5).
+ */
+function headReadings(householdId: string): HeadReading<Head>[] {
+  const hint: HeadReading<Head> = () => {
+    const head = headHints.get(householdId);
+    return Promise.resolve(head ? { head } : undefined);
+  };
+  const accountCache: HeadReading<Head> = async () => {
+    const cached = await Account.findById(householdId).lean<AccountDoc>();
+    if (!cached || cached.seq <= 0) return undefined;
+    const head = await entryAt(householdId, cached.seq);
+    const matches =
+      head &&
+      head.hash === cached.hash &&
+      head.spendableAfter === cached.spendable &&
+      head.meritAfter === cached.merit;
+    return matches ? { head } : undefined;
+  };
+  const chain: HeadReading<Head> = async () => {
+    const { head, cacheStale } = await readHead(householdId);
+    // I5: a crash may have left the cache behind; repair it before building on the chain.
+    if (cacheStale && head) await refreshAccount(householdId, toEntryView(head));
+    if (head) rememberHead(householdId, toEntryView(head));
+    return { head };
+  };
+  return [hint, accountCache, chain];
+}
+
+/** I4: a string the database would alter (a lone surrogate becomes U+FFFD) never matches its hash. */
+function assertStorable(input: PostEntryInput): void {
+  for (const [field, value] of [
+    ['reason', input.reason],
+    ['ruleCode', input.ruleCode],
+    ['sourceType', input.source.type],
+    ['sourceId', input.source.id],
+  ] as const) {
+    if (value !== undefined)
+      assert.ok(
+        isStorableText(value),
+        `I4: ${field} must read back as stored (well-formed Unicode, no NUL)`,
+      );
+  }
+}
+
+/** The next entry on `head`, hashed; throws `insufficient_points` (shortfall `reject`). */
+function entryOn(input: PostEntryInput, head: Head | undefined): EntryView {
+  const amounts = amountsFor(input, { spendable: head?.spendableAfter ?? 0 });
+  if ('shortOf' in amounts)
+    throw new DomainError('insufficient_points', `Only ${amounts.shortOf} points can be spent.`, {
+      spendable: amounts.shortOf,
+    });
+  const unhashed: Omit<EntryView, 'hash'> = {
+    seq: (head?.seq ?? 0) + 1,
+    type: input.type,
+    points: input.points,
+    spendableDelta: amounts.spendableDelta,
+    meritDelta: amounts.meritDelta,
+    spendableAfter: (head?.spendableAfter ?? 0) + amounts.spendableDelta,
+    meritAfter: (head?.meritAfter ?? 0) + amounts.meritDelta,
+    ...(input.ruleCode !== undefined ? { ruleCode: input.ruleCode } : {}),
+    ...(input.reason !== undefined ? { reason: input.reason } : {}),
+    sourceType: input.source.type,
+    sourceId: input.source.id,
+    createdAt: new Date().toISOString(),
+    prevHash: head?.hash ?? ZERO_HASH,
+  };
+  assert.ok(unhashed.spendableAfter >= 0, 'I2: spendable never below zero');
+  return { ...unhashed, hash: hashEntry(input.householdId, unhashed) };
+}
+
+const queue = new ChainQueue();
+
+/**
+ * Appends one entry to a household's chain, exactly once per source: a retry of a source that
+ * already posted returns that first entry (`created: false`). Throws `insufficient_points`
+ * (shortfall `reject`) and, for amounts that break the type's rule (I2), an AssertionError,
+ * without writing anything.
+ */
+export async function postEntry(input: PostEntryInput): Promise<PostEntryResult> {
+  assertEntryRule(input); // I2: the type's rule, before anything is read or written
+  assertStorable(input);
+  const { householdId, source } = input;
+  return queue.run(householdId, () =>
+    appendLink<Head, EntryView, PostEntryResult>({
+      heads: headReadings(householdId),
+      build: (head) => entryOn(input, head),
+      insert: async (view) => {
+        const createdAt = new Date(view.createdAt);
+        await Entry.create([
+          { ...view, _id: entryId(householdId, view.seq), householdId, createdAt },
+        ]);
+      },
+      appendedBefore: async (view) => {
+        // Either another writer took this seq (retry) or this source posted already (I3).
+        const holder = await entryAt(householdId, view.seq);
+        if (holder && (holder.sourceType !== source.type || holder.sourceId !== source.id))
+          return undefined;
+        const posted = holder ? toEntryView(holder) : await findBySource(source);
+        assert.ok(posted, 'a duplicate key is either the seq or the source');
+        return { entry: posted, created: false };
+      },
+      forget: () => headHints.delete(householdId),
+      beforeRefusal: async (err) => {
+        if (!(err instanceof DomainError) || err.code !== 'insufficient_points') return undefined;
+        const posted = await findBySource(source);
+        return posted && { entry: posted, created: false };
+      },
+      committed: async (view) => {
+        ledgerFaults.afterInsert?.(view);
+        rememberHead(householdId, view);
+        await refreshAccount(householdId, view);
+        return { entry: view, created: true };
+      },
+      busy: 'The ledger is busy for this household; retry shortly.',
+    }),
+  );
+}
