@@ -376,7 +376,7 @@ describe('pages wired to the account, statement, inquiry, appeal and counter API
     const appeal = admin.page.locator('article.item', { hasText: '柴草是邻居家的' });
     await appeal.locator('textarea').fill('照片看不出是谁家的，村委现场核实属实，维持扣分');
     await appeal.getByRole('button', { name: '驳回申诉' }).click();
-    await appeal.locator('.alert-ok').waitFor();
+    await admin.page.waitForSelector('.alert-ok >> text=已驳回申诉');
     await admin.context.close();
 
     await page.reload();

@@ -716,7 +716,8 @@ describe('pages in a real browser (/app)', function () {
     await appeal.locator('textarea').fill('车票属实，撤销扣分');
     await review(page, 'admin-appeals');
     await appeal.getByRole('button', { name: '申诉成立，撤销扣分' }).click();
-    await appeal.locator('.alert-ok').waitFor();
+    // The decided appeal leaves the list; what was decided is said above it.
+    await page.waitForSelector('.alert-ok >> text=已认定申诉成立，扣分已撤销');
     const reversed = (await entriesOf(w)).filter((e) => e.sourceType === 'appeal');
     expect(reversed.map((e) => e.points)).to.deep.equal([1]);
 

@@ -8,7 +8,9 @@
  *   reads a volunteer's hours record;
  * - the supervisor reads the village's points, objects to a submission in notice and flags a
  *   sale and a stock movement, with no button that writes points; the township station settles
- *   a flag, dispatches an escalated order, reads the 人情分 report and the rankings.
+ *   a flag, dispatches an escalated order, reads the 人情分 report and the rankings;
+ * - the township station decides a household's appeal with a 复核意见, and the household's own
+ *   page shows that note (the decision card is shared with the county office's page).
  * Every page state is checked by axe-core and photographed at 360 and 1280 px.
  */
 import type { Page } from 'playwright-core';
@@ -16,7 +18,7 @@ import { expect } from '../support/expect';
 import { http, makeStore, makeTerminal, makeUser, type TestUser } from '../support/factories';
 import { createItem } from '../../src/modules/stores/items.service';
 import { fund, newKey } from '../modules/redemption/scene';
-import { eventually, voteVia, type Json } from '../modules/submissions/scene';
+import { eventually, makeRule, voteVia, type Json } from '../modules/submissions/scene';
 import {
   daysFromNow,
   makeServiceScene,
@@ -391,6 +393,77 @@ describe('issue-11 pages in a real browser (/app): the service loop, township, s
       await page.waitForSelector('text=本月临时结果');
       await review(page, 'rankings');
       await context.close();
+    });
+  });
+
+  describe('an appeal decided by the township station (乡镇实践所)', () => {
+    let s: ServiceScene;
+    let deductionId: string;
+    const NOTE = '村委会同组长现场核实，确系他人所为，撤销扣分';
+
+    before(async function () {
+      this.timeout(60_000);
+      s = await makeServiceScene({ quorum: 2, noticePeriod: 'PT0S' });
+      const rule = await makeRule({ title: '乱倒垃圾', kind: 'deduction', points: 3 });
+      const filed = await http()
+        .post('/v1/submissions')
+        .set(s.clerk.auth)
+        .send({
+          villageId: s.villageId,
+          householdId: s.households[1]!.id,
+          ruleCode: rule.code,
+          occurredOn: new Date().toISOString().slice(0, 10),
+          evidence: { text: '路口监控照片' },
+        });
+      expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+      deductionId = filed.body.id as string;
+      await voteVia(deductionId, s.council[0]!);
+      await voteVia(deductionId, s.council[1]!);
+      await eventually(
+        async () =>
+          (await http().get(`/v1/submissions/${deductionId}`).set(s.clerk.auth)).body.status ===
+          'posted',
+        'the deduction posts',
+      );
+      const appeal = await http()
+        .post(`/v1/submissions/${deductionId}/appeals`)
+        .set(s.households[1]!.user.auth)
+        .send({ reason: '那天全家在外地走亲戚，垃圾不是我家倒的' });
+      expect(appeal.status, JSON.stringify(appeal.body)).to.equal(201);
+    });
+
+    it('the station upholds it with a 复核意见, and the household reads that note on its appeals page', async () => {
+      const { page, context } = await newDevice(360);
+      await signIn(page, s.township.username, s.township.password);
+      await page.getByRole('link', { name: '申诉复核' }).click();
+      const card = page.locator('article.item', { hasText: '那天全家在外地走亲戚' });
+      await card.waitFor();
+      expect(await card.innerText()).to.contain('李秀英');
+      // No note: the station is told to write one (the household reads it).
+      await card.getByRole('button', { name: '申诉成立，撤销扣分' }).click();
+      expect(await card.locator('.alert-error').innerText()).to.contain('复核意见');
+      await card.getByLabel(/复核意见/).fill(NOTE);
+      await review(page, 'township-appeal');
+      await card.getByRole('button', { name: '申诉成立，撤销扣分' }).click();
+      await page.waitForSelector('.alert-ok >> text=已认定申诉成立，扣分已撤销');
+      await page.waitForSelector('text=没有待复核的申诉');
+      await review(page, 'township-appeal-decided');
+      await context.close();
+
+      const decided = (await http().get(`/v1/submissions/${deductionId}`).set(s.admin.auth)).body
+        .appeal as Json;
+      expect(decided.status).to.equal('upheld');
+      expect(decided.note).to.equal(NOTE);
+
+      const household = await newDevice(360);
+      const user = s.households[1]!.user;
+      await signIn(household.page, user.username, user.password);
+      await household.page.goto(url('/app/household/appeals'));
+      const mine = household.page.locator('article.item', { hasText: '乱倒垃圾' });
+      await mine.locator('.decision').waitFor();
+      expect(await mine.locator('.decision').innerText()).to.contain(`复核说明：${NOTE}`);
+      await review(household.page, 'household-appeal-upheld-by-township');
+      await household.context.close();
     });
   });
 });

@@ -11,14 +11,17 @@ export function useId(prefix: string): string {
   return ref.current;
 }
 
-interface FieldProps {
+interface Labelled {
   label: string;
-  value: string;
-  onValue: (v: string) => void;
   error?: string;
   hint?: string;
-  type?: 'text' | 'password' | 'date' | 'number' | 'search';
   required?: boolean;
+}
+
+interface FieldProps extends Labelled {
+  value: string;
+  onValue: (v: string) => void;
+  type?: 'text' | 'password' | 'date' | 'number' | 'search';
   name?: string;
   autoFocus?: boolean;
   inputMode?: 'numeric' | 'decimal' | 'text' | 'search';
@@ -33,17 +36,47 @@ interface FieldProps {
   class?: string;
 }
 
-/** A labelled input; its error and hint are tied to it for screen readers. */
-export function Field(p: FieldProps) {
-  const id = useId(p.name ?? 'f');
-  const described =
-    [p.error ? `${id}-err` : '', p.hint ? `${id}-hint` : ''].filter(Boolean).join(' ') || undefined;
+/**
+ * The label, hint and error around one control, tied to it for screen readers: the control
+ * gets `id` and, from `describedBy`, its aria-describedby.
+ */
+function FieldShell(p: Labelled & { id: string; class?: string; children: ComponentChildren }) {
   return (
-    <div class={`field ${p.class ?? ''} ${p.error ? 'has-error' : ''}`}>
-      <label for={id}>
+    <div class={`field ${p.class ? `${p.class} ` : ''}${p.error ? 'has-error' : ''}`}>
+      <label for={p.id}>
         {p.label}
         {p.required ? <span class="req"> （必填）</span> : null}
       </label>
+      {p.children}
+      {p.hint ? (
+        <p class="hint" id={`${p.id}-hint`}>
+          {p.hint}
+        </p>
+      ) : null}
+      {p.error ? (
+        <p class="error" id={`${p.id}-err`}>
+          {p.error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** The ARIA attributes of a control inside FieldShell. */
+function describedBy(id: string, p: Labelled) {
+  return {
+    'aria-invalid': p.error ? ('true' as const) : undefined,
+    'aria-describedby':
+      [p.error ? `${id}-err` : '', p.hint ? `${id}-hint` : ''].filter(Boolean).join(' ') ||
+      undefined,
+  };
+}
+
+/** A labelled input; its error and hint are tied to it for screen readers. */
+export function Field(p: FieldProps) {
+  const id = useId(p.name ?? 'f');
+  return (
+    <FieldShell {...p} id={id}>
       <input
         id={id}
         name={p.name}
@@ -59,8 +92,7 @@ export function Field(p: FieldProps) {
         min={p.min}
         max={p.max}
         step={p.step}
-        aria-invalid={p.error ? 'true' : undefined}
-        aria-describedby={described}
+        {...describedBy(id, p)}
         onInput={(e) => p.onValue((e.currentTarget as HTMLInputElement).value)}
         onKeyDown={(e) => {
           if (e.key === 'Enter' && p.onEnter) {
@@ -69,92 +101,52 @@ export function Field(p: FieldProps) {
           }
         }}
       />
-      {p.hint ? (
-        <p class="hint" id={`${id}-hint`}>
-          {p.hint}
-        </p>
-      ) : null}
-      {p.error ? (
-        <p class="error" id={`${id}-err`}>
-          {p.error}
-        </p>
-      ) : null}
-    </div>
+    </FieldShell>
   );
 }
 
-export function TextArea(p: {
-  label: string;
-  value: string;
-  onValue: (v: string) => void;
-  error?: string;
-  hint?: string;
-  required?: boolean;
-  name?: string;
-  rows?: number;
-}) {
+export function TextArea(
+  p: Labelled & {
+    value: string;
+    onValue: (v: string) => void;
+    name?: string;
+    rows?: number;
+  },
+) {
   const id = useId(p.name ?? 'ta');
   return (
-    <div class={`field ${p.error ? 'has-error' : ''}`}>
-      <label for={id}>
-        {p.label}
-        {p.required ? <span class="req"> （必填）</span> : null}
-      </label>
+    <FieldShell {...p} id={id}>
       <textarea
         id={id}
         name={p.name}
         rows={p.rows ?? 3}
         value={p.value}
         required={p.required}
-        aria-invalid={p.error ? 'true' : undefined}
-        aria-describedby={
-          [p.error ? `${id}-err` : '', p.hint ? `${id}-hint` : ''].filter(Boolean).join(' ') ||
-          undefined
-        }
+        {...describedBy(id, p)}
         onInput={(e) => p.onValue((e.currentTarget as HTMLTextAreaElement).value)}
       />
-      {p.hint ? (
-        <p class="hint" id={`${id}-hint`}>
-          {p.hint}
-        </p>
-      ) : null}
-      {p.error ? (
-        <p class="error" id={`${id}-err`}>
-          {p.error}
-        </p>
-      ) : null}
-    </div>
+    </FieldShell>
   );
 }
 
-export function Select(p: {
-  label: string;
-  value: string;
-  onValue: (v: string) => void;
-  options: { value: string; label: string }[];
-  error?: string;
-  hint?: string;
-  required?: boolean;
-  name?: string;
-  placeholder?: string;
-}) {
+export function Select(
+  p: Labelled & {
+    value: string;
+    onValue: (v: string) => void;
+    options: { value: string; label: string }[];
+    name?: string;
+    placeholder?: string;
+  },
+) {
   const id = useId(p.name ?? 's');
   return (
-    <div class={`field ${p.error ? 'has-error' : ''}`}>
-      <label for={id}>
-        {p.label}
-        {p.required ? <span class="req"> （必填）</span> : null}
-      </label>
+    <FieldShell {...p} id={id}>
       <select
         id={id}
         name={p.name}
         value={p.value}
         required={p.required}
-        aria-invalid={p.error ? 'true' : undefined}
-        aria-describedby={
-          [p.error ? `${id}-err` : '', p.hint ? `${id}-hint` : ''].filter(Boolean).join(' ') ||
-          undefined
-        }
+        {...describedBy(id, p)}
         onChange={(e) => p.onValue((e.currentTarget as HTMLSelectElement).value)}
       >
         {p.placeholder !== undefined ? <option value="">{p.placeholder}</option> : null}
@@ -164,17 +156,7 @@ export function Select(p: {
           </option>
         ))}
       </select>
-      {p.hint ? (
-        <p class="hint" id={`${id}-hint`}>
-          {p.hint}
-        </p>
-      ) : null}
-      {p.error ? (
-        <p class="error" id={`${id}-err`}>
-          {p.error}
-        </p>
-      ) : null}
-    </div>
+    </FieldShell>
   );
 }
 
@@ -336,4 +318,39 @@ export function download(blob: Blob, filename: string): void {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+/** The 刷新 button of a list's heading. */
+export function RefreshButton({ onClick }: { onClick: () => void }) {
+  return (
+    <button type="button" onClick={onClick}>
+      刷新
+    </button>
+  );
+}
+
+/** What a loading list says while it loads, and its problem if it failed. */
+export function LoadStatus({
+  of,
+  what,
+}: {
+  of: { loading: boolean; error: unknown };
+  what?: string;
+}) {
+  return (
+    <>
+      {of.loading ? <Loading what={what} /> : null}
+      {of.error ? <Alert kind="error">{describeError(of.error)}</Alert> : null}
+    </>
+  );
+}
+
+/** What became of an action: its confirmation or its problem, each announced. */
+export function Outcome({ of }: { of: { ok?: string; error?: string } }) {
+  return (
+    <>
+      {of.ok ? <Alert kind="ok">{of.ok}</Alert> : null}
+      {of.error ? <Alert kind="error">{of.error}</Alert> : null}
+    </>
+  );
 }

@@ -14,12 +14,15 @@ import {
   Field,
   Link,
   Loading,
+  LoadStatus,
+  Outcome,
+  RefreshButton,
   Section,
   Select,
   Tabs,
-  TextArea,
   useLoad,
 } from '../ui';
+import { AppealsSection } from './appeals';
 import { ruleLabel } from './common';
 import { api } from '../api';
 
@@ -118,8 +121,7 @@ function Villages() {
   const v = villages.data?.find((x) => x.id === editing);
   return (
     <Section title="村和评议规则">
-      {villages.loading ? <Loading /> : null}
-      {villages.error ? <Alert kind="error">{describeError(villages.error)}</Alert> : null}
+      <LoadStatus of={villages} />
       {villages.data ? (
         <div class="scroll-x" tabIndex={0} role="region" aria-label="各村的评议规则">
           <table>
@@ -348,8 +350,7 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
           <label for={noVoteId}>评单后的服务时长不经评议会表决，直接公示</label>
         </div>
       </fieldset>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
       <button type="submit">保存 {v.name}</button>
     </form>
   );
@@ -419,8 +420,7 @@ function NewVillage({ onSaved }: { onSaved: () => void }) {
           required
         />
       </div>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
       <button type="submit">新建村</button>
     </form>
   );
@@ -519,8 +519,7 @@ function Users() {
             onClose={() => setAction(null)}
           />
         ) : null}
-        {users.loading ? <Loading /> : null}
-        {users.error ? <Alert kind="error">{describeError(users.error)}</Alert> : null}
+        <LoadStatus of={users} />
         {users.data ? (
           <div class="scroll-x" tabIndex={0} role="region" aria-label="用户列表">
             <table>
@@ -724,8 +723,7 @@ function AccountAction({
           />
         </>
       ) : null}
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
       <div class="buttons">
         {result.ok ? (
           <button type="button" ref={done} onClick={onClose}>
@@ -873,8 +871,7 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
           hint="至少 10 个字符"
           autoComplete="new-password"
         />
-        {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-        {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+        <Outcome of={result} />
         <button type="submit" class="primary">
           新建用户
         </button>
@@ -1096,8 +1093,7 @@ function NewRuleVersion({ onSaved }: { onSaved: () => void }) {
             onValue={(x) => set({ effectiveFrom: x })}
           />
         </div>
-        {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-        {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+        <Outcome of={result} />
         <button type="submit" class="primary">
           保存
         </button>
@@ -1202,8 +1198,7 @@ function Restock({
         />
         <button type="submit">补货</button>
       </div>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </form>
   );
 }
@@ -1351,8 +1346,7 @@ function StoreCard({ s, vnames }: { s: Store; vnames: Map<string, string> }) {
           。密钥只显示这一次，请现在到收银台电脑上登录并保存。
         </Alert>
       ) : null}
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </article>
   );
 }
@@ -1427,8 +1421,7 @@ function Cooperatives() {
               </div>
             ))}
           </fieldset>
-          {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-          {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+          <Outcome of={result} />
           <button type="submit" class="primary">
             新建信用社
           </button>
@@ -1466,19 +1459,11 @@ function Jobs() {
     }
   }
   return (
-    <Section
-      title="失败的后台任务"
-      actions={
-        <button type="button" onClick={jobs.reload}>
-          刷新
-        </button>
-      }
-    >
+    <Section title="失败的后台任务" actions={<RefreshButton onClick={jobs.reload} />}>
       <p class="lead">
         后台任务（公示期满入账、通知、信用导出等）重试多次仍失败的会列在这里。排除原因后可以重新排队。
       </p>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
       {jobs.loading ? <Loading /> : null}
       {jobs.data && !jobs.data.length ? <Empty>没有失败的任务。</Empty> : null}
       {jobs.data?.map((j) => (
@@ -1498,112 +1483,19 @@ function Jobs() {
   );
 }
 
-interface AppealCase {
-  id: string;
-  householdId: string | null;
-  ruleTitle: string;
-  points: number;
-  occurredOn: string;
-  postedAt: string | null;
-  evidence: { text: string };
-  appeal?: { status: string; reason: string; filedAt: string } | null;
-}
-
 /** Appeals of posted deductions, decided at township level (in this deployment: the county office). */
 function Appeals() {
-  const list = useLoad(async () => {
-    const ids = (await get<{ items: AppealCase[] }>('/v1/appeals')).items.map((a) => a.id);
-    // The listing is the cached state; each case is read whole (its appeal reason and history).
-    return Promise.all(
-      ids.map(async (id) => {
-        const a = await get<AppealCase>(`/v1/submissions/${id}`);
-        const name = a.householdId
-          ? await get<{ head: string; cardNo: string }>(`/v1/households/${a.householdId}`).then(
-              (h) => `${h.head}（${h.cardNo}）`,
-              () => '农户',
-            )
-          : '农户';
-        return { ...a, name };
-      }),
-    );
-  }, []);
-  return (
-    <Section
-      title="待复核的扣分申诉"
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
-    >
-      <p class="lead">
-        申诉成立会新记一笔，把扣掉的积分加回来（原记录不改动）；驳回则维持扣分。请写明复核意见，农户会收到通知。
-      </p>
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
-      {list.data && !list.data.length ? <Empty>没有待复核的申诉。</Empty> : null}
-      {list.data?.map((a) => (
-        <AppealDecision key={a.id} a={a} onDone={list.reload} />
-      ))}
-    </Section>
+  const villages = useVillages();
+  const names = useMemo(
+    () => new Map((villages.data ?? []).map((v) => [v.id, v.name])),
+    [villages.data],
   );
-}
-
-function AppealDecision({ a, onDone }: { a: AppealCase & { name: string }; onDone: () => void }) {
-  const [d, set, clear] = useDraft(`admin-appeal-${a.id}`, { comment: '' });
-  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
-  async function decide(outcome: 'upheld' | 'dismissed') {
-    if (!d.comment.trim()) {
-      setResult({ error: '请在“复核意见”中写明理由，农户会看到。' });
-      return;
-    }
-    try {
-      // The note is what the household reads (on its appeal and in its notification).
-      await post(`/v1/submissions/${a.id}/appeals/decision`, {
-        outcome,
-        note: d.comment.trim(),
-      });
-      clear();
-      setResult({ ok: outcome === 'upheld' ? '已认定申诉成立，扣分已撤销。' : '已驳回申诉。' });
-      setTimeout(onDone, 1200);
-    } catch (err) {
-      setResult({ error: describeError(err, { comment: '复核意见' }) });
-    }
-  }
   return (
-    <article class="item">
-      <div class="item-head">
-        <strong>{a.name}</strong>
-        <span class="minus">{a.points} 分</span>
-      </div>
-      <p>
-        {a.ruleTitle} · 发生于 {a.occurredOn} · 入账于 {beijing(a.postedAt)}
-      </p>
-      <p class="evidence">扣分依据：{a.evidence.text}</p>
-      {a.appeal ? (
-        <p class="objection">
-          {beijing(a.appeal.filedAt)} 申诉理由：{a.appeal.reason}
-        </p>
-      ) : null}
-      <TextArea
-        label="复核意见"
-        name="comment"
-        rows={2}
-        value={d.comment}
-        onValue={(v) => set({ comment: v })}
-        required
-      />
-      <div class="buttons">
-        <button type="button" class="primary" onClick={() => decide('upheld')}>
-          申诉成立，撤销扣分
-        </button>
-        <button type="button" class="danger" onClick={() => decide('dismissed')}>
-          驳回申诉
-        </button>
-      </div>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
-    </article>
+    <AppealsSection
+      title="待复核的扣分申诉"
+      draftPrefix="admin-appeal"
+      villageName={(id) => names.get(id)}
+    />
   );
 }
 
@@ -1696,8 +1588,7 @@ function ServiceMenu() {
           options={counties}
         />
       ) : null}
-      {menu.loading ? <Loading /> : null}
-      {menu.error ? <Alert kind="error">{describeError(menu.error)}</Alert> : null}
+      <LoadStatus of={menu} />
       {menu.data && !menu.data.categories.length ? (
         <Empty>这个县还没有服务菜单。先添加一个类别和服务项目。</Empty>
       ) : null}
@@ -1764,8 +1655,7 @@ function ServiceMenu() {
           </div>
         </div>
       ) : null}
-      {removal.ok ? <Alert kind="ok">{removal.ok}</Alert> : null}
-      {removal.error ? <Alert kind="error">{removal.error}</Alert> : null}
+      <Outcome of={removal} />
       {menu.data ? (
         <MenuItemForm
           key={county}
@@ -1915,8 +1805,7 @@ function MenuItemForm({
           required
         />
       </div>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
       <button type="submit" class="primary">
         保存服务项目
       </button>

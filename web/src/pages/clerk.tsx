@@ -6,7 +6,20 @@ import { beijing, pts, todayUtc } from '../format';
 import { describeError, ENTRY_TYPES } from '../messages';
 import { navigate } from '../router';
 import { session } from '../session';
-import { Alert, Empty, Field, Loading, Section, Select, Tabs, TextArea, useLoad } from '../ui';
+import {
+  Alert,
+  Empty,
+  Field,
+  Loading,
+  LoadStatus,
+  Outcome,
+  RefreshButton,
+  Section,
+  Select,
+  Tabs,
+  TextArea,
+  useLoad,
+} from '../ui';
 import {
   loadVillageHouseholds,
   ruleLabel,
@@ -167,8 +180,7 @@ function HouseholdCard({ h }: { h: Household }) {
   }, [h.id]);
   return (
     <Section title={`${h.head}（卡号 ${h.cardNo}）`}>
-      {data.loading ? <Loading /> : null}
-      {data.error ? <Alert kind="error">{describeError(data.error)}</Alert> : null}
+      <LoadStatus of={data} />
       {data.data ? (
         <>
           <dl class="balances">
@@ -280,8 +292,7 @@ function Register() {
           required
           hint="可以直接扫卡。"
         />
-        {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-        {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+        <Outcome of={result} />
         <button type="submit" class="primary">
           登记
         </button>
@@ -734,14 +745,7 @@ function Status() {
     [households.data],
   );
   return (
-    <Section
-      title="申报进度"
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
-    >
+    <Section title="申报进度" actions={<RefreshButton onClick={list.reload} />}>
       <Select
         label="只看"
         name="status"
@@ -755,8 +759,7 @@ function Status() {
           { value: 'rejected', label: '未通过' },
         ]}
       />
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {list.data && !list.data.items.length ? <Empty>没有申报。</Empty> : null}
       {list.data?.items.map((s) => (
         <SubmissionSummary key={s.id} s={s} names={names} quorum={policy.data?.quorum} />

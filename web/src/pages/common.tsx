@@ -1,76 +1,12 @@
 /** Pieces several role pages share: the village's households, rules, submissions. */
 import { useEffect, useState } from 'preact/hooks';
-import { get } from '../api';
+import { api, get } from '../api';
+import type { Household, Rule, Submission } from '../shapes';
 import { beijing, pts } from '../format';
 import { STATUS_NAMES } from '../messages';
 import { Badge, blobToDataUrl, useLoad } from '../ui';
-import { api } from '../api';
 
-export interface Household {
-  id: string;
-  villageId: string;
-  head: string;
-  members: { name: string }[];
-  cardNo: string;
-}
-
-export interface Rule {
-  code: string;
-  version: number;
-  title: string;
-  kind: 'award' | 'deduction';
-  points?: number;
-  pointsPerUnit?: number;
-  unit?: string;
-  capPerMonth?: number;
-  capPerYear?: number;
-  attachmentRequired: boolean;
-  inForce: boolean;
-}
-
-export interface Submission {
-  id: string;
-  villageId: string;
-  batch: boolean;
-  householdId: string | null;
-  lines: { householdId: string; quantity?: number; points: number; requestedPoints: number }[];
-  ruleCode: string;
-  ruleTitle: string;
-  kind: 'award' | 'deduction';
-  quantity?: number;
-  occurredOn: string;
-  evidence: { text: string; attachments: string[] };
-  points: number;
-  capped: { message: string } | null;
-  status: 'in_review' | 'in_notice' | 'posted' | 'rejected';
-  round: number;
-  quorum?: number;
-  approvals: number;
-  rejections: number;
-  noticeEndsAt: string | null;
-  postedAt: string | null;
-  appealDeadline?: string;
-  appeal?: {
-    status: string;
-    reason: string;
-    filedAt: string;
-    decidedAt?: string;
-    comment?: string;
-    /** The decider's explanation the household reads. */
-    note?: string;
-  } | null;
-  createdAt: string;
-  history?: {
-    type: string;
-    at: string;
-    round?: number;
-    by?: string;
-    byRole?: string;
-    decision?: string;
-    comment?: string;
-    reason?: string;
-  }[];
-}
+export type { Household, Rule, Submission } from '../shapes';
 
 /** Every household of a village (a village has hundreds), for names beside ids. */
 export async function loadVillageHouseholds(villageId?: string): Promise<Household[]> {

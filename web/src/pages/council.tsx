@@ -5,7 +5,17 @@ import { useDraft } from '../drafts';
 import { beijing } from '../format';
 import { describeError } from '../messages';
 import { session } from '../session';
-import { Alert, Empty, Loading, Section, Tabs, TextArea, useLoad } from '../ui';
+import {
+  Alert,
+  Empty,
+  LoadStatus,
+  Outcome,
+  RefreshButton,
+  Section,
+  Tabs,
+  TextArea,
+  useLoad,
+} from '../ui';
 import {
   History,
   loadVillageHouseholds,
@@ -56,19 +66,11 @@ function Queue({ names }: { names: Map<string, string> }) {
     [],
   );
   return (
-    <Section
-      title="等待评议的申报"
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
-    >
+    <Section title="等待评议的申报" actions={<RefreshButton onClick={list.reload} />}>
       <p class="lead">
         请看清证明材料和照片后投票。同意票达到规定人数后进入公示；公示期满无异议才入账。本户的事项您不能投票。
       </p>
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {list.data && !list.data.items.length ? <Empty>现在没有等待评议的申报。</Empty> : null}
       {list.data?.items.map((s) => (
         <VoteCard
@@ -156,8 +158,7 @@ function VoteCard({
           </div>
         </div>
       )}
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </SubmissionSummary>
   );
 }
@@ -168,17 +169,9 @@ function Notice({ names }: { names: Map<string, string> }) {
     [],
   );
   return (
-    <Section
-      title="正在公示"
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
-    >
+    <Section title="正在公示" actions={<RefreshButton onClick={list.reload} />}>
       <p class="lead">公示期间，村民或村文书可以提出异议；有异议的事项退回重新评议。</p>
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {list.data && !list.data.items.length ? <Empty>现在没有公示中的事项。</Empty> : null}
       {list.data?.items.map((s) => (
         <SubmissionSummary key={s.id} s={s} names={names} />
@@ -216,8 +209,7 @@ function Objected({ names }: { names: Map<string, string> }) {
       <p class="lead">
         这些申报在公示时有人提出异议，已退回重新评议（第 2 轮起）。异议理由见“评议经过”。
       </p>
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {list.data && !list.data.length ? <Empty>最近没有被提出异议的事项。</Empty> : null}
       {list.data?.map((s) => (
         <SubmissionSummary key={s.id} s={s} names={names}>

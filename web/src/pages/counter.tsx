@@ -10,7 +10,17 @@ import { useDraft } from '../drafts';
 import { beijing, todayCst } from '../format';
 import { describeError } from '../messages';
 import { session } from '../session';
-import { Alert, Empty, Field, Loading, Section, Tabs, useLoad } from '../ui';
+import {
+  Alert,
+  Empty,
+  Field,
+  Loading,
+  LoadStatus,
+  RefreshButton,
+  Section,
+  Tabs,
+  useLoad,
+} from '../ui';
 
 const TABS = [
   { path: '/counter', label: '收银' },
@@ -566,17 +576,9 @@ function DayReport() {
   const [day, setDay] = useState(todayCst());
   const r = useLoad(() => get<Report>(`/v1/stores/${storeId()}/day-report`, { date: day }), [day]);
   return (
-    <Section
-      title="今日销售和库存"
-      actions={
-        <button type="button" onClick={r.reload}>
-          刷新
-        </button>
-      }
-    >
+    <Section title="今日销售和库存" actions={<RefreshButton onClick={r.reload} />}>
       <Field label="日期" name="day" type="date" value={day} onValue={setDay} max={todayCst()} />
-      {r.loading ? <Loading /> : null}
-      {r.error ? <Alert kind="error">{describeError(r.error)}</Alert> : null}
+      <LoadStatus of={r} />
       {r.data ? (
         <>
           <dl class="balances">

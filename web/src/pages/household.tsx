@@ -8,7 +8,19 @@ import { useDraft } from '../drafts';
 import { beijing, pts } from '../format';
 import { describeError, ENTRY_TYPES } from '../messages';
 import { session } from '../session';
-import { Alert, Badge, Empty, Loading, Section, Tabs, TextArea, useLoad } from '../ui';
+import {
+  Alert,
+  Badge,
+  Empty,
+  Loading,
+  LoadStatus,
+  Outcome,
+  RefreshButton,
+  Section,
+  Tabs,
+  TextArea,
+  useLoad,
+} from '../ui';
 import { StatusBadge, type Submission } from './common';
 
 const TABS = [
@@ -184,19 +196,11 @@ function Notice() {
     [],
   );
   return (
-    <Section
-      title="正在公示的积分事项"
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
-    >
+    <Section title="正在公示的积分事项" actions={<RefreshButton onClick={list.reload} />}>
       <p class="lead">
         公示期间，如果您认为哪一项不属实，可以提出异议，写明理由。该事项会退回评议会重新评议。
       </p>
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {list.data && !list.data.items.length ? <Empty>现在没有正在公示的事项。</Empty> : null}
       {list.data?.items.map((s) => (
         <ObjectCard key={s.id} s={s} onDone={list.reload} />
@@ -252,8 +256,7 @@ function ObjectCard({ s, onDone }: { s: Submission; onDone: () => void }) {
           我有异议
         </button>
       )}
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </article>
   );
 }
@@ -271,8 +274,7 @@ function Appeals() {
       <p class="lead">
         扣分入账后 30 天内，您可以提出申诉，由乡镇（县中心）复核。申诉成立会撤销扣分。
       </p>
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {list.data && !list.data.length ? <Empty>您户没有扣分事项。</Empty> : null}
       {list.data?.map((s) => (
         <AppealCard key={s.id} s={s} onDone={list.reload} />
@@ -364,8 +366,7 @@ function AppealCard({ s, onDone }: { s: Submission; onDone: () => void }) {
           <button type="submit">提交申诉</button>
         </form>
       ) : null}
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </article>
   );
 }
@@ -431,8 +432,7 @@ function Credit() {
         <p class="lead">
           只有您授权的信用社才能查询本户的信用参考分（姓名只显示首尾字）。您可以随时撤回。
         </p>
-        {message.ok ? <Alert kind="ok">{message.ok}</Alert> : null}
-        {message.error ? <Alert kind="error">{message.error}</Alert> : null}
+        <Outcome of={message} />
         {d.coops.length ? null : <Empty>本村没有合作的信用社。</Empty>}
         {d.coops.map((c) => {
           const active = d.consents.find((x) => x.cooperativeId === c.id && x.status === 'active');

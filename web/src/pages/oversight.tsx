@@ -19,6 +19,9 @@ import {
   Field,
   Link,
   Loading,
+  LoadStatus,
+  Outcome,
+  RefreshButton,
   Section,
   Select,
   Tabs,
@@ -31,6 +34,7 @@ import {
   type Household,
   type Submission,
 } from './common';
+import { AppealsSection } from './appeals';
 import { OrderCard, type OrderRow } from './service';
 import { useVillages } from './volunteers';
 
@@ -91,19 +95,11 @@ function Escalated() {
   const [handled, setHandled] = useState<string[]>([]);
   const gone = list.data ? handled.filter((id) => !list.data!.items.some((o) => o.id === id)) : [];
   return (
-    <Section
-      title="超时未接、转到乡镇的订单"
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
-    >
+    <Section title="超时未接、转到乡镇的订单" actions={<RefreshButton onClick={list.reload} />}>
       <p class="lead">
         村实践站在规定时间内没有服务队接单的订单转到这里，请派给乡镇或县级服务队，或本村其他服务队。
       </p>
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {gone.length ? (
         <Alert kind="ok">
           已办理 {gone.length} 张订单，已移出本列表；进度可在“
@@ -129,130 +125,14 @@ function Escalated() {
   );
 }
 
-interface AppealCase extends Submission {
-  appeal?: { status: string; reason: string; filedAt: string } | null;
-}
-
 function Appeals() {
   const villages = useVillageNames();
-  const list = useLoad(async () => {
-    const ids = (await get<{ items: AppealCase[] }>('/v1/appeals')).items.map((a) => a.id);
-    return Promise.all(
-      ids.map(async (id) => {
-        const a = await get<AppealCase>(`/v1/submissions/${id}`);
-        const h = a.householdId
-          ? await get<Household>(`/v1/households/${a.householdId}`).catch(() => undefined)
-          : undefined;
-        return { ...a, name: h ? `${h.head}（${h.cardNo}）` : '农户' };
-      }),
-    );
-  }, []);
-  const [done, setDone] = useState('');
   return (
-    <Section
+    <AppealsSection
       title="本乡镇各村的扣分申诉"
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
-    >
-      <p class="lead">
-        申诉成立会新记一笔，把扣掉的积分加回来（原记录不改动）；驳回则维持扣分。请写明复核意见，农户会看到。
-      </p>
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
-      {done ? <Alert kind="ok">{done}</Alert> : null}
-      {list.data && !list.data.length ? <Empty>没有待复核的申诉。</Empty> : null}
-      {list.data?.map((a) => (
-        <AppealDecision
-          key={a.id}
-          a={a}
-          village={villages.get(a.villageId)}
-          onDone={(message) => {
-            setDone(message);
-            list.reload();
-          }}
-        />
-      ))}
-    </Section>
-  );
-}
-
-function AppealDecision({
-  a,
-  village,
-  onDone,
-}: {
-  a: AppealCase & { name: string };
-  village?: string;
-  onDone: (message: string) => void;
-}) {
-  const [d, set, clear] = useDraft(`township-appeal-${a.id}`, { comment: '' });
-  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
-  async function decide(outcome: 'upheld' | 'dismissed') {
-    if (!d.comment.trim()) {
-      setResult({ error: '请在“复核意见”中写明理由，农户会看到。' });
-      return;
-    }
-    try {
-      // The note is what the household reads (on its appeal and in its notification), as on
-      // the county office's page; `comment` is only a remark for the file.
-      await post(`/v1/submissions/${a.id}/appeals/decision`, {
-        outcome,
-        note: d.comment.trim(),
-      });
-      clear();
-      setResult({});
-      onDone(
-        `${a.name}：${outcome === 'upheld' ? '已认定申诉成立，扣分已撤销。' : '已驳回申诉。'}`,
-      );
-    } catch (err) {
-      setResult({
-        error:
-          err instanceof ApiError && err.status === 409
-            ? '这条申诉已经有人复核过了，请刷新。'
-            : describeError(err, { comment: '复核意见' }),
-      });
-    }
-  }
-  return (
-    <article class="item">
-      <div class="item-head">
-        <strong>
-          {village ? `${village} · ` : ''}
-          {a.name}
-        </strong>
-        <span class="minus">{a.points} 分</span>
-      </div>
-      <p>
-        {a.ruleTitle} · 发生于 {a.occurredOn} · 入账于 {beijing(a.postedAt)}
-      </p>
-      <p class="evidence">扣分依据：{a.evidence.text}</p>
-      {a.appeal ? (
-        <p class="objection">
-          {beijing(a.appeal.filedAt)} 申诉理由：{a.appeal.reason}
-        </p>
-      ) : null}
-      <TextArea
-        label="复核意见"
-        name="comment"
-        rows={2}
-        value={d.comment}
-        onValue={(v) => set({ comment: v })}
-        required
-      />
-      <div class="buttons">
-        <button type="button" class="primary" onClick={() => decide('upheld')}>
-          申诉成立，撤销扣分
-        </button>
-        <button type="button" class="danger" onClick={() => decide('dismissed')}>
-          驳回申诉
-        </button>
-      </div>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
-    </article>
+      draftPrefix="township-appeal"
+      villageName={(id) => villages.get(id)}
+    />
   );
 }
 
@@ -279,11 +159,7 @@ function Flags({ canResolve }: { canResolve?: boolean }) {
   return (
     <Section
       title={canResolve ? '监督员反映的问题' : '我反映的问题'}
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
+      actions={<RefreshButton onClick={list.reload} />}
     >
       <Select
         label="查看"
@@ -295,8 +171,7 @@ function Flags({ canResolve }: { canResolve?: boolean }) {
           { value: 'all', label: '全部' },
         ]}
       />
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {done ? <Alert kind="ok">{done}</Alert> : null}
       {list.data && !list.data.items.length ? <Empty>没有反映的问题。</Empty> : null}
       {list.data?.items.map((f) => (
@@ -382,8 +257,7 @@ function FlagCard({
           </div>
         </>
       ) : null}
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </article>
   );
 }
@@ -655,16 +529,8 @@ function Notice() {
     [],
   );
   return (
-    <Section
-      title="正在公示的积分事项"
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
-    >
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+    <Section title="正在公示的积分事项" actions={<RefreshButton onClick={list.reload} />}>
+      <LoadStatus of={list} />
       {list.data && !list.data.items.length ? <Empty>现在没有正在公示的事项。</Empty> : null}
       {list.data?.items.map((s) => (
         <SubmissionSummary key={s.id} s={s} names={names}>
@@ -711,8 +577,7 @@ function ObjectForm({ s, onDone }: { s: Submission; onDone: () => void }) {
           提出异议
         </button>
       </div>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </div>
   );
 }
@@ -925,8 +790,7 @@ function FlagForm({ target, label }: { target: Record<string, unknown>; label: s
           反映问题：{label}
         </button>
       )}
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </>
   );
 }
@@ -1054,8 +918,7 @@ function KinshipForm({ id, households }: { id: string; households: Household[] }
           保存
         </button>
       </div>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </Section>
   );
 }

@@ -23,6 +23,8 @@ import {
   Field,
   Link,
   Loading,
+  LoadStatus,
+  RefreshButton,
   Section,
   Select,
   Tabs,
@@ -366,11 +368,7 @@ function Orders() {
   return (
     <Section
       title={m?.role === 'household' ? '我的订单' : '订单'}
-      actions={
-        <button type="button" onClick={list.reload}>
-          刷新
-        </button>
-      }
+      actions={<RefreshButton onClick={list.reload} />}
     >
       {isStation(m) ? (
         <Select
@@ -382,8 +380,7 @@ function Orders() {
           options={Object.entries(ORDER_STATUS).map(([value, label]) => ({ value, label }))}
         />
       ) : null}
-      {list.loading ? <Loading /> : null}
-      {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <LoadStatus of={list} />
       {list.data && !list.data.items.length ? <Empty>没有订单。</Empty> : null}
       {list.data?.items.map((o) => (
         <OrderCard
@@ -1012,14 +1009,7 @@ function TeamWork() {
           服务队：{team?.name}（{LEVEL_NAMES[team?.level ?? 'village']}）
         </p>
       )}
-      <Section
-        title="待认领的订单"
-        actions={
-          <button type="button" onClick={reload}>
-            刷新
-          </button>
-        }
-      >
+      <Section title="待认领的订单" actions={<RefreshButton onClick={reload} />}>
         {open.data && !open.data.items.length ? <Empty>没有本队可以认领的订单。</Empty> : null}
         {open.data?.items.map((o) => (
           <OrderCard

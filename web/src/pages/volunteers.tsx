@@ -10,7 +10,20 @@ import { ApiError, del, get, post } from '../api';
 import { beijing, thisMonthCst } from '../format';
 import { describeError } from '../messages';
 import { session } from '../session';
-import { Alert, Empty, Field, Link, Loading, Section, Select, Tabs, useLoad } from '../ui';
+import {
+  Alert,
+  Empty,
+  Field,
+  Link,
+  Loading,
+  LoadStatus,
+  Outcome,
+  RefreshButton,
+  Section,
+  Select,
+  Tabs,
+  useLoad,
+} from '../ui';
 import { loadVillageHouseholds } from './common';
 import {
   categoryName,
@@ -93,16 +106,8 @@ function Volunteers({ path }: { path: string }) {
     <>
       <VillagePicker value={villageId} onValue={setVillageId} />
       <Register villageId={villageId} onDone={list.reload} />
-      <Section
-        title="志愿者名册"
-        actions={
-          <button type="button" onClick={list.reload}>
-            刷新
-          </button>
-        }
-      >
-        {list.loading ? <Loading /> : null}
-        {list.error ? <Alert kind="error">{describeError(list.error)}</Alert> : null}
+      <Section title="志愿者名册" actions={<RefreshButton onClick={list.reload} />}>
+        <LoadStatus of={list} />
         {list.data && !list.data.items.length ? <Empty>还没有登记志愿者。</Empty> : null}
         {list.data?.items.length ? (
           <div class="table-wrap" tabIndex={0} role="region" aria-label="表格，可左右滚动">
@@ -240,8 +245,7 @@ function Register({ villageId, onDone }: { villageId: string; onDone: () => void
           </button>
         </div>
       </form>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </Section>
   );
 }
@@ -447,8 +451,7 @@ function Teams() {
     <>
       <NewTeam onDone={teams.reload} />
       <Section title="服务队（按类别）">
-        {teams.loading ? <Loading /> : null}
-        {teams.error ? <Alert kind="error">{describeError(teams.error)}</Alert> : null}
+        <LoadStatus of={teams} />
         {teams.data && !teams.data.length ? <Empty>还没有服务队。</Empty> : null}
         {byCategory.map(([cat, list]) => (
           <div key={cat} class="group">
@@ -526,8 +529,7 @@ function NewTeam({ onDone }: { onDone: () => void }) {
           <button type="submit">建立</button>
         </div>
       </form>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </Section>
   );
 }
@@ -627,8 +629,7 @@ function TeamMembers({ id }: { id: string }) {
           </li>
         ))}
       </ol>
-      {result.ok ? <Alert kind="ok">{result.ok}</Alert> : null}
-      {result.error ? <Alert kind="error">{result.error}</Alert> : null}
+      <Outcome of={result} />
     </div>
   );
 }

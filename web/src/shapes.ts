@@ -1,0 +1,40 @@
+/**
+ * The API's answers as the pages read them, derived from the service's own zod schemas (the ones
+ * /openapi.json is made from), so a page cannot keep a hand copy that drifts from what a route
+ * returns. Types only: every import here is `import type`, which esbuild drops, so the bundles
+ * carry none of the service's code (web/tsconfig.json type-checks the schemas with the pages).
+ *
+ * Only schemas are imported, never the service's View interfaces (those are being turned into
+ * `z.infer` of these same schemas).
+ */
+import type { z } from 'zod';
+import type {
+  accountSchema,
+  entrySchema,
+  householdSchema,
+  inquirySchema,
+} from '../../src/modules/households/households.schemas';
+import type { effectiveRuleSchema, ruleVersionSchema } from '../../src/modules/rules/rules.schemas';
+import type {
+  itemSchema,
+  movementSchema,
+  storeSchema,
+} from '../../src/modules/stores/stores.schemas';
+import type { submissionSchema } from '../../src/modules/submissions/submissions.schemas';
+import type { userListItemSchema } from '../../src/modules/users/users.schemas';
+import type { villageSchema } from '../../src/modules/villages/villages.schemas';
+
+export type Household = z.infer<typeof householdSchema>;
+export type Account = z.infer<typeof accountSchema>;
+export type Entry = z.infer<typeof entrySchema>;
+export type Inquiry = z.infer<typeof inquirySchema>;
+/** A rule as it applies in a village on a day (GET /v1/rules?villageId=). */
+export type Rule = z.infer<typeof effectiveRuleSchema>;
+/** One version of a rule in the county's catalogue (GET /v1/rules/{code}/versions). */
+export type RuleVersion = z.infer<typeof ruleVersionSchema>;
+export type Store = z.infer<typeof storeSchema>;
+export type StoreItem = z.infer<typeof itemSchema>;
+export type StockMovement = z.infer<typeof movementSchema>;
+export type Submission = z.infer<typeof submissionSchema>;
+export type UserListItem = z.infer<typeof userListItemSchema>;
+export type Village = z.infer<typeof villageSchema>;
