@@ -15,10 +15,23 @@ function read<T>(key: string, initial: T): T {
   }
 }
 
+/** The members of a draft that hold text (what an input edits). */
+type TextKeys<T> = { [K in keyof T]: T[K] extends string ? K : never }[keyof T] & string;
+
+/** What a Field, TextArea or Select needs to edit one member of a draft. */
+export interface Bound {
+  value: string;
+  onValue: (v: string) => void;
+}
+
+/**
+ * A form's draft: its value, a patch, a clear (once sent) and `bind(member)`, the value and
+ * onValue of the field that edits that member (`<Field label=… {...bind('name')} />`).
+ */
 export function useDraft<T extends Record<string, unknown>>(
   key: string,
   initial: T,
-): [T, (patch: Partial<T>) => void, () => void] {
+): [T, (patch: Partial<T>) => void, () => void, (member: TextKeys<T>) => Bound] {
   const [value, setValue] = useState<T>(() => read(key, initial));
   const update = useCallback(
     (patch: Partial<T>) =>
@@ -37,7 +50,11 @@ export function useDraft<T extends Record<string, unknown>>(
     sessionStorage.removeItem(PREFIX + key);
     setValue(initial);
   }, [key]);
-  return [value, update, clear];
+  const bind = (member: TextKeys<T>): Bound => ({
+    value: value[member] as string,
+    onValue: (v: string) => update({ [member]: v } as Partial<T>),
+  });
+  return [value, update, clear, bind];
 }
 
 /** Forgets every draft of this tab (signing out, or another account signing in). */

@@ -212,7 +212,7 @@ const POLICY_LABELS: Record<string, string> = {
 };
 
 function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
-  const [d, set, clear] = useDraft(`admin-village-${v.id}`, {
+  const [d, set, clear, bind] = useDraft(`admin-village-${v.id}`, {
     quorum: String(v.policy.quorum),
     noticePeriod: v.policy.noticePeriod,
     limit: v.policy.redemptionDailyLimit ? String(v.policy.redemptionDailyLimit) : '',
@@ -278,23 +278,20 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
           label="通过所需票数"
           name="quorum"
           inputMode="numeric"
-          value={d.quorum}
-          onValue={(x) => set({ quorum: x })}
+          {...bind('quorum')}
           error={errors.quorum}
         />
         <Field
           label="公示期"
           name="noticePeriod"
-          value={d.noticePeriod}
-          onValue={(x) => set({ noticePeriod: x })}
+          {...bind('noticePeriod')}
           hint="如 P7D（7天）、PT10M（10分钟）"
         />
         <Field
           label="每日兑换上限（分，可空）"
           name="limit"
           inputMode="numeric"
-          value={d.limit}
-          onValue={(x) => set({ limit: x })}
+          {...bind('limit')}
         />
       </div>
       <fieldset>
@@ -303,8 +300,7 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
           <Field
             label="接单时限"
             name="orderTimeout"
-            value={d.orderTimeout}
-            onValue={(x) => set({ orderTimeout: x })}
+            {...bind('orderTimeout')}
             error={errors.orderTimeout}
             hint={
               ISO_DURATION.test(d.orderTimeout.trim().toUpperCase())
@@ -315,8 +311,7 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
           <Field
             label="时长折算积分细则代码"
             name="hoursRuleCode"
-            value={d.hoursRuleCode}
-            onValue={(x) => set({ hoursRuleCode: x })}
+            {...bind('hoursRuleCode')}
             error={errors.hoursRuleCode}
             hint="服务时长按这条细则折算成积分"
           />
@@ -324,8 +319,7 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
             label="人情分预警比例（%）"
             name="concentrationThreshold"
             inputMode="decimal"
-            value={d.threshold}
-            onValue={(x) => set({ threshold: x })}
+            {...bind('threshold')}
             error={errors.threshold}
             hint="评议员的赞成票落在同一批农户上超过这个比例即预警（30–100）"
           />
@@ -333,8 +327,7 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
             label="人情分起算票数"
             name="concentrationMinApprovals"
             inputMode="numeric"
-            value={d.minApprovals}
-            onValue={(x) => set({ minApprovals: x })}
+            {...bind('minApprovals')}
             error={errors.minApprovals}
             hint="评议员赞成票达到这个数才计算预警"
           />
@@ -357,7 +350,7 @@ function VillagePolicy({ v, onSaved }: { v: Village; onSaved: () => void }) {
 }
 
 function NewVillage({ onSaved }: { onSaved: () => void }) {
-  const [d, set, clear] = useDraft('admin-new-village', {
+  const [d, set, clear, bind] = useDraft('admin-new-village', {
     name: '',
     code: '',
     township: '',
@@ -397,28 +390,9 @@ function NewVillage({ onSaved }: { onSaved: () => void }) {
       <h3>新建村</h3>
       <div class="row">
         <Field label="村名" name="name" value={d.name} onValue={(x) => set({ name: x })} required />
-        <Field
-          label="村代码"
-          name="code"
-          value={d.code}
-          onValue={(x) => set({ code: x })}
-          required
-          hint="字母、数字、- 或 _"
-        />
-        <Field
-          label="乡镇"
-          name="township"
-          value={d.township}
-          onValue={(x) => set({ township: x })}
-          required
-        />
-        <Field
-          label="县"
-          name="county"
-          value={d.county}
-          onValue={(x) => set({ county: x })}
-          required
-        />
+        <Field label="村代码" name="code" {...bind('code')} required hint="字母、数字、- 或 _" />
+        <Field label="乡镇" name="township" {...bind('township')} required />
+        <Field label="县" name="county" {...bind('county')} required />
       </div>
       <Outcome of={result} />
       <button type="submit">新建村</button>
@@ -745,7 +719,7 @@ function AccountAction({
 }
 
 function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => void }) {
-  const [d, set, clear] = useDraft('admin-new-user', {
+  const [d, , clear, bind] = useDraft('admin-new-user', {
     username: '',
     password: '',
     role: 'clerk',
@@ -808,8 +782,7 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
         <Select
           label="角色"
           name="newRole"
-          value={d.role}
-          onValue={(x) => set({ role: x })}
+          {...bind('role')}
           options={['clerk', 'council', 'supervisor', 'township', 'officer', 'admin'].map((r) => ({
             value: r,
             label: ROLE_NAMES[r]!,
@@ -821,8 +794,7 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
           <Select
             label="乡镇实践所"
             name="townshipId"
-            value={d.townshipId}
-            onValue={(x) => set({ townshipId: x })}
+            {...bind('townshipId')}
             placeholder="请选择"
             options={(townships.data ?? []).map((t) => ({
               value: t.id,
@@ -835,8 +807,7 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
           <Select
             label="村"
             name="villageId"
-            value={d.villageId}
-            onValue={(x) => set({ villageId: x })}
+            {...bind('villageId')}
             placeholder="请选择"
             options={villages.map((v) => ({ value: v.id, label: v.name }))}
             required
@@ -846,8 +817,7 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
           <Select
             label="信用社"
             name="cooperativeId"
-            value={d.cooperativeId}
-            onValue={(x) => set({ cooperativeId: x })}
+            {...bind('cooperativeId')}
             placeholder="请选择"
             options={(coops.data ?? []).map((c) => ({ value: c.id, label: c.name }))}
             required
@@ -856,8 +826,7 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
         <Field
           label="用户名"
           name="username"
-          value={d.username}
-          onValue={(x) => set({ username: x })}
+          {...bind('username')}
           required
           hint="3–64 位字母、数字或 _ . @ -"
         />
@@ -865,8 +834,7 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
           label="初始密码"
           name="password"
           type="password"
-          value={d.password}
-          onValue={(x) => set({ password: x })}
+          {...bind('password')}
           required
           hint="至少 10 个字符"
           autoComplete="new-password"
@@ -961,7 +929,7 @@ function Rules() {
 }
 
 function NewRuleVersion({ onSaved }: { onSaved: () => void }) {
-  const [d, set, clear] = useDraft('admin-rule', {
+  const [d, , clear, bind] = useDraft('admin-rule', {
     code: '',
     title: '',
     kind: 'award',
@@ -1015,26 +983,12 @@ function NewRuleVersion({ onSaved }: { onSaved: () => void }) {
       <form onSubmit={save} noValidate>
         <p class="lead">填已有的代码即为该细则的新版本，从生效日期起用于新发生的事项。</p>
         <div class="row">
-          <Field
-            label="细则代码"
-            name="code"
-            value={d.code}
-            onValue={(x) => set({ code: x })}
-            required
-            hint="如 volunteer-hour"
-          />
-          <Field
-            label="名称"
-            name="title"
-            value={d.title}
-            onValue={(x) => set({ title: x })}
-            required
-          />
+          <Field label="细则代码" name="code" {...bind('code')} required hint="如 volunteer-hour" />
+          <Field label="名称" name="title" {...bind('title')} required />
           <Select
             label="类型"
             name="kind"
-            value={d.kind}
-            onValue={(x) => set({ kind: x })}
+            {...bind('kind')}
             options={[
               { value: 'award', label: '加分' },
               { value: 'deduction', label: '扣分' },
@@ -1043,54 +997,37 @@ function NewRuleVersion({ onSaved }: { onSaved: () => void }) {
           <Select
             label="计分方式"
             name="mode"
-            value={d.mode}
-            onValue={(x) => set({ mode: x })}
+            {...bind('mode')}
             options={[
               { value: 'points', label: '固定分值' },
               { value: 'rate', label: '按数量（如每小时）' },
             ]}
           />
           {d.mode === 'points' ? (
-            <Field
-              label="分值"
-              name="points"
-              inputMode="numeric"
-              value={d.points}
-              onValue={(x) => set({ points: x })}
-              required
-            />
+            <Field label="分值" name="points" inputMode="numeric" {...bind('points')} required />
           ) : (
             <>
               <Field
                 label="每单位分值"
                 name="pointsPerUnit"
                 inputMode="numeric"
-                value={d.pointsPerUnit}
-                onValue={(x) => set({ pointsPerUnit: x })}
+                {...bind('pointsPerUnit')}
                 required
               />
-              <Field
-                label="单位"
-                name="unit"
-                value={d.unit}
-                onValue={(x) => set({ unit: x })}
-                required
-              />
+              <Field label="单位" name="unit" {...bind('unit')} required />
             </>
           )}
           <Field
             label="每月上限（可空）"
             name="capPerMonth"
             inputMode="numeric"
-            value={d.capPerMonth}
-            onValue={(x) => set({ capPerMonth: x })}
+            {...bind('capPerMonth')}
           />
           <Field
             label="生效日期（可空，默认今天）"
             name="effectiveFrom"
             type="date"
-            value={d.effectiveFrom}
-            onValue={(x) => set({ effectiveFrom: x })}
+            {...bind('effectiveFrom')}
           />
         </div>
         <Outcome of={result} />
@@ -1218,7 +1155,7 @@ function StoreCard({ s, vnames }: { s: Store; vnames: Map<string, string> }) {
       }>(`/v1/stores/${s.id}/terminals`).then((r) => r.items),
     [s.id],
   );
-  const [d, set, clear] = useDraft(`admin-item-${s.id}`, {
+  const [d, , clear, bind] = useDraft(`admin-item-${s.id}`, {
     sku: '',
     name: '',
     points: '',
@@ -1295,36 +1232,10 @@ function StoreCard({ s, vnames }: { s: Store; vnames: Map<string, string> }) {
       <form onSubmit={addItem} noValidate class="subform">
         <h3>添加商品</h3>
         <div class="row">
-          <Field
-            label="商品编码"
-            name="sku"
-            value={d.sku}
-            onValue={(x) => set({ sku: x })}
-            required
-          />
-          <Field
-            label="名称"
-            name="itemName"
-            value={d.name}
-            onValue={(x) => set({ name: x })}
-            required
-          />
-          <Field
-            label="积分"
-            name="points"
-            inputMode="numeric"
-            value={d.points}
-            onValue={(x) => set({ points: x })}
-            required
-          />
-          <Field
-            label="库存"
-            name="stock"
-            inputMode="numeric"
-            value={d.stock}
-            onValue={(x) => set({ stock: x })}
-            required
-          />
+          <Field label="商品编码" name="sku" {...bind('sku')} required />
+          <Field label="名称" name="itemName" {...bind('name')} required />
+          <Field label="积分" name="points" inputMode="numeric" {...bind('points')} required />
+          <Field label="库存" name="stock" inputMode="numeric" {...bind('stock')} required />
         </div>
         <button type="submit">添加商品</button>
       </form>
@@ -1364,7 +1275,7 @@ function Cooperatives() {
     () => new Map((villages.data ?? []).map((v) => [v.id, v.name])),
     [villages.data],
   );
-  const [d, set, clear] = useDraft('admin-coop', {
+  const [d, set, clear, bind] = useDraft('admin-coop', {
     name: '',
     chosen: {} as Record<string, boolean>,
   });
@@ -1400,13 +1311,7 @@ function Cooperatives() {
       </Section>
       <Section title="新建信用社">
         <form onSubmit={save} noValidate>
-          <Field
-            label="名称"
-            name="coopName"
-            value={d.name}
-            onValue={(x) => set({ name: x })}
-            required
-          />
+          <Field label="名称" name="coopName" {...bind('name')} required />
           <fieldset class="checklist">
             <legend>服务的村</legend>
             {(villages.data ?? []).map((v) => (
@@ -1677,7 +1582,7 @@ function MenuItemForm({
   categories: MenuCategory[];
   onSaved: () => void;
 }) {
-  const [d, set, clear] = useDraft(`admin-menu-${countyId}`, {
+  const [d, , clear, bind] = useDraft(`admin-menu-${countyId}`, {
     category: '',
     newCode: '',
     newName: '',
@@ -1757,8 +1662,7 @@ function MenuItemForm({
         <Select
           label="类别"
           name="menuCategory"
-          value={d.category}
-          onValue={(x) => set({ category: x })}
+          {...bind('category')}
           placeholder="请选择"
           options={[
             ...categories.map((c) => ({ value: c.code, label: c.name })),
@@ -1772,16 +1676,14 @@ function MenuItemForm({
             <Field
               label="新类别代码"
               name="newCategoryCode"
-              value={d.newCode}
-              onValue={(x) => set({ newCode: x })}
+              {...bind('newCode')}
               error={errors.newCode}
               required
             />
             <Field
               label="新类别名称"
               name="newCategoryName"
-              value={d.newName}
-              onValue={(x) => set({ newName: x })}
+              {...bind('newName')}
               error={errors.newName}
               required
             />
@@ -1790,8 +1692,7 @@ function MenuItemForm({
         <Field
           label="项目代码"
           name="itemCode"
-          value={d.itemCode}
-          onValue={(x) => set({ itemCode: x })}
+          {...bind('itemCode')}
           error={errors.itemCode}
           hint={item ? `现名“${item.name}”，保存即改名` : '字母、数字、- 或 _'}
           required
@@ -1799,8 +1700,7 @@ function MenuItemForm({
         <Field
           label="项目名称"
           name="itemName"
-          value={d.itemName}
-          onValue={(x) => set({ itemName: x })}
+          {...bind('itemName')}
           error={errors.itemName}
           required
         />

@@ -82,7 +82,7 @@ export function AppealDecision({
   village?: string;
   onDone: (message: string) => void;
 }) {
-  const [d, set, clear] = useDraft(draftKey, { comment: '' });
+  const [d, , clear, bind] = useDraft(draftKey, { comment: '' });
   const [error, setError] = useState('');
   async function decide(outcome: 'upheld' | 'dismissed') {
     if (!d.comment.trim()) {
@@ -127,14 +127,7 @@ export function AppealDecision({
           {beijing(a.appeal.filedAt)} 申诉理由：{a.appeal.reason}
         </p>
       ) : null}
-      <TextArea
-        label="复核意见"
-        name="comment"
-        rows={2}
-        value={d.comment}
-        onValue={(v) => set({ comment: v })}
-        required
-      />
+      <TextArea label="复核意见" name="comment" rows={2} {...bind('comment')} required />
       <div class="buttons">
         <button type="button" class="primary" onClick={() => decide('upheld')}>
           申诉成立，撤销扣分

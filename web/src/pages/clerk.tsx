@@ -230,7 +230,7 @@ function HouseholdCard({ h }: { h: Household }) {
 }
 
 function Register() {
-  const [d, set, clear] = useDraft('clerk-register', { head: '', members: '', cardNo: '' });
+  const [d, , clear, bind] = useDraft('clerk-register', { head: '', members: '', cardNo: '' });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
   async function submit(e: Event) {
@@ -268,26 +268,17 @@ function Register() {
   return (
     <Section title="登记农户">
       <form onSubmit={submit} noValidate>
-        <Field
-          label="户主姓名"
-          name="head"
-          value={d.head}
-          onValue={(v) => set({ head: v })}
-          error={errors.head}
-          required
-        />
+        <Field label="户主姓名" name="head" {...bind('head')} error={errors.head} required />
         <Field
           label="家庭成员"
           name="members"
-          value={d.members}
-          onValue={(v) => set({ members: v })}
+          {...bind('members')}
           hint="多个名字用顿号“、”隔开，如：李秀英、王子涵。"
         />
         <Field
           label="积分卡号"
           name="cardNo"
-          value={d.cardNo}
-          onValue={(v) => set({ cardNo: v })}
+          {...bind('cardNo')}
           error={errors.cardNo}
           required
           hint="可以直接扫卡。"
@@ -389,7 +380,7 @@ interface Preview {
 
 function FileOne() {
   const rules = useRules();
-  const [d, set, clear] = useDraft('clerk-file', {
+  const [d, set, clear, bind] = useDraft('clerk-file', {
     householdId: '',
     householdName: '',
     ruleCode: '',
@@ -491,8 +482,7 @@ function FileOne() {
         <Select
           label="积分细则"
           name="ruleCode"
-          value={d.ruleCode}
-          onValue={(v) => set({ ruleCode: v })}
+          {...bind('ruleCode')}
           placeholder="请选择"
           options={(rules.data ?? []).map((r) => ({
             value: r.code,
@@ -506,8 +496,7 @@ function FileOne() {
             label={`数量（${rule.unit ?? ''}）`}
             name="quantity"
             inputMode="decimal"
-            value={d.quantity}
-            onValue={(v) => set({ quantity: v })}
+            {...bind('quantity')}
             error={errors.quantity}
             required
           />
@@ -525,8 +514,7 @@ function FileOne() {
         <TextArea
           label="证明材料"
           name="text"
-          value={d.text}
-          onValue={(v) => set({ text: v })}
+          {...bind('text')}
           error={errors.text}
           required
           hint="写清楚：谁、什么时候、做了什么、谁可以证明。"
@@ -563,7 +551,7 @@ function FileOne() {
 function FileBatch() {
   const rules = useRules();
   const households = useLoad(() => loadVillageHouseholds(villageId()), []);
-  const [d, set, clear] = useDraft('clerk-batch', {
+  const [d, set, clear, bind] = useDraft('clerk-batch', {
     ruleCode: '',
     occurredOn: todayUtc(),
     text: '',
@@ -633,8 +621,7 @@ function FileBatch() {
         <Select
           label="加分细则"
           name="ruleCode"
-          value={d.ruleCode}
-          onValue={(v) => set({ ruleCode: v })}
+          {...bind('ruleCode')}
           placeholder="请选择"
           options={awards.map((r) => ({ value: r.code, label: ruleLabel(r) }))}
           error={errors.ruleCode}
@@ -653,17 +640,11 @@ function FileBatch() {
         <TextArea
           label="活动内容和证明"
           name="text"
-          value={d.text}
-          onValue={(v) => set({ text: v })}
+          {...bind('text')}
           error={errors.text}
           required
         />
-        <Field
-          label="筛选农户（姓名或卡号）"
-          name="filter"
-          value={d.filter}
-          onValue={(v) => set({ filter: v })}
-        />
+        <Field label="筛选农户（姓名或卡号）" name="filter" {...bind('filter')} />
         {households.loading ? <Loading what="本村农户" /> : null}
         <fieldset class="checklist">
           <legend>参加的农户（已选 {chosenIds.length} 户）</legend>

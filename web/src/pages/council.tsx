@@ -97,7 +97,7 @@ function VoteCard({
   quorum?: number;
 }) {
   const detail = useLoad(() => get<Submission>(`/v1/submissions/${s.id}`), [s.id, s.round]);
-  const [d, set, clear] = useDraft(`council-vote-${s.id}-${s.round}`, { comment: '' });
+  const [d, , clear, bind] = useDraft(`council-vote-${s.id}-${s.round}`, { comment: '' });
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
   const me = session.get()?.me;
   const mine = Boolean(me?.householdId && s.lines.some((l) => l.householdId === me.householdId));
@@ -144,8 +144,7 @@ function VoteCard({
             label={`对“${who}·${s.ruleTitle}”的评议意见`}
             name="comment"
             rows={2}
-            value={d.comment}
-            onValue={(v) => set({ comment: v })}
+            {...bind('comment')}
             hint="同意时可不填；不同意时请写明理由。"
           />
           <div class="buttons">

@@ -107,7 +107,7 @@ function Checkout() {
     () => get<{ items: Item[] }>(`/v1/stores/${storeId()}/items`).then((r) => r.items),
     [],
   );
-  const [d, set, clear] = useDraft('counter-basket', {
+  const [d, set, clear, bind] = useDraft('counter-basket', {
     cardInput: '',
     cardNo: '',
     lines: {} as Record<string, number>,
@@ -351,8 +351,7 @@ function Checkout() {
           <Field
             label="积分卡号（扫卡或输入后按回车）"
             name="cardNo"
-            value={d.cardInput}
-            onValue={(v) => set({ cardInput: v })}
+            {...bind('cardInput')}
             onEnter={onCardEnter}
             inputRef={cardRef}
             autoFocus

@@ -210,7 +210,7 @@ function Notice() {
 }
 
 function ObjectCard({ s, onDone }: { s: Submission; onDone: () => void }) {
-  const [d, set, clear] = useDraft(`household-object-${s.id}`, { reason: '' });
+  const [d, , clear, bind] = useDraft(`household-object-${s.id}`, { reason: '' });
   const [open, setOpen] = useState(Boolean(d.reason));
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
   async function send(e: Event) {
@@ -240,13 +240,7 @@ function ObjectCard({ s, onDone }: { s: Submission; onDone: () => void }) {
       </p>
       {open ? (
         <form onSubmit={send} noValidate>
-          <TextArea
-            label="异议理由"
-            name="reason"
-            value={d.reason}
-            onValue={(v) => set({ reason: v })}
-            required
-          />
+          <TextArea label="异议理由" name="reason" {...bind('reason')} required />
           <button type="submit" class="danger">
             提交异议
           </button>
@@ -290,7 +284,7 @@ const APPEAL_STATUS: Record<string, string> = {
 };
 
 function AppealCard({ s, onDone }: { s: Submission; onDone: () => void }) {
-  const [d, set, clear] = useDraft(`household-appeal-${s.id}`, { reason: '' });
+  const [d, , clear, bind] = useDraft(`household-appeal-${s.id}`, { reason: '' });
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
   const detail = useLoad(() => get<Submission>(`/v1/submissions/${s.id}`), [s.id]);
   const sub = detail.data ?? s;
@@ -356,13 +350,7 @@ function AppealCard({ s, onDone }: { s: Submission; onDone: () => void }) {
       ) : null}
       {canAppeal ? (
         <form onSubmit={send} noValidate>
-          <TextArea
-            label="申诉理由"
-            name="reason"
-            value={d.reason}
-            onValue={(v) => set({ reason: v })}
-            required
-          />
+          <TextArea label="申诉理由" name="reason" {...bind('reason')} required />
           <button type="submit">提交申诉</button>
         </form>
       ) : null}

@@ -45,7 +45,7 @@ export function OfficerPage({ path }: { path: string }) {
 }
 
 function Lookup() {
-  const [d, set] = useDraft('officer-lookup', { q: '', purpose: '' });
+  const [d, , , bind] = useDraft('officer-lookup', { q: '', purpose: '' });
   const [found, setFound] = useState<Found[] | null>(null);
   const [picked, setPicked] = useState<Found | null>(null);
   const [result, setResult] = useState<{ credit: Credit; history: History } | null>(null);
@@ -95,8 +95,7 @@ function Lookup() {
           <Field
             label="积分卡号或姓名（可空着，列出全部）"
             name="q"
-            value={d.q}
-            onValue={(v) => set({ q: v })}
+            {...bind('q')}
             onEnter={search}
           />
           <button type="button" onClick={search}>
@@ -137,8 +136,7 @@ function Lookup() {
           <Field
             label="查询目的"
             name="purpose"
-            value={d.purpose}
-            onValue={(v) => set({ purpose: v })}
+            {...bind('purpose')}
             error={errors.purpose}
             required
             hint="会记入查询记录，农户可以看到谁、何时、为何查询。"

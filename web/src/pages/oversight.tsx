@@ -542,7 +542,7 @@ function Notice() {
 }
 
 function ObjectForm({ s, onDone }: { s: Submission; onDone: () => void }) {
-  const [d, set, clear] = useDraft(`supervisor-object-${s.id}`, { reason: '' });
+  const [d, , clear, bind] = useDraft(`supervisor-object-${s.id}`, { reason: '' });
   const [result, setResult] = useState<{ ok?: string; error?: string }>({});
   async function send() {
     if (!d.reason.trim()) {
@@ -565,13 +565,7 @@ function ObjectForm({ s, onDone }: { s: Submission; onDone: () => void }) {
   }
   return (
     <div class="action">
-      <TextArea
-        label="异议理由"
-        name={`reason-${s.id}`}
-        rows={2}
-        value={d.reason}
-        onValue={(v) => set({ reason: v })}
-      />
+      <TextArea label="异议理由" name={`reason-${s.id}`} rows={2} {...bind('reason')} />
       <div class="buttons">
         <button type="button" class="danger" onClick={send}>
           提出异议

@@ -212,7 +212,7 @@ function OrderForm() {
     () => (clerk ? loadVillageHouseholds() : Promise.resolve([])),
     [clerk],
   );
-  const [d, set, clear] = useDraft('service-order', {
+  const [d, set, clear, bind] = useDraft('service-order', {
     householdId: '',
     category: '',
     itemCode: '',
@@ -272,8 +272,7 @@ function OrderForm() {
           <Select
             label={ORDER_LABELS.householdId}
             name="householdId"
-            value={d.householdId}
-            onValue={(v) => set({ householdId: v })}
+            {...bind('householdId')}
             placeholder="请选择农户"
             options={(households.data ?? []).map((h) => ({
               value: h.id,
@@ -299,8 +298,7 @@ function OrderForm() {
         <Select
           label={ORDER_LABELS.itemCode}
           name="itemCode"
-          value={d.itemCode}
-          onValue={(v) => set({ itemCode: v })}
+          {...bind('itemCode')}
           placeholder={d.category ? '请选择项目' : '请先选择类别'}
           options={items.map((i) => ({ value: i.code, label: i.name }))}
           error={errors.itemCode}
@@ -310,8 +308,7 @@ function OrderForm() {
           label={ORDER_LABELS.detail}
           name="what"
           rows={2}
-          value={d.what}
-          onValue={(v) => set({ what: v })}
+          {...bind('what')}
           hint="如：老人独居，需要打扫卫生、代买药品。"
           error={errors.what}
           required
@@ -319,8 +316,7 @@ function OrderForm() {
         <Field
           label="服务地点"
           name="where"
-          value={d.where}
-          onValue={(v) => set({ where: v })}
+          {...bind('where')}
           hint="如：三组 12 号王家。"
           error={errors.where}
           required
@@ -330,8 +326,7 @@ function OrderForm() {
           name="wantedBy"
           type="date"
           min={todayCst()}
-          value={d.wantedBy}
-          onValue={(v) => set({ wantedBy: v })}
+          {...bind('wantedBy')}
           error={errors.wantedBy}
           required
         />
@@ -876,7 +871,7 @@ function RateForm({
   who: string;
   onDone: (message?: string) => void;
 }) {
-  const [d, set, clear] = useDraft(`service-rate-${o.id}`, { stars: '', comment: '' });
+  const [d, set, clear, bind] = useDraft(`service-rate-${o.id}`, { stars: '', comment: '' });
   const [err, setErr] = useState('');
   const step = useStep(
     (message) => {
@@ -907,14 +902,7 @@ function RateForm({
         ))}
         {err ? <p class="error">{err}</p> : null}
       </fieldset>
-      <TextArea
-        label="评价意见"
-        name="comment"
-        rows={2}
-        value={d.comment}
-        onValue={(v) => set({ comment: v })}
-        hint="可不填。"
-      />
+      <TextArea label="评价意见" name="comment" rows={2} {...bind('comment')} hint="可不填。" />
       <div class="buttons">
         <button
           type="button"
