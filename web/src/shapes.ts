@@ -8,6 +8,7 @@
  * `z.infer` of these same schemas).
  */
 import type { z } from 'zod';
+import type { consentSchema } from '../../src/modules/credit/credit.schemas';
 import type {
   accountSchema,
   entrySchema,
@@ -20,10 +21,16 @@ import type {
   movementSchema,
   storeSchema,
 } from '../../src/modules/stores/stores.schemas';
+import type {
+  orderListSchema,
+  orderSchema,
+} from '../../src/modules/service-orders/service-orders.schemas';
 import type { submissionSchema } from '../../src/modules/submissions/submissions.schemas';
 import type { userListItemSchema } from '../../src/modules/users/users.schemas';
+import type { hoursSchema, volunteerSchema } from '../../src/modules/volunteers/volunteers.schemas';
 import type { villageSchema } from '../../src/modules/villages/villages.schemas';
 
+export type Consent = z.infer<typeof consentSchema>;
 export type Household = z.infer<typeof householdSchema>;
 export type Account = z.infer<typeof accountSchema>;
 export type Entry = z.infer<typeof entrySchema>;
@@ -38,3 +45,11 @@ export type StockMovement = z.infer<typeof movementSchema>;
 export type Submission = z.infer<typeof submissionSchema>;
 export type UserListItem = z.infer<typeof userListItemSchema>;
 export type Village = z.infer<typeof villageSchema>;
+/** A service order as a list shows it (GET /v1/service-orders). */
+export type OrderRow = z.infer<typeof orderListSchema>['items'][number];
+/** A service order read whole (GET /v1/service-orders/{id}). */
+export type Order = z.infer<typeof orderSchema>;
+export type Volunteer = z.infer<typeof volunteerSchema>;
+/** A volunteer's hours record, a chain of links (GET /v1/volunteers/{id}/hours). */
+export type Hours = z.infer<typeof hoursSchema>;
+export type HoursLink = Hours['items'][number];

@@ -22,6 +22,7 @@ import {
   Tabs,
   useLoad,
 } from '../ui';
+import type { RuleVersion, Store, UserListItem as User, Village } from '../shapes';
 import { AppealsSection } from './appeals';
 import { ruleLabel } from './common';
 import { api } from '../api';
@@ -37,26 +38,6 @@ const TABS = [
   { path: '/admin/appeals', label: '申诉复核' },
   { path: '/admin/jobs', label: '失败任务' },
 ];
-
-interface Village {
-  id: string;
-  name: string;
-  code: string;
-  township: string;
-  county?: string;
-  townshipId?: string;
-  countyId?: string;
-  policy: {
-    quorum: number;
-    noticePeriod: string;
-    redemptionDailyLimit?: number;
-    orderTimeout?: string;
-    ratedHoursNeedNoVote?: boolean;
-    hoursRuleCode?: string;
-    concentrationThreshold?: number;
-    concentrationMinApprovals?: number;
-  };
-}
 
 interface Township {
   id: string;
@@ -398,18 +379,6 @@ function NewVillage({ onSaved }: { onSaved: () => void }) {
       <button type="submit">新建村</button>
     </form>
   );
-}
-
-interface User {
-  id: string;
-  username: string;
-  role: string;
-  villageId?: string;
-  householdId?: string;
-  cooperativeId?: string;
-  storeId?: string;
-  disabled: boolean;
-  createdAt: string;
 }
 
 function Users() {
@@ -848,20 +817,6 @@ function NewUser({ villages, onSaved }: { villages: Village[]; onSaved: () => vo
   );
 }
 
-interface RuleVersion {
-  version: number;
-  title: string;
-  kind: 'award' | 'deduction';
-  points?: number;
-  pointsPerUnit?: number;
-  unit?: string;
-  capPerMonth?: number;
-  capPerYear?: number;
-  effectiveFrom: string;
-  retired: boolean;
-  description?: string;
-}
-
 function Rules() {
   const rules = useLoad(
     () =>
@@ -1037,12 +992,6 @@ function NewRuleVersion({ onSaved }: { onSaved: () => void }) {
       </form>
     </Section>
   );
-}
-
-interface Store {
-  id: string;
-  name: string;
-  villageIds: string[];
 }
 
 function Stores() {

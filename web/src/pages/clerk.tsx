@@ -6,6 +6,7 @@ import { beijing, pts, todayUtc } from '../format';
 import { describeError, ENTRY_TYPES } from '../messages';
 import { navigate } from '../router';
 import { session } from '../session';
+import type { Account, Entry } from '../shapes';
 import {
   Alert,
   Empty,
@@ -74,21 +75,6 @@ export function ClerkPage({ path }: { path: string }) {
       )}
     </>
   );
-}
-
-interface Account {
-  spendable: number;
-  merit: number;
-  entryCount: number;
-}
-interface Entry {
-  seq: number;
-  type: string;
-  points: number;
-  reason?: string;
-  ruleCode?: string;
-  createdAt: string;
-  spendableAfter: number;
 }
 
 /** Search by card (a scanner types it and presses Enter) or by name. */

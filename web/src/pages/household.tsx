@@ -8,6 +8,7 @@ import { useDraft } from '../drafts';
 import { beijing, pts } from '../format';
 import { describeError, ENTRY_TYPES } from '../messages';
 import { session } from '../session';
+import type { Consent, Entry, Inquiry } from '../shapes';
 import {
   Alert,
   Badge,
@@ -48,17 +49,6 @@ export function HouseholdPage({ path }: { path: string }) {
       )}
     </>
   );
-}
-
-interface Entry {
-  seq: number;
-  type: string;
-  points: number;
-  spendableAfter: number;
-  meritAfter: number;
-  reason?: string;
-  ruleCode?: string;
-  createdAt: string;
 }
 
 function Statement() {
@@ -357,24 +347,6 @@ function AppealCard({ s, onDone }: { s: Submission; onDone: () => void }) {
       <Outcome of={result} />
     </article>
   );
-}
-
-interface Consent {
-  id: string;
-  cooperativeId: string;
-  recipient: string;
-  status: string;
-  grantedAt: string;
-  expiresAt: string;
-}
-interface Inquiry {
-  id: string;
-  cooperativeId: string;
-  cooperativeName: string;
-  officerName: string;
-  purpose: string;
-  result: string;
-  at: string;
 }
 
 function Credit() {

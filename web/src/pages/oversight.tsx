@@ -13,6 +13,7 @@ import { useDraft } from '../drafts';
 import { beijing, pts, todayCst } from '../format';
 import { describeError, ENTRY_TYPES } from '../messages';
 import { session } from '../session';
+import type { Entry, StockMovement as Movement, StoreItem as Item } from '../shapes';
 import {
   Alert,
   Empty,
@@ -432,16 +433,6 @@ export function SupervisorPage({ path }: { path: string }) {
   );
 }
 
-interface Entry {
-  seq: number;
-  type: string;
-  points: number;
-  spendableAfter: number;
-  reason?: string;
-  ruleCode?: string;
-  createdAt: string;
-}
-
 function Accounts() {
   const households = useLoad(() => loadVillageHouseholds(), []);
   const [id, setId] = useState('');
@@ -579,20 +570,6 @@ function ObjectForm({ s, onDone }: { s: Submission; onDone: () => void }) {
 interface StoreView {
   id: string;
   name: string;
-}
-interface Item {
-  sku: string;
-  name: string;
-  points: number;
-  stock: number;
-}
-interface Movement {
-  seq: number;
-  kind: string;
-  delta: number;
-  stockAfter: number;
-  reason?: string;
-  createdAt: string;
 }
 interface Sale {
   id: string;

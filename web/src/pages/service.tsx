@@ -32,6 +32,9 @@ import {
   useLoad,
 } from '../ui';
 import { loadVillageHouseholds } from './common';
+import type { Order, OrderRow } from '../shapes';
+
+export type { Order, OrderRow };
 
 export interface MenuCategory {
   code: string;
@@ -51,38 +54,6 @@ export interface Team {
 export interface TeamDetail extends Team {
   members: { volunteerId: string; name: string; since: string }[];
   history: { volunteerId: string; type: 'join' | 'leave'; seq: number; at: string }[];
-}
-
-export interface OrderRow {
-  id: string;
-  status: string;
-  round: number;
-  escalated: boolean;
-  householdId: string;
-  villageId: string;
-  itemName: string;
-  categoryCode: string;
-  detail: string;
-  wantedBy: string;
-  timeoutAt: string;
-  teamId: string | null;
-  stars: number | null;
-  createdAt: string;
-}
-
-export interface Order extends OrderRow {
-  categoryName: string;
-  volunteerIds: string[];
-  hours: { volunteerId: string; hours: number }[];
-  servedOn: string | null;
-  comment: string | null;
-  submissions: {
-    volunteerId: string;
-    householdId: string;
-    submissionId: string | null;
-    skipped?: string;
-  }[];
-  history: { type: string; at: string; byRole?: string; teamId?: string; round?: number }[];
 }
 
 export const ORDER_STATUS: Record<string, string> = {

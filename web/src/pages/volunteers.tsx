@@ -10,6 +10,9 @@ import { ApiError, del, get, post } from '../api';
 import { beijing, thisMonthCst } from '../format';
 import { describeError } from '../messages';
 import { session } from '../session';
+import type { Hours, HoursLink, Volunteer } from '../shapes';
+
+export type { Volunteer };
 import {
   Alert,
   Empty,
@@ -39,17 +42,6 @@ const TABS = [
   { path: '/volunteers/teams', label: '服务队' },
   { path: '/rankings', label: '考评指数' },
 ];
-
-export interface Volunteer {
-  id: string;
-  name: string;
-  idNumberMasked: string;
-  householdId?: string;
-  villageId?: string;
-  phone?: string;
-  hours: number;
-  createdAt: string;
-}
 
 const me = () => session.get()?.me;
 
@@ -248,23 +240,6 @@ function Register({ villageId, onDone }: { villageId: string; onDone: () => void
       <Outcome of={result} />
     </Section>
   );
-}
-
-interface HoursLink {
-  seq: number;
-  orderId: string;
-  hours: number;
-  date: string;
-  totalAfter: number;
-  prevHash: string;
-  hash: string;
-}
-
-interface Hours {
-  total: number;
-  items: HoursLink[];
-  next: number | null;
-  milestones: { hours: number; reachedAt: string; submissionId: string | null }[];
 }
 
 const ZERO_HASH = '0'.repeat(64);
