@@ -354,3 +354,12 @@ export function Outcome({ of }: { of: { ok?: string; error?: string } }) {
     </>
   );
 }
+
+/** What a role's page shows at `path`: the view of that tab, or `otherwise` (its first tab). */
+export function byPath(
+  path: string,
+  views: Record<string, ComponentChildren>,
+  otherwise: ComponentChildren,
+): ComponentChildren {
+  return Object.prototype.hasOwnProperty.call(views, path) ? views[path] : otherwise;
+}

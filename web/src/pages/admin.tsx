@@ -10,6 +10,7 @@ import { describeError, ROLE_NAMES } from '../messages';
 import {
   Alert,
   Badge,
+  byPath,
   Empty,
   Field,
   Link,
@@ -60,24 +61,19 @@ export function AdminPage({ path }: { path: string }) {
       <p class="meta">
         <Link href="/board">打开红黑榜大屏</Link>
       </p>
-      {path === '/admin/users' ? (
-        <Users />
-      ) : path === '/admin/townships' ? (
-        <Townships />
-      ) : path === '/admin/menu' ? (
-        <ServiceMenu />
-      ) : path === '/admin/rules' ? (
-        <Rules />
-      ) : path === '/admin/stores' ? (
-        <Stores />
-      ) : path === '/admin/cooperatives' ? (
-        <Cooperatives />
-      ) : path === '/admin/appeals' ? (
-        <Appeals />
-      ) : path === '/admin/jobs' ? (
-        <Jobs />
-      ) : (
-        <Villages />
+      {byPath(
+        path,
+        {
+          '/admin/users': <Users />,
+          '/admin/townships': <Townships />,
+          '/admin/menu': <ServiceMenu />,
+          '/admin/rules': <Rules />,
+          '/admin/stores': <Stores />,
+          '/admin/cooperatives': <Cooperatives />,
+          '/admin/appeals': <Appeals />,
+          '/admin/jobs': <Jobs />,
+        },
+        <Villages />,
       )}
     </>
   );

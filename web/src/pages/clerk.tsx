@@ -9,6 +9,7 @@ import { session } from '../session';
 import type { Account, Entry } from '../shapes';
 import {
   Alert,
+  byPath,
   Empty,
   Field,
   Loading,
@@ -62,16 +63,15 @@ export function ClerkPage({ path }: { path: string }) {
     <>
       <h1>村文书工作台</h1>
       <Tabs tabs={TABS} current={path} />
-      {path === '/clerk/register' ? (
-        <Register />
-      ) : path === '/clerk/file' ? (
-        <FileOne />
-      ) : path === '/clerk/batch' ? (
-        <FileBatch />
-      ) : path === '/clerk/status' ? (
-        <Status />
-      ) : (
-        <Find />
+      {byPath(
+        path,
+        {
+          '/clerk/register': <Register />,
+          '/clerk/file': <FileOne />,
+          '/clerk/batch': <FileBatch />,
+          '/clerk/status': <Status />,
+        },
+        <Find />,
       )}
     </>
   );
@@ -491,9 +491,8 @@ function FileOne() {
           label="发生日期"
           name="occurredOn"
           type="date"
-          value={d.occurredOn}
+          {...bind('occurredOn')}
           max={todayUtc()}
-          onValue={(v) => set({ occurredOn: v })}
           error={errors.occurredOn}
           required
         />
@@ -617,9 +616,8 @@ function FileBatch() {
           label="活动日期"
           name="occurredOn"
           type="date"
-          value={d.occurredOn}
+          {...bind('occurredOn')}
           max={todayUtc()}
-          onValue={(v) => set({ occurredOn: v })}
           error={errors.occurredOn}
           required
         />

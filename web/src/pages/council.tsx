@@ -7,6 +7,7 @@ import { describeError } from '../messages';
 import { session } from '../session';
 import {
   Alert,
+  byPath,
   Empty,
   LoadStatus,
   Outcome,
@@ -48,12 +49,13 @@ export function CouncilPage({ path }: { path: string }) {
     <>
       <h1>道德评议会</h1>
       <Tabs tabs={TABS} current={path} />
-      {path === '/council/notice' ? (
-        <Notice names={names} />
-      ) : path === '/council/objected' ? (
-        <Objected names={names} />
-      ) : (
-        <Queue names={names} />
+      {byPath(
+        path,
+        {
+          '/council/notice': <Notice names={names} />,
+          '/council/objected': <Objected names={names} />,
+        },
+        <Queue names={names} />,
       )}
     </>
   );

@@ -12,6 +12,7 @@ import type { Consent, Entry, Inquiry } from '../shapes';
 import {
   Alert,
   Badge,
+  byPath,
   Empty,
   Loading,
   LoadStatus,
@@ -38,14 +39,14 @@ export function HouseholdPage({ path }: { path: string }) {
     <>
       <h1>我的道德积分</h1>
       <Tabs tabs={TABS} current={path} />
-      {path === '/household/notice' ? (
-        <Notice />
-      ) : path === '/household/appeals' ? (
-        <Appeals />
-      ) : path === '/household/credit' ? (
-        <Credit />
-      ) : (
-        <Statement />
+      {byPath(
+        path,
+        {
+          '/household/notice': <Notice />,
+          '/household/appeals': <Appeals />,
+          '/household/credit': <Credit />,
+        },
+        <Statement />,
       )}
     </>
   );

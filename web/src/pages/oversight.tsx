@@ -16,6 +16,7 @@ import { session } from '../session';
 import type { Entry, StockMovement as Movement, StoreItem as Item } from '../shapes';
 import {
   Alert,
+  byPath,
   Empty,
   Field,
   Link,
@@ -66,14 +67,14 @@ export function TownshipPage({ path }: { path: string }) {
         </p>
       ) : null}
       <Tabs tabs={TOWNSHIP_TABS} current={path} />
-      {path === '/township/appeals' ? (
-        <Appeals />
-      ) : path === '/township/flags' ? (
-        <Flags canResolve />
-      ) : path === '/township/concentration' ? (
-        <Concentration />
-      ) : (
-        <Escalated />
+      {byPath(
+        path,
+        {
+          '/township/appeals': <Appeals />,
+          '/township/flags': <Flags canResolve />,
+          '/township/concentration': <Concentration />,
+        },
+        <Escalated />,
       )}
     </>
   );
@@ -418,16 +419,15 @@ export function SupervisorPage({ path }: { path: string }) {
         监督员只能查看，不能改动积分；发现问题可对公示事项提出异议，或就兑换、库存反映到乡镇实践所。
       </p>
       <Tabs tabs={SUPERVISOR_TABS} current={path} />
-      {path === '/supervisor/notice' ? (
-        <Notice />
-      ) : path === '/supervisor/store' ? (
-        <Store />
-      ) : path === '/supervisor/flags' ? (
-        <Flags />
-      ) : path === '/supervisor/concentration' ? (
-        <Concentration />
-      ) : (
-        <Accounts />
+      {byPath(
+        path,
+        {
+          '/supervisor/notice': <Notice />,
+          '/supervisor/store': <Store />,
+          '/supervisor/flags': <Flags />,
+          '/supervisor/concentration': <Concentration />,
+        },
+        <Accounts />,
       )}
     </>
   );

@@ -19,6 +19,7 @@ import { session, type Me } from '../session';
 import {
   Alert,
   Badge,
+  byPath,
   Empty,
   Field,
   Link,
@@ -154,12 +155,13 @@ export function ServicePage({ path }: { path: string }) {
         群众点单 → 实践站派单 → 服务队接单 → 群众评单。服务时长计入志愿者本人，按规定折算积分。
       </p>
       <Tabs tabs={tabs} current={current} />
-      {current === '/service' ? (
-        <OrderForm />
-      ) : current === '/service/team' ? (
-        <TeamWork />
-      ) : (
-        <Orders />
+      {byPath(
+        current,
+        {
+          '/service': <OrderForm />,
+          '/service/team': <TeamWork />,
+        },
+        <Orders />,
       )}
     </>
   );
@@ -981,30 +983,48 @@ function TeamWork() {
           />
         ))}
       </Section>
-      <Section title="本队正在办的订单">
-        {mine.data && !working.length ? <Empty>没有正在办的订单。</Empty> : null}
-        {working.map((o) => (
-          <OrderCard
-            key={o.id}
-            row={o}
-            names={names}
-            onChanged={reload}
-            teams={team ? [team] : []}
-          />
-        ))}
-      </Section>
-      <Section title="本队办完的订单">
-        {mine.data && !done.length ? <Empty>还没有办完的订单。</Empty> : null}
-        {done.map((o) => (
-          <OrderCard
-            key={o.id}
-            row={o}
-            names={names}
-            onChanged={reload}
-            teams={team ? [team] : []}
-          />
-        ))}
-      </Section>
+      <TeamOrders
+        title="本队正在办的订单"
+        empty={mine.data && !working.length ? '没有正在办的订单。' : ''}
+        rows={working}
+        names={names}
+        onChanged={reload}
+        team={team}
+      />
+      <TeamOrders
+        title="本队办完的订单"
+        empty={mine.data && !done.length ? '还没有办完的订单。' : ''}
+        rows={done}
+        names={names}
+        onChanged={reload}
+        team={team}
+      />
     </>
+  );
+}
+
+/** The team's orders of one kind (being served, or served), each with what it may do next. */
+function TeamOrders(p: {
+  title: string;
+  /** Said when the list is read and empty. */
+  empty: string;
+  rows: OrderRow[];
+  names: Map<string, string>;
+  onChanged: () => void;
+  team: TeamDetail | undefined;
+}) {
+  return (
+    <Section title={p.title}>
+      {p.empty ? <Empty>{p.empty}</Empty> : null}
+      {p.rows.map((o) => (
+        <OrderCard
+          key={o.id}
+          row={o}
+          names={p.names}
+          onChanged={p.onChanged}
+          teams={p.team ? [p.team] : []}
+        />
+      ))}
+    </Section>
   );
 }
