@@ -11,6 +11,7 @@ import { beijing } from '../format';
 import { describeError } from '../messages';
 import type { Household, Submission } from '../shapes';
 import { Alert, Empty, LoadStatus, RefreshButton, Section, TextArea, useLoad } from '../ui';
+import { householdLabel } from './common';
 
 export type AppealCase = Submission & { name: string };
 
@@ -24,7 +25,7 @@ async function loadAppealCases(): Promise<AppealCase[]> {
       const h = a.householdId
         ? await get<Household>(`/v1/households/${a.householdId}`).catch(() => undefined)
         : undefined;
-      return { ...a, name: h ? `${h.head}（${h.cardNo}）` : '农户' };
+      return { ...a, name: h ? householdLabel(h) : '农户' };
     }),
   );
 }

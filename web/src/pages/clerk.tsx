@@ -23,13 +23,15 @@ import {
   useLoad,
 } from '../ui';
 import {
+  type Household,
+  householdLabel,
+  householdNames,
   loadVillageHouseholds,
+  type Rule,
   ruleLabel,
+  type Submission,
   SubmissionSummary,
   useVillagePolicy,
-  type Household,
-  type Rule,
-  type Submission,
 } from './common';
 
 const TABS = [
@@ -201,7 +203,7 @@ function HouseholdCard({ h }: { h: Household }) {
                 JSON.stringify({
                   ...JSON.parse(sessionStorage.getItem('msl.draft.clerk-file') ?? '{}'),
                   householdId: h.id,
-                  householdName: `${h.head}（${h.cardNo}）`,
+                  householdName: householdLabel(h),
                 }),
               );
               navigate('/clerk/file');
@@ -459,7 +461,7 @@ function FileOne() {
           <>
             <HouseholdSearch
               label="农户（积分卡号或姓名）"
-              onPick={(h) => set({ householdId: h.id, householdName: `${h.head}（${h.cardNo}）` })}
+              onPick={(h) => set({ householdId: h.id, householdName: householdLabel(h) })}
             />
             {errors.householdId ? <p class="error">{errors.householdId}</p> : null}
           </>
@@ -705,10 +707,7 @@ function Status() {
       get<{ items: Submission[] }>('/v1/submissions', { status: status || undefined, limit: 50 }),
     [status],
   );
-  const names = useMemo(
-    () => new Map((households.data ?? []).map((h) => [h.id, `${h.head}（${h.cardNo}）`])),
-    [households.data],
-  );
+  const names = useMemo(() => householdNames(households.data), [households.data]);
   return (
     <Section title="申报进度" actions={<RefreshButton onClick={list.reload} />}>
       <Select

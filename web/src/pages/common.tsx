@@ -1,10 +1,10 @@
 /** Pieces several role pages share: the village's households, rules, submissions. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, get } from '../api';
-import type { Household, Rule, Submission } from '../shapes';
+import type { Entry, Household, Rule, Submission } from '../shapes';
 import { beijing, pts } from '../format';
-import { STATUS_NAMES } from '../messages';
-import { Badge, blobToDataUrl, useLoad } from '../ui';
+import { ENTRY_TYPES, STATUS_NAMES } from '../messages';
+import { Badge, blobToDataUrl, Select, useLoad } from '../ui';
 
 export type { Household, Rule, Submission } from '../shapes';
 
@@ -195,3 +195,73 @@ export function useVillagePolicy(villageId: string | undefined) {
     [villageId],
   );
 }
+
+/** A household's ledger entries, in the order given: date, type, points, reason, balance after. */
+export function EntriesTable({
+  entries,
+  caption,
+  class: cls,
+}: {
+  entries: Entry[];
+  /** Read by screen readers only (say the order, where it matters). */
+  caption: string;
+  class?: string;
+}) {
+  return (
+    <table class={cls}>
+      <caption class="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">日期</th>
+          <th scope="col">类型</th>
+          <th scope="col">积分</th>
+          <th scope="col">原因</th>
+          <th scope="col">可用余额</th>
+        </tr>
+      </thead>
+      <tbody>
+        {entries.map((e) => (
+          <tr key={e.seq}>
+            <td class="nowrap">{beijing(e.createdAt, false)}</td>
+            <td>{ENTRY_TYPES[e.type] ?? e.type}</td>
+            <td class={e.points >= 0 ? 'plus' : 'minus'}>{pts(e.points)}</td>
+            <td>{e.reason ?? e.ruleCode ?? ''}</td>
+            <td>{e.spendableAfter}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Picks one of the village's households (by head and card number). */
+export function HouseholdSelect({
+  name,
+  households,
+  value,
+  onValue,
+}: {
+  name: string;
+  households: Household[];
+  value: string;
+  onValue: (id: string) => void;
+}) {
+  return (
+    <Select
+      label="农户"
+      name={name}
+      value={value}
+      onValue={onValue}
+      placeholder="请选择农户"
+      options={households.map((h) => ({ value: h.id, label: householdLabel(h) }))}
+    />
+  );
+}
+
+/** How the pages name a household: its head and card number. */
+export const householdLabel = (h: Pick<Household, 'head' | 'cardNo'>): string =>
+  `${h.head}（${h.cardNo}）`;
+
+/** Household id → householdLabel, for names beside ids. */
+export const householdNames = (households: Household[] | undefined): Map<string, string> =>
+  new Map((households ?? []).map((h) => [h.id, householdLabel(h)]));

@@ -19,11 +19,12 @@ import {
 } from '../ui';
 import {
   History,
+  householdNames,
   loadVillageHouseholds,
   Photos,
+  type Submission,
   SubmissionSummary,
   useVillagePolicy,
-  type Submission,
 } from './common';
 
 const TABS = [
@@ -41,10 +42,7 @@ const OUTCOMES: Record<string, string> = {
 
 export function CouncilPage({ path }: { path: string }) {
   const households = useLoad(() => loadVillageHouseholds(), []);
-  const names = useMemo(
-    () => new Map((households.data ?? []).map((h) => [h.id, `${h.head}（${h.cardNo}）`])),
-    [households.data],
-  );
+  const names = useMemo(() => householdNames(households.data), [households.data]);
   return (
     <>
       <h1>道德评议会</h1>

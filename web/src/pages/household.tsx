@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, del, get, post } from '../api';
 import { useDraft } from '../drafts';
 import { beijing, pts } from '../format';
-import { describeError, ENTRY_TYPES } from '../messages';
+import { describeError } from '../messages';
 import { session } from '../session';
 import type { Consent, Entry, Inquiry } from '../shapes';
 import {
@@ -23,7 +23,7 @@ import {
   TextArea,
   useLoad,
 } from '../ui';
-import { StatusBadge, type Submission } from './common';
+import { EntriesTable, StatusBadge, type Submission } from './common';
 
 const TABS = [
   { path: '/household', label: '我的积分' },
@@ -115,29 +115,11 @@ function Statement() {
             {beijing(new Date().toISOString())}
           </p>
           {d.entries.length ? (
-            <table class="entries-table">
-              <caption class="sr-only">积分明细，最新的在前</caption>
-              <thead>
-                <tr>
-                  <th scope="col">日期</th>
-                  <th scope="col">类型</th>
-                  <th scope="col">积分</th>
-                  <th scope="col">原因</th>
-                  <th scope="col">可用余额</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.entries.map((e) => (
-                  <tr key={e.seq}>
-                    <td class="nowrap">{beijing(e.createdAt, false)}</td>
-                    <td>{ENTRY_TYPES[e.type] ?? e.type}</td>
-                    <td class={e.points >= 0 ? 'plus' : 'minus'}>{pts(e.points)}</td>
-                    <td>{e.reason ?? e.ruleCode ?? ''}</td>
-                    <td>{e.spendableAfter}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <EntriesTable
+              entries={d.entries}
+              caption="积分明细，最新的在前"
+              class="entries-table"
+            />
           ) : (
             <Empty>还没有积分记录。</Empty>
           )}

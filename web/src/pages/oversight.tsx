@@ -10,8 +10,8 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api, ApiError, get, post } from '../api';
 import { useDraft } from '../drafts';
-import { beijing, pts, todayCst } from '../format';
-import { describeError, ENTRY_TYPES } from '../messages';
+import { beijing, todayCst } from '../format';
+import { describeError } from '../messages';
 import { session } from '../session';
 import type { Entry, StockMovement as Movement, StoreItem as Item } from '../shapes';
 import {
@@ -31,10 +31,13 @@ import {
   useLoad,
 } from '../ui';
 import {
-  loadVillageHouseholds,
-  SubmissionSummary,
+  EntriesTable,
   type Household,
+  householdNames,
+  HouseholdSelect,
+  loadVillageHouseholds,
   type Submission,
+  SubmissionSummary,
 } from './common';
 import { AppealsSection } from './appeals';
 import { OrderCard, type OrderRow } from './service';
@@ -449,16 +452,11 @@ function Accounts() {
   return (
     <Section title="本村农户的积分">
       {households.error ? <Alert kind="error">{describeError(households.error)}</Alert> : null}
-      <Select
-        label="农户"
+      <HouseholdSelect
         name="household"
+        households={households.data ?? []}
         value={id}
         onValue={setId}
-        placeholder="请选择农户"
-        options={(households.data ?? []).map((h) => ({
-          value: h.id,
-          label: `${h.head}（${h.cardNo}）`,
-        }))}
       />
       {detail.loading && id ? <Loading /> : null}
       {detail.error ? <Alert kind="error">{describeError(detail.error)}</Alert> : null}
@@ -476,29 +474,7 @@ function Accounts() {
           </dl>
           {detail.data[1].items.length ? (
             <div class="table-wrap" tabIndex={0} role="region" aria-label="表格，可左右滚动">
-              <table>
-                <caption class="sr-only">积分明细</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">日期</th>
-                    <th scope="col">类型</th>
-                    <th scope="col">积分</th>
-                    <th scope="col">原因</th>
-                    <th scope="col">可用余额</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {[...detail.data[1].items].reverse().map((e) => (
-                    <tr key={e.seq}>
-                      <td class="nowrap">{beijing(e.createdAt, false)}</td>
-                      <td>{ENTRY_TYPES[e.type] ?? e.type}</td>
-                      <td class={e.points >= 0 ? 'plus' : 'minus'}>{pts(e.points)}</td>
-                      <td>{e.reason ?? e.ruleCode ?? ''}</td>
-                      <td>{e.spendableAfter}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <EntriesTable entries={[...detail.data[1].items].reverse()} caption="积分明细" />
             </div>
           ) : (
             <Empty>这户还没有积分记录。</Empty>
@@ -511,10 +487,7 @@ function Accounts() {
 
 function Notice() {
   const households = useLoad(() => loadVillageHouseholds(), []);
-  const names = useMemo(
-    () => new Map((households.data ?? []).map((h) => [h.id, `${h.head}（${h.cardNo}）`])),
-    [households.data],
-  );
+  const names = useMemo(() => householdNames(households.data), [households.data]);
   const list = useLoad(
     () => get<{ items: Submission[] }>('/v1/submissions', { status: 'in_notice', limit: 100 }),
     [],
@@ -790,16 +763,11 @@ export function KinshipPage() {
       </p>
       <Section title="选择农户">
         {households.error ? <Alert kind="error">{describeError(households.error)}</Alert> : null}
-        <Select
-          label="农户"
+        <HouseholdSelect
           name="kinHousehold"
+          households={households.data ?? []}
           value={id}
           onValue={setId}
-          placeholder="请选择农户"
-          options={(households.data ?? []).map((h) => ({
-            value: h.id,
-            label: `${h.head}（${h.cardNo}）`,
-          }))}
         />
       </Section>
       {id && households.data ? <KinshipForm key={id} id={id} households={households.data} /> : null}
@@ -819,7 +787,7 @@ function KinshipForm({ id, households }: { id: string; households: Household[] }
   const line = lineage ?? k.lineage ?? '';
   const linked = related ?? k.relatedHouseholdIds;
   const head = households.find((h) => h.id === id)?.head ?? '';
-  const name = new Map(households.map((h) => [h.id, `${h.head}（${h.cardNo}）`]));
+  const name = householdNames(households);
   const others = households.filter(
     (h) =>
       h.id !== id &&

@@ -32,7 +32,7 @@ import {
   TextArea,
   useLoad,
 } from '../ui';
-import { loadVillageHouseholds } from './common';
+import { householdLabel, householdNames, loadVillageHouseholds } from './common';
 import type { Order, OrderRow } from '../shapes';
 
 export type { Order, OrderRow };
@@ -249,7 +249,7 @@ function OrderForm() {
             placeholder="请选择农户"
             options={(households.data ?? []).map((h) => ({
               value: h.id,
-              label: `${h.head}（${h.cardNo}）`,
+              label: householdLabel(h),
             }))}
             error={errors.householdId}
             required
@@ -373,10 +373,7 @@ function useHouseholdNames(): Map<string, string> {
         : Promise.resolve([]),
     [],
   );
-  return useMemo(
-    () => new Map((list.data ?? []).map((h) => [h.id, `${h.head}（${h.cardNo}）`])),
-    [list.data],
-  );
+  return useMemo(() => householdNames(list.data), [list.data]);
 }
 
 function who(names: Map<string, string>, householdId: string): string {

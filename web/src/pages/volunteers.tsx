@@ -27,7 +27,7 @@ import {
   Tabs,
   useLoad,
 } from '../ui';
-import { loadVillageHouseholds } from './common';
+import { householdLabel, loadVillageHouseholds } from './common';
 import {
   categoryName,
   LEVEL_NAMES,
@@ -219,7 +219,7 @@ function Register({ villageId, onDone }: { villageId: string; onDone: () => void
           placeholder="不是本村农户（如外来教师）"
           options={(households.data ?? []).map((h) => ({
             value: h.id,
-            label: `${h.head}（${h.cardNo}）`,
+            label: householdLabel(h),
           }))}
           hint="本村农户成员的服务时长会为其家庭折算积分；村外志愿者只记时长。"
         />
