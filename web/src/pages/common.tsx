@@ -4,7 +4,7 @@ import { api, get } from '../api';
 import type { Entry, Household, Rule, Submission } from '../shapes';
 import { beijing, pts } from '../format';
 import { ENTRY_TYPES, STATUS_NAMES } from '../messages';
-import { Badge, blobToDataUrl, Select, useLoad } from '../ui';
+import { Badge, blobToDataUrl, useLoad } from '../ui';
 
 export type { Household, Rule, Submission } from '../shapes';
 
@@ -231,30 +231,6 @@ export function EntriesTable({
         ))}
       </tbody>
     </table>
-  );
-}
-
-/** Picks one of the village's households (by head and card number). */
-export function HouseholdSelect({
-  name,
-  households,
-  value,
-  onValue,
-}: {
-  name: string;
-  households: Household[];
-  value: string;
-  onValue: (id: string) => void;
-}) {
-  return (
-    <Select
-      label="农户"
-      name={name}
-      value={value}
-      onValue={onValue}
-      placeholder="请选择农户"
-      options={households.map((h) => ({ value: h.id, label: householdLabel(h) }))}
-    />
   );
 }
 

@@ -33,8 +33,8 @@ import {
 import {
   EntriesTable,
   type Household,
+  householdLabel,
   householdNames,
-  HouseholdSelect,
   loadVillageHouseholds,
   type Submission,
   SubmissionSummary,
@@ -433,6 +433,30 @@ export function SupervisorPage({ path }: { path: string }) {
         <Accounts />,
       )}
     </>
+  );
+}
+
+/** Picks one of the village's households (by head and card number). */
+function HouseholdSelect({
+  name,
+  households,
+  value,
+  onValue,
+}: {
+  name: string;
+  households: Household[];
+  value: string;
+  onValue: (id: string) => void;
+}) {
+  return (
+    <Select
+      label="农户"
+      name={name}
+      value={value}
+      onValue={onValue}
+      placeholder="请选择农户"
+      options={households.map((h) => ({ value: h.id, label: householdLabel(h) }))}
+    />
   );
 }
 
