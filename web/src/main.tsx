@@ -12,7 +12,6 @@ import { CouncilPage } from './pages/council';
 import { CounterPage } from './pages/counter';
 import { HouseholdPage } from './pages/household';
 import { LoginPage } from './pages/login';
-import { OfficerPage } from './pages/officer';
 import { PasswordPage } from './pages/password';
 import { navigate, route, subPath } from './router';
 import { saveTerminal, session, setSession, type Role } from './session';
@@ -83,6 +82,8 @@ const VolunteersPage = lazyPage(() => import('./pages/volunteers').then((m) => m
 const KinshipPage = lazyPage(() => import('./pages/oversight').then((m) => m.KinshipPage));
 // The county office's page is large and used by a few people: not part of anyone else's first load.
 const AdminPage = lazyPage(() => import('./pages/admin').then((m) => m.AdminPage));
+// The cooperatives' credit officers are few, too: their page is not in the counter's first load.
+const OfficerPage = lazyPage(() => import('./pages/officer').then((m) => m.OfficerPage));
 // The boards: a station screen loads nothing else (see DisplayPage), and nobody's everyday page
 // carries them.
 const BoardPage = lazyPage(() => import('./pages/board').then((m) => m.BoardPage));
