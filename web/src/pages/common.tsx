@@ -1,9 +1,10 @@
 /** Pieces several role pages share: the village's households, rules, submissions. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, get } from '../api';
+import { useDraft } from '../drafts';
 import type { Entry, Household, Rule, Submission } from '../shapes';
 import { beijing, pts } from '../format';
-import { ENTRY_TYPES, STATUS_NAMES } from '../messages';
+import { describeError, ENTRY_TYPES, STATUS_NAMES } from '../messages';
 import { Badge, blobToDataUrl, useLoad } from '../ui';
 
 export type { Household, Rule, Submission } from '../shapes';
@@ -241,3 +242,38 @@ export const householdLabel = (h: Pick<Household, 'head' | 'cardNo'>): string =>
 /** Household id → householdLabel, for names beside ids. */
 export const householdNames = (households: Household[] | undefined): Map<string, string> =>
   new Map((households ?? []).map((h) => [h.id, householdLabel(h)]));
+
+/**
+ * A form that sends one written reason (an objection, an appeal): kept as a draft, required
+ * (`missing` says what to write), sent once, then `ok` is said and the list reloads a moment
+ * later. `refused` may word a refusal the general messages do not cover.
+ */
+export function useReasonForm(o: {
+  draftKey: string;
+  /** The field's label, also naming it in the API's field errors. */
+  label: string;
+  missing: string;
+  ok: string;
+  send: (reason: string) => Promise<unknown>;
+  onDone: () => void;
+  refused?: (err: unknown) => string | undefined;
+}) {
+  const [d, , clear, bind] = useDraft(o.draftKey, { reason: '' });
+  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  async function submit(e?: Event) {
+    e?.preventDefault();
+    if (!d.reason.trim()) {
+      setResult({ error: o.missing });
+      return;
+    }
+    try {
+      await o.send(d.reason.trim());
+      clear();
+      setResult({ ok: o.ok });
+      setTimeout(o.onDone, 1500);
+    } catch (err) {
+      setResult({ error: o.refused?.(err) ?? describeError(err, { reason: o.label }) });
+    }
+  }
+  return { reason: d.reason, field: { label: o.label, ...bind('reason') }, result, submit };
+}

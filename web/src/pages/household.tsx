@@ -4,7 +4,6 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, del, get, post } from '../api';
-import { useDraft } from '../drafts';
 import { beijing, pts } from '../format';
 import { describeError } from '../messages';
 import { session } from '../session';
@@ -23,7 +22,7 @@ import {
   TextArea,
   useLoad,
 } from '../ui';
-import { EntriesTable, StatusBadge, type Submission } from './common';
+import { EntriesTable, StatusBadge, type Submission, useReasonForm } from './common';
 
 const TABS = [
   { path: '/household', label: '我的积分' },
@@ -183,24 +182,15 @@ function Notice() {
 }
 
 function ObjectCard({ s, onDone }: { s: Submission; onDone: () => void }) {
-  const [d, , clear, bind] = useDraft(`household-object-${s.id}`, { reason: '' });
-  const [open, setOpen] = useState(Boolean(d.reason));
-  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
-  async function send(e: Event) {
-    e.preventDefault();
-    if (!d.reason.trim()) {
-      setResult({ error: '请在“异议理由”中写明您认为哪里不属实。' });
-      return;
-    }
-    try {
-      await post(`/v1/submissions/${s.id}/objections`, { reason: d.reason.trim() });
-      clear();
-      setResult({ ok: '异议已提交，该事项退回评议会重新评议。' });
-      setTimeout(onDone, 1500);
-    } catch (err) {
-      setResult({ error: describeError(err, { reason: '异议理由' }) });
-    }
-  }
+  const form = useReasonForm({
+    draftKey: `household-object-${s.id}`,
+    label: '异议理由',
+    missing: '请在“异议理由”中写明您认为哪里不属实。',
+    ok: '异议已提交，该事项退回评议会重新评议。',
+    send: (reason) => post(`/v1/submissions/${s.id}/objections`, { reason }),
+    onDone,
+  });
+  const [open, setOpen] = useState(Boolean(form.reason));
   return (
     <article class="item">
       <div class="item-head">
@@ -212,8 +202,8 @@ function ObjectCard({ s, onDone }: { s: Submission; onDone: () => void }) {
         {s.batch ? `${s.lines.length} 户` : '1 户'}
       </p>
       {open ? (
-        <form onSubmit={send} noValidate>
-          <TextArea label="异议理由" name="reason" {...bind('reason')} required />
+        <form onSubmit={form.submit} noValidate>
+          <TextArea name="reason" {...form.field} required />
           <button type="submit" class="danger">
             提交异议
           </button>
@@ -223,7 +213,7 @@ function ObjectCard({ s, onDone }: { s: Submission; onDone: () => void }) {
           我有异议
         </button>
       )}
-      <Outcome of={result} />
+      <Outcome of={form.result} />
     </article>
   );
 }
@@ -257,29 +247,20 @@ const APPEAL_STATUS: Record<string, string> = {
 };
 
 function AppealCard({ s, onDone }: { s: Submission; onDone: () => void }) {
-  const [d, , clear, bind] = useDraft(`household-appeal-${s.id}`, { reason: '' });
-  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
+  const form = useReasonForm({
+    draftKey: `household-appeal-${s.id}`,
+    label: '申诉理由',
+    missing: '请在“申诉理由”中写明为什么这项扣分不对，有什么证明。',
+    ok: '申诉已提交，复核结果会通知您。',
+    send: (reason) => post(`/v1/submissions/${s.id}/appeals`, { reason }),
+    onDone,
+  });
   const detail = useLoad(() => get<Submission>(`/v1/submissions/${s.id}`), [s.id]);
   const sub = detail.data ?? s;
   const canAppeal =
     sub.status === 'posted' &&
     !sub.appeal &&
     (!sub.appealDeadline || new Date(sub.appealDeadline).getTime() > Date.now());
-  async function send(e: Event) {
-    e.preventDefault();
-    if (!d.reason.trim()) {
-      setResult({ error: '请在“申诉理由”中写明为什么这项扣分不对，有什么证明。' });
-      return;
-    }
-    try {
-      await post(`/v1/submissions/${s.id}/appeals`, { reason: d.reason.trim() });
-      clear();
-      setResult({ ok: '申诉已提交，复核结果会通知您。' });
-      setTimeout(onDone, 1500);
-    } catch (err) {
-      setResult({ error: describeError(err, { reason: '申诉理由' }) });
-    }
-  }
   return (
     <article class="item">
       <div class="item-head">
@@ -322,12 +303,12 @@ function AppealCard({ s, onDone }: { s: Submission; onDone: () => void }) {
         <p class="meta">可申诉至 {beijing(sub.appealDeadline)}</p>
       ) : null}
       {canAppeal ? (
-        <form onSubmit={send} noValidate>
-          <TextArea label="申诉理由" name="reason" {...bind('reason')} required />
+        <form onSubmit={form.submit} noValidate>
+          <TextArea name="reason" {...form.field} required />
           <button type="submit">提交申诉</button>
         </form>
       ) : null}
-      <Outcome of={result} />
+      <Outcome of={form.result} />
     </article>
   );
 }

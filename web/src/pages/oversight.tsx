@@ -9,7 +9,6 @@
  */
 import { useMemo, useState } from 'preact/hooks';
 import { api, ApiError, get, post } from '../api';
-import { useDraft } from '../drafts';
 import { beijing, todayCst } from '../format';
 import { describeError } from '../messages';
 import { session } from '../session';
@@ -38,6 +37,7 @@ import {
   loadVillageHouseholds,
   type Submission,
   SubmissionSummary,
+  useReasonForm,
 } from './common';
 import { AppealsSection } from './appeals';
 import { OrderCard, type OrderRow } from './service';
@@ -530,36 +530,27 @@ function Notice() {
 }
 
 function ObjectForm({ s, onDone }: { s: Submission; onDone: () => void }) {
-  const [d, , clear, bind] = useDraft(`supervisor-object-${s.id}`, { reason: '' });
-  const [result, setResult] = useState<{ ok?: string; error?: string }>({});
-  async function send() {
-    if (!d.reason.trim()) {
-      setResult({ error: '请在“异议理由”中写明哪里不属实。' });
-      return;
-    }
-    try {
-      await post(`/v1/submissions/${s.id}/objections`, { reason: d.reason.trim() });
-      clear();
-      setResult({ ok: '异议已提交，该事项退回评议会重新评议。' });
-      setTimeout(onDone, 1500);
-    } catch (err) {
-      setResult({
-        error:
-          err instanceof ApiError && err.status === 409
-            ? '公示期刚刚结束，不能再提出异议。'
-            : describeError(err, { reason: '异议理由' }),
-      });
-    }
-  }
+  const form = useReasonForm({
+    draftKey: `supervisor-object-${s.id}`,
+    label: '异议理由',
+    missing: '请在“异议理由”中写明哪里不属实。',
+    ok: '异议已提交，该事项退回评议会重新评议。',
+    send: (reason) => post(`/v1/submissions/${s.id}/objections`, { reason }),
+    onDone,
+    refused: (err) =>
+      err instanceof ApiError && err.status === 409
+        ? '公示期刚刚结束，不能再提出异议。'
+        : undefined,
+  });
   return (
     <div class="action">
-      <TextArea label="异议理由" name={`reason-${s.id}`} rows={2} {...bind('reason')} />
+      <TextArea name={`reason-${s.id}`} rows={2} {...form.field} />
       <div class="buttons">
-        <button type="button" class="danger" onClick={send}>
+        <button type="button" class="danger" onClick={() => form.submit()}>
           提出异议
         </button>
       </div>
-      <Outcome of={result} />
+      <Outcome of={form.result} />
     </div>
   );
 }
