@@ -8,7 +8,18 @@
  * `z.infer` of these same schemas).
  */
 import type { z } from 'zod';
-import type { consentSchema } from '../../src/modules/credit/credit.schemas';
+import type {
+  consentingHouseholdSchema,
+  consentSchema,
+  creditSchema,
+  exportStatusSchema,
+  historySchema,
+} from '../../src/modules/credit/credit.schemas';
+import type {
+  cardSchema,
+  dayReportSchema,
+  redemptionSchema,
+} from '../../src/modules/redemption/redemption.schemas';
 import type {
   accountSchema,
   entrySchema,
@@ -53,3 +64,13 @@ export type Volunteer = z.infer<typeof volunteerSchema>;
 /** A volunteer's hours record, a chain of links (GET /v1/volunteers/{id}/hours). */
 export type Hours = z.infer<typeof hoursSchema>;
 export type HoursLink = Hours['items'][number];
+/** A card as the counter reads it (GET /v1/counter/cards/{cardNo}). */
+export type CounterCard = z.infer<typeof cardSchema>;
+export type Redemption = z.infer<typeof redemptionSchema>;
+/** A store's day at the counter (日结). */
+export type StoreDayReport = z.infer<typeof dayReportSchema>;
+/** A household that consents to the officer's cooperative (the officer's search). */
+export type ConsentingHousehold = z.infer<typeof consentingHouseholdSchema>;
+export type CreditReference = z.infer<typeof creditSchema>;
+export type CreditHistory = z.infer<typeof historySchema>;
+export type CreditExport = z.infer<typeof exportStatusSchema>;

@@ -9,6 +9,12 @@ import { ApiError, api, get, NetworkError } from '../api';
 import { useDraft } from '../drafts';
 import { beijing, todayCst } from '../format';
 import { describeError } from '../messages';
+import type {
+  CounterCard as Card,
+  Redemption,
+  StoreDayReport as Report,
+  StoreItem as Item,
+} from '../shapes';
 import { session } from '../session';
 import {
   Alert,
@@ -26,29 +32,6 @@ const TABS = [
   { path: '/counter', label: '收银' },
   { path: '/counter/day', label: '今日销售和库存' },
 ];
-
-interface Item {
-  sku: string;
-  name: string;
-  points: number;
-  stock: number;
-}
-interface Card {
-  cardNo: string;
-  headMasked: string;
-  villageName: string;
-  spendable: number;
-  pinSet: boolean;
-  lockedUntil: string | null;
-  dailyLimit: number | null;
-}
-interface Redemption {
-  id: string;
-  points: number;
-  spendableAfter: number;
-  receiptNo: string;
-  items: { name: string; qty: number; points: number }[];
-}
 
 const storeId = () => session.get()?.me.storeId ?? '';
 
@@ -544,24 +527,6 @@ function Checkout() {
       ) : null}
     </div>
   );
-}
-
-interface Report {
-  day: string;
-  storeName: string;
-  sales: { count: number; points: number };
-  reversed: { count: number; points: number };
-  refused: number;
-  items: { sku: string; name: string; qtySold: number; pointsSold: number; stock: number }[];
-  redemptions: {
-    id: string;
-    receiptNo: string;
-    time: string;
-    cardNo: string;
-    points: number;
-    status: string;
-    failureCode: string | null;
-  }[];
 }
 
 const REDEMPTION_STATUS: Record<string, string> = {

@@ -8,31 +8,22 @@ import { api, get, post } from '../api';
 import { useDraft } from '../drafts';
 import { beijing } from '../format';
 import { describeError } from '../messages';
+import type {
+  ConsentingHousehold as Found,
+  CreditExport,
+  CreditHistory as History,
+  CreditReference as Credit,
+} from '../shapes';
 import { session } from '../session';
 import { Alert, download, Empty, Field, Loading, Section, Tabs, useLoad } from '../ui';
+
+/** What the page follows of an export: the POST answers only its id and state. */
+type ExportStatus = Pick<CreditExport, 'id' | 'status' | 'progress' | 'rows' | 'error'>;
 
 const TABS = [
   { path: '/officer', label: '查询农户' },
   { path: '/officer/export', label: '整村导出' },
 ];
-
-interface Found {
-  householdId: string;
-  cardNo: string;
-  headMasked: string;
-  villageName: string;
-  consentExpiresAt: string;
-}
-interface Credit {
-  score: number;
-  grade: string;
-  reasons: { code: string; text: string; impact: number }[];
-  asOf: string;
-  modelVersion: string;
-}
-interface History {
-  points: { month: string; score: number; grade: string }[];
-}
 
 export function OfficerPage({ path }: { path: string }) {
   return (
@@ -242,14 +233,6 @@ export function TrendChart({ points }: { points: { month: string; score: number 
       </details>
     </figure>
   );
-}
-
-interface ExportStatus {
-  id: string;
-  status: 'queued' | 'running' | 'done' | 'failed';
-  progress: number;
-  rows?: number;
-  error?: string;
 }
 
 const EXPORT_STATUS: Record<string, string> = {
