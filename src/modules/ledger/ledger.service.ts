@@ -32,6 +32,7 @@ import {
   ZERO_HASH,
 } from './ledger.chain';
 import type { EntryView } from './ledger.chain';
+import { chainEndProblem, chainStart, checkEntry, type ChainRule } from './chain-check';
 
 export {
   entryAt,
@@ -60,7 +61,7 @@ export const CHAIN_BATCH_SIZE = 500;
 /** `_id` look-ups in flight at once when reading a run of entries (the pool has 50 connections). */
 const LOOKUPS_PARALLEL = 25;
 /** Seqs past a chain's end probed for stray entries (a deleted entry leaves its successors). */
-const GAP_PROBE_WINDOW = 8;
+export const GAP_PROBE_WINDOW = 8;
 
 export interface AccountView {
   householdId: string;
@@ -132,49 +133,27 @@ export interface ChainProblem {
  * Returns the first problem, or undefined when the chain is sound. Reads in batches.
  */
 export async function verifyChain(householdId: string): Promise<ChainProblem | undefined> {
-  let prevHash = ZERO_HASH;
-  let spendable = 0;
-  let merit = 0;
-  let seq = 1;
+  const rule: ChainRule = { toView: toEntryView, hash: hashEntry, zeroHash: ZERO_HASH };
+  const state = chainStart(rule);
   for (;;) {
-    const docs = await entriesBetween(householdId, seq, seq + CHAIN_BATCH_SIZE - 1);
+    const docs = await entriesBetween(householdId, state.seq, state.seq + CHAIN_BATCH_SIZE - 1);
     for (const doc of docs) {
-      const fail = (problem: string): ChainProblem => ({ householdId, seq, problem });
-      const view = toEntryView(doc);
-      if (doc.householdId !== householdId || view.seq !== seq)
-        return fail('entry is filed under the wrong household or seq');
-      if (view.prevHash !== prevHash) return fail('prevHash does not match the previous entry');
-      if (hashEntry(householdId, view) !== view.hash) return fail('hash does not match the entry');
-      if (
-        view.spendableAfter !== spendable + view.spendableDelta ||
-        view.meritAfter !== merit + view.meritDelta
-      )
-        return fail('balances do not add up');
-      if (view.spendableAfter < 0) return fail('spendable is below zero');
-      spendable = view.spendableAfter;
-      merit = view.meritAfter;
-      prevHash = view.hash;
-      seq++;
+      const problem = checkEntry(state, householdId, doc, rule);
+      if (problem) return { householdId, seq: state.seq, problem };
     }
     if (docs.length < CHAIN_BATCH_SIZE) break;
   }
   // A gap: entries exist beyond the first missing seq. Probed by `_id` just past the end
   // (a deleted entry or run of entries), and witnessed by the account cache, which names the
   // head it last saw. A full scan for stray seqs would cost the whole collection per household
-  // on FerretDB-SQLite; `verify-chain` additionally compares the cache with the chain.
+  // on FerretDB-SQLite; `verify-chain` over all chains scans once for all (chain-pass.ts).
   const probes = await Promise.all(
-    Array.from({ length: GAP_PROBE_WINDOW }, (_, i) => entryAt(householdId, seq + 1 + i)),
+    Array.from({ length: GAP_PROBE_WINDOW }, (_, i) => entryAt(householdId, state.seq + 1 + i)),
   );
   const beyond = probes.find((d) => d !== undefined);
-  if (beyond) return { householdId, seq, problem: `seq ${seq} is missing (found ${beyond.seq})` };
-  const cached = await Account.findById(householdId).lean<AccountDoc>();
-  if (cached && cached.seq >= seq)
-    return {
-      householdId,
-      seq,
-      problem: `seq ${seq} is missing (the account last saw seq ${cached.seq})`,
-    };
-  return undefined;
+  const cached = beyond ? null : await Account.findById(householdId).lean<AccountDoc>();
+  const problem = chainEndProblem(state, beyond?.seq, cached?.seq);
+  return problem ? { householdId, seq: state.seq, problem } : undefined;
 }
 
 /**

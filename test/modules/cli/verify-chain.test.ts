@@ -6,8 +6,13 @@ import mongoose from 'mongoose';
 import type { Config } from '../../../config';
 import { runCli, type CliIo } from '../../../src/cli/commands';
 import { findRunningServiceUri, runFilePath } from '../../../src/cli/database';
-import { verifyChains } from '../../../src/cli/verify-chain';
-import { hashEntry, postEntry, toEntryView } from '../../../src/modules/ledger/ledger.service';
+import { verifyChains, verifyHousehold } from '../../../src/cli/verify-chain';
+import {
+  hashEntry,
+  householdsWithEntries,
+  postEntry,
+  toEntryView,
+} from '../../../src/modules/ledger/ledger.service';
 import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { makeHousehold, makeVillage, unique } from '../../support/factories';
@@ -71,6 +76,20 @@ async function remove(householdId: string, seq: number): Promise<() => Promise<v
   return async () => {
     await entries().insertOne(original);
   };
+}
+
+/** Every household id in listing order (the order verify-chain reports in). */
+async function listing(): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const id of householdsWithEntries()) ids.push(id);
+  return ids;
+}
+
+/** A rewritten entry whose own hash is recomputed, so only what follows it (or the cache) tells. */
+async function forge(householdId: string, seq: number, set: Record<string, unknown>) {
+  const doc = (await entries().findOne({ householdId, seq }))!;
+  const forged = { ...toEntryView(doc as never), ...set };
+  return tamper(householdId, seq, { ...set, hash: hashEntry(householdId, forged as never) });
 }
 
 function captureIo(): CliIo & { stdout: string[]; stderr: string[] } {
@@ -146,6 +165,75 @@ describe('CLI verify-chain', () => {
       householdId: b,
       seq: 4,
     });
+  });
+
+  it('verifyChains over all chains (one pass) › finds each kind of damage the per-household check finds, naming the same household and seq, in listing order', async () => {
+    const sound = await householdWithChain(3);
+    const changed = await householdWithChain(4);
+    restores.push(await tamper(changed, 3, { points: 999 }));
+    const forger = await householdWithChain(4);
+    restores.push(await forge(forger, 2, { spendableAfter: 5000, meritAfter: 5000 }));
+    const rewrittenHead = await householdWithChain(3);
+    restores.push(await forge(rewrittenHead, 3, { reason: '改过的理由' }));
+    const deletedMiddle = await householdWithChain(4);
+    restores.push(await remove(deletedMiddle, 2));
+    const deletedLast = await householdWithChain(4);
+    restores.push(await remove(deletedLast, 4));
+    const mine = [sound, changed, forger, rewrittenHead, deletedMiddle, deletedLast];
+
+    const report = await verifyChains({ keepGoing: true });
+    const order = await listing();
+    expect(report.verified).to.equal(order.length);
+    const found = report.problems.filter((p) => mine.includes(p.householdId));
+    // The per-household check, one by one, in listing order: the same problems, word for word.
+    const expected = [];
+    for (const id of [...mine].sort((a, b) => order.indexOf(a) - order.indexOf(b))) {
+      const problem = await verifyHousehold(id);
+      if (problem) expected.push(problem);
+    }
+    expect(found).to.deep.equal(expected);
+    const at = (id: string) => found.find((p) => p.householdId === id);
+    expect(at(sound)).to.equal(undefined);
+    expect(at(changed)).to.include({ seq: 3 });
+    expect(at(forger)).to.include({ seq: 2 });
+    expect(at(rewrittenHead)).to.include({ seq: 3 });
+    expect(at(rewrittenHead)!.problem).to.match(/account cache/);
+    expect(at(deletedMiddle)).to.include({ seq: 2 });
+    expect(at(deletedLast)).to.include({ seq: 4 });
+    // Every problem of the pass, anyone's, comes in listing order.
+    const positions = report.problems.map((p) => order.indexOf(p.householdId));
+    expect(positions).to.deep.equal([...positions].sort((a, b) => a - b));
+  });
+
+  it('verifyChains over all chains (one pass) › stops at the first broken chain in listing order unless keepGoing', async () => {
+    const a = await householdWithChain(2);
+    restores.push(await tamper(a, 1, { points: 7 }));
+    const b = await householdWithChain(2);
+    restores.push(await remove(b, 2));
+    const all = await verifyChains({ keepGoing: true });
+    expect(all.problems.map((p) => p.householdId)).to.include.members([a, b]);
+    const first = await verifyChains();
+    expect(first.problems).to.deep.equal([all.problems[0]]);
+    // Chains checked: the listing up to and including the first broken one.
+    expect(first.verified).to.equal((await listing()).indexOf(all.problems[0]!.householdId) + 1);
+  });
+
+  it('verifyChains over all chains (one pass) › a chain stored out of seq order verifies, and a gap in it is found at the same seq', async () => {
+    const id = await householdWithChain(5);
+    const docs = await entries().find({ householdId: id }).sort({ seq: 1 }).toArray();
+    // Stored again newest first, behind the service's back (the documents are unchanged).
+    for (const doc of docs) await entries().deleteOne({ _id: doc._id });
+    for (const doc of [...docs].reverse()) await entries().insertOne(doc);
+    const stored = await entries().find({ householdId: id }).toArray();
+    expect(stored.map((d) => d.seq)).to.deep.equal([5, 4, 3, 2, 1]);
+    const mineOf = (r: { problems: { householdId: string }[] }) =>
+      r.problems.filter((p) => p.householdId === id);
+    expect(mineOf(await verifyChains({ keepGoing: true }))).to.deep.equal([]);
+
+    restores.push(await remove(id, 3));
+    const [problem] = mineOf(await verifyChains({ keepGoing: true }));
+    expect(problem).to.deep.equal(await verifyHousehold(id));
+    expect(problem).to.include({ householdId: id, seq: 3 });
   });
 
   it('runCli › exit 0 for a sound chain, 1 naming household and seq for a broken one, 2 for bad usage', async () => {
