@@ -236,6 +236,32 @@ describe('CLI verify-chain', () => {
     expect(problem).to.include({ householdId: id, seq: 3 });
   });
 
+  it('verifyChains over all chains (one pass) › an entry stranded far beyond a gap is found even where the per-household probe and a lagging cache miss it', async () => {
+    const id = await householdWithChain(12);
+    for (let seq = 2; seq <= 11; seq++) restores.push(await remove(id, seq));
+    // The account cache set back to seq 1 (a lagging cache is legitimate, I5).
+    const accounts = mongoose.connection.db!.collection<{ _id: string }>('ledger_accounts');
+    const account = (await accounts.findOne({ _id: id }))!;
+    const first = (await entries().findOne({ householdId: id, seq: 1 }))!;
+    await accounts.updateOne(
+      { _id: id },
+      { $set: { seq: 1, hash: first.hash, spendable: 10, merit: 10 } },
+    );
+    restores.push(async () => {
+      await accounts.replaceOne({ _id: id }, account);
+    });
+    // Probing 8 seqs past the end does not reach seq 12, and the cache says 1.
+    expect(await verifyHousehold(id)).to.equal(undefined);
+    const [problem] = (await verifyChains({ keepGoing: true })).problems.filter(
+      (p) => p.householdId === id,
+    );
+    expect(problem).to.deep.equal({
+      householdId: id,
+      seq: 2,
+      problem: 'seq 2 is missing (found 12)',
+    });
+  });
+
   it('runCli › exit 0 for a sound chain, 1 naming household and seq for a broken one, 2 for bad usage', async () => {
     const id = await householdWithChain(3);
     const sound = await cli(['verify-chain', '--household', id]);
