@@ -14,15 +14,11 @@ import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
 import { DomainError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
-import {
-  streamHouseholdsOfVillages,
-  countHouseholdsOfVillages,
-} from '../households/households.service';
+import { countHouseholdsOfVillages } from '../households/households.service';
 import { recordInquiriesOnce } from '../inquiries/inquiries.service';
-import { streamEntries } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
 import { consentValidAt } from './consents.service';
-import { SCORED_TYPES } from './credit.batch';
+import { partitionInputs } from './credit.export-inputs';
 import { CSV_HEADER, csvLine, maskName, UTF8_BOM } from './credit.csv';
 import { exportFilePath, setExportStatus } from './credit.exports';
 import {
@@ -32,14 +28,7 @@ import {
   type VillageTotals,
 } from './credit.inputs';
 import type { SigningKeys } from './credit.keys';
-import {
-  Consent,
-  ConsentRevocation,
-  CreditExport,
-  type ConsentDoc,
-  type ConsentRevocationDoc,
-  type CreditExportDoc,
-} from './credit.model';
+import { CreditExport, type CreditExportDoc } from './credit.model';
 import {
   MemoryPartition,
   partitionCount,
@@ -68,48 +57,6 @@ export interface RunExportDeps {
   log: Logger;
   /** Reports progress (0–100) to the job. */
   onProgress?: (progress: number) => Promise<void>;
-}
-
-/** Streams the four collections into partitions (one pass each, no sort, no `$in` of ids). */
-async function partitionInputs(d: CreditExportDoc, parts: PartitionSink): Promise<number> {
-  let households = 0;
-  for await (const h of streamHouseholdsOfVillages(d.villageIds)) {
-    await parts.household({
-      id: h.id,
-      villageId: h.villageId,
-      head: h.head,
-      createdAt: h.createdAt.getTime(),
-    });
-    households++;
-  }
-  const cCursor = Consent.find({ cooperativeId: d.cooperativeId })
-    .select({ _id: 1, householdId: 1, grantedAt: 1, expiresAt: 1, customerRef: 1 })
-    .lean<ConsentDoc[]>()
-    .cursor({ batchSize: 1000 });
-  for await (const c of cCursor) {
-    await parts.consent(c.householdId, {
-      id: c._id.toHexString(),
-      grantedAt: c.grantedAt.getTime(),
-      expiresAt: c.expiresAt.getTime(),
-      ...(c.customerRef ? { customerRef: c.customerRef } : {}),
-    });
-  }
-  const rCursor = ConsentRevocation.find({ cooperativeId: d.cooperativeId })
-    .lean<ConsentRevocationDoc[]>()
-    .cursor({ batchSize: 1000 });
-  for await (const r of rCursor)
-    await parts.revocation(r.householdId, r._id, r.revokedAt.getTime());
-  for await (const e of streamEntries(SCORED_TYPES, { through: d.asOf })) {
-    await parts.entry(e.householdId, {
-      seq: e.seq,
-      type: e.type,
-      meritDelta: e.meritDelta,
-      createdAt: e.createdAt.getTime(),
-      ...(e.ruleCode ? { ruleCode: e.ruleCode } : {}),
-    });
-  }
-  await parts.close();
-  return households;
 }
 
 /**
