@@ -1,8 +1,9 @@
 /**
  * The one-pass batch scorer (credit.batch.ts) gives each household exactly what the look-up
  * path (`scoreAsOf`: the chain read by `_id`, the village level memoised per month) gives, for
- * households with varied histories (awards, honours, deductions, reversals both ways,
- * redemptions, adjustments, nothing at all), as of now and as of past instants.
+ * households with varied histories (awards, honours, deductions, reversals of a deduction and of
+ * a redemption, redemptions, adjustments both ways, nothing at all), as of now and as of past
+ * instants.
  */
 import { Types } from 'mongoose';
 import { expect } from '../../support/expect';
@@ -22,7 +23,7 @@ async function post(householdId: string, type: EntryType, meritDelta: number, sp
   return postEntry({
     householdId,
     type,
-    points: spendable || meritDelta,
+    points: meritDelta !== 0 ? meritDelta : spendable,
     spendableDelta: spendable,
     meritDelta,
     shortfall: 'clamp',
@@ -71,9 +72,11 @@ describe('credit batch scoring (one pass over the ledger)', function () {
     await award(a!, 10);
     await redeem(a!, 15);
     await deduct(b!, 20);
-    await post(b!, 'reversal', 20, 20); // gives the deduction back
-    await post(c!, 'reversal', -25, -25); // takes part of the award back
+    await post(b!, 'reversal', 20, 12); // gives the deduction back (spendable as far as taken)
+    await redeem(c!, 10);
+    await post(c!, 'reversal', 0, 10); // gives a redemption back: spendable only
     await post(d!, 'adjustment', 7, 7);
+    await post(d!, 'adjustment', -4, -4);
     await deduct(d!, 3);
     await award(e!, 5);
     await sleep(20);
