@@ -9,18 +9,16 @@ import assert from 'node:assert/strict';
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
 import { DomainError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
-import {
-  streamHouseholdsOfVillages,
-  countHouseholdsOfVillages,
-} from '../households/households.service';
+import { countHouseholdsOfVillages } from '../households/households.service';
 import { recordInquiriesOnce } from '../inquiries/inquiries.service';
-import { streamEntries, type EntryType } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
 import { consentValidAt } from './consents.service';
+import { partitionInputs } from './credit.export-inputs';
 import { CSV_HEADER, csvLine, maskName, UTF8_BOM } from './credit.csv';
 import { exportFilePath, setExportStatus } from './credit.exports';
 import {
@@ -30,21 +28,15 @@ import {
   type VillageTotals,
 } from './credit.inputs';
 import type { SigningKeys } from './credit.keys';
+import { CreditExport, type CreditExportDoc } from './credit.model';
 import {
-  Consent,
-  ConsentRevocation,
-  CreditExport,
-  type ConsentDoc,
-  type ConsentRevocationDoc,
-  type CreditExportDoc,
-} from './credit.model';
-import {
+  MemoryPartition,
   partitionCount,
   PartitionWriter,
-  readPartition,
   removePartitions,
   type PartHousehold,
   type Partition,
+  type PartitionSink,
 } from './credit.partitions';
 import {
   computeScore,
@@ -67,51 +59,6 @@ export interface RunExportDeps {
   onProgress?: (progress: number) => Promise<void>;
 }
 
-/** Entry types that can move a score; spending is not even read. */
-const SCORED_TYPES: readonly EntryType[] = ['award', 'deduction', 'adjustment', 'reversal'];
-
-/** Streams the four collections into partitions (one pass each, no sort, no `$in` of ids). */
-async function partitionInputs(d: CreditExportDoc, parts: PartitionWriter): Promise<number> {
-  let households = 0;
-  for await (const h of streamHouseholdsOfVillages(d.villageIds)) {
-    await parts.household({
-      id: h.id,
-      villageId: h.villageId,
-      head: h.head,
-      createdAt: h.createdAt.getTime(),
-    });
-    households++;
-  }
-  const cCursor = Consent.find({ cooperativeId: d.cooperativeId })
-    .select({ _id: 1, householdId: 1, grantedAt: 1, expiresAt: 1, customerRef: 1 })
-    .lean<ConsentDoc[]>()
-    .cursor({ batchSize: 1000 });
-  for await (const c of cCursor) {
-    await parts.consent(c.householdId, {
-      id: c._id.toHexString(),
-      grantedAt: c.grantedAt.getTime(),
-      expiresAt: c.expiresAt.getTime(),
-      ...(c.customerRef ? { customerRef: c.customerRef } : {}),
-    });
-  }
-  const rCursor = ConsentRevocation.find({ cooperativeId: d.cooperativeId })
-    .lean<ConsentRevocationDoc[]>()
-    .cursor({ batchSize: 1000 });
-  for await (const r of rCursor)
-    await parts.revocation(r.householdId, r._id, r.revokedAt.getTime());
-  for await (const e of streamEntries(SCORED_TYPES, { through: d.asOf })) {
-    await parts.entry(e.householdId, {
-      seq: e.seq,
-      type: e.type,
-      meritDelta: e.meritDelta,
-      createdAt: e.createdAt.getTime(),
-      ...(e.ruleCode ? { ruleCode: e.ruleCode } : {}),
-    });
-  }
-  await parts.close();
-  return households;
-}
-
 /**
  * The village totals the export needs: memoised ones from the database, missing ones summed over
  * the partitions (which hold every household of the export's villages and their entries) and
@@ -120,8 +67,7 @@ async function partitionInputs(d: CreditExportDoc, parts: PartitionWriter): Prom
 async function villageTotalsFromPartitions(
   model: ModelWeights,
   d: CreditExportDoc,
-  dir: string,
-  count: number,
+  parts: PartitionSink,
 ): Promise<Map<string, VillageTotals>> {
   const totals = await memoisedVillageTotals(model, d.villageIds, d.asOf);
   const missing = d.villageIds.filter((v) => !totals.has(v));
@@ -129,8 +75,8 @@ async function villageTotalsFromPartitions(
   const levelAt = villageLevelAt(d.asOf);
   const { from, to } = villageWindow(model, levelAt);
   for (const v of missing) totals.set(v, { levelAt, households: 0, awardPoints: 0 });
-  for (let i = 0; i < count; i++) {
-    const p = await readPartition(dir, i);
+  for (let i = 0; i < parts.count; i++) {
+    const p = await parts.read(i);
     for (const h of p.households.values()) {
       const t = totals.get(h.villageId);
       if (!t || !missing.includes(h.villageId) || h.createdAt > levelAt.getTime()) continue;
@@ -211,6 +157,15 @@ async function writePartition(
   const { d, exportId } = ctx;
   let rows = 0;
   let inquiries: Parameters<typeof recordInquiriesOnce>[0] = [];
+  // One batch of inquiries is written while the next rows are scored; all are written before
+  // the partition counts as done (and so before the export is).
+  let pending: Promise<void> = Promise.resolve();
+  const flush = async () => {
+    await pending;
+    pending = recordInquiriesOnce(inquiries);
+    pending.catch(() => undefined); // awaited (and thrown) at the next flush or at the end
+    inquiries = [];
+  };
   for (const h of p.households.values()) {
     const row = rowOf(h, p, ctx);
     if (row === undefined) continue;
@@ -227,12 +182,10 @@ async function writePartition(
         at: d.createdAt,
       },
     });
-    if (inquiries.length >= INQUIRY_BATCH) {
-      await recordInquiriesOnce(inquiries);
-      inquiries = [];
-    }
+    if (inquiries.length >= INQUIRY_BATCH) await flush();
   }
-  await recordInquiriesOnce(inquiries);
+  await flush();
+  await pending;
   return rows;
 }
 
@@ -243,7 +196,7 @@ async function writePartition(
 async function writeRows(
   temp: string,
   hash: Hash,
-  parts: { dir: string; count: number },
+  parts: PartitionSink,
   ctx: RowContext,
   progress: (value: number) => Promise<void>,
 ): Promise<number> {
@@ -257,7 +210,7 @@ async function writeRows(
   try {
     await write(`${UTF8_BOM}${csvLine([...CSV_HEADER])}`);
     for (let i = 0; i < parts.count; i++) {
-      rows += await writePartition(await readPartition(parts.dir, i), ctx, write);
+      rows += await writePartition(await parts.read(i), ctx, write);
       await progress(35 + (64 * (i + 1)) / parts.count);
     }
     out.end();
@@ -333,7 +286,14 @@ function progressReporter(d: CreditExportDoc, deps: RunExportDeps) {
 export async function runExport(
   exportId: string,
   deps: RunExportDeps,
-): Promise<{ rows: number; sha256: string } | undefined> {
+): Promise<{ rows: number; sha256: string; stagesMs: Record<string, number> } | undefined> {
+  const stagesMs: Record<string, number> = {};
+  let t0 = performance.now();
+  const lap = (stage: string) => {
+    const t = performance.now();
+    stagesMs[stage] = Math.round(t - t0);
+    t0 = t;
+  };
   const runnable = await runnableExport(exportId);
   if (!runnable) return undefined;
   const { d, model } = runnable;
@@ -354,19 +314,27 @@ export async function runExport(
   let households = 0;
 
   try {
+    lap('start');
     const count = partitionCount(await countHouseholdsOfVillages(d.villageIds));
-    households = await partitionInputs(d, new PartitionWriter(workDir, count));
+    lap('count');
+    // One partition: joined in memory as it streams; more: spread over files on disk.
+    const parts = count === 1 ? new MemoryPartition() : new PartitionWriter(workDir, count);
+    households = await partitionInputs(d, parts);
     await progress(30);
-    const totals = await villageTotalsFromPartitions(model, d, workDir, count);
+    lap('partition');
+    const totals = await villageTotalsFromPartitions(model, d, parts);
     await progress(35);
+    lap('totals');
     const ctx = { d, exportId, model, settings: deps.settings, totals, villages, instants };
-    rows = await writeRows(temp, hash, { dir: workDir, count }, ctx, progress);
+    rows = await writeRows(temp, hash, parts, ctx, progress);
+    lap('rows');
   } finally {
     removePartitions(workDir);
   }
 
   const sha256 = hash.digest('hex');
   await signAndFinish(d, { temp, final }, { rows, sha256 }, deps.keys);
-  deps.log.info({ exportId, rows, households, sha256 }, 'credit export done');
-  return { rows, sha256 };
+  lap('sign');
+  deps.log.info({ exportId, rows, households, sha256, stagesMs }, 'credit export done');
+  return { rows, sha256, stagesMs };
 }

@@ -13,7 +13,8 @@
  * - Constant memory and linear time in the number of rows: each collection (households of the
  *   villages, the cooperative's consents and revocations, entries up to asOf) is streamed once
  *   into partition files by household (credit.partitions.ts), and one partition at a time is
- *   joined and scored; rows are written to the file as they come and hashed while written. Only
+ *   joined and scored (an export of one partition's size is joined in memory as it streams, with
+ *   the same bound); rows are written to the file as they come and hashed while written. Only
  *   the signing step reads the finished file back whole, because Ed25519 (pure EdDSA, what
  *   `openssl pkeyutl -rawin` verifies) hashes the message twice and cannot be streamed.
  * - The file is written under a temporary name and renamed when complete; the record says

@@ -45,7 +45,7 @@ export interface HouseholdEntries {
   throughSeq: number;
 }
 
-type EntryRow = {
+export type EntryRow = {
   seq: number;
   type: ScoreEntry['type'];
   meritDelta: number;
@@ -53,7 +53,8 @@ type EntryRow = {
   ruleCode?: string | null;
 };
 
-function toScoreEntries(rows: EntryRow[], asOf: Date): HouseholdEntries {
+/** The score's view of a household's rows: those posted by asOf, in seq order. */
+export function toScoreEntries(rows: readonly EntryRow[], asOf: Date): HouseholdEntries {
   const limit = asOf.getTime();
   const entries: ScoreEntry[] = [];
   let throughSeq = 0;
@@ -118,13 +119,26 @@ export interface VillageTotals {
   awardPoints: number;
 }
 
-export async function villageTotalsAt(
+/**
+ * Village totals being read or computed in this process, by memo key: concurrent look-ups of a
+ * village whose month is not memoised yet share one computation (one scan), not one each. Held
+ * only while in flight; the stored memo is the record.
+ */
+const inFlightTotals = new Map<string, Promise<VillageTotals>>();
+function shareTotals(key: string, compute: () => Promise<VillageTotals>): Promise<VillageTotals> {
+  const held = inFlightTotals.get(key);
+  if (held) return held;
+  const totals = compute().finally(() => inFlightTotals.delete(key));
+  inFlightTotals.set(key, totals);
+  return totals;
+}
+
+async function readOrComputeTotals(
   m: ModelWeights,
   villageId: string,
-  asOf: Date,
+  levelAt: Date,
+  _id: string,
 ): Promise<VillageTotals> {
-  const levelAt = villageLevelAt(asOf);
-  const _id = levelKey(m, villageId, levelAt);
   const memo = await VillageLevelMemo.findById(_id).lean();
   if (memo) return { levelAt, households: memo.households, awardPoints: memo.awardPoints };
   const totals = await computeVillageLevel(m, villageId, levelAt);
@@ -137,6 +151,16 @@ export async function villageTotalsAt(
     if (!isDuplicateKeyError(err)) throw err;
   }
   return { levelAt, ...totals };
+}
+
+export async function villageTotalsAt(
+  m: ModelWeights,
+  villageId: string,
+  asOf: Date,
+): Promise<VillageTotals> {
+  const levelAt = villageLevelAt(asOf);
+  const _id = levelKey(m, villageId, levelAt);
+  return shareTotals(_id, () => readOrComputeTotals(m, villageId, levelAt, _id));
 }
 
 /** The memoised totals of many villages (one query); villages not yet memoised are absent. */

@@ -11,7 +11,9 @@
  * while reading a partition everything of a household outside the export is dropped at once.
  *
  * Memory: one partition's households and their records, whatever the export's size. Disk: the
- * streamed rows, removed when the export ends.
+ * streamed rows, removed when the export ends. An export that fits in one partition (at most
+ * PARTITION_HOUSEHOLDS households) is joined in memory as it streams (MemoryPartition), with the
+ * same rule and the same bound, and writes nothing to disk.
  */
 import { createReadStream, createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -64,7 +66,65 @@ export function partitionOf(householdId: string, count: number): number {
   return parseInt(householdId.slice(-6), 16) % count;
 }
 
-export class PartitionWriter {
+/** Where the export's streams go, and how its partitions are read back. */
+export interface PartitionSink {
+  readonly count: number;
+  household(h: PartHousehold): Promise<void>;
+  consent(householdId: string, c: PartConsent): Promise<void>;
+  revocation(householdId: string, consentId: string, revokedAt: number): Promise<void>;
+  entry(householdId: string, e: PartEntry): Promise<void>;
+  close(): Promise<void>;
+  read(index: number): Promise<Partition>;
+}
+
+const emptyPartition = (): Partition => ({
+  households: new Map(),
+  consents: new Map(),
+  revokedAt: new Map(),
+  entries: new Map(),
+});
+
+function pushTo<T>(m: Map<string, T[]>, key: string, v: T) {
+  const list = m.get(key);
+  if (list) list.push(v);
+  else m.set(key, [v]);
+}
+
+/**
+ * The one partition of a small export, joined in memory as the streams arrive: the same rule as
+ * readPartition (households come first; a record of any other household is dropped at once).
+ */
+export class MemoryPartition implements PartitionSink {
+  readonly count = 1;
+  private readonly p = emptyPartition();
+
+  household(h: PartHousehold) {
+    this.p.households.set(h.id, h);
+    return Promise.resolve();
+  }
+  consent(householdId: string, c: PartConsent) {
+    if (this.p.households.has(householdId)) pushTo(this.p.consents, householdId, c);
+    return Promise.resolve();
+  }
+  revocation(householdId: string, consentId: string, revokedAt: number) {
+    if (this.p.households.has(householdId)) this.p.revokedAt.set(consentId, revokedAt);
+    return Promise.resolve();
+  }
+  entry(householdId: string, e: PartEntry) {
+    if (this.p.households.has(householdId)) pushTo(this.p.entries, householdId, e);
+    return Promise.resolve();
+  }
+  close() {
+    for (const list of this.p.entries.values()) list.sort((a, b) => a.seq - b.seq);
+    return Promise.resolve();
+  }
+  read(index: number) {
+    if (index !== 0) throw new RangeError(`no partition ${index}`);
+    return Promise.resolve(this.p);
+  }
+}
+
+export class PartitionWriter implements PartitionSink {
   private readonly files: WriteStream[];
 
   constructor(
@@ -103,33 +163,27 @@ export class PartitionWriter {
       }),
     );
   }
+
+  read(index: number): Promise<Partition> {
+    return readPartition(this.dir, index);
+  }
 }
 
 /** Reads one partition, keeping only records of its households (which come first in the file). */
 export async function readPartition(dir: string, index: number): Promise<Partition> {
-  const p: Partition = {
-    households: new Map(),
-    consents: new Map(),
-    revokedAt: new Map(),
-    entries: new Map(),
-  };
+  const p = emptyPartition();
   const rl = readline.createInterface({
     input: createReadStream(path.join(dir, `p${index}.jsonl`), { encoding: 'utf8' }),
     crlfDelay: Infinity,
   });
-  const push = <T>(m: Map<string, T[]>, key: string, v: T) => {
-    const list = m.get(key);
-    if (list) list.push(v);
-    else m.set(key, [v]);
-  };
   for await (const text of rl) {
     if (!text) continue;
     const line = JSON.parse(text) as Line;
     if (line.k === 'h') p.households.set(line.h.id, line.h);
     else if (!p.households.has(line.hid)) continue;
-    else if (line.k === 'c') push(p.consents, line.hid, line.c);
+    else if (line.k === 'c') pushTo(p.consents, line.hid, line.c);
     else if (line.k === 'r') p.revokedAt.set(line.id, line.t);
-    else push(p.entries, line.hid, line.e);
+    else pushTo(p.entries, line.hid, line.e);
   }
   for (const list of p.entries.values()) list.sort((a, b) => a.seq - b.seq);
   return p;

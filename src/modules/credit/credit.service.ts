@@ -74,7 +74,7 @@ export function parseModelVersion(raw: string | undefined): ModelWeights {
 
 /** Scores a household as of asOf from its chain (no access checks, no cache). */
 export async function scoreAsOf(
-  household: HouseholdDoc,
+  household: Pick<HouseholdDoc, '_id' | 'villageId' | 'createdAt'>,
   asOf: Date,
   model: ModelWeights,
   settings: CreditSettings,
@@ -114,8 +114,19 @@ function fromCache(c: ScoreCacheDoc, settings: CreditSettings): CreditView {
   };
 }
 
-/** Writes the cache forward only; a slower writer with an older asOf does not move it back. */
-async function writeCache(view: CreditView, throughSeq: number): Promise<void> {
+/**
+ * Writes the cache forward: a cached score with a later asOf is left alone. Only lone `_id`
+ * filters (FerretDB's SQLite backend scanned the whole collection for `{_id, asOf: {$lte}}`):
+ * the cached document is read (or passed in, as the look-up just read it), compared, then
+ * replaced by `_id`. Two writers racing between the read and the write may leave the older of
+ * two fresh answers; that is harmless, since every cached score equals the recomputation as of
+ * its own asOf and is served only while it covers the whole chain.
+ */
+async function writeCache(
+  view: CreditView,
+  throughSeq: number,
+  known?: ScoreCacheDoc | null,
+): Promise<void> {
   const asOf = new Date(view.asOf);
   const doc = {
     modelVersion: view.modelVersion,
@@ -126,15 +137,23 @@ async function writeCache(view: CreditView, throughSeq: number): Promise<void> {
     reasons: view.reasons,
     computedAt: new Date(),
   };
-  try {
-    await ScoreCache.updateOne(
-      { _id: view.householdId, asOf: { $lte: asOf } },
-      { $set: doc },
-      { upsert: true },
-    );
-  } catch (err) {
-    // The upsert met a newer cached score for this household: leave it.
-    if (!isDuplicateKeyError(err)) throw err;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const current =
+      attempt === 0 && known !== undefined
+        ? known
+        : await ScoreCache.findById(view.householdId).lean<ScoreCacheDoc>();
+    if (current && current.asOf.getTime() > asOf.getTime()) return;
+    if (current) {
+      await ScoreCache.updateOne({ _id: view.householdId }, { $set: doc });
+      return;
+    }
+    try {
+      await ScoreCache.create([{ _id: view.householdId, ...doc }]);
+      return;
+    } catch (err) {
+      // Another writer created it first: compare with theirs.
+      if (!isDuplicateKeyError(err)) throw err;
+    }
   }
 }
 
@@ -169,7 +188,7 @@ export async function currentScore(
     return fromCache(cached, settings);
   }
   const { view, throughSeq } = await scoreAsOf(household, settledBefore(), CURRENT_MODEL, settings);
-  await writeCache(view, throughSeq);
+  await writeCache(view, throughSeq, cached);
   return view;
 }
 
