@@ -34,6 +34,67 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
+/**
+ * One declared response of a route. Without `contentType` (or with a JSON one, e.g.
+ * `application/jwk-set+json`) the body is JSON and `schema` is its shape; with another
+ * `contentType` (CSV, HTML, plain text, an image) the body is a file sent as a string, a Buffer
+ * or a stream, and `schema` only documents it.
+ */
+export interface ResponseSpec {
+  description: string;
+  schema?: ZodTypeAny;
+  contentType?: `${string}/${string}`;
+}
+
+/** A route's declared responses by HTTP status. */
+export type Responses = Record<number, ResponseSpec>;
+
+/** A problem document (RFC 9457) as `problemBody` renders it. */
+export type ProblemDocument = zType.input<typeof problemSchema> & Record<string, unknown>;
+
+type Headers = Record<string, string>;
+
+/**
+ * The replies a route with responses `R` may give with status `S`: a body of that status's
+ * schema (the schema's input: what a client parsing the JSON with it accepts), a file for a
+ * file response, or nothing for a response without a schema. Distributes over `S`, so each
+ * status keeps its own body.
+ */
+export type ReplyOf<R extends Responses, S = keyof R & number> = S extends keyof R & number
+  ? ReplyTo<S, R[S]>
+  : never;
+
+type ReplyTo<S extends number, D extends ResponseSpec> = D extends {
+  contentType: `${string}/${string}`;
+}
+  ? D['contentType'] extends `${string}json`
+    ? JsonReply<S, D>
+    : { status: S; body: string | Buffer | Readable; contentType?: string; headers?: Headers }
+  : JsonReply<S, D>;
+
+type JsonReply<S extends number, D extends ResponseSpec> = D extends {
+  schema: infer Z extends ZodTypeAny;
+}
+  ? { status: S; body: zType.input<Z>; contentType?: D['contentType']; headers?: Headers }
+  : { status: S; body?: undefined; headers?: Headers };
+
+/**
+ * A problem document sent as a reply (e.g. a stored refusal replayed): any status, as the
+ * `default` response of every route in /openapi.json describes. Thrown errors need none of this.
+ */
+export interface ProblemReply {
+  status: number;
+  body: ProblemDocument;
+  contentType: 'application/problem+json';
+  headers?: Headers;
+}
+
+/**
+ * What a handler returns. `{ status: S }` lets the status literal be inferred from the
+ * handler (so `201` stays `201`) and checked against the declared statuses.
+ */
+type Handled<R extends Responses, S> = ({ status: S } & ReplyOf<R, S>) | ProblemReply;
+
 export interface HandlerInput<B, Q, P> {
   body: B;
   query: Q;
@@ -52,6 +113,7 @@ export interface RouteSpec<
   B extends ZodTypeAny | undefined,
   Q extends ZodTypeAny | undefined,
   P extends ZodTypeAny | undefined,
+  R extends Responses = Responses,
 > {
   method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   /** Express-style path, e.g. `/v1/households/:id`. */
@@ -65,7 +127,8 @@ export interface RouteSpec<
   params?: P;
   /** Extra request headers to document (e.g. Idempotency-Key). */
   requestHeaders?: ZodTypeAny;
-  responses: Record<number, { description: string; schema?: ZodTypeAny; contentType?: string }>;
+  /** Every reply the handler may give; the handler's type allows these and no other. */
+  responses: R;
 }
 
 /**
@@ -125,12 +188,17 @@ export class Api {
   }
 
   route<
-    B extends ZodTypeAny | undefined,
-    Q extends ZodTypeAny | undefined,
-    P extends ZodTypeAny | undefined,
+    const R extends Responses,
+    S extends keyof R & number,
+    // A route that declares no body, query or params gets an empty record for it, not `any`.
+    B extends ZodTypeAny | undefined = undefined,
+    Q extends ZodTypeAny | undefined = undefined,
+    P extends ZodTypeAny | undefined = undefined,
   >(
-    spec: RouteSpec<B, Q, P>,
-    handler: (input: HandlerInput<Infer<B>, Infer<Q>, Infer<P>>) => Reply | Promise<Reply>,
+    spec: RouteSpec<B, Q, P, R>,
+    handler: (
+      input: HandlerInput<Infer<B>, Infer<Q>, Infer<P>>,
+    ) => Handled<R, S> | Promise<Handled<R, S>>,
   ): void {
     this.document(spec);
     const accepted: TokenKind[] =
@@ -200,11 +268,12 @@ export class Api {
   ): void {
     const responses: RouteConfig['responses'] = {};
     for (const [status, r] of Object.entries(spec.responses)) {
-      responses[status] = r.schema
-        ? {
-            description: r.description,
-            content: { [r.contentType ?? 'application/json']: { schema: r.schema } },
-          }
+      // A declared error without a schema answers a problem document, as the default does.
+      const schema = r.schema ?? (Number(status) >= 400 ? problemSchema : undefined);
+      const contentType =
+        r.contentType ?? (r.schema ? 'application/json' : 'application/problem+json');
+      responses[status] = schema
+        ? { description: r.description, content: { [contentType]: { schema } } }
         : { description: r.description };
     }
     responses.default = {

@@ -1,5 +1,6 @@
 /** Who is calling: a person (by role) or a store terminal. Loaded fresh on every request. */
-import type { TokenKind } from './auth';
+import { TOKEN_KINDS } from './auth';
+import { z } from './validation';
 
 /**
  * Roles. `admin` is the county office (县 新时代文明实践中心); `township` one township station
@@ -18,22 +19,26 @@ export const ROLES = [
 ] as const;
 export type Role = (typeof ROLES)[number];
 
-export interface Principal {
-  id: string;
-  kind: TokenKind;
-  role: Role;
-  username?: string;
-  villageId?: string;
-  householdId?: string;
-  cooperativeId?: string;
-  storeId?: string;
-  /** The township station of a `township` user. */
-  townshipId?: string;
-  /** A `township` user's villages, loaded with the principal on every request. */
-  villageIds?: string[];
-  /** The volunteer this login belongs to (a household member or village officer who volunteers). */
-  volunteerId?: string;
-}
+/** The caller as GET /v1/me answers it; `Principal` is its type. */
+export const principalSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(TOKEN_KINDS),
+    role: z.enum(ROLES),
+    username: z.string().optional(),
+    villageId: z.string().optional(),
+    householdId: z.string().optional(),
+    cooperativeId: z.string().optional(),
+    storeId: z.string().optional(),
+    /** The township station of a `township` user. */
+    townshipId: z.string().optional(),
+    /** A `township` user's villages, loaded with the principal on every request. */
+    villageIds: z.array(z.string()).optional(),
+    /** The volunteer this login belongs to (a household member or village officer who volunteers). */
+    volunteerId: z.string().optional(),
+  })
+  .openapi('Principal');
+export type Principal = z.infer<typeof principalSchema>;
 
 /**
  * Whether a principal acts for a village: the county office for all, a township station for

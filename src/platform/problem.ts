@@ -6,6 +6,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type {} from 'pino-http';
 import { DomainError, PROBLEM_REASONS, statusOf, titleOf, type ProblemReason } from './errors';
+import type { ProblemDocument } from './http';
 
 export const PROBLEM_TYPE_BASE = 'urn:moral-savings:problem:';
 
@@ -29,9 +30,9 @@ export function problemBody(
   reason: ProblemReason,
   detail: string,
   extra: Record<string, unknown> = {},
-): Record<string, unknown> {
+): ProblemDocument {
   const { code } = PROBLEM_REASONS[reason];
-  const body: Record<string, unknown> = {
+  const body: ProblemDocument = {
     type: `${PROBLEM_TYPE_BASE}${code}`,
     title: titleOf(code),
     status: statusOf(code),

@@ -45,10 +45,18 @@ import mongoose, { Schema } from 'mongoose';
 import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
 // The PIN models register with this module's (src/modules/models.ts imports this file only).
 import './pin.model';
+import type { ProblemDocument } from '../../platform/http';
+import type { RedemptionView } from './redemption.views';
 
-export interface StoredResponse {
+/** A stored outcome: the 201 view, or a refusal as a problem document (its status ≥ 400). */
+export type StoredResponse = StoredRedemption | StoredRefusal;
+export interface StoredRedemption {
+  status: 201;
+  body: RedemptionView;
+}
+export interface StoredRefusal {
   status: number;
-  body: unknown;
+  body: ProblemDocument;
 }
 
 export interface RedemptionKeyDoc {

@@ -1,6 +1,6 @@
-import type { Api, Reply } from '../../platform/http';
+import type { Api, ProblemReply } from '../../platform/http';
 import { parseIdempotencyKey, z } from '../../platform/validation';
-import type { StoredResponse } from './redemption.model';
+import type { StoredRedemption, StoredRefusal, StoredResponse } from './redemption.model';
 import {
   batchBody,
   batchResultSchema,
@@ -29,11 +29,9 @@ import { getPinStatus, removeCardPin, setCardPin } from './pin.service';
 import { readCard, storeDayReport } from './counter.service';
 
 /** A stored outcome goes out exactly as stored: a 201 view, or a refusal as problem+json. */
-const sendStored = (r: StoredResponse): Reply => ({
-  status: r.status,
-  body: r.body,
-  ...(r.status >= 400 ? { contentType: 'application/problem+json' } : {}),
-});
+const sendStored = (r: StoredResponse): StoredRedemption | ProblemReply =>
+  isRefusal(r) ? { ...r, contentType: 'application/problem+json' } : r;
+const isRefusal = (r: StoredResponse): r is StoredRefusal => r.status >= 400;
 
 const PIN_ROLES = ['admin', 'clerk', 'household'] as const;
 

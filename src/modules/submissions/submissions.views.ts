@@ -4,7 +4,13 @@
  */
 
 import assert from 'node:assert/strict';
-import { slots, type DerivedState, type EventType, type PostedEntryRef } from './submission-state';
+import {
+  slots,
+  type DerivedState,
+  type EventType,
+  type PostedEntryRef,
+  type SubmissionStatus,
+} from './submission-state';
 import {
   type SubmissionDoc,
   type SubmissionEventDoc,
@@ -50,7 +56,7 @@ export interface SubmissionView {
   points: number;
   requestedPoints: number;
   capped: CappedView | null;
-  status: string;
+  status: SubmissionStatus;
   round: number;
   approvals: number;
   rejections: number;

@@ -1,4 +1,5 @@
 import type { Api } from '../../platform/http';
+import { ROLES, principalSchema } from '../../platform/principal';
 import { z } from '../../platform/validation';
 import { accountRoutes } from './accounts.routes';
 import { createUserBody, listUsersQuery, userListItemSchema, userSchema } from './users.schemas';
@@ -46,17 +47,8 @@ export function userRoutes(api: Api, deps: { kdfLog2N: number }): void {
       path: '/v1/me',
       summary: 'Who am I',
       tag: 'Auth',
-      auth: [
-        'admin',
-        'clerk',
-        'council',
-        'terminal',
-        'officer',
-        'household',
-        'township',
-        'supervisor',
-      ],
-      responses: { 200: { description: 'The caller' } },
+      auth: ROLES,
+      responses: { 200: { description: 'The caller', schema: principalSchema } },
     },
     ({ principal }) => ({ status: 200, body: principal }),
   );
