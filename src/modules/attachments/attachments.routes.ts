@@ -1,18 +1,7 @@
 import type { Api } from '../../platform/http';
 import { id, obj, z } from '../../platform/validation';
 import { ATTACHMENT_TYPES, createAttachment, readAttachment } from './attachments.service';
-
-const attachmentSchema = z
-  .object({
-    id: z.string(),
-    ref: z.string().openapi({ description: 'Put this in a submission’s evidence.attachments' }),
-    villageId: z.string(),
-    contentType: z.string(),
-    bytes: z.number().int(),
-    sha256: z.string(),
-    createdAt: z.string(),
-  })
-  .openapi('Attachment');
+import { attachmentSchema } from './attachments.schemas';
 
 export function attachmentRoutes(api: Api): void {
   api.route(

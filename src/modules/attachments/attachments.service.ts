@@ -14,6 +14,8 @@ import { DomainError, notFound, validationError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { findVillage } from '../villages/villages.service';
 import { Attachment, type AttachmentDoc } from './attachments.model';
+import type { z } from '../../platform/validation';
+import type { attachmentSchema } from './attachments.schemas';
 
 /** Largest photo accepted: the page shrinks a phone photo to ~1600 px, well under this. */
 export const ATTACHMENT_BYTES_MAX = 700 * 1024;
@@ -33,15 +35,7 @@ const SIGNATURES: Record<AttachmentType, (b: Buffer) => boolean> = {
     b.subarray(8, 12).toString('latin1') === 'WEBP',
 };
 
-export interface AttachmentView {
-  id: string;
-  ref: string;
-  villageId: string;
-  contentType: string;
-  bytes: number;
-  sha256: string;
-  createdAt: string;
-}
+export type AttachmentView = z.infer<typeof attachmentSchema>;
 
 const toView = (d: AttachmentDoc): AttachmentView => ({
   id: d._id.toHexString(),

@@ -1,15 +1,7 @@
 import type { Api } from '../../platform/http';
 import { id, name, obj, z } from '../../platform/validation';
 import { createCooperative, getCooperative, listCooperatives } from './cooperatives.service';
-
-const cooperativeSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    villageIds: z.array(z.string()),
-    createdAt: z.string(),
-  })
-  .openapi('Cooperative');
+import { cooperativeSchema } from './cooperatives.schemas';
 
 export function cooperativeRoutes(api: Api): void {
   api.route(

@@ -5,13 +5,10 @@ import type { Principal } from '../../platform/principal';
 import { assertVillagesExist } from '../stores/stores.service';
 import { findVillage } from '../villages/villages.service';
 import { Cooperative, type CooperativeDoc } from './cooperatives.model';
+import type { z } from '../../platform/validation';
+import type { cooperativeSchema } from './cooperatives.schemas';
 
-export interface CooperativeView {
-  id: string;
-  name: string;
-  villageIds: string[];
-  createdAt: string;
-}
+export type CooperativeView = z.infer<typeof cooperativeSchema>;
 
 const toView = (c: CooperativeDoc): CooperativeView => ({
   id: c._id.toHexString(),

@@ -1,16 +1,7 @@
 import type { Api } from '../../platform/http';
 import { id, obj, z } from '../../platform/validation';
 import { getTownship, listTownships } from './levels.views';
-
-export const townshipSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    county: z.string(),
-    countyId: z.string(),
-    villageIds: z.array(z.string()),
-  })
-  .openapi('Township');
+import { townshipSchema } from './levels.schemas';
 
 export function levelRoutes(api: Api): void {
   api.route(

@@ -8,14 +8,10 @@ import type { Principal } from '../../platform/principal';
 import { findVillage, storedVillageIdsOfTownship } from '../villages/villages.service';
 import { findCounty, findTownship, listCounties, listTownshipDocs } from './levels.service';
 import type { TownshipDoc } from './levels.model';
+import type { z } from '../../platform/validation';
+import type { townshipSchema } from './levels.schemas';
 
-export interface TownshipView {
-  id: string;
-  name: string;
-  county: string;
-  countyId: string;
-  villageIds: string[];
-}
+export type TownshipView = z.infer<typeof townshipSchema>;
 
 async function toTownshipView(t: TownshipDoc): Promise<TownshipView> {
   return {

@@ -21,6 +21,8 @@
  * by index, highest first; equal indexes share a rank (1, 2, 2, 4); ties are listed by orders
  * completed, then by id, so the order is the same every time.
  */
+import type { z } from '../../platform/validation';
+import type { itemSchema, unitMetricsSchema } from './rankings.schemas';
 
 export const RANKING_LEVELS = ['township', 'village', 'team'] as const;
 export type RankingLevel = (typeof RANKING_LEVELS)[number];
@@ -28,27 +30,9 @@ export type RankingLevel = (typeof RANKING_LEVELS)[number];
 /** Bumped whenever the formula or a metric's definition changes (stored with each ranking). */
 export const FORMULA_VERSION = 1;
 
-export interface UnitMetrics {
-  id: string;
-  name: string;
-  /** Orders of the unit rated (the loop closed) in the month. */
-  ordersCompleted: number;
-  /** Mean stars of those orders, two decimals; null without any. */
-  averageStars: number | null;
-  /** Median hours from ordering to acceptance of orders accepted in the month; null without any. */
-  takeTimeHours: number | null;
-  /** Volunteer hours of the month's rated orders per resident (stations; null for teams). */
-  hoursPerResident: number | null;
-  /** Share of households that ordered a service or had an award posted in the month (stations). */
-  activeHouseholdShare: number | null;
-  /** Points of awards posted in the month (a team: those filed from its orders). */
-  pointsAwarded: number;
-}
+export type UnitMetrics = z.infer<typeof unitMetricsSchema>;
 
-export interface RankedItem extends UnitMetrics {
-  rank: number;
-  index: number;
-}
+export type RankedItem = z.infer<typeof itemSchema>;
 
 export const WEIGHTS = {
   station: { orders: 25, stars: 20, speed: 15, hours: 15, active: 15, points: 10 },

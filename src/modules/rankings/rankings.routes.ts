@@ -2,30 +2,7 @@ import type { Api } from '../../platform/http';
 import { id, obj, z } from '../../platform/validation';
 import { RANKING_LEVELS } from './rankings.formula';
 import { getRanking } from './rankings.service';
-
-const itemSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  rank: z.number().int(),
-  index: z.number(),
-  ordersCompleted: z.number().int(),
-  averageStars: z.number().nullable(),
-  takeTimeHours: z.number().nullable(),
-  hoursPerResident: z.number().nullable(),
-  activeHouseholdShare: z.number().nullable(),
-  pointsAwarded: z.number().int(),
-});
-export const rankingSchema = z
-  .object({
-    period: z.string(),
-    level: z.enum(RANKING_LEVELS),
-    countyId: z.string(),
-    computedAt: z.string(),
-    final: z.boolean(),
-    formulaVersion: z.number().int(),
-    items: z.array(itemSchema),
-  })
-  .openapi('Ranking');
+import { rankingSchema } from './rankings.schemas';
 
 export function rankingRoutes(api: Api): void {
   api.route(

@@ -31,6 +31,8 @@ import {
   type UnitMetrics,
 } from './rankings.formula';
 import { Ranking, type RankingDoc } from './rankings.model';
+import type { z } from '../../platform/validation';
+import type { rankingSchema } from './rankings.schemas';
 
 /** A month is ranked this long after it ends. */
 export const RANKING_GRACE_MS = 3600_000;
@@ -216,16 +218,7 @@ export async function computeRanking(
   return rankUnits(await unitsOf(countyId, level, m), level);
 }
 
-export interface RankingView {
-  period: string;
-  level: RankingLevel;
-  countyId: string;
-  computedAt: string;
-  /** False for the month still running (computed now, not stored). */
-  final: boolean;
-  formulaVersion: number;
-  items: RankedItem[];
-}
+export type RankingView = z.infer<typeof rankingSchema>;
 
 const rankingId = (countyId: string, period: string, level: RankingLevel) =>
   `${countyId}:${period}:${level}`;

@@ -4,17 +4,11 @@
  * is placed. Orders copy the item's code and name, so changing the menu never alters an order.
  */
 import mongoose, { Schema } from 'mongoose';
+import type { z } from '../../platform/validation';
+import type { menuCategorySchema } from './service-menu.schemas';
 
-export interface MenuItem {
-  code: string;
-  name: string;
-}
-
-export interface MenuCategory {
-  code: string;
-  name: string;
-  items: MenuItem[];
-}
+export type MenuCategory = z.infer<typeof menuCategorySchema>;
+export type MenuItem = MenuCategory['items'][number];
 
 export interface ServiceMenuDoc {
   _id: string;

@@ -1,23 +1,10 @@
 import type { Api } from '../../platform/http';
 import { id, obj, text, z } from '../../platform/validation';
 import { getServiceMenu, setServiceMenu } from './service-menu.service';
+import { menuSchema } from './service-menu.schemas';
 
 const CODE_RE = /^[A-Za-z0-9_-]{1,32}$/;
 const code = () => z.string().regex(CODE_RE, '1–32 letters, digits, - or _');
-
-export const menuSchema = z
-  .object({
-    countyId: z.string(),
-    categories: z.array(
-      z.object({
-        code: z.string(),
-        name: z.string(),
-        items: z.array(z.object({ code: z.string(), name: z.string() })),
-      }),
-    ),
-    updatedAt: z.string().nullable(),
-  })
-  .openapi('ServiceMenu');
 
 const setMenuBody = obj({
   countyId: id().optional(),

@@ -9,12 +9,10 @@ import type { Principal } from '../../platform/principal';
 import { resolveCounty } from '../levels/levels.views';
 import { DEMO_MENU } from './service-menu.demo';
 import { ServiceMenu, type MenuCategory, type ServiceMenuDoc } from './service-menu.model';
+import type { z } from '../../platform/validation';
+import type { menuSchema } from './service-menu.schemas';
 
-export interface MenuView {
-  countyId: string;
-  categories: MenuCategory[];
-  updatedAt: string | null;
-}
+export type MenuView = z.infer<typeof menuSchema>;
 
 const copy = (categories: readonly MenuCategory[]): MenuCategory[] =>
   categories.map((c) => ({

@@ -1,4 +1,5 @@
 import { id, line, obj, queryInt, z } from '../../platform/validation';
+import { MOVEMENT_KINDS } from './items.model';
 
 /** Stock and quantities are whole units; a village store holds at most a million of anything. */
 export const STOCK_MAX = 1_000_000;
@@ -70,7 +71,7 @@ export const itemSchema = z
 export const movementSchema = z
   .object({
     seq: z.number().int(),
-    kind: z.enum(['initial', 'restock', 'take', 'give', 'void']),
+    kind: z.enum(MOVEMENT_KINDS),
     delta: z.number().int(),
     stockAfter: z.number().int(),
     reason: z.string().optional(),

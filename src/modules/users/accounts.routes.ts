@@ -8,16 +8,9 @@ import {
   revokeAccountTokens,
   setAccountDisabled,
 } from './accounts.service';
-import { userSchema } from './users.schemas';
+import { accountSchema } from './users.schemas';
 
 const params = obj({ id: id() });
-const accountSchema = userSchema
-  .extend({
-    disabled: z.boolean(),
-    tokensRevokedAt: z.string().nullable(),
-    passwordChangedAt: z.string().nullable(),
-  })
-  .openapi('Account');
 
 export function accountRoutes(api: Api, deps: { kdfLog2N: number }): void {
   api.route(

@@ -14,13 +14,11 @@ import { clock } from '../../platform/clock';
 import { DomainError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { User, type UserDoc } from './users.model';
-import { toUserView, type UserView } from './users.service';
+import { toUserView } from './users.service';
+import type { z } from '../../platform/validation';
+import type { accountSchema } from './users.schemas';
 
-export interface AccountView extends UserView {
-  disabled: boolean;
-  tokensRevokedAt: string | null;
-  passwordChangedAt: string | null;
-}
+export type AccountView = z.infer<typeof accountSchema>;
 
 function toAccountView(u: UserDoc): AccountView {
   return {

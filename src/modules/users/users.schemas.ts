@@ -51,3 +51,12 @@ export const listUsersQuery = obj({
 export const userListItemSchema = userSchema
   .extend({ disabled: z.boolean() })
   .openapi('UserListItem');
+
+/** An account as the county office manages it (accounts.routes.ts). */
+export const accountSchema = userSchema
+  .extend({
+    disabled: z.boolean(),
+    tokensRevokedAt: z.string().nullable(),
+    passwordChangedAt: z.string().nullable(),
+  })
+  .openapi('UserAccount');

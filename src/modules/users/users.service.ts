@@ -20,6 +20,8 @@ import { findVolunteer } from '../volunteers/volunteers.service';
 import { findStore } from '../stores/stores.service';
 import { findVillage } from '../villages/villages.service';
 import { User, type UserDoc } from './users.model';
+import type { z } from '../../platform/validation';
+import type { userSchema } from './users.schemas';
 
 export interface NewUser {
   username: string;
@@ -35,19 +37,7 @@ export interface NewUser {
   volunteerId?: string;
 }
 
-export interface UserView {
-  id: string;
-  username: string;
-  name?: string;
-  role: Role;
-  villageId?: string;
-  cooperativeId?: string;
-  storeId?: string;
-  householdId?: string;
-  townshipId?: string;
-  volunteerId?: string;
-  createdAt: string;
-}
+export type UserView = z.infer<typeof userSchema>;
 
 export function toUserView(u: UserDoc): UserView {
   const v: UserView = {

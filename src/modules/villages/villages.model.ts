@@ -7,33 +7,14 @@
  */
 import mongoose, { Schema } from 'mongoose';
 import { invalidatesConfig } from '../../platform/config-cache';
+import type { z } from '../../platform/validation';
+import type { villagePolicySchema } from './villages.schemas';
 
-export interface VillagePolicy {
-  /** Council approvals a submission needs. */
-  quorum: number;
-  /** ISO-8601 duration of the public notice (公示), e.g. P7D. */
-  noticePeriod: string;
-  /**
-   * Most points a household may redeem per store per calendar day (Asia/Shanghai), so a lost
-   * card cannot be drained. Absent: no limit.
-   */
-  redemptionDailyLimit?: number;
-  /**
-   * How many days back a deed's `occurredOn` may lie (Asia/Shanghai calendar days; 0: today
-   * only). A deed is never in the future. Absent: DEFAULT_OCCURRED_ON_WINDOW_DAYS.
-   */
-  occurredOnWindowDays?: number;
-  /** ISO-8601 duration within which a service order must be accepted before it escalates (default PT48H). */
-  orderTimeout?: string;
-  /** True: hours from a rated service order skip the council vote and go straight to public notice. */
-  ratedHoursNeedNoVote?: boolean;
-  /** The rule that turns a volunteer's hours into points (default `volunteer-hour`). */
-  hoursRuleCode?: string;
-  /** Share of a council member's approvals on one group of households that raises a 人情分 flag (default 0.6). */
-  concentrationThreshold?: number;
-  /** Approvals a member must have in the period before the concentration flag applies (default 5). */
-  concentrationMinApprovals?: number;
-}
+/**
+ * A village's council policy, as its zod schema declares it (villages.schemas.ts): quorum,
+ * notice period (公示), daily redemption limit, backdating window and service-order settings.
+ */
+export type VillagePolicy = z.infer<typeof villagePolicySchema>;
 
 export interface VillageDoc {
   _id: mongoose.Types.ObjectId;

@@ -33,11 +33,18 @@ const orderPolicyFields = {
 };
 
 export const villagePolicySchema = obj({
+  /** Council approvals a submission needs. */
   quorum: z.number().int().min(1).max(50),
+  /** ISO-8601 duration of the public notice (公示), e.g. P7D. */
   noticePeriod: z
     .string()
     .regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S'),
+  /**
+   * Most points a household may redeem per store per calendar day (Asia/Shanghai), so a lost
+   * card cannot be drained. Absent: no limit.
+   */
   redemptionDailyLimit: redemptionDailyLimit().optional(),
+  /** Absent: DEFAULT_OCCURRED_ON_WINDOW_DAYS. */
   occurredOnWindowDays: occurredOnWindowDays().optional(),
   orderTimeout: orderPolicyFields.orderTimeout.optional(),
   ratedHoursNeedNoVote: orderPolicyFields.ratedHoursNeedNoVote.optional(),

@@ -14,6 +14,8 @@ import { reachesVillage, type Principal } from '../../platform/principal';
 import { addVillageToTownship, placeLevels, villageIdsOfTownship } from '../levels/levels.service';
 import { Village, type VillageDoc, type VillagePolicy } from './villages.model';
 import { ConfigCache } from '../../platform/config-cache';
+import type { z } from '../../platform/validation';
+import type { villageSchema } from './villages.schemas';
 
 export const DEFAULT_POLICY: VillagePolicy = { quorum: 3, noticePeriod: 'P7D' };
 /** A deed may be filed up to this many days after it happened, unless the village sets another window. */
@@ -36,17 +38,7 @@ const OPTIONAL_POLICY_KEYS = [
   'concentrationMinApprovals',
 ] as const;
 
-export interface VillageView {
-  id: string;
-  name: string;
-  code: string;
-  township: string;
-  county: string;
-  townshipId?: string;
-  countyId?: string;
-  policy: VillagePolicy;
-  createdAt: string;
-}
+export type VillageView = z.infer<typeof villageSchema>;
 
 export function toVillageView(v: VillageDoc): VillageView {
   const policy: VillagePolicy = { quorum: v.policy.quorum, noticePeriod: v.policy.noticePeriod };

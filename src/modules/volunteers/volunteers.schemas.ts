@@ -31,6 +31,7 @@ export const volunteerSchema = z
     townshipId: z.string().optional(),
     countyId: z.string().optional(),
     phone: z.string().optional(),
+    /** Hours of rated service orders, all time. */
     hours: z.number(),
     createdAt: z.string(),
   })
@@ -46,31 +47,33 @@ export const hoursQuery = obj({
   limit: queryInt(1, 500).optional(),
 });
 
+/** One rated order's hours in a volunteer's hours chain. */
+export const hoursItemSchema = z.object({
+  seq: z.number().int(),
+  orderId: z.string(),
+  hours: z.number(),
+  date: z.string(),
+  totalAfter: z.number(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+/** A milestone (50, 100, … hours) a volunteer reached, and the submission it filed. */
+export const milestoneSchema = z.object({
+  hours: z.number().int(),
+  reachedAt: z.string(),
+  orderId: z.string(),
+  submissionId: z.string().nullable(),
+  skipped: z.string().optional(),
+});
+
 export const hoursSchema = z
   .object({
     volunteerId: z.string(),
     total: z.number(),
-    items: z.array(
-      z.object({
-        seq: z.number().int(),
-        orderId: z.string(),
-        hours: z.number(),
-        date: z.string(),
-        totalAfter: z.number(),
-        prevHash: z.string(),
-        hash: z.string(),
-      }),
-    ),
+    items: z.array(hoursItemSchema),
     next: z.number().int().nullable(),
-    milestones: z.array(
-      z.object({
-        hours: z.number().int(),
-        reachedAt: z.string(),
-        orderId: z.string(),
-        submissionId: z.string().nullable(),
-        skipped: z.string().optional(),
-      }),
-    ),
+    milestones: z.array(milestoneSchema),
   })
   .openapi('VolunteerHours');
 

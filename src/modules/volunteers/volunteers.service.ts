@@ -28,6 +28,8 @@ import {
   type MilestoneDoc,
   type VolunteerDoc,
 } from './volunteers.model';
+import type { z } from '../../platform/validation';
+import type { hoursItemSchema, milestoneSchema, volunteerSchema } from './volunteers.schemas';
 
 /** Hours at which a volunteer is commended (志愿服务时长 表彰), each once. */
 export const MILESTONE_HOURS = [100, 300, 1000] as const;
@@ -37,19 +39,7 @@ export const HOURS_PAGE_MAX = 500;
 
 const hoursChain = new AppendChain<HoursLinkDoc>(VolunteerHours, 'volunteer-hours');
 
-export interface VolunteerView {
-  id: string;
-  name: string;
-  idNumberMasked: string;
-  householdId?: string;
-  villageId?: string;
-  townshipId?: string;
-  countyId?: string;
-  phone?: string;
-  /** Hours of rated service orders, all time. */
-  hours: number;
-  createdAt: string;
-}
+export type VolunteerView = z.infer<typeof volunteerSchema>;
 
 function toView(v: VolunteerDoc, hours: number): VolunteerView {
   const view: VolunteerView = {
@@ -276,23 +266,9 @@ export async function recordHours(input: {
   return link;
 }
 
-export interface HoursItem {
-  seq: number;
-  orderId: string;
-  hours: number;
-  date: string;
-  totalAfter: number;
-  prevHash: string;
-  hash: string;
-}
+export type HoursItem = z.infer<typeof hoursItemSchema>;
 
-export interface MilestoneView {
-  hours: number;
-  reachedAt: string;
-  orderId: string;
-  submissionId: string | null;
-  skipped?: string;
-}
+export type MilestoneView = z.infer<typeof milestoneSchema>;
 
 /** The hours record (志愿服务时长) of a volunteer in reach: every order with its hours, verifiable. */
 export async function getHours(
