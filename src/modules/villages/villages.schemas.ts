@@ -32,7 +32,7 @@ const orderPolicyFields = {
   concentrationMinApprovals: z.number().int().min(1).max(1000),
 };
 
-export const villagePolicySchema = obj({
+const villagePolicy = obj({
   /** Council approvals a submission needs. */
   quorum: z.number().int().min(1).max(50),
   /** ISO-8601 duration of the public notice (公示), e.g. P7D. */
@@ -51,7 +51,8 @@ export const villagePolicySchema = obj({
   hoursRuleCode: orderPolicyFields.hoursRuleCode.optional(),
   concentrationThreshold: orderPolicyFields.concentrationThreshold.optional(),
   concentrationMinApprovals: orderPolicyFields.concentrationMinApprovals.optional(),
-}).openapi('VillagePolicy');
+});
+export const villagePolicySchema = villagePolicy.openapi('VillagePolicy');
 
 export const createVillageBody = obj({
   name: name(64),
@@ -62,20 +63,9 @@ export const createVillageBody = obj({
 });
 
 export const patchVillageBody = obj({
-  policy: obj({
-    quorum: z.number().int().min(1).max(50).optional(),
-    noticePeriod: z
-      .string()
-      .regex(ISO_DURATION_RE, 'must be an ISO-8601 duration such as P7D or PT0S')
-      .optional(),
+  policy: villagePolicy.partial().extend({
     /** null removes the limit. */
     redemptionDailyLimit: redemptionDailyLimit().nullable().optional(),
-    occurredOnWindowDays: occurredOnWindowDays().optional(),
-    orderTimeout: orderPolicyFields.orderTimeout.optional(),
-    ratedHoursNeedNoVote: orderPolicyFields.ratedHoursNeedNoVote.optional(),
-    hoursRuleCode: orderPolicyFields.hoursRuleCode.optional(),
-    concentrationThreshold: orderPolicyFields.concentrationThreshold.optional(),
-    concentrationMinApprovals: orderPolicyFields.concentrationMinApprovals.optional(),
   }),
 });
 
