@@ -150,7 +150,8 @@ export interface ApiDeps {
   resolvePrincipal: PrincipalResolver;
 }
 
-const problemSchema = z
+/** A problem document (RFC 9457), the `default` response of every route. */
+export const problemSchema = z
   .object({
     type: z.string(),
     title: z.string(),

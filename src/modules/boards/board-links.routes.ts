@@ -6,7 +6,7 @@ import {
   listBoardLinks,
   revokeBoardLink,
 } from './board-links.service';
-import { boardsSchema, monthQuery } from './boards.routes';
+import { boardsSchema, monthQuery } from './boards.schemas';
 
 /** Who manages a village's screens: the county office, the village clerk, its township station. */
 const MANAGERS = ['admin', 'clerk', 'township'] as const;

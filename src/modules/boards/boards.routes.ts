@@ -1,56 +1,12 @@
 import type { Api } from '../../platform/http';
 import { id, line, obj, z } from '../../platform/validation';
 import { getBoardSettings, getBoards, setBoardConsent, setBoardSettings } from './boards.service';
+import { boardsSchema, consentSchema, monthQuery, settingsSchema } from './boards.schemas';
 
 const VILLAGE = ['admin', 'clerk', 'council', 'household', 'township', 'supervisor'] as const;
 const idParams = obj({ id: id() });
 /** Longest a village may keep a name on the black list: a year after the appeal window. */
 export const RETENTION_DAYS_MAX = 365;
-
-const boardRow = z.object({
-  name: z.string(),
-  named: z.boolean(),
-  points: z.number().int(),
-  items: z.array(
-    z.object({
-      ruleTitle: z.string(),
-      points: z.number().int(),
-      occurredOn: z.string(),
-      postedAt: z.string(),
-    }),
-  ),
-});
-/** A village's boards of a month (also what a station screen's board link reads). */
-export const boardsSchema = z
-  .object({
-    villageId: z.string(),
-    month: z.string(),
-    red: z.array(boardRow),
-    black: z.array(boardRow),
-    blackListEnabled: z.boolean(),
-    blackListRetentionDays: z.number().int(),
-    ranking: z
-      .object({
-        period: z.string(),
-        rank: z.number().int(),
-        index: z.number(),
-        of: z.number().int(),
-        computedAt: z.string(),
-      })
-      .nullable(),
-  })
-  .openapi('Boards');
-export const monthQuery = obj({
-  month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM'),
-});
-const settingsSchema = z
-  .object({
-    villageId: z.string(),
-    blackListEnabled: z.boolean(),
-    blackListRetentionDays: z.number().int(),
-    updatedAt: z.string().nullable(),
-  })
-  .openapi('BoardSettings');
 
 export function boardRoutes(api: Api): void {
   api.route(
@@ -130,12 +86,7 @@ function consentRoutes(api: Api): void {
       responses: {
         200: {
           description: 'The consent',
-          schema: z.object({
-            householdId: z.string(),
-            named: z.boolean(),
-            formRef: z.string().optional(),
-            recordedAt: z.string().nullable(),
-          }),
+          schema: consentSchema,
         },
       },
     },

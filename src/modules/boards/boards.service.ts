@@ -26,6 +26,8 @@ import {
   type BoardConsentDoc,
   type BoardSettingsDoc,
 } from './boards.model';
+import type { z } from '../../platform/validation';
+import type { boardRow, boardsSchema, consentSchema, settingsSchema } from './boards.schemas';
 
 export const DEFAULT_BOARD_SETTINGS = {
   blackListEnabled: true,
@@ -41,12 +43,7 @@ export function maskName(name: string): string {
   return `${chars[0]}${'*'.repeat(chars.length - 2)}${chars[chars.length - 1]}`;
 }
 
-export interface BoardSettingsView {
-  villageId: string;
-  blackListEnabled: boolean;
-  blackListRetentionDays: number;
-  updatedAt: string | null;
-}
+export type BoardSettingsView = z.infer<typeof settingsSchema>;
 
 async function settingsOf(villageId: string): Promise<BoardSettingsView> {
   const s = await BoardSettings.findById(villageId).lean<BoardSettingsDoc>();
@@ -95,12 +92,7 @@ export async function setBoardSettings(
   return settingsOf(villageId);
 }
 
-export interface ConsentView {
-  householdId: string;
-  named: boolean;
-  formRef?: string;
-  recordedAt: string | null;
-}
+export type ConsentView = z.infer<typeof consentSchema>;
 
 /** The household (or a clerk recording its signed form) says whether it may be named in full. */
 export async function setBoardConsent(
@@ -132,24 +124,9 @@ export async function setBoardConsent(
   };
 }
 
-export interface BoardRow {
-  name: string;
-  /** True when the full name is shown (the household consented). */
-  named: boolean;
-  points: number;
-  items: { ruleTitle: string; points: number; occurredOn: string; postedAt: string }[];
-}
+export type BoardRow = z.infer<typeof boardRow>;
 
-export interface BoardsView {
-  villageId: string;
-  month: string;
-  red: BoardRow[];
-  black: BoardRow[];
-  blackListEnabled: boolean;
-  blackListRetentionDays: number;
-  /** The village's place in its county's stored monthly ranking (考评指数) of the month, if ranked. */
-  ranking: { period: string; rank: number; index: number; of: number; computedAt: string } | null;
-}
+export type BoardsView = z.infer<typeof boardsSchema>;
 
 function monthRange(month: string): [Date, Date] {
   const [y, m] = month.split('-').map(Number) as [number, number];

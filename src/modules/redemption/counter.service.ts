@@ -26,21 +26,13 @@ import {
 } from './redemption.model';
 import { householdOfCard } from './pricing';
 import { idOf, isFull, type FullRedemption } from './redemption.views';
+import type { z } from '../../platform/validation';
+import type { cardSchema, dayReportSchema } from './redemption.schemas';
 
 /** Redemptions one day report reads: a village counter serves hundreds a day, not this many. */
 const DAY_REDEMPTIONS_MAX = 20_000;
 
-export interface CardView {
-  cardNo: string;
-  householdId: string;
-  headMasked: string;
-  villageName: string;
-  spendable: number;
-  pinSet: boolean;
-  lockedUntil: string | null;
-  /** The village's daily redemption limit at this store, if it sets one. */
-  dailyLimit: number | null;
-}
+export type CardView = z.infer<typeof cardSchema>;
 
 async function storeOfTerminal(p: Principal, storeId?: string) {
   const id = p.role === 'terminal' ? p.storeId : storeId;
@@ -76,26 +68,7 @@ export async function readCard(p: Principal, cardNo: string): Promise<CardView> 
   };
 }
 
-export interface DayReport {
-  storeId: string;
-  storeName: string;
-  /** Calendar day in Asia/Shanghai. */
-  day: string;
-  sales: { count: number; points: number };
-  reversed: { count: number; points: number };
-  refused: number;
-  /** Per item: units and points sold (reversals excluded), with the current stock. */
-  items: { sku: string; name: string; qtySold: number; pointsSold: number; stock: number }[];
-  redemptions: {
-    id: string;
-    receiptNo: string;
-    time: string;
-    cardNo: string;
-    points: number;
-    status: 'pending' | 'confirmed' | 'failed' | 'reversed';
-    failureCode: string | null;
-  }[];
-}
+export type DayReport = z.infer<typeof dayReportSchema>;
 
 type DayStatus = DayReport['redemptions'][number]['status'];
 type ItemRow = DayReport['items'][number];

@@ -14,6 +14,8 @@ import { DomainError, isDuplicateKeyError, notFound } from '../../platform/error
 import type { Principal } from '../../platform/principal';
 import { findStore } from '../stores/stores.service';
 import { FlagResolution, RedemptionFlag, type RedemptionFlagDoc } from './redemption.model';
+import type { z } from '../../platform/validation';
+import type { flagSchema } from './redemption.schemas';
 
 /** The refusal of an offline redemption is flagged for the store manager (never dropped). */
 export async function flagOffline(input: {
@@ -36,22 +38,7 @@ export async function flagOffline(input: {
   }
 }
 
-export interface FlagView {
-  id: string;
-  storeId: string;
-  terminalId: string;
-  key: string;
-  redemptionId: string | null;
-  householdId: string | null;
-  cardNo: string;
-  items: { sku: string; qty: number }[];
-  points: number | null;
-  offlineAt: string;
-  code: string;
-  detail: string;
-  createdAt: string;
-  resolution: { at: string; by: string; note: string } | null;
-}
+export type FlagView = z.infer<typeof flagSchema>;
 
 function toFlagView(
   f: RedemptionFlagDoc,

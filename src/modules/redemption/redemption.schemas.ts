@@ -1,3 +1,4 @@
+import { problemSchema } from '../../platform/http';
 import { id, longText, obj, queryInt, z } from '../../platform/validation';
 import { CARD_NO_RE } from '../households/households.schemas';
 import { sku } from '../stores/stores.schemas';
@@ -58,7 +59,7 @@ export const flagsQuery = obj({
 export const resolveFlagBody = obj({ note: longText(500) });
 export const setPinBody = obj({ pin: pin() });
 
-const lineSchema = z.object({
+export const lineSchema = z.object({
   sku: z.string(),
   name: z.string(),
   qty: z.number().int(),
@@ -112,9 +113,11 @@ export const batchResultSchema = z
     results: z.array(
       z.object({
         key: z.string(),
+        /** redeemed: 201; flagged: could not be charged, listed for the store manager; retry: send it again later; rejected: fix the entry. */
         outcome: z.enum(['redeemed', 'flagged', 'retry', 'rejected']),
         status: z.number().int(),
-        body: z.unknown(),
+        /** The redemption (201) or the problem document, as the single request would answer. */
+        body: z.union([redemptionSchema, problemSchema]),
       }),
     ),
   })
@@ -155,6 +158,7 @@ export const cardSchema = z
     spendable: z.number().int(),
     pinSet: z.boolean(),
     lockedUntil: z.string().nullable(),
+    /** The village's daily redemption limit at this store, if it sets one. */
     dailyLimit: z.number().int().nullable(),
   })
   .openapi('CounterCard');
@@ -169,10 +173,12 @@ export const dayReportSchema = z
   .object({
     storeId: z.string(),
     storeName: z.string(),
+    /** Calendar day in Asia/Shanghai. */
     day: z.string(),
     sales: z.object({ count: z.number().int(), points: z.number().int() }),
     reversed: z.object({ count: z.number().int(), points: z.number().int() }),
     refused: z.number().int(),
+    /** Per item: units and points sold (reversals excluded), with the current stock. */
     items: z.array(
       z.object({
         sku: z.string(),

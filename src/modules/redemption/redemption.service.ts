@@ -91,6 +91,8 @@ import {
   type Counter,
   type RedeemInput,
 } from './steps';
+import type { z } from '../../platform/validation';
+import type { batchResultSchema } from './redemption.schemas';
 
 export { IN_FLIGHT_WAIT_MS, RECOVERY_AGE_MS } from './liveness';
 export { REDEMPTION_REASON_MAX, redemptionReason } from './carry-out';
@@ -191,13 +193,7 @@ export interface BatchEntry extends BasketInput {
   offlineAt: Date;
 }
 
-export interface BatchResult {
-  key: string;
-  /** redeemed: 201; flagged: could not be charged, listed for the store manager; retry: send it again later; rejected: fix the entry. */
-  outcome: 'redeemed' | 'flagged' | 'retry' | 'rejected';
-  status: number;
-  body: unknown;
-}
+export type BatchResult = z.infer<typeof batchResultSchema>['results'][number];
 
 /** Batch size of an offline upload: a counter offline for a day makes tens, not thousands. */
 export const BATCH_SIZE_MAX = 200;

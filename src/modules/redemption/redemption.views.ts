@@ -24,49 +24,22 @@ import {
   type RedemptionEventDoc,
   type StoredResponse,
 } from './redemption.model';
+import type { z } from '../../platform/validation';
+import type {
+  lineSchema,
+  redemptionRecordSchema,
+  redemptionSchema,
+  reversalSchema,
+} from './redemption.schemas';
 
-export interface RedemptionLineView {
-  sku: string;
-  name: string;
-  qty: number;
-  pointsEach: number;
-  points: number;
-}
+export type RedemptionLineView = z.infer<typeof lineSchema>;
 
 /** The 201 body: what the contract names plus what a counter printer needs. */
-export interface RedemptionView {
-  id: string;
-  householdId: string;
-  points: number;
-  spendableAfter: number;
-  items: RedemptionLineView[];
-  receiptNo: string;
-  store: { id: string; name: string };
-  terminalId: string;
-  cardNo: string;
-  /** When the goods changed hands (the offline time for an offline upload). */
-  time: string;
-  offline: boolean;
-}
+export type RedemptionView = z.infer<typeof redemptionSchema>;
 
-export interface RedemptionRecordView extends Omit<RedemptionView, 'spendableAfter'> {
-  status: 'pending' | 'confirmed' | 'failed' | 'reversed';
-  spendableAfter: number | null;
-  failure: { code: string; detail: string } | null;
-  reversal: { at: string; spendableAfter: number } | null;
-  createdAt: string;
-}
+export type RedemptionRecordView = z.infer<typeof redemptionRecordSchema>;
 
-export interface ReversalView {
-  redemptionId: string;
-  householdId: string;
-  points: number;
-  spendableAfter: number;
-  items: RedemptionLineView[];
-  receiptNo: string;
-  store: { id: string; name: string };
-  reversedAt: string;
-}
+export type ReversalView = z.infer<typeof reversalSchema>;
 
 export type FullRedemption = RedemptionDoc &
   Required<
