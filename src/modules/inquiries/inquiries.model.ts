@@ -10,6 +10,7 @@ export interface InquiryDoc {
   officerId: string;
   cooperativeId: string;
   purpose: string;
+  /** `ok`, or the error code the officer got (consent_required, not_found, rate_limited, …), or `exported`. */
   result: string;
   at: Date;
 }

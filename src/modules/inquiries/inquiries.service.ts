@@ -16,15 +16,8 @@ import { Inquiry, type InquiryDoc } from './inquiries.model';
 /** Most recent look-ups a listing returns. */
 const INQUIRIES_LIST_MAX = 1000;
 
-export interface NewInquiry {
-  householdId: string;
-  officerId: string;
-  cooperativeId: string;
-  purpose: string;
-  /** `ok`, or the error code the officer got (consent_required, not_found, rate_limited, …), or `exported`. */
-  result: string;
-  at: Date;
-}
+/** A look-up to record: the stored record without its id. */
+export type NewInquiry = Omit<InquiryDoc, '_id'>;
 
 export interface InquiryView {
   id: string;
