@@ -7,21 +7,11 @@ import {
   revokeBoardLink,
 } from './board-links.service';
 import { boardsSchema, monthQuery } from './boards.schemas';
+import { linkSchema } from './boards.schemas';
 
 /** Who manages a village's screens: the county office, the village clerk, its township station. */
 const MANAGERS = ['admin', 'clerk', 'township'] as const;
 export const BOARD_LINK_LABEL_MAX = 40;
-
-const linkSchema = z
-  .object({
-    id: z.string(),
-    villageId: z.string(),
-    label: z.string(),
-    createdBy: z.string(),
-    createdAt: z.string(),
-    revokedAt: z.string().nullable(),
-  })
-  .openapi('BoardLink');
 
 export function boardLinkRoutes(api: Api): void {
   manageRoutes(api);

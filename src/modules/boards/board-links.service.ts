@@ -13,18 +13,13 @@ import { reachesVillage, type Principal } from '../../platform/principal';
 import { findVillage } from '../villages/villages.service';
 import { BoardLink, type BoardLinkDoc } from './board-links.model';
 import { boardsOf, type BoardsView } from './boards.service';
+import type { z } from '../../platform/validation';
+import type { linkSchema } from './boards.schemas';
 
 /** 32 random bytes, base64url: 43 characters. */
 const SECRET_RE = /^[A-Za-z0-9_-]{43}$/;
 
-export interface BoardLinkView {
-  id: string;
-  villageId: string;
-  label: string;
-  createdBy: string;
-  createdAt: string;
-  revokedAt: string | null;
-}
+export type BoardLinkView = z.infer<typeof linkSchema>;
 
 const hashOf = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 

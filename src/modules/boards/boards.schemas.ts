@@ -57,3 +57,14 @@ export const consentSchema = z.object({
   formRef: z.string().optional(),
   recordedAt: z.string().nullable(),
 });
+
+export const linkSchema = z
+  .object({
+    id: z.string(),
+    villageId: z.string(),
+    label: z.string(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi('BoardLink');

@@ -1,5 +1,6 @@
 import type { Api } from '../../platform/http';
 import { parseIdempotencyKey, z } from '../../platform/validation';
+import { inquirySchema } from '../inquiries/inquiries.schemas';
 import { listInquiries } from '../inquiries/inquiries.service';
 import { householdStatement, STATEMENT_CSP } from './statement';
 import {
@@ -11,7 +12,6 @@ import {
   householdSchema,
   idempotencyHeaders,
   idParams,
-  inquirySchema,
   listHouseholdsQuery,
 } from './households.schemas';
 import {

@@ -91,16 +91,3 @@ export const idempotencyHeaders = z.object({
 });
 
 export const idParams = obj({ id: id() });
-
-export const inquirySchema = z
-  .object({
-    id: z.string(),
-    officerId: z.string().optional(),
-    officerName: z.string(),
-    cooperativeId: z.string(),
-    cooperativeName: z.string(),
-    purpose: z.string(),
-    result: z.string(),
-    at: z.string(),
-  })
-  .openapi('Inquiry');

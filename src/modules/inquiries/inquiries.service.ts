@@ -12,6 +12,8 @@ import { isDuplicateKeyError } from '../../platform/errors';
 import { findCooperative } from '../cooperatives/cooperatives.service';
 import { displayNames } from '../users/users.service';
 import { Inquiry, type InquiryDoc } from './inquiries.model';
+import type { z } from '../../platform/validation';
+import type { inquirySchema } from './inquiries.schemas';
 
 /** Most recent look-ups a listing returns. */
 const INQUIRIES_LIST_MAX = 1000;
@@ -19,17 +21,7 @@ const INQUIRIES_LIST_MAX = 1000;
 /** A look-up to record: the stored record without its id. */
 export type NewInquiry = Omit<InquiryDoc, '_id'>;
 
-export interface InquiryView {
-  id: string;
-  /** The officer's user id: staff only (a household is shown the name). */
-  officerId?: string;
-  officerName: string;
-  cooperativeId: string;
-  cooperativeName: string;
-  purpose: string;
-  result: string;
-  at: string;
-}
+export type InquiryView = z.infer<typeof inquirySchema>;
 
 /** Shown when an officer or cooperative record no longer exists. */
 const UNKNOWN_NAME = '（未知）';
