@@ -16,13 +16,16 @@
  * to the same households. The second condition keeps a family that everybody approves (a
  * genuinely active household) from flagging anyone: the flag is about one member's pattern.
  */
+import type { z } from '../../platform/validation';
+import type { memberConcentrationSchema, shareOfSchema } from './oversight.schemas';
 
 /** How much more often than the rest of the council a member must favour a set to be flagged. */
 export const LIFT = 2;
 /** "The same few households". */
 export const FEW_HOUSEHOLDS = 3;
 
-export type ConcentrationReason = 'kin' | 'few_households' | 'related_group';
+export const CONCENTRATION_REASONS = ['kin', 'few_households', 'related_group'] as const;
+export type ConcentrationReason = (typeof CONCENTRATION_REASONS)[number];
 
 export interface ConcentrationInput {
   members: { id: string; householdId?: string }[];
@@ -34,26 +37,9 @@ export interface ConcentrationInput {
   minApprovals: number;
 }
 
-export interface ShareOf {
-  householdIds: string[];
-  approvals: number;
-  /** The member's approvals on these households / all the member's approvals. */
-  share: number;
-  /** The other members' approvals on the same households / all their approvals. */
-  othersShare: number;
-  flagged: boolean;
-}
+export type ShareOf = z.infer<typeof shareOfSchema>;
 
-export interface MemberConcentration {
-  memberId: string;
-  approvals: number;
-  topHouseholds: { householdId: string; approvals: number }[];
-  kin: ShareOf | null;
-  fewHouseholds: ShareOf | null;
-  relatedGroup: ShareOf | null;
-  flagged: boolean;
-  reasons: ConcentrationReason[];
-}
+export type MemberConcentration = z.infer<typeof memberConcentrationSchema>;
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 

@@ -10,68 +10,7 @@ import {
   resolveFlag,
   setKinship,
 } from './oversight.service';
-
-const shareSchema = z
-  .object({
-    householdIds: z.array(z.string()),
-    approvals: z.number().int(),
-    share: z.number(),
-    othersShare: z.number(),
-    flagged: z.boolean(),
-  })
-  .nullable();
-const reportSchema = z
-  .object({
-    villageId: z.string(),
-    from: z.string(),
-    to: z.string(),
-    threshold: z.number(),
-    minApprovals: z.number().int(),
-    lift: z.number(),
-    flagged: z.number().int(),
-    members: z.array(
-      z.object({
-        memberId: z.string(),
-        username: z.string(),
-        approvals: z.number().int(),
-        topHouseholds: z.array(z.object({ householdId: z.string(), approvals: z.number().int() })),
-        kin: shareSchema,
-        fewHouseholds: shareSchema,
-        relatedGroup: shareSchema,
-        flagged: z.boolean(),
-        reasons: z.array(z.enum(['kin', 'few_households', 'related_group'])),
-      }),
-    ),
-  })
-  .openapi('ConcentrationReport');
-const kinshipSchema = z
-  .object({
-    householdId: z.string(),
-    lineage: z.string().nullable(),
-    relatedHouseholdIds: z.array(z.string()),
-    updatedAt: z.string().nullable(),
-  })
-  .openapi('Kinship');
-const flagSchema = z
-  .object({
-    id: z.string(),
-    villageId: z.string(),
-    townshipId: z.string().nullable(),
-    target: z.union([
-      z.object({ type: z.literal('redemption'), storeId: z.string(), redemptionId: z.string() }),
-      z.object({
-        type: z.literal('stock_movement'),
-        storeId: z.string(),
-        sku: z.string(),
-        seq: z.number().int(),
-      }),
-    ]),
-    reason: z.string(),
-    by: z.string(),
-    createdAt: z.string(),
-    resolution: z.object({ note: z.string(), by: z.string(), at: z.string() }).nullable(),
-  })
-  .openapi('OversightFlag');
+import { flagSchema, kinshipSchema, reportSchema } from './oversight.schemas';
 
 const createFlagBody = obj({
   target: z.discriminatedUnion('type', [

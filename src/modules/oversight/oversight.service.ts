@@ -25,7 +25,7 @@ import { listMovements, storeInReach } from '../stores/items.service';
 import { listAwardApprovals } from '../submissions/submissions.approvals';
 import { listCouncilMembers } from '../users/users.service';
 import { findVillage, orderPolicyOf, villageInReach } from '../villages/villages.service';
-import { concentrationOf, LIFT, type MemberConcentration } from './concentration';
+import { concentrationOf, LIFT } from './concentration';
 import {
   HouseholdKinship,
   OversightFlag,
@@ -34,6 +34,8 @@ import {
   type KinshipDoc,
   type OversightFlagDoc,
 } from './oversight.model';
+import type { z } from '../../platform/validation';
+import type { flagSchema, kinshipSchema, reportSchema } from './oversight.schemas';
 
 /** Linked households per household: parents, children and siblings who set up their own. */
 export const RELATED_MAX = 30;
@@ -44,12 +46,7 @@ const DAY_MS = 24 * 3600_000;
 // ---------------------------------------------------------------------------------------------
 // Kinship (roster data for the report)
 
-export interface KinshipView {
-  householdId: string;
-  lineage: string | null;
-  relatedHouseholdIds: string[];
-  updatedAt: string | null;
-}
+export type KinshipView = z.infer<typeof kinshipSchema>;
 
 const toKinshipView = (householdId: string, k: KinshipDoc | null): KinshipView => ({
   householdId,
@@ -107,16 +104,7 @@ export async function setKinship(
 // ---------------------------------------------------------------------------------------------
 // The concentration report (人情分)
 
-export interface ConcentrationReport {
-  villageId: string;
-  from: string;
-  to: string;
-  threshold: number;
-  minApprovals: number;
-  lift: number;
-  members: (MemberConcentration & { username: string })[];
-  flagged: number;
-}
+export type ConcentrationReport = z.infer<typeof reportSchema>;
 
 export async function concentrationReport(
   p: Principal,
@@ -180,18 +168,7 @@ export interface NewFlag {
   reason: string;
 }
 
-export interface FlagView {
-  id: string;
-  villageId: string;
-  townshipId: string | null;
-  target:
-    | { type: 'redemption'; storeId: string; redemptionId: string }
-    | { type: 'stock_movement'; storeId: string; sku: string; seq: number };
-  reason: string;
-  by: string;
-  createdAt: string;
-  resolution: { note: string; by: string; at: string } | null;
-}
+export type FlagView = z.infer<typeof flagSchema>;
 
 function toFlagView(f: OversightFlagDoc, r: FlagResolutionDoc | null): FlagView {
   return {
