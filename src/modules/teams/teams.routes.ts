@@ -2,35 +2,7 @@ import type { Api } from '../../platform/http';
 import { id, obj, text, z } from '../../platform/validation';
 import { TEAM_LEVELS } from './teams.model';
 import { addMember, createTeam, getTeam, listTeams, removeMember } from './teams.service';
-
-const teamSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    category: z.string(),
-    level: z.enum(TEAM_LEVELS),
-    countyId: z.string(),
-    townshipId: z.string().optional(),
-    villageId: z.string().optional(),
-    createdAt: z.string(),
-  })
-  .openapi('Team');
-const membershipSchema = z
-  .object({
-    teamId: z.string(),
-    volunteerId: z.string(),
-    type: z.enum(['join', 'leave']),
-    seq: z.number().int(),
-    at: z.string(),
-    by: z.string(),
-  })
-  .openapi('TeamMembership');
-const teamDetailSchema = teamSchema
-  .extend({
-    members: z.array(z.object({ volunteerId: z.string(), name: z.string(), since: z.string() })),
-    history: z.array(membershipSchema),
-  })
-  .openapi('TeamDetail');
+import { membershipSchema, teamDetailSchema, teamSchema } from './teams.schemas';
 
 const createTeamBody = obj({
   name: text(64),

@@ -34,6 +34,8 @@ import {
   type TeamDoc,
   type TeamLevel,
 } from './teams.model';
+import type { z } from '../../platform/validation';
+import type { membershipSchema, teamDetailSchema, teamSchema } from './teams.schemas';
 
 /** Members listed per team: a village team has tens, a county team a few hundred. */
 const ROSTER_MAX = 5000;
@@ -43,16 +45,7 @@ const TEAMS_MAX = 5000;
 const memberships = new AppendChain<MembershipLinkDoc>(TeamMembership, 'team-membership');
 const chainOf = (teamId: string, volunteerId: string) => `${teamId}:${volunteerId}`;
 
-export interface TeamView {
-  id: string;
-  name: string;
-  category: string;
-  level: TeamLevel;
-  countyId: string;
-  townshipId?: string;
-  villageId?: string;
-  createdAt: string;
-}
+export type TeamView = z.infer<typeof teamSchema>;
 
 export function toTeamView(t: TeamDoc): TeamView {
   const v: TeamView = {
@@ -204,14 +197,7 @@ export async function isMember(teamId: string, volunteerId: string): Promise<boo
   return (await memberships.head(chainOf(teamId, volunteerId)))?.type === 'join';
 }
 
-export interface MembershipView {
-  teamId: string;
-  volunteerId: string;
-  type: 'join' | 'leave';
-  seq: number;
-  at: string;
-  by: string;
-}
+export type MembershipView = z.infer<typeof membershipSchema>;
 
 const toMembershipView = (l: MembershipLinkDoc): MembershipView => ({
   teamId: l.teamId,
@@ -285,10 +271,7 @@ export async function removeMember(
   return changeMembership(p, teamId, volunteerId, 'leave');
 }
 
-export interface TeamDetailView extends TeamView {
-  members: { volunteerId: string; name: string; since: string }[];
-  history: MembershipView[];
-}
+export type TeamDetailView = z.infer<typeof teamDetailSchema>;
 
 /** A team with its current members and the whole history of joins and leaves. */
 export async function getTeam(p: Principal, teamId: string): Promise<TeamDetailView> {
