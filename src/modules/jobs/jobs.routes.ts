@@ -1,22 +1,10 @@
 import type { Api } from '../../platform/http';
 import { obj, queryInt, z } from '../../platform/validation';
 import { listFailedJobs, retryFailedJob, type JobsDeps } from './jobs.service';
+import { failedJobSchema } from './jobs.schemas';
 
 const queueName = () => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a queue name');
 const jobId = () => z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, 'a job id');
-
-const failedJobSchema = z
-  .object({
-    queue: z.string(),
-    id: z.string(),
-    name: z.string(),
-    data: z.unknown(),
-    failedReason: z.string(),
-    attemptsMade: z.number().int(),
-    createdAt: z.string(),
-    failedAt: z.string().nullable(),
-  })
-  .openapi('FailedJob');
 
 export function jobRoutes(api: Api, deps: JobsDeps): void {
   api.route(

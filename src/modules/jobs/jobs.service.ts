@@ -14,6 +14,8 @@ import { bullPrefix, type Queues } from '../../platform/queues';
 import { countNotificationsByState } from '../notifications/notifications.service';
 import { countOverdueWakeups } from '../submissions/submissions.service';
 import { countOverdueOrderWakeups } from '../service-orders/service-orders.reconcile';
+import type { z } from '../../platform/validation';
+import type { failedJobSchema } from './jobs.schemas';
 
 /** How long a discovered queue list is reused. */
 const QUEUE_LIST_TTL_MS = 30_000;
@@ -71,16 +73,7 @@ export async function discoverQueues(deps: JobsDeps): Promise<string[]> {
   return cache.names;
 }
 
-export interface FailedJobView {
-  queue: string;
-  id: string;
-  name: string;
-  data: unknown;
-  failedReason: string;
-  attemptsMade: number;
-  createdAt: string;
-  failedAt: string | null;
-}
+export type FailedJobView = z.infer<typeof failedJobSchema>;
 
 /** Jobs that exhausted their retries (or were refused by a business rule), newest first. */
 export async function listFailedJobs(
