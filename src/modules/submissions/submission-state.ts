@@ -19,6 +19,8 @@
  * last vote reached quorum but the request crashed before recording the decision). Whoever
  * reconciles the submission (the request itself, the delayed job, the sweeper) performs it.
  */
+import type { z } from '../../platform/validation';
+import type { entryRef } from './submissions.schemas';
 
 export const SUBMISSION_STATUSES = ['in_review', 'in_notice', 'posted', 'rejected'] as const;
 export type SubmissionStatus = (typeof SUBMISSION_STATUSES)[number];
@@ -39,13 +41,8 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-export interface PostedEntryRef {
-  householdId: string;
-  seq: number;
-  points: number;
-  spendableDelta: number;
-  meritDelta: number;
-}
+/** A ledger entry a submission posted (the shape `entryRef` declares). */
+export type PostedEntryRef = z.infer<typeof entryRef>;
 
 /** The fields of an event that the state depends on. */
 export interface StateEvent {

@@ -22,6 +22,8 @@ import {
   submissionInReach,
   currentState,
 } from './submissions.reach';
+import type { z } from '../../platform/validation';
+import type { objectionSchema } from './submissions.schemas';
 
 export async function getSubmission(p: Principal, id: string): Promise<SubmissionView> {
   const sub = await submissionInReach(p, id);
@@ -79,15 +81,7 @@ export async function castVote(
   });
 }
 
-export interface ObjectionView {
-  id: string;
-  submissionId: string;
-  round: number;
-  reason: string;
-  by: string;
-  createdAt: string;
-  submission: SubmissionView;
-}
+export type ObjectionView = z.infer<typeof objectionSchema>;
 
 /** A villager or the clerk objects during the notice: the round closes and a new review begins. */
 export async function fileObjection(

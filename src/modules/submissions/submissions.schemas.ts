@@ -1,7 +1,7 @@
 import { id, line, longText, obj, queryInt, z } from '../../platform/validation';
 import { calendarDate, ruleCode } from '../rules/rules.schemas';
 import { BATCH_LINES_MAX } from './submissions.service';
-import { SUBMISSION_STATUSES } from './submission-state';
+import { EVENT_TYPES, SUBMISSION_STATUSES } from './submission-state';
 
 /** Units of a rate rule (hours), to the hundredth; a day of volunteering is well under 24. */
 export const QUANTITY_MAX = 10_000;
@@ -56,7 +56,8 @@ export const listAppealsQuery = obj({
 
 export const idParams = obj({ id: id() });
 
-const entryRef = z.object({
+/** A ledger entry a submission (or its reversal) posted. */
+export const entryRef = z.object({
   householdId: z.string(),
   seq: z.number().int(),
   points: z.number().int(),
@@ -100,6 +101,21 @@ export const appealSchema = z
   })
   .openapi('Appeal');
 
+/** One event of a submission's history (single reads). */
+export const historyItemSchema = z.object({
+  type: z.enum(EVENT_TYPES),
+  at: z.string(),
+  round: z.number().int().optional(),
+  by: z.string().optional(),
+  byRole: z.string().optional(),
+  decision: z.enum(['approve', 'reject']).optional(),
+  comment: z.string().optional(),
+  reason: z.string().optional(),
+  noticeEndsAt: z.string().optional(),
+  /** What the event posted (posted, reversed). */
+  entries: z.array(entryRef).optional(),
+});
+
 export const submissionSchema = z
   .object({
     id: z.string(),
@@ -123,6 +139,7 @@ export const submissionSchema = z
     capped: cappedSchema.nullable(),
     status: z.enum(SUBMISSION_STATUSES),
     round: z.number().int(),
+    /** Approvals the village needs (on single reads). */
     quorum: z.number().int().optional(),
     approvals: z.number().int(),
     rejections: z.number().int(),
@@ -133,21 +150,12 @@ export const submissionSchema = z
     appeal: appealSchema.nullable().optional(),
     createdBy: z.string(),
     createdAt: z.string(),
-    history: z
-      .array(
-        z.object({
-          type: z.string(),
-          at: z.string(),
-          round: z.number().int().optional(),
-          by: z.string().optional(),
-          byRole: z.string().optional(),
-          decision: z.string().optional(),
-          comment: z.string().optional(),
-          reason: z.string().optional(),
-          noticeEndsAt: z.string().optional(),
-        }),
-      )
-      .optional(),
+    history: z.array(historyItemSchema).optional(),
+    /** Filed by the service-order loop from this rated order. */
+    serviceOrderId: z.string().optional(),
+    /** The volunteer whose hours or milestone this is. */
+    volunteerId: z.string().optional(),
+    milestoneHours: z.number().int().optional(),
   })
   .openapi('Submission');
 

@@ -4,13 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
-import {
-  slots,
-  type DerivedState,
-  type EventType,
-  type PostedEntryRef,
-  type SubmissionStatus,
-} from './submission-state';
+import { slots, type DerivedState } from './submission-state';
 import {
   type SubmissionDoc,
   type SubmissionEventDoc,
@@ -18,64 +12,22 @@ import {
 } from './submissions.model';
 import { APPEAL_WINDOW_MS } from './submissions.deps';
 import type { z } from '../../platform/validation';
-import type { appealSchema, cappedSchema, lineSchema } from './submissions.schemas';
+import type {
+  appealSchema,
+  cappedSchema,
+  historyItemSchema,
+  lineSchema,
+  submissionSchema,
+} from './submissions.schemas';
 
 // The shapes the response schemas declare (one declaration each).
 export type LineView = z.infer<typeof lineSchema>;
 export type CappedView = z.infer<typeof cappedSchema>;
 export type AppealView = z.infer<typeof appealSchema>;
 
-export interface HistoryItem {
-  type: EventType;
-  at: string;
-  round?: number;
-  by?: string;
-  byRole?: string;
-  decision?: 'approve' | 'reject';
-  comment?: string;
-  reason?: string;
-  noticeEndsAt?: string;
-  entries?: PostedEntryRef[];
-}
+export type HistoryItem = z.infer<typeof historyItemSchema>;
 
-export interface SubmissionView {
-  id: string;
-  villageId: string;
-  batch: boolean;
-  householdId: string | null;
-  lines: LineView[];
-  ruleCode: string;
-  ruleVersion: number;
-  overrideVersion?: number;
-  ruleTitle: string;
-  kind: 'award' | 'deduction';
-  quantity?: number;
-  occurredOn: string;
-  evidence: { text: string; attachments: string[] };
-  /** Signed: what posts to the ledger (negative for a deduction), after caps. */
-  points: number;
-  requestedPoints: number;
-  capped: CappedView | null;
-  status: SubmissionStatus;
-  round: number;
-  approvals: number;
-  rejections: number;
-  noticeEndsAt: string | null;
-  postedAt: string | null;
-  appealDeadline?: string;
-  entries?: PostedEntryRef[];
-  appeal?: AppealView | null;
-  createdBy: string;
-  createdAt: string;
-  /** Approvals the village needs (on single reads). */
-  quorum?: number;
-  history?: HistoryItem[];
-  /** Filed by the service-order loop from this rated order. */
-  serviceOrderId?: string;
-  /** The volunteer whose hours or milestone this is. */
-  volunteerId?: string;
-  milestoneHours?: number;
-}
+export type SubmissionView = z.infer<typeof submissionSchema>;
 
 export const sign = (kind: 'award' | 'deduction') => (kind === 'deduction' ? -1 : 1);
 
