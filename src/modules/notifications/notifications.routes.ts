@@ -1,22 +1,8 @@
 import type { Api } from '../../platform/http';
 import { id, obj, queryInt, z } from '../../platform/validation';
 import { householdInReach } from '../households/households.service';
-import { NOTIFICATION_KINDS } from './notifications.model';
 import { listNotifications } from './notifications.service';
-
-const notificationSchema = z
-  .object({
-    id: z.string(),
-    householdId: z.string(),
-    submissionId: z.string().optional(),
-    kind: z.enum(NOTIFICATION_KINDS),
-    title: z.string(),
-    body: z.string(),
-    state: z.string(),
-    createdAt: z.string(),
-    sentAt: z.string().optional(),
-  })
-  .openapi('Notification');
+import { notificationSchema } from './notifications.schemas';
 
 export function notificationRoutes(api: Api): void {
   api.route(

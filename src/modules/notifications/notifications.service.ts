@@ -28,6 +28,8 @@ import {
   type NotificationDoc,
   type NotificationKind,
 } from './notifications.model';
+import type { z } from '../../platform/validation';
+import type { notificationSchema } from './notifications.schemas';
 
 /** Attempts before a message is parked as `dead` (and counted in /metrics). */
 export const NOTIFY_ATTEMPTS_MAX = 10;
@@ -94,17 +96,7 @@ export async function queueNotification(n: NewNotification): Promise<boolean> {
   }
 }
 
-export interface NotificationView {
-  id: string;
-  householdId: string;
-  submissionId?: string;
-  kind: NotificationKind;
-  title: string;
-  body: string;
-  state: string;
-  createdAt: string;
-  sentAt?: string;
-}
+export type NotificationView = z.infer<typeof notificationSchema>;
 
 function toView(d: NotificationDoc): NotificationView {
   const v: NotificationView = {
