@@ -73,15 +73,10 @@ export const loggingSender: NotificationSender = {
   },
 };
 
-export interface NewNotification {
-  key: string;
-  householdId: string;
-  villageId: string;
-  submissionId?: string;
-  kind: NotificationKind;
-  title: string;
-  body: string;
-}
+export type NewNotification = Pick<
+  NotificationDoc,
+  'key' | 'householdId' | 'villageId' | 'submissionId' | 'kind' | 'title' | 'body'
+>;
 
 /** N1: queues a message once per key; returns false when it was already queued. */
 export async function queueNotification(n: NewNotification): Promise<boolean> {
