@@ -24,8 +24,8 @@ import type {
   accountSchema,
   entrySchema,
   householdSchema,
-  inquirySchema,
 } from '../../src/modules/households/households.schemas';
+import type { inquirySchema } from '../../src/modules/inquiries/inquiries.schemas';
 import type { effectiveRuleSchema, ruleVersionSchema } from '../../src/modules/rules/rules.schemas';
 import type {
   itemSchema,
