@@ -39,34 +39,8 @@ export const listHouseholdsQuery = obj({
   limit: queryInt(1, 500).optional(),
 });
 
-export const accountSchema = z
-  .object({
-    householdId: z.string(),
-    spendable: z.number().int(),
-    merit: z.number().int(),
-    entryCount: z.number().int(),
-    head: z.object({ seq: z.number().int(), hash: z.string() }),
-  })
-  .openapi('Account');
-
-export const entrySchema = z
-  .object({
-    seq: z.number().int(),
-    type: z.enum(['award', 'deduction', 'redemption', 'reversal', 'adjustment', 'expiry']),
-    points: z.number().int(),
-    spendableDelta: z.number().int(),
-    meritDelta: z.number().int(),
-    spendableAfter: z.number().int(),
-    meritAfter: z.number().int(),
-    ruleCode: z.string().optional(),
-    reason: z.string().optional(),
-    sourceType: z.string(),
-    sourceId: z.string(),
-    createdAt: z.string(),
-    prevHash: z.string(),
-    hash: z.string(),
-  })
-  .openapi('Entry');
+/** The ledger's answers, declared beside the ledger; re-exported for the household routes. */
+export { accountSchema, entrySchema } from '../ledger/ledger.schemas';
 
 export const entriesQuery = obj({
   after: queryInt(0, 1_000_000_000).optional(),

@@ -11,6 +11,7 @@ import { appendLink, ChainQueue, type HeadReading } from '../../platform/append-
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { ledgerFaults } from '../../platform/faults';
 import { isStorableText } from '../../platform/text';
+import type { z } from '../../platform/validation';
 import {
   Account,
   Entry,
@@ -20,26 +21,12 @@ import {
   type EntryType,
 } from './ledger.model';
 import { amountsFor, assertEntryRule, type Amounts } from './ledger.rules';
+import type { entrySchema } from './ledger.schemas';
 
 export const ZERO_HASH = '0'.repeat(64);
 
 /** An entry exactly as GET /v1/households/:id/entries returns it. */
-export interface EntryView {
-  seq: number;
-  type: EntryType;
-  points: number;
-  spendableDelta: number;
-  meritDelta: number;
-  spendableAfter: number;
-  meritAfter: number;
-  ruleCode?: string;
-  reason?: string;
-  sourceType: string;
-  sourceId: string;
-  createdAt: string;
-  prevHash: string;
-  hash: string;
-}
+export type EntryView = z.infer<typeof entrySchema>;
 
 /**
  * What moves. Features post through the verbs (ledger.verbs.ts), which work the amounts out

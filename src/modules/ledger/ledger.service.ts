@@ -22,6 +22,7 @@
  *   crash lands in between, the next read or write repairs it from the chain, never the reverse.
  */
 import mongoose from 'mongoose';
+import type { z } from '../../platform/validation';
 import { Account, Entry, type AccountDoc, type EntryDoc, type EntryType } from './ledger.model';
 import {
   entryAt,
@@ -33,6 +34,7 @@ import {
 } from './ledger.chain';
 import type { EntryView } from './ledger.chain';
 import { chainEndProblem, chainStart, checkEntry, type ChainRule } from './chain-check';
+import type { accountSchema } from './ledger.schemas';
 
 export {
   entryAt,
@@ -63,13 +65,8 @@ const LOOKUPS_PARALLEL = 25;
 /** Seqs past a chain's end probed for stray entries (a deleted entry leaves its successors). */
 export const GAP_PROBE_WINDOW = 8;
 
-export interface AccountView {
-  householdId: string;
-  spendable: number;
-  merit: number;
-  entryCount: number;
-  head: { seq: number; hash: string };
-}
+/** An account as the API shows it: the shape `accountSchema` declares. */
+export type AccountView = z.infer<typeof accountSchema>;
 
 /** The account, read from the chain's head; repairs the cache when it lags (I5). */
 export async function getAccount(householdId: string): Promise<AccountView> {
