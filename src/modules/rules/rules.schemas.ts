@@ -72,6 +72,7 @@ export const effectiveRuleSchema = z
     capPerMonth: z.number().int().optional(),
     capPerYear: z.number().int().optional(),
     attachmentRequired: z.boolean(),
+    /** False when the county retired it or the village switched it off on that date. */
     inForce: z.boolean(),
   })
   .openapi('EffectiveRule');

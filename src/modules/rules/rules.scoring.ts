@@ -6,40 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { DomainError } from '../../platform/errors';
+import type { z } from '../../platform/validation';
 import type { RuleKind, RuleOverrideDoc, RuleVersionDoc } from './rules.model';
+import type {
+  createOverrideBody,
+  createRuleBody,
+  effectiveRuleSchema,
+  overrideSchema,
+  ruleVersionSchema,
+} from './rules.schemas';
 
-export interface NewRuleVersion {
-  code: string;
-  title: string;
-  kind: RuleKind;
-  points?: number;
-  pointsPerUnit?: number;
-  unit?: string;
-  capPerMonth?: number;
-  capPerYear?: number;
-  attachmentRequired?: boolean;
-  retired?: boolean;
-  effectiveFrom?: string;
-  description?: string;
-}
+/** A new rule version as POST /v1/rules takes it: the shape `createRuleBody` declares. */
+export type NewRuleVersion = z.infer<typeof createRuleBody>;
 
-export interface RuleVersionView {
-  id: string;
-  code: string;
-  version: number;
-  title: string;
-  kind: RuleKind;
-  points?: number;
-  pointsPerUnit?: number;
-  unit?: string;
-  capPerMonth?: number;
-  capPerYear?: number;
-  attachmentRequired: boolean;
-  retired: boolean;
-  effectiveFrom: string;
-  description?: string;
-  createdAt: string;
-}
+/** A rule version as the API shows it: the shape `ruleVersionSchema` declares. */
+export type RuleVersionView = z.infer<typeof ruleVersionSchema>;
 
 export function toRuleVersionView(d: RuleVersionDoc): RuleVersionView {
   const v: RuleVersionView = {
@@ -100,21 +81,7 @@ export function overrideInForce<T extends { version: number; effectiveFrom: stri
 }
 
 /** What scores a deed: the county version in force with the village's override applied. */
-export interface EffectiveRule {
-  code: string;
-  version: number;
-  overrideVersion?: number;
-  title: string;
-  kind: RuleKind;
-  points?: number;
-  pointsPerUnit?: number;
-  unit?: string;
-  capPerMonth?: number;
-  capPerYear?: number;
-  attachmentRequired: boolean;
-  /** False when the county retired it or the village switched it off on that date. */
-  inForce: boolean;
-}
+export type EffectiveRule = z.infer<typeof effectiveRuleSchema>;
 
 export function applyOverride(
   base: RuleVersionDoc,
@@ -150,26 +117,11 @@ export function applyOverride(
   return r;
 }
 
-export interface NewOverride {
-  villageId: string;
-  code: string;
-  disabled?: boolean;
-  points?: number;
-  pointsPerUnit?: number;
-  effectiveFrom?: string;
-}
+/** A new override: the body `createOverrideBody` declares, for the rule named in the path. */
+export type NewOverride = z.infer<typeof createOverrideBody> & { code: string };
 
-export interface OverrideView {
-  id: string;
-  villageId: string;
-  code: string;
-  version: number;
-  disabled: boolean;
-  points?: number;
-  pointsPerUnit?: number;
-  effectiveFrom: string;
-  createdAt: string;
-}
+/** A village override as the API shows it: the shape `overrideSchema` declares. */
+export type OverrideView = z.infer<typeof overrideSchema>;
 
 export function toOverrideView(d: RuleOverrideDoc): OverrideView {
   const v: OverrideView = {
