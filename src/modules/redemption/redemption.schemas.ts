@@ -95,15 +95,18 @@ export const redemptionRecordSchema = redemptionSchema
   })
   .openapi('RedemptionRecord');
 
+/** A reversal: the redemption's own fields (picked, not listed twice), under its id and time. */
 export const reversalSchema = z
   .object({
     redemptionId: z.string(),
-    householdId: z.string(),
-    points: z.number().int(),
-    spendableAfter: z.number().int(),
-    items: z.array(lineSchema),
-    receiptNo: z.string(),
-    store: storeRef,
+    ...redemptionSchema.pick({
+      householdId: true,
+      points: true,
+      spendableAfter: true,
+      items: true,
+      receiptNo: true,
+      store: true,
+    }).shape,
     reversedAt: z.string(),
   })
   .openapi('RedemptionReversal');
