@@ -73,12 +73,35 @@ export async function stopHarness(): Promise<void> {
   if (!harness) return;
   const h = harness;
   harness = undefined;
-  await h.browser.close().catch(() => undefined);
-  await h.workers.close().catch(() => undefined);
-  await new Promise<void>((resolve) => {
-    h.server.close(() => resolve());
-    h.server.closeAllConnections();
+  // Each step is bounded: on a loaded machine a browser or a worker's job in progress can take
+  // longer than the hook's timeout to stop (seen once: 60 s), and nothing later depends on it.
+  await bounded('closing the browser', h.browser.close());
+  await bounded('closing the workers', h.workers.close());
+  await bounded(
+    'closing the server',
+    new Promise<void>((resolve) => {
+      h.server.close(() => resolve());
+      h.server.closeAllConnections();
+    }),
+  );
+}
+
+/** Waits for a teardown step at most `ms`, then goes on, saying so on stderr. */
+async function bounded(what: string, step: Promise<unknown>, ms = 15_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
   });
+  const outcome = await Promise.race([
+    step.then(
+      () => 'done',
+      () => 'failed',
+    ),
+    late,
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'late')
+    process.stderr.write(`[harness] ${what} did not finish in ${ms} ms; going on\n`);
 }
 
 /** A fresh browser context (its own storage, like another device) with CSP and error watchers. */
