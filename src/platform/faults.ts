@@ -11,8 +11,12 @@
 import type { EntryView } from '../modules/ledger/ledger.service';
 import type { RedeemStep } from '../modules/redemption/redemption.service';
 
-/** Ledger: after an entry is inserted and before the account cache is updated. */
-export const ledgerFaults: { afterInsert?: (entry: EntryView) => void } = {};
+/** Ledger: `afterInsert`: after an entry is inserted and before the account cache is updated. */
+export const ledgerFaults: {
+  afterInsert?: (entry: EntryView) => void;
+  /** Ledger: the documents of one group-commit batch, just before they are sent (may alter one). */
+  inBatch?: (docs: Record<string, unknown>[]) => void;
+} = {};
 
 /** Redemption: after each step of a redemption or reversal (may be async, to hold a step). */
 export const redemptionFaults: {

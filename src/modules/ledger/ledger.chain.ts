@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { appendLink, ChainQueue, type HeadReading } from '../../platform/append-chain';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { ledgerFaults } from '../../platform/faults';
+import { GroupCommit } from '../../platform/group-commit';
 import { isStorableText } from '../../platform/text';
 import type { z } from '../../platform/validation';
 import {
@@ -117,8 +119,13 @@ export interface HeadRead {
  * entry); if it names a seq that does not exist or an entry it does not match, it was altered
  * and the walk starts from seq 1.
  */
-export async function readHead(householdId: string): Promise<HeadRead> {
-  const cached = await Account.findById(householdId).lean<AccountDoc>();
+export async function readHead(
+  householdId: string,
+  /** The account cache as just read by the caller (null: none), to save reading it again. */
+  justRead?: AccountDoc | null,
+): Promise<HeadRead> {
+  const cached =
+    justRead !== undefined ? justRead : await Account.findById(householdId).lean<AccountDoc>();
   let head: EntryDoc | undefined;
   if (cached && cached.seq > 0) {
     head = await entryAt(householdId, cached.seq);
@@ -139,6 +146,12 @@ export async function readHead(householdId: string): Promise<HeadRead> {
   return { head, cacheStale };
 }
 
+const accountBatch = new GroupCommit<AnyBulkWriteOperation<AccountDoc>>(async (writes) => {
+  await (Account.collection as unknown as Collection<AccountDoc>).bulkWrite(writes, {
+    ordered: false,
+  });
+});
+
 /**
  * Writes the account cache from a head entry (after a post, or a repair from the chain). A
  * cache that ends up behind is harmless: readHead walks forward from it. A cache ahead of or
@@ -155,8 +168,12 @@ export async function refreshAccount(householdId: string, head: EntryView): Prom
   // A lone `_id` filter (FerretDB pushes down nothing else: `seq: {$lt}` read every account).
   // Without the condition a slow writer in another process may move the cache back; that is
   // harmless (readHead walks forward from it) and within a process writes are queued per household.
+  // Sent with the cache writes of concurrent postings as one unordered bulkWrite (group commit);
+  // the caller goes on only after its own write is acknowledged.
   try {
-    await Account.updateOne({ _id: householdId }, { $set: set }, { upsert: true });
+    await accountBatch.insert({
+      updateOne: { filter: { _id: householdId }, update: { $set: set }, upsert: true },
+    });
   } catch (err) {
     // Two first posts upserting at once: the other one created the document; it is a cache.
     if (!isDuplicateKeyError(err)) throw err;
@@ -189,12 +206,19 @@ type Head = EntryDoc | EntryView;
  * the chain itself, walked from the cache, which also repairs a stale cache (I5).
  */
 function headReadings(householdId: string): HeadReading<Head>[] {
+  /**
+   * The account document the cache reading found unusable (missing, or not the entry it names),
+   * handed to the chain reading that follows at once; taken once, so a chain reading after a
+   * refused insert reads the cache afresh.
+   */
+  let unusable: AccountDoc | null | undefined;
   const hint: HeadReading<Head> = () => {
     const head = headHints.get(householdId);
     return Promise.resolve(head ? { head } : undefined);
   };
   const accountCache: HeadReading<Head> = async () => {
     const cached = await Account.findById(householdId).lean<AccountDoc>();
+    unusable = cached;
     if (!cached || cached.seq <= 0) return undefined;
     const head = await entryAt(householdId, cached.seq);
     const matches =
@@ -202,10 +226,14 @@ function headReadings(householdId: string): HeadReading<Head>[] {
       head.hash === cached.hash &&
       head.spendableAfter === cached.spendable &&
       head.meritAfter === cached.merit;
-    return matches ? { head } : undefined;
+    if (!matches) return undefined;
+    unusable = undefined;
+    return { head };
   };
   const chain: HeadReading<Head> = async () => {
-    const { head, cacheStale } = await readHead(householdId);
+    const justRead = unusable;
+    unusable = undefined;
+    const { head, cacheStale } = await readHead(householdId, justRead);
     // I5: a crash may have left the cache behind; repair it before building on the chain.
     if (cacheStale && head) await refreshAccount(householdId, toEntryView(head));
     if (head) rememberHead(householdId, toEntryView(head));
@@ -259,6 +287,38 @@ function entryOn(input: PostEntryInput, head: Head | undefined): EntryView {
 const queue = new ChainQueue();
 
 /**
+ * Group commit (platform/group-commit.ts): the entries of concurrent postings (one per household
+ * at a time: the queue above) go to the database as one unordered insertMany. Each entry is
+ * still refused alone by `_id` (I1) and by its source (I3), and its posting is answered only
+ * after the batch's reply acknowledges that entry.
+ */
+const entryBatch = new GroupCommit<Record<string, unknown>>(async (docs) => {
+  ledgerFaults.inBatch?.(docs);
+  await Entry.collection.insertMany(docs, { ordered: false });
+});
+
+/** Test and bench figures: batches sent, entries in them, the largest batch. */
+export function entryBatchStats(): { batches: number; documents: number; largest: number } {
+  return { ...entryBatch.stats };
+}
+
+/**
+ * Inserts one entry through the group commit. The document is checked against the schema here
+ * (the batch goes to the driver as is), so a malformed entry fails its own posting only.
+ */
+async function insertEntry(householdId: string, view: EntryView): Promise<void> {
+  const doc = new Entry({
+    ...view,
+    _id: entryId(householdId, view.seq),
+    householdId,
+    createdAt: new Date(view.createdAt),
+  });
+  const invalid = doc.validateSync();
+  if (invalid) throw invalid;
+  await entryBatch.insert(doc.toObject({ depopulate: true }));
+}
+
+/**
  * Appends one entry to a household's chain, exactly once per source: a retry of a source that
  * already posted returns that first entry (`created: false`). Throws `insufficient_points`
  * (shortfall `reject`) and, for amounts that break the type's rule (I2), an AssertionError,
@@ -272,12 +332,7 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
     appendLink<Head, EntryView, PostEntryResult>({
       heads: headReadings(householdId),
       build: (head) => entryOn(input, head),
-      insert: async (view) => {
-        const createdAt = new Date(view.createdAt);
-        await Entry.create([
-          { ...view, _id: entryId(householdId, view.seq), householdId, createdAt },
-        ]);
-      },
+      insert: (view) => insertEntry(householdId, view),
       appendedBefore: async (view) => {
         // Either another writer took this seq (retry) or this source posted already (I3).
         const holder = await entryAt(householdId, view.seq);
