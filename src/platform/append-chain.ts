@@ -28,6 +28,7 @@
 import assert from 'node:assert/strict';
 import mongoose, { Schema, type Model } from 'mongoose';
 import { DomainError, isDuplicateKeyError } from './errors';
+import { GroupCommit } from './group-commit';
 
 /** Fields every link has; a chain adds its own payload (amounts, kinds, …). */
 export interface ChainLink {
@@ -222,12 +223,37 @@ export interface AppendResult<L> {
  */
 export class AppendChain<L extends ChainLink> {
   private readonly queue = new ChainQueue();
+  /** Set for a chain written by many requests at once (stock): links inserted by group commit. */
+  private readonly batch: GroupCommit<Record<string, unknown>> | undefined;
 
   constructor(
     private readonly model: Model<L>,
     /** Distinguishes this kind's hints and pointers in the shared cache collections. */
     private readonly kind: string,
-  ) {}
+    /**
+     * `groupCommit`: the links of concurrent appends (to different chains) go to the database
+     * as one unordered insertMany (platform/group-commit.ts); each is still refused alone by its
+     * unique indexes (C1, C2) and each append goes on only after its own link is acknowledged.
+     */
+    opts: { groupCommit?: boolean } = {},
+  ) {
+    this.batch = opts.groupCommit
+      ? new GroupCommit(async (docs) => {
+          await this.model.collection.insertMany(docs, { ordered: false });
+        })
+      : undefined;
+  }
+
+  private async insertLink(link: L): Promise<void> {
+    if (!this.batch) {
+      await this.model.create([link]);
+      return;
+    }
+    const doc = new this.model(link);
+    const invalid = doc.validateSync();
+    if (invalid) throw invalid;
+    await this.batch.insert(doc.toObject({ depopulate: true }));
+  }
 
   private sourceKey(source: { type: string; id: string }): string {
     return `${this.kind}|${source.type}|${source.id}`;
@@ -342,9 +368,7 @@ export class AppendChain<L extends ChainLink> {
           },
         ],
         build: (head) => this.linkOn(chain, source, head, build(head)),
-        insert: async (link) => {
-          await this.model.create([link]);
-        },
+        insert: (link) => this.insertLink(link),
         appendedBefore: async (link) => {
           // The error does not say which index refused, so look: links are never deleted, so a
           // free seq slot means the source index refused us.

@@ -29,7 +29,7 @@ import { ConfigCache } from '../../platform/config-cache';
 import type { z } from '../../platform/validation';
 import type { itemSchema, movementSchema } from './stores.schemas';
 
-const stock = new AppendChain<StockMovementDoc>(StockMovement, 'stock');
+const stock = new AppendChain<StockMovementDoc>(StockMovement, 'stock', { groupCommit: true });
 
 /** Items per store listed at once: a village supermarket stocks tens of goods, not thousands. */
 export const ITEMS_PER_STORE_MAX = 2000;
