@@ -1,9 +1,8 @@
 /**
  * Append-only chains arbitrated by unique indexes (FerretDB 1.x has no transactions and no atomic
  * conditional `$inc`). `appendLink` is the one loop (build the next link on the head, insert it
- * under a unique index, on a refusal re-read the head and retry with jitter) under the ledger,
- * rule versions, overrides and cap claims and, through `AppendChain`, stock, daily allowances,
- * PIN attempts, volunteer hours, team rosters and township villages.
+ * under a unique index, on a refusal re-read the head and retry with jitter) under the ledger, rule
+ * versions, overrides, cap claims; `AppendChain`: stock, allowances, PINs, hours, rosters, townships.
  *
  * A chain is a run of links (chain, seq = 1, 2, 3, …), each computed from the one before it:
  * - C1 a link's `_id` is `<chain>#<seq>`, so (chain, seq) is unique: two writers that read the
@@ -28,7 +27,7 @@
 import assert from 'node:assert/strict';
 import mongoose, { Schema, type Model } from 'mongoose';
 import { DomainError, isDuplicateKeyError } from './errors';
-import { GroupCommit } from './group-commit';
+import { modelInserts } from './group-commit';
 
 /** Fields every link has; a chain adds its own payload (amounts, kinds, …). */
 export interface ChainLink {
@@ -223,37 +222,14 @@ export interface AppendResult<L> {
  */
 export class AppendChain<L extends ChainLink> {
   private readonly queue = new ChainQueue();
-  /** Set for a chain written by many requests at once (stock): links inserted by group commit. */
-  private readonly batch: GroupCommit<Record<string, unknown>> | undefined;
-
   constructor(
     private readonly model: Model<L>,
     /** Distinguishes this kind's hints and pointers in the shared cache collections. */
     private readonly kind: string,
-    /**
-     * `groupCommit`: the links of concurrent appends (to different chains) go to the database
-     * as one unordered insertMany (platform/group-commit.ts); each is still refused alone by its
-     * unique indexes (C1, C2) and each append goes on only after its own link is acknowledged.
-     */
+    /** Links of concurrent appends as one unordered insertMany, each refused alone (C1, C2). */
     opts: { groupCommit?: boolean } = {},
-  ) {
-    this.batch = opts.groupCommit
-      ? new GroupCommit(async (docs) => {
-          await this.model.collection.insertMany(docs, { ordered: false });
-        })
-      : undefined;
-  }
-
-  private async insertLink(link: L): Promise<void> {
-    if (!this.batch) {
-      await this.model.create([link]);
-      return;
-    }
-    const doc = new this.model(link);
-    const invalid = doc.validateSync();
-    if (invalid) throw invalid;
-    await this.batch.insert(doc.toObject({ depopulate: true }));
-  }
+    private readonly inserts = modelInserts(model, { batched: opts.groupCommit ?? false }),
+  ) {}
 
   private sourceKey(source: { type: string; id: string }): string {
     return `${this.kind}|${source.type}|${source.id}`;
@@ -368,7 +344,7 @@ export class AppendChain<L extends ChainLink> {
           },
         ],
         build: (head) => this.linkOn(chain, source, head, build(head)),
-        insert: (link) => this.insertLink(link),
+        insert: (link) => this.inserts.insert(link),
         appendedBefore: async (link) => {
           // The error does not say which index refused, so look: links are never deleted, so a
           // free seq slot means the source index refused us.

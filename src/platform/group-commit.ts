@@ -16,6 +16,8 @@
  *   failed) rejects every request in it: none of them may assume its document was written.
  */
 
+import type { Model } from 'mongoose';
+
 /** The refusal of one document of a batch, shaped like a driver error (`code`, `message`). */
 export class DocumentRefused extends Error {
   constructor(
@@ -114,4 +116,34 @@ export class GroupCommit<D> {
       else w.reject(new DocumentRefused(e.code, e.errmsg ?? `document ${i} of the batch refused`));
     });
   }
+}
+
+/**
+ * Group commit into a mongoose model's collection: each document is checked against the schema
+ * first (a malformed one fails its own request only; the batch goes to the driver as is).
+ * `beforeSend` sees each batch just before it is sent (a test's fault hook). Not `batched`: one
+ * `create` per document, as without group commit.
+ */
+export function modelInserts<T>(
+  model: Model<T>,
+  opts: { batched?: boolean; beforeSend?: (docs: Record<string, unknown>[]) => void } = {},
+): { insert(doc: object): Promise<void>; stats: GroupCommit<unknown>['stats'] } {
+  const { batched = true, beforeSend } = opts;
+  const batch = new GroupCommit<Record<string, unknown>>(async (docs) => {
+    beforeSend?.(docs);
+    await model.collection.insertMany(docs, { ordered: false });
+  });
+  return {
+    stats: batch.stats,
+    async insert(doc) {
+      if (!batched) {
+        await model.create([doc]);
+        return;
+      }
+      const checked = new model(doc);
+      const invalid = checked.validateSync();
+      if (invalid) throw invalid;
+      await batch.insert(checked.toObject({ depopulate: true }) as Record<string, unknown>);
+    },
+  };
 }

@@ -11,7 +11,7 @@ import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { appendLink, ChainQueue, type HeadReading } from '../../platform/append-chain';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { ledgerFaults } from '../../platform/faults';
-import { GroupCommit } from '../../platform/group-commit';
+import { GroupCommit, modelInserts } from '../../platform/group-commit';
 import { isStorableText } from '../../platform/text';
 import type { z } from '../../platform/validation';
 import {
@@ -292,30 +292,17 @@ const queue = new ChainQueue();
  * still refused alone by `_id` (I1) and by its source (I3), and its posting is answered only
  * after the batch's reply acknowledges that entry.
  */
-const entryBatch = new GroupCommit<Record<string, unknown>>(async (docs) => {
-  ledgerFaults.inBatch?.(docs);
-  await Entry.collection.insertMany(docs, { ordered: false });
-});
+const entryBatch = modelInserts(Entry, { beforeSend: (docs) => ledgerFaults.inBatch?.(docs) });
 
 /** Test and bench figures: batches sent, entries in them, the largest batch. */
 export function entryBatchStats(): { batches: number; documents: number; largest: number } {
   return { ...entryBatch.stats };
 }
 
-/**
- * Inserts one entry through the group commit. The document is checked against the schema here
- * (the batch goes to the driver as is), so a malformed entry fails its own posting only.
- */
+/** Inserts one entry through the group commit (checked against the schema first). */
 async function insertEntry(householdId: string, view: EntryView): Promise<void> {
-  const doc = new Entry({
-    ...view,
-    _id: entryId(householdId, view.seq),
-    householdId,
-    createdAt: new Date(view.createdAt),
-  });
-  const invalid = doc.validateSync();
-  if (invalid) throw invalid;
-  await entryBatch.insert(doc.toObject({ depopulate: true }));
+  const createdAt = new Date(view.createdAt);
+  await entryBatch.insert({ ...view, _id: entryId(householdId, view.seq), householdId, createdAt });
 }
 
 /**
