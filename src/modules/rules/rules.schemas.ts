@@ -59,19 +59,22 @@ export const ruleVersionSchema = z
   })
   .openapi('RuleVersion');
 
-export const effectiveRuleSchema = z
-  .object({
-    code: z.string(),
-    version: z.number().int(),
+/** A rule as it applies in a village on a date: the version's terms, and whether it is in force. */
+export const effectiveRuleSchema = ruleVersionSchema
+  .pick({
+    code: true,
+    version: true,
+    title: true,
+    kind: true,
+    points: true,
+    pointsPerUnit: true,
+    unit: true,
+    capPerMonth: true,
+    capPerYear: true,
+    attachmentRequired: true,
+  })
+  .extend({
     overrideVersion: z.number().int().optional(),
-    title: z.string(),
-    kind: z.enum(RULE_KINDS),
-    points: z.number().int().optional(),
-    pointsPerUnit: z.number().int().optional(),
-    unit: z.string().optional(),
-    capPerMonth: z.number().int().optional(),
-    capPerYear: z.number().int().optional(),
-    attachmentRequired: z.boolean(),
     /** False when the county retired it or the village switched it off on that date. */
     inForce: z.boolean(),
   })
