@@ -127,7 +127,12 @@ export interface RequestOptions {
 
 function expire(): never {
   const s = session.get();
-  if (s && s.expiresAt > Date.now()) signInNotice.set(REVOKED_NOTICE);
+  // A 401 answering a request sent before a deliberate sign-out (修改密码 signs out and says so)
+  // changes nothing: there is no session left to call expired, and the sign-in page keeps the
+  // notice it was given. Seen on a loaded machine: a page's slow first reads, answered after the
+  // password change, turned 密码已修改 into 登录已过期.
+  if (!s) throw new ApiError(401, 'unauthenticated', '');
+  if (s.expiresAt > Date.now()) signInNotice.set(REVOKED_NOTICE);
   setSession(null);
   sessionExpired.set(location.pathname + location.search);
   throw new ApiError(401, 'unauthenticated', '');
