@@ -17,6 +17,16 @@ import { RULE_KINDS, type RuleKind } from './rule-kinds';
 
 export { RULE_KINDS, type RuleKind };
 
+/** The terms a rule version may leave out: stored, and shown, only when given. */
+export const OPTIONAL_RULE_TERMS = [
+  'points',
+  'pointsPerUnit',
+  'unit',
+  'capPerMonth',
+  'capPerYear',
+  'description',
+] as const;
+
 export interface RuleVersionDoc {
   _id: mongoose.Types.ObjectId;
   code: string;

@@ -7,7 +7,12 @@
 import assert from 'node:assert/strict';
 import { DomainError } from '../../platform/errors';
 import type { z } from '../../platform/validation';
-import type { RuleKind, RuleOverrideDoc, RuleVersionDoc } from './rules.model';
+import {
+  OPTIONAL_RULE_TERMS,
+  type RuleKind,
+  type RuleOverrideDoc,
+  type RuleVersionDoc,
+} from './rules.model';
 import type {
   createOverrideBody,
   createRuleBody,
@@ -34,14 +39,7 @@ export function toRuleVersionView(d: RuleVersionDoc): RuleVersionView {
     effectiveFrom: d.effectiveFrom,
     createdAt: d.createdAt.toISOString(),
   };
-  for (const k of [
-    'points',
-    'pointsPerUnit',
-    'unit',
-    'capPerMonth',
-    'capPerYear',
-    'description',
-  ] as const) {
+  for (const k of OPTIONAL_RULE_TERMS) {
     if (d[k] !== undefined && d[k] !== null) (v as unknown as Record<string, unknown>)[k] = d[k];
   }
   return v;

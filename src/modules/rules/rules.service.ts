@@ -22,6 +22,7 @@ import { todayUtc } from '../../platform/clock';
 import type { Principal } from '../../platform/principal';
 import {
   CapClaim,
+  OPTIONAL_RULE_TERMS,
   RuleOverride,
   RuleVersion,
   type CapClaimDoc,
@@ -96,14 +97,7 @@ function nextVersion(
     retired: input.retired ?? false,
     effectiveFrom,
   };
-  for (const k of [
-    'points',
-    'pointsPerUnit',
-    'unit',
-    'capPerMonth',
-    'capPerYear',
-    'description',
-  ] as const) {
+  for (const k of OPTIONAL_RULE_TERMS) {
     if (input[k] !== undefined) doc[k] = input[k];
   }
   if (actor) doc.createdBy = actor.id;
