@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Db } from 'mongodb';
 import mongoose from 'mongoose';
+import { migrateConsentHeads } from '../modules/credit/consent-chain';
 import { findHousehold } from '../modules/households/households.service';
 import { listEntries } from '../modules/ledger/ledger.service';
 import { BackupError, backupDatabase, restoreDatabase } from './backup';
@@ -80,6 +81,10 @@ export async function runRestore(args: Parsed, { io }: CliDeps): Promise<number>
       io.err(`… ${c.name}: ${c.documents} documents`),
     );
     io.out(`restored ${report.collections} collections, ${report.documents} documents.`);
+    // A backup taken before consent chains has consents without heads: give them theirs.
+    const heads = await migrateConsentHeads();
+    if (heads)
+      io.out(`${heads} consent head(s) written for consents stored before consent chains.`);
   } catch (err) {
     if (err instanceof BackupError) {
       io.err(`restore: ${err.message}`);
