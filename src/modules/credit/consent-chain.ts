@@ -4,14 +4,14 @@
  * `credit_consents` holds a city's consents.
  *
  * Invariants:
- * - K1 A household's consents to one cooperative given through this service form a chain: the
+ * - CN1 A household's consents to one cooperative given through this service form a chain: the
  *   n-th has the `_id` `consentIdOf(householdId, cooperativeId, n)` (n = 1, 2, …). Two grants at
  *   once both try the same n; the unique `_id` lets exactly one in and the other takes n + 1. The
  *   consent record is its own link, so no step lies between "recorded" and "findable".
- * - K2 Along a chain grantedAt rises strictly (a grant on a clock behind the head's takes the
+ * - CN2 Along a chain grantedAt rises strictly (a grant on a clock behind the head's takes the
  *   head's time + 1 ms), and the first link's lies after every consent stored before chains. So
  *   the newest link is the latest consent given: the one that governs (consents.service.ts).
- * - K3 `credit_consent_heads` (and this process's memory) hold a hint of where a chain ends,
+ * - CN3 `credit_consent_heads` (and this process's memory) hold a hint of where a chain ends,
  *   written after each grant, and for a pair whose consents were stored before chains existed
  *   the latest of those (seq 0), written once by `migrateConsentHeads`. A hint is never trusted
  *   to end the chain: the next link is always looked up, so a lagging, missing or stale hint (a
@@ -49,7 +49,7 @@ export const CONSENT_HEADS_MARK = 'consent-heads-migrated';
 
 const pairKey = (householdId: string, cooperativeId: string) => `${householdId}|${cooperativeId}`;
 
-/** The `_id` of a pair's n-th consent (K1): the first 12 bytes of a SHA-256, as an ObjectId. */
+/** The `_id` of a pair's n-th consent (CN1): the first 12 bytes of a SHA-256, as an ObjectId. */
 export function consentIdOf(householdId: string, cooperativeId: string, n: number) {
   const digest = createHash('sha256')
     .update(`credit-consent|${householdId}|${cooperativeId}|${n}`)
@@ -81,7 +81,7 @@ const fromHint = (h: ConsentHeadDoc | null): ChainHead | undefined =>
     : undefined;
 
 /**
- * The end of a pair's chain (K3): from the hint in memory, else the stored one, then forward by
+ * The end of a pair's chain (CN3): from the hint in memory, else the stored one, then forward by
  * `_id` until the next link does not exist. Undefined: the pair has no consent at all.
  */
 export async function chainHead(
@@ -107,7 +107,7 @@ export async function chainHead(
   return head;
 }
 
-/** Moves the stored hint by lone `_id`; a slower writer may move it back, which is harmless (K3). */
+/** Moves the stored hint by lone `_id`; a slower writer may move it back, which is harmless (CN3). */
 async function writeHint(key: string, head: ChainHead): Promise<void> {
   try {
     await ConsentHead.updateOne(
@@ -132,7 +132,7 @@ const backOff = (attempt: number) =>
   new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 5)));
 
 /**
- * Records a consent as the next link of its pair's chain (K1, K2): grantedAt is `now`, or the
+ * Records a consent as the next link of its pair's chain (CN1, CN2): grantedAt is `now`, or the
  * head's + 1 ms when the clock stands behind it. Returns the stored record.
  */
 export async function appendConsent(
@@ -190,7 +190,7 @@ async function insertHeads(docs: ConsentHeadDoc[]): Promise<number> {
 /**
  * Heads (seq 0) for consents stored without the chain: before chains existed, or by the
  * generator, which inserts its consents directly. For each pair, the latest of `consents` by
- * grantedAt (then id); a pair that has a head already keeps it (its chain starts after, K2).
+ * grantedAt (then id); a pair that has a head already keeps it (its chain starts after, CN2).
  */
 export async function writeBaseHeads(
   consents: Iterable<ConsentDoc> | AsyncIterable<ConsentDoc>,
@@ -222,7 +222,7 @@ export async function writeBaseHeads(
 }
 
 /**
- * The consent-heads migration (K3): gives every pair with consents stored before chains existed
+ * The consent-heads migration (CN3): gives every pair with consents stored before chains existed
  * a head naming the latest of them, so the look-up finds them by `_id`. One pass over
  * `credit_consents`, once per database (a mark records that it finished; until then it runs
  * again at every start, and running it twice, or beside grants, is harmless). Returns the heads

@@ -1,5 +1,5 @@
 /**
- * The officer's consent check by `_id` alone (consent-chain.ts K1–K3): a household's consents to a
+ * The officer's consent check by `_id` alone (consent-chain.ts CN1–CN3): a household's consents to a
  * cooperative form a chain whose end governs; grants at once are arbitrated by the unique `_id`;
  * a crash between a consent and its head hint, or a hint written out of order, still reads
  * correctly; a database whose consents were stored before chains answers the same after the
@@ -57,7 +57,7 @@ describe('Consent chains: the look-up finds the governing consent by _id', () =>
     resetFaults();
   });
 
-  it('granted → 200; revoked → 403; granted again → 200; that one revoked → 403 (ids are the chain’s links)', async () => {
+  it('granted → 200; revoked → 403; granted again → 200; that one revoked → 403 (ids are the chain’s links, CN1)', async () => {
     const m = await makeMember(w.villageId);
     const first = await consent(m, w.cooperativeId);
     expect(first).to.equal(consentIdOf(m.id, w.cooperativeId, 1).toHexString());
@@ -95,7 +95,7 @@ describe('Consent chains: the look-up finds the governing consent by _id', () =>
     expect((await lookUp(officerB, m.id)).status).to.equal(200);
   });
 
-  it('eight grants at once take links 1–8, exactly one is active, and revoking it refuses', async () => {
+  it('eight grants at once take links 1–8 with rising grantedAt, exactly one is active, and revoking it refuses (CN1, CN2)', async () => {
     const m = await makeMember(w.villageId);
     const results = await Promise.all(
       Array.from({ length: 8 }, () =>
@@ -120,7 +120,7 @@ describe('Consent chains: the look-up finds the governing consent by _id', () =>
     expect((await lookUp(w.officer, m.id)).status).to.equal(403);
   });
 
-  it('a crash between a consent and its head hint: the look-up still finds it, and its revocation still refuses', async () => {
+  it('a crash between a consent and its head hint: the look-up still finds it, and its revocation still refuses (CN3)', async () => {
     const m = await makeMember(w.villageId);
     const first = await consent(m, w.cooperativeId);
     consentFaults.afterInsert = () => {
@@ -158,7 +158,7 @@ describe('Consent chains: the look-up finds the governing consent by _id', () =>
     expect((await lookUp(w.officer, m.id)).status).to.equal(403);
   });
 
-  it('a database whose consents were stored before chains answers the same after the migration', async () => {
+  it('a database whose consents were stored before chains answers the same after the migration (CN3)', async () => {
     const t = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS);
     const coopB = await makeCooperative([w.villageId]);
     const officerB = await makeUser('officer', { cooperativeId: coopB.id });
