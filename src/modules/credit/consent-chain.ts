@@ -224,17 +224,23 @@ export async function writeBaseHeads(
 /**
  * The consent-heads migration (CN3): gives every pair with consents stored before chains existed
  * a head naming the latest of them, so the look-up finds them by `_id`. One pass over
- * `credit_consents`, once per database (a mark records that it finished; until then it runs
- * again at every start, and running it twice, or beside grants, is harmless). Returns the heads
- * written.
+ * `credit_consents`, once per database: a mark records that it finished (until then it runs again
+ * at every start; running it twice, or beside grants, is harmless). A database without consents
+ * gets no mark, so a fresh database stays empty (`restore` goes into an empty database only).
+ * Returns the heads written.
  */
 export async function migrateConsentHeads(): Promise<number> {
   if (await SweepMark.findById(CONSENT_HEADS_MARK).lean()) return 0;
-  const written = await writeBaseHeads(
-    Consent.find({}).lean<ConsentDoc[]>().cursor({
-      batchSize: MIGRATION_BATCH,
-    }) as AsyncIterable<unknown> as AsyncIterable<ConsentDoc>,
-  );
+  let seen = 0;
+  async function* counted(): AsyncIterable<ConsentDoc> {
+    const cursor = Consent.find({}).lean<ConsentDoc[]>().cursor({ batchSize: MIGRATION_BATCH });
+    for await (const c of cursor as AsyncIterable<unknown> as AsyncIterable<ConsentDoc>) {
+      seen++;
+      yield c;
+    }
+  }
+  const written = await writeBaseHeads(counted());
+  if (!seen) return 0;
   await SweepMark.updateOne(
     { _id: CONSENT_HEADS_MARK },
     { $set: { through: new Date() } },
@@ -243,4 +249,10 @@ export async function migrateConsentHeads(): Promise<number> {
     if (!isDuplicateKeyError(err)) throw err;
   });
   return written;
+}
+
+/** True when the database holds consents the migration has not been run over (after a restore). */
+export async function consentHeadsPending(): Promise<boolean> {
+  if (await SweepMark.findById(CONSENT_HEADS_MARK).lean()) return false;
+  return (await Consent.exists({})) !== null;
 }

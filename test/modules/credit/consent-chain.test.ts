@@ -6,6 +6,8 @@
  * migration; and a warm look-up sends no filter but a lone `_id` equality.
  */
 import mongoose, { Types } from 'mongoose';
+import { runCli, type CliIo } from '../../../src/cli/commands';
+import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { http, makeCooperative, makeUser } from '../../support/factories';
 import { clock } from '../../../src/platform/clock';
@@ -245,7 +247,18 @@ describe('Consent chains: the look-up finds the governing consent by _id', () =>
     // Without heads the consents are out of the look-up's reach (the migration is what finds them).
     expect(await answers()).to.deep.equal([403, 403, 403, 403, 403, 403, 403]);
 
-    expect(await migrateConsentHeads()).to.be.at.least(6);
+    // The CLI's migrate-consents (npm start runs the same function at start-up).
+    const out: string[] = [];
+    const io: CliIo = { out: (l) => out.push(l), err: (l) => out.push(l) };
+    const code = await runCli(['migrate-consents'], {
+      config: ctx().config,
+      logger: ctx().logger,
+      io,
+      connect: async () => ({ source: 'test', close: async () => undefined }),
+    });
+    expect(code).to.equal(0);
+    const written = Number(/^(\d+) consent head\(s\) written/.exec(out.join('\n'))?.[1]);
+    expect(written, out.join('\n')).to.be.at.least(6);
     expect(await answers()).to.deep.equal(want);
     expect(await migrateConsentHeads()).to.equal(0); // once per database
 
