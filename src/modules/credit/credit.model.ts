@@ -202,6 +202,8 @@ export const ScoreCache = mongoose.model<ScoreCacheDoc>('CreditScoreCache', scor
  * How far the score sweeper has read: a sweep reads entries posted since its last successful
  * sweep began (less a margin), however late it runs, so a sweep delayed on a busy machine, or
  * workers down for a day, miss nothing (a fixed look-back window would). One document by `_id`.
+ * The consent-heads migration keeps its mark here too (`consent-heads-migrated`, consent-chain.ts):
+ * `through` is when it finished.
  */
 export interface SweepMarkDoc {
   _id: string;
