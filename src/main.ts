@@ -5,7 +5,8 @@
  *    DATA_DIR/run/mongodb.uri while running, so the CLI can reach the same database);
  * 2. Redis: REDIS_URL, else 127.0.0.1:6379, else a private redis-server;
  * 3. indexes, the levels migration (villages created before township and county records
- *    existed are placed under them), the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local
+ *    existed are placed under them), the consent-heads migration (consents stored before
+ *    consent chains get a head the look-up reads by `_id`), the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local
  *    mode) the demo county;
  * 4. the API on PORT, and the workers process as a supervised child: restarted with backoff
  *    (WORKERS_RESTART_DELAY_MS doubling to WORKERS_RESTART_DELAY_MAX_MS) whenever it dies, each
@@ -32,6 +33,7 @@ import './modules/models';
 import { formatCredentials, seedDemoCounty } from './modules/demo/demo.seed';
 import { ensureBootstrapAdmin } from './modules/users/users.service';
 import { migrateVillageLevels } from './modules/villages/villages.service';
+import { migrateConsentHeads } from './modules/credit/consent-chain';
 import { idNumberHasherFor } from './modules/volunteers/id-number';
 
 /** How long shutdown waits for in-flight requests and running jobs. */
@@ -93,7 +95,7 @@ async function seedDemo(config: Config, logger: Logger): Promise<void> {
   }
 }
 
-/** Step 3: indexes, the levels migration, the bootstrap admin, and (local mode) the demo county. */
+/** Step 3: indexes, the migrations, the bootstrap admin, and (local mode) the demo county. */
 async function prepareData(config: Config, logger: Logger): Promise<void> {
   await ensureIndexes();
   const placed = await migrateVillageLevels();
@@ -102,6 +104,9 @@ async function prepareData(config: Config, logger: Logger): Promise<void> {
       { villages: placed },
       'placed villages created before levels existed under their township and county records',
     );
+  const heads = await migrateConsentHeads();
+  if (heads)
+    logger.info({ pairs: heads }, 'wrote consent heads for consents stored before consent chains');
   if (await ensureBootstrapAdmin(config.admin, config.passwordKdfLog2N)) {
     logger.info({ username: config.admin?.username }, 'created the admin user from ADMIN_USERNAME');
   }

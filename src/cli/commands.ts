@@ -28,6 +28,7 @@ import {
   runCreateAdmin,
   runGenerate,
   runImportHouseholds,
+  runMigrateConsents,
   runMigrateLevels,
   runSeedDemo,
 } from './run-setup';
@@ -142,6 +143,15 @@ const COMMANDS: Record<string, Command> = {
     positionals: [0, 0],
     database: true,
     run: runMigrateLevels,
+  },
+  'migrate-consents': {
+    usage: 'migrate-consents',
+    summary:
+      'Give every household-and-cooperative pair whose consents were stored before consent chains a head naming the latest of them, so the officer look-up finds them by _id (npm start does this at start-up; restore after loading). Once per database; idempotent.',
+    options: {},
+    positionals: [0, 0],
+    database: true,
+    run: runMigrateConsents,
   },
   'verify-export': {
     usage: 'verify-export FILE MANIFEST JWKS',

@@ -20,6 +20,7 @@ import { isDuplicateKeyError } from '../platform/errors';
 import { Cooperative } from '../modules/cooperatives/cooperatives.model';
 import { createCooperative } from '../modules/cooperatives/cooperatives.service';
 import { DEFAULT_PURPOSE } from '../modules/credit/consents.service';
+import { writeBaseHeads } from '../modules/credit/consent-chain';
 import { Consent, CONSENT_FIELDS } from '../modules/credit/credit.model';
 import { Household } from '../modules/households/households.model';
 import { award, deduct, getAccount, redeem } from '../modules/ledger/ledger.service';
@@ -235,27 +236,27 @@ async function generateVillage(
     entriesPosted += posted;
   });
   const consents = plans.filter((h) => h.consent);
-  const consentsExisted = await insertMissing(
-    Consent as never,
-    consents.map((h) => {
-      const c = h.consent!;
-      return {
-        _id: new Types.ObjectId(c.id),
-        householdId: h.id,
-        villageId: ctx.villageId,
-        cooperativeId: ctx.cooperativeId,
-        recipient: ctx.cooperativeName,
-        purpose: DEFAULT_PURPOSE,
-        fields: [...CONSENT_FIELDS],
-        grantedAt: new Date(c.grantedAt),
-        expiresAt: new Date(c.expiresAt),
-        customerRef: c.customerRef,
-        method: c.method,
-        ...(c.formRef ? { formRef: c.formRef } : {}),
-        recordedBy: RECORDED_BY,
-      };
-    }),
-  );
+  const consentDocs = consents.map((h) => {
+    const c = h.consent!;
+    return {
+      _id: new Types.ObjectId(c.id),
+      householdId: h.id,
+      villageId: ctx.villageId,
+      cooperativeId: ctx.cooperativeId,
+      recipient: ctx.cooperativeName,
+      purpose: DEFAULT_PURPOSE,
+      fields: [...CONSENT_FIELDS],
+      grantedAt: new Date(c.grantedAt),
+      expiresAt: new Date(c.expiresAt),
+      customerRef: c.customerRef,
+      method: c.method,
+      ...(c.formRef ? { formRef: c.formRef } : {}),
+      recordedBy: RECORDED_BY,
+    };
+  });
+  const consentsExisted = await insertMissing(Consent as never, consentDocs);
+  // Inserted directly, not along a consent chain: their heads let the look-up find them by `_id`.
+  await writeBaseHeads(consentDocs);
   return {
     householdsCreated: plans.length - existed.size,
     entriesPosted,

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Db } from 'mongodb';
 import mongoose from 'mongoose';
+import { consentHeadsPending } from '../modules/credit/consent-chain';
 import { findHousehold } from '../modules/households/households.service';
 import { listEntries } from '../modules/ledger/ledger.service';
 import { BackupError, backupDatabase, restoreDatabase } from './backup';
@@ -80,6 +81,12 @@ export async function runRestore(args: Parsed, { io }: CliDeps): Promise<number>
       io.err(`… ${c.name}: ${c.documents} documents`),
     );
     io.out(`restored ${report.collections} collections, ${report.documents} documents.`);
+    // The restore is the backup exactly; a backup from before consent chains is migrated at the
+    // next start (or by migrate-consents), which the operator is told here.
+    if (await consentHeadsPending())
+      io.err(
+        'this database has not had the consent-heads migration: the officer look-up finds consents stored before consent chains after `npm start` or `npm run cli -- migrate-consents`.',
+      );
   } catch (err) {
     if (err instanceof BackupError) {
       io.err(`restore: ${err.message}`);

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatCredentials, seedDemoCounty } from '../modules/demo/demo.seed';
+import { migrateConsentHeads } from '../modules/credit/consent-chain';
 import { migrateVillageLevels } from '../modules/villages/villages.service';
 import { idNumberHasherFor } from '../modules/volunteers/id-number';
 import { EXIT_OK, EXIT_PROBLEM, str, UsageError, wholeNumber, type Parsed } from './cli-args';
@@ -137,5 +138,11 @@ export async function runGenerate(args: Parsed, { io }: CliDeps): Promise<number
 export async function runMigrateLevels(_args: Parsed, { io }: CliDeps): Promise<number> {
   const placed = await migrateVillageLevels();
   io.out(`${placed} village(s) placed under their township and county.`);
+  return EXIT_OK;
+}
+
+export async function runMigrateConsents(_args: Parsed, { io }: CliDeps): Promise<number> {
+  const heads = await migrateConsentHeads();
+  io.out(`${heads} consent head(s) written for consents stored before consent chains.`);
   return EXIT_OK;
 }

@@ -50,6 +50,11 @@ export const notifyFaults: {
   afterSend?: (notificationId: string) => void;
 } = {};
 
+/** Credit consents: after a consent's record is inserted, before its chain's head hint is written. */
+export const consentFaults: {
+  afterInsert?: (consentId: string) => void;
+} = {};
+
 /** Clears every hook and tuning value (a test's afterEach). */
 export function resetFaults(): void {
   for (const registry of [
@@ -59,6 +64,7 @@ export function resetFaults(): void {
     councilFaults,
     orderFaults,
     notifyFaults,
+    consentFaults,
   ] as Record<string, unknown>[])
     for (const k of Object.keys(registry)) delete registry[k];
 }

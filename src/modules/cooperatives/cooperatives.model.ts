@@ -1,5 +1,6 @@
 /** Rural credit cooperatives (农村信用社 / 农商行) and the villages they serve. */
 import mongoose, { Schema } from 'mongoose';
+import { invalidatesConfig } from '../../platform/config-cache';
 
 export interface CooperativeDoc {
   _id: mongoose.Types.ObjectId;
@@ -17,4 +18,6 @@ const cooperativeSchema = new Schema<CooperativeDoc>(
     strict: 'throw',
   },
 );
+// The officer's look-up reads the service area on every call, through the configuration cache.
+invalidatesConfig(cooperativeSchema);
 export const Cooperative = mongoose.model<CooperativeDoc>('Cooperative', cooperativeSchema);

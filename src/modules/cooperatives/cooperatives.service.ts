@@ -1,5 +1,6 @@
 /** Cooperatives and their service area (the villages whose households they may look up). */
 import { Types } from 'mongoose';
+import { ConfigCache } from '../../platform/config-cache';
 import { notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { assertVillagesExist } from '../stores/stores.service';
@@ -28,9 +29,15 @@ export async function createCooperative(input: {
   return toView(doc!.toObject());
 }
 
+/** Cooperatives by id, cached (platform/config-cache.ts: any change to one is seen at once). */
+const cachedCooperatives = new ConfigCache<CooperativeDoc>('cooperatives');
+
 export async function findCooperative(cooperativeId: string): Promise<CooperativeDoc | undefined> {
   if (!Types.ObjectId.isValid(cooperativeId)) return undefined;
-  return (await Cooperative.findById(cooperativeId).lean<CooperativeDoc>()) ?? undefined;
+  return cachedCooperatives.get(
+    cooperativeId,
+    async () => (await Cooperative.findById(cooperativeId).lean<CooperativeDoc>()) ?? undefined,
+  );
 }
 
 /** A cooperative and its service area, with the villages' names: the county office, or one of its own officers (else 404). */

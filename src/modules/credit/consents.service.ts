@@ -9,6 +9,9 @@
  *   at that instant; it is valid when it has not expired and has no revocation at or before it.
  *   So a retried or renewed consent never leaves an older one that a revocation would miss.
  * - Revoking is a record (`_id` = consent id): a second revocation changes nothing.
+ * - A household's consents to one cooperative form a chain whose end is the latest consent
+ *   (consent-chain.ts), so the officer's look-up finds the governing consent and its revocation
+ *   by lone `_id` reads: no scan of `credit_consents` on that path.
  * - Outside the caller's reach a consent or household is `not_found`, as if it did not exist.
  */
 import { Types } from 'mongoose';
@@ -28,6 +31,7 @@ import {
   type ConsentRevocationDoc,
 } from './credit.model';
 import type { consentSchema } from './credit.schemas';
+import { appendConsent, chainHead } from './consent-chain';
 
 /** What the cooperative may use the score for, unless the consent says otherwise. */
 export const DEFAULT_PURPOSE = '农户信用评级及授信参考';
@@ -88,63 +92,77 @@ export function consentValidAt<T extends ConsentTerms>(
   return chosen;
 }
 
-const termsOf = (c: ConsentDoc) => ({
+const termsOf = (c: ConsentDoc): ConsentTerms => ({
   id: c._id.toHexString(),
   grantedAt: c.grantedAt.getTime(),
   expiresAt: c.expiresAt.getTime(),
-  doc: c,
 });
 
-/** The consent that lets `cooperativeId` read this household at `at`, if any. */
+/**
+ * The latest consent this household gave the cooperative at or before `at` (valid or not): the
+ * end of the pair's chain, read by `_id` (consent-chain.ts). When the clock stands before that
+ * consent's grantedAt (moved back, or another machine's clock ahead), the rule itself over every
+ * consent of the pair decides: a scan, but only then.
+ */
+async function latestConsent(
+  householdId: string,
+  cooperativeId: string,
+  at: Date,
+): Promise<ConsentTerms | undefined> {
+  const head = await chainHead(householdId, cooperativeId);
+  if (!head || head.grantedAt <= at.getTime()) return head;
+  const all = await Consent.find({ householdId, cooperativeId }).lean<ConsentDoc[]>();
+  return governing(all.map(termsOf), at.getTime());
+}
+
+/**
+ * The consent that lets `cooperativeId` read this household at `at`, if any: the officer's
+ * look-up asks this on every call, so it reads by lone `_id` only (the chain's end, then the
+ * revocation of that consent).
+ */
 export async function validConsent(
   householdId: string,
   cooperativeId: string,
   at: Date,
-): Promise<ConsentDoc | undefined> {
-  const all = (await Consent.find({ householdId, cooperativeId }).lean<ConsentDoc[]>()).map(
-    termsOf,
-  );
-  const c = governing(all, at.getTime());
-  if (!c) return undefined;
+): Promise<ConsentTerms | undefined> {
+  const c = await latestConsent(householdId, cooperativeId, at);
+  if (!c || c.expiresAt <= at.getTime()) return undefined;
   const rev = await ConsentRevocation.findById(c.id).lean<ConsentRevocationDoc>();
-  return consentValidAt([c], () => rev?.revokedAt.getTime(), [at.getTime()])?.doc;
+  return consentValidAt([c], () => rev?.revokedAt.getTime(), [at.getTime()]);
 }
 
 function statusOf(
   c: ConsentDoc,
   rev: ConsentRevocationDoc | undefined,
-  latest: ConsentDoc | undefined,
+  latestId: string | undefined,
   now: Date,
 ): ConsentStatus {
   if (rev && rev.revokedAt.getTime() <= now.getTime()) return 'revoked';
   if (c.expiresAt.getTime() <= now.getTime()) return 'expired';
-  if (latest && !latest._id.equals(c._id)) return 'superseded';
+  if (latestId && latestId !== c._id.toHexString()) return 'superseded';
   return 'active';
 }
 
 async function toViews(consents: ConsentDoc[]): Promise<ConsentView[]> {
   if (!consents.length) return [];
   const now = clock.now();
-  const revs = await ConsentRevocation.find({
-    _id: { $in: consents.map((c) => c._id.toHexString()) },
-  }).lean<ConsentRevocationDoc[]>();
-  const revById = new Map(revs.map((r) => [r._id, r]));
-  // The governing consent of each pair, over every consent of those pairs.
-  const pairs = new Map<string, ConsentDoc | undefined>();
+  const revs =
+    consents.length === 1
+      ? [
+          await ConsentRevocation.findById(
+            consents[0]!._id.toHexString(),
+          ).lean<ConsentRevocationDoc>(),
+        ]
+      : await ConsentRevocation.find({
+          _id: { $in: consents.map((c) => c._id.toHexString()) },
+        }).lean<ConsentRevocationDoc[]>();
+  const revById = new Map(revs.flatMap((r) => (r ? [[r._id, r] as const] : [])));
+  // The latest consent of each pair, which supersedes the others.
+  const latest = new Map<string, string | undefined>();
   for (const c of consents) {
     const key = `${c.householdId}|${c.cooperativeId}`;
-    if (!pairs.has(key))
-      pairs.set(
-        key,
-        governing(
-          (
-            await Consent.find({ householdId: c.householdId, cooperativeId: c.cooperativeId }).lean<
-              ConsentDoc[]
-            >()
-          ).map(termsOf),
-          now.getTime(),
-        )?.doc,
-      );
+    if (!latest.has(key))
+      latest.set(key, (await latestConsent(c.householdId, c.cooperativeId, now))?.id);
   }
   return consents.map((c) => {
     const rev = revById.get(c._id.toHexString());
@@ -159,7 +177,7 @@ async function toViews(consents: ConsentDoc[]): Promise<ConsentView[]> {
       expiresAt: c.expiresAt.toISOString(),
       method: c.method,
       recordedBy: c.recordedBy,
-      status: statusOf(c, rev, pairs.get(`${c.householdId}|${c.cooperativeId}`), now),
+      status: statusOf(c, rev, latest.get(`${c.householdId}|${c.cooperativeId}`), now),
     };
     if (c.customerRef) v.customerRef = c.customerRef;
     if (c.formRef) v.formRef = c.formRef;
@@ -207,7 +225,7 @@ export async function createConsent(p: Principal, input: NewConsent): Promise<Co
       { path: 'expiresAt', message: `at most ${CONSENT_YEARS_MAX} years ahead` },
     ]);
   }
-  const [doc] = await Consent.create([
+  const doc = await appendConsent(
     {
       householdId: input.householdId,
       villageId: household.villageId,
@@ -215,15 +233,15 @@ export async function createConsent(p: Principal, input: NewConsent): Promise<Co
       recipient: cooperative.name,
       purpose: input.purpose ?? DEFAULT_PURPOSE,
       fields: [...CONSENT_FIELDS],
-      grantedAt: now,
       expiresAt: input.expiresAt,
       ...(input.customerRef ? { customerRef: input.customerRef } : {}),
       method: p.role === 'clerk' ? 'paper_form' : 'household',
       ...(input.formRef ? { formRef: input.formRef } : {}),
       recordedBy: p.id,
     },
-  ]);
-  return viewOf(doc!.toObject());
+    now,
+  );
+  return viewOf(doc);
 }
 
 /** A consent the principal may see: the household, its clerk, an admin, or the recipient's officer. */

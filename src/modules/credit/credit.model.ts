@@ -7,6 +7,9 @@
  *   older consent that a revocation would miss.
  * - `credit_consent_revocations`: `_id` = the consent's id. The unique `_id` makes revoking
  *   idempotent: a second DELETE finds the first revocation and changes nothing.
+ * - `credit_consent_heads`: `_id` = `<householdId>|<cooperativeId>`, where that pair's chain of
+ *   consents ends (consent-chain.ts). A hint, overwritten by each grant: a lagging or missing one
+ *   only costs look-ups forward along the chain, never a wrong answer.
  * - `credit_village_levels`: a village's award level at the start of a month, `_id` =
  *   `<villageId>_<YYYY-MM>_<modelVersion>`. Computed once from entries that can no longer change
  *   (posted before that instant); two computing at once both insert the same value and one wins.
@@ -62,7 +65,8 @@ const consentSchema = new Schema<ConsentDoc>(
   },
   { collection: 'credit_consents', versionKey: false, strict: 'throw' },
 );
-// The look-up checks one household's consents to one cooperative; exports list a cooperative's.
+// Views and the rare clock-behind case read one household's consents to one cooperative (the
+// look-up itself goes by `_id` along the chain, consent-chain.ts); exports list a cooperative's.
 consentSchema.index(
   { householdId: 1, cooperativeId: 1, grantedAt: 1 },
   { name: 'household_cooperative' },
@@ -111,6 +115,31 @@ export const ConsentRevocation = mongoose.model<ConsentRevocationDoc>(
   'CreditConsentRevocation',
   revocationSchema,
 );
+
+/** Where a household's chain of consents to one cooperative ends (consent-chain.ts). */
+export interface ConsentHeadDoc {
+  /** `<householdId>|<cooperativeId>` */
+  _id: string;
+  /** The chain position of `consentId` (0: a consent stored before chains, set by the migration). */
+  seq: number;
+  consentId: string;
+  grantedAt: Date;
+  expiresAt: Date;
+  updatedAt: Date;
+}
+
+const consentHeadSchema = new Schema<ConsentHeadDoc>(
+  {
+    _id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    consentId: { type: String, required: true },
+    grantedAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { collection: 'credit_consent_heads', versionKey: false, strict: 'throw' },
+);
+export const ConsentHead = mongoose.model<ConsentHeadDoc>('CreditConsentHead', consentHeadSchema);
 
 export interface VillageLevelDoc {
   _id: string;
@@ -173,6 +202,8 @@ export const ScoreCache = mongoose.model<ScoreCacheDoc>('CreditScoreCache', scor
  * How far the score sweeper has read: a sweep reads entries posted since its last successful
  * sweep began (less a margin), however late it runs, so a sweep delayed on a busy machine, or
  * workers down for a day, miss nothing (a fixed look-back window would). One document by `_id`.
+ * The consent-heads migration keeps its mark here too (`consent-heads-migrated`, consent-chain.ts):
+ * `through` is when it finished.
  */
 export interface SweepMarkDoc {
   _id: string;
