@@ -242,8 +242,26 @@ export interface RedemptionEventDoc {
   by: 'request' | 'recovery';
   /** Settled: the response the key replays (absent on `abandoned`, and on older events). */
   response?: StoredResponse;
+  /**
+   * Settled by the request: the takes it made, by link id, so a give-back reads them by `_id`
+   * (takes write no source pointer). Absent when recovery settled it or on older events: the
+   * takes are then found by source.
+   */
+  takes?: RecordedTakes;
   at: Date;
 }
+
+export interface RecordedTakes {
+  /** The day's allowance take (`<chain>#<seq>`); absent: none was taken. */
+  allowance?: string;
+  /** The stock takes (`<itemId>#<seq>`), one per line taken; a line without one took nothing. */
+  stock: string[];
+}
+
+const takesSchema = new Schema<RecordedTakes>(
+  { allowance: String, stock: { type: [String], required: true } },
+  { _id: false },
+);
 
 const eventSchema = new Schema<RedemptionEventDoc>(
   {
@@ -258,6 +276,7 @@ const eventSchema = new Schema<RedemptionEventDoc>(
     spendableAfter: Number,
     by: { type: String, required: true, enum: ['request', 'recovery'] },
     response: { type: Schema.Types.Mixed },
+    takes: { type: takesSchema },
     at: { type: Date, required: true },
   },
   { collection: 'redemption_events', versionKey: false, strict: 'throw' },

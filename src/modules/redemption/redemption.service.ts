@@ -29,16 +29,20 @@
  * The state machine. Every step is an insert guarded by a unique key, so it is idempotent; a
  * crash can stop between any two steps, and recovery (`recoverRedemptions`) takes it from there.
  *
- *   in-flight marker ─► claim key ─► record redemption ─► take allowance ─► take stock ─► post ledger entry
- *                       (pending)    (basket, prices)     (the day's        (per line;    (insufficient?)
- *                                                          spending; limit?) out_of_stock?)     │
- *                                                                                               ▼
- *                                                  settled=confirmed (201 stored on it) ─► marker gone
+ *   in-flight marker ─► claim key ─► record redemption ─► take allowance ┬─► post ledger entry
+ *                       (pending)    (basket, prices)     take stock      ┘   (insufficient?)
+ *                                                         (side by side: the        │
+ *                                                          day's limit? per line:   ▼
+ *                                                          out_of_stock?)  settled=confirmed (201 and
+ *                                                                          the takes' ids on it) ─► marker gone
  *   any refusal ─► settled=failed(code, 409 stored on it) ─► give back takes ─► [flag if offline] ─► marker gone
  *   refused before the record (card, items, PIN) ─► key dropped (nothing stored; the key may be reused)
  *
  * A claim is answered from its settled event's stored response once its marker is gone (the key
  * itself is completed in place only by recovery and by an offline refusal before the record).
+ * The takes write no source pointer: the request records their link ids on its settled event
+ * (confirmed or refused), and give-backs read them by `_id`; recovery, which does not know them,
+ * finds a take through the source index (its fence's refused insert, or a scan by source).
  *
  *   Reversal: work marker ─► post `reversal` entry ─► give back takes ─► reversed event ─► marker gone
  *
