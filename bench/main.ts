@@ -255,7 +255,7 @@ function roundTripRows(rts: RoundTripRow[]): Row[] {
               : `${what}, warm (second posting to the household in this process)`,
           value: r.perOperation,
           unit: 'round trips',
-          note: `target ≤ ${target}; by collection below`,
+          note: `target ≤ ${target}; by collection below${r.waits === undefined ? '' : `; ${r.waits.toFixed(1)} of them one after another (the rest sent beside another)`}`,
         });
     }
   }

@@ -141,6 +141,7 @@ export async function benchRedemption(
     how: 'one after another',
     operations: SEQUENTIAL_OPS,
     perOperation: seq.total,
+    waits: seq.waits,
     byCommand: seq.byCommand,
   });
   await one.close();
