@@ -29,12 +29,12 @@
  * The state machine. Every step is an insert guarded by a unique key, so it is idempotent; a
  * crash can stop between any two steps, and recovery (`recoverRedemptions`) takes it from there.
  *
- *   in-flight marker ─► claim key ─► record redemption ─► take allowance ┬─► post ledger entry
- *                       (pending)    (basket, prices)     take stock      ┘   (insufficient?)
- *                                                         (side by side: the        │
- *                                                          day's limit? per line:   ▼
- *                                                          out_of_stock?)  settled=confirmed (201 and
- *                                                                          the takes' ids on it) ─► marker gone
+ *   in-flight marker ┬─► record redemption ─► take allowance ┬─► post ledger entry
+ *   claim key ───────┘   (basket, prices)     take stock ──────┘   (insufficient?)
+ *   (pending)                                 (the day's limit?          │
+ *   (side by side)                             per line: out_of_stock?;  ▼
+ *                                              side by side)   settled=confirmed (201 and the
+ *                                                              takes' ids on it) ─► marker gone
  *   any refusal ─► settled=failed(code, 409 stored on it) ─► give back takes ─► [flag if offline] ─► marker gone
  *   refused before the record (card, items, PIN) ─► key dropped (nothing stored; the key may be reused)
  *
@@ -61,6 +61,9 @@
  *   the terminal's retry runs afresh. The household sees a 0-point entry 「兑换中断，未扣积分」:
  *   the price of deciding without a transaction, and an honest one.
  * - settled: finish the tail (give-backs for a refusal, flag, stored response).
+ * - a claim whose marker never landed (the two are inserted side by side) has nothing recorded
+ *   or taken under it; the key's next retry recovers it as above once its owner (named on the
+ *   claim too) no longer holds it.
  * A request that finds one of its takes voided knows recovery rolled it back and answers 409
  * `conflict` (send it again). Reversals in progress are finished from their work markers.
  *
