@@ -16,9 +16,9 @@ import {
 } from '../stores/items.service';
 import { fenceAllowance, giveBackAllowance, takeAllowance, tracksAllowance } from './allowance';
 import { flagOffline } from './flags.service';
+import { eventInserts } from './inserts';
 import { completeKey, dropKey, releaseOwnClaim } from './keys';
 import {
-  RedemptionEvent,
   type RecordedTakes,
   type RedemptionEventDoc,
   type RedemptionLine,
@@ -101,7 +101,7 @@ export async function settle(
   };
   if (event.code !== ABANDONED) doc.response = responseOf(r, doc);
   try {
-    await RedemptionEvent.create([doc]);
+    await eventInserts.insert(doc);
     return doc;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;

@@ -18,6 +18,7 @@ import {
   RECOVERY_AGE_MS,
   releaseRequest,
 } from './liveness';
+import { claimInserts, markerInserts } from './inserts';
 import { dropKey } from './keys';
 import { recoverClaim } from './recovery';
 import {
@@ -69,24 +70,22 @@ async function insertClaim(
   const redemptionId = new Types.ObjectId().toHexString();
   const createdAt = new Date();
   holdRequest(redemptionId);
+  const doc: RedemptionKeyDoc = {
+    _id: claimId,
+    terminalId: counter.terminalId,
+    key,
+    generation,
+    fingerprint,
+    redemptionId,
+    status: 'pending',
+    owner: OWNER_ID,
+    createdAt,
+  };
   const [marker, claim] = await Promise.allSettled([
-    Inflight.create([{ _id: redemptionId, keyId: claimId, owner: OWNER_ID, createdAt }]),
-    RedemptionKey.create([
-      {
-        _id: claimId,
-        terminalId: counter.terminalId,
-        key,
-        generation,
-        fingerprint,
-        redemptionId,
-        status: 'pending',
-        owner: OWNER_ID,
-        createdAt,
-      },
-    ]),
+    markerInserts.insert({ _id: redemptionId, keyId: claimId, owner: OWNER_ID, createdAt }),
+    claimInserts.insert(doc),
   ]);
-  if (marker.status === 'fulfilled' && claim.status === 'fulfilled')
-    return claim.value[0]!.toObject();
+  if (marker.status === 'fulfilled' && claim.status === 'fulfilled') return doc;
   try {
     if (claim.status === 'fulfilled') await dropKey(claimId, redemptionId);
     else await Inflight.deleteOne({ _id: redemptionId });

@@ -80,6 +80,7 @@ import { Types } from 'mongoose';
 import { carryOut } from './carry-out';
 import { flagOffline } from './flags.service';
 import { claimKey, fingerprintOf } from './idempotency';
+import { recordInserts } from './inserts';
 import { completeOwnClaim, dropKey } from './keys';
 import { releaseRequest } from './liveness';
 import { priceBasket } from './pricing';
@@ -182,8 +183,9 @@ async function redeemClaimed(
   let r: RedemptionDoc;
   try {
     // What was inserted is what is stored: no read back.
-    const [created] = await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
-    r = created!.toObject();
+    const record = new Redemption({ _id: new Types.ObjectId(rid), ...basket }).toObject();
+    await recordInserts.insert(record);
+    r = record;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.

@@ -20,6 +20,7 @@ import {
   type RedemptionKeyDoc,
 } from '../../../src/modules/redemption/redemption.model';
 import { redemptionTuning } from '../../../src/platform/faults';
+import { claimInserts, eventInserts } from '../../../src/modules/redemption/inserts';
 import {
   account,
   expectBooksAgree,
@@ -112,5 +113,35 @@ describe('redemption claim and marker side by side', () => {
     const retry = await redeemVia(t, key, body);
     expect(retry.status, retry.text).to.equal(201);
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
+  });
+
+  it('claims of concurrent requests go out together (group commit), and each is still decided alone: of ten requests per key, one spends', async () => {
+    const s = await makeScene({
+      points: 1000,
+      households: 4,
+      terminals: 4,
+      items: [{ sku: 'RICE', points: 10, stock: 1000 }],
+    });
+    const before = { claims: claimInserts.stats.largest, events: eventInserts.stats.largest };
+    const keys = s.terminals.map(() => newKey());
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const n = i % 4;
+        return redeemVia(s.terminals[n]!, keys[n]!, {
+          cardNo: s.households[n]!.cardNo,
+          items: [{ sku: 'RICE', qty: 1 }],
+        });
+      }),
+    );
+    expect(claimInserts.stats.largest, 'some claims went out in one batch').to.be.greaterThan(1);
+    expect(Math.max(before.events, eventInserts.stats.largest)).to.be.at.least(1);
+    const ok = results.filter((r) => r.status === 201);
+    for (const r of results) expect([201, 409], r.text).to.include(r.status);
+    // Each key spent once: its 201s are replays of one redemption.
+    expect(new Set(ok.map((r) => r.body.id as string)).size).to.equal(4);
+    await expectBooksAgree(s, {
+      points: Object.fromEntries(s.households.map((h) => [h.id, 1000])),
+      stock: { RICE: 1000 },
+    });
   });
 });
