@@ -252,10 +252,10 @@ function roundTripRows(rts: RoundTripRow[]): Row[] {
           what:
             how === 'one after another'
               ? what
-              : `${what}, warm (second posting to the household in this process)`,
+              : `${what}, warm (${operation.startsWith('posting') ? 'second posting to the household' : 'the same counter and card again'} in this process)`,
           value: r.perOperation,
           unit: 'round trips',
-          note: `target ≤ ${target}; by collection below`,
+          note: `target ≤ ${target}; by collection below${r.waits === undefined ? '' : `; ${r.waits.toFixed(1)} of them one after another (the rest sent beside another)`}`,
         });
     }
   }

@@ -24,6 +24,8 @@ export interface RoundTripRow {
   how: string;
   operations: number;
   perOperation: number;
+  /** Of those, the ones made one after another (roundtrips.ts WAITS); set where measured. */
+  waits?: number;
   byCommand: CommandCounts;
 }
 
@@ -63,8 +65,9 @@ export function roundTripTable(rows: RoundTripRow[]): string[] {
     const detail = Object.entries(r.byCommand)
       .map(([k, n]) => `${k} ×${fmt(n, 2)}`)
       .join(', ');
+    const waits = r.waits === undefined ? '' : ` (${fmt(r.waits, 1)} one after another)`;
     out.push(
-      `| ${r.operation} | ${r.how} | ${r.operations} | ${fmt(r.perOperation, 1)} | ${detail} |`,
+      `| ${r.operation} | ${r.how} | ${r.operations} | ${fmt(r.perOperation, 1)}${waits} | ${detail} |`,
     );
   }
   return out;

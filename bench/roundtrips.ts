@@ -10,6 +10,13 @@ import type { MongoClient } from 'mongodb';
 /** `collection command` → number of commands sent. */
 export type CommandCounts = Record<string, number>;
 
+/**
+ * Not a command: the commands sent while no other command of the process was outstanding. With
+ * one operation at a time, that is how many database waits the operation makes one after
+ * another (commands sent side by side, e.g. with Promise.all, count once together).
+ */
+const WAITS = '~waits';
+
 interface StartedEvent {
   commandName: string;
   command: Record<string, unknown>;
@@ -24,13 +31,20 @@ function collectionOf(e: StartedEvent): string {
 export class RoundTripCounter {
   private counts: CommandCounts = {};
   private on = false;
+  private readonly outstanding = new Set<number>();
 
   constructor(client: MongoClient) {
-    client.on('commandStarted', (e: StartedEvent) => {
+    client.on('commandStarted', (e: StartedEvent & { requestId: number }) => {
+      const idle = this.outstanding.size === 0;
+      this.outstanding.add(e.requestId);
       if (!this.on) return;
       const key = `${collectionOf(e)} ${e.commandName}`;
       this.counts[key] = (this.counts[key] ?? 0) + 1;
+      if (idle) this.counts[WAITS] = (this.counts[WAITS] ?? 0) + 1;
     });
+    const done = (e: { requestId: number }) => this.outstanding.delete(e.requestId);
+    client.on('commandSucceeded', done);
+    client.on('commandFailed', done);
   }
 
   start(): void {
@@ -48,14 +62,15 @@ export class RoundTripCounter {
 export function perOperation(
   counts: CommandCounts,
   operations: number,
-): { total: number; byCommand: Record<string, number> } {
+): { total: number; waits: number; byCommand: Record<string, number> } {
   const byCommand: Record<string, number> = {};
   let total = 0;
   for (const [k, n] of Object.entries(counts).sort(
     (a, b) => b[1] - a[1] || a[0].localeCompare(b[0]),
   )) {
+    if (k === WAITS) continue;
     byCommand[k] = n / operations;
     total += n;
   }
-  return { total: total / operations, byCommand };
+  return { total: total / operations, waits: (counts[WAITS] ?? 0) / operations, byCommand };
 }

@@ -20,9 +20,8 @@
  * collection (measured: 2 ms by _id, 68 ms by an indexed field at 2,000 documents). So the head
  * is found from a hint (held in memory per process; `chain_heads`, written after every eighth
  * link, never ahead of the chain) by walking forward `<chain>#<seq+1>` until none exists, and a
- * source's link is found through a pointer (`chain_sources`, written after the link). Both are
- * caches: a missing or lagging one costs a few look-ups or, after a crash between link and
- * pointer, one scan by source.
+ * source's link through a pointer (`chain_sources`, written after the link, unless the caller
+ * keeps the link's id itself). Both are caches: a missing one costs look-ups or one scan.
  */
 import assert from 'node:assert/strict';
 import mongoose, { Schema, type Model } from 'mongoose';
@@ -235,7 +234,8 @@ export class AppendChain<L extends ChainLink> {
     return `${this.kind}|${source.type}|${source.id}`;
   }
 
-  private async byId(id: string): Promise<L | undefined> {
+  /** A link by its `_id` (`<chain>#<seq>`), e.g. one whose id its source's owner recorded. */
+  async byId(id: string): Promise<L | undefined> {
     return ((await this.model.findById(id).lean()) as L | null) ?? undefined;
   }
 
@@ -319,11 +319,11 @@ export class AppendChain<L extends ChainLink> {
     source: { type: string; id: string },
     build: (head: L | undefined) => LinkPayload<L>,
     /**
-     * `fresh`: the caller has not appended under this source before (a redemption's own take,
-     * under the id its request just claimed), so the look-up by source up front is skipped. C2
-     * still holds: the source index refuses a second link and the first one is returned.
+     * `fresh`: the caller has not appended under this source before (a redemption's own take),
+     * so no look-up by source up front (C2 still holds: the source index refuses a second link).
+     * `pointer: false`: the caller records the link's id, so no `chain_sources` pointer is written.
      */
-    opts: { fresh?: boolean } = {},
+    opts: { fresh?: boolean; pointer?: boolean } = {},
   ): Promise<AppendResult<L>> {
     const existing = opts.fresh ? undefined : await this.findBySource(source);
     if (existing) return { link: existing, created: false };
@@ -355,7 +355,7 @@ export class AppendChain<L extends ChainLink> {
         forget: () => this.heads.delete(chain),
         committed: async (link) => {
           this.remember(chain, link);
-          await this.writePointer(source, link._id);
+          if (opts.pointer !== false) await this.writePointer(source, link._id);
           // The stored hint every HINT_EVERY links: a process without the head in memory walks
           // at most that many `_id` look-ups past it.
           if (link.seq % HINT_EVERY === 0) await this.advanceHint(chain, link.seq);

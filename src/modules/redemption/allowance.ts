@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { AppendChain } from '../../platform/append-chain';
 import { DomainError } from '../../platform/errors';
-import type { TakeResult } from '../stores/items.service';
+import type { TakeLookup, TakeResult } from '../stores/items.service';
 import { AllowanceLink, type AllowanceLinkDoc } from './redemption.model';
 import { idOf, type FullRedemption } from './redemption.views';
 
@@ -42,9 +42,13 @@ export async function takeAllowance(r: FullRedemption): Promise<TakeResult> {
       }
       return { kind: 'take', delta: r.points, usedAfter: used + r.points };
     },
-    { fresh: true }, // the request's own take under the redemption id it claimed
+    // The request's own take under the redemption id it claimed; its settled event records the
+    // link id, so no source pointer (recovery finds it through the source index, items.service).
+    { fresh: true, pointer: false },
   );
-  return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: link.delta };
+  return link.kind === 'void'
+    ? { state: 'voided' }
+    : { state: 'taken', qty: link.delta, linkId: link._id };
 }
 
 export async function fenceAllowance(r: FullRedemption): Promise<void> {
@@ -55,8 +59,16 @@ export async function fenceAllowance(r: FullRedemption): Promise<void> {
   }));
 }
 
-export async function giveBackAllowance(r: FullRedemption, surely: boolean): Promise<void> {
-  const taken = await allowance.findBySource({ type: 'take', id: idOf(r) }, surely);
+/** Gives back the day's take, once; `how` finds it as for stock (items.service TakeLookup). */
+export async function giveBackAllowance(r: FullRedemption, how: TakeLookup): Promise<void> {
+  const source = { type: 'take', id: idOf(r) };
+  const taken =
+    how.known === null
+      ? undefined
+      : how.known !== undefined
+        ? ((await allowance.byId(how.known)) ?? (await allowance.findBySource(source, true)))
+        : await allowance.findBySource(source, how.surely ?? false);
+  if (taken) assert.ok(taken.sourceType === source.type && taken.sourceId === source.id);
   if (!taken || taken.kind !== 'take') return;
   const { link } = await allowance.append(
     allowanceChain(r),

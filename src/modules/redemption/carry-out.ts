@@ -7,12 +7,19 @@ import assert from 'node:assert/strict';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { cutText } from '../../platform/text';
 import { redeem } from '../ledger/ledger.service';
-import { fenceStockTake, giveBackStock, takeStock, type TakeResult } from '../stores/items.service';
+import {
+  fenceStockTake,
+  giveBackStock,
+  takeStock,
+  type TakeLookup,
+  type TakeResult,
+} from '../stores/items.service';
 import { fenceAllowance, giveBackAllowance, takeAllowance, tracksAllowance } from './allowance';
 import { flagOffline } from './flags.service';
+import { eventInserts } from './inserts';
 import { completeKey, dropKey, releaseOwnClaim } from './keys';
 import {
-  RedemptionEvent,
+  type RecordedTakes,
   type RedemptionEventDoc,
   type RedemptionLine,
   type StoredResponse,
@@ -32,17 +39,47 @@ const GIVE_BACK_REASON: Record<GiveBackMode, string> = {
   reversal: '撤销兑换，退回库存',
 };
 
-/** Gives back whatever the redemption took (stock per line, allowance), each once. */
-export async function giveBackTakes(r: FullRedemption, mode: GiveBackMode): Promise<void> {
+/** How a give-back finds one take: by the link id the settled event recorded, else by source. */
+function lookupOf(
+  mode: GiveBackMode,
+  recorded: RecordedTakes | undefined,
+  linkId: string | undefined,
+): TakeLookup {
+  if (!recorded) return { surely: mode === 'reversal' };
+  if (linkId) return { known: linkId };
+  // A confirmed redemption took every line (R2): one recorded without its take is looked up.
+  return mode === 'reversal' ? { surely: true } : { known: null };
+}
+
+/** The chain a link id (`<chain>#<seq>`) belongs to. */
+const chainOfLink = (linkId: string) => linkId.slice(0, linkId.lastIndexOf('#'));
+
+/**
+ * Gives back whatever the redemption took (stock per line, allowance), each once. `recorded`:
+ * the takes its settled event names (absent: each is looked up by its source). Each take is on
+ * its own chain, so they are given back side by side.
+ */
+export async function giveBackTakes(
+  r: FullRedemption,
+  mode: GiveBackMode,
+  recorded?: RecordedTakes,
+): Promise<void> {
+  assert.ok(!(mode === 'rollBack' && recorded), 'a roll-back fences every take first');
   const rid = idOf(r);
-  for (const line of r.lines) {
+  const reason = GIVE_BACK_REASON[mode];
+  const lines = r.lines.map(async (line) => {
     if (mode === 'rollBack') await fenceStockTake(line.itemId, rid);
-    await giveBackStock(line.itemId, rid, GIVE_BACK_REASON[mode], mode === 'reversal');
-  }
-  if (tracksAllowance(r)) {
+    const linkId = recorded?.stock.find((id) => chainOfLink(id) === line.itemId);
+    await giveBackStock(line.itemId, rid, reason, lookupOf(mode, recorded, linkId));
+  });
+  const day = async () => {
+    if (!tracksAllowance(r)) return;
     if (mode === 'rollBack') await fenceAllowance(r);
-    await giveBackAllowance(r, mode === 'reversal');
-  }
+    await giveBackAllowance(r, lookupOf(mode, recorded, recorded?.allowance));
+  };
+  const ended = await Promise.allSettled([...lines, day()]);
+  const failed = ended.find((e) => e.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -64,7 +101,7 @@ export async function settle(
   };
   if (event.code !== ABANDONED) doc.response = responseOf(r, doc);
   try {
-    await RedemptionEvent.create([doc]);
+    await eventInserts.insert(doc);
     return doc;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
@@ -89,7 +126,7 @@ export async function finishSettled(
 ): Promise<StoredResponse> {
   const response = responseOf(r, settled);
   if (settled.status === 'failed') {
-    await giveBackTakes(r, 'refused');
+    await giveBackTakes(r, 'refused', settled.takes);
     await stepDone('compensated', idOf(r));
     if (r.offlineAt) {
       await flagOffline({
@@ -139,19 +176,44 @@ async function takeLine(rid: string, line: RedemptionLine): Promise<TakeResult> 
   }
 }
 
+const isRefusal = (err: unknown) => err instanceof DomainError && REFUSALS.includes(err.code);
+
+/**
+ * Takes the day's allowance and every line's stock side by side (each on its own chain; the
+ * stock takes of one turn go to the database as one insertMany), and records in `takes` what
+ * was taken. Only once every take has ended does it throw: an error that is not a refusal
+ * first (a take's fate unknown: nothing is settled, recovery fences), then a fenced take
+ * (rolled back by recovery), else the first refusal in the old order (allowance, then the
+ * lines), which carryOut settles and gives back.
+ */
+async function takeAll(r: FullRedemption, takes: RecordedTakes): Promise<void> {
+  const rid = idOf(r);
+  const [day, ...lines] = await Promise.allSettled([
+    tracksAllowance(r) ? takeAllowance(r) : Promise.resolve(undefined),
+    ...r.lines.map((line) => takeLine(rid, line)),
+  ]);
+  const outcomes = [day, ...lines];
+  if (day.status === 'fulfilled' && day.value?.state === 'taken')
+    takes.allowance = day.value.linkId;
+  for (const o of lines)
+    if (o.status === 'fulfilled' && o.value.state === 'taken') takes.stock.push(o.value.linkId);
+  const errors = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+  const broken = errors.find((e) => !isRefusal(e));
+  if (broken !== undefined) throw broken;
+  if (outcomes.some((o) => o.status === 'fulfilled' && o.value?.state === 'voided'))
+    return await onVoided(r);
+  const [refusal] = errors;
+  if (refusal) throw refusal;
+}
+
 /**
  * Takes the allowance and the stock and posts the entry, then settles confirmed. Throws a
  * refusal (insufficient_points, out_of_stock, daily_limit_exceeded) for carryOut to settle.
  */
-async function takeAndPost(r: FullRedemption): Promise<RedemptionEventDoc> {
+async function takeAndPost(r: FullRedemption, takes: RecordedTakes): Promise<RedemptionEventDoc> {
   const rid = idOf(r);
-  if (tracksAllowance(r)) {
-    if ((await takeAllowance(r)).state === 'voided') return await onVoided(r);
-    await stepDone('allowanceTaken', rid);
-  }
-  for (const line of r.lines) {
-    if ((await takeLine(rid, line)).state === 'voided') return await onVoided(r);
-  }
+  await takeAll(r, takes);
+  if (tracksAllowance(r)) await stepDone('allowanceTaken', rid);
   await stepDone('stockTaken', rid);
   const { entry } = await redeem({
     householdId: r.householdId,
@@ -166,6 +228,7 @@ async function takeAndPost(r: FullRedemption): Promise<RedemptionEventDoc> {
     entrySeq: entry.seq,
     spendableAfter: entry.spendableAfter,
     by: 'request',
+    takes,
   });
   // Recovery never fails a redemption whose ledger entry exists (it rolls those forward).
   assert.equal(settled.status, 'confirmed', 'R2: a posted redemption is confirmed');
@@ -175,9 +238,10 @@ async function takeAndPost(r: FullRedemption): Promise<RedemptionEventDoc> {
 /** The request's path through the state machine, after its redemption is recorded. */
 export async function carryOut(r: FullRedemption): Promise<StoredResponse> {
   const rid = idOf(r);
+  const takes: RecordedTakes = { stock: [] };
   let settled: RedemptionEventDoc;
   try {
-    settled = await takeAndPost(r);
+    settled = await takeAndPost(r, takes);
   } catch (err) {
     if (!(err instanceof DomainError) || !REFUSALS.includes(err.code)) throw err;
     const { retryAfterS: _r, ...details } = err.details;
@@ -187,6 +251,7 @@ export async function carryOut(r: FullRedemption): Promise<StoredResponse> {
       detail: err.message,
       details,
       by: 'request',
+      takes,
     });
     assert.equal(settled.status, 'failed', 'R2: a refused redemption never confirms');
     if (settled.code === ABANDONED) return onVoided(r);

@@ -18,6 +18,8 @@ import {
   RECOVERY_AGE_MS,
   releaseRequest,
 } from './liveness';
+import { claimInserts, markerInserts } from './inserts';
+import { dropKey } from './keys';
 import { recoverClaim } from './recovery';
 import {
   Inflight,
@@ -48,8 +50,15 @@ export function fingerprintOf(input: RedeemInput): string {
 export type Claim = { claim: RedemptionKeyDoc } | { replay: StoredResponse };
 
 /**
- * Inserts the in-flight marker and then the claim of this generation of the key. Returns the
- * claim, or null when another request claimed this generation first.
+ * Inserts the in-flight marker and the claim of this generation of the key, side by side (one
+ * wait). Returns the claim, or null when another request claimed this generation first.
+ *
+ * The request is held (alive) before either exists, and both name its owner, so a claim whose
+ * marker is still on its way is seen alive (claimAlive). Both are written before anything is
+ * recorded or taken, so recovery (which reads the markers) sees every redemption that may have
+ * taken something. Should the claim land and the marker not, nothing was done under the claim:
+ * it is dropped here, or, if the drop fails too, recovered by the key's next retry (its owner no
+ * longer holds it).
  */
 async function insertClaim(
   counter: Counter,
@@ -59,37 +68,33 @@ async function insertClaim(
 ): Promise<RedemptionKeyDoc | null> {
   const claimId = `${counter.terminalId}:${key}#${generation}`;
   const redemptionId = new Types.ObjectId().toHexString();
-  // Held (alive) before its marker exists, and the marker before the claim, so that recovery
-  // sees every claim that may exist and knows whether its request still lives.
+  const createdAt = new Date();
   holdRequest(redemptionId);
+  const doc: RedemptionKeyDoc = {
+    _id: claimId,
+    terminalId: counter.terminalId,
+    key,
+    generation,
+    fingerprint,
+    redemptionId,
+    status: 'pending',
+    owner: OWNER_ID,
+    createdAt,
+  };
+  const [marker, claim] = await Promise.allSettled([
+    markerInserts.insert({ _id: redemptionId, keyId: claimId, owner: OWNER_ID, createdAt }),
+    claimInserts.insert(doc),
+  ]);
+  if (marker.status === 'fulfilled' && claim.status === 'fulfilled') return doc;
   try {
-    await Inflight.create([
-      { _id: redemptionId, keyId: claimId, owner: OWNER_ID, createdAt: new Date() },
-    ]);
-  } catch (err) {
+    if (claim.status === 'fulfilled') await dropKey(claimId, redemptionId);
+    else await Inflight.deleteOne({ _id: redemptionId });
+  } finally {
     releaseRequest(redemptionId);
-    throw err;
   }
-  try {
-    const [doc] = await RedemptionKey.create([
-      {
-        _id: claimId,
-        terminalId: counter.terminalId,
-        key,
-        generation,
-        fingerprint,
-        redemptionId,
-        status: 'pending',
-        createdAt: new Date(),
-      },
-    ]);
-    return doc!.toObject();
-  } catch (err) {
-    await Inflight.deleteOne({ _id: redemptionId });
-    releaseRequest(redemptionId);
-    if (!isDuplicateKeyError(err)) throw err;
-    return null;
-  }
+  if (claim.status === 'rejected' && !isDuplicateKeyError(claim.reason)) throw claim.reason;
+  if (marker.status === 'rejected') throw marker.reason;
+  return null;
 }
 
 /** The stored response of a done claim of the same body; `idempotency_key_reused` for another body. */
@@ -117,10 +122,14 @@ async function settledResponseOf(claim: RedemptionKeyDoc): Promise<StoredRespons
   return settled.response;
 }
 
-/** Whether the request that holds a claim is still alive (liveness.ts). */
+/**
+ * Whether the request that holds a claim is still alive (liveness.ts): judged by its marker, or,
+ * with no marker there (its insert still on its way, or never made), by the claim's own owner.
+ */
 async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
   const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
-  return !!marker && (await isLive(marker, redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS));
+  const held = marker ?? (claim.owner ? { _id: claim.redemptionId, owner: claim.owner } : null);
+  return !!held && (await isLive(held, redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS));
 }
 
 /** A pending claim older than the recovery age whose request is not alive. */

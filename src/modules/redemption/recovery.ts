@@ -176,7 +176,8 @@ async function recoverReversals(
     for (const w of work) {
       try {
         const r = await Redemption.findById(w.redemptionId).lean<RedemptionDoc>();
-        if (isFull(r)) await finishReversal(r, 'recovery');
+        const settled = isFull(r) ? await findEvent(idOf(r), 'settled') : null;
+        if (isFull(r)) await finishReversal(r, 'recovery', settled?.takes);
         else await RedemptionWork.deleteOne({ _id: w._id });
         report.reversals++;
       } catch (err) {

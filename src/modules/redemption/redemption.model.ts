@@ -11,10 +11,11 @@
  *   spend. A claim is never deleted: when its attempt is refused before it began or rolled back
  *   by recovery, it is marked `dropped` and the key's next generation may be claimed. So a claim
  *   document belongs to exactly one attempt, and no late writer can touch a newer attempt's.
- * - `redemption_inflight` _id = redemptionId: work under way, inserted right before the claim and
- *   deleted when the key is done or dropped; recovery reads only this small collection. It names
- *   its owner process, whose lease (`redemption_leases` _id = owner, renewed in place) lists the
- *   requests still alive (liveness.ts).
+ * - `redemption_inflight` _id = redemptionId: work under way, inserted beside the claim (both
+ *   before anything is recorded or taken) and deleted when the key is done or dropped; recovery
+ *   reads only this small collection. Marker and claim name their owner process, whose lease
+ *   (`redemption_leases` _id = owner, renewed in place) lists the requests still alive
+ *   (liveness.ts); a claim whose marker is not (yet) there is judged by its own owner.
  * - `redemptions` _id: the basket, prices and household, written once. Recovery writes a
  *   tombstone under the same _id when a claim's request died before writing its redemption, so
  *   the dead request can never write it afterwards.
@@ -70,6 +71,8 @@ export interface RedemptionKeyDoc {
   redemptionId: string;
   status: 'pending' | 'done' | 'dropped';
   response?: StoredResponse;
+  /** The process that claimed it (liveness.ts), as on its marker; absent on older claims. */
+  owner?: string;
   createdAt: Date;
   completedAt?: Date;
 }
@@ -84,6 +87,7 @@ const keySchema = new Schema<RedemptionKeyDoc>(
     redemptionId: { type: String, required: true },
     status: { type: String, required: true, enum: ['pending', 'done', 'dropped'] },
     response: { type: Schema.Types.Mixed },
+    owner: String,
     createdAt: { type: Date, required: true },
     completedAt: { type: Date },
   },
@@ -242,8 +246,22 @@ export interface RedemptionEventDoc {
   by: 'request' | 'recovery';
   /** Settled: the response the key replays (absent on `abandoned`, and on older events). */
   response?: StoredResponse;
+  /**
+   * Settled by the request: its takes' link ids (they have no source pointer), read by `_id`;
+   * absent when recovery settled it, or on older events: the takes are found by source.
+   */
+  takes?: RecordedTakes;
   at: Date;
 }
+
+export interface RecordedTakes {
+  /** The day's allowance take (`<chain>#<seq>`); absent: none was taken. */
+  allowance?: string;
+  /** The stock takes (`<itemId>#<seq>`), one per line taken; a line without one took nothing. */
+  stock: string[];
+}
+
+const takes = { allowance: String, stock: { type: [String], required: true } };
 
 const eventSchema = new Schema<RedemptionEventDoc>(
   {
@@ -258,6 +276,7 @@ const eventSchema = new Schema<RedemptionEventDoc>(
     spendableAfter: Number,
     by: { type: String, required: true, enum: ['request', 'recovery'] },
     response: { type: Schema.Types.Mixed },
+    takes: { type: new Schema<RecordedTakes>(takes, { _id: false }) },
     at: { type: Date, required: true },
   },
   { collection: 'redemption_events', versionKey: false, strict: 'throw' },

@@ -29,16 +29,20 @@
  * The state machine. Every step is an insert guarded by a unique key, so it is idempotent; a
  * crash can stop between any two steps, and recovery (`recoverRedemptions`) takes it from there.
  *
- *   in-flight marker ─► claim key ─► record redemption ─► take allowance ─► take stock ─► post ledger entry
- *                       (pending)    (basket, prices)     (the day's        (per line;    (insufficient?)
- *                                                          spending; limit?) out_of_stock?)     │
- *                                                                                               ▼
- *                                                  settled=confirmed (201 stored on it) ─► marker gone
+ *   in-flight marker ┬─► record redemption ─► take allowance ┬─► post ledger entry
+ *   claim key ───────┘   (basket, prices)     take stock ──────┘   (insufficient?)
+ *   (pending)                                 (the day's limit?          │
+ *   (side by side)                             per line: out_of_stock?;  ▼
+ *                                              side by side)   settled=confirmed (201 and the
+ *                                                              takes' ids on it) ─► marker gone
  *   any refusal ─► settled=failed(code, 409 stored on it) ─► give back takes ─► [flag if offline] ─► marker gone
  *   refused before the record (card, items, PIN) ─► key dropped (nothing stored; the key may be reused)
  *
  * A claim is answered from its settled event's stored response once its marker is gone (the key
  * itself is completed in place only by recovery and by an offline refusal before the record).
+ * The takes write no source pointer: the request records their link ids on its settled event
+ * (confirmed or refused), and give-backs read them by `_id`; recovery, which does not know them,
+ * finds a take through the source index (its fence's refused insert, or a scan by source).
  *
  *   Reversal: work marker ─► post `reversal` entry ─► give back takes ─► reversed event ─► marker gone
  *
@@ -57,6 +61,9 @@
  *   the terminal's retry runs afresh. The household sees a 0-point entry 「兑换中断，未扣积分」:
  *   the price of deciding without a transaction, and an honest one.
  * - settled: finish the tail (give-backs for a refusal, flag, stored response).
+ * - a claim whose marker never landed (the two are inserted side by side) has nothing recorded
+ *   or taken under it; the key's next retry recovers it as above once its owner (named on the
+ *   claim too) no longer holds it.
  * A request that finds one of its takes voided knows recovery rolled it back and answers 409
  * `conflict` (send it again). Reversals in progress are finished from their work markers.
  *
@@ -73,6 +80,7 @@ import { Types } from 'mongoose';
 import { carryOut } from './carry-out';
 import { flagOffline } from './flags.service';
 import { claimKey, fingerprintOf } from './idempotency';
+import { recordInserts } from './inserts';
 import { completeOwnClaim, dropKey } from './keys';
 import { releaseRequest } from './liveness';
 import { priceBasket } from './pricing';
@@ -175,8 +183,9 @@ async function redeemClaimed(
   let r: RedemptionDoc;
   try {
     // What was inserted is what is stored: no read back.
-    const [created] = await Redemption.create([{ _id: new Types.ObjectId(rid), ...basket }]);
-    r = created!.toObject();
+    const record = new Redemption({ _id: new Types.ObjectId(rid), ...basket }).toObject();
+    await recordInserts.insert(record);
+    r = record;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.

@@ -9,7 +9,12 @@ import type { Principal } from '../../platform/principal';
 import { reverse } from '../ledger/ledger.service';
 import { giveBackTakes } from './carry-out';
 import { shanghaiDay } from './receipt';
-import { RedemptionEvent, RedemptionWork, type RedemptionEventDoc } from './redemption.model';
+import {
+  RedemptionEvent,
+  RedemptionWork,
+  type RecordedTakes,
+  type RedemptionEventDoc,
+} from './redemption.model';
 import {
   findEvent,
   idOf,
@@ -25,6 +30,8 @@ import { counterOf, stepDone } from './steps';
 export async function finishReversal(
   r: FullRedemption,
   by: 'request' | 'recovery',
+  /** The takes the settled event recorded (absent: each is found by its source). */
+  takes: RecordedTakes | undefined,
 ): Promise<RedemptionEventDoc> {
   const rid = idOf(r);
   const { entry } = await reverse({
@@ -34,7 +41,7 @@ export async function finishReversal(
     reason: `撤销兑换（凭条 ${receiptNoOf(rid)}）`,
   });
   await stepDone('reversalPosted', rid);
-  await giveBackTakes(r, 'reversal');
+  await giveBackTakes(r, 'reversal', takes);
   await stepDone('reversalReturned', rid);
   let reversed: RedemptionEventDoc;
   try {
@@ -94,5 +101,5 @@ export async function reverseRedemption(p: Principal, redemptionId: string): Pro
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err; // another reversal of it is under way: do the same, idempotently
   }
-  return toReversalView(r, await finishReversal(r, 'request'));
+  return toReversalView(r, await finishReversal(r, 'request', settled.takes));
 }

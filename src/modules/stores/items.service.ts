@@ -90,7 +90,7 @@ async function appendMovement(
   kind: MovementKind,
   delta: number,
   reason?: string,
-  opts: { fresh?: boolean } = {},
+  opts: { fresh?: boolean; pointer?: boolean } = {},
 ) {
   return stock.append(
     itemId,
@@ -268,12 +268,15 @@ const takeSource = (redemptionId: string, itemId: string) => ({
   id: `${redemptionId}:${itemId}`,
 });
 
-export type TakeResult = { state: 'taken'; qty: number } | { state: 'voided' };
+/** A take: `taken` with its link's `_id` (a chain link, `<chain>#<seq>`), or fenced off. */
+export type TakeResult = { state: 'taken'; qty: number; linkId: string } | { state: 'voided' };
 
 /**
  * Takes `qty` units for a redemption, once (ST2). Throws `out_of_stock` (details: `available`)
  * having changed nothing. Returns `voided` when recovery has fenced this take off already: the
- * redemption was abandoned and must not go on.
+ * redemption was abandoned and must not go on. No source pointer is written: the redemption
+ * records the take's link id (its settled event), and recovery, which may not know it, finds
+ * the take through the source index (a fence's refused insert) at the price of a scan.
  */
 export async function takeStock(
   itemId: string,
@@ -288,11 +291,11 @@ export async function takeStock(
     'take',
     -qty,
     undefined,
-    {
-      fresh: true,
-    },
+    { fresh: true, pointer: false },
   );
-  return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: -link.delta };
+  return link.kind === 'void'
+    ? { state: 'voided' }
+    : { state: 'taken', qty: -link.delta, linkId: link._id };
 }
 
 /**
@@ -305,21 +308,36 @@ export async function fenceStockTake(itemId: string, redemptionId: string): Prom
     delta: 0,
     stockAfter: head?.stockAfter ?? 0,
   }));
-  return link.kind === 'void' ? { state: 'voided' } : { state: 'taken', qty: -link.delta };
+  return link.kind === 'void'
+    ? { state: 'voided' }
+    : { state: 'taken', qty: -link.delta, linkId: link._id };
 }
 
 /**
- * Gives back what the redemption took of this item, once (ST2); nothing when it took nothing.
- * `surely` (the take is known to have happened, e.g. a confirmed redemption) also finds a take
- * whose source pointer a crash left unwritten, at the price of a scan.
+ * How a give-back finds the take: `known`, the take's link id the redemption recorded (null: it
+ * recorded that nothing was taken); else through the source pointer, and with `surely` (the take
+ * is known to have happened, e.g. a confirmed redemption) by a scan when there is no pointer.
  */
+export interface TakeLookup {
+  known?: string | null;
+  surely?: boolean;
+}
+
+/** Gives back what the redemption took of this item, once (ST2); nothing when it took nothing. */
 export async function giveBackStock(
   itemId: string,
   redemptionId: string,
   reason: string,
-  surely = false,
+  how: TakeLookup = {},
 ): Promise<void> {
-  const taken = await stock.findBySource(takeSource(redemptionId, itemId), surely);
+  const source = takeSource(redemptionId, itemId);
+  const taken =
+    how.known === null
+      ? undefined
+      : how.known !== undefined
+        ? ((await stock.byId(how.known)) ?? (await stock.findBySource(source, true)))
+        : await stock.findBySource(source, how.surely ?? false);
+  if (taken) assert.ok(taken.sourceType === source.type && taken.sourceId === source.id);
   if (!taken || taken.kind !== 'take' || taken.delta === 0) return;
   await appendMovement(
     itemId,

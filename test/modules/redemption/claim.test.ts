@@ -1,0 +1,147 @@
+/**
+ * The in-flight marker and the key's claim are inserted side by side. A crash may therefore
+ * leave a claim without its marker (nothing recorded or taken under it), and a duplicate may
+ * find the claim before the marker has landed: the claim's own owner then says whether its
+ * request is alive.
+ */
+import { Types } from 'mongoose';
+import { expect } from '../../support/expect';
+import {
+  fingerprintOf,
+  IN_FLIGHT_WAIT_MS,
+  RECOVERY_AGE_MS,
+  recoverRedemptions,
+} from '../../../src/modules/redemption/redemption.service';
+import { holdRequest, OWNER_ID, releaseRequest } from '../../../src/modules/redemption/liveness';
+import {
+  Inflight,
+  Redemption,
+  RedemptionKey,
+  type RedemptionKeyDoc,
+} from '../../../src/modules/redemption/redemption.model';
+import { redemptionTuning } from '../../../src/platform/faults';
+import { claimInserts, eventInserts } from '../../../src/modules/redemption/inserts';
+import {
+  account,
+  expectBooksAgree,
+  makeScene,
+  newKey,
+  redeemVia,
+  verifyTouchedChains,
+  type Terminal,
+} from './scene';
+
+/** Writes a pending claim with no marker, as a request that stopped between the two inserts. */
+async function claimWithoutMarker(
+  t: Terminal,
+  key: string,
+  body: { cardNo: string; items: { sku: string; qty: number }[] },
+  owner: string,
+): Promise<string> {
+  const redemptionId = new Types.ObjectId().toHexString();
+  await RedemptionKey.create([
+    {
+      _id: `${t.id}:${key}#0`,
+      terminalId: t.id,
+      key,
+      generation: 0,
+      fingerprint: fingerprintOf({ ...body, key }),
+      redemptionId,
+      status: 'pending',
+      owner,
+      createdAt: new Date(),
+    },
+  ]);
+  return redemptionId;
+}
+
+describe('redemption claim and marker side by side', () => {
+  afterEach(() => {
+    redemptionTuning.staleAfterMs = RECOVERY_AGE_MS;
+    redemptionTuning.inFlightWaitMs = IN_FLIGHT_WAIT_MS;
+  });
+  afterEach(verifyTouchedChains);
+
+  it('a claim whose marker never landed and whose owner is gone: a duplicate waits while it is young, the retry after the recovery age drops it and redeems once', async () => {
+    const s = await makeScene({ points: 100, items: [{ sku: 'RICE', points: 20, stock: 10 }] });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    const key = newKey();
+    const body = { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 2 }] };
+    const rid = await claimWithoutMarker(t, key, body, 'gone-host:1:00000000');
+
+    redemptionTuning.inFlightWaitMs = 100;
+    const young = await redeemVia(t, key, body);
+    expect(young.status).to.equal(409);
+    expect(young.body.code).to.equal('conflict');
+    // Nothing for the sweep: it reads markers, and nothing was taken under this claim.
+    expect(await recoverRedemptions(0)).to.include({ keys: 0, errors: 0 });
+
+    redemptionTuning.staleAfterMs = 0; // as if RECOVERY_AGE_MS had passed
+    const retry = await redeemVia(t, key, body);
+    expect(retry.status, retry.text).to.equal(201);
+    expect((await redeemVia(t, key, body)).text).to.equal(retry.text);
+    const old = await RedemptionKey.findById(`${t.id}:${key}#0`).lean<RedemptionKeyDoc>();
+    expect(old).to.include({ status: 'dropped', redemptionId: rid });
+    expect(await Redemption.findById(rid).lean()).to.include({ tombstone: true });
+    expect(await Inflight.countDocuments({ _id: { $in: [rid, retry.body.id] } })).to.equal(0);
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
+    expect(await account(s, h.id)).to.include({ spendable: 60 });
+  });
+
+  it('a claim whose marker is still on its way is alive while its owner holds the request: a duplicate is told the key is in flight and nothing is recovered', async () => {
+    const s = await makeScene({ points: 100, items: [{ sku: 'RICE', points: 20, stock: 10 }] });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    const key = newKey();
+    const body = { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
+    const rid = await claimWithoutMarker(t, key, body, OWNER_ID);
+    holdRequest(rid);
+    try {
+      redemptionTuning.staleAfterMs = 0; // every claim old enough to be recovered
+      redemptionTuning.inFlightWaitMs = 100;
+      const dup = await redeemVia(t, key, body);
+      expect(dup.status, dup.text).to.equal(409);
+      expect(dup.body.code).to.equal('conflict');
+      expect(await Redemption.findById(rid).lean(), 'no tombstone').to.equal(null);
+      const claim = await RedemptionKey.findById(`${t.id}:${key}#0`).lean<RedemptionKeyDoc>();
+      expect(claim?.status).to.equal('pending');
+    } finally {
+      releaseRequest(rid);
+    }
+    // Let go (the request ended without a marker): the retry recovers the claim and redeems.
+    const retry = await redeemVia(t, key, body);
+    expect(retry.status, retry.text).to.equal(201);
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
+  });
+
+  it('claims of concurrent requests go out together (group commit), and each is still decided alone: of ten requests per key, one spends', async () => {
+    const s = await makeScene({
+      points: 1000,
+      households: 4,
+      terminals: 4,
+      items: [{ sku: 'RICE', points: 10, stock: 1000 }],
+    });
+    const before = { claims: claimInserts.stats.largest, events: eventInserts.stats.largest };
+    const keys = s.terminals.map(() => newKey());
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const n = i % 4;
+        return redeemVia(s.terminals[n]!, keys[n]!, {
+          cardNo: s.households[n]!.cardNo,
+          items: [{ sku: 'RICE', qty: 1 }],
+        });
+      }),
+    );
+    expect(claimInserts.stats.largest, 'some claims went out in one batch').to.be.greaterThan(1);
+    expect(Math.max(before.events, eventInserts.stats.largest)).to.be.at.least(1);
+    const ok = results.filter((r) => r.status === 201);
+    for (const r of results) expect([201, 409], r.text).to.include(r.status);
+    // Each key spent once: its 201s are replays of one redemption.
+    expect(new Set(ok.map((r) => r.body.id as string)).size).to.equal(4);
+    await expectBooksAgree(s, {
+      points: Object.fromEntries(s.households.map((h) => [h.id, 1000])),
+      stock: { RICE: 1000 },
+    });
+  });
+});

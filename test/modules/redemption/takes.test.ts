@@ -1,0 +1,147 @@
+/**
+ * A redemption's takes (the day's allowance, each line's stock) are made side by side and write
+ * no source pointer: the request records their link ids on its settled event, and give-backs
+ * read them from there. Where no such record exists (recovery settled the redemption), the take
+ * is found by its source (the unique source index, at the price of a scan).
+ */
+import mongoose from 'mongoose';
+import { expect } from '../../support/expect';
+import { http } from '../../support/factories';
+import {
+  IN_FLIGHT_WAIT_MS,
+  RECOVERY_AGE_MS,
+  recoverRedemptions,
+} from '../../../src/modules/redemption/redemption.service';
+import {
+  RedemptionEvent,
+  type RedemptionEventDoc,
+} from '../../../src/modules/redemption/redemption.model';
+import { redemptionFaults, redemptionTuning } from '../../../src/platform/faults';
+import {
+  account,
+  expectBooksAgree,
+  makeScene,
+  newKey,
+  redeemVia,
+  redemptionsOf,
+  stockOfSku,
+  verifyTouchedChains,
+} from './scene';
+
+const BASKET = [
+  { sku: 'RICE', qty: 2 },
+  { sku: 'SOAP', qty: 1 },
+];
+/** 2 × 20 + 1 × 5 */
+const BASKET_POINTS = 45;
+const ITEMS = [
+  { sku: 'RICE', name: '大米', points: 20, stock: 10 },
+  { sku: 'SOAP', name: '肥皂', points: 5, stock: 10 },
+];
+
+const settledOf = async (redemptionId: string) =>
+  RedemptionEvent.findById(`${redemptionId}:settled`).lean<RedemptionEventDoc>();
+
+/** The `chain_sources` pointers naming a redemption's takes (there should be none). */
+async function takePointers(redemptionId: string): Promise<unknown[]> {
+  const all = await mongoose.connection.db!.collection('chain_sources').find({}).toArray();
+  return all.filter((p) => String(p._id).includes(`|take|${redemptionId}`));
+}
+
+describe('redemption takes: recorded on the settled event, no source pointers', () => {
+  afterEach(() => {
+    delete redemptionFaults.after;
+    redemptionTuning.staleAfterMs = RECOVERY_AGE_MS;
+    redemptionTuning.inFlightWaitMs = IN_FLIGHT_WAIT_MS;
+  });
+  afterEach(verifyTouchedChains);
+
+  it('a confirmed redemption records every take (allowance and each line) and writes no pointer; its reversal gives them back from that record', async () => {
+    const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS, items: ITEMS });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    const red = await redeemVia(t, newKey(), { cardNo: h.cardNo, items: BASKET });
+    expect(red.status, red.text).to.equal(201);
+    const settled = await settledOf(red.body.id);
+    expect(settled?.takes?.allowance).to.be.a('string');
+    expect(settled?.takes?.stock).to.have.length(2);
+    expect(settled?.takes?.stock.map((id) => id.slice(0, id.lastIndexOf('#'))).sort()).to.eql(
+      [s.items.RICE!.id, s.items.SOAP!.id].sort(),
+    );
+    expect(await takePointers(red.body.id)).to.have.length(0);
+    const rev = await http().post(`/v1/redemptions/${red.body.id}/reversal`).set(t.auth);
+    expect(rev.status, rev.text).to.equal(201);
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
+    // The allowance came back too: a full basket fits again today.
+    expect((await redeemVia(t, newKey(), { cardNo: h.cardNo, items: BASKET })).status).to.equal(
+      201,
+    );
+  });
+
+  it('a refusal on one take (the daily limit) gives back the takes made beside it, from the record; the replay answers the same 409', async () => {
+    const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS - 1, items: ITEMS });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    const key = newKey();
+    const body = { cardNo: h.cardNo, items: BASKET };
+    const refused = await redeemVia(t, key, body);
+    expect(refused.status).to.equal(409);
+    expect(refused.body.code).to.equal('daily_limit_exceeded');
+    const [record] = await redemptionsOf(s);
+    const settled = await settledOf(record!.id as string);
+    expect(settled).to.include({ status: 'failed', code: 'daily_limit_exceeded' });
+    // The stock was taken beside the refused allowance, and given back.
+    expect(settled?.takes?.allowance).to.equal(undefined);
+    expect(settled?.takes?.stock).to.have.length(2);
+    expect(await stockOfSku(s, 'RICE')).to.equal(10);
+    expect(await stockOfSku(s, 'SOAP')).to.equal(10);
+    expect((await redeemVia(t, key, body)).text).to.equal(refused.text);
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
+  });
+
+  it('out of stock on one line: the other line and the allowance, taken beside it, are given back once', async () => {
+    const s = await makeScene({
+      points: 100,
+      dailyLimit: 100,
+      items: [ITEMS[0]!, { ...ITEMS[1]!, stock: 0 }],
+    });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    const refused = await redeemVia(t, newKey(), { cardNo: h.cardNo, items: BASKET });
+    expect(refused.status).to.equal(409);
+    expect(refused.body).to.include({ code: 'out_of_stock', sku: 'SOAP' });
+    expect(await stockOfSku(s, 'RICE')).to.equal(10);
+    // The whole day's limit is free again: 5 × RICE (100 points) goes through.
+    const full = await redeemVia(t, newKey(), {
+      cardNo: h.cardNo,
+      items: [{ sku: 'RICE', qty: 5 }],
+    });
+    expect(full.status, full.text).to.equal(201);
+    expect(await account(s, h.id)).to.include({ spendable: 0 });
+  });
+
+  it('a redemption rolled forward by recovery has no recorded takes: its reversal finds them by source and gives points, stock and allowance back once', async () => {
+    const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS, items: ITEMS });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    const key = newKey();
+    const body = { cardNo: h.cardNo, items: BASKET };
+    redemptionFaults.after = (step) => {
+      if (step === 'ledgerPosted') throw new Error('injected crash after ledgerPosted');
+    };
+    expect((await redeemVia(t, key, body)).status).to.equal(500);
+    delete redemptionFaults.after;
+    expect(await recoverRedemptions(0)).to.include({ keys: 1, errors: 0 });
+    const replay = await redeemVia(t, key, body);
+    expect(replay.status, replay.text).to.equal(201);
+    const settled = await settledOf(replay.body.id);
+    expect(settled).to.include({ status: 'confirmed', by: 'recovery' });
+    expect(settled?.takes).to.equal(undefined);
+    const rev = await http().post(`/v1/redemptions/${replay.body.id}/reversal`).set(t.auth);
+    expect(rev.status, rev.text).to.equal(201);
+    const again = await http().post(`/v1/redemptions/${replay.body.id}/reversal`).set(t.auth);
+    expect(again.text).to.equal(rev.text);
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
+    expect((await redeemVia(t, newKey(), body)).status).to.equal(201);
+  });
+});
