@@ -25,6 +25,7 @@
  */
 import assert from 'node:assert/strict';
 import mongoose, { Schema, type Model } from 'mongoose';
+import { registerHints } from './db';
 import { DomainError, isDuplicateKeyError } from './errors';
 import { modelInserts } from './group-commit';
 
@@ -297,11 +298,10 @@ export class AppendChain<L extends ChainLink> {
   }
 
   /**
-   * Heads held in memory: the link this process last appended or read at a chain's head. Never
-   * ahead of the chain (links are never deleted); a stale one only costs a retry (the insert at
-   * its seq + 1 is refused by `_id`), and a refusal built on one is checked against the chain.
-   */
-  private readonly heads = new Map<string, L>();
+   * Heads held in memory: the link this process last read or appended at a chain's head; never
+   * ahead of the chain (links are never deleted; forgotten on connecting, see db.ts). A stale one
+   * costs a retry (its seq + 1 insert is refused by `_id`); a refusal built on one is rechecked. */
+  private readonly heads = registerHints(new Map<string, L>());
   private static readonly HEADS_MAX = 50_000;
   private remember(chain: string, link: L | undefined): void {
     this.heads.delete(chain);

@@ -6,8 +6,21 @@
  */
 import mongoose from 'mongoose';
 
+/**
+ * Hints this process holds about one database's contents (chain heads in memory, never ahead of
+ * the chain they name): connecting, again or to another database, forgets them all. The test
+ * suite connects one process to a fresh database per test file, where chain ids made from names
+ * (townships, counties) recur and a remembered head would be ahead of the new chain.
+ */
+const hintMaps = new Set<Map<string, unknown>>();
+export function registerHints<M extends Map<string, unknown>>(map: M): M {
+  hintMaps.add(map);
+  return map;
+}
+
 /** Connects to MongoDB or FerretDB. */
 export async function connectDb(uri: string, dbName: string): Promise<typeof mongoose> {
+  for (const hints of hintMaps) hints.clear();
   mongoose.set('strictQuery', true);
   // Operator injection is stopped at the edge: every route's schema admits only scalars where
   // scalars belong, and the body guard (http.ts) refuses `$`-keys anywhere in a body.

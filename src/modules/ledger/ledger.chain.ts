@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { appendLink, ChainQueue, type HeadReading } from '../../platform/append-chain';
+import { registerHints } from '../../platform/db';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { ledgerFaults } from '../../platform/faults';
 import { GroupCommit, modelInserts } from '../../platform/group-commit';
@@ -187,7 +188,7 @@ export async function refreshAccount(householdId: string, head: EntryView): Prom
  * because the unique (householdId, seq) index refuses the insert. Bounded: the oldest hints go.
  */
 const HEAD_HINTS_MAX = 100_000;
-const headHints = new Map<string, EntryView>();
+const headHints = registerHints(new Map<string, EntryView>());
 function rememberHead(householdId: string, head: EntryView): void {
   headHints.delete(householdId);
   headHints.set(householdId, head);

@@ -50,6 +50,8 @@ export const OWNER_ID = `${os.hostname()}:${process.pid}:${randomBytes(4).toStri
 /** Redemption ids this process is working on, with when each was taken up. */
 const held = new Map<string, number>();
 let timer: NodeJS.Timeout | undefined;
+/** The renewal being written, if one is. */
+let renewing: Promise<void> | undefined;
 
 const vouched = (since: number, now: number) => now - since < HOLD_AGE_MAX_MS;
 
@@ -67,7 +69,8 @@ async function renewLease(): Promise<void> {
 /** Renews now and then every interval while anything is held; one write at a time. */
 function scheduleRenewal(delayMs: number): void {
   timer = setTimeout(() => {
-    void renewLease().then(() => {
+    renewing = renewLease().then(() => {
+      renewing = undefined;
       // One last renewal after the set emptied lists nothing, so recovery need not wait for a
       // crashed request's listing to lapse.
       if (held.size) scheduleRenewal(renewEveryMs());
@@ -75,6 +78,19 @@ function scheduleRenewal(delayMs: number): void {
     });
   }, delayMs);
   timer.unref();
+}
+
+/**
+ * Once nothing is held, writes the last renewal now instead of up to an interval later, and
+ * waits for it: for a process about to stop, or a test file about to drop its database (the
+ * next file's fresh database must not receive this one's lease while it counts its documents).
+ */
+export async function settleLeaseRenewal(): Promise<void> {
+  await renewing;
+  if (!timer || held.size) return;
+  clearTimeout(timer);
+  timer = undefined;
+  await renewLease();
 }
 
 const renewEveryMs = () =>

@@ -181,7 +181,14 @@ describe('POST /v1/submissions/:id/objections', () => {
         expect(entries).to.have.length(1);
         expect((await getSub(s, sub.id)).status).to.equal('posted');
       }
-      expect(objected.every((r) => r.status === 201 || r.status === 409)).to.equal(true);
+      // Every answer is 201 or 409, except that a neighbour household's objection read after an
+      // objection won finds the case back in review, which S7 hides from it: 404.
+      const hiddenAgain = closes[0]!.type === 'objected';
+      const others = objected.filter(
+        (r, i) =>
+          r.status !== 201 && r.status !== 409 && !(i % 2 === 0 && hiddenAgain && r.status === 404),
+      );
+      expect(others.map((r) => `${r.status} ${JSON.stringify(r.body)}`)).to.deep.equal([]);
     }
   });
 });
