@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
+import { registerHints } from '../../platform/db';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { consentFaults } from '../../platform/faults';
 import {
@@ -57,7 +58,8 @@ export function consentIdOf(householdId: string, cooperativeId: string, n: numbe
   return new Types.ObjectId(digest.slice(0, 24));
 }
 
-const memory = new Map<string, ChainHead>();
+/** Forgotten on every database connect (db.ts), like the ledger's head hints. */
+const memory = registerHints(new Map<string, ChainHead>());
 function remember(key: string, head: ChainHead | undefined): void {
   memory.delete(key);
   if (!head) return;
