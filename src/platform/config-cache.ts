@@ -98,6 +98,8 @@ interface Cached<T> {
 /** One kind of configuration, by `_id`. Missing documents are cached too (as undefined) unless told not to. */
 export class ConfigCache<T> {
   private readonly entries = new Map<string, Cached<T>>();
+  /** Loads under way, by epoch and id: concurrent misses of one document share one read. */
+  private readonly loading = new Map<string, Promise<T | undefined>>();
 
   constructor(
     readonly name: string,
@@ -109,6 +111,7 @@ export class ConfigCache<T> {
 
   clear(): void {
     this.entries.clear();
+    this.loading.clear();
   }
 
   /** The value for `id`, from the cache when it was read under the current epoch. */
@@ -117,7 +120,25 @@ export class ConfigCache<T> {
     if (epoch === undefined) return load();
     const hit = this.entries.get(id);
     if (hit && hit.epoch === epoch && Date.now() - hit.at < CONFIG_TTL_MS) return copyOf(hit.value);
+    const key = `${epoch}|${id}`;
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.loadAndKeep(id, epoch, load).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return copyOf(await pending);
+  }
+
+  private async loadAndKeep(
+    id: string,
+    epoch: string,
+    load: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    const began = Date.now();
     const value = await load();
+    // A read begun after a change, under the newer epoch, finished first: keep what it stored.
+    const newer = this.entries.get(id);
+    if (newer && newer.epoch !== epoch && newer.at >= began) return value;
     this.entries.delete(id);
     if (value === undefined && !this.cacheMissing) return value;
     // Stored under the epoch read before the load: a change during the load leaves it stale,
