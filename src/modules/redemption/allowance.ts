@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { AppendChain } from '../../platform/append-chain';
 import { DomainError } from '../../platform/errors';
-import type { TakeLookup, TakeResult } from '../stores/items.service';
+import { findTake, type TakeLookup, type TakeResult } from '../stores/items.service';
 import { AllowanceLink, type AllowanceLinkDoc } from './redemption.model';
 import { idOf, type FullRedemption } from './redemption.views';
 
@@ -62,13 +62,7 @@ export async function fenceAllowance(r: FullRedemption): Promise<void> {
 /** Gives back the day's take, once; `how` finds it as for stock (items.service TakeLookup). */
 export async function giveBackAllowance(r: FullRedemption, how: TakeLookup): Promise<void> {
   const source = { type: 'take', id: idOf(r) };
-  const taken =
-    how.known === null
-      ? undefined
-      : how.known !== undefined
-        ? ((await allowance.byId(how.known)) ?? (await allowance.findBySource(source, true)))
-        : await allowance.findBySource(source, how.surely ?? false);
-  if (taken) assert.ok(taken.sourceType === source.type && taken.sourceId === source.id);
+  const taken = await findTake(allowance, source, how);
   if (!taken || taken.kind !== 'take') return;
   const { link } = await allowance.append(
     allowanceChain(r),

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { Types } from 'mongoose';
-import { AppendChain } from '../../platform/append-chain';
+import { AppendChain, type ChainLink } from '../../platform/append-chain';
 import { DomainError, isDuplicateKeyError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { canReadStore, findStore } from './stores.service';
@@ -323,6 +323,22 @@ export interface TakeLookup {
   surely?: boolean;
 }
 
+/** The take of `source` on a chain, found as `how` says (the stock's and the allowance's). */
+export async function findTake<L extends ChainLink>(
+  chain: AppendChain<L>,
+  source: { type: string; id: string },
+  how: TakeLookup,
+): Promise<L | undefined> {
+  const taken =
+    how.known === null
+      ? undefined
+      : how.known !== undefined
+        ? ((await chain.byId(how.known)) ?? (await chain.findBySource(source, true)))
+        : await chain.findBySource(source, how.surely ?? false);
+  if (taken) assert.ok(taken.sourceType === source.type && taken.sourceId === source.id);
+  return taken;
+}
+
 /** Gives back what the redemption took of this item, once (ST2); nothing when it took nothing. */
 export async function giveBackStock(
   itemId: string,
@@ -331,13 +347,7 @@ export async function giveBackStock(
   how: TakeLookup = {},
 ): Promise<void> {
   const source = takeSource(redemptionId, itemId);
-  const taken =
-    how.known === null
-      ? undefined
-      : how.known !== undefined
-        ? ((await stock.byId(how.known)) ?? (await stock.findBySource(source, true)))
-        : await stock.findBySource(source, how.surely ?? false);
-  if (taken) assert.ok(taken.sourceType === source.type && taken.sourceId === source.id);
+  const taken = await findTake(stock, source, how);
   if (!taken || taken.kind !== 'take' || taken.delta === 0) return;
   await appendMovement(
     itemId,
