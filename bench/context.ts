@@ -68,6 +68,7 @@ export async function startBenchContext(opts: {
       handler: config.ferretdb.handler,
       dataDir,
       postgresqlUrl: config.ferretdb.postgresqlUrl,
+      busyTimeoutMs: config.ferretdb.sqliteBusyTimeoutMs,
       logger,
     });
     mongoUri = embedded.uri;

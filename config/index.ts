@@ -43,6 +43,11 @@ const envSchema = z
     FERRETDB_POSTGRESQL_URL: z.string().optional(),
     /** Path of the launcher binary built by tools/bootstrap.mjs. */
     FERRETDB_BIN: z.string().optional(),
+    /**
+     * SQLite backend: how long a write waits for the one write lock before FerretDB refuses it
+     * with SQLITE_BUSY (then the service retries it, src/platform/busy.ts). FerretDB's default.
+     */
+    FERRETDB_SQLITE_BUSY_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
     /** Folder of the built pages (web/build.mjs output) served under /app. */
     WEB_DIR: z.string().optional(),
     /** First admin, created on first start against an empty database. */
@@ -212,6 +217,7 @@ export type Config = Readonly<{
     handler: 'sqlite' | 'postgresql';
     postgresqlUrl: string | undefined;
     bin: string;
+    sqliteBusyTimeoutMs: number;
   }>;
   admin: Readonly<{ username: string; password: string }> | undefined;
   jwt: Readonly<{
@@ -350,6 +356,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       handler: e.FERRETDB_HANDLER,
       postgresqlUrl: e.FERRETDB_POSTGRESQL_URL,
       bin: e.FERRETDB_BIN ?? path.resolve(__dirname, '..', 'bin', 'ferretdb-launcher'),
+      sqliteBusyTimeoutMs: e.FERRETDB_SQLITE_BUSY_TIMEOUT_MS,
     }),
     admin:
       e.ADMIN_USERNAME && e.ADMIN_PASSWORD

@@ -62,6 +62,7 @@ async function startDatabase(
     handler: config.ferretdb.handler,
     dataDir: config.dataDir,
     postgresqlUrl: config.ferretdb.postgresqlUrl,
+    busyTimeoutMs: config.ferretdb.sqliteBusyTimeoutMs,
     logger,
   });
   const mongoUri = embedded.uri;

@@ -82,6 +82,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<CliD
         handler: config.ferretdb.handler,
         dataDir: config.dataDir,
         postgresqlUrl: config.ferretdb.postgresqlUrl,
+        busyTimeoutMs: config.ferretdb.sqliteBusyTimeoutMs,
         logger,
       });
       source = 'embedded (started by the CLI)';

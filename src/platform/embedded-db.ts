@@ -20,6 +20,8 @@ export interface EmbeddedDbOptions {
   handler: 'sqlite' | 'postgresql';
   dataDir: string;
   postgresqlUrl?: string;
+  /** SQLite: the write lock's wait before SQLITE_BUSY (the launcher's default: 10 s). */
+  busyTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -50,6 +52,7 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
     const dir = path.join(opts.dataDir, 'ferretdb');
     mkdirSync(dir, { recursive: true });
     args.push('-data', dir);
+    if (opts.busyTimeoutMs) args.push('-sqlite-busy-timeout-ms', String(opts.busyTimeoutMs));
   } else {
     args.push('-postgresql-url', opts.postgresqlUrl ?? '');
   }

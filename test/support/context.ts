@@ -66,6 +66,7 @@ export async function startContext(): Promise<TestContext> {
       handler: config.ferretdb.handler,
       dataDir,
       postgresqlUrl: asynchronousCommit(config.ferretdb.postgresqlUrl),
+      busyTimeoutMs: config.ferretdb.sqliteBusyTimeoutMs,
       logger,
     });
     mongoUri = embedded.uri;

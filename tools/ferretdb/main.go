@@ -30,6 +30,8 @@ func main() {
 	host := flag.String("host", "127.0.0.1", "listen host; loopback only")
 	port := flag.Int("port", 0, "listen port; 0 picks a free one")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	busyMs := flag.Int("sqlite-busy-timeout-ms", 10000,
+		"how long a SQLite write waits for the write lock before SQLITE_BUSY (FerretDB's default: 10000)")
 	flag.Parse()
 
 	var level slog.Level
@@ -60,8 +62,12 @@ func main() {
 		if err := os.MkdirAll(abs, 0o700); err != nil {
 			fail("cannot create data folder: %v", err)
 		}
-		// FerretDB wants a file: URI naming a directory, with a trailing slash.
-		cfg.SQLiteURL = "file:" + abs + "/"
+		if *busyMs < 1 {
+			fail("-sqlite-busy-timeout-ms must be positive, got %d", *busyMs)
+		}
+		// FerretDB wants a file: URI naming a directory, with a trailing slash. A busy_timeout
+		// given here comes before the journal_mode FerretDB adds, as SQLite needs.
+		cfg.SQLiteURL = fmt.Sprintf("file:%s/?_pragma=busy_timeout(%d)", abs, *busyMs)
 	case "postgresql":
 		if *pgURL == "" {
 			fail("-postgresql-url is required with -handler postgresql")
