@@ -43,10 +43,7 @@ const envSchema = z
     FERRETDB_POSTGRESQL_URL: z.string().optional(),
     /** Path of the launcher binary built by tools/bootstrap.mjs. */
     FERRETDB_BIN: z.string().optional(),
-    /**
-     * SQLite backend: how long a write waits for the one write lock before FerretDB refuses it
-     * with SQLITE_BUSY (then the service retries it, src/platform/busy.ts). FerretDB's default.
-     */
+    /** SQLite: a write's wait for the write lock before SQLITE_BUSY (src/platform/busy.ts). */
     FERRETDB_SQLITE_BUSY_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
     /** Folder of the built pages (web/build.mjs output) served under /app. */
     WEB_DIR: z.string().optional(),
@@ -383,10 +380,7 @@ function parseTrustProxy(raw: string): boolean | number | string[] {
   if (v === 'false') return false;
   if (v === 'true') return true;
   if (/^\d+$/.test(v)) return Number(v);
-  return v
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
+  return v.split(',').flatMap((x) => (x.trim() ? [x.trim()] : []));
 }
 
 let cached: Config | undefined;

@@ -5,6 +5,7 @@
  * exist would let a race through.
  */
 import mongoose from 'mongoose';
+import { retrySingleWritesWhenBusy } from './busy';
 
 /**
  * Hints this process holds about one database's contents (chain heads in memory, never ahead of
@@ -21,6 +22,7 @@ export function registerHints<M extends Map<string, unknown>>(map: M): M {
 /** Connects to MongoDB or FerretDB. */
 export async function connectDb(uri: string, dbName: string): Promise<typeof mongoose> {
   for (const hints of hintMaps) hints.clear();
+  retrySingleWritesWhenBusy();
   mongoose.set('strictQuery', true);
   // Operator injection is stopped at the edge: every route's schema admits only scalars where
   // scalars belong, and the body guard (http.ts) refuses `$`-keys anywhere in a body.

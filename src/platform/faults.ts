@@ -13,7 +13,7 @@ import type { RedeemStep } from '../modules/redemption/redemption.service';
 
 /** Ledger: `afterInsert`: after an entry is inserted and before the account cache is updated. */
 export const ledgerFaults: {
-  afterInsert?: (entry: EntryView) => void;
+  afterInsert?: (entry: EntryView) => void | Promise<void>;
   /** Ledger: the documents of one group-commit batch, just before they are sent (may alter one). */
   inBatch?: (docs: Record<string, unknown>[]) => void;
 } = {};

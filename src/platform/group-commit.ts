@@ -14,9 +14,17 @@
  *   before the reply), rejected with its own error (a duplicate key stays a duplicate key, so
  *   the caller's append loop retries as usual). An error of the whole batch (the connection
  *   failed) rejects every request in it: none of them may assume its document was written.
+ * - A busy refusal of the whole batch (busy.ts: FerretDB-SQLite's lock wait ran out) is not a
+ *   failure yet: FerretDB may have written some of the batch before it gave up, so each document
+ *   is read back by `_id` (`readBack`): written as sent, it is answered as written; absent, it is
+ *   sent again with the next batch after a pause (up to BUSY_ATTEMPTS sends); held by another
+ *   document, it is refused as a duplicate key. Writes that are safe to repeat (the account
+ *   cache's `$set`s) need no read-back and are sent again whole.
  */
 
+import { BSON } from 'mongodb';
 import type { Model } from 'mongoose';
+import { BUSY_ATTEMPTS, busyPause, busyStats, isBusyError } from './busy';
 
 /** The refusal of one document of a batch, shaped like a driver error (`code`, `message`). */
 export class DocumentRefused extends Error {
@@ -33,7 +41,12 @@ interface Waiting<D> {
   doc: D;
   resolve: () => void;
   reject: (err: unknown) => void;
+  /** Times the document was sent in a batch refused as busy. */
+  busy: number;
 }
+
+/** Where a document of a batch refused as busy stands, read back by its `_id`. */
+export type ReadBack = 'written' | 'absent' | 'taken';
 
 interface WriteErrorLike {
   index: number;
@@ -59,28 +72,32 @@ export class GroupCommit<D> {
   private waiting: Waiting<D>[] = [];
   private scheduled = false;
   /** Batches sent and documents in them (for tests and the bench's notes). */
-  readonly stats = { batches: 0, documents: 0, largest: 0 };
+  readonly stats = { batches: 0, documents: 0, largest: 0, busy: 0 };
 
   constructor(
     /** Sends the documents as one unordered insertMany or bulkWrite (throws the driver's bulk write error). */
     private readonly insertMany: (docs: D[]) => Promise<unknown>,
     /** Documents per batch at most. */
     private readonly max = 64,
+    /** After a busy refusal: where each document stands; none given, the batch is sent again whole. */
+    private readonly readBack?: (doc: D) => Promise<ReadBack>,
   ) {}
 
   /** Inserts `doc` with whatever else arrives in this turn; settles by `doc`'s own outcome. */
   insert(doc: D): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ doc, resolve, reject });
-      if (this.waiting.length >= this.max) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.flush();
-        });
-      }
-    });
+    return new Promise<void>((resolve, reject) => this.enqueue({ doc, resolve, reject, busy: 0 }));
+  }
+
+  private enqueue(w: Waiting<D>): void {
+    this.waiting.push(w);
+    if (this.waiting.length >= this.max) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
   }
 
   private flush(): void {
@@ -105,6 +122,7 @@ export class GroupCommit<D> {
       return;
     }
     const refused = writeErrorsOf(failure);
+    if (!refused && isBusyError(failure)) return this.afterBusy(batch, failure);
     // Without per-document errors the batch as a whole failed: no request may assume success.
     if (!refused) {
       for (const w of batch) w.reject(failure);
@@ -116,6 +134,66 @@ export class GroupCommit<D> {
       else w.reject(new DocumentRefused(e.code, e.errmsg ?? `document ${i} of the batch refused`));
     });
   }
+
+  /**
+   * A batch refused as busy: each document read back (a lone document was not written: its
+   * transaction rolled back), then answered, refused, or sent again after a pause.
+   */
+  private async afterBusy(batch: Waiting<D>[], failure: unknown): Promise<void> {
+    const readBack = this.readBack;
+    const stands = await Promise.all(
+      batch.map(async (w): Promise<ReadBack | { error: unknown }> => {
+        if (!readBack || batch.length === 1) return 'absent';
+        return readBack(w.doc).catch((error: unknown) => ({ error }));
+      }),
+    );
+    const again: Waiting<D>[] = [];
+    batch.forEach((w, i) => {
+      const stand = stands[i]!;
+      if (stand === 'written') w.resolve();
+      else if (stand === 'taken') w.reject(new DocumentRefused(11000, 'E11000 duplicate key'));
+      else if (typeof stand === 'object') w.reject(stand.error);
+      else if (++w.busy >= BUSY_ATTEMPTS) {
+        busyStats.gaveUp++;
+        w.reject(failure);
+      } else again.push(w);
+    });
+    if (!again.length) return;
+    this.stats.busy++;
+    busyStats.retried += again.length;
+    await busyPause(Math.max(...again.map((w) => w.busy)));
+    for (const w of again) this.enqueue(w);
+  }
+}
+
+/** Relaxed Extended JSON of a document with its keys sorted at every level (order aside, equal). */
+function canonical(doc: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v === null || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, sort(o[k])]),
+    );
+  };
+  return JSON.stringify(sort(BSON.EJSON.serialize(doc, { relaxed: true })));
+}
+
+/**
+ * Where a sent document stands in a collection, read back by its `_id`: the stored document
+ * equal to the sent one (as the database round-trips it) is this request's own write.
+ */
+export async function readBackById(
+  find: (id: unknown) => Promise<unknown>,
+  doc: Record<string, unknown>,
+): Promise<ReadBack> {
+  const stored = await find(doc._id);
+  if (stored === null || stored === undefined) return 'absent';
+  // The sent document as the driver stores it (an undefined member becomes null).
+  const sent = BSON.deserialize(BSON.serialize(doc));
+  return canonical(stored) === canonical(sent) ? 'written' : 'taken';
 }
 
 /**
@@ -129,15 +207,19 @@ export function modelInserts<T>(
   opts: { batched?: boolean; beforeSend?: (docs: Record<string, unknown>[]) => void } = {},
 ): { insert(doc: object): Promise<void>; stats: GroupCommit<unknown>['stats'] } {
   const { batched = true, beforeSend } = opts;
-  const batch = new GroupCommit<Record<string, unknown>>(async (docs) => {
-    beforeSend?.(docs);
-    await model.collection.insertMany(docs, { ordered: false });
-  });
+  const batch = new GroupCommit<Record<string, unknown>>(
+    async (docs) => {
+      beforeSend?.(docs);
+      await model.collection.insertMany(docs, { ordered: false });
+    },
+    undefined,
+    (doc) => readBackById((_id) => model.collection.findOne({ _id } as object), doc),
+  );
   return {
     stats: batch.stats,
     async insert(doc) {
       if (!batched) {
-        await model.create([doc]);
+        await model.create([doc]); // one insertOne: retried when busy (busy.ts)
         return;
       }
       const checked = new model(doc);

@@ -1,5 +1,6 @@
 /** Prometheus metrics (prom-client): one registry per app, default process metrics included. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { busyStats } from './busy';
 
 export interface Metrics {
   registry: Registry;
@@ -16,6 +17,17 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'db_busy_refusals',
+    help: 'Writes the embedded SQLite refused as busy since start, by outcome: retried (sent again), gave_up (answered 503 or left undone), left_undone (an account cache or in-flight marker left for repair)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.set({ outcome: 'retried' }, busyStats.retried);
+      this.set({ outcome: 'gave_up' }, busyStats.gaveUp);
+      this.set({ outcome: 'left_undone' }, busyStats.leftUndone);
+    },
+  });
   return {
     registry,
     httpDuration: new Histogram({

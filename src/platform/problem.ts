@@ -3,6 +3,7 @@
  * the contract's `code` and the stable `reason` (reasons.ts), from `problemMiddleware` only
  * (the HTTP edge, http.ts, installs it last).
  */
+import { isBusyError } from './busy';
 import type { NextFunction, Request, Response } from 'express';
 import type {} from 'pino-http';
 import { DomainError, PROBLEM_REASONS, statusOf, titleOf, type ProblemReason } from './errors';
@@ -128,6 +129,15 @@ export function problemMiddleware(
       detail,
       code === 'validation_failed' ? { errors: [{ path: '(root)', message: detail }] } : {},
     );
+    return;
+  }
+  if (isBusyError(err)) {
+    // The database stayed busy through every retry (busy.ts): the refused write was not done.
+    // The caller sends the request again (a redemption with its Idempotency-Key: it goes on from
+    // where this one stopped, or is answered from it).
+    req.log.warn({ err }, 'database busy');
+
+    sendProblem(res, 'unavailable', 'The database is busy; retry shortly.', { retryAfterS: 2 });
     return;
   }
   req.log.error({ err }, 'unhandled error');

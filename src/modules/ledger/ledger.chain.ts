@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { appendLink, ChainQueue, type HeadReading } from '../../platform/append-chain';
+import { busyStats, isBusyError } from '../../platform/busy';
 import { registerHints } from '../../platform/db';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { ledgerFaults } from '../../platform/faults';
@@ -171,13 +172,17 @@ export async function refreshAccount(householdId: string, head: EntryView): Prom
   // harmless (readHead walks forward from it) and within a process writes are queued per household.
   // Sent with the cache writes of concurrent postings as one unordered bulkWrite (group commit);
   // the caller goes on only after its own write is acknowledged.
+  // The batch is sent again after a busy refusal (a `$set` repeats safely). If the database stays
+  // busy the cache is left behind and the request goes on: its entry is written, and the next
+  // read walks forward from the cache and repairs it.
   try {
     await accountBatch.insert({
       updateOne: { filter: { _id: householdId }, update: { $set: set }, upsert: true },
     });
   } catch (err) {
     // Two first posts upserting at once: the other one created the document; it is a cache.
-    if (!isDuplicateKeyError(err)) throw err;
+    if (isBusyError(err)) busyStats.leftUndone++;
+    else if (!isDuplicateKeyError(err)) throw err;
   }
 }
 
@@ -337,7 +342,7 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
         return posted && { entry: posted, created: false };
       },
       committed: async (view) => {
-        ledgerFaults.afterInsert?.(view);
+        await ledgerFaults.afterInsert?.(view);
         rememberHead(householdId, view);
         await refreshAccount(householdId, view);
         return { entry: view, created: true };

@@ -19,8 +19,8 @@ import {
   releaseRequest,
 } from './liveness';
 import { claimInserts, markerInserts } from './inserts';
-import { dropKey } from './keys';
-import { recoverClaim } from './recovery';
+import { dropKey, forgetMarker, markerLeftBehind } from './keys';
+import { recoverClaim, recoverRedemption } from './recovery';
 import {
   Inflight,
   RedemptionKey,
@@ -88,7 +88,7 @@ async function insertClaim(
   if (marker.status === 'fulfilled' && claim.status === 'fulfilled') return doc;
   try {
     if (claim.status === 'fulfilled') await dropKey(claimId, redemptionId);
-    else await Inflight.deleteOne({ _id: redemptionId });
+    else await forgetMarker(redemptionId);
   } finally {
     releaseRequest(redemptionId);
   }
@@ -114,11 +114,18 @@ function replayOf(existing: RedemptionKeyDoc, fingerprint: string): StoredRespon
  * The response of a pending claim whose request has finished: its settled event holds the
  * response and its in-flight marker is gone (the request's last step; the event is read first,
  * so a marker found gone belongs to a tail already done). Undefined while the request works.
+ * A marker still there that this process's request, having ended, could not delete (the database
+ * was too busy) has its tail finished here, as recovery would, rather than keeping the terminal
+ * waiting for the recovery age.
  */
 async function settledResponseOf(claim: RedemptionKeyDoc): Promise<StoredResponse | undefined> {
   const settled = await findEvent(claim.redemptionId, 'settled');
   if (!settled?.response) return undefined;
-  if (await Inflight.exists({ _id: claim.redemptionId })) return undefined;
+  const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
+  if (marker) {
+    if (!markerLeftBehind(marker._id)) return undefined;
+    await recoverRedemption(claim.redemptionId);
+  }
   return settled.response;
 }
 

@@ -4,6 +4,7 @@
  * A claim document belongs to one attempt alone, so an update by `_id` never touches another's.
  */
 import assert from 'node:assert/strict';
+import { busyStats, isBusyError } from '../../platform/busy';
 import {
   Inflight,
   RedemptionKey,
@@ -27,7 +28,7 @@ export async function completeOwnClaim(
     { _id: claimId },
     { $set: { status: 'done', response, completedAt: new Date() } },
   );
-  await Inflight.deleteOne({ _id: redemptionId });
+  await forgetMarker(redemptionId);
 }
 
 /**
@@ -43,7 +44,7 @@ export async function releaseOwnClaim(
   response: StoredResponse,
 ): Promise<void> {
   if (!settled.response) return completeOwnClaim(claimId, redemptionId, response);
-  await Inflight.deleteOne({ _id: redemptionId });
+  await forgetMarker(redemptionId);
 }
 
 /**
@@ -63,7 +64,7 @@ export async function completeKey(
       { $set: { status: 'done', response, completedAt: new Date() } },
     );
   }
-  await Inflight.deleteOne({ _id: redemptionId });
+  await forgetMarker(redemptionId);
 }
 
 /**
@@ -79,5 +80,30 @@ export async function dropKey(claimId: string, redemptionId: string): Promise<vo
       { $set: { status: 'dropped', completedAt: new Date() } },
     );
   }
-  await Inflight.deleteOne({ _id: redemptionId });
+  await forgetMarker(redemptionId);
+}
+
+/** Markers of this process's ended requests that the busy database kept (bounded: oldest go). */
+const leftBehind = new Set<string>();
+const LEFT_BEHIND_MAX = 10_000;
+
+/** Whether this process ended the request of this marker but could not delete the marker. */
+export const markerLeftBehind = (redemptionId: string): boolean => leftBehind.has(redemptionId);
+
+/**
+ * Forgets a request's in-flight marker. A marker the database stays too busy to delete (through
+ * every retry, platform/busy.ts) is left behind and remembered: its request is over, so a retry
+ * of its key finishes its tail at once (idempotency.ts), and recovery takes it up once it is old
+ * enough.
+ */
+export async function forgetMarker(redemptionId: string): Promise<void> {
+  try {
+    await Inflight.deleteOne({ _id: redemptionId });
+    leftBehind.delete(redemptionId);
+  } catch (err) {
+    if (!isBusyError(err)) throw err;
+    busyStats.leftUndone++;
+    leftBehind.add(redemptionId);
+    if (leftBehind.size > LEFT_BEHIND_MAX) leftBehind.delete(leftBehind.values().next().value!);
+  }
 }

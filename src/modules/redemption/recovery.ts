@@ -7,7 +7,7 @@ import { Types } from 'mongoose';
 import { isDuplicateKeyError } from '../../platform/errors';
 import { redeem } from '../ledger/ledger.service';
 import { finishSettled, rollBack, settle } from './carry-out';
-import { dropKey } from './keys';
+import { dropKey, forgetMarker } from './keys';
 import { isLive, pruneLeases, RECOVERY_AGE_MS } from './liveness';
 import {
   Inflight,
@@ -116,7 +116,7 @@ async function recoverInflight(marker: InflightDoc): Promise<void> {
     (await Redemption.findById(marker._id).lean<RedemptionDoc>()) ??
     (await tombstone(marker._id, marker.keyId));
   if (isFull(r)) await recoverRedemption(marker._id);
-  await Inflight.deleteOne({ _id: marker._id });
+  await forgetMarker(marker._id);
 }
 
 export interface RecoveryReport {
