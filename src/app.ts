@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import pinoHttp from 'pino-http';
 import type { Redis } from 'ioredis';
+import { logBackgroundFailures } from './platform/background';
 import { connectConfigCache } from './platform/config-cache';
 import type { Config } from '../config';
 import type { TokenService } from './platform/auth';
@@ -156,6 +157,7 @@ export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics();
   // Configuration read behind requests is cached in process, invalidated through Redis.
   connectConfigCache(deps.redis, deps.config.redisPrefix);
+  logBackgroundFailures((err, what) => deps.logger.warn({ err, what }, 'background write failed'));
   registerJobMetrics(metrics.registry, {
     redis: deps.redis,
     queues: deps.queues,

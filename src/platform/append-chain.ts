@@ -25,6 +25,7 @@
  */
 import assert from 'node:assert/strict';
 import mongoose, { Schema, type Model } from 'mongoose';
+import { inBackground } from './background';
 import { registerHints } from './db';
 import { DomainError, isDuplicateKeyError } from './errors';
 import { modelInserts } from './group-commit';
@@ -286,15 +287,12 @@ export class AppendChain<L extends ChainLink> {
    * slower write may move it back; that is harmless (the walk goes forward from it).
    */
   private async advanceHint(chain: string, seq: number): Promise<void> {
-    try {
-      await ChainHead.updateOne(
-        { _id: `${this.kind}|${chain}` },
-        { $set: { seq, updatedAt: new Date() } },
-        { upsert: true },
-      );
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err; // two first upserts at once: either value will do
-    }
+    const set = { $set: { seq, updatedAt: new Date() } };
+    await ChainHead.updateOne({ _id: `${this.kind}|${chain}` }, set, { upsert: true }).catch(
+      (err: unknown) => {
+        if (!isDuplicateKeyError(err)) throw err; // two first upserts at once: either will do
+      },
+    );
   }
 
   /**
@@ -356,9 +354,10 @@ export class AppendChain<L extends ChainLink> {
         committed: async (link) => {
           this.remember(chain, link);
           if (opts.pointer !== false) await this.writePointer(source, link._id);
-          // The stored hint every HINT_EVERY links: a process without the head in memory walks
-          // at most that many `_id` look-ups past it.
-          if (link.seq % HINT_EVERY === 0) await this.advanceHint(chain, link.seq);
+          // The stored hint every HINT_EVERY links, not waited for: a process without the head
+          // in memory walks at most that many `_id` look-ups past it (more if one is lost).
+          const hint = () => this.advanceHint(chain, link.seq);
+          if (link.seq % HINT_EVERY === 0) inBackground('chain head hint', hint);
           return { link, created: true };
         },
         busy: 'This record is busy; retry shortly.',

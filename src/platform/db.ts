@@ -5,6 +5,7 @@
  * exist would let a race through.
  */
 import mongoose from 'mongoose';
+import { settleBackgroundWrites } from './background';
 import { retrySingleWritesWhenBusy } from './busy';
 
 /**
@@ -48,6 +49,8 @@ export async function pingDb(): Promise<void> {
   await db.command({ ping: 1 });
 }
 
+/** Disconnects once the writes sent in the background (background.ts) have settled. */
 export async function disconnectDb(): Promise<void> {
+  await settleBackgroundWrites();
   await mongoose.disconnect();
 }

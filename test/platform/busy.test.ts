@@ -16,6 +16,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mongoose from 'mongoose';
+import { settleBackgroundWrites } from '../../src/platform/background';
 import { BUSY_ATTEMPTS, busyStats } from '../../src/platform/busy';
 import { connectDb, disconnectDb, ensureIndexes } from '../../src/platform/db';
 import { startEmbeddedDb, type EmbeddedDb } from '../../src/platform/embedded-db';
@@ -158,6 +159,7 @@ describe('platform: the embedded database busy (SQLITE_BUSY under a held write l
       .set('Idempotency-Key', newKey())
       .send({ points: 9, reason: '账户缓存写入受阻' });
     expect(res.status, res.text).to.equal(201);
+    await settleBackgroundWrites(); // the cache is written after the answer
     expect(busyStats.leftUndone, 'the cache write was given up').to.be.greaterThan(leftBefore);
     const scrape = await http().get('/metrics');
     expect(scrape.text).to.include(
@@ -180,6 +182,7 @@ describe('platform: the embedded database busy (SQLITE_BUSY under a held write l
     const leftBefore = busyStats.leftUndone;
     const first = await redeemVia(s.terminals[0]!, key, basket(s));
     expect(first.status, first.text).to.equal(201);
+    await settleBackgroundWrites(); // the marker is deleted after the answer
     expect(busyStats.leftUndone, 'the marker was left behind').to.be.greaterThan(leftBefore);
     expect(await Inflight.findById(first.body.id).lean()).to.not.equal(null);
     await lock!.done;

@@ -15,6 +15,7 @@ import { createApp } from '../../src/app';
 import { createTokenService, type TokenService } from '../../src/platform/auth';
 import { connectDb, disconnectDb, ensureIndexes } from '../../src/platform/db';
 import { settleLeaseRenewal } from '../../src/modules/redemption/liveness';
+import { settleBackgroundWrites } from '../../src/platform/background';
 import { startEmbeddedDb, type EmbeddedDb } from '../../src/platform/embedded-db';
 import { createLogger, type Logger } from '../../src/platform/logger';
 import { Queues } from '../../src/platform/queues';
@@ -128,6 +129,7 @@ export async function stopContext(): Promise<void> {
   // In parallel mode the next test file in this process gets a fresh database: nothing of this
   // file's may still be writing when it starts (the redemption lease's last renewal would).
   await settleLeaseRenewal();
+  await settleBackgroundWrites();
   await deleteRedisKeys(c.redis, c.config.redisPrefix).catch(() => undefined);
   c.redis.disconnect();
   await mongoose.connection.db?.dropDatabase().catch(() => undefined);

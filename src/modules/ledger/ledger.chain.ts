@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { appendLink, ChainQueue, type HeadReading } from '../../platform/append-chain';
+import { inBackground } from '../../platform/background';
 import { busyStats, isBusyError } from '../../platform/busy';
 import { registerHints } from '../../platform/db';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
@@ -344,7 +345,8 @@ export async function postEntry(input: PostEntryInput): Promise<PostEntryResult>
       committed: async (view) => {
         await ledgerFaults.afterInsert?.(view);
         rememberHead(householdId, view);
-        await refreshAccount(householdId, view);
+        // The entry is durable: the posting is answered without waiting for the cache (I5).
+        inBackground('account cache', () => refreshAccount(householdId, view));
         return { entry: view, created: true };
       },
       busy: 'The ledger is busy for this household; retry shortly.',

@@ -4,9 +4,10 @@
  * A claim document belongs to one attempt alone, so an update by `_id` never touches another's.
  */
 import assert from 'node:assert/strict';
+import { inBackground } from '../../platform/background';
 import { busyStats, isBusyError } from '../../platform/busy';
+import { deleteMarker } from './inserts';
 import {
-  Inflight,
   RedemptionKey,
   type RedemptionKeyDoc,
   type StoredResponse,
@@ -44,7 +45,9 @@ export async function releaseOwnClaim(
   response: StoredResponse,
 ): Promise<void> {
   if (!settled.response) return completeOwnClaim(claimId, redemptionId, response);
-  await forgetMarker(redemptionId);
+  // The request is answered without waiting: until the marker is gone a retry of the key waits
+  // for it (idempotency.ts), and a marker the database kept is finished by that retry.
+  inBackground('in-flight marker', () => forgetMarker(redemptionId));
 }
 
 /**
@@ -98,7 +101,7 @@ export const markerLeftBehind = (redemptionId: string): boolean => leftBehind.ha
  */
 export async function forgetMarker(redemptionId: string): Promise<void> {
   try {
-    await Inflight.deleteOne({ _id: redemptionId });
+    await deleteMarker(redemptionId);
     leftBehind.delete(redemptionId);
   } catch (err) {
     if (!isBusyError(err)) throw err;

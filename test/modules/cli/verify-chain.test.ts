@@ -5,6 +5,7 @@ import path from 'node:path';
 import mongoose from 'mongoose';
 import type { Config } from '../../../config';
 import { runCli, type CliIo } from '../../../src/cli/commands';
+import { settleBackgroundWrites } from '../../../src/platform/background';
 import { findRunningServiceUri, runFilePath } from '../../../src/cli/database';
 import { verifyChains, verifyHousehold } from '../../../src/cli/verify-chain';
 import {
@@ -48,6 +49,7 @@ async function householdWithChain(n: number): Promise<string> {
       reason: `第${i}次`,
     });
   }
+  await settleBackgroundWrites(); // the account cache, written after each posting
   return h.id;
 }
 

@@ -22,6 +22,7 @@ import {
 } from '../../support/factories';
 import { countAll, expectNothingStored } from '../../support/snapshot';
 import { Account, Entry } from '../../../src/modules/ledger/ledger.model';
+import { settleBackgroundWrites } from '../../../src/platform/background';
 import {
   getAccount,
   postEntry,
@@ -526,6 +527,7 @@ describe('ledger invariants', () => {
       expect(await Account.findById(h.id).lean()).to.equal(null);
       delete ledgerFaults.afterInsert;
       await postEntry(award(h.id, 5));
+      await settleBackgroundWrites(); // the cache is written after the posting returns
       expect(await Account.findById(h.id).lean()).to.include({ seq: 2, spendable: 15, merit: 15 });
       await expectChainSound(h.id, admin);
     });
@@ -541,6 +543,7 @@ describe('ledger invariants', () => {
         await postEntry(award(h.id, 10));
         await postEntry(award(h.id, 20));
         await postEntry(redemption(h.id, 5));
+        await settleBackgroundWrites(); // no cache write may land after the corruption
         await mongoose.connection
           .db!.collection('ledger_accounts')
           .updateOne({ _id: h.id as never }, { $set: set });
@@ -563,6 +566,7 @@ describe('ledger invariants', () => {
     it('GET /v1/households/:id/account › a missing cache document is rebuilt from the chain', async () => {
       const h = await makeHousehold(villageId);
       await postEntry(award(h.id, 12));
+      await settleBackgroundWrites();
       await mongoose.connection.db!.collection('ledger_accounts').deleteOne({ _id: h.id as never });
       const res = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
       expect(res.body).to.include({ spendable: 12, merit: 12, entryCount: 1 });

@@ -20,6 +20,7 @@ import {
   type RedemptionKeyDoc,
 } from '../../../src/modules/redemption/redemption.model';
 import { redemptionTuning } from '../../../src/platform/faults';
+import { settleBackgroundWrites } from '../../../src/platform/background';
 import { claimInserts, eventInserts } from '../../../src/modules/redemption/inserts';
 import {
   account,
@@ -84,6 +85,7 @@ describe('redemption claim and marker side by side', () => {
     const old = await RedemptionKey.findById(`${t.id}:${key}#0`).lean<RedemptionKeyDoc>();
     expect(old).to.include({ status: 'dropped', redemptionId: rid });
     expect(await Redemption.findById(rid).lean()).to.include({ tombstone: true });
+    await settleBackgroundWrites(); // a finished request's marker is deleted after its answer
     expect(await Inflight.countDocuments({ _id: { $in: [rid, retry.body.id] } })).to.equal(0);
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
     expect(await account(s, h.id)).to.include({ spendable: 60 });
