@@ -7,11 +7,7 @@ import assert from 'node:assert/strict';
 import { inBackground } from '../../platform/background';
 import { busyStats, isBusyError } from '../../platform/busy';
 import { deleteMarker } from './inserts';
-import {
-  RedemptionKey,
-  type RedemptionKeyDoc,
-  type StoredResponse,
-} from './redemption.model';
+import { RedemptionKey, type RedemptionKeyDoc, type StoredResponse } from './redemption.model';
 
 /**
  * Stores the response on the claim of the request that holds it, then forgets the marker. The
