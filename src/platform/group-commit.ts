@@ -43,6 +43,8 @@ interface Waiting<D> {
   reject: (err: unknown) => void;
   /** Times the document was sent in a batch refused as busy. */
   busy: number;
+  /** Its coalescing key, while it waits to be sent (see `coalesce`). */
+  key?: string;
 }
 
 /** Where a document of a batch refused as busy stands, read back by its `_id`. */
@@ -72,20 +74,61 @@ export class GroupCommit<D> {
   private waiting: Waiting<D>[] = [];
   private scheduled = false;
   /** Batches sent and documents in them (for tests and the bench's notes). */
-  readonly stats = { batches: 0, documents: 0, largest: 0, busy: 0 };
+  readonly stats = { batches: 0, documents: 0, largest: 0, busy: 0, coalesced: 0 };
+
+  private readonly max: number;
+  private readonly inFlightMax: number;
+  private readonly readBack?: (doc: D) => Promise<ReadBack>;
+  /** Batches sent and not yet answered. */
+  private inFlight = 0;
 
   constructor(
     /** Sends the documents as one unordered insertMany or bulkWrite (throws the driver's bulk write error). */
     private readonly insertMany: (docs: D[]) => Promise<unknown>,
-    /** Documents per batch at most. */
-    private readonly max = 64,
-    /** After a busy refusal: where each document stands; none given, the batch is sent again whole. */
-    private readonly readBack?: (doc: D) => Promise<ReadBack>,
-  ) {}
+    opts: {
+      /** Documents per batch at most. */
+      max?: number;
+      /** Batches on their way at once at most; the next waits (and grows) meanwhile. */
+      inFlight?: number;
+      /** After a busy refusal: where each document stands; none given, the batch is sent again whole. */
+      readBack?: (doc: D) => Promise<ReadBack>;
+      /**
+       * Writes where only the last one counts (a cache): a document whose key is already waiting
+       * replaces it by `keep(waiting, next)`, and both callers settle with the one sent.
+       */
+      coalesce?: { key: (doc: D) => string; keep: (waiting: D, next: D) => D };
+    } = {},
+  ) {
+    this.max = opts.max ?? 64;
+    this.inFlightMax = opts.inFlight ?? Infinity;
+    this.readBack = opts.readBack;
+    this.coalesce = opts.coalesce;
+  }
+
+  private readonly coalesce?: { key: (doc: D) => string; keep: (waiting: D, next: D) => D };
+  /** Waiting documents by coalescing key (until their batch is sent). */
+  private readonly waitingByKey = new Map<string, Waiting<D>>();
 
   /** Inserts `doc` with whatever else arrives in this turn; settles by `doc`'s own outcome. */
   insert(doc: D): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.enqueue({ doc, resolve, reject, busy: 0 }));
+    const key = this.coalesce?.key(doc);
+    const waiting = key === undefined ? undefined : this.waitingByKey.get(key);
+    if (waiting) {
+      waiting.doc = this.coalesce!.keep(waiting.doc, doc);
+      this.stats.coalesced++;
+      return new Promise<void>((resolve, reject) => {
+        const [resolved, rejected] = [waiting.resolve, waiting.reject];
+        waiting.resolve = () => (resolved(), resolve());
+        // The refusal of the one write both callers share, passed on as is (a driver error).
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        waiting.reject = (err) => (rejected(err), reject(err));
+      });
+    }
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiting<D> = { doc, resolve, reject, busy: 0, key };
+      if (key !== undefined) this.waitingByKey.set(key, w);
+      this.enqueue(w);
+    });
   }
 
   private enqueue(w: Waiting<D>): void {
@@ -101,13 +144,18 @@ export class GroupCommit<D> {
   }
 
   private flush(): void {
-    const batch = this.waiting;
-    if (!batch.length) return;
-    this.waiting = [];
-    this.stats.batches++;
-    this.stats.documents += batch.length;
-    this.stats.largest = Math.max(this.stats.largest, batch.length);
-    void this.send(batch);
+    while (this.waiting.length && this.inFlight < this.inFlightMax) {
+      const batch = this.waiting.splice(0, this.max);
+      for (const w of batch) if (w.key !== undefined) this.waitingByKey.delete(w.key);
+      this.stats.batches++;
+      this.stats.documents += batch.length;
+      this.stats.largest = Math.max(this.stats.largest, batch.length);
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
+    }
   }
 
   private async send(batch: Waiting<D>[]): Promise<void> {
@@ -212,8 +260,7 @@ export function modelInserts<T>(
       beforeSend?.(docs);
       await model.collection.insertMany(docs, { ordered: false });
     },
-    undefined,
-    (doc) => readBackById((_id) => model.collection.findOne({ _id } as object), doc),
+    { readBack: (doc) => readBackById((_id) => model.collection.findOne({ _id } as object), doc) },
   );
   return {
     stats: batch.stats,

@@ -267,8 +267,7 @@ describe('platform: a group-commit batch refused as busy after part of it was wr
         }
         await coll.insertMany(docs, { ordered: false });
       },
-      64,
-      (doc) => readBackById((_id) => coll.findOne({ _id: _id as string }), doc),
+      { readBack: (doc) => readBackById((_id) => coll.findOne({ _id: _id as string }), doc) },
     );
     const docs: Doc[] = [
       { _id: 'a', by: '本请求', at: new Date() },
@@ -295,8 +294,7 @@ describe('platform: a group-commit batch refused as busy after part of it was wr
         sends++;
         return Promise.reject(busyRefusal());
       },
-      64,
-      (doc) => readBackById((_id) => coll.findOne({ _id: _id as string }), doc),
+      { readBack: (doc) => readBackById((_id) => coll.findOne({ _id: _id as string }), doc) },
     );
     const out = await Promise.allSettled([batch.insert({ _id: 'x' }), batch.insert({ _id: 'y' })]);
     expect(out.map((o) => o.status)).to.deep.equal(['rejected', 'rejected']);

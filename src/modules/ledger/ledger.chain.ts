@@ -149,11 +149,35 @@ export async function readHead(
   return { head, cacheStale };
 }
 
-const accountBatch = new GroupCommit<AnyBulkWriteOperation<AccountDoc>>(async (writes) => {
-  await (Account.collection as unknown as Collection<AccountDoc>).bulkWrite(writes, {
-    ordered: false,
-  });
-});
+/**
+ * The account cache's writes, as bulkWrites of at most ACCOUNT_BATCH updates, one at a time.
+ * FerretDB 1.24 keeps each update statement's read cursor (a SQLite connection of its pool of 100)
+ * open until the whole command ends (a `defer` in a loop, handler/msg_update.go), so a command of
+ * n updates holds n + 1 connections; two of 64 at once took all 100 and waited on each other for
+ * ever (found by the bench once these writes stopped being awaited). One small batch at a time
+ * keeps the held connections far below the pool; coalescing keeps the queue from growing.
+ */
+const ACCOUNT_BATCH = 8;
+const accountBatch = new GroupCommit<AnyBulkWriteOperation<AccountDoc>>(
+  async (writes) => {
+    await (Account.collection as unknown as Collection<AccountDoc>).bulkWrite(writes, {
+      ordered: false,
+    });
+  },
+  {
+    max: ACCOUNT_BATCH,
+    inFlight: 1,
+    // Only a household's newest head matters: a write still waiting takes the newer one's place,
+    // so under load the queue holds at most one write per household.
+    coalesce: {
+      key: (w) => String((w as { updateOne: { filter: { _id: string } } }).updateOne.filter._id),
+      keep: (waiting, next) => (seqOf(next) >= seqOf(waiting) ? next : waiting),
+    },
+  },
+);
+function seqOf(w: AnyBulkWriteOperation<AccountDoc>): number {
+  return (w as { updateOne: { update: { $set: { seq: number } } } }).updateOne.update.$set.seq;
+}
 
 /**
  * Writes the account cache from a head entry (after a post, or a repair from the chain). A
