@@ -3,7 +3,7 @@
 // builds the embedded FerretDB launcher (Go) when MONGODB_URI is unset and the binary is
 // missing or older than its source. Plain Node with no dependencies, since it runs before any.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,7 +50,8 @@ if (!existsSync(installed) || mtime(installed) < mtime(lock)) {
 if (!process.env.MONGODB_URI) {
   const src = path.join(root, 'tools', 'ferretdb');
   const bin = process.env.FERRETDB_BIN || path.join(root, 'bin', 'ferretdb-launcher');
-  const newest = Math.max(...['main.go', 'go.mod', 'go.sum'].map((f) => mtime(path.join(src, f))));
+  const sources = readdirSync(src).filter((f) => /\.go$|^go\.(mod|sum)$/.test(f));
+  const newest = Math.max(...sources.map((f) => mtime(path.join(src, f))));
   if (!existsSync(bin) || mtime(bin) < newest) {
     const goCandidates = [process.env.GO, 'go', '/usr/local/go/bin/go'].filter(Boolean);
     const go = goCandidates.find(

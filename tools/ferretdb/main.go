@@ -53,6 +53,7 @@ func main() {
 		Handler:  *handler,
 	}
 
+	var sqliteDir string
 	switch *handler {
 	case "sqlite":
 		abs, err := filepath.Abs(*dataDir)
@@ -68,6 +69,7 @@ func main() {
 		// FerretDB wants a file: URI naming a directory, with a trailing slash. A busy_timeout
 		// given here comes before the journal_mode FerretDB adds, as SQLite needs.
 		cfg.SQLiteURL = fmt.Sprintf("file:%s/?_pragma=busy_timeout(%d)", abs, *busyMs)
+		sqliteDir = abs
 	case "postgresql":
 		if *pgURL == "" {
 			fail("-postgresql-url is required with -handler postgresql")
@@ -94,7 +96,12 @@ func main() {
 	}()
 
 	// MongoDBURI blocks until the listener is bound, so the printed port is the real one.
-	fmt.Printf("READY %s\n", f.MongoDBURI())
+	uri := f.MongoDBURI()
+	if sqliteDir != "" {
+		// Lone-`_id` look-ups indexed (idindex.go): first over what is there, then once a second.
+		go sweepIDIndexes(ctx, sqliteDir, logger)
+	}
+	fmt.Printf("READY %s\n", uri)
 
 	<-done
 }
