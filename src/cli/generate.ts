@@ -22,7 +22,7 @@ import { createCooperative } from '../modules/cooperatives/cooperatives.service'
 import { DEFAULT_PURPOSE } from '../modules/credit/consents.service';
 import { writeBaseHeads } from '../modules/credit/consent-chain';
 import { Consent, CONSENT_FIELDS } from '../modules/credit/credit.model';
-import { Household } from '../modules/households/households.model';
+import { Household, HouseholdCard } from '../modules/households/households.model';
 import { award, deduct, getAccount, redeem } from '../modules/ledger/ledger.service';
 import { Village } from '../modules/villages/villages.model';
 import { createVillage, DEFAULT_POLICY } from '../modules/villages/villages.service';
@@ -229,6 +229,11 @@ async function generateVillage(
       cardNo: h.cardNo,
       createdAt: new Date(h.registeredAt),
     })),
+  );
+  // The card index (households.model.ts), as registering a household writes it.
+  await insertMissing(
+    HouseholdCard as never,
+    plans.map((h) => ({ _id: h.cardNo, householdId: h.id })),
   );
   let entriesPosted = 0;
   await mapLimit(plans, ctx.concurrency, async (h, i) => {

@@ -36,3 +36,20 @@ householdSchema.index({ villageId: 1, _id: 1 }, { name: 'village_id' });
 // Cached configuration (platform/config-cache.ts): every write makes every process re-read it.
 invalidatesConfig(householdSchema);
 export const Household = mongoose.model<HouseholdDoc>('Household', householdSchema);
+
+/**
+ * Card number → household (`_id` = cardNo), written when a household is registered, so a
+ * supermarket terminal finds the household behind a card by `_id` alone: on FerretDB a filter on
+ * `cardNo` reads every household (a city's first redemptions each scanned its households).
+ */
+export interface HouseholdCardDoc {
+  _id: string;
+  householdId: string;
+}
+export const HouseholdCard = mongoose.model<HouseholdCardDoc>(
+  'HouseholdCard',
+  new Schema<HouseholdCardDoc>(
+    { _id: { type: String, required: true }, householdId: { type: String, required: true } },
+    { collection: 'household_cards', versionKey: false, strict: 'throw' },
+  ),
+);

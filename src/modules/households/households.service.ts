@@ -20,7 +20,12 @@ import {
 } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
 import { AdjustmentRequest, type AdjustmentRequestDoc } from './adjustments.model';
-import { Household, type HouseholdDoc } from './households.model';
+import {
+  Household,
+  HouseholdCard,
+  type HouseholdCardDoc,
+  type HouseholdDoc,
+} from './households.model';
 import { ConfigCache } from '../../platform/config-cache';
 import type { z } from '../../platform/validation';
 import type { householdSchema } from './households.schemas';
@@ -72,8 +77,27 @@ export async function findHousehold(householdId: string): Promise<HouseholdDoc |
   );
 }
 
+/**
+ * The household behind a card: through the card index by `_id` (checked against the household),
+ * else by a search on `cardNo` (a scan on FerretDB: only for a card registered before the index
+ * existed, whose entry is then written).
+ */
 export async function findHouseholdByCard(cardNo: string): Promise<HouseholdDoc | undefined> {
-  return (await Household.findOne({ cardNo }).lean<HouseholdDoc>()) ?? undefined;
+  const card = await HouseholdCard.findById(cardNo).lean<HouseholdCardDoc>();
+  const indexed = card ? await findHousehold(card.householdId) : undefined;
+  if (indexed?.cardNo === cardNo) return indexed;
+  const h = (await Household.findOne({ cardNo }).lean<HouseholdDoc>()) ?? undefined;
+  if (h) await indexCard(cardNo, h._id.toHexString());
+  return h;
+}
+
+/** Writes a card's index entry (a `$set` by `_id`: repeats and races end with the same value). */
+async function indexCard(cardNo: string, householdId: string): Promise<void> {
+  await HouseholdCard.updateOne({ _id: cardNo }, { $set: { householdId } }, { upsert: true }).catch(
+    (err: unknown) => {
+      if (!isDuplicateKeyError(err)) throw err;
+    },
+  );
 }
 
 /** Loads a household the principal may see, else `not_found`. */
@@ -106,8 +130,9 @@ export async function createHousehold(p: Principal, input: NewHousehold): Promis
 
 /** Inserts without a reach check (used by imports and the demo seed, which check their own). */
 export async function insertHousehold(input: NewHousehold): Promise<HouseholdView> {
+  let doc: HouseholdDoc;
   try {
-    const [doc] = await Household.create([
+    const [created] = await Household.create([
       {
         villageId: input.villageId,
         head: input.head,
@@ -115,12 +140,15 @@ export async function insertHousehold(input: NewHousehold): Promise<HouseholdVie
         cardNo: input.cardNo,
       },
     ]);
-    return toHouseholdView(doc!.toObject());
+    doc = created!.toObject();
   } catch (err) {
     if (isDuplicateKeyError(err))
       throw new DomainError('card_number_taken', `Card ${input.cardNo} is already registered.`);
     throw err;
   }
+  // The household exists: a card index entry not written now is written by the card's first search.
+  await indexCard(input.cardNo, doc._id.toHexString()).catch(() => undefined);
+  return toHouseholdView(doc);
 }
 
 export async function getHousehold(p: Principal, householdId: string): Promise<HouseholdView> {
