@@ -222,13 +222,21 @@ describe('GET /v1/households/:id/statement', () => {
       // From a page under /app, as the household page does: a blob: document keeps the CSP of
       // the page that made it, and the pages' CSP admits the statement's stylesheet by its hash
       // (an API answer's CSP admits no inline style: from /healthz the statement lost its styles).
-      await page.goto(`${base}/app/`);
+      // `networkidle`: the page has settled (a redirect of its own would destroy the context the
+      // fetch below runs in).
+      await page.goto(`${base}/app/`, { waitUntil: 'networkidle' });
       // Browser code as text: the tests compile without the DOM library.
       const url = JSON.stringify(`${base}/v1/households/${householdId}/statement`);
-      await page.evaluate(`(async () => {
+      const blobUrl = (await page.evaluate(`(async () => {
         const res = await fetch(${url}, { headers: { Authorization: 'Bearer ${member.token}' } });
-        location.href = URL.createObjectURL(await res.blob());
-      })()`);
+        return URL.createObjectURL(await res.blob());
+      })()`)) as string;
+      // The page navigates itself, after the evaluate has returned (a navigation inside it
+      // destroyed the context it was answering from: a flaky "Execution context was destroyed").
+      await Promise.all([
+        page.waitForURL((u) => u.protocol === 'blob:'),
+        page.evaluate(`setTimeout(() => { location.href = ${JSON.stringify(blobUrl)}; }, 0)`),
+      ]);
       await page.waitForSelector('h1');
       return { page, dialogs, errors };
     }
