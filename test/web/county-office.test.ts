@@ -67,6 +67,9 @@ describe('county office pages in a real browser (/app/admin): townships, logins,
     await page.goto(url('/app/admin/townships'));
     const row = page.locator('tr', { hasText: township });
     await row.waitFor();
+    // The villages' names come with the village list, which may arrive after the townships (the
+    // row says "村" until then): wait for them rather than read the row at once.
+    await row.filter({ hasText: '上塘村' }).waitFor();
     expect(await row.innerText())
       .to.contain('上塘村')
       .and.to.contain('下塘村');
