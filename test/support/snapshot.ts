@@ -3,6 +3,7 @@
  * database, so a test can take a snapshot before a refused request and compare after it.
  */
 import mongoose from 'mongoose';
+import { settleBackgroundWrites } from '../../src/platform/background';
 import { ctx } from './context';
 import { expect } from './expect';
 
@@ -38,8 +39,13 @@ async function countOf(
   return db.collection(name).countDocuments({});
 }
 
-/** Document counts of every collection of this run's database. */
+/**
+ * Document counts of every collection of this run's database, once the writes sent in the
+ * background (the account cache of an earlier posting) have landed: a count taken while one is
+ * still on its way would change without anything of the test's own being stored.
+ */
 export async function countAll(): Promise<Counts> {
+  await settleBackgroundWrites();
   const db = mongoose.connection.db;
   if (!db) throw new Error('not connected');
   const names = (await db.listCollections({}, { nameOnly: true }).toArray())
