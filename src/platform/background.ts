@@ -9,10 +9,16 @@
  * it first (db.ts), so a process that shuts down cleanly loses none of them.
  */
 
-/** Background writes since start: started, and failed (logged; repaired by the next reader). */
+/**
+ * Background writes since start: started, and failed (logged; repaired by the next reader).
+ * /metrics shows them, and those still pending, as `background_writes`.
+ */
 export const backgroundStats = { started: 0, failed: 0 };
 
 const pending = new Set<Promise<void>>();
+
+/** Background writes sent and not yet settled (a queue that grows means the database lags). */
+export const pendingBackgroundWrites = (): number => pending.size;
 
 type FailureLog = (err: unknown, what: string) => void;
 let log: FailureLog = () => undefined;

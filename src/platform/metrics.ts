@@ -1,5 +1,6 @@
 /** Prometheus metrics (prom-client): one registry per app, default process metrics included. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { backgroundStats, pendingBackgroundWrites } from './background';
 import { busyStats } from './busy';
 
 export interface Metrics {
@@ -26,6 +27,17 @@ export function createMetrics(): Metrics {
       this.set({ outcome: 'retried' }, busyStats.retried);
       this.set({ outcome: 'gave_up' }, busyStats.gaveUp);
       this.set({ outcome: 'left_undone' }, busyStats.leftUndone);
+    },
+  });
+  new Gauge({
+    name: 'background_writes',
+    help: 'Writes sent without the request waiting for them (account cache, chain head hint, in-flight marker deletes), by state: started and failed since start (a failure is logged and repaired by the next reader), pending now',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.set({ state: 'started' }, backgroundStats.started);
+      this.set({ state: 'failed' }, backgroundStats.failed);
+      this.set({ state: 'pending' }, pendingBackgroundWrites());
     },
   });
   return {

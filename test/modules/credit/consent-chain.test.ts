@@ -5,10 +5,11 @@
  * correctly; a database whose consents were stored before chains answers the same after the
  * migration; and a warm look-up sends no filter but a lone `_id` equality.
  */
-import mongoose, { Types } from 'mongoose';
+import { Types } from 'mongoose';
 import { runCli, type CliIo } from '../../../src/cli/commands';
 import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
+import { filtersSent, notLoneId } from '../../support/filters';
 import { http, makeCooperative, makeUser } from '../../support/factories';
 import { clock } from '../../../src/platform/clock';
 import { consentFaults, resetFaults } from '../../../src/platform/faults';
@@ -281,33 +282,11 @@ describe('Consent chains: the look-up finds the governing consent by _id', () =>
     expect((await lookUp(w.officer, m.id)).status).to.equal(200);
     const refused = await makeMember(w.villageId);
     expect((await lookUp(w.officer, refused.id)).status).to.equal(403);
-    const seen: string[] = [];
-    const filtered = new Set([
-      'find',
-      'findOne',
-      'updateOne',
-      'updateMany',
-      'replaceOne',
-      'deleteOne',
-      'deleteMany',
-      'findOneAndUpdate',
-      'countDocuments',
-    ]);
-    mongoose.set('debug', (collection: string, method: string, ...args: unknown[]) => {
-      if (!filtered.has(method)) return;
-      const filter = (args[0] ?? {}) as Record<string, unknown>;
-      const keys = Object.keys(filter);
-      const lone = keys.length === 1 && keys[0] === '_id' && typeof filter._id !== 'object';
-      const loneOid = keys.length === 1 && filter._id instanceof Types.ObjectId;
-      seen.push(`${collection} ${method} ${lone || loneOid ? '_id' : JSON.stringify(filter)}`);
-    });
-    try {
+    const seen = await filtersSent(async () => {
       expect((await lookUp(w.officer, m.id)).status).to.equal(200);
       expect((await lookUp(w.officer, refused.id)).status).to.equal(403);
-    } finally {
-      mongoose.set('debug', false);
-    }
+    });
     expect(seen.filter((s) => s.startsWith('credit_consent'))).to.have.length.at.least(3);
-    expect(seen.filter((s) => !s.endsWith(' _id'))).to.deep.equal([]);
+    expect(notLoneId(seen)).to.deep.equal([]);
   });
 });
