@@ -234,7 +234,23 @@ export async function benchExport(
     for await (const doc of entries.find({}, { batchSize: 1000 })) if (doc) n++;
     return n;
   });
+  // The least any export reads: every household of its villages, one document each.
+  const householdsRaw = await timed(async () => {
+    let n = 0;
+    for await (const doc of mongoose.connection
+      .db!.collection('households')
+      .find({}, { batchSize: 1000 }))
+      if (doc) n++;
+    return n;
+  });
   rows.push(
+    {
+      section: 'credit export, in process (runExport)',
+      what: `bound: raw cursor read of households (${householdsRaw.result.toLocaleString('en')}), the one document per row every export reads at least`,
+      value: (householdsRaw.result / householdsRaw.ms) * 1000,
+      unit: 'households/s',
+      note: `${(householdsRaw.ms / 1000).toFixed(1)} s; an export cannot write rows faster than this on this backend, whatever else it reads`,
+    },
     {
       section: 'credit export, in process (runExport)',
       what: `bound: the export’s stream of scored entries alone (${scan.result.toLocaleString('en')} of ${raw.result.toLocaleString('en')} entries)`,
