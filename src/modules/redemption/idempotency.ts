@@ -19,7 +19,7 @@ import {
   releaseRequest,
 } from './liveness';
 import { claimInserts, markerInserts } from './inserts';
-import { dropKey, forgetMarker, markerLeftBehind } from './keys';
+import { dropKey, forgetMarker } from './keys';
 import { recoverClaim, recoverRedemption } from './recovery';
 import {
   Inflight,
@@ -111,19 +111,21 @@ function replayOf(existing: RedemptionKeyDoc, fingerprint: string): StoredRespon
 }
 
 /**
- * The response of a pending claim whose request has finished: its settled event holds the
- * response and its in-flight marker is gone (the request's last step; the event is read first,
- * so a marker found gone belongs to a tail already done). Undefined while the request works.
- * A marker still there that this process's request, having ended, could not delete (the database
- * was too busy) has its tail finished here, as recovery would, rather than keeping the terminal
- * waiting for the recovery age.
+ * The response of a pending claim whose redemption is settled (its settled event holds the
+ * response), or undefined while its request may still be finishing. The in-flight marker is
+ * the request's last step: gone, the tail is done (the event is read first, so a marker found
+ * gone belongs to a tail already done). Still there while its request is alive, the tail may
+ * be under way and this waits. Still there with its request over (its delete is on its way in
+ * the background, the busy database refused it, or the tail was cut short by an error or a
+ * crash), the tail is finished here, as recovery would finish it (every step idempotent and
+ * fenced), rather than keeping the terminal waiting for a background write or the recovery age.
  */
 async function settledResponseOf(claim: RedemptionKeyDoc): Promise<StoredResponse | undefined> {
   const settled = await findEvent(claim.redemptionId, 'settled');
   if (!settled?.response) return undefined;
   const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
   if (marker) {
-    if (!markerLeftBehind(marker._id)) return undefined;
+    if (await isLive(marker, redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS)) return undefined;
     await recoverRedemption(claim.redemptionId);
   }
   return settled.response;

@@ -41,8 +41,8 @@ export async function releaseOwnClaim(
   response: StoredResponse,
 ): Promise<void> {
   if (!settled.response) return completeOwnClaim(claimId, redemptionId, response);
-  // The request is answered without waiting: until the marker is gone a retry of the key waits
-  // for it (idempotency.ts), and a marker the database kept is finished by that retry.
+  // The request is answered without waiting: a retry of the key that finds the marker still
+  // there once this request is over finishes the tail itself (idempotency.ts), as recovery would.
   inBackground('in-flight marker', () => forgetMarker(redemptionId));
 }
 
@@ -82,27 +82,17 @@ export async function dropKey(claimId: string, redemptionId: string): Promise<vo
   await forgetMarker(redemptionId);
 }
 
-/** Markers of this process's ended requests that the busy database kept (bounded: oldest go). */
-const leftBehind = new Set<string>();
-const LEFT_BEHIND_MAX = 10_000;
-
-/** Whether this process ended the request of this marker but could not delete the marker. */
-export const markerLeftBehind = (redemptionId: string): boolean => leftBehind.has(redemptionId);
-
 /**
  * Forgets a request's in-flight marker. A marker the database stays too busy to delete (through
- * every retry, platform/busy.ts) is left behind and remembered: its request is over, so a retry
- * of its key finishes its tail at once (idempotency.ts), and recovery takes it up once it is old
+ * every retry, platform/busy.ts) is left behind and counted: its request is over, so a retry of
+ * its key finishes its tail at once (idempotency.ts), and recovery takes it up once it is old
  * enough.
  */
 export async function forgetMarker(redemptionId: string): Promise<void> {
   try {
     await deleteMarker(redemptionId);
-    leftBehind.delete(redemptionId);
   } catch (err) {
     if (!isBusyError(err)) throw err;
     busyStats.leftUndone++;
-    leftBehind.add(redemptionId);
-    if (leftBehind.size > LEFT_BEHIND_MAX) leftBehind.delete(leftBehind.values().next().value!);
   }
 }

@@ -146,4 +146,44 @@ describe('redemption claim and marker side by side', () => {
       stock: { RICE: 1000 },
     });
   });
+
+  it('a settled redemption whose marker outlives its request (the delete still on its way, or its process gone) is replayed at once by a retry, which finishes the tail; while the request is alive the retry waits', async () => {
+    const s = await makeScene({ points: 100, items: [{ sku: 'RICE', points: 20, stock: 10 }] });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    redemptionTuning.inFlightWaitMs = 100; // a retry that waited would be told 409 at once
+    for (const owner of [OWNER_ID, 'gone-host:1:00000000']) {
+      const key = newKey();
+      const body = { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
+      const first = await redeemVia(t, key, body);
+      expect(first.status, first.text).to.equal(201);
+      await settleBackgroundWrites();
+      const rid = first.body.id as string;
+      // The marker as the background delete had not yet removed it (or a dead process left it).
+      await Inflight.create([
+        { _id: rid, keyId: `${t.id}:${key}#0`, owner, createdAt: new Date() },
+      ]);
+      if (owner === OWNER_ID) {
+        holdRequest(rid); // while its request is alive, the retry waits and is told so
+        try {
+          const waiting = await redeemVia(t, key, body);
+          expect(waiting.status, waiting.text).to.equal(409);
+          expect(
+            await Inflight.findById(rid).lean(),
+            'the live request’s marker stays',
+          ).to.not.equal(null);
+        } finally {
+          releaseRequest(rid);
+        }
+      }
+      const retry = await redeemVia(t, key, body);
+      expect(retry.status, `${owner}: ${retry.text}`).to.equal(201);
+      expect(retry.text).to.equal(first.text);
+      expect(await Inflight.findById(rid).lean(), 'the marker is gone').to.equal(null);
+      const claim = await RedemptionKey.findById(`${t.id}:${key}#0`).lean<RedemptionKeyDoc>();
+      expect(claim?.status).to.equal('done');
+    }
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
+    expect(await account(s, h.id)).to.include({ spendable: 60 });
+  });
 });
