@@ -6,7 +6,7 @@
  */
 import mongoose from 'mongoose';
 import { settleBackgroundWrites } from './background';
-import { retrySingleWritesWhenBusy } from './busy';
+import { retryBusy, retrySingleWritesWhenBusy } from './busy';
 
 /**
  * Hints this process holds about one database's contents (chain heads in memory, never ahead of
@@ -35,10 +35,15 @@ export async function connectDb(uri: string, dbName: string): Promise<typeof mon
 /** Creates the indexes of every registered model; the unique ones are correctness, not speed. */
 export async function ensureIndexes(): Promise<void> {
   for (const model of Object.values(mongoose.connection.models)) {
-    await model.createCollection().catch((err: { code?: number }) => {
-      if (err.code !== 48) throw err; // 48: NamespaceExists
-    });
-    await model.createIndexes();
+    // Each is one SQLite transaction on the embedded database and safe to send again, so a busy
+    // refusal (a write of another process, or the launcher indexing a new table, holding the
+    // lock) is retried like a single-document write (busy.ts) rather than failing the start.
+    await retryBusy(() =>
+      model.createCollection().catch((err: { code?: number }) => {
+        if (err.code !== 48) throw err; // 48: NamespaceExists
+      }),
+    );
+    await retryBusy(() => model.createIndexes());
   }
 }
 
