@@ -6,7 +6,8 @@
  * 2. Redis: REDIS_URL, else 127.0.0.1:6379, else a private redis-server;
  * 3. indexes, the levels migration (villages created before township and county records
  *    existed are placed under them), the consent-heads migration (consents stored before
- *    consent chains get a head the look-up reads by `_id`), the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local
+ *    consent chains get a head the look-up reads by `_id`), the card-index migration (households
+ *    registered before the card index get their entry), the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local
  *    mode) the demo county;
  * 4. the API on PORT, and the workers process as a supervised child: restarted with backoff
  *    (WORKERS_RESTART_DELAY_MS doubling to WORKERS_RESTART_DELAY_MAX_MS) whenever it dies, each
@@ -34,6 +35,7 @@ import { formatCredentials, seedDemoCounty } from './modules/demo/demo.seed';
 import { ensureBootstrapAdmin } from './modules/users/users.service';
 import { migrateVillageLevels } from './modules/villages/villages.service';
 import { migrateConsentHeads } from './modules/credit/consent-chain';
+import { migrateCardIndex } from './modules/households/households.migrations';
 import { idNumberHasherFor } from './modules/volunteers/id-number';
 
 /** How long shutdown waits for in-flight requests and running jobs. */
@@ -108,6 +110,9 @@ async function prepareData(config: Config, logger: Logger): Promise<void> {
   const heads = await migrateConsentHeads();
   if (heads)
     logger.info({ pairs: heads }, 'wrote consent heads for consents stored before consent chains');
+  const cards = await migrateCardIndex();
+  if (cards)
+    logger.info({ cards }, 'indexed the cards of households registered before the card index');
   if (await ensureBootstrapAdmin(config.admin, config.passwordKdfLog2N)) {
     logger.info({ username: config.admin?.username }, 'created the admin user from ADMIN_USERNAME');
   }

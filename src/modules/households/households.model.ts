@@ -53,3 +53,16 @@ export const HouseholdCard = mongoose.model<HouseholdCardDoc>(
     { collection: 'household_cards', versionKey: false, strict: 'throw' },
   ),
 );
+
+/** Marks of one-off passes over the households (`_id` names the pass; present once it finished). */
+export interface HouseholdMarkDoc {
+  _id: string;
+  at: Date;
+}
+export const HouseholdMark = mongoose.model<HouseholdMarkDoc>(
+  'HouseholdMark',
+  new Schema<HouseholdMarkDoc>(
+    { _id: { type: String, required: true }, at: { type: Date, required: true } },
+    { collection: 'household_marks', versionKey: false, strict: 'throw' },
+  ),
+);

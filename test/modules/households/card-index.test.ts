@@ -7,7 +7,11 @@ import { expect } from '../../support/expect';
 import { filtersSent, notLoneId } from '../../support/filters';
 import { makeHousehold, makeVillage } from '../../support/factories';
 import { findHouseholdByCard } from '../../../src/modules/households/households.service';
-import { HouseholdCard } from '../../../src/modules/households/households.model';
+import { HouseholdCard, HouseholdMark } from '../../../src/modules/households/households.model';
+import {
+  CARD_INDEX_MARK,
+  migrateCardIndex,
+} from '../../../src/modules/households/households.migrations';
 
 describe('households: the card index', () => {
   it('a registered household is found by its card with `_id` look-ups only', async () => {
@@ -33,5 +37,30 @@ describe('households: the card index', () => {
 
   it('an unknown card is not found', async () => {
     expect(await findHouseholdByCard('NO-SUCH-CARD')).to.equal(undefined);
+  });
+
+  it('the start-up migration indexes the cards of households registered before the index, once per database; an entry already there is left alone', async () => {
+    const v = await makeVillage();
+    const old = [await makeHousehold(v.id), await makeHousehold(v.id), await makeHousehold(v.id)];
+    const kept = await makeHousehold(v.id);
+    for (const h of old) await HouseholdCard.deleteOne({ _id: h.cardNo });
+    await HouseholdMark.deleteOne({ _id: CARD_INDEX_MARK });
+
+    expect(await migrateCardIndex()).to.be.at.least(old.length);
+    for (const h of [...old, kept])
+      expect(await HouseholdCard.findById(h.cardNo).lean()).to.include({ householdId: h.id });
+    for (const h of old) {
+      let found: unknown;
+      const filters = await filtersSent(async () => (found = await findHouseholdByCard(h.cardNo)));
+      expect(found).to.deep.include({ cardNo: h.cardNo });
+      expect(notLoneId(filters), 'found by `_id` alone').to.deep.equal([]);
+    }
+    expect(await HouseholdMark.findById(CARD_INDEX_MARK).lean()).to.not.equal(null);
+
+    // Marked: the next start does not read the households again.
+    const late = await makeHousehold(v.id);
+    await HouseholdCard.deleteOne({ _id: late.cardNo });
+    const second = await filtersSent(async () => expect(await migrateCardIndex()).to.equal(0));
+    expect(second.filter((f) => f.startsWith('households '))).to.deep.equal([]);
   });
 });
