@@ -14,7 +14,7 @@ import {
 } from '../../src/platform/background';
 import { expect } from '../support/expect';
 import { http } from '../support/factories';
-import { account, makeScene, newKey } from '../modules/redemption/scene';
+import { account, makeScene, newKey, verifyTouchedChains } from '../modules/redemption/scene';
 
 /** The `background_writes` gauge's value for one state, read from a /metrics scrape. */
 async function gauge(state: 'started' | 'failed' | 'pending'): Promise<number> {
@@ -26,6 +26,10 @@ async function gauge(state: 'started' | 'failed' | 'pending'): Promise<number> {
 }
 
 describe('platform: background writes', () => {
+  // Also forgets the households this file touched: the list is per process, and a later file in
+  // the same mocha worker would otherwise check them against its own database.
+  afterEach(verifyTouchedChains);
+
   it('a posting answers first and writes its account cache in the background: /metrics counts it, and none is pending once settled', async () => {
     const s = await makeScene({ points: 10 });
     await settleBackgroundWrites();
