@@ -47,6 +47,32 @@ export async function ensureIndexes(): Promise<void> {
   }
 }
 
+/**
+ * Inserts documents each on its own (one unordered insertMany) and leaves any whose unique key is
+ * taken as it is: for records that are the same whoever writes them first (a migration's index
+ * entries, a memo of settled data). Safe to send again, so a busy refusal is retried (busy.ts).
+ * Returns how many this call inserted; any error but a duplicate key is thrown.
+ */
+export async function insertNew(
+  model: { collection: mongoose.Collection },
+  docs: mongoose.mongo.Document[],
+): Promise<number> {
+  if (!docs.length) return 0;
+  return retryBusy(async () => {
+    try {
+      return (await model.collection.insertMany(docs, { ordered: false })).insertedCount;
+    } catch (err) {
+      const bulk = err as {
+        insertedCount?: number;
+        writeErrors?: { code?: number }[] | { code?: number };
+      };
+      const errors = [bulk.writeErrors ?? []].flat();
+      if (!errors.length || errors.some((e) => e.code !== 11000)) throw err;
+      return bulk.insertedCount ?? 0;
+    }
+  });
+}
+
 /** Round-trips to the database; used by /readyz. */
 export async function pingDb(): Promise<void> {
   const db = mongoose.connection.db;

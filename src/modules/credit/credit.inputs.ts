@@ -4,12 +4,14 @@
  * later than `settledBefore()`, so everything read here can no longer change: the same asOf
  * gives the same inputs whatever is posted afterwards.
  *
- * Bulk reads (a village's level; the export, in credit.partitions.ts) stream the ledger's entries
- * collection directly, read-only, once: on FerretDB's SQLite backend every filter but `_id`
- * equality is a scan, so one stream beats many queries. The single-household path goes through
- * the ledger service.
+ * Bulk reads (the month's village levels, every village in one pass; the export, in
+ * credit.partitions.ts) stream the ledger's entries collection directly, read-only, once: on
+ * FerretDB's SQLite backend every filter but `_id` equality is a scan, so one stream beats many
+ * queries. The single-household path goes through the ledger service.
  */
+import { insertNew, registerHints } from '../../platform/db';
 import { isDuplicateKeyError } from '../../platform/errors';
+import { listAllVillages } from '../villages/villages.service';
 import { streamHouseholdsOfVillages } from '../households/households.service';
 import { streamEntries } from '../ledger/ledger.service';
 import { listEntries } from '../ledger/ledger.service';
@@ -89,28 +91,108 @@ const levelKey = (m: ModelWeights, villageId: string, levelAt: Date) =>
   `${villageId}_${levelAt.toISOString().slice(0, 7)}_${m.version}`;
 
 /**
- * Sums a village's award level at levelAt: its households (a set the size of one village), then
- * one stream over the award entries of the window, keeping those of the village. One pass each,
- * no `$in` of ids (on FerretDB's SQLite backend that compares every entry with every id).
+ * Households whose village one pass over the month's levels keeps in memory (about 100 bytes
+ * each): up to this many, every village is summed in one pass; beyond it the villages are taken
+ * in groups of about this many households.
  */
-async function computeVillageLevel(
-  m: ModelWeights,
-  villageId: string,
-  levelAt: Date,
-): Promise<{ households: number; awardPoints: number }> {
-  const { from, to } = villageWindow(m, levelAt);
-  const members = new Set<string>();
-  for await (const h of streamHouseholdsOfVillages([villageId], {
+export const LEVEL_PASS_HOUSEHOLDS = 250_000;
+
+type LevelSums = { households: number; awardPoints: number };
+
+/** Villages in groups of at most `budget` households at levelAt (a larger village alone). */
+function groupVillages(sums: Map<string, LevelSums>, budget: number): Set<string>[] {
+  const groups: Set<string>[] = [];
+  let group = new Set<string>();
+  let size = 0;
+  for (const [village, t] of sums) {
+    if (group.size && size + t.households > budget) {
+      groups.push(group);
+      group = new Set();
+      size = 0;
+    }
+    group.add(village);
+    size += t.households;
+  }
+  if (group.size) groups.push(group);
+  return groups;
+}
+
+/** Which village each household of `villages` registered by levelAt belongs to. */
+async function membersOf(villages: Set<string>, levelAt: Date): Promise<Map<string, string>> {
+  const members = new Map<string, string>();
+  for await (const h of streamHouseholdsOfVillages('all', {
     createdThrough: levelAt,
     batchSize: BULK_CHUNK,
   }))
-    members.add(h.id);
-  let awardPoints = 0;
-  if (members.size) {
-    for await (const e of streamEntries(['award'], { after: from, through: to }, BULK_CHUNK))
-      if (members.has(e.householdId)) awardPoints += e.meritDelta;
+    if (villages.has(h.villageId)) members.set(h.id, h.villageId);
+  return members;
+}
+
+/**
+ * Every village's award level at levelAt, in as few passes as memory allows (`budget`
+ * households held). One stream of the households registered by levelAt counts each village's
+ * members and notes each household's village; one stream of the window's award entries adds the
+ * points to the member's village. Past the budget the households' villages are read again per
+ * group of villages, with one stream of the entries per group. No `$in` of ids anywhere: on
+ * FerretDB's SQLite backend each stream is one scan, so the month costs two scans for every
+ * village at once, where one village at a time cost two scans per village. A village absent from
+ * the answer had no household registered by levelAt: its totals are zero.
+ */
+export async function computeMonthLevels(
+  m: ModelWeights,
+  levelAt: Date,
+  budget = LEVEL_PASS_HOUSEHOLDS,
+): Promise<Map<string, LevelSums>> {
+  const sums = new Map<string, LevelSums>();
+  let members: Map<string, string> | undefined = new Map();
+  for await (const h of streamHouseholdsOfVillages('all', {
+    createdThrough: levelAt,
+    batchSize: BULK_CHUNK,
+  })) {
+    let t = sums.get(h.villageId);
+    if (!t) sums.set(h.villageId, (t = { households: 0, awardPoints: 0 }));
+    t.households++;
+    if (members && members.size < budget) members.set(h.id, h.villageId);
+    else members = undefined; // over budget: read again per group below
   }
-  return { households: members.size, awardPoints };
+  const { from, to } = villageWindow(m, levelAt);
+  const groups = members ? [members] : groupVillages(sums, budget);
+  for (const group of groups) {
+    const of = group instanceof Map ? group : await membersOf(group, levelAt);
+    for await (const e of streamEntries(['award'], { after: from, through: to }, BULK_CHUNK)) {
+      const village = of.get(e.householdId);
+      if (village !== undefined) sums.get(village)!.awardPoints += e.meritDelta;
+    }
+  }
+  return sums;
+}
+
+/**
+ * Computes every village's level for one month and memoises it, including a zero for each
+ * village without households by then (so that its look-ups find a memo too). The first memo of a
+ * village stands: another process computing the same month wrote the same settled figures.
+ */
+async function computeAndMemoiseMonth(
+  m: ModelWeights,
+  levelAt: Date,
+): Promise<Map<string, LevelSums>> {
+  const sums = await computeMonthLevels(m, levelAt);
+  const villages = new Set([
+    ...(await listAllVillages()).map((v) => v._id.toHexString()),
+    ...sums.keys(),
+  ]);
+  const computedAt = new Date();
+  const memos = [...villages].map((villageId) => ({
+    _id: levelKey(m, villageId, levelAt),
+    villageId,
+    levelAt,
+    modelVersion: m.version,
+    ...(sums.get(villageId) ?? { households: 0, awardPoints: 0 }),
+    computedAt,
+  }));
+  for (let i = 0; i < memos.length; i += BULK_CHUNK)
+    await insertNew(VillageLevelMemo, memos.slice(i, i + BULK_CHUNK));
+  return sums;
 }
 
 export interface VillageTotals {
@@ -119,38 +201,24 @@ export interface VillageTotals {
   awardPoints: number;
 }
 
+/** Months whose levels this process keeps in memory once computed (settled data: never stale). */
+const MONTHS_HELD = 12;
 /**
- * Village totals being read or computed in this process, by memo key: concurrent look-ups of a
- * village whose month is not memoised yet share one computation (one scan), not one each. Held
- * only while in flight; the stored memo is the record.
+ * The months this process computed or is computing, by month and model: concurrent look-ups of
+ * villages whose month is not memoised yet share one computation (one pass for all villages),
+ * and a look-up that missed the memo just before the computation wrote it finds the result here
+ * instead of starting another. The stored memos are the record; reconnecting forgets these.
  */
-const inFlightTotals = new Map<string, Promise<VillageTotals>>();
-function shareTotals(key: string, compute: () => Promise<VillageTotals>): Promise<VillageTotals> {
-  const held = inFlightTotals.get(key);
+const months = registerHints(new Map<string, Promise<Map<string, LevelSums>>>());
+function shareMonth(m: ModelWeights, levelAt: Date): Promise<Map<string, LevelSums>> {
+  const key = `${levelAt.toISOString()}_${m.version}`;
+  const held = months.get(key);
   if (held) return held;
-  const totals = compute().finally(() => inFlightTotals.delete(key));
-  inFlightTotals.set(key, totals);
-  return totals;
-}
-
-async function readOrComputeTotals(
-  m: ModelWeights,
-  villageId: string,
-  levelAt: Date,
-  _id: string,
-): Promise<VillageTotals> {
-  const memo = await VillageLevelMemo.findById(_id).lean();
-  if (memo) return { levelAt, households: memo.households, awardPoints: memo.awardPoints };
-  const totals = await computeVillageLevel(m, villageId, levelAt);
-  try {
-    await VillageLevelMemo.create([
-      { _id, villageId, levelAt, modelVersion: m.version, ...totals, computedAt: new Date() },
-    ]);
-  } catch (err) {
-    // Another process computed the same month at the same time, from the same settled data.
-    if (!isDuplicateKeyError(err)) throw err;
-  }
-  return { levelAt, ...totals };
+  const month = computeAndMemoiseMonth(m, levelAt);
+  months.set(key, month);
+  month.catch(() => months.delete(key));
+  while (months.size > MONTHS_HELD) months.delete(months.keys().next().value!);
+  return month;
 }
 
 export async function villageTotalsAt(
@@ -159,8 +227,10 @@ export async function villageTotalsAt(
   asOf: Date,
 ): Promise<VillageTotals> {
   const levelAt = villageLevelAt(asOf);
-  const _id = levelKey(m, villageId, levelAt);
-  return shareTotals(_id, () => readOrComputeTotals(m, villageId, levelAt, _id));
+  const memo = await VillageLevelMemo.findById(levelKey(m, villageId, levelAt)).lean();
+  if (memo) return { levelAt, households: memo.households, awardPoints: memo.awardPoints };
+  const sums = (await shareMonth(m, levelAt)).get(villageId);
+  return { levelAt, households: sums?.households ?? 0, awardPoints: sums?.awardPoints ?? 0 };
 }
 
 /** The memoised totals of many villages (one query); villages not yet memoised are absent. */

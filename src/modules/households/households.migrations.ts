@@ -2,7 +2,7 @@
  * One-off passes over the households that `npm start` runs before it serves anything (main.ts):
  * each is idempotent, safe beside live traffic and from several processes, and marked once done.
  */
-import type { Collection } from 'mongodb';
+import { insertNew } from '../../platform/db';
 import { isDuplicateKeyError } from '../../platform/errors';
 import {
   Household,
@@ -16,23 +16,6 @@ import {
 const CARD_MIGRATION_BATCH = 1000;
 /** The card-index migration's mark in `household_marks`. */
 export const CARD_INDEX_MARK = 'card-index-complete';
-
-/** Inserts index entries, each alone (unordered); one already there is left as it is. */
-async function insertCardEntries(docs: HouseholdCardDoc[]): Promise<number> {
-  if (!docs.length) return 0;
-  try {
-    const cards = HouseholdCard.collection as unknown as Collection<HouseholdCardDoc>;
-    return (await cards.insertMany(docs, { ordered: false })).insertedCount;
-  } catch (err) {
-    const bulk = err as {
-      insertedCount?: number;
-      writeErrors?: { code?: number }[] | { code?: number };
-    };
-    const errors = [bulk.writeErrors ?? []].flat();
-    if (!errors.length || errors.some((e) => e.code !== 11000)) throw err;
-    return bulk.insertedCount ?? 0;
-  }
-}
 
 /**
  * The card-index migration: gives every household registered before the card index its entry,
@@ -57,11 +40,11 @@ export async function migrateCardIndex(): Promise<number> {
     seen++;
     batch.push({ _id: h.cardNo, householdId: h._id.toHexString() });
     if (batch.length >= CARD_MIGRATION_BATCH) {
-      written += await insertCardEntries(batch);
+      written += await insertNew(HouseholdCard, batch);
       batch = [];
     }
   }
-  written += await insertCardEntries(batch);
+  written += await insertNew(HouseholdCard, batch);
   if (!seen) return 0;
   await HouseholdMark.updateOne(
     { _id: CARD_INDEX_MARK },

@@ -344,16 +344,20 @@ export interface HouseholdFacts {
 }
 
 /**
- * Streams the households of some villages (optionally only those created by `createdThrough`),
- * without a sort: one pass over the collection for the credit jobs.
+ * Streams the households of some villages, or of every village (`'all'`), optionally only those
+ * created by `createdThrough`, without a sort: one pass over the collection for the credit jobs.
  */
 export async function* streamHouseholdsOfVillages(
-  villageIds: readonly string[],
+  villageIds: readonly string[] | 'all',
   opts: { createdThrough?: Date; batchSize?: number } = {},
 ): AsyncGenerator<HouseholdFacts> {
   if (!villageIds.length) return;
+  const ofVillages =
+    villageIds === 'all'
+      ? {}
+      : { villageId: villageIds.length === 1 ? villageIds[0] : { $in: [...villageIds] } };
   const cursor = Household.find({
-    villageId: villageIds.length === 1 ? villageIds[0] : { $in: [...villageIds] },
+    ...ofVillages,
     ...(opts.createdThrough ? { createdAt: { $lte: opts.createdThrough } } : {}),
   })
     .select({ _id: 1, villageId: 1, head: 1, createdAt: 1 })
