@@ -10,6 +10,11 @@ import mongoose, { Types } from 'mongoose';
 import { verifyHousehold } from '../src/cli/verify-chain';
 import { scoreVillages, SCORED_TYPES } from '../src/modules/credit/credit.batch';
 import { runExport } from '../src/modules/credit/credit.export-run';
+import {
+  scheduleRescores,
+  sweepLookbackMs,
+  SWEEP_REST_FACTOR,
+} from '../src/modules/credit/credit.jobs';
 import { createExport } from '../src/modules/credit/credit.exports';
 import { signingKeysFor } from '../src/modules/credit/credit.keys';
 import { settledBefore } from '../src/modules/credit/credit.inputs';
@@ -165,7 +170,36 @@ export async function benchScoring(
       settings,
     )),
   );
+  rows.push(await sweepRow(env));
   return { rows, roundTrips };
+}
+
+/**
+ * One read of the workers' rescore sweep (credit.jobs.ts), which the bench's server does not run:
+ * its cost grows with the ledger on FerretDB-SQLite, and the sweep rests SWEEP_REST_FACTOR times
+ * as long after it. The rescores it finds are counted, not enqueued.
+ */
+async function sweepRow(env: BenchEnv): Promise<Row> {
+  env.log('one read of the rescore sweep…');
+  const everyMs = env.ctx.config.credit.scoreSweepMs;
+  let found = 0;
+  const queue = {
+    add: () => {
+      found++;
+      return Promise.resolve(undefined as never);
+    },
+  };
+  const { ms } = await timed(() =>
+    scheduleRescores(queue, new Date(Date.now() - sweepLookbackMs(everyMs))),
+  );
+  const every = Math.max(everyMs, ms * (1 + SWEEP_REST_FACTOR));
+  return {
+    section: 'credit scoring, in the workers (not run by the bench server)',
+    what: `the rescore sweep: one read of the entries posted in the last ${sweepLookbackMs(everyMs) / 1000} s`,
+    value: ms / 1000,
+    unit: 's',
+    note: `${found} rescores found; with its rest (${SWEEP_REST_FACTOR} × the read) it runs every ${(every / 1000).toFixed(1)} s at this size, not every ${everyMs / 1000} s`,
+  };
 }
 
 /** Samples RSS every 50 ms while `fn` runs. */

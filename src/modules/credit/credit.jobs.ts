@@ -5,9 +5,10 @@
  *   caches a household's current score. The fixed job id debounces: postings that arrive while
  *   the job waits add nothing, and the job, running after them, reads them all.
  * - `credit-score-sweep` (every CREDIT_SCORE_SWEEP_MS): the durable side. Entries are the record;
- *   the sweeper reads those posted in the last SWEEP_LOOKBACK window and schedules a rescore for
- *   every household whose cache does not yet cover them, so nothing depends on an in-process
- *   hook or on Redis remembering. It also re-enqueues exports whose job was lost.
+ *   the sweeper reads those posted since its last sweep and schedules a rescore for every
+ *   household whose cache does not yet cover them, so nothing depends on an in-process hook or
+ *   on Redis remembering; after each such read it rests nine times as long as the read took
+ *   (SWEEP_REST_FACTOR). It also re-enqueues exports whose job was lost, at every interval.
  * - `credit-export` (job id `export-<exportId>`): runs one export; a DomainError or the last
  *   attempt marks the export failed.
  */
@@ -56,6 +57,8 @@ export const sweepLookbackMs = (sweepEveryMs: number) => Math.max(4 * sweepEvery
 /** Entries can become visible a little after their postedAt (a slow insert): read this far before the mark. */
 const SWEEP_MARK_MARGIN_MS = 60_000;
 const SCORE_SWEEP_MARK = 'score';
+/** Cached scores a sweep reads at once (each by `_id`). */
+const CACHE_READS_PARALLEL = 32;
 
 /**
  * Where a sweep starts reading: the look-back window, or further back to the last successful
@@ -86,12 +89,21 @@ export async function scheduleRescores(queue: Pick<Queue, 'add'>, since: Date): 
   const newest = new Map<string, number>();
   for await (const e of streamEntries(SCORED_TYPES, { after: since }))
     newest.set(e.householdId, Math.max(e.seq, newest.get(e.householdId) ?? 0));
-  if (!newest.size) return [];
-  const cached = await ScoreCache.find({ _id: { $in: [...newest.keys()] } })
-    .select({ _id: 1, throughSeq: 1 })
-    .lean<{ _id: string; throughSeq: number }[]>();
-  const covered = new Map(cached.map((c) => [c._id, c.throughSeq]));
-  const due = [...newest].filter(([h, seq]) => (covered.get(h) ?? 0) < seq).map(([h]) => h);
+  // Each cached score by `_id` alone, some at a time: `{_id: {$in: …}}` would read the whole
+  // score cache (one document per household) on FerretDB's SQLite backend at every sweep.
+  const due: string[] = [];
+  const households = [...newest];
+  for (let i = 0; i < households.length; i += CACHE_READS_PARALLEL) {
+    const some = households.slice(i, i + CACHE_READS_PARALLEL);
+    const cached = await Promise.all(
+      some.map(([h]) =>
+        ScoreCache.findById(h).select({ throughSeq: 1 }).lean<{ throughSeq: number }>(),
+      ),
+    );
+    some.forEach(([h, seq], k) => {
+      if ((cached[k]?.throughSeq ?? 0) < seq) due.push(h);
+    });
+  }
   for (const h of due)
     await queue.add(
       SCORE_QUEUE,
@@ -99,6 +111,39 @@ export async function scheduleRescores(queue: Pick<Queue, 'add'>, since: Date): 
       { ...SCORE_JOB_OPTIONS, jobId: scoreJobId(h) },
     );
   return due;
+}
+
+/**
+ * How long the rescore sweep rests after a sweep, in multiples of that sweep's duration. The
+ * sweep reads the entries posted since its mark, and on FerretDB's SQLite backend that filter
+ * reads every entry of the ledger in Go: its cost grows with the ledger, not with what was
+ * posted. At 10,000 households one sweep took 9 s, longer than the 5 s interval, so the
+ * workers read the whole ledger back to back, beside every posting and redemption. Resting nine
+ * durations keeps the sweep to at most a tenth of the time whatever the ledger's size, and misses
+ * nothing: a later sweep reads from the last one's mark. Postings are rescored by their own jobs;
+ * the sweep only catches what Redis lost, so it may come later on a large ledger (on MongoDB,
+ * where the filter uses its index, a sweep takes milliseconds and runs at every interval).
+ */
+export const SWEEP_REST_FACTOR = 9;
+
+/** Paces a repeated piece of work by its own duration (see SWEEP_REST_FACTOR). */
+export function restingPacer(now: () => number = () => performance.now()) {
+  let last: { endedAt: number; tookMs: number } | undefined;
+  return {
+    /** Whether the rest after the last run is over (always, before the first run). */
+    due(): boolean {
+      return !last || now() - last.endedAt >= last.tookMs * SWEEP_REST_FACTOR;
+    },
+    async run<T>(work: () => Promise<T>): Promise<T> {
+      const t0 = now();
+      try {
+        return await work();
+      } finally {
+        const t1 = now();
+        last = { endedAt: t1, tookMs: t1 - t0 };
+      }
+    },
+  };
 }
 
 export interface CreditJobDeps {
@@ -111,9 +156,44 @@ export interface CreditJobDeps {
   sweepEveryMs: number;
 }
 
-export function creditJobs(deps: CreditJobDeps): JobDefinition[] {
+/**
+ * The sweeper: schedules rescores from the entries posted since its last read (resting after
+ * each read, see SWEEP_REST_FACTOR) and re-enqueues stale exports at every interval.
+ */
+function scoreSweepJob(deps: CreditJobDeps, queue: (name: string) => Queue): JobDefinition {
   let scoreQueue: Queue | undefined;
   let exportQueue: Queue | undefined;
+  const pacer = restingPacer();
+  const sweepRescores = async (to: Queue) => {
+    const began = new Date();
+    const due = await scheduleRescores(to, await sweepSince(deps.sweepEveryMs));
+    await markSwept(began);
+    return due.length;
+  };
+  return {
+    queue: SCORE_SWEEP_QUEUE,
+    concurrency: 1,
+    everyMs: deps.sweepEveryMs,
+    async process(_data, { log }) {
+      scoreQueue ??= queue(SCORE_QUEUE);
+      exportQueue ??= queue(EXPORT_QUEUE);
+      const to = scoreQueue;
+      const rescores = pacer.due() ? await pacer.run(() => sweepRescores(to)) : 'resting';
+      const stale = await staleExports(EXPORT_STALE_MS);
+      for (const exportId of stale)
+        await exportQueue.add(
+          EXPORT_QUEUE,
+          { exportId },
+          { ...EXPORT_JOB_OPTIONS, jobId: exportJobId(exportId) },
+        );
+      if (stale.length)
+        log.warn({ exports: stale }, 're-enqueued credit exports that made no progress');
+      return { rescores, exports: stale.length };
+    },
+  };
+}
+
+export function creditJobs(deps: CreditJobDeps): JobDefinition[] {
   const queue = (name: string) =>
     new Queue(name, { connection: deps.redis, prefix: bullPrefix(deps.redisPrefix) });
 
@@ -128,28 +208,7 @@ export function creditJobs(deps: CreditJobDeps): JobDefinition[] {
         return view ? { score: view.score, asOf: view.asOf } : { skipped: 'no such household' };
       },
     },
-    {
-      queue: SCORE_SWEEP_QUEUE,
-      concurrency: 1,
-      everyMs: deps.sweepEveryMs,
-      async process(_data, { log }) {
-        scoreQueue ??= queue(SCORE_QUEUE);
-        exportQueue ??= queue(EXPORT_QUEUE);
-        const began = new Date();
-        const due = await scheduleRescores(scoreQueue, await sweepSince(deps.sweepEveryMs));
-        await markSwept(began);
-        const stale = await staleExports(EXPORT_STALE_MS);
-        for (const exportId of stale)
-          await exportQueue.add(
-            EXPORT_QUEUE,
-            { exportId },
-            { ...EXPORT_JOB_OPTIONS, jobId: exportJobId(exportId) },
-          );
-        if (stale.length)
-          log.warn({ exports: stale }, 're-enqueued credit exports that made no progress');
-        return { rescores: due.length, exports: stale.length };
-      },
-    },
+    scoreSweepJob(deps, queue),
     {
       queue: EXPORT_QUEUE,
       concurrency: 1,

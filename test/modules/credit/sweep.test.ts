@@ -1,12 +1,21 @@
 /**
  * The score sweeper reads entries from its last successful sweep on, however late it runs: a
  * sweep delayed past its look-back window (a starved worker on a busy machine, or workers down
- * for a day) still schedules a rescore for every household posted to since.
+ * for a day) still schedules a rescore for every household posted to since. It reads the cached
+ * scores by `_id` alone, and rests nine times as long as its last read of the ledger took, so a
+ * ledger that takes longer to read than the interval is not read back to back.
  */
+import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
+import { filtersSent, notLoneId } from '../../support/filters';
+import { signingKeysFor } from '../../../src/modules/credit/credit.keys';
 import {
+  creditJobs,
   markSwept,
+  restingPacer,
   scheduleRescores,
+  SCORE_SWEEP_QUEUE,
+  SWEEP_REST_FACTOR,
   sweepLookbackMs,
   sweepSince,
 } from '../../../src/modules/credit/credit.jobs';
@@ -52,5 +61,65 @@ describe('credit score sweeper: reads from its last successful sweep', () => {
     const since = (await sweepSince(EVERY_MS, now)).getTime();
     expect(since).to.be.at.most(now - sweepLookbackMs(EVERY_MS));
     expect(since).to.be.at.least(now - 60_000 - 1_000);
+  });
+
+  it('reads each household’s cached score by `_id` alone: the entries are the only collection it filters otherwise', async () => {
+    const w = await makeCreditWorld();
+    const [a, b] = [await makeMember(w.villageId), await makeMember(w.villageId)];
+    const since = new Date(Date.now() - 1_000);
+    await award(a.id, 5);
+    await award(b.id, 3);
+    const queue = recordingQueue();
+    const sent = await filtersSent(() => scheduleRescores(queue, since));
+    expect(queue.added).to.include.members([a.id, b.id]);
+    expect([...new Set(notLoneId(sent).map((f) => f.split(' ')[0]))]).to.deep.equal([
+      'ledger_entries',
+    ]);
+  });
+
+  it('rests SWEEP_REST_FACTOR times as long as a run took, and runs again once rested', async () => {
+    let t = 1_000;
+    const pacer = restingPacer(() => t);
+    expect(pacer.due()).to.equal(true);
+    await pacer.run(async () => {
+      t += 200; // a read of the ledger that took 200 ms
+    });
+    t += 200 * SWEEP_REST_FACTOR - 1;
+    expect(pacer.due()).to.equal(false);
+    t += 1;
+    expect(pacer.due()).to.equal(true);
+  });
+
+  it('the sweep job does not read the ledger again while it rests; the exports check still runs', async () => {
+    const def = creditJobs({
+      redis: ctx().redis,
+      redisPrefix: ctx().config.redisPrefix,
+      keys: signingKeysFor(ctx().config),
+      exportDir: ctx().config.credit.exportDir,
+      settings: { gradeThresholds: [800, 650, 500, 350] },
+      sweepEveryMs: 500,
+    }).find((d) => d.queue === SCORE_SWEEP_QUEUE)!;
+    const sweep = async () => {
+      let report: unknown;
+      const sent = await filtersSent(async () => {
+        report = await def.process({}, { log: ctx().logger, attempt: 1 }, {} as never);
+      });
+      return { report: report as { rescores: number | string }, sent };
+    };
+    const reads = (sent: string[]) => sent.filter((f) => f.startsWith('ledger_entries '));
+    const first = await sweep();
+    expect(first.report.rescores).to.be.a('number');
+    expect(reads(first.sent)).to.have.length(1);
+    const second = await sweep();
+    expect(second.report.rescores).to.equal('resting');
+    expect(reads(second.sent)).to.deep.equal([]);
+    expect(second.sent.some((f) => f.startsWith('credit_exports '))).to.equal(true);
+    const deadline = Date.now() + 10_000;
+    let later = second;
+    while (later.report.rescores === 'resting' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      later = await sweep();
+    }
+    expect(later.report.rescores).to.be.a('number');
   });
 });
