@@ -97,9 +97,12 @@ func main() {
 
 	// MongoDBURI blocks until the listener is bound, so the printed port is the real one.
 	uri := f.MongoDBURI()
+	// Lone-`_id` look-ups indexed (idindex.go, pgidindex.go): first over what is there, then
+	// once a second.
 	if sqliteDir != "" {
-		// Lone-`_id` look-ups indexed (idindex.go): first over what is there, then once a second.
 		go sweepIDIndexes(ctx, sqliteDir, logger)
+	} else {
+		go sweepPGIDIndexes(ctx, *pgURL, logger)
 	}
 	fmt.Printf("READY %s\n", uri)
 
