@@ -23,7 +23,7 @@ import {
   type ScoreEntry,
   type VillageLevel,
 } from './credit.score';
-import { VillageLevelMemo } from './credit.model';
+import { SweepMark, VillageLevelMemo } from './credit.model';
 
 /**
  * How far behind the present an answer's asOf must lie. The ledger stamps an entry just before
@@ -221,6 +221,29 @@ function shareMonth(m: ModelWeights, levelAt: Date): Promise<Map<string, LevelSu
   return month;
 }
 
+/** The mark (in `credit_sweep_marks`) that every village's level of a month is memoised. */
+const monthMark = (m: ModelWeights, levelAt: Date) =>
+  `levels_${levelAt.toISOString().slice(0, 7)}_${m.version}`;
+
+/**
+ * Memoises every village's level for asOf's month unless its mark says that is done, then marks
+ * it. The workers' sweep calls it (credit.jobs.ts), so that the month's computation (94 s at
+ * 100,000 households on FerretDB-SQLite) is not paid by the first officer's look-up of the
+ * month. Returns whether it computed.
+ */
+export async function ensureMonthLevels(m: ModelWeights, asOf: Date): Promise<boolean> {
+  const levelAt = villageLevelAt(asOf);
+  const _id = monthMark(m, levelAt);
+  if (await SweepMark.findById(_id).lean()) return false;
+  await shareMonth(m, levelAt);
+  await SweepMark.updateOne({ _id }, { $set: { through: levelAt } }, { upsert: true }).catch(
+    (err: unknown) => {
+      if (!isDuplicateKeyError(err)) throw err; // marked by another process at the same time
+    },
+  );
+  return true;
+}
+
 export async function villageTotalsAt(
   m: ModelWeights,
   villageId: string,
@@ -229,6 +252,10 @@ export async function villageTotalsAt(
   const levelAt = villageLevelAt(asOf);
   const memo = await VillageLevelMemo.findById(levelKey(m, villageId, levelAt)).lean();
   if (memo) return { levelAt, households: memo.households, awardPoints: memo.awardPoints };
+  // The month is marked, so every village with households by levelAt has its memo: this one
+  // was created since, and had none.
+  if (await SweepMark.findById(monthMark(m, levelAt)).lean())
+    return { levelAt, households: 0, awardPoints: 0 };
   const sums = (await shareMonth(m, levelAt)).get(villageId);
   return { levelAt, households: sums?.households ?? 0, awardPoints: sums?.awardPoints ?? 0 };
 }

@@ -8,7 +8,8 @@
  *   the sweeper reads those posted since its last sweep and schedules a rescore for every
  *   household whose cache does not yet cover them, so nothing depends on an in-process hook or
  *   on Redis remembering; after each such read it rests nine times as long as the read took
- *   (SWEEP_REST_FACTOR). It also re-enqueues exports whose job was lost, at every interval.
+ *   (SWEEP_REST_FACTOR). It also re-enqueues exports whose job was lost, and once a month
+ *   memoises every village's level for the month (ensureMonthLevels), at every interval.
  * - `credit-export` (job id `export-<exportId>`): runs one export; a DomainError or the last
  *   attempt marks the export failed.
  */
@@ -19,7 +20,8 @@ import { DomainError } from '../../platform/errors';
 import { bullPrefix, JOB_ATTEMPTS, type JobDefinition } from '../../platform/queues';
 import { id, obj } from '../../platform/validation';
 import { streamEntries, type EntryType } from '../ledger/ledger.service';
-import { SETTLE_MS } from './credit.inputs';
+import { ensureMonthLevels, settledBefore, SETTLE_MS } from './credit.inputs';
+import { CURRENT_MODEL } from './credit.score';
 import { signingKeysFor, type SigningKeys } from './credit.keys';
 import { ScoreCache, SweepMark } from './credit.model';
 import { runExport } from './credit.export-run';
@@ -178,6 +180,8 @@ function scoreSweepJob(deps: CreditJobDeps, queue: (name: string) => Queue): Job
       scoreQueue ??= queue(SCORE_QUEUE);
       exportQueue ??= queue(EXPORT_QUEUE);
       const to = scoreQueue;
+      // The month's village levels, once per month, before an officer's look-up needs them.
+      const levels = await ensureMonthLevels(CURRENT_MODEL, settledBefore());
       const rescores = pacer.due() ? await pacer.run(() => sweepRescores(to)) : 'resting';
       const stale = await staleExports(EXPORT_STALE_MS);
       for (const exportId of stale)
@@ -188,7 +192,7 @@ function scoreSweepJob(deps: CreditJobDeps, queue: (name: string) => Queue): Job
         );
       if (stale.length)
         log.warn({ exports: stale }, 're-enqueued credit exports that made no progress');
-      return { rescores, exports: stale.length };
+      return { rescores, exports: stale.length, ...(levels ? { levels: 'computed' } : {}) };
     },
   };
 }

@@ -104,14 +104,17 @@ describe('credit score sweeper: reads from its last successful sweep', () => {
       const sent = await filtersSent(async () => {
         report = await def.process({}, { log: ctx().logger, attempt: 1 }, {} as never);
       });
-      return { report: report as { rescores: number | string }, sent };
+      return { report: report as { rescores: number | string; levels?: string }, sent };
     };
     const reads = (sent: string[]) => sent.filter((f) => f.startsWith('ledger_entries '));
     const first = await sweep();
     expect(first.report.rescores).to.be.a('number');
-    expect(reads(first.sent)).to.have.length(1);
+    // The month's village levels (once a month) and the rescores: one read of the ledger each.
+    expect(first.report).to.include({ levels: 'computed' });
+    expect(reads(first.sent)).to.have.length(2);
     const second = await sweep();
     expect(second.report.rescores).to.equal('resting');
+    expect(second.report).to.not.have.property('levels');
     expect(reads(second.sent)).to.deep.equal([]);
     expect(second.sent.some((f) => f.startsWith('credit_exports '))).to.equal(true);
     const deadline = Date.now() + 10_000;

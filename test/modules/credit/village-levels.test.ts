@@ -10,7 +10,7 @@ import mongoose from 'mongoose';
 import { generateCity } from '../../../src/cli/generate';
 import type { GenerateOptions } from '../../../src/cli/generate-plan';
 import { Household, type HouseholdDoc } from '../../../src/modules/households/households.model';
-import { computeMonthLevels } from '../../../src/modules/credit/credit.inputs';
+import { computeMonthLevels, ensureMonthLevels } from '../../../src/modules/credit/credit.inputs';
 import { MODEL_V1, villageLevelAt, villageWindow } from '../../../src/modules/credit/credit.score';
 import { scoreAsOf } from '../../../src/modules/credit/credit.service';
 import { expect } from '../../support/expect';
@@ -143,5 +143,40 @@ describe('credit village levels: every village of a month in one pass', function
       );
       expect(sorted(await computeMonthLevels(MODEL_V1, levelAt, 20))).to.deep.equal(reference);
     }
+  });
+
+  it('the workers’ monthly pass memoises and marks the month once; a village created after it reads a zero level by `_id` alone', async () => {
+    const asOf = new Date('2025-09-10T00:00:00Z');
+    const levelAt = villageLevelAt(asOf);
+    expect(await ensureMonthLevels(MODEL_V1, asOf)).to.equal(true);
+    const reference = await referenceLevels(levelAt);
+    for (const v of villageIds) {
+      const memo = await memoOf(v, levelAt);
+      expect({ households: memo?.households, awardPoints: memo?.awardPoints }).to.deep.equal(
+        reference.get(v),
+      );
+    }
+    const again = await filtersSent(async () =>
+      expect(await ensureMonthLevels(MODEL_V1, asOf)).to.equal(false),
+    );
+    expect(notLoneId(again)).to.deep.equal([]);
+
+    // Another process (the workers) marked a month this one never computed: a village without
+    // a memo then was created after that pass, and its look-up reads nothing but by `_id`.
+    const marked = villageLevelAt(new Date('2025-08-10T00:00:00Z'));
+    await mongoose.connection.db!.collection('credit_sweep_marks').insertOne({
+      _id: `levels_2025-08_${MODEL_V1.version}`,
+      through: marked,
+    } as never);
+    const late = (await makeVillage()).id;
+    const subject = { ...households[0]!, villageId: late };
+    let score = 0;
+    const sent = await filtersSent(async () => {
+      score = (await scoreAsOf(subject, new Date('2025-08-10T00:00:00Z'), MODEL_V1, settings)).view
+        .score;
+    });
+    expect(notLoneId(sent)).to.deep.equal([]);
+    expect(await memoOf(late, marked)).to.equal(null);
+    expect(score).to.be.within(0, 1000);
   });
 });
