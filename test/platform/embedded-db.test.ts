@@ -15,7 +15,7 @@ import { makeHousehold, makeVillage } from '../support/factories';
 import { award } from '../../src/modules/ledger/ledger.verbs';
 
 /** How SQLite would answer FerretDB's own lone-`_id` query on a collection's table. */
-function planOf(file: string, collection: string): string {
+function sqlitePlanOf(file: string, collection: string): string {
   const sql = (q: string) => execFileSync('sqlite3', [file, q], { encoding: 'utf8' }).trim();
   const table = sql(`SELECT table_name FROM _ferretdb_collections WHERE name = '${collection}'`);
   expect(table, `${collection} has a table`).to.match(/^[\w-]+$/);
@@ -24,46 +24,6 @@ function planOf(file: string, collection: string): string {
     `EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "${table}" WHERE _ferretdb_sjson->'$._id' = '"x"'`,
   );
 }
-
-async function eventually(check: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (check()) return true;
-  return check();
-}
-
-describe('platform: the embedded SQLite answers a lone `_id` look-up from an index', () => {
-  let file = '';
-
-  before(function () {
-    const { config } = ctx();
-    if (config.mongodbUri || config.ferretdb.handler !== 'sqlite') this.skip();
-    if (spawnSync('sqlite3', ['-version']).status !== 0)
-      throw new Error('this test needs the sqlite3 shell (Debian: apt-get install sqlite3)');
-    file = path.join(ctx().dataDir, 'ferretdb', `${config.mongodbDb}.sqlite`);
-  });
-
-  it('the ledger entries of a posting are found by `_id` through an index, not a scan of the table', async function () {
-    this.timeout(20_000);
-    const village = await makeVillage();
-    const h = await makeHousehold(village.id);
-    await award({
-      householdId: h.id,
-      points: 3,
-      source: { type: 'test', id: h.id },
-      reason: '索引',
-    });
-    const indexed = () =>
-      /SEARCH .* USING INDEX launcher_id_lookup_/.test(planOf(file, 'ledger_entries'));
-    expect(await eventually(indexed, 5_000), planOf(file, 'ledger_entries')).to.equal(true);
-  });
-
-  it('a collection created while the service runs gets the index within seconds', async function () {
-    this.timeout(20_000);
-    const name = `late_${Date.now().toString(36)}`;
-    await mongoose.connection.db!.collection(name).insertOne({ _id: 'a' } as never);
-    const indexed = () => /USING INDEX launcher_id_lookup_/.test(planOf(file, name));
-    expect(await eventually(indexed, 10_000), planOf(file, name)).to.equal(true);
-  });
-});
 
 /** How PostgreSQL would answer FerretDB's own lone-`_id` query, a scan allowed only as the last resort. */
 function pgPlanOf(url: string, schema: string, collection: string): string {
@@ -79,44 +39,76 @@ function pgPlanOf(url: string, schema: string, collection: string): string {
   );
 }
 
-describe('platform: the embedded PostgreSQL answers a lone `_id` look-up from an index', () => {
-  let url = '';
-  let schema = '';
+async function eventually(check: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (check()) return true;
+  return check();
+}
 
-  before(function () {
+/**
+ * The two checks on one backend: `setUp` (run only on that backend) returns how to read a
+ * collection's plan for FerretDB's lone-`_id` query, `indexed` what the plan says with the
+ * launcher's index.
+ */
+function describeIdIndex(
+  backend: string,
+  handler: 'sqlite' | 'postgresql',
+  setUp: () => (collection: string) => string,
+  indexed: RegExp,
+) {
+  describe(`platform: the embedded ${backend} answers a lone \`_id\` look-up from an index`, () => {
+    let planOf: (collection: string) => string = () => '';
+
+    before(function () {
+      const { config } = ctx();
+      if (config.mongodbUri || config.ferretdb.handler !== handler) this.skip();
+      planOf = setUp();
+    });
+
+    it('the ledger entries of a posting are found by `_id` through an index, not a scan of the table', async function () {
+      this.timeout(20_000);
+      const village = await makeVillage();
+      const h = await makeHousehold(village.id);
+      await award({
+        householdId: h.id,
+        points: 3,
+        source: { type: 'test', id: h.id },
+        reason: '索引',
+      });
+      const plan = () => planOf('ledger_entries');
+      expect(await eventually(() => indexed.test(plan()), 5_000), plan()).to.equal(true);
+    });
+
+    it('a collection created while the service runs gets the index within seconds', async function () {
+      this.timeout(20_000);
+      const name = `late_${Date.now().toString(36)}`;
+      await mongoose.connection.db!.collection(name).insertOne({ _id: 'a' } as never);
+      const plan = () => planOf(name);
+      expect(await eventually(() => indexed.test(plan()), 10_000), plan()).to.equal(true);
+    });
+  });
+}
+
+describeIdIndex(
+  'SQLite',
+  'sqlite',
+  () => {
+    if (spawnSync('sqlite3', ['-version']).status !== 0)
+      throw new Error('this test needs the sqlite3 shell (Debian: apt-get install sqlite3)');
     const { config } = ctx();
-    if (config.mongodbUri || config.ferretdb.handler !== 'postgresql') this.skip();
+    const file = path.join(ctx().dataDir, 'ferretdb', `${config.mongodbDb}.sqlite`);
+    return (collection) => sqlitePlanOf(file, collection);
+  },
+  /USING (COVERING )?INDEX launcher_id_lookup_/,
+);
+
+describeIdIndex(
+  'PostgreSQL',
+  'postgresql',
+  () => {
     if (spawnSync('psql', ['--version']).status !== 0)
       throw new Error('this test needs psql (Debian: apt-get install postgresql-client)');
-    url = config.ferretdb.postgresqlUrl!;
-    schema = config.mongodbDb;
-  });
-
-  it('the ledger entries of a posting are found by `_id` through an index, not a scan of the table', async function () {
-    this.timeout(20_000);
-    const village = await makeVillage();
-    const h = await makeHousehold(village.id);
-    await award({
-      householdId: h.id,
-      points: 3,
-      source: { type: 'test', id: h.id },
-      reason: '索引',
-    });
-    const plan = () => pgPlanOf(url, schema, 'ledger_entries');
-    expect(
-      await eventually(() => /Index Scan on launcher_id_/.test(plan()), 5_000),
-      plan(),
-    ).to.equal(true);
-  });
-
-  it('a collection created while the service runs gets the index within seconds', async function () {
-    this.timeout(20_000);
-    const name = `late_${Date.now().toString(36)}`;
-    await mongoose.connection.db!.collection(name).insertOne({ _id: 'a' } as never);
-    const plan = () => pgPlanOf(url, schema, name);
-    expect(
-      await eventually(() => /Index Scan on launcher_id_/.test(plan()), 10_000),
-      plan(),
-    ).to.equal(true);
-  });
-});
+    const { config } = ctx();
+    return (collection) => pgPlanOf(config.ferretdb.postgresqlUrl!, config.mongodbDb, collection);
+  },
+  /Index Scan on launcher_id_/,
+);
