@@ -397,6 +397,8 @@ describe('pages in a real browser (/app)', function () {
     await kb.press('Enter');
     await page.waitForSelector('.alert-ok');
     expect(await textOf(page, '.alert-ok')).to.contain('扣 5 分，卡上还剩 5 分');
+    // The emptied basket's "合计 0 分" line is gone: the success message says it all.
+    expect(await page.locator('p.total').count()).to.equal(0);
     expect(await page.evaluate(FOCUSED_TEXT)).to.equal('打印小票');
     await kb.press('Enter');
     await eventually(

@@ -454,18 +454,22 @@ function Checkout() {
           ) : (
             <Empty>还没有商品。</Empty>
           )}
-          <p class="total" aria-live="polite">
-            合计 <strong>{total}</strong> 分
-            {card ? (
-              card.spendable >= total ? (
-                `，兑换后剩 ${card.spendable - total} 分`
+          {/* After a redemption the basket is empty and the success message gives the points
+              taken and left; a "合计 0 分" line beside it would only confuse. */}
+          {done ? null : (
+            <p class="total" aria-live="polite">
+              合计 <strong>{total}</strong> 分
+              {card ? (
+                card.spendable >= total ? (
+                  `，兑换后剩 ${card.spendable - total} 分`
+                ) : (
+                  <span class="short">，积分不够：还差 {total - card.spendable} 分</span>
+                )
               ) : (
-                <span class="short">，积分不够：还差 {total - card.spendable} 分</span>
-              )
-            ) : (
-              ''
-            )}
-          </p>
+                ''
+              )}
+            </p>
+          )}
           {needPin && !done ? (
             <Field
               label="卡密码（持卡人输入后按回车）"
