@@ -159,8 +159,9 @@ export interface CreditJobDeps {
 }
 
 /**
- * The sweeper: schedules rescores from the entries posted since its last read (resting after
- * each read, see SWEEP_REST_FACTOR) and re-enqueues stale exports at every interval.
+ * The sweeper: memoises the month's village levels once a month (ensureMonthLevels), schedules
+ * rescores from the entries posted since its last read (resting after each read, see
+ * SWEEP_REST_FACTOR) and re-enqueues stale exports at every interval.
  */
 function scoreSweepJob(deps: CreditJobDeps, queue: (name: string) => Queue): JobDefinition {
   let scoreQueue: Queue | undefined;
