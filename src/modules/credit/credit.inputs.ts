@@ -167,6 +167,25 @@ export async function computeMonthLevels(
   return sums;
 }
 
+/** A village's memoised level for the month of levelAt, as `credit_village_levels` stores it. */
+function memoDoc(
+  m: ModelWeights,
+  villageId: string,
+  levelAt: Date,
+  t: LevelSums,
+  computedAt: Date,
+) {
+  return {
+    _id: levelKey(m, villageId, levelAt),
+    villageId,
+    levelAt,
+    modelVersion: m.version,
+    households: t.households,
+    awardPoints: t.awardPoints,
+    computedAt,
+  };
+}
+
 /**
  * Computes every village's level for one month and memoises it, including a zero for each
  * village without households by then (so that its look-ups find a memo too). The first memo of a
@@ -182,14 +201,15 @@ async function computeAndMemoiseMonth(
     ...sums.keys(),
   ]);
   const computedAt = new Date();
-  const memos = [...villages].map((villageId) => ({
-    _id: levelKey(m, villageId, levelAt),
-    villageId,
-    levelAt,
-    modelVersion: m.version,
-    ...(sums.get(villageId) ?? { households: 0, awardPoints: 0 }),
-    computedAt,
-  }));
+  const memos = [...villages].map((villageId) =>
+    memoDoc(
+      m,
+      villageId,
+      levelAt,
+      sums.get(villageId) ?? { households: 0, awardPoints: 0 },
+      computedAt,
+    ),
+  );
   for (let i = 0; i < memos.length; i += BULK_CHUNK)
     await insertNew(VillageLevelMemo, memos.slice(i, i + BULK_CHUNK));
   return sums;
@@ -284,21 +304,7 @@ export async function memoiseVillageTotals(
   villageId: string,
   t: VillageTotals,
 ): Promise<void> {
-  try {
-    await VillageLevelMemo.create([
-      {
-        _id: levelKey(m, villageId, t.levelAt),
-        villageId,
-        levelAt: t.levelAt,
-        modelVersion: m.version,
-        households: t.households,
-        awardPoints: t.awardPoints,
-        computedAt: new Date(),
-      },
-    ]);
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err;
-  }
+  await insertNew(VillageLevelMemo, [memoDoc(m, villageId, t.levelAt, t, new Date())]);
 }
 
 /** The level of the household's neighbours: the village's totals without the household itself. */
