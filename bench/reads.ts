@@ -29,6 +29,7 @@ import {
 } from '../src/modules/ledger/ledger.service';
 import { listAllVillages } from '../src/modules/villages/villages.service';
 import type { BenchEnv, SectionResult } from './env';
+import { dispatcherRows } from './notifications';
 import type { Row, RoundTripRow } from './report';
 import { perOperation } from './roundtrips';
 
@@ -171,6 +172,7 @@ export async function benchScoring(
     )),
   );
   rows.push(await sweepRow(env));
+  rows.push(...(await dispatcherRows(env)));
   return { rows, roundTrips };
 }
 

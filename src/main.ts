@@ -7,8 +7,9 @@
  * 3. indexes, the levels migration (villages created before township and county records
  *    existed are placed under them), the consent-heads migration (consents stored before
  *    consent chains get a head the look-up reads by `_id`), the card-index migration (households
- *    registered before the card index get their entry), the admin from ADMIN_USERNAME/ADMIN_PASSWORD, and (local
- *    mode) the demo county;
+ *    registered before the card index get their entry), the notifications migration (messages
+ *    pending before `notifications_due` get their entry), the admin from
+ *    ADMIN_USERNAME/ADMIN_PASSWORD, and (local mode) the demo county;
  * 4. the API on PORT, and the workers process as a supervised child: restarted with backoff
  *    (WORKERS_RESTART_DELAY_MS doubling to WORKERS_RESTART_DELAY_MAX_MS) whenever it dies, each
  *    restart logged and counted in `workers_restarts_total`;
@@ -36,6 +37,7 @@ import { ensureBootstrapAdmin } from './modules/users/users.service';
 import { migrateVillageLevels } from './modules/villages/villages.service';
 import { migrateConsentHeads } from './modules/credit/consent-chain';
 import { migrateCardIndex } from './modules/households/households.migrations';
+import { migrateNotificationsDue } from './modules/notifications/notifications.service';
 import { idNumberHasherFor } from './modules/volunteers/id-number';
 
 /** How long shutdown waits for in-flight requests and running jobs. */
@@ -113,6 +115,9 @@ async function prepareData(config: Config, logger: Logger): Promise<void> {
   const cards = await migrateCardIndex();
   if (cards)
     logger.info({ cards }, 'indexed the cards of households registered before the card index');
+  const due = await migrateNotificationsDue();
+  if (due)
+    logger.info({ messages: due }, 'listed the pending messages queued before notifications_due');
   if (await ensureBootstrapAdmin(config.admin, config.passwordKdfLog2N)) {
     logger.info({ username: config.admin?.username }, 'created the admin user from ADMIN_USERNAME');
   }

@@ -73,6 +73,23 @@ export async function insertNew(
   });
 }
 
+/**
+ * Records that a one-off pass finished: upserts its mark (`_id` = the pass) with `fields`. Two
+ * processes finishing the same pass at once both succeed (the loser of the upsert's insert race
+ * sees a duplicate key, which means the mark is there).
+ */
+export async function setMark(
+  model: { collection: mongoose.Collection },
+  _id: string,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  await model.collection
+    .updateOne({ _id: _id as never }, { $set: fields }, { upsert: true })
+    .catch((err: unknown) => {
+      if ((err as { code?: number }).code !== 11000) throw err;
+    });
+}
+
 /** Round-trips to the database; used by /readyz. */
 export async function pingDb(): Promise<void> {
   const db = mongoose.connection.db;

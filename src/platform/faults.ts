@@ -44,8 +44,9 @@ export const orderFaults: {
   afterFiled?: (orderId: string, volunteerId: string) => void;
 } = {};
 
-/** Notifications: between the steps of a hand-over (claimed, sent). */
+/** Notifications: between the due entry and the message, and between the steps of a hand-over (claimed, sent). */
 export const notifyFaults: {
+  afterDueEntry?: (notificationId: string) => void;
   afterClaim?: (notificationId: string) => void;
   afterSend?: (notificationId: string) => void;
 } = {};

@@ -20,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
-import { registerHints } from '../../platform/db';
+import { registerHints, setMark } from '../../platform/db';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { consentFaults } from '../../platform/faults';
 import {
@@ -243,13 +243,7 @@ export async function migrateConsentHeads(): Promise<number> {
   }
   const written = await writeBaseHeads(counted());
   if (!seen) return 0;
-  await SweepMark.updateOne(
-    { _id: CONSENT_HEADS_MARK },
-    { $set: { through: new Date() } },
-    { upsert: true },
-  ).catch((err: unknown) => {
-    if (!isDuplicateKeyError(err)) throw err;
-  });
+  await setMark(SweepMark, CONSENT_HEADS_MARK, { through: new Date() });
   return written;
 }
 

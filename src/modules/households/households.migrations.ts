@@ -2,8 +2,7 @@
  * One-off passes over the households that `npm start` runs before it serves anything (main.ts):
  * each is idempotent, safe beside live traffic and from several processes, and marked once done.
  */
-import { insertNew } from '../../platform/db';
-import { isDuplicateKeyError } from '../../platform/errors';
+import { insertNew, setMark } from '../../platform/db';
 import {
   Household,
   HouseholdCard,
@@ -46,12 +45,6 @@ export async function migrateCardIndex(): Promise<number> {
   }
   written += await insertNew(HouseholdCard, batch);
   if (!seen) return 0;
-  await HouseholdMark.updateOne(
-    { _id: CARD_INDEX_MARK },
-    { $set: { at: new Date() } },
-    { upsert: true },
-  ).catch((err: unknown) => {
-    if (!isDuplicateKeyError(err)) throw err;
-  });
+  await setMark(HouseholdMark, CARD_INDEX_MARK, { at: new Date() });
   return written;
 }

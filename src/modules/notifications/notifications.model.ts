@@ -124,3 +124,49 @@ export const NotificationDelivery = mongoose.model<NotificationDeliveryDoc>(
   'NotificationDelivery',
   deliverySchema,
 );
+
+/**
+ * `notifications_due`: the messages the dispatcher still has to look at, one entry per pending
+ * (or dead) message, `_id` = the notification's id. The dispatcher reads this collection, not
+ * `notifications`: `notifications` keeps every message ever queued (one per posted award or
+ * deduction), and on FerretDB any filter but a lone `_id` reads the whole collection, so a
+ * dispatcher that asked `notifications` for due messages every two seconds read the deployment's
+ * whole history every two seconds. This one holds only what is in flight.
+ *
+ * An entry is written before its message (N3: a message never exists without one) and deleted
+ * once its message is sent (or was never written); a dead message keeps its entry, flagged, so
+ * that /metrics counts dead and pending messages from this small collection too.
+ */
+export interface NotificationDueDoc {
+  _id: string;
+  dueAt: Date;
+  createdAt: Date;
+  dead?: boolean;
+}
+
+const dueSchema = new Schema<NotificationDueDoc>(
+  {
+    _id: { type: String, required: true },
+    dueAt: { type: Date, required: true },
+    createdAt: { type: Date, required: true },
+    dead: Boolean,
+  },
+  { collection: 'notifications_due', versionKey: false, strict: 'throw' },
+);
+dueSchema.index({ dueAt: 1 }, { name: 'dueAt' });
+
+export const NotificationDue = mongoose.model<NotificationDueDoc>('NotificationDue', dueSchema);
+
+/** One-off passes over `notifications`, marked once done (`_id` = the pass). */
+export interface NotificationMarkDoc {
+  _id: string;
+  at: Date;
+}
+
+export const NotificationMark = mongoose.model<NotificationMarkDoc>(
+  'NotificationMark',
+  new Schema<NotificationMarkDoc>(
+    { _id: { type: String, required: true }, at: { type: Date, required: true } },
+    { collection: 'notification_marks', versionKey: false, strict: 'throw' },
+  ),
+);

@@ -13,9 +13,17 @@
  *   window left is a crash after the sender accepted the message and before the delivery record
  *   was written; the next attempt carries the same `idempotencyKey` (the message id), which a
  *   real sender (SMS gateway, WeChat template API) passes on so the provider drops the repeat.
+ * - N5 the dispatcher finds due messages in `notifications_due`, which holds only the messages
+ *   still pending (and the dead ones), never by a filter on `notifications`, which keeps every
+ *   message ever queued: on FerretDB such a filter reads the whole collection, every two seconds.
+ *   A message's due entry is inserted before the message (so N3 holds across a crash between the
+ *   two), follows its next attempt time, and is deleted once the message is sent; an entry whose
+ *   message was never written (a crash between the two inserts) is dropped after an hour.
  */
 import { Types } from 'mongoose';
 import { clock } from '../../platform/clock';
+import { insertNew } from '../../platform/db';
+import { settleDue, type DispatchOutcome } from './notifications.due';
 import { isDuplicateKeyError } from '../../platform/errors';
 import { notifyFaults } from '../../platform/faults';
 import type { Logger } from '../../platform/logger';
@@ -24,6 +32,7 @@ import {
   Notification,
   NotificationAttempt,
   NotificationDelivery,
+  NotificationDue,
   type NotificationAttemptDoc,
   type NotificationDoc,
   type NotificationKind,
@@ -78,16 +87,25 @@ export type NewNotification = Pick<
   'key' | 'householdId' | 'villageId' | 'submissionId' | 'kind' | 'title' | 'body'
 >;
 
-/** N1: queues a message once per key; returns false when it was already queued. */
+/**
+ * N1: queues a message once per key; returns false when it was already queued. Its due entry goes
+ * first (N5): a crash between the two inserts leaves an entry without a message, which the
+ * dispatcher drops later, never a message the dispatcher cannot find.
+ */
 export async function queueNotification(n: NewNotification): Promise<boolean> {
+  const now = clock.now();
+  const _id = new Types.ObjectId();
+  const id = _id.toHexString();
+  await insertNew(NotificationDue, [{ _id: id, dueAt: now, createdAt: now }]);
+  notifyFaults.afterDueEntry?.(id);
   try {
-    await Notification.create([
-      { ...n, state: 'pending', attempts: 0, nextAttemptAt: clock.now() },
-    ]);
+    await Notification.create([{ _id, ...n, state: 'pending', attempts: 0, nextAttemptAt: now }]);
     return true;
   } catch (err) {
-    if (isDuplicateKeyError(err)) return false;
-    throw err;
+    if (!isDuplicateKeyError(err)) throw err; // the message may have been written: keep its entry
+    // Queued before under another id, with its own entry: this one will never have a message.
+    await NotificationDue.deleteOne({ _id: id });
+    return false;
   }
 }
 
@@ -124,8 +142,12 @@ export async function listNotifications(
   return { items, next: docs.length > limit ? items[items.length - 1]!.id : null };
 }
 
-export type DispatchOutcome =
-  'sent' | 'already_sent' | 'busy' | 'later' | 'failed' | 'dead' | 'missing';
+export {
+  NOTIFY_ORPHAN_GRACE_MS,
+  countNotificationsByState,
+  migrateNotificationsDue,
+  type DispatchOutcome,
+} from './notifications.due';
 
 function backoffMs(attempt: number): number {
   return Math.min(NOTIFY_BACKOFF_MAX_MS, NOTIFY_BACKOFF_BASE_MS * 2 ** (attempt - 1));
@@ -270,8 +292,21 @@ async function recordDelivery(
   await Notification.updateOne({ _id: n._id }, { $set: { state: 'sent', sentAt } });
 }
 
-/** Hands one message to the sender unless it was sent, is being sent, or is not due (N2–N4). */
+/**
+ * Hands one message to the sender unless it was sent, is being sent, or is not due (N2–N4), then
+ * brings its due entry up to date (N5).
+ */
 export async function dispatchNotification(
+  notificationId: string,
+  sender: NotificationSender,
+  opts: { log: Logger; staleMs?: number },
+): Promise<DispatchOutcome> {
+  const outcome = await handOver(notificationId, sender, opts);
+  await settleDue(notificationId, outcome);
+  return outcome;
+}
+
+async function handOver(
   notificationId: string,
   sender: NotificationSender,
   opts: { log: Logger; staleMs?: number },
@@ -318,13 +353,13 @@ export async function dispatchDue(
   const counts: Record<string, number> = {};
   const deadline = Date.now() + (opts.budgetMs ?? 30_000);
   for (;;) {
-    const due = await Notification.find({ state: 'pending', nextAttemptAt: { $lte: clock.now() } })
-      .sort({ nextAttemptAt: 1 })
+    const due = await NotificationDue.find({ dueAt: { $lte: clock.now() }, dead: { $ne: true } })
+      .sort({ dueAt: 1 })
       .limit(NOTIFY_BATCH)
       .select({ _id: 1 })
-      .lean<{ _id: Types.ObjectId }[]>();
+      .lean<{ _id: string }[]>();
     if (!due.length) break;
-    const ids = due.map((d) => d._id.toHexString());
+    const ids = due.map((d) => d._id);
     let progressed = false;
     for (let i = 0; i < ids.length; i += DISPATCH_CONCURRENCY) {
       const outcomes = await Promise.all(
@@ -338,13 +373,4 @@ export async function dispatchDue(
     if (!progressed || due.length < NOTIFY_BATCH || Date.now() > deadline) break;
   }
   return counts;
-}
-
-/** Messages parked after too many failed attempts, and pending ones, for /metrics. */
-export async function countNotificationsByState(): Promise<Record<string, number>> {
-  const [pending, dead] = await Promise.all([
-    Notification.countDocuments({ state: 'pending' }),
-    Notification.countDocuments({ state: 'dead' }),
-  ]);
-  return { pending, dead };
 }

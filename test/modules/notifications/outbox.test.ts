@@ -5,15 +5,21 @@ import { http, makeHousehold, makeUser, makeVillage } from '../../support/factor
 import {
   Notification,
   NotificationDelivery,
+  NotificationDue,
 } from '../../../src/modules/notifications/notifications.model';
 import {
   NOTIFY_ATTEMPTS_MAX,
+  NOTIFY_ORPHAN_GRACE_MS,
   NOTIFY_STALE_MS,
+  countNotificationsByState,
   dispatchDue,
   dispatchNotification,
+  migrateNotificationsDue,
   queueNotification,
+  type NewNotification,
   type NotificationSender,
 } from '../../../src/modules/notifications/notifications.service';
+import { filtersSent, notLoneId } from '../../support/filters';
 import type { RunningWorkers } from '../../../workers/runner';
 import {
   approve,
@@ -58,6 +64,7 @@ describe('notifications outbox', () => {
 
   it('queues a message once per key, however often the code deciding to notify runs', async () => {
     const m = await oneMessage();
+    const entries = await NotificationDue.estimatedDocumentCount();
     const again = await Promise.all(
       Array.from({ length: 10 }, () =>
         queueNotification({
@@ -72,6 +79,66 @@ describe('notifications outbox', () => {
     );
     expect(again.every((queued) => queued === false)).to.equal(true);
     expect(await Notification.countDocuments({ key: m.key })).to.equal(1);
+    // The refused attempts took their due entries back: the one message has the one entry.
+    expect(await NotificationDue.estimatedDocumentCount()).to.equal(entries);
+    expect(await NotificationDue.findById(m.id).lean()).to.include({ _id: m.id });
+  });
+
+  it('finds due messages without reading the message history: a run filters `notifications` by `_id` alone, an idle run reads only the due entries', async () => {
+    const v = await makeVillage();
+    const h = await makeHousehold(v.id);
+    const message = (i: number): NewNotification => ({
+      key: `history-${h.id}-${i}`,
+      householdId: h.id,
+      villageId: v.id,
+      kind: 'posted',
+      title: `积分已入账：第 ${i} 条`,
+      body: '您户获得10分。',
+    });
+    for (let i = 0; i < 30; i++) expect(await queueNotification(message(i))).to.equal(true);
+    const sender = recordingSender();
+    const seen = await filtersSent(() => dispatchDue(sender, { log: log() }));
+    expect(sender.sent.filter((m) => m.householdId === h.id)).to.have.length(30);
+    expect(notLoneId(seen).filter((f) => f.startsWith('notifications '))).to.deep.equal([]);
+    // Sent messages leave the due entries; the next run finds nothing and reads nothing else.
+    const idle = await filtersSent(() => dispatchDue(sender, { log: log() }));
+    expect(idle.filter((f) => !f.startsWith('notifications_due '))).to.deep.equal([]);
+    expect(sender.sent.filter((m) => m.householdId === h.id)).to.have.length(30);
+    const ids = sender.sent.filter((m) => m.householdId === h.id).map((m) => m.idempotencyKey);
+    expect(await NotificationDue.countDocuments({ _id: { $in: ids } })).to.equal(0);
+  });
+
+  it('loses no message to a crash between its due entry and the message: the re-run queues it once, it is sent once, the entry left behind is dropped after an hour', async () => {
+    const v = await makeVillage();
+    const h = await makeHousehold(v.id);
+    const msg: NewNotification = {
+      key: `crash-${h.id}`,
+      householdId: h.id,
+      villageId: v.id,
+      kind: 'deduction_filed',
+      title: '扣分公示',
+      body: '您户被申报扣5分。',
+    };
+    let orphan = '';
+    notifyFaults.afterDueEntry = (id) => {
+      orphan = id;
+      throw new Error('injected crash between the due entry and the message');
+    };
+    const crashed = await queueNotification(msg).then(String, (err: Error) => err.message);
+    expect(crashed).to.contain('injected crash');
+    delete notifyFaults.afterDueEntry;
+    expect(await Notification.countDocuments({ key: msg.key })).to.equal(0);
+    expect(await queueNotification(msg)).to.equal(true);
+    expect(await queueNotification(msg)).to.equal(false);
+    const sender = recordingSender();
+    await dispatchDue(sender, { log: log() });
+    expect(sender.sent.filter((m) => m.householdId === h.id)).to.have.length(1);
+    // Within the hour the crashed call's message could still be on its way: its entry stays.
+    expect(await NotificationDue.findById(orphan).lean()).to.include({ _id: orphan });
+    shiftClock(NOTIFY_ORPHAN_GRACE_MS + 1000);
+    await dispatchDue(sender, { log: log() });
+    expect(await NotificationDue.findById(orphan).lean()).to.equal(null);
+    expect(sender.sent.filter((m) => m.householdId === h.id)).to.have.length(1);
   });
 
   it('hands a message to the sender exactly once when 20 dispatchers race for it', async () => {
@@ -140,6 +207,48 @@ describe('notifications outbox', () => {
     shiftClock(24 * 3600_000);
     await dispatchDue(refusing, { log: log() });
     expect(calls, 'a dead message is not offered again').to.equal(NOTIFY_ATTEMPTS_MAX);
+    expect(await NotificationDue.findById(m.id).lean()).to.include({ dead: true });
+  });
+
+  it('lists the messages queued before `notifications_due` existed, once: the pending one is sent, the dead one counted', async () => {
+    const v = await makeVillage();
+    const h = await makeHousehold(v.id);
+    const before = await countNotificationsByState();
+    // As an older version stored them: messages without due entries.
+    const old = (key: string, state: 'pending' | 'dead' | 'sent') =>
+      Notification.create({
+        key,
+        householdId: h.id,
+        villageId: v.id,
+        kind: 'posted',
+        title: '积分已入账',
+        body: '您户获得10分。',
+        state,
+        attempts: state === 'dead' ? NOTIFY_ATTEMPTS_MAX : 0,
+        nextAttemptAt: new Date(Date.now() - 60_000),
+      });
+    const pending = await old(`old-pending-${h.id}`, 'pending');
+    await old(`old-dead-${h.id}`, 'dead');
+    await old(`old-sent-${h.id}`, 'sent');
+    const sender = recordingSender();
+    await dispatchDue(sender, { log: log() });
+    expect(
+      sender.sent.filter((m) => m.householdId === h.id),
+      'not listed yet',
+    ).to.have.length(0);
+    expect(await migrateNotificationsDue()).to.equal(2);
+    expect(await countNotificationsByState()).to.deep.equal({
+      pending: before.pending + 1,
+      dead: before.dead + 1,
+    });
+    await dispatchDue(sender, { log: log() });
+    expect(
+      sender.sent.filter((m) => m.householdId === h.id).map((m) => m.idempotencyKey),
+    ).to.deep.equal([pending._id.toHexString()]);
+    expect((await countNotificationsByState()).pending).to.equal(before.pending);
+    // Marked: later starts do not read the messages again.
+    await old(`old-pending-late-${h.id}`, 'pending');
+    expect(await migrateNotificationsDue()).to.equal(0);
   });
 
   it('the workers send the posting notice of a submission through the pluggable sender', async () => {
