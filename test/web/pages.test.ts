@@ -433,15 +433,31 @@ describe('pages in a real browser (/app)', function () {
     await kb.press('Enter');
     await kb.press('Enter');
     // The request reaches the service and is carried out; the answer is cut off on the way back.
-    let reached = 0;
+    // What happened to the cut-off request, for the failure message if the warning never shows.
+    const cut: { reached: number; status?: number; ms?: number; error?: string } = { reached: 0 };
     await page.route('**/v1/redemptions', async (route) => {
-      reached++;
-      await route.fetch();
-      await route.abort('connectionreset');
+      cut.reached++;
+      const t0 = Date.now();
+      try {
+        cut.status = (await route.fetch({ timeout: 0 })).status();
+      } catch (err) {
+        cut.error = String(err);
+      } finally {
+        cut.ms = Date.now() - t0;
+        await route.abort('connectionreset');
+      }
     });
+    const focusedBefore = await page.evaluate(FOCUSED_TEXT);
+    expect(focusedBefore).to.contain('确认兑换');
     await kb.press('Enter');
-    await page.waitForSelector('.alert-warn');
-    expect(reached).to.equal(1);
+    await page.waitForSelector('.alert-warn').catch(async (err) => {
+      const shown = await page.locator('[role=alert], .alert-error, .alert-ok').allTextContents();
+      throw new Error(
+        `no network-failure warning: request ${JSON.stringify(cut)}, focus before Enter "${focusedBefore}", ` +
+          `now "${await page.evaluate(FOCUSED_TEXT)}", messages ${JSON.stringify(shown)}: ${String(err)}`,
+      );
+    });
+    expect(cut).to.include({ reached: 1, status: 201 });
     expect(await textOf(page, '.alert-warn')).to.contain('网络中断');
     expect(await page.evaluate(FOCUSED_TEXT)).to.contain('重试');
     await review(page, 'counter-network-failure');
