@@ -10,6 +10,7 @@ import mongoose, { Types } from 'mongoose';
 import { verifyHousehold } from '../src/cli/verify-chain';
 import { scoreVillages, SCORED_TYPES } from '../src/modules/credit/credit.batch';
 import { runExport } from '../src/modules/credit/credit.export-run';
+import { exportTuning } from '../src/modules/credit/credit.export-inputs';
 import {
   scheduleRescores,
   sweepLookbackMs,
@@ -234,9 +235,17 @@ export async function benchExport(
   const small = villageIds.slice(0, Math.max(1, Math.floor(villageIds.length / 10)));
   const rows: Row[] = [];
   const details: Record<string, unknown>[] = [];
-  for (const villages of small.length < villageIds.length ? [small, villageIds] : [villageIds]) {
+  // Each export as an officer gets it (its entries read the way the size chooses); the small
+  // one again the other way, for the comparison the choice rests on (CHAIN_READ_COST_ENTRIES).
+  const runs: { villages: string[]; way?: 'chains' | 'pass' }[] =
+    small.length < villageIds.length
+      ? [{ villages: small }, { villages: villageIds }]
+      : [{ villages: villageIds }];
+  for (let i = 0; i < runs.length; i++) {
+    const { villages, way } = runs[i]!;
     const doc = await createExport(officer, { villageIds: villages });
-    env.log(`export of ${villages.length} villages…`);
+    env.log(`export of ${villages.length} villages${way ? ` (entries by ${way})` : ''}…`);
+    if (way) exportTuning.entriesRead = way;
     const m = await withPeakRss(() =>
       runExport(doc._id.toHexString(), {
         keys,
@@ -244,18 +253,22 @@ export async function benchExport(
         settings,
         log: env.ctx.logger,
       }),
-    );
+    ).finally(() => delete exportTuning.entriesRead);
     const rowsOut = m.result?.rows ?? 0;
-    details.push({
-      villages: villages.length,
-      rows: rowsOut,
-      ms: m.ms,
-      baseRssBytes: m.baseRss,
-      peakRssBytes: m.peakRss,
-    });
+    const read = m.result?.entriesRead ?? 'pass';
+    if (i === 0 && !way) runs.splice(1, 0, { villages, way: read === 'pass' ? 'chains' : 'pass' });
+    if (!way)
+      details.push({
+        villages: villages.length,
+        rows: rowsOut,
+        ms: m.ms,
+        entriesRead: read,
+        baseRssBytes: m.baseRss,
+        peakRssBytes: m.peakRss,
+      });
     rows.push({
       section: 'credit export, in process (runExport)',
-      what: `${villages.length} villages: ${rowsOut.toLocaleString('en')} rows (consenting households)`,
+      what: `${villages.length} villages: ${rowsOut.toLocaleString('en')} rows (consenting households), entries ${read === 'chains' ? 'by chain' : 'in one pass'}${way ? ' (forced, for comparison)' : ''}`,
       value: (rowsOut / m.ms) * 1000,
       unit: 'rows/s',
       note: `${(m.ms / 1000).toFixed(1)} s; RSS ${(m.baseRss / MiB).toFixed(0)} → peak ${(m.peakRss / MiB).toFixed(0)} MiB (+${((m.peakRss - m.baseRss) / MiB).toFixed(0)} MiB)`,

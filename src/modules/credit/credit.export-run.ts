@@ -18,7 +18,7 @@ import { countHouseholdsOfVillages } from '../households/households.service';
 import { recordInquiriesOnce } from '../inquiries/inquiries.service';
 import { findVillage } from '../villages/villages.service';
 import { consentValidAt } from './consents.service';
-import { partitionInputs } from './credit.export-inputs';
+import { entriesReadFor, partitionInputs } from './credit.export-inputs';
 import { CSV_HEADER, csvLine, maskName, UTF8_BOM } from './credit.csv';
 import { exportFilePath, setExportStatus } from './credit.exports';
 import {
@@ -286,7 +286,15 @@ function progressReporter(d: CreditExportDoc, deps: RunExportDeps) {
 export async function runExport(
   exportId: string,
   deps: RunExportDeps,
-): Promise<{ rows: number; sha256: string; stagesMs: Record<string, number> } | undefined> {
+): Promise<
+  | {
+      rows: number;
+      sha256: string;
+      stagesMs: Record<string, number>;
+      entriesRead: 'chains' | 'pass';
+    }
+  | undefined
+> {
   const stagesMs: Record<string, number> = {};
   let t0 = performance.now();
   const lap = (stage: string) => {
@@ -312,14 +320,17 @@ export async function runExport(
   const hash = createHash('sha256');
   let rows = 0;
   let households = 0;
+  let how: 'chains' | 'pass' = 'pass';
 
   try {
     lap('start');
-    const count = partitionCount(await countHouseholdsOfVillages(d.villageIds));
+    const inVillages = await countHouseholdsOfVillages(d.villageIds);
+    const count = partitionCount(inVillages);
+    how = await entriesReadFor(inVillages);
     lap('count');
     // One partition: joined in memory as it streams; more: spread over files on disk.
     const parts = count === 1 ? new MemoryPartition() : new PartitionWriter(workDir, count);
-    households = await partitionInputs(d, parts);
+    households = await partitionInputs(d, parts, how);
     await progress(30);
     lap('partition');
     const totals = await villageTotalsFromPartitions(model, d, parts);
@@ -335,6 +346,9 @@ export async function runExport(
   const sha256 = hash.digest('hex');
   await signAndFinish(d, { temp, final }, { rows, sha256 }, deps.keys);
   lap('sign');
-  deps.log.info({ exportId, rows, households, sha256, stagesMs }, 'credit export done');
-  return { rows, sha256, stagesMs };
+  deps.log.info(
+    { exportId, rows, households, entriesRead: how, sha256, stagesMs },
+    'credit export done',
+  );
+  return { rows, sha256, stagesMs, entriesRead: how };
 }

@@ -28,6 +28,13 @@ import { createConsent, revokeConsent } from '../../../src/modules/credit/consen
 import { CreditExport } from '../../../src/modules/credit/credit.model';
 import { CSV_HEADER, csvField, maskName } from '../../../src/modules/credit/credit.csv';
 import { runExport } from '../../../src/modules/credit/credit.export-run';
+import {
+  CHAIN_READ_COST_ENTRIES,
+  entriesReadFor,
+  exportTuning,
+} from '../../../src/modules/credit/credit.export-inputs';
+import { filtersSent, notLoneId } from '../../support/filters';
+import { ledgerEntryCount } from '../../../src/modules/ledger/ledger.service';
 import { creditJobs } from '../../../src/modules/credit/credit.jobs';
 import { loadSigningKeys, signingKeysFor } from '../../../src/modules/credit/credit.keys';
 import { verifyExport } from '../../../src/modules/credit/credit.verify';
@@ -411,6 +418,42 @@ describe('credit exports (POST /v1/credit/exports, file, manifest, keys)', () =>
         log: ctx().logger,
       }),
     ).to.equal(undefined);
+  });
+
+  it('reads its households’ chains by `_id` instead of a pass over the ledger when that reads less, and writes the same bytes either way', async () => {
+    // 88 entries in this file's ledger: one household's chain reads less than a pass, the
+    // export's 301 households' chains would read more. The ledger's size comes from its
+    // statistics: exact on SQLite and MongoDB, PostgreSQL's estimate (as of its last analyze).
+    const size = await ledgerEntryCount();
+    const real = await mongoose.connection.db!.collection('ledger_entries').countDocuments();
+    if (ctx().config.mongodbUri || ctx().config.ferretdb.handler === 'sqlite')
+      expect(size).to.equal(real);
+    expect(await entriesReadFor(1)).to.equal(size > CHAIN_READ_COST_ENTRIES ? 'chains' : 'pass');
+    expect(await entriesReadFor(301)).to.equal('pass');
+    try {
+      for (const way of ['chains', 'pass'] as const) {
+        exportTuning.entriesRead = way;
+        await CreditExport.updateOne(
+          { _id: new mongoose.Types.ObjectId(exportId) },
+          { $set: { status: 'running' } },
+        );
+        let r: Awaited<ReturnType<typeof runExport>>;
+        const seen = await filtersSent(async () => {
+          r = await runExport(exportId, {
+            keys: signingKeysFor(ctx().config),
+            exportDir: ctx().config.credit.exportDir,
+            settings,
+            log: ctx().logger,
+          });
+        });
+        expect(r!).to.include({ entriesRead: way, sha256: manifest.sha256 });
+        const ledgerReads = seen.filter((f) => f.startsWith('ledger_entries '));
+        if (way === 'chains') expect(notLoneId(ledgerReads)).to.deep.equal([]);
+        else expect(notLoneId(ledgerReads)).to.have.length(1); // the one pass
+      }
+    } finally {
+      delete exportTuning.entriesRead;
+    }
   });
 
   it('only the cooperative’s own officers see an export; villages outside its area and unfinished exports are refused', async () => {
