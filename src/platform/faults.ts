@@ -46,7 +46,7 @@ export const orderFaults: {
 
 /** Notifications: between the due entry and the message, and between the steps of a hand-over (claimed, sent). */
 export const notifyFaults: {
-  afterDueEntry?: (notificationId: string) => void;
+  afterDueEntry?: (notificationId: string) => void | Promise<void>;
   afterClaim?: (notificationId: string) => void;
   afterSend?: (notificationId: string) => void;
 } = {};

@@ -19,11 +19,18 @@ export type DispatchOutcome =
 
 /** A due entry whose message still does not exist this long after it was written is dropped (N5). */
 export const NOTIFY_ORPHAN_GRACE_MS = 60 * 60_000;
+/**
+ * Until then such an entry is looked at again this often: its message may be in the middle of
+ * being written (a dispatcher run between `queueNotification`'s two inserts), and must not wait
+ * for the grace period to be sent.
+ */
+export const NOTIFY_MISSING_RECHECK_MS = 10_000;
 
 /**
  * N5 after an attempt: a sent message leaves the due messages; a dead one stays, flagged; one
- * still pending is due again when its message says; an entry without a message is dropped once
- * it is old enough that no `queueNotification` can still be about to write the message.
+ * still pending is due again when its message says; an entry without a message is looked at
+ * again shortly (its message may be being written) and dropped once it is old enough that no
+ * `queueNotification` can still be about to write the message.
  */
 export async function settleDue(notificationId: string, outcome: DispatchOutcome): Promise<void> {
   const _id = notificationId;
@@ -34,9 +41,14 @@ export async function settleDue(notificationId: string, outcome: DispatchOutcome
   } else if (outcome === 'missing') {
     const entry = await NotificationDue.findById(_id).lean<NotificationDueDoc>();
     if (!entry) return;
+    const now = clock.now().getTime();
     const dropAt = entry.createdAt.getTime() + NOTIFY_ORPHAN_GRACE_MS;
-    if (clock.now().getTime() >= dropAt) await NotificationDue.deleteOne({ _id });
-    else await NotificationDue.updateOne({ _id }, { $set: { dueAt: new Date(dropAt) } });
+    if (now >= dropAt) await NotificationDue.deleteOne({ _id });
+    else
+      await NotificationDue.updateOne(
+        { _id },
+        { $set: { dueAt: new Date(Math.min(dropAt, now + NOTIFY_MISSING_RECHECK_MS)) } },
+      );
   } else {
     const n = await Notification.findById(_id)
       .select({ nextAttemptAt: 1 })

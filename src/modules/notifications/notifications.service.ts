@@ -97,7 +97,7 @@ export async function queueNotification(n: NewNotification): Promise<boolean> {
   const _id = new Types.ObjectId();
   const id = _id.toHexString();
   await insertNew(NotificationDue, [{ _id: id, dueAt: now, createdAt: now }]);
-  notifyFaults.afterDueEntry?.(id);
+  await notifyFaults.afterDueEntry?.(id);
   try {
     await Notification.create([{ _id, ...n, state: 'pending', attempts: 0, nextAttemptAt: now }]);
     return true;
@@ -143,6 +143,7 @@ export async function listNotifications(
 }
 
 export {
+  NOTIFY_MISSING_RECHECK_MS,
   NOTIFY_ORPHAN_GRACE_MS,
   countNotificationsByState,
   migrateNotificationsDue,

@@ -9,6 +9,7 @@ import {
 } from '../../../src/modules/notifications/notifications.model';
 import {
   NOTIFY_ATTEMPTS_MAX,
+  NOTIFY_MISSING_RECHECK_MS,
   NOTIFY_ORPHAN_GRACE_MS,
   NOTIFY_STALE_MS,
   countNotificationsByState,
@@ -138,6 +139,31 @@ describe('notifications outbox', () => {
     shiftClock(NOTIFY_ORPHAN_GRACE_MS + 1000);
     await dispatchDue(sender, { log: log() });
     expect(await NotificationDue.findById(orphan).lean()).to.equal(null);
+    expect(sender.sent.filter((m) => m.householdId === h.id)).to.have.length(1);
+  });
+
+  it('sends a message promptly when a dispatcher ran between its due entry and the message', async () => {
+    const v = await makeVillage();
+    const h = await makeHousehold(v.id);
+    const sender = recordingSender();
+    // The dispatcher runs after the due entry is written and before the message is.
+    notifyFaults.afterDueEntry = async () => {
+      delete notifyFaults.afterDueEntry;
+      await dispatchDue(sender, { log: log() });
+    };
+    expect(
+      await queueNotification({
+        key: `between-${h.id}`,
+        householdId: h.id,
+        villageId: v.id,
+        kind: 'posted',
+        title: '积分已入账',
+        body: '您户获得10分。',
+      }),
+    ).to.equal(true);
+    expect(sender.sent.filter((m) => m.householdId === h.id)).to.have.length(0);
+    shiftClock(NOTIFY_MISSING_RECHECK_MS + 1000);
+    await dispatchDue(sender, { log: log() });
     expect(sender.sent.filter((m) => m.householdId === h.id)).to.have.length(1);
   });
 
