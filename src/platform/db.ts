@@ -73,6 +73,23 @@ export async function insertNew(
   });
 }
 
+/** A mark of a one-off pass: `_id` names the pass; present once it finished. */
+export interface MarkDoc {
+  _id: string;
+  at: Date;
+}
+
+/** A module's collection of marks of its one-off passes (see setMark). */
+export function markModel(name: string, collection: string): mongoose.Model<MarkDoc> {
+  return mongoose.model<MarkDoc>(
+    name,
+    new mongoose.Schema<MarkDoc>(
+      { _id: { type: String, required: true }, at: { type: Date, required: true } },
+      { collection, versionKey: false, strict: 'throw' },
+    ),
+  );
+}
+
 /**
  * Records that a one-off pass finished: upserts its mark (`_id` = the pass) with `fields`. Two
  * processes finishing the same pass at once both succeed (the loser of the upsert's insert race

@@ -10,13 +10,9 @@
  * from its statistics. Both give the same entries, so the same file (tested).
  */
 import { streamHouseholdsOfVillages } from '../households/households.service';
-import {
-  ledgerEntryCount,
-  listEntries,
-  streamEntries,
-  type EntryType,
-} from '../ledger/ledger.service';
+import { ledgerEntryCount, streamEntries, type EntryType } from '../ledger/ledger.service';
 import { SCORED_TYPES } from './credit.batch';
+import { chainRows } from './credit.inputs';
 import {
   Consent,
   ConsentRevocation,
@@ -54,8 +50,6 @@ async function partitionConsents(d: CreditExportDoc, parts: PartitionSink): Prom
 export const CHAIN_READ_COST_ENTRIES = 40;
 /** Chains read at once. */
 const CHAIN_READERS = 8;
-/** Entries per chain page. */
-const CHAIN_PAGE = 500;
 
 /** Tests and the bench choose the way; otherwise it is chosen by size. */
 export const exportTuning: { entriesRead?: 'chains' | 'pass' } = {};
@@ -79,21 +73,16 @@ async function partitionChains(
   const reader = async () => {
     for (let i = next++; i < householdIds.length; i = next++) {
       const hid = householdIds[i]!;
-      for (let after = 0; ;) {
-        const page = await listEntries(hid, after, CHAIN_PAGE);
-        for (const e of page.items) {
-          const at = new Date(e.createdAt).getTime();
-          if (!SCORED.has(e.type) || at > through) continue;
-          await parts.entry(hid, {
-            seq: e.seq,
-            type: e.type,
-            meritDelta: e.meritDelta,
-            createdAt: at,
-            ...(e.ruleCode ? { ruleCode: e.ruleCode } : {}),
-          });
-        }
-        if (page.next === null) break;
-        after = page.next;
+      for (const e of await chainRows(hid)) {
+        const at = new Date(e.createdAt).getTime();
+        if (!SCORED.has(e.type) || at > through) continue;
+        await parts.entry(hid, {
+          seq: e.seq,
+          type: e.type,
+          meritDelta: e.meritDelta,
+          createdAt: at,
+          ...(e.ruleCode ? { ruleCode: e.ruleCode } : {}),
+        });
       }
     }
   };

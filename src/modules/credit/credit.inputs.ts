@@ -74,8 +74,8 @@ export function toScoreEntries(rows: readonly EntryRow[], asOf: Date): Household
   return { entries, throughSeq };
 }
 
-/** One household's entries posted at or before asOf, read from its chain. */
-export async function householdEntries(householdId: string, asOf: Date): Promise<HouseholdEntries> {
+/** Every entry of one household's chain, oldest first, read by `_id` a page at a time. */
+export async function chainRows(householdId: string): Promise<EntryRow[]> {
   const rows: EntryRow[] = [];
   let after = 0;
   for (;;) {
@@ -84,7 +84,12 @@ export async function householdEntries(householdId: string, asOf: Date): Promise
     if (page.next === null) break;
     after = page.next;
   }
-  return toScoreEntries(rows, asOf);
+  return rows;
+}
+
+/** One household's entries posted at or before asOf, read from its chain. */
+export async function householdEntries(householdId: string, asOf: Date): Promise<HouseholdEntries> {
+  return toScoreEntries(await chainRows(householdId), asOf);
 }
 
 const levelKey = (m: ModelWeights, villageId: string, levelAt: Date) =>

@@ -5,6 +5,7 @@
  */
 import mongoose, { Schema } from 'mongoose';
 import { invalidatesConfig } from '../../platform/config-cache';
+import { markModel } from '../../platform/db';
 
 export interface HouseholdDoc {
   _id: mongoose.Types.ObjectId;
@@ -55,14 +56,4 @@ export const HouseholdCard = mongoose.model<HouseholdCardDoc>(
 );
 
 /** Marks of one-off passes over the households (`_id` names the pass; present once it finished). */
-export interface HouseholdMarkDoc {
-  _id: string;
-  at: Date;
-}
-export const HouseholdMark = mongoose.model<HouseholdMarkDoc>(
-  'HouseholdMark',
-  new Schema<HouseholdMarkDoc>(
-    { _id: { type: String, required: true }, at: { type: Date, required: true } },
-    { collection: 'household_marks', versionKey: false, strict: 'throw' },
-  ),
-);
+export const HouseholdMark = markModel('HouseholdMark', 'household_marks');

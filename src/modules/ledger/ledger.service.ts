@@ -174,7 +174,6 @@ export async function accountHead(
   return (await Account.findById(householdId).lean<{ seq: number; hash: string }>()) ?? undefined;
 }
 
-/** What a reader outside the ledger (credit scoring) sees of one entry. */
 /**
  * How many entries the ledger holds, from the collection's statistics (`$collStats`), not by
  * reading it: FerretDB answers it with SQL's count (52 ms at 100,000 documents, measured, where
@@ -186,6 +185,7 @@ export async function ledgerEntryCount(): Promise<number> {
   return stats.reduce((n, s) => n + (s.count ?? 0), 0);
 }
 
+/** What a reader outside the ledger (credit scoring) sees of one entry. */
 export interface EntryFacts {
   householdId: string;
   seq: number;

@@ -13,6 +13,7 @@
  *   message. Its existence means "sent"; nothing sends a message that has one.
  */
 import mongoose, { Schema } from 'mongoose';
+import { markModel } from '../../platform/db';
 
 export const NOTIFICATION_KINDS = [
   'deduction_filed',
@@ -158,15 +159,4 @@ dueSchema.index({ dueAt: 1 }, { name: 'dueAt' });
 export const NotificationDue = mongoose.model<NotificationDueDoc>('NotificationDue', dueSchema);
 
 /** One-off passes over `notifications`, marked once done (`_id` = the pass). */
-export interface NotificationMarkDoc {
-  _id: string;
-  at: Date;
-}
-
-export const NotificationMark = mongoose.model<NotificationMarkDoc>(
-  'NotificationMark',
-  new Schema<NotificationMarkDoc>(
-    { _id: { type: String, required: true }, at: { type: Date, required: true } },
-    { collection: 'notification_marks', versionKey: false, strict: 'throw' },
-  ),
-);
+export const NotificationMark = markModel('NotificationMark', 'notification_marks');
