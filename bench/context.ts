@@ -15,6 +15,7 @@ import type { Redis } from 'ioredis';
 import { parseConfig, type Config } from '../config';
 import { connectDb, disconnectDb, ensureIndexes } from '../src/platform/db';
 import { startEmbeddedDb, type EmbeddedDb } from '../src/platform/embedded-db';
+import { writeLane } from '../src/platform/write-lane';
 import { createLogger, type Logger } from '../src/platform/logger';
 import { createApiRedis, resolveRedis, type ResolvedRedis } from '../src/platform/redis';
 import { deleteRedisKeys } from '../test/support/context';
@@ -73,13 +74,19 @@ export async function startBenchContext(opts: {
     });
     mongoUri = embedded.uri;
   }
-  await connectDb(monitoredUri(mongoUri), config.mongodbDb);
+  await connectDb(monitoredUri(mongoUri), config.mongodbDb, {
+    writeLanes: config.dbWriteLanes,
+    sqlite: embedded !== undefined && config.ferretdb.handler === 'sqlite',
+  });
   await ensureIndexes();
   const ownRedis: ResolvedRedis = await resolveRedis(config.redisUrl, dataDir, logger);
   const redis = createApiRedis(ownRedis.url);
-  const backend = config.mongodbUri
-    ? 'MONGODB_URI'
-    : `embedded FerretDB 1.24 (${config.ferretdb.handler})`;
+  const lane = writeLane.permits
+    ? `write lane ${writeLane.permits} (DB_WRITE_LANES)`
+    : 'no write lane (DB_WRITE_LANES)';
+  const backend = `${
+    config.mongodbUri ? 'MONGODB_URI' : `embedded FerretDB 1.24 (${config.ferretdb.handler})`
+  }, ${lane}`;
   return {
     config,
     logger,

@@ -37,6 +37,7 @@ import { benchRedemption } from './redemption';
 import { markdownTable, roundTripTable, rowsAsJson, type Row, type RoundTripRow } from './report';
 import { RoundTripCounter } from './roundtrips';
 import type { ServerCommand, ServerMessage } from './server';
+import { writeLane } from '../src/platform/write-lane';
 
 const SECTIONS = ['posting', 'redemption', 'scoring', 'export', 'verify'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -116,6 +117,7 @@ async function startServer(
       APP_MODE: 'local',
       MONGODB_URI: ctx.mongoUri,
       MONGODB_DB: ctx.config.mongodbDb,
+      DB_WRITE_LANES: String(writeLane.permits),
       DATA_DIR: ctx.dataDir,
       REDIS_URL: ctx.redisUrl,
       REDIS_PREFIX: ctx.config.redisPrefix,

@@ -21,6 +21,7 @@ import { connectDb } from '../src/platform/db';
 import { createLogger } from '../src/platform/logger';
 import { Queues } from '../src/platform/queues';
 import { createApiRedis } from '../src/platform/redis';
+import { writeLane } from '../src/platform/write-lane';
 import '../src/modules/models';
 import { monitoredUri } from './context';
 import { mediciBook, mediciPost } from './medici';
@@ -38,16 +39,21 @@ function plainApp() {
   const limit = mongoose.connection.db!.collection('bench_limit');
   const book = mediciBook();
   app.post('/limit/:householdId', async (req, res) => {
-    await limit.insertOne({
-      householdId: req.params.householdId,
-      points: Number(req.body.points),
-      reason: String(req.body.reason),
-      at: new Date(),
-    });
+    // A plain app has no write lane (src/platform/write-lane.ts): its writes are sent as they come.
+    await writeLane.unqueued(() =>
+      limit.insertOne({
+        householdId: req.params.householdId,
+        points: Number(req.body.points),
+        reason: String(req.body.reason),
+        at: new Date(),
+      }),
+    );
     res.status(201).json({ ok: true });
   });
   app.post('/medici/:householdId', async (req, res) => {
-    await mediciPost(book, req.params.householdId, Number(req.body.points));
+    await writeLane.unqueued(() =>
+      mediciPost(book, req.params.householdId, Number(req.body.points)),
+    );
     res.status(201).json({ ok: true });
   });
   return app;
@@ -65,7 +71,9 @@ function listen(app: express.Express): Promise<number> {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  await connectDb(monitoredUri(config.mongodbUri!), config.mongodbDb);
+  await connectDb(monitoredUri(config.mongodbUri!), config.mongodbDb, {
+    writeLanes: config.dbWriteLanes,
+  });
   const counter = new RoundTripCounter(mongoose.connection.getClient());
   const redisUrl = config.redisUrl!;
   const redis = createApiRedis(redisUrl);

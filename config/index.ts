@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { parseTrustProxy } from './trust-proxy';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -45,6 +46,10 @@ const envSchema = z
     FERRETDB_BIN: z.string().optional(),
     /** SQLite: a write's wait for the write lock before SQLITE_BUSY (src/platform/busy.ts). */
     FERRETDB_SQLITE_BUSY_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
+    /** Writes sent to the database at once (src/platform/write-lane.ts); auto: 1 on SQLite. */
+    DB_WRITE_LANES: z
+      .union([z.literal('auto'), z.coerce.number().int().min(0).max(64)])
+      .default('auto'),
     /** Folder of the built pages (web/build.mjs output) served under /app. */
     WEB_DIR: z.string().optional(),
     /** First admin, created on first start against an empty database. */
@@ -205,6 +210,8 @@ export type Config = Readonly<{
   host: string;
   mongodbUri: string | undefined;
   mongodbDb: string;
+  /** DB_WRITE_LANES; undefined: auto (by backend, at connect). */
+  dbWriteLanes: number | undefined;
   redisUrl: string | undefined;
   redisPrefix: string;
   dataDir: string;
@@ -345,6 +352,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     mongodbUri: e.MONGODB_URI,
     mongodbDb: e.MONGODB_DB,
+    dbWriteLanes: e.DB_WRITE_LANES === 'auto' ? undefined : e.DB_WRITE_LANES,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     dataDir,
@@ -372,15 +380,6 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     credit: creditConfig(e, dataDir, previousExportKeys),
     volunteerIdKey: e.VOLUNTEER_ID_KEY,
   });
-}
-
-/** TRUST_PROXY as express takes it: false, true (not recommended), a hop count, or a list. */
-function parseTrustProxy(raw: string): boolean | number | string[] {
-  const v = raw.trim();
-  if (v === 'false') return false;
-  if (v === 'true') return true;
-  if (/^\d+$/.test(v)) return Number(v);
-  return v.split(',').flatMap((x) => (x.trim() ? [x.trim()] : []));
 }
 
 let cached: Config | undefined;

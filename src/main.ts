@@ -39,6 +39,7 @@ import { migrateConsentHeads } from './modules/credit/consent-chain';
 import { migrateCardIndex } from './modules/households/households.migrations';
 import { migrateNotificationsDue } from './modules/notifications/notifications.service';
 import { idNumberHasherFor } from './modules/volunteers/id-number';
+import { writeLane } from './platform/write-lane';
 
 /** How long shutdown waits for in-flight requests and running jobs. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -211,7 +212,10 @@ async function main(): Promise<void> {
   const redisInfo = await resolveRedis(config.redisUrl, config.dataDir, logger);
   cleanups.push(() => redisInfo.stop());
 
-  await connectDb(mongoUri, config.mongodbDb);
+  await connectDb(mongoUri, config.mongodbDb, {
+    writeLanes: config.dbWriteLanes,
+    sqlite: embedded !== undefined && config.ferretdb.handler === 'sqlite',
+  });
   cleanups.push(() => disconnectDb());
   await prepareData(config, logger);
 
@@ -224,6 +228,8 @@ async function main(): Promise<void> {
         {
           ...process.env,
           MONGODB_URI: mongoUri,
+          // The workers write to the same database: the same lane (write-lane.ts).
+          DB_WRITE_LANES: String(writeLane.permits),
           REDIS_URL: redisInfo.url,
           MONGODB_DB: config.mongodbDb,
         },

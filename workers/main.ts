@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const redisUrl = config.redisUrl ?? DEFAULT_REDIS_URL;
-  await connectDb(config.mongodbUri, config.mongodbDb);
+  await connectDb(config.mongodbUri, config.mongodbDb, { writeLanes: config.dbWriteLanes });
   await ensureIndexes();
   const redis = new Redis(redisUrl, workerRedisOptions());
   connectConfigCache(redis, config.redisPrefix);

@@ -91,7 +91,10 @@ export async function openDatabase(config: Config, logger: Logger): Promise<CliD
     }
   }
   try {
-    await connectDb(uri, config.mongodbDb);
+    await connectDb(uri, config.mongodbDb, {
+      writeLanes: config.dbWriteLanes,
+      sqlite: source !== 'MONGODB_URI' && config.ferretdb.handler === 'sqlite',
+    });
     // The CLI may be the first program to touch a fresh database; the unique indexes it relies
     // on (cardNo, username, ledger seq and source) must exist before it writes anything.
     await ensureIndexes();

@@ -9,7 +9,7 @@
  * timeout leaves the write's outcome unknown and is never retried blindly.
  *
  * Every single-document write of the driver (`insertOne`, `updateOne`, `deleteOne`, …: one SQLite
- * transaction each) is retried this way, installed once at connect (`retrySingleWritesWhenBusy`),
+ * transaction each) is retried this way, installed once at connect (`wrapDriverWrites`),
  * so no caller can forget it. On MongoDB the refusal never occurs and the wrapper only passes
  * through.
  *
@@ -20,6 +20,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Collection } from 'mongodb';
+import { writeLane } from './write-lane';
 
 /** Attempts of one write before its busy refusal is passed on (then answered 503, Retry-After). */
 export const BUSY_ATTEMPTS = 6;
@@ -79,14 +80,17 @@ const SINGLE_DOCUMENT_WRITES = [
   'findOneAndReplace',
   'findOneAndDelete',
 ] as const;
+/** The driver's writes of several documents (`insertMany` sends through `bulkWrite`). */
+const MULTI_DOCUMENT_WRITES = ['bulkWrite', 'updateMany', 'deleteMany'] as const;
 let installed = false;
 
 /**
- * Wraps the driver's single-document writes in `retryBusy`, once per process (mongoose sends
- * through the same driver). Writes of several documents (`insertMany`, `bulkWrite`, `…Many`) are
- * left alone: FerretDB may have done part of one before refusing it (group-commit.ts).
+ * Wraps the driver's writes once per process (mongoose sends through the same driver): every
+ * write goes through the write lane (write-lane.ts), and single-document writes are retried in
+ * `retryBusy` with the pause outside the lane (W4). Writes of several documents are not retried:
+ * FerretDB may have done part of one before refusing it (group-commit.ts).
  */
-export function retrySingleWritesWhenBusy(): void {
+export function wrapDriverWrites(): void {
   if (installed) return;
   installed = true;
   const proto = Collection.prototype as unknown as Record<
@@ -96,7 +100,13 @@ export function retrySingleWritesWhenBusy(): void {
   for (const name of SINGLE_DOCUMENT_WRITES) {
     const write = proto[name]!;
     proto[name] = function (this: unknown, ...args: unknown[]) {
-      return retryBusy(() => write.apply(this, args));
+      return retryBusy(() => writeLane.run(() => write.apply(this, args)));
+    };
+  }
+  for (const name of MULTI_DOCUMENT_WRITES) {
+    const write = proto[name]!;
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      return writeLane.run(() => write.apply(this, args));
     };
   }
 }

@@ -6,7 +6,8 @@
  */
 import mongoose from 'mongoose';
 import { settleBackgroundWrites } from './background';
-import { retryBusy, retrySingleWritesWhenBusy } from './busy';
+import { retryBusy, wrapDriverWrites } from './busy';
+import { writeLane } from './write-lane';
 
 /**
  * Hints this process holds about one database's contents (chain heads in memory, never ahead of
@@ -20,16 +21,45 @@ export function registerHints<M extends Map<string, unknown>>(map: M): M {
   return map;
 }
 
-/** Connects to MongoDB or FerretDB. */
-export async function connectDb(uri: string, dbName: string): Promise<typeof mongoose> {
+/**
+ * Connects to MongoDB or FerretDB. `writeLanes`: the write lane's permits (write-lane.ts,
+ * `DB_WRITE_LANES`); undefined: 1 on FerretDB-SQLite (`sqlite`: the caller started it, else
+ * asked of the server), none elsewhere.
+ */
+export async function connectDb(
+  uri: string,
+  dbName: string,
+  opts: { writeLanes?: number; sqlite?: boolean } = {},
+): Promise<typeof mongoose> {
   for (const hints of hintMaps) hints.clear();
-  retrySingleWritesWhenBusy();
+  wrapDriverWrites();
   mongoose.set('strictQuery', true);
   // Operator injection is stopped at the edge: every route's schema admits only scalars where
   // scalars belong, and the body guard (http.ts) refuses `$`-keys anywhere in a body.
   mongoose.set('autoIndex', false);
   mongoose.set('autoCreate', true);
-  return mongoose.connect(uri, { dbName, serverSelectionTimeoutMS: 5000, maxPoolSize: 50 });
+  const connected = await mongoose.connect(uri, {
+    dbName,
+    serverSelectionTimeoutMS: 5000,
+    maxPoolSize: 50,
+  });
+  writeLane.configure(opts.writeLanes ?? (opts.sqlite || (await isFerretDbSqlite()) ? 1 : 0));
+  return connected;
+}
+
+/**
+ * Whether the server is FerretDB on SQLite, from its start-up line ("Powered by FerretDB … and
+ * SQLite 3.46.0."); MongoDB, FerretDB-PostgreSQL or a refused `getLog`: false. FerretDB names
+ * its backend there only once it has opened a database, so a process that started the embedded
+ * FerretDB says so itself (`connectDb`'s `sqlite`).
+ */
+export async function isFerretDbSqlite(): Promise<boolean> {
+  try {
+    const res = await mongoose.connection.db!.admin().command({ getLog: 'startupWarnings' });
+    return /Powered by FerretDB [^"]* and SQLite /.test(JSON.stringify(res.log ?? []));
+  } catch {
+    return false;
+  }
 }
 
 /** Creates the indexes of every registered model; the unique ones are correctness, not speed. */

@@ -25,6 +25,7 @@
 import { BSON } from 'mongodb';
 import type { Model } from 'mongoose';
 import { BUSY_ATTEMPTS, busyPause, busyStats, isBusyError } from './busy';
+import { writeLane } from './write-lane';
 
 /** The refusal of one document of a batch, shaped like a driver error (`code`, `message`). */
 export class DocumentRefused extends Error {
@@ -144,12 +145,9 @@ export class GroupCommit<D> {
   }
 
   private flush(): void {
+    if (writeLane.enabled) return this.flushInLane();
     while (this.waiting.length && this.inFlight < this.inFlightMax) {
-      const batch = this.waiting.splice(0, this.max);
-      for (const w of batch) if (w.key !== undefined) this.waitingByKey.delete(w.key);
-      this.stats.batches++;
-      this.stats.documents += batch.length;
-      this.stats.largest = Math.max(this.stats.largest, batch.length);
+      const batch = this.take();
       this.inFlight++;
       void this.send(batch).finally(() => {
         this.inFlight--;
@@ -158,13 +156,57 @@ export class GroupCommit<D> {
     }
   }
 
-  private async send(batch: Waiting<D>[]): Promise<void> {
-    let failure: unknown;
+  /** The next batch: the first `max` waiting documents. */
+  private take(): Waiting<D>[] {
+    const batch = this.waiting.splice(0, this.max);
+    for (const w of batch) if (w.key !== undefined) this.waitingByKey.delete(w.key);
+    this.stats.batches++;
+    this.stats.documents += batch.length;
+    this.stats.largest = Math.max(this.stats.largest, batch.length);
+    return batch;
+  }
+
+  /** True while this group commit waits for the write lane (its batch not yet formed). */
+  private laneAsked = false;
+
+  /**
+   * With a write lane (write-lane.ts): the batch is formed when the lane is given, so whatever
+   * arrived while the writes ahead were sent goes in it (W2: it is sent under the same permit);
+   * its outcome is handled after the lane is released (a busy pause never holds it: W4).
+   */
+  private flushInLane(): void {
+    if (this.laneAsked || !this.waiting.length || this.inFlight >= this.inFlightMax) return;
+    this.laneAsked = true;
+    this.inFlight++;
+    void writeLane
+      .run(async () => {
+        this.laneAsked = false;
+        const batch = this.take();
+        return { batch, failure: await this.attempt(batch) };
+      })
+      .then(({ batch, failure }) => this.settle(batch, failure))
+      .finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
+  }
+
+  /** Sends a batch; the error, if it failed. */
+  private async attempt(batch: Waiting<D>[]): Promise<unknown> {
     try {
       await this.insertMany(batch.map((w) => w.doc));
+      return undefined;
     } catch (err) {
-      failure = err;
+      return err ?? new Error('batch failed');
     }
+  }
+
+  private async send(batch: Waiting<D>[]): Promise<void> {
+    await this.settle(batch, await this.attempt(batch));
+  }
+
+  /** Answers each request of a sent batch by its own document's outcome. */
+  private async settle(batch: Waiting<D>[], failure: unknown): Promise<void> {
     if (failure === undefined) {
       for (const w of batch) w.resolve();
       return;

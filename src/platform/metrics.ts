@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { backgroundStats, pendingBackgroundWrites } from './background';
 import { busyStats } from './busy';
+import { writeLane } from './write-lane';
 
 export interface Metrics {
   registry: Registry;
@@ -15,9 +16,8 @@ export interface Metrics {
   workersRestarts: Counter;
 }
 
-export function createMetrics(): Metrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+/** The database's gauges: busy refusals of the embedded SQLite, the write lane. */
+function databaseGauges(registry: Registry): void {
   new Gauge({
     name: 'db_busy_refusals',
     help: 'Writes the embedded SQLite refused as busy since start, by outcome: retried (sent again), gave_up (answered 503 or left undone), left_undone (an account cache or in-flight marker left for repair)',
@@ -30,6 +30,23 @@ export function createMetrics(): Metrics {
     },
   });
   new Gauge({
+    name: 'db_write_lane',
+    help: 'The write lane (DB_WRITE_LANES; 1 on the embedded SQLite): permits (write commands at the database at once, 0: no lane), queued (writes that waited for a permit since start), waiting (now), longest_wait_ms (since start)',
+    labelNames: ['what'],
+    registers: [registry],
+    collect() {
+      this.set({ what: 'permits' }, writeLane.permits);
+      this.set({ what: 'queued' }, writeLane.stats.queued);
+      this.set({ what: 'waiting' }, writeLane.waiting);
+      this.set({ what: 'longest_wait_ms' }, writeLane.stats.longestWaitMs);
+    },
+  });
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
     name: 'background_writes',
     help: 'Writes sent without the request waiting for them (account cache, chain head hint, in-flight marker deletes), by state: started and failed since start (a failure is logged and repaired by the next reader), pending now',
     labelNames: ['state'],
@@ -40,6 +57,7 @@ export function createMetrics(): Metrics {
       this.set({ state: 'pending' }, pendingBackgroundWrites());
     },
   });
+  databaseGauges(registry);
   return {
     registry,
     httpDuration: new Histogram({

@@ -72,7 +72,10 @@ export async function startContext(): Promise<TestContext> {
     });
     mongoUri = embedded.uri;
   }
-  await connectDb(mongoUri, config.mongodbDb);
+  await connectDb(mongoUri, config.mongodbDb, {
+    writeLanes: config.dbWriteLanes,
+    sqlite: embedded !== undefined && config.ferretdb.handler === 'sqlite',
+  });
   await ensureIndexes();
   ownRedis = await resolveRedis(config.redisUrl, dataDir, logger);
   const redis = createApiRedis(ownRedis.url);

@@ -10,7 +10,9 @@ import { findTake, type TakeLookup, type TakeResult } from '../stores/items.serv
 import { AllowanceLink, type AllowanceLinkDoc } from './redemption.model';
 import { idOf, type FullRedemption } from './redemption.views';
 
-const allowance = new AppendChain<AllowanceLinkDoc>(AllowanceLink, 'allowance');
+const allowance = new AppendChain<AllowanceLinkDoc>(AllowanceLink, 'allowance', {
+  groupCommit: true,
+});
 
 const allowanceChain = (r: FullRedemption) => `${r.householdId}:${r.storeId}:${r.day}`;
 
