@@ -63,6 +63,7 @@ function parse() {
       'drain-seconds': { type: 'string', default: '30' },
       'verify-seconds': { type: 'string', default: '120' },
       'gen-concurrency': { type: 'string', default: '4' },
+      'generate-minutes': { type: 'string' },
       only: { type: 'string' },
       'data-dir': { type: 'string' },
       out: { type: 'string', default: path.join(__dirname, 'results.json') },
@@ -97,6 +98,7 @@ function parse() {
       openDrainMs: int('drain-seconds') * 1000,
     },
     genConcurrency: int('gen-concurrency'),
+    generateMinutes: values['generate-minutes'] !== undefined ? int('generate-minutes') : undefined,
     verifyMs: int('verify-seconds') * 1000,
     only,
     dataDir: values['data-dir'],
@@ -174,6 +176,14 @@ function generatorRows(gen: GenerateOptions, r: GenerateReport): Row[] {
         : 'already generated (kept data dir): nothing added',
     },
   ];
+  if (r.villagesWritten < r.villages)
+    rows.push({
+      section,
+      what: `written when --generate-minutes ran out: ${r.villagesWritten} of ${r.villages} villages`,
+      value: r.householdsWritten,
+      unit: 'households',
+      note: 'the sections below use these villages; a later run with the same --data-dir resumes the city',
+    });
   if (r.householdsCreated) {
     rows.push({
       section,
@@ -317,6 +327,9 @@ async function main(): Promise<void> {
     const progress: GenerateProgress[] = [];
     const gen = await generateCity(o.gen, {
       concurrency: o.genConcurrency,
+      ...(o.generateMinutes !== undefined
+        ? { deadline: started.getTime() + o.generateMinutes * 60_000 }
+        : {}),
       onProgress: (p) => {
         progress.push(p);
         if (p.households < p.householdsTotal && p.elapsedMs - lastLogMs < 10_000) return;
@@ -326,7 +339,9 @@ async function main(): Promise<void> {
     });
     rows.push(...generatorRows(o.gen, gen), ...growthRows(progress));
     sampleLoad('generated');
+    // The villages written (all, unless --generate-minutes stopped the generation early).
     const city = planCity(o.gen);
+    city.villages.splice(gen.villagesWritten);
     const householdIds = city.villages.flatMap((v) =>
       Array.from({ length: v.households }, (_, i) => planHousehold(o.gen, v, i).id),
     );

@@ -56,6 +56,11 @@ export interface GenerateDeps {
   concurrency?: number;
   /** Called after each village. */
   onProgress?: (p: GenerateProgress) => void;
+  /**
+   * Epoch ms after which no further village is begun (the bench's `--generate-minutes`): the
+   * city is then written as far as `villagesWritten`, in plan order; a later run resumes it.
+   */
+  deadline?: number;
 }
 
 export interface GenerateReport {
@@ -63,6 +68,10 @@ export interface GenerateReport {
   villagesCreated: number;
   /** Villages skipped because a previous run finished them. */
   villagesDone: number;
+  /** Villages written through, in plan order (all of them unless `deadline` stopped the run). */
+  villagesWritten: number;
+  /** Households of those villages. */
+  householdsWritten: number;
   households: number;
   householdsCreated: number;
   /** Entries in the plan (every generated chain has exactly these, after a complete run). */
@@ -288,14 +297,17 @@ async function completeVillage(
   v: VillagePlan,
   ids: CityIds,
   report: GenerateReport,
-): Promise<void> {
+  deadline = Infinity,
+): Promise<boolean> {
   const marker = await markers().findOne({ _id: markerId(opts.seed, v.code) });
   if (marker) {
     report.villagesDone++;
     report.entries += marker.entries;
     report.consents += marker.consents;
-    return;
+    return true;
   }
+  // A village is begun only before the deadline (one written by an earlier run always counts).
+  if (Date.now() >= deadline && report.villagesWritten > 0) return false;
   const county = city.counties[v.county]!;
   const r = await generateVillage(opts, v, {
     villageId: ids.villageIds.get(v.code)!,
@@ -319,6 +331,7 @@ async function completeVillage(
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
   }
+  return true;
 }
 
 /** Generates (or completes) the city the options describe. */
@@ -341,6 +354,8 @@ export async function generateCity(
     villages: city.villages.length,
     villagesCreated,
     villagesDone: 0,
+    villagesWritten: 0,
+    householdsWritten: 0,
     households: opts.households,
     householdsCreated: 0,
     entries: 0,
@@ -353,8 +368,11 @@ export async function generateCity(
   };
   let households = 0;
   for (const v of city.villages) {
-    await completeVillage(opts, city, v, { villageIds, cooperativeIds, concurrency }, report);
+    const ids = { villageIds, cooperativeIds, concurrency };
+    if (!(await completeVillage(opts, city, v, ids, report, deps.deadline))) break;
     households += v.households;
+    report.villagesWritten++;
+    report.householdsWritten = households;
     deps.onProgress?.({
       households,
       householdsTotal: opts.households,

@@ -201,4 +201,27 @@ describe('CLI generate: a deterministic county through the ledger', () => {
     expect(rerun.entriesPosted).to.equal(0);
     expect(rerun.villagesDone).to.equal(opts.villages);
   });
+
+  it('stops between villages at a deadline, writing at least the first, and a later run writes the rest', async function () {
+    this.timeout(300_000);
+    const opts = { ...small(37), villages: 3, households: 18 };
+    const [first, ...rest] = planCity(opts).villages;
+    const cut = await generateCity(opts, { deadline: Date.now() });
+    expect(cut).to.include({ villagesWritten: 1, householdsWritten: first!.households });
+    expect(cut.householdsCreated).to.equal(first!.households);
+    const planned = householdsOf(opts);
+    const written = new Set(
+      (await Household.find({}, { _id: 1 }).lean()).map((h) => String(h._id)),
+    );
+    expect(planned.filter((h) => written.has(h.id))).to.have.length(first!.households);
+
+    // A resumed run past its deadline still counts the villages written before, and begins none.
+    const resumed = await generateCity(opts, { deadline: Date.now() });
+    expect(resumed).to.include({ villagesWritten: 1, householdsCreated: 0 });
+
+    const completed = await generateCity(opts);
+    expect(completed.villagesWritten).to.equal(3);
+    expect(completed.householdsCreated).to.equal(rest.reduce((n, v) => n + v.households, 0));
+    for (const h of planned) expect(await verifyHousehold(h.id), h.cardNo).to.equal(undefined);
+  });
 });
