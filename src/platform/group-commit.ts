@@ -144,15 +144,30 @@ export class GroupCommit<D> {
     }
   }
 
+  /** True while a batch waits for the write lane (it is formed when the lane is given). */
+  private laneAsked = false;
+
+  /**
+   * Sends waiting documents, up to `inFlight` batches at once. Each batch is formed when the
+   * write lane (write-lane.ts) is given to it, so whatever arrived while the writes ahead were
+   * sent goes in it (W2: it is sent under the same permit); without a lane that is at once. Its
+   * outcome is handled after the lane is released (a busy pause never holds it: W4).
+   */
   private flush(): void {
-    if (writeLane.enabled) return this.flushInLane();
-    while (this.waiting.length && this.inFlight < this.inFlightMax) {
-      const batch = this.take();
+    while (!this.laneAsked && this.waiting.length && this.inFlight < this.inFlightMax) {
+      this.laneAsked = true;
       this.inFlight++;
-      void this.send(batch).finally(() => {
-        this.inFlight--;
-        this.flush();
-      });
+      void writeLane
+        .run(async () => {
+          this.laneAsked = false;
+          const batch = this.take();
+          return { batch, failure: await this.attempt(batch) };
+        })
+        .then(({ batch, failure }) => this.settle(batch, failure))
+        .finally(() => {
+          this.inFlight--;
+          this.flush();
+        });
     }
   }
 
@@ -166,31 +181,6 @@ export class GroupCommit<D> {
     return batch;
   }
 
-  /** True while this group commit waits for the write lane (its batch not yet formed). */
-  private laneAsked = false;
-
-  /**
-   * With a write lane (write-lane.ts): the batch is formed when the lane is given, so whatever
-   * arrived while the writes ahead were sent goes in it (W2: it is sent under the same permit);
-   * its outcome is handled after the lane is released (a busy pause never holds it: W4).
-   */
-  private flushInLane(): void {
-    if (this.laneAsked || !this.waiting.length || this.inFlight >= this.inFlightMax) return;
-    this.laneAsked = true;
-    this.inFlight++;
-    void writeLane
-      .run(async () => {
-        this.laneAsked = false;
-        const batch = this.take();
-        return { batch, failure: await this.attempt(batch) };
-      })
-      .then(({ batch, failure }) => this.settle(batch, failure))
-      .finally(() => {
-        this.inFlight--;
-        this.flush();
-      });
-  }
-
   /** Sends a batch; the error, if it failed. */
   private async attempt(batch: Waiting<D>[]): Promise<unknown> {
     try {
@@ -199,10 +189,6 @@ export class GroupCommit<D> {
     } catch (err) {
       return err ?? new Error('batch failed');
     }
-  }
-
-  private async send(batch: Waiting<D>[]): Promise<void> {
-    await this.settle(batch, await this.attempt(batch));
   }
 
   /** Answers each request of a sent batch by its own document's outcome. */
