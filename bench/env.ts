@@ -1,7 +1,7 @@
 /** What every bench section gets: the database, the server child, counters and the run's settings. */
 import type { BenchContext } from './context';
 import type { Row, RoundTripRow } from './report';
-import type { CommandCounts, RoundTripCounter } from './roundtrips';
+import type { CommandCounts, CommandTimes, RoundTripCounter } from './roundtrips';
 
 export interface ServerHandle {
   apiOrigin: string;
@@ -10,6 +10,8 @@ export interface ServerHandle {
   countStart(): void;
   /** Stops counting and returns the counts. */
   countStop(): Promise<CommandCounts>;
+  /** The times of the commands of the last counting window (roundtrips.ts lastTimes). */
+  lastTimes(): CommandTimes;
 }
 
 export interface BenchEnv {

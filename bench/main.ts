@@ -34,8 +34,15 @@ import { HttpClient, problemCode } from './http';
 import { benchPosting } from './posting';
 import { benchExport, benchScoring, benchVerify } from './reads';
 import { benchRedemption } from './redemption';
-import { markdownTable, roundTripTable, rowsAsJson, type Row, type RoundTripRow } from './report';
-import { RoundTripCounter } from './roundtrips';
+import {
+  commandTimeTable,
+  markdownTable,
+  roundTripTable,
+  rowsAsJson,
+  type Row,
+  type RoundTripRow,
+} from './report';
+import { RoundTripCounter, type CommandTimes } from './roundtrips';
 import type { ServerCommand, ServerMessage } from './server';
 import { writeLane } from '../src/platform/write-lane';
 
@@ -135,6 +142,7 @@ async function startServer(
     });
   });
   const send = (c: ServerCommand) => child.send(c);
+  let times: CommandTimes = {};
   return {
     child,
     logFile,
@@ -146,11 +154,13 @@ async function startServer(
         const on = (m: ServerMessage) => {
           if (m.type !== 'counts') return;
           child.off('message', on);
+          times = m.times;
           resolve(m.counts);
         };
         child.on('message', on);
         send({ type: 'count', on: false });
       }),
+    lastTimes: () => times,
   };
 }
 
@@ -453,6 +463,13 @@ async function main(): Promise<void> {
     '## Database round trips per operation (driver command monitoring)',
     '',
     ...roundTripTable(roundTrips),
+    '',
+    '## Database command times in the concurrent runs (driver command monitoring)',
+    '',
+    "From a command's send to its reply, as the driver measures it; a write's wait in the write",
+    'lane comes before the send and is not in these times.',
+    '',
+    ...commandTimeTable(roundTrips),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -100,8 +100,16 @@ export async function benchPosting(env: BenchEnv, fx: PostingFixtures): Promise<
     shape === 'spread' ? fx.spread[i % fx.spread.length]! : fx.one;
   const count = (transport: Transport) =>
     transport === 'HTTP'
-      ? { start: () => env.server.countStart(), stop: () => env.server.countStop() }
-      : { start: () => env.counter.start(), stop: async () => env.counter.stop() };
+      ? {
+          start: () => env.server.countStart(),
+          stop: () => env.server.countStop(),
+          times: () => env.server.lastTimes(),
+        }
+      : {
+          start: () => env.counter.start(),
+          stop: async () => env.counter.stop(),
+          times: () => env.counter.lastTimes(),
+        };
 
   const rows: Row[] = [];
   const roundTrips: RoundTripRow[] = [];
@@ -150,6 +158,7 @@ export async function benchPosting(env: BenchEnv, fx: PostingFixtures): Promise<
             operations: attempts,
             perOperation: per.total,
             byCommand: per.byCommand,
+            times: c.times(),
           });
         }
         results.set(`${system}|${transport}|${shape}`, r);

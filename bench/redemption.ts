@@ -166,6 +166,7 @@ export async function benchRedemption(
     operations: attempts,
     perOperation: conc.total,
     byCommand: conc.byCommand,
+    times: env.server.lastTimes(),
   });
   await closedApi.close();
   rows.push({
@@ -185,6 +186,7 @@ export async function benchRedemption(
     `redemption: open loop, ${o.openTerminals} terminals at ${o.openRatePerS}/s for ${o.openDurationMs / 1000} s…`,
   );
   const openApi = new HttpClient(env.server.apiOrigin, o.openTerminals);
+  env.server.countStart();
   const open = await openLoop(
     o.openTerminals,
     o.openRatePerS,
@@ -192,6 +194,15 @@ export async function benchRedemption(
     o.openDrainMs,
     redeemWith(openApi),
   );
+  const openCounts = perOperation(await env.server.countStop(), open.scheduled);
+  roundTrips.push({
+    operation: 'redemption: POST /v1/redemptions',
+    how: `open loop, ${o.openTerminals} terminals at ${o.openRatePerS}/s`,
+    operations: open.scheduled,
+    perOperation: openCounts.total,
+    byCommand: openCounts.byCommand,
+    times: env.server.lastTimes(),
+  });
   await openApi.close();
   const notes = [`${open.ok}/${open.scheduled} answered`];
   if (open.unfinished)

@@ -2,7 +2,7 @@
  * The bench's one table: every figure of one run as a row (markdown for people, JSON for
  * machines), each with its unit. Ratios compare figures of the same run only.
  */
-import type { CommandCounts } from './roundtrips';
+import type { CommandCounts, CommandTimes } from './roundtrips';
 
 export interface Row {
   section: string;
@@ -27,6 +27,8 @@ export interface RoundTripRow {
   /** Of those, the ones made one after another (roundtrips.ts WAITS); set where measured. */
   waits?: number;
   byCommand: CommandCounts;
+  /** The commands' times in this run (set for the concurrent runs). */
+  times?: CommandTimes;
 }
 
 const fmt = (n: number | undefined, digits = 0): string => {
@@ -69,6 +71,34 @@ export function roundTripTable(rows: RoundTripRow[]): string[] {
     out.push(
       `| ${r.operation} | ${r.how} | ${r.operations} | ${fmt(r.perOperation, 1)}${waits} | ${detail} |`,
     );
+  }
+  return out;
+}
+
+/** Command kinds shown per run in the times table (the longest in total first). */
+const TIMES_SHOWN = 12;
+
+/**
+ * Database command times of the concurrent runs, per collection and command: where the time of
+ * a run went (its share of all command time), and which commands have the long tails.
+ */
+export function commandTimeTable(rows: RoundTripRow[]): string[] {
+  const out = [
+    '| operation | how | collection command | commands | p50 ms | p95 ms | p99 ms | max ms | share of command time |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    if (!r.times) continue;
+    const all = Object.values(r.times).reduce((a, t) => a + t.totalMs, 0);
+    const shown = Object.entries(r.times).slice(0, TIMES_SHOWN);
+    for (const [key, t] of shown) {
+      const share = all > 0 ? `${((t.totalMs / all) * 100).toFixed(0)} %` : '';
+      out.push(
+        `| ${r.operation} | ${r.how} | ${key} | ${t.n} | ${fmt(t.p50Ms)} | ${fmt(t.p95Ms)} | ${fmt(t.p99Ms)} | ${fmt(t.maxMs)} | ${share} |`,
+      );
+    }
+    const rest = Object.keys(r.times).length - shown.length;
+    if (rest > 0) out.push(`| ${r.operation} | ${r.how} | ${rest} more kinds |  |  |  |  |  |  |`);
   }
   return out;
 }

@@ -10,6 +10,48 @@ import type { MongoClient } from 'mongodb';
 /** `collection command` → number of commands sent. */
 export type CommandCounts = Record<string, number>;
 
+/** How long one kind of command took, from its send to its reply (the driver's `duration`). */
+export interface CommandTime {
+  n: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  totalMs: number;
+}
+/** `collection command` → its times, in one counting window. */
+export type CommandTimes = Record<string, CommandTime>;
+
+/** The nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  return sorted[
+    Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  ]!;
+}
+
+/** Summaries of each command kind's durations, longest total first. */
+export function summariseTimes(durations: Map<string, number[]>): CommandTimes {
+  const out: CommandTimes = {};
+  const entries = [...durations].map(([key, ds]) => {
+    const sorted = [...ds].sort((a, b) => a - b);
+    const totalMs = sorted.reduce((a, b) => a + b, 0);
+    return [
+      key,
+      {
+        n: sorted.length,
+        p50Ms: percentile(sorted, 50),
+        p95Ms: percentile(sorted, 95),
+        p99Ms: percentile(sorted, 99),
+        maxMs: sorted[sorted.length - 1]!,
+        totalMs,
+      },
+    ] as const;
+  });
+  entries.sort((a, b) => b[1].totalMs - a[1].totalMs || a[0].localeCompare(b[0]));
+  for (const [key, t] of entries) out[key] = t;
+  return out;
+}
+
 /**
  * Not a command: the commands sent while no other command of the process was outstanding. With
  * one operation at a time, that is how many database waits the operation makes one after
@@ -31,30 +73,50 @@ function collectionOf(e: StartedEvent): string {
 export class RoundTripCounter {
   private counts: CommandCounts = {};
   private on = false;
-  private readonly outstanding = new Set<number>();
+  /** Commands counted in this window and not yet answered: requestId → their key. */
+  private readonly outstanding = new Map<number, string | undefined>();
+  private durations = new Map<string, number[]>();
+  private times: CommandTimes = {};
 
   constructor(client: MongoClient) {
     client.on('commandStarted', (e: StartedEvent & { requestId: number }) => {
       const idle = this.outstanding.size === 0;
-      this.outstanding.add(e.requestId);
-      if (!this.on) return;
       const key = `${collectionOf(e)} ${e.commandName}`;
+      this.outstanding.set(e.requestId, this.on ? key : undefined);
+      if (!this.on) return;
       this.counts[key] = (this.counts[key] ?? 0) + 1;
       if (idle) this.counts[WAITS] = (this.counts[WAITS] ?? 0) + 1;
     });
-    const done = (e: { requestId: number }) => this.outstanding.delete(e.requestId);
+    const done = (e: { requestId: number; duration: number }) => {
+      const key = this.outstanding.get(e.requestId);
+      this.outstanding.delete(e.requestId);
+      if (!this.on || key === undefined) return;
+      let list = this.durations.get(key);
+      if (!list) this.durations.set(key, (list = []));
+      list.push(e.duration);
+    };
     client.on('commandSucceeded', done);
     client.on('commandFailed', done);
   }
 
   start(): void {
     this.counts = {};
+    this.durations = new Map();
     this.on = true;
   }
 
   stop(): CommandCounts {
     this.on = false;
+    this.times = summariseTimes(this.durations);
     return this.counts;
+  }
+
+  /**
+   * The times of the commands sent and answered in the last window (from send to reply, as the
+   * driver measures it: a write's wait in the write lane comes before the send and is not in it).
+   */
+  lastTimes(): CommandTimes {
+    return this.times;
   }
 }
 

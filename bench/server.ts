@@ -8,7 +8,7 @@
  *
  * Running the servers in their own process keeps the load generator off their event loop.
  * The parent talks to it over IPC: `{type: 'count', on}` starts or stops counting database
- * round trips (roundtrips.ts), answered with the counts.
+ * round trips (roundtrips.ts), answered with the counts and the commands' times.
  */
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -25,11 +25,11 @@ import { writeLane } from '../src/platform/write-lane';
 import '../src/modules/models';
 import { monitoredUri } from './context';
 import { mediciBook, mediciPost } from './medici';
-import { RoundTripCounter } from './roundtrips';
+import { RoundTripCounter, type CommandCounts, type CommandTimes } from './roundtrips';
 
 export type ServerMessage =
   | { type: 'ready'; apiPort: number; plainPort: number }
-  | { type: 'counts'; counts: Record<string, number> };
+  | { type: 'counts'; counts: CommandCounts; times: CommandTimes };
 export type ServerCommand = { type: 'count'; on: boolean };
 
 /** The plain comparison app: no auth, no validation beyond a number, no logging. */
@@ -89,7 +89,10 @@ async function main(): Promise<void> {
   process.on('message', (m: ServerCommand) => {
     if (m.type !== 'count') return;
     if (m.on) counter.start();
-    else process.send!({ type: 'counts', counts: counter.stop() } satisfies ServerMessage);
+    else {
+      const counts = counter.stop();
+      process.send!({ type: 'counts', counts, times: counter.lastTimes() } satisfies ServerMessage);
+    }
   });
   process.on('disconnect', () => process.exit(0));
   process.send!({ type: 'ready', apiPort, plainPort } satisfies ServerMessage);
