@@ -296,16 +296,27 @@ export class AppendChain<L extends ChainLink> {
   }
 
   /**
-   * Heads held in memory: the link this process last read or appended at a chain's head; never
-   * ahead of the chain (links are never deleted; forgotten on connecting, see db.ts). A stale one
-   * costs a retry (its seq + 1 insert is refused by `_id`); a refusal built on one is rechecked. */
-  private readonly heads = registerHints(new Map<string, L>());
+   * Heads held in memory: the link this process last read or appended at a chain's head, or
+   * undefined for a chain read empty; never ahead of the chain (links are never deleted;
+   * forgotten on connecting, see db.ts). A stale one costs a retry (its seq + 1 insert is refused
+   * by `_id`); a refusal built on one is rechecked (C4). */
+  private readonly heads = registerHints(new Map<string, L | undefined>());
   private static readonly HEADS_MAX = 50_000;
   private remember(chain: string, link: L | undefined): void {
     this.heads.delete(chain);
-    if (!link) return;
     this.heads.set(chain, link);
     if (this.heads.size > AppendChain.HEADS_MAX) this.heads.delete(this.heads.keys().next().value!);
+  }
+
+  /**
+   * Reads a chain's head into memory ahead of an append about to come (a redemption's take of the
+   * day's allowance, read while its basket is priced), so the append does not wait for the reads.
+   * Reads only. A head already held, or one remembered while this read, is kept: it is as new.
+   */
+  async warm(chain: string): Promise<void> {
+    if (this.heads.has(chain)) return;
+    const head = await this.head(chain);
+    if (!this.heads.has(chain)) this.remember(chain, head);
   }
 
   /**

@@ -7,6 +7,7 @@
  */
 import mongoose, { Schema, type Model } from 'mongoose';
 import { expect } from '../support/expect';
+import { filtersSent } from '../support/filters';
 import { DomainError } from '../../src/platform/errors';
 import {
   AppendChain,
@@ -61,6 +62,52 @@ describe('append chain: one loop, hints never decide (C1, C2, C4)', () => {
     await move(a, key, `${key}-6`, -4).catch((err: unknown) => (thrown = err));
     expect((thrown as DomainError).code).to.equal('out_of_stock');
     expect((await a.head(key))!.seq).to.equal(5);
+  });
+
+  it('a warmed head spares the append its reads, and a warmed head that fell behind decides nothing', async () => {
+    const a = new AppendChain(Link, 'test-balance');
+    const b = new AppendChain(Link, 'test-balance');
+    const key = `k-${new mongoose.Types.ObjectId().toHexString()}`;
+    // An empty chain warmed: the append builds seq 1 on it without reading the chain's head
+    // (its look-up by source, C2, is not a head read).
+    await a.warm(key);
+    const headReads = (sent: string[]) =>
+      sent.filter((f) => /^(test_append_links|chain_heads) find/.test(f));
+    expect(headReads(await filtersSent(() => move(a, key, `${key}-1`, 5)))).to.deep.equal([]);
+    // b warms (balance 5), then a, standing for another process, takes 4: b's warmed head is
+    // behind. On it, −3 would pass (5 − 3); on the chain (1) it must be refused, and is (C4),
+    // after b's stale build collides with a's seq 2 (C1).
+    await b.warm(key);
+    await move(a, key, `${key}-2`, -4);
+    let thrown: unknown;
+    await move(b, key, `${key}-3`, -3).catch((err: unknown) => (thrown = err));
+    expect((thrown as DomainError).code).to.equal('out_of_stock');
+    expect((await a.head(key))!).to.include({ seq: 2, balance: 1 });
+    // A head remembered while a warm read was under way is kept: warming never moves it back.
+    // b's first head read (the warm's: an empty chain) is held until b has appended seq 1.
+    const realHead = b.head.bind(b);
+    let readDone!: () => void;
+    const warmRead = new Promise<void>((r) => (readDone = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = false;
+    b.head = async (chain: string) => {
+      const head = await realHead(chain);
+      if (!held) {
+        held = true;
+        readDone();
+        await gate;
+      }
+      return head;
+    };
+    const warming = b.warm(`${key}-other`);
+    await warmRead;
+    await move(b, `${key}-other`, `${key}-o1`, 7);
+    release();
+    await warming;
+    const next = await filtersSent(() => move(b, `${key}-other`, `${key}-o2`, 1));
+    expect(headReads(next)).to.deep.equal([]);
+    expect((await b.head(`${key}-other`))!).to.include({ seq: 2, balance: 8 });
   });
 
   it('a source appends once, from either process, however often it is retried (C2)', async () => {

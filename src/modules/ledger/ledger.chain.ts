@@ -232,6 +232,38 @@ export function forgetHeadHints(): void {
 type Head = EntryDoc | EntryView;
 
 /**
+ * The head the account cache names, read by `_id` (the account, then the entry at its seq), when
+ * that entry is the one the cache describes; else no head, with the account as read.
+ */
+async function headOfCache(
+  householdId: string,
+): Promise<{ account: AccountDoc | null; head?: EntryDoc }> {
+  const account = await Account.findById(householdId).lean<AccountDoc>();
+  if (!account || account.seq <= 0) return { account };
+  const head = await entryAt(householdId, account.seq);
+  const matches =
+    head &&
+    head.hash === account.hash &&
+    head.spendableAfter === account.spendable &&
+    head.meritAfter === account.merit;
+  return matches ? { account, head } : { account };
+}
+
+/**
+ * Reads a household's head into the in-memory hints ahead of a posting about to come (a
+ * redemption's, read while its basket is priced), so the posting does not wait for the reads:
+ * the account cache's reading (two `_id` reads). Reads only; nothing when the cache does not
+ * describe its entry (the posting then reads the chain, and repairs the cache). A hint already
+ * held, or one remembered while this read, is kept. A hint is only a hint: the unique index
+ * decides the insert, and a refusal built on it is rechecked on the chain (C4).
+ */
+export async function warmHead(householdId: string): Promise<void> {
+  if (headHints.has(householdId)) return;
+  const { head } = await headOfCache(householdId);
+  if (head && !headHints.has(householdId)) rememberHead(householdId, toEntryView(head));
+}
+
+/**
  * The readings of a household's head, cheapest first (C4 of platform/append-chain.ts): the
  * in-memory hint; the account cache checked against the entry it names (two `_id` reads);
  * the chain itself, walked from the cache, which also repairs a stale cache (I5).
@@ -248,18 +280,9 @@ function headReadings(householdId: string): HeadReading<Head>[] {
     return Promise.resolve(head ? { head } : undefined);
   };
   const accountCache: HeadReading<Head> = async () => {
-    const cached = await Account.findById(householdId).lean<AccountDoc>();
-    unusable = cached;
-    if (!cached || cached.seq <= 0) return undefined;
-    const head = await entryAt(householdId, cached.seq);
-    const matches =
-      head &&
-      head.hash === cached.hash &&
-      head.spendableAfter === cached.spendable &&
-      head.meritAfter === cached.merit;
-    if (!matches) return undefined;
-    unusable = undefined;
-    return { head };
+    const { account, head } = await headOfCache(householdId);
+    unusable = head ? undefined : account;
+    return head && { head };
   };
   const chain: HeadReading<Head> = async () => {
     const justRead = unusable;

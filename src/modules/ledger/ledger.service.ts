@@ -42,6 +42,7 @@ export {
   hashEntry,
   postEntry,
   toEntryView,
+  warmHead,
   ZERO_HASH,
   type EntryView,
   type PostEntryInput,

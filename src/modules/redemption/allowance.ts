@@ -14,7 +14,12 @@ const allowance = new AppendChain<AllowanceLinkDoc>(AllowanceLink, 'allowance', 
   groupCommit: true,
 });
 
-const allowanceChain = (r: FullRedemption) => `${r.householdId}:${r.storeId}:${r.day}`;
+const allowanceChain = (r: Pick<FullRedemption, 'householdId' | 'storeId' | 'day'>) =>
+  `${r.householdId}:${r.storeId}:${r.day}`;
+
+/** Reads the day's allowance head into memory ahead of the take (AppendChain.warm). */
+export const warmAllowance = (r: Pick<FullRedemption, 'householdId' | 'storeId' | 'day'>) =>
+  allowance.warm(allowanceChain(r));
 
 /** Whether the redemption counts against the day's allowance chain (every one made since it always does). */
 export const tracksAllowance = (r: FullRedemption) =>

@@ -8,9 +8,11 @@ import { ConfigCache } from '../../platform/config-cache';
 import { DomainError, isDuplicateKeyError, notFound, type FieldError } from '../../platform/errors';
 import { POINTS_ABS_MAX } from '../../platform/validation';
 import { findHousehold, findHouseholdByCard } from '../households/households.service';
+import { warmHead } from '../ledger/ledger.service';
 import { findItemsBySkus } from '../stores/items.service';
 import { findStore } from '../stores/stores.service';
 import { findVillage } from '../villages/villages.service';
+import { warmAllowance } from './allowance';
 import { checkCardPin } from './pin.service';
 import { shanghaiDay } from './receipt';
 import { CardLookup, type CardLookupDoc, type RedemptionLine } from './redemption.model';
@@ -101,34 +103,62 @@ function checkOfflineTime(offlineAt: Date | undefined, now: Date): void {
   }
 }
 
+/** A settled read's value, or its error thrown. */
+function valueOf<T>(read: PromiseSettledResult<T>): T {
+  if (read.status === 'rejected') throw read.reason;
+  return read.value;
+}
+
+/**
+ * Reads what the carrying out reads first into memory: the household's ledger head and the day's
+ * allowance head (hints: the unique indexes still decide). A failed read is left to the step
+ * itself, which reads again.
+ */
+async function warmHeads(householdId: string, storeId: string, day: string): Promise<void> {
+  await Promise.allSettled([warmHead(householdId), warmAllowance({ householdId, storeId, day })]);
+}
+
 /**
  * Everything checked before anything is taken: the card, the store serving its village, the
  * items and prices, the offline time and the PIN (last, so only a real basket counts an attempt).
+ * The reads go side by side (the store, the card's household and the items; then the village and
+ * the PIN, beside the heads the carrying out will read), and a refusal is the one the checks give
+ * in that order, as when they ran one after another.
  */
 export async function priceBasket(
   counter: Counter,
   input: RedeemInput,
   claimId: string,
 ): Promise<Omit<FullRedemption, '_id'>> {
-  const store = await findStore(counter.storeId);
+  const [storeRead, householdRead, linesRead] = await Promise.allSettled([
+    findStore(counter.storeId),
+    householdOfCard(input.cardNo),
+    priceLines(counter.storeId, input),
+  ]);
+  const store = valueOf(storeRead);
   if (!store) throw notFound('store');
-  const household = await householdOfCard(input.cardNo);
+  const household = valueOf(householdRead);
   if (!household || !store.villageIds.includes(household.villageId)) throw notFound('card');
-  const lines = await priceLines(counter.storeId, input);
+  const lines = valueOf(linesRead);
   const points = totalOf(lines);
   const now = clock.now();
   checkOfflineTime(input.offlineAt, now);
-  const village = await findVillage(household.villageId);
-  const limit = village?.policy.redemptionDailyLimit;
-  await checkCardPin(household._id.toHexString(), input.pin);
   const occurredAt = input.offlineAt ?? now;
+  const householdId = household._id.toHexString();
+  const day = shanghaiDay(occurredAt);
+  const [village] = await Promise.all([
+    findVillage(household.villageId),
+    checkCardPin(householdId, input.pin),
+    warmHeads(householdId, counter.storeId, day),
+  ]);
+  const limit = village?.policy.redemptionDailyLimit;
   return {
     storeId: counter.storeId,
     terminalId: counter.terminalId,
     key: input.key,
     claimId,
     storeName: store.name,
-    householdId: household._id.toHexString(),
+    householdId,
     villageId: household.villageId,
     cardNo: household.cardNo,
     lines,
@@ -136,7 +166,7 @@ export async function priceBasket(
     ...(typeof limit === 'number' ? { dailyLimit: limit } : {}),
     tracksAllowance: true,
     occurredAt,
-    day: shanghaiDay(occurredAt),
+    day,
     ...(input.offlineAt ? { offlineAt: input.offlineAt } : {}),
     createdAt: now,
   };

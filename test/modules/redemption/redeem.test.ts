@@ -233,6 +233,25 @@ describe('POST /v1/redemptions', () => {
     expect(res.body.code).to.equal('not_found');
   });
 
+  it('an unknown card with an unknown sku is refused for the card, as the checks come in order, and nothing is spent', async () => {
+    const s = await makeScene({ points: 100 });
+    const t = s.terminals[0]!;
+    const key = newKey();
+    const res = await redeemVia(t, key, {
+      cardNo: 'NO-SUCH-CARD',
+      items: [{ sku: 'NOPE', qty: 1 }],
+    });
+    expect(res.status).to.equal(404);
+    expect(res.body.code).to.equal('not_found');
+    // The key was freed: the corrected basket goes through under it.
+    const ok = await redeemVia(t, key, {
+      cardNo: s.households[0]!.cardNo,
+      items: [{ sku: 'RICE', qty: 1 }],
+    });
+    expect(ok.status, ok.text).to.equal(201);
+    expect((await account(s, s.households[0]!.id)).spendable).to.equal(90);
+  });
+
   it('is for terminals only: a person (even an admin) is refused, and so is no token', async () => {
     const s = await makeScene({ points: 100 });
     const res = await http()

@@ -7,6 +7,7 @@
 import mongoose from 'mongoose';
 import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
+import { forgetHeadHints } from '../../../src/modules/ledger/ledger.service';
 import {
   IN_FLIGHT_WAIT_MS,
   RECOVERY_AGE_MS,
@@ -76,6 +77,33 @@ describe('redemption takes: recorded on the settled event, no source pointers', 
     expect((await redeemVia(t, newKey(), { cardNo: h.cardNo, items: BASKET })).status).to.equal(
       201,
     );
+  });
+
+  it("a first redemption reads its household's ledger head and the day's allowance head while its basket is priced, not after its record", async () => {
+    const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS, items: ITEMS });
+    const h = s.households[0]!;
+    forgetHeadHints(); // as a process that has not posted to this household
+    let recorded = false;
+    redemptionFaults.after = (step) => {
+      if (step === 'recorded') recorded = true;
+    };
+    const afterRecord: string[] = [];
+    mongoose.set('debug', (collection: string, method: string) => {
+      if (recorded && method.startsWith('find')) afterRecord.push(`${collection} ${method}`);
+    });
+    try {
+      const red = await redeemVia(s.terminals[0]!, newKey(), { cardNo: h.cardNo, items: BASKET });
+      expect(red.status, red.text).to.equal(201);
+    } finally {
+      mongoose.set('debug', false);
+    }
+    expect(recorded).to.equal(true);
+    const headReads = afterRecord.filter((r) =>
+      /^(ledger_accounts|ledger_entries|chain_heads|redemption_allowance) /.test(r),
+    );
+    expect(headReads, 'head reads after the record').to.deep.equal([]);
+    expect((await account(s, h.id)).spendable).to.equal(100 - BASKET_POINTS);
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
   });
 
   it('a refusal on one take (the daily limit) gives back the takes made beside it, from the record; the replay answers the same 409', async () => {
