@@ -33,7 +33,7 @@ import type { BenchEnv, SectionResult, ServerHandle } from './env';
 import { HttpClient, problemCode } from './http';
 import { benchPosting } from './posting';
 import { benchExport, benchScoring, benchVerify } from './reads';
-import { benchRedemption } from './redemption';
+import { benchRedemption, NEW_CARDS } from './redemption';
 import {
   commandTimeTable,
   markdownTable,
@@ -266,15 +266,18 @@ function roundTripRows(rts: RoundTripRow[]): Row[] {
   ];
   const rows: Row[] = [];
   for (const [operation, what, target] of targets) {
-    for (const how of ['one after another', 'one after another, warm']) {
+    for (const how of ['one after another', 'one after another, warm', NEW_CARDS]) {
       const r = rts.find((x) => x.operation === operation && x.how === how);
+      const warm = `${operation.startsWith('posting') ? 'second posting to the household' : 'the same counter and card again'} in this process`;
       if (r)
         rows.push({
           section: 'database round trips (one operation after another)',
           what:
             how === 'one after another'
               ? what
-              : `${what}, warm (${operation.startsWith('posting') ? 'second posting to the household' : 'the same counter and card again'} in this process)`,
+              : how === NEW_CARDS
+                ? `${what}, a new card each time (the store warm; as at a market-day counter)`
+                : `${what}, warm (${warm})`,
           value: r.perOperation,
           unit: 'round trips',
           note: `target ≤ ${target}; by collection below${r.waits === undefined ? '' : `; ${r.waits.toFixed(1)} of them one after another (the rest sent beside another)`}`,

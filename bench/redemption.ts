@@ -24,6 +24,8 @@ import { perOperation } from './roundtrips';
 
 const TERMINALS_PER_STORE = 4;
 const SEQUENTIAL_OPS = 20;
+/** The sequential run where every redemption brings a card the server has not seen. */
+export const NEW_CARDS = 'one after another, a new card each time';
 const FUNDING_POINTS = 10_000_000;
 const ITEMS = [
   { sku: 'RICE-5', name: '大米5斤', points: 25 },
@@ -78,30 +80,33 @@ async function setUpCounters(
         clientSecret: term.clientSecret,
       });
       if (signIn.status !== 200) throw new Error(`terminal sign-in failed: ${problemCode(signIn)}`);
-      const h = await insertHousehold({
-        villageId,
-        head: '基准户',
-        members: [],
-        cardNo: `B${tag}-${counters.length + 1}`,
-      });
-      await postEntry({
-        householdId: h.id,
-        type: 'adjustment',
-        points: FUNDING_POINTS,
-        spendableDelta: FUNDING_POINTS,
-        meritDelta: FUNDING_POINTS,
-        shortfall: 'clamp',
-        source: { type: 'bench', id: `fund-${h.id}` },
-        reason: '基准测试充值',
-      });
       counters.push({
-        cardNo: h.cardNo,
+        cardNo: await fundedCard(villageId, `B${tag}-${counters.length + 1}`),
         auth: { authorization: `Bearer ${(signIn.body as { accessToken: string }).accessToken}` },
       });
     }
   }
   await api.close();
   return counters;
+}
+
+/**
+ * A household of the village with a card and points enough for any basket, written by the bench
+ * process (so the server has not seen it). Returns the card number.
+ */
+async function fundedCard(villageId: string, cardNo: string): Promise<string> {
+  const h = await insertHousehold({ villageId, head: '基准户', members: [], cardNo });
+  await postEntry({
+    householdId: h.id,
+    type: 'adjustment',
+    points: FUNDING_POINTS,
+    spendableDelta: FUNDING_POINTS,
+    meritDelta: FUNDING_POINTS,
+    shortfall: 'clamp',
+    source: { type: 'bench', id: `fund-${h.id}` },
+    reason: '基准测试充值',
+  });
+  return h.cardNo;
 }
 
 export async function benchRedemption(
@@ -111,17 +116,22 @@ export async function benchRedemption(
 ): Promise<SectionResult> {
   const t0 = Date.now();
   const counters = await setUpCounters(env, villageIds, Math.max(env.concurrency, o.openTerminals));
+  // Cards the first counter's store serves, each redeemed once below: a market-day counter, where
+  // every customer brings a card the server has not seen today.
+  const newCards: string[] = [];
+  for (let i = 0; i < SEQUENTIAL_OPS; i++)
+    newCards.push(await fundedCard(villageIds[0]!, `N${env.ctx.runId.toUpperCase()}-${i + 1}`));
   env.log(
     `redemption: ${counters.length} terminals and cards set up in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
   );
   const rngs = counters.map((_, i) => createRng(i + 1));
   const redeemWith =
-    (api: HttpClient): Operation =>
-    async (w) => {
+    (api: HttpClient, cardOf?: (i: number) => string): Operation =>
+    async (w, i) => {
       const c = counters[w]!;
       const a = await api.post(
         '/v1/redemptions',
-        { cardNo: c.cardNo, items: basket(rngs[w]!) },
+        { cardNo: cardOf?.(i) ?? c.cardNo, items: basket(rngs[w]!) },
         { ...c.auth, 'idempotency-key': `bench-${randomBytes(8).toString('hex')}` },
       );
       return a.status === 201 ? undefined : problemCode(a);
@@ -130,12 +140,18 @@ export async function benchRedemption(
   const roundTrips: RoundTripRow[] = [];
 
   const one = new HttpClient(env.server.apiOrigin, 1);
-  // Twice at one counter: first cold (the server has not seen the store's items, the card or
-  // the chains' heads), then warm (the same counter again: the hot path).
-  for (const how of ['one after another', 'one after another, warm']) {
+  // Three times at one counter: first cold (the server has not seen the store's items, the card
+  // or the chains' heads), then warm (the same counter and card again: the hot path), then with
+  // a new card each time (the store warm, each card and its chains not yet seen).
+  const ways: [string, ((i: number) => string) | undefined][] = [
+    ['one after another', undefined],
+    ['one after another, warm', undefined],
+    [NEW_CARDS, (i) => newCards[i]!],
+  ];
+  for (const [how, cardOf] of ways) {
     env.server.countStart();
     for (let i = 0; i < SEQUENTIAL_OPS; i++) {
-      const problem = await redeemWith(one)(0, i);
+      const problem = await redeemWith(one, cardOf)(0, i);
       if (problem) throw new Error(`redemption failed: ${problem}`);
     }
     const seq = perOperation(await env.server.countStop(), SEQUENTIAL_OPS);
