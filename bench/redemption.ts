@@ -10,6 +10,7 @@
  * that no basket is refused for points.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { createRng, between, type Rng } from '../src/modules/demo/demo.names';
 import { insertHousehold } from '../src/modules/households/households.service';
 import { postEntry } from '../src/modules/ledger/ledger.service';
@@ -18,7 +19,7 @@ import { createStore, createTerminal } from '../src/modules/stores/stores.servic
 import { BENCH_KDF_LOG2N } from './context';
 import type { BenchEnv, SectionResult } from './env';
 import { HttpClient, problemCode } from './http';
-import { closedLoop, openLoop, type Operation } from './load';
+import { closedLoop, openLoop, percentile, type Operation } from './load';
 import type { Row, RoundTripRow } from './report';
 import { perOperation } from './roundtrips';
 
@@ -150,11 +151,25 @@ export async function benchRedemption(
   ];
   for (const [how, cardOf] of ways) {
     env.server.countStart();
+    const took: number[] = [];
     for (let i = 0; i < SEQUENTIAL_OPS; i++) {
+      const t = performance.now();
       const problem = await redeemWith(one, cardOf)(0, i);
+      took.push(performance.now() - t);
       if (problem) throw new Error(`redemption failed: ${problem}`);
     }
     const seq = perOperation(await env.server.countStop(), SEQUENTIAL_OPS);
+    took.sort((a, b) => a - b);
+    rows.push({
+      section: 'redemption, HTTP',
+      what: `${how}: ${SEQUENTIAL_OPS} redemptions at one counter`,
+      value: took.reduce((a, b) => a + b, 0) / took.length,
+      unit: 'ms each (mean)',
+      p50Ms: percentile(took, 50),
+      p95Ms: percentile(took, 95),
+      p99Ms: percentile(took, 99),
+      note: 'one client, nothing else running: the latency of the path itself',
+    });
     roundTrips.push({
       operation: 'redemption: POST /v1/redemptions',
       how,

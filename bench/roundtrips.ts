@@ -6,6 +6,7 @@
  * counts only while nothing else runs in that process.
  */
 import type { MongoClient } from 'mongodb';
+import { percentile } from './load';
 
 /** `collection command` → number of commands sent. */
 export type CommandCounts = Record<string, number>;
@@ -21,13 +22,6 @@ export interface CommandTime {
 }
 /** `collection command` → its times, in one counting window. */
 export type CommandTimes = Record<string, CommandTime>;
-
-/** The nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-  return sorted[
-    Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  ]!;
-}
 
 /** Summaries of each command kind's durations, longest total first. */
 export function summariseTimes(durations: Map<string, number[]>): CommandTimes {
