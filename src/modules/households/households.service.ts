@@ -78,12 +78,23 @@ export async function findHousehold(householdId: string): Promise<HouseholdDoc |
 }
 
 /**
+ * Card index entries held in this process (config-cache.ts): an entry is only ever checked
+ * against the household it names, whose own card number decides, so one that went stale (a
+ * reissued card) costs the search below, never a wrong household. A card not in the index is
+ * not remembered (it may be registered next).
+ */
+const cachedCards = new ConfigCache<HouseholdCardDoc>('card index', false);
+
+/**
  * The household behind a card: through the card index by `_id` (checked against the household),
  * else by a search on `cardNo` (a scan on FerretDB: only for a card registered before the index
  * existed, whose entry is then written).
  */
 export async function findHouseholdByCard(cardNo: string): Promise<HouseholdDoc | undefined> {
-  const card = await HouseholdCard.findById(cardNo).lean<HouseholdCardDoc>();
+  const card = await cachedCards.get(
+    cardNo,
+    async () => (await HouseholdCard.findById(cardNo).lean<HouseholdCardDoc>()) ?? undefined,
+  );
   const indexed = card ? await findHousehold(card.householdId) : undefined;
   if (indexed?.cardNo === cardNo) return indexed;
   const h = (await Household.findOne({ cardNo }).lean<HouseholdDoc>()) ?? undefined;

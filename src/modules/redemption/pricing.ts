@@ -4,10 +4,9 @@
  * giving the redemption record the request then writes once.
  */
 import { clock } from '../../platform/clock';
-import { ConfigCache } from '../../platform/config-cache';
-import { DomainError, isDuplicateKeyError, notFound, type FieldError } from '../../platform/errors';
+import { DomainError, notFound, type FieldError } from '../../platform/errors';
 import { POINTS_ABS_MAX } from '../../platform/validation';
-import { findHousehold, findHouseholdByCard } from '../households/households.service';
+import { findHouseholdByCard } from '../households/households.service';
 import { warmHead } from '../ledger/ledger.service';
 import { findItemsBySkus } from '../stores/items.service';
 import { findStore } from '../stores/stores.service';
@@ -15,7 +14,7 @@ import { findVillage } from '../villages/villages.service';
 import { warmAllowance } from './allowance';
 import { checkCardPin } from './pin.service';
 import { shanghaiDay } from './receipt';
-import { CardLookup, type CardLookupDoc, type RedemptionLine } from './redemption.model';
+import type { RedemptionLine } from './redemption.model';
 import type { FullRedemption } from './redemption.views';
 import type { Counter, RedeemInput } from './steps';
 
@@ -24,35 +23,11 @@ export const OFFLINE_AGE_MAX_MS = 30 * 24 * 60 * 60 * 1000;
 /** Clock skew tolerated on a terminal's offline time. */
 export const OFFLINE_SKEW_MS = 5 * 60 * 1000;
 
-/** Card number → household, in process too (config-cache; checked against the household anyway). */
-const cardLookups = new ConfigCache<CardLookupDoc>('card lookups', false);
-
 /**
- * The household behind a card, by `_id` look-ups: a cache from card number to household that is
- * checked against the household itself on every use, falling back to the households module's
- * search (a scan on FerretDB) when the cache is empty or stale.
+ * The household behind a card: the households module's card index (`_id` look-ups, held in
+ * process like configuration, each checked against the household's own card number).
  */
-export async function householdOfCard(cardNo: string) {
-  const cached = await cardLookups.get(
-    cardNo,
-    async () => (await CardLookup.findById(cardNo).lean<CardLookupDoc>()) ?? undefined,
-  );
-  if (cached) {
-    const h = await findHousehold(cached.householdId);
-    if (h && h.cardNo === cardNo) return h;
-  }
-  const h = await findHouseholdByCard(cardNo);
-  if (h) {
-    await CardLookup.updateOne(
-      { _id: cardNo },
-      { $set: { householdId: h._id.toHexString() } },
-      { upsert: true },
-    ).catch((err: unknown) => {
-      if (!isDuplicateKeyError(err)) throw err;
-    });
-  }
-  return h;
-}
+export const householdOfCard = findHouseholdByCard;
 
 /** The basket's lines at the store's prices (one line per SKU), or `validation_failed`. */
 async function priceLines(storeId: string, input: RedeemInput): Promise<RedemptionLine[]> {

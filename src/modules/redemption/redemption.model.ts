@@ -28,8 +28,6 @@
  *   response was put on them complete the claim itself (`done`, with the response).
  * - `redemption_work` _id: a reversal in progress, deleted when it is complete; recovery finishes
  *   the ones a crash left.
- * - `card_lookup` _id = cardNo: a cache from card number to household, checked against the
- *   household on every use (a reissued card never maps to the old household).
  * - `redemption_allowance`: per (household, store, day) chain of the points redeemed that day
  *   (platform/append-chain.ts), appended by every redemption whether or not a limit is set, so
  *   a limit set mid-day counts what was already spent, and two counters cannot both squeeze
@@ -135,18 +133,6 @@ const leaseSchema = new Schema<RedemptionLeaseDoc>(
 );
 /** Renewed in place: a lease is a heartbeat, not a record of anything that happened. */
 export const RedemptionLease = mongoose.model<RedemptionLeaseDoc>('RedemptionLease', leaseSchema);
-
-export interface CardLookupDoc {
-  /** The card number. */
-  _id: string;
-  householdId: string;
-}
-
-const cardLookupSchema = new Schema<CardLookupDoc>(
-  { _id: { type: String, required: true }, householdId: { type: String, required: true } },
-  { collection: 'card_lookup', versionKey: false, strict: 'throw' },
-);
-export const CardLookup = mongoose.model<CardLookupDoc>('CardLookup', cardLookupSchema);
 
 export interface RedemptionLine {
   itemId: string;

@@ -7,6 +7,7 @@ import { expect } from '../../support/expect';
 import { filtersSent, notLoneId } from '../../support/filters';
 import { makeHousehold, makeVillage } from '../../support/factories';
 import { findHouseholdByCard } from '../../../src/modules/households/households.service';
+import { householdOfCard } from '../../../src/modules/redemption/redemption.service';
 import { HouseholdCard, HouseholdMark } from '../../../src/modules/households/households.model';
 import {
   CARD_INDEX_MARK,
@@ -33,6 +34,17 @@ describe('households: the card index', () => {
     expect(await HouseholdCard.findById(h.cardNo).lean()).to.include({ householdId: h.id });
     const again = await filtersSent(() => findHouseholdByCard(h.cardNo));
     expect(notLoneId(again)).to.deep.equal([]);
+  });
+
+  it('at a counter, a new card costs the index and the household (two `_id` reads) and writes nothing; the same card again reads nothing', async () => {
+    const v = await makeVillage();
+    const h = await makeHousehold(v.id);
+    let found: { _id: { toHexString(): string } } | undefined;
+    const first = await filtersSent(async () => (found = await householdOfCard(h.cardNo)));
+    expect(found?._id.toHexString()).to.equal(h.id);
+    expect(first).to.deep.equal(['household_cards findOne _id', 'households findOne _id']);
+    const again = await filtersSent(() => householdOfCard(h.cardNo));
+    expect(again).to.deep.equal([]);
   });
 
   it('an unknown card is not found', async () => {
