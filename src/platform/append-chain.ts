@@ -28,6 +28,7 @@ import mongoose, { Schema, type Model } from 'mongoose';
 import { inBackground } from './background';
 import { registerHints } from './db';
 import { DomainError, isDuplicateKeyError } from './errors';
+import { ChainQueue } from './chain-queue';
 import { modelInserts } from './group-commit';
 
 /** Fields every link has; a chain adds its own payload (amounts, kinds, …). */
@@ -160,27 +161,6 @@ export async function appendLink<H, L, R>(spec: AppendSpec<H, L, R>): Promise<R>
     return spec.committed(link);
   }
   throw new DomainError('unavailable', spec.busy);
-}
-
-/** Serialises appends to a chain in this process (a queue, not N² refused inserts; not a lock). */
-export class ChainQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  /** True while an append to `key` is queued or running. */
-  busy(key: string): boolean {
-    return this.tails.has(key);
-  }
-
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return run;
-  }
 }
 
 type ChainHeadDoc = { _id: string; seq: number; updatedAt: Date };

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
-import { appendLink, ChainQueue, type HeadReading } from '../../platform/append-chain';
+import { appendLink, type HeadReading } from '../../platform/append-chain';
+import { ChainQueue } from '../../platform/chain-queue';
 import { inBackground } from '../../platform/background';
 import { busyStats, isBusyError } from '../../platform/busy';
 import { registerHints } from '../../platform/db';
@@ -250,12 +251,9 @@ async function headOfCache(
 }
 
 /**
- * Reads a household's head into the in-memory hints ahead of a posting about to come (a
- * redemption's, read while its basket is priced), so the posting does not wait for the reads:
- * the account cache's reading (two `_id` reads). Reads only; nothing when the cache does not
- * describe its entry (the posting then reads the chain, and repairs the cache). A hint already
- * held, or one remembered while this read, is kept. A hint is only a hint: the unique index
- * decides the insert, and a refusal built on it is rechecked on the chain (C4).
+ * Reads a household's head into the hints ahead of a posting about to come (a redemption's, read
+ * while its basket is priced): the account cache's reading, reads only; none when the cache does
+ * not describe its entry. A hint held or remembered meanwhile is kept; a hint never decides (C4).
  */
 export async function warmHead(householdId: string): Promise<void> {
   if (headHints.has(householdId)) return;
