@@ -12,7 +12,9 @@
  * - Every collection of the database is backed up (not only those with a model), the caches
  *   first: the account cache then never names an entry the backup lacks, even when the backup
  *   runs beside live traffic (entries are append-only, so a later copy of `ledger_entries` holds
- *   all the earlier one did). For one instant across all collections, stop the API and workers.
+ *   all the earlier one did). The card index goes last: every household in the backup then has
+ *   its entry (written before the household). For one instant across all collections, stop the
+ *   API and workers.
  * - A restore goes into an empty database only; it checks every file against the manifest before
  *   writing anything, creates the backed-up indexes (the unique ones are the ledger's locks)
  *   before inserting, and checks each collection's count. The caller then verifies every chain.
@@ -40,8 +42,9 @@ const { EJSON } = BSON;
 
 export const BACKUP_FORMAT = 'moral-savings-backup/1';
 export const MANIFEST_FILE = 'manifest.json';
-/** Collections backed up before all others (see the module comment). */
+/** Collections backed up before all others, and after all others (see the module comment). */
 const FIRST = ['ledger_accounts', 'chain_heads'];
+const LAST = ['household_cards'];
 /** Documents per insert during a restore. */
 const RESTORE_BATCH = 500;
 /** Documents per cursor batch during a backup. */
@@ -88,7 +91,8 @@ async function collectionNames(db: Db): Promise<string[]> {
     .filter((n) => !n.startsWith('system.'));
   return [
     ...FIRST.filter((n) => names.includes(n)),
-    ...names.filter((n) => !FIRST.includes(n)).sort(),
+    ...names.filter((n) => !FIRST.includes(n) && !LAST.includes(n)).sort(),
+    ...LAST.filter((n) => names.includes(n)),
   ];
 }
 

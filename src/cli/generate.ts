@@ -228,6 +228,12 @@ async function generateVillage(
   const plans = Array.from({ length: village.households }, (_, i) =>
     planHousehold(opts, village, i),
   );
+  // The card index (households.model.ts) first, as registering a household writes it: a
+  // household never exists without its entry.
+  await insertMissing(
+    HouseholdCard as never,
+    plans.map((h) => ({ _id: h.cardNo, householdId: h.id })),
+  );
   const existed = await insertMissing(
     Household as never,
     plans.map((h) => ({
@@ -238,11 +244,6 @@ async function generateVillage(
       cardNo: h.cardNo,
       createdAt: new Date(h.registeredAt),
     })),
-  );
-  // The card index (households.model.ts), as registering a household writes it.
-  await insertMissing(
-    HouseholdCard as never,
-    plans.map((h) => ({ _id: h.cardNo, householdId: h.id })),
   );
   let entriesPosted = 0;
   await mapLimit(plans, ctx.concurrency, async (h, i) => {

@@ -13,8 +13,13 @@ import {
 
 /** Card index entries per insert while the migration writes them. */
 const CARD_MIGRATION_BATCH = 1000;
-/** The card-index migration's mark in `household_marks`. */
-export const CARD_INDEX_MARK = 'card-index-complete';
+/**
+ * The card-index migration's mark in `household_marks`. Once it is there, a card without an entry
+ * is no household's (households.service.ts). Its second name: the first version's registrations
+ * wrote the entry after the household and could leave one without it, so a database marked by
+ * that version is passed over once more.
+ */
+export const CARD_INDEX_MARK = 'card-index-complete-2';
 
 /**
  * The card-index migration: gives every household registered before the card index its entry,

@@ -20,13 +20,8 @@ import {
 } from '../ledger/ledger.service';
 import { findVillage } from '../villages/villages.service';
 import { AdjustmentRequest, type AdjustmentRequestDoc } from './adjustments.model';
-import {
-  Household,
-  HouseholdCard,
-  type HouseholdCardDoc,
-  type HouseholdDoc,
-} from './households.model';
-import { ConfigCache } from '../../platform/config-cache';
+import { Household, type HouseholdDoc } from './households.model';
+import { cardTaken, claimCardEntry, findHousehold, indexCard } from './households.cards';
 import type { z } from '../../platform/validation';
 import type { householdSchema } from './households.schemas';
 
@@ -66,50 +61,7 @@ export function canSeeHousehold(
   }
 }
 
-/** Households by id, cached (platform/config-cache.ts: any change to a household is seen at once). */
-const cachedHouseholds = new ConfigCache<HouseholdDoc>('households');
-
-export async function findHousehold(householdId: string): Promise<HouseholdDoc | undefined> {
-  if (!Types.ObjectId.isValid(householdId)) return undefined;
-  return cachedHouseholds.get(
-    householdId,
-    async () => (await Household.findById(householdId).lean<HouseholdDoc>()) ?? undefined,
-  );
-}
-
-/**
- * Card index entries held in this process (config-cache.ts): an entry is only ever checked
- * against the household it names, whose own card number decides, so one that went stale (a
- * reissued card) costs the search below, never a wrong household. A card not in the index is
- * not remembered (it may be registered next).
- */
-const cachedCards = new ConfigCache<HouseholdCardDoc>('card index', false);
-
-/**
- * The household behind a card: through the card index by `_id` (checked against the household),
- * else by a search on `cardNo` (a scan on FerretDB: only for a card registered before the index
- * existed, whose entry is then written).
- */
-export async function findHouseholdByCard(cardNo: string): Promise<HouseholdDoc | undefined> {
-  const card = await cachedCards.get(
-    cardNo,
-    async () => (await HouseholdCard.findById(cardNo).lean<HouseholdCardDoc>()) ?? undefined,
-  );
-  const indexed = card ? await findHousehold(card.householdId) : undefined;
-  if (indexed?.cardNo === cardNo) return indexed;
-  const h = (await Household.findOne({ cardNo }).lean<HouseholdDoc>()) ?? undefined;
-  if (h) await indexCard(cardNo, h._id.toHexString());
-  return h;
-}
-
-/** Writes a card's index entry (a `$set` by `_id`: repeats and races end with the same value). */
-async function indexCard(cardNo: string, householdId: string): Promise<void> {
-  await HouseholdCard.updateOne({ _id: cardNo }, { $set: { householdId } }, { upsert: true }).catch(
-    (err: unknown) => {
-      if (!isDuplicateKeyError(err)) throw err;
-    },
-  );
-}
+export { findHousehold, findHouseholdByCard } from './households.cards';
 
 /** Loads a household the principal may see, else `not_found`. */
 export async function householdInReach(p: Principal, householdId: string): Promise<HouseholdDoc> {
@@ -139,12 +91,19 @@ export async function createHousehold(p: Principal, input: NewHousehold): Promis
   return insertHousehold(input);
 }
 
-/** Inserts without a reach check (used by imports and the demo seed, which check their own). */
+/**
+ * Inserts without a reach check (used by imports and the demo seed, which check their own). The
+ * card's index entry is written first, so a household never exists without one; a registration
+ * refused because another took the card meanwhile points the entry back at that holder.
+ */
 export async function insertHousehold(input: NewHousehold): Promise<HouseholdView> {
+  const _id = new Types.ObjectId();
+  await claimCardEntry(input.cardNo, _id.toHexString());
   let doc: HouseholdDoc;
   try {
     const [created] = await Household.create([
       {
+        _id,
         villageId: input.villageId,
         head: input.head,
         members: input.members ?? [],
@@ -153,12 +112,11 @@ export async function insertHousehold(input: NewHousehold): Promise<HouseholdVie
     ]);
     doc = created!.toObject();
   } catch (err) {
-    if (isDuplicateKeyError(err))
-      throw new DomainError('card_number_taken', `Card ${input.cardNo} is already registered.`);
-    throw err;
+    if (!isDuplicateKeyError(err)) throw err;
+    const holder = await Household.findOne({ cardNo: input.cardNo }).lean<HouseholdDoc>();
+    if (holder) await indexCard(input.cardNo, holder._id.toHexString());
+    throw cardTaken(input.cardNo);
   }
-  // The household exists: a card index entry not written now is written by the card's first search.
-  await indexCard(input.cardNo, doc._id.toHexString()).catch(() => undefined);
   return toHouseholdView(doc);
 }
 
