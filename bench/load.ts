@@ -32,6 +32,32 @@ export interface OpenLoopResult extends Omit<LoopResult, 'windowMs'> {
   p95Censored: boolean;
   p99Censored: boolean;
   offeredPerS: number;
+  /**
+   * The same arrivals in two parts: each terminal's first (everything new to the server at once:
+   * the terminal, its store and items, the card) and every later one (the steady market day).
+   * Answered arrivals only; the headline percentiles above count every arrival.
+   */
+  phases: { first: PhaseLatency; later: PhaseLatency };
+}
+
+/** Latency percentiles of one part of an open loop's answered arrivals. */
+export interface PhaseLatency {
+  answered: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+function phaseOf(ms: number[]): PhaseLatency {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return {
+    answered: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p95Ms: percentile(sorted, 95),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.length ? sorted[sorted.length - 1]! : NaN,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -137,6 +163,8 @@ export async function openLoop(
   const t0 = performance.now() + 200;
   const deadline = t0 + durationMs + drainMs;
   const latencies: { ms: number; done: boolean }[] = [];
+  const firstMs: number[] = [];
+  const laterMs: number[] = [];
   const failures: Record<string, number> = {};
   let failed = 0;
   let unfinished = 0;
@@ -154,8 +182,10 @@ export async function openLoop(
         const problem = await attempt(op, w, j);
         const end = performance.now();
         lastEnd = Math.max(lastEnd, end);
-        if (problem === undefined) latencies.push({ ms: end - at, done: true });
-        else {
+        if (problem === undefined) {
+          latencies.push({ ms: end - at, done: true });
+          (j < workers ? firstMs : laterMs).push(end - at);
+        } else {
           failed++;
           record(failures, problem);
         }
@@ -190,5 +220,6 @@ export async function openLoop(
     p50Censored: p50.censored,
     p95Censored: p95.censored,
     p99Censored: p99.censored,
+    phases: { first: phaseOf(firstMs), later: phaseOf(laterMs) },
   };
 }

@@ -21,6 +21,11 @@ export function registerHints<M extends Map<string, unknown>>(map: M): M {
   return map;
 }
 
+/** Forgets every hint, as a freshly started process holds none (tests). */
+export function forgetHints(): void {
+  for (const hints of hintMaps) hints.clear();
+}
+
 /**
  * Connects to MongoDB or FerretDB. `writeLanes`: the write lane's permits (write-lane.ts,
  * `DB_WRITE_LANES`); undefined: 1 on FerretDB-SQLite (`sqlite`: the caller started it, else
@@ -31,7 +36,7 @@ export async function connectDb(
   dbName: string,
   opts: { writeLanes?: number; sqlite?: boolean } = {},
 ): Promise<typeof mongoose> {
-  for (const hints of hintMaps) hints.clear();
+  forgetHints();
   wrapDriverWrites();
   mongoose.set('strictQuery', true);
   // Operator injection is stopped at the edge: every route's schema admits only scalars where

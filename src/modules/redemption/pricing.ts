@@ -8,7 +8,7 @@ import { DomainError, notFound, type FieldError } from '../../platform/errors';
 import { POINTS_ABS_MAX } from '../../platform/validation';
 import { findHouseholdByCard } from '../households/households.service';
 import { warmHead } from '../ledger/ledger.service';
-import { findItemsBySkus } from '../stores/items.service';
+import { findItemsBySkus, warmStock } from '../stores/items.service';
 import { findStore } from '../stores/stores.service';
 import { findVillage } from '../villages/villages.service';
 import { warmAllowance } from './allowance';
@@ -85,12 +85,21 @@ function valueOf<T>(read: PromiseSettledResult<T>): T {
 }
 
 /**
- * Reads what the carrying out reads first into memory: the household's ledger head and the day's
- * allowance head (hints: the unique indexes still decide). A failed read is left to the step
- * itself, which reads again.
+ * Reads what the carrying out reads first into memory: the household's ledger head, the day's
+ * allowance head and each line's stock head (hints: the unique indexes still decide). A failed
+ * read is left to the step itself, which reads again.
  */
-async function warmHeads(householdId: string, storeId: string, day: string): Promise<void> {
-  await Promise.allSettled([warmHead(householdId), warmAllowance({ householdId, storeId, day })]);
+async function warmHeads(
+  householdId: string,
+  storeId: string,
+  day: string,
+  lines: readonly RedemptionLine[],
+): Promise<void> {
+  await Promise.allSettled([
+    warmHead(householdId),
+    warmAllowance({ householdId, storeId, day }),
+    ...lines.map((l) => warmStock(l.itemId)),
+  ]);
 }
 
 /**
@@ -124,7 +133,7 @@ export async function priceBasket(
   const [village] = await Promise.all([
     findVillage(household.villageId),
     checkCardPin(householdId, input.pin),
-    warmHeads(householdId, counter.storeId, day),
+    warmHeads(householdId, counter.storeId, day, lines),
   ]);
   const limit = village?.policy.redemptionDailyLimit;
   return {

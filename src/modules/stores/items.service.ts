@@ -84,6 +84,12 @@ export async function stockOf(itemId: string): Promise<number> {
   return (await stock.head(itemId))?.stockAfter ?? 0;
 }
 
+/**
+ * Reads an item's stock head into memory ahead of a take about to come (a redemption's, read
+ * while its basket is priced): reads only; the chain's unique index still decides (AppendChain.warm).
+ */
+export const warmStock = (itemId: string): Promise<void> => stock.warm(itemId);
+
 async function appendMovement(
   itemId: string,
   source: { type: string; id: string },

@@ -7,7 +7,7 @@
 import mongoose from 'mongoose';
 import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
-import { forgetHeadHints } from '../../../src/modules/ledger/ledger.service';
+import { forgetHints } from '../../../src/platform/db';
 import {
   IN_FLIGHT_WAIT_MS,
   RECOVERY_AGE_MS,
@@ -79,10 +79,10 @@ describe('redemption takes: recorded on the settled event, no source pointers', 
     );
   });
 
-  it("a first redemption reads its household's ledger head and the day's allowance head while its basket is priced, not after its record", async () => {
+  it("a first redemption reads its household's ledger head, the day's allowance head and its items' stock heads while its basket is priced, not after its record", async () => {
     const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS, items: ITEMS });
     const h = s.households[0]!;
-    forgetHeadHints(); // as a process that has not posted to this household
+    forgetHints(); // as a freshly started process: no chain head in memory
     let recorded = false;
     redemptionFaults.after = (step) => {
       if (step === 'recorded') recorded = true;
@@ -99,7 +99,7 @@ describe('redemption takes: recorded on the settled event, no source pointers', 
     }
     expect(recorded).to.equal(true);
     const headReads = afterRecord.filter((r) =>
-      /^(ledger_accounts|ledger_entries|chain_heads|redemption_allowance) /.test(r),
+      /^(ledger_accounts|ledger_entries|chain_heads|redemption_allowance|stock_movements) /.test(r),
     );
     expect(headReads, 'head reads after the record').to.deep.equal([]);
     expect((await account(s, h.id)).spendable).to.equal(100 - BASKET_POINTS);
