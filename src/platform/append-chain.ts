@@ -24,12 +24,13 @@
  * keeps the link's id itself). Both are caches: a missing one costs look-ups or one scan.
  */
 import assert from 'node:assert/strict';
+import type { Collection } from 'mongodb';
 import mongoose, { Schema, type Model } from 'mongoose';
 import { inBackground } from './background';
 import { registerHints } from './db';
 import { DomainError, isDuplicateKeyError } from './errors';
 import { ChainQueue } from './chain-queue';
-import { modelInserts } from './group-commit';
+import { modelInserts, seqUpserts } from './group-commit';
 
 /** Fields every link has; a chain adds its own payload (amounts, kinds, …). */
 export interface ChainLink {
@@ -185,6 +186,11 @@ const ChainSource = cacheModel<ChainSourceDoc>('ChainSource', 'chain_sources', {
   linkId: { type: String, required: true },
 });
 
+/** The stored head hints' writes, batched and coalesced per chain (all kinds share one queue). */
+const hintWrites = seqUpserts<ChainHeadDoc>(
+  () => ChainHead.collection as unknown as Collection<ChainHeadDoc>,
+);
+
 /** Links between writes of the stored head hint (`chain_heads`). */
 const HINT_EVERY = 8;
 
@@ -263,16 +269,16 @@ export class AppendChain<L extends ChainLink> {
   }
 
   /**
-   * Moves the stored hint, by lone `_id` (FerretDB scans for `seq: {$lt}`). Another process's
-   * slower write may move it back; that is harmless (the walk goes forward from it).
+   * Moves the stored hint, by lone `_id` (FerretDB scans for `seq: {$lt}`), with the other hint
+   * writes of the moment as one bulkWrite (group-commit.ts seqUpserts). Another process's slower
+   * write may move it back; that is harmless (the walk goes forward from it).
    */
   private async advanceHint(chain: string, seq: number): Promise<void> {
-    const set = { $set: { seq, updatedAt: new Date() } };
-    await ChainHead.updateOne({ _id: `${this.kind}|${chain}` }, set, { upsert: true }).catch(
-      (err: unknown) => {
+    await hintWrites
+      .write(`${this.kind}|${chain}`, { seq, updatedAt: new Date() })
+      .catch((err: unknown) => {
         if (!isDuplicateKeyError(err)) throw err; // two first upserts at once: either will do
-      },
-    );
+      });
   }
 
   /**

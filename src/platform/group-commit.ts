@@ -22,7 +22,7 @@
  *   cache's `$set`s) need no read-back and are sent again whole.
  */
 
-import { BSON } from 'mongodb';
+import { BSON, type AnyBulkWriteOperation, type Collection } from 'mongodb';
 import type { Model } from 'mongoose';
 import { BUSY_ATTEMPTS, busyPause, busyStats, isBusyError } from './busy';
 import { writeLane } from './write-lane';
@@ -302,5 +302,56 @@ export function modelInserts<T>(
       if (invalid) throw invalid;
       await batch.insert(checked.toObject({ depopulate: true }) as Record<string, unknown>);
     },
+  };
+}
+
+/**
+ * Writes of documents derived from a chain that say how far it has got (the ledger's account
+ * cache, the chains' stored head hints): `$set` upserts by lone `_id`, sent as unordered
+ * bulkWrites of at most SEQ_UPSERT_BATCH, one batch at a time. A write still waiting is replaced
+ * by a newer one for the same `_id` (the higher `seq` is kept: only the newest head matters), so
+ * under load the queue holds at most one write per document.
+ *
+ * Why so few at once: FerretDB 1.24 keeps each update statement's read cursor (a SQLite
+ * connection of its pool of 100) open until the whole command ends (a `defer` in a loop,
+ * handler/msg_update.go), so a command of n updates holds n + 1 connections; two of 64 at once
+ * took all 100 and waited on each other for ever (found by the bench). Each kind's small batch,
+ * one at a time, keeps the held connections far below the pool.
+ *
+ * A busy refusal sends the batch again (a `$set` repeats safely). A caller settles with its own
+ * write's outcome; two first upserts of one `_id` at once refuse one as a duplicate key, which
+ * the caller may ignore (the other wrote the document).
+ */
+export const SEQ_UPSERT_BATCH = 8;
+
+export function seqUpserts<D extends { _id: string; seq: number }>(
+  collection: () => Collection<D>,
+): {
+  write(id: string, set: Omit<D, '_id'>): Promise<void>;
+  stats: GroupCommit<unknown>['stats'];
+} {
+  type Op = {
+    updateOne: { filter: { _id: string }; update: { $set: Omit<D, '_id'> }; upsert: true };
+  };
+  const batch = new GroupCommit<Op>(
+    async (ops) => {
+      await collection().bulkWrite(ops as unknown as AnyBulkWriteOperation<D>[], {
+        ordered: false,
+      });
+    },
+    {
+      max: SEQ_UPSERT_BATCH,
+      inFlight: 1,
+      coalesce: {
+        key: (op) => op.updateOne.filter._id,
+        keep: (waiting, next) =>
+          next.updateOne.update.$set.seq >= waiting.updateOne.update.$set.seq ? next : waiting,
+      },
+    },
+  );
+  return {
+    stats: batch.stats,
+    write: (id, set) =>
+      batch.insert({ updateOne: { filter: { _id: id }, update: { $set: set }, upsert: true } }),
   };
 }

@@ -8,6 +8,7 @@
 import mongoose, { Schema, type Model } from 'mongoose';
 import { expect } from '../support/expect';
 import { filtersSent } from '../support/filters';
+import { settleBackgroundWrites } from '../../src/platform/background';
 import { DomainError } from '../../src/platform/errors';
 import {
   AppendChain,
@@ -120,5 +121,37 @@ describe('append chain: one loop, hints never decide (C1, C2, C4)', () => {
     expect(results.filter((r) => r.created)).to.have.length(1);
     for (const r of results) expect(r.link).to.include({ seq: 1, balance: 2 });
     expect(await Link.countDocuments({ chain: key })).to.equal(1);
+  });
+
+  it('the stored head hints of chains that reach one at the same moment go to the database together, each at its newest seq', async () => {
+    // Group-committed links (as stock and the allowance are): the eighth links of all chains are
+    // written in one batch, so their hints are handed over in one turn.
+    const a = new AppendChain(Link, 'test-hints', { groupCommit: true });
+    const run = new mongoose.Types.ObjectId().toHexString();
+    const keys = Array.from({ length: 12 }, (_, i) => `h-${run}-${i}`);
+    // Seven links each, one chain after another in turn; the eighth of every chain at once.
+    for (let n = 1; n <= 7; n++) await Promise.all(keys.map((k) => move(a, k, `${k}-${n}`, 1)));
+    const writes: string[] = [];
+    mongoose.set('debug', (collection: string, method: string, ...args: unknown[]) => {
+      if (collection !== 'chain_heads') return;
+      const ops = Array.isArray(args[0]) ? args[0].length : 1;
+      writes.push(`${method} ${ops}`);
+    });
+    try {
+      await Promise.all(keys.map((k) => move(a, k, `${k}-8`, 1)));
+      await settleBackgroundWrites();
+    } finally {
+      mongoose.set('debug', false);
+    }
+    // Twelve hints in bulkWrites of at most eight (SEQ_UPSERT_BATCH), not twelve updates.
+    expect(writes).to.deep.equal(['bulkWrite 8', 'bulkWrite 4']);
+    const heads = mongoose.connection.db!.collection<{ _id: string; seq: number }>('chain_heads');
+    for (const k of keys) {
+      const hint = await heads.findOne({ _id: `test-hints|${k}` });
+      expect(hint?.seq, k).to.equal(8);
+    }
+    // A process without the heads in memory finds them from the hints.
+    const b = new AppendChain(Link, 'test-hints');
+    expect((await b.head(keys[0]!))!).to.include({ seq: 8, balance: 8 });
   });
 });

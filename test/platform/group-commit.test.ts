@@ -13,7 +13,7 @@ import { getAccount } from '../../src/modules/ledger/ledger.service';
 import { award } from '../../src/modules/ledger/ledger.verbs';
 import { Account } from '../../src/modules/ledger/ledger.model';
 import { settleBackgroundWrites } from '../../src/platform/background';
-import { GroupCommit } from '../../src/platform/group-commit';
+import { GroupCommit, seqUpserts } from '../../src/platform/group-commit';
 
 type Doc = { _id: string; key: string; seq: number };
 const collection = () =>
@@ -71,6 +71,26 @@ describe('platform: group commit limits', () => {
       [{ _id: 'h1', key: 'h1', seq: 9 }],
     ]);
     expect(await coll.findOne({ _id: 'h1' })).to.include({ seq: 9 });
+  });
+
+  it('seqUpserts: writes waiting for one `_id` become one, at the highest seq whichever came last', async () => {
+    const c = mongoose.connection.db!.collection<{ _id: string; seq: number; note: string }>(
+      `seq_upserts_${randomBytes(4).toString('hex')}`,
+    );
+    const w = seqUpserts(() => c);
+    await Promise.all([
+      w.write('a', { seq: 3, note: 'third' }),
+      w.write('a', { seq: 5, note: 'fifth' }),
+      w.write('a', { seq: 4, note: 'fourth, late' }),
+      w.write('b', { seq: 1, note: 'first' }),
+    ]);
+    expect(await c.find({}).sort({ _id: 1 }).toArray()).to.deep.equal([
+      { _id: 'a', seq: 5, note: 'fifth' },
+      { _id: 'b', seq: 1, note: 'first' },
+    ]);
+    expect(w.stats).to.include({ batches: 1, documents: 2, coalesced: 2 });
+    await w.write('a', { seq: 6, note: 'sixth' });
+    expect(await c.findOne({ _id: 'a' })).to.deep.equal({ _id: 'a', seq: 6, note: 'sixth' });
   });
 
   it('32 postings at once over 64 households, each leaving its account cache to the background: every posting answers, every cache ends at its head', async function () {

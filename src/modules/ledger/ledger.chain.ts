@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { Collection } from 'mongodb';
 import { appendLink, type HeadReading } from '../../platform/append-chain';
 import { ChainQueue } from '../../platform/chain-queue';
 import { inBackground } from '../../platform/background';
@@ -15,7 +15,7 @@ import { busyStats, isBusyError } from '../../platform/busy';
 import { registerHints } from '../../platform/db';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { ledgerFaults } from '../../platform/faults';
-import { GroupCommit, modelInserts } from '../../platform/group-commit';
+import { modelInserts, seqUpserts } from '../../platform/group-commit';
 import { isStorableText } from '../../platform/text';
 import type { z } from '../../platform/validation';
 import {
@@ -150,35 +150,10 @@ export async function readHead(
   return { head, cacheStale };
 }
 
-/**
- * The account cache's writes, as bulkWrites of at most ACCOUNT_BATCH updates, one at a time.
- * FerretDB 1.24 keeps each update statement's read cursor (a SQLite connection of its pool of 100)
- * open until the whole command ends (a `defer` in a loop, handler/msg_update.go), so a command of
- * n updates holds n + 1 connections; two of 64 at once took all 100 and waited on each other for
- * ever (found by the bench once these writes stopped being awaited). One small batch at a time
- * keeps the held connections far below the pool; coalescing keeps the queue from growing.
- */
-const ACCOUNT_BATCH = 8;
-const accountBatch = new GroupCommit<AnyBulkWriteOperation<AccountDoc>>(
-  async (writes) => {
-    await (Account.collection as unknown as Collection<AccountDoc>).bulkWrite(writes, {
-      ordered: false,
-    });
-  },
-  {
-    max: ACCOUNT_BATCH,
-    inFlight: 1,
-    // Only a household's newest head matters: a write still waiting takes the newer one's place,
-    // so under load the queue holds at most one write per household.
-    coalesce: {
-      key: (w) => String((w as { updateOne: { filter: { _id: string } } }).updateOne.filter._id),
-      keep: (waiting, next) => (seqOf(next) >= seqOf(waiting) ? next : waiting),
-    },
-  },
+/** The account cache's writes, batched and coalesced per household (group-commit.ts seqUpserts). */
+const accountWrites = seqUpserts<AccountDoc>(
+  () => Account.collection as unknown as Collection<AccountDoc>,
 );
-function seqOf(w: AnyBulkWriteOperation<AccountDoc>): number {
-  return (w as { updateOne: { update: { $set: { seq: number } } } }).updateOne.update.$set.seq;
-}
 
 /**
  * Writes the account cache from a head entry (after a post, or a repair from the chain). A
@@ -202,9 +177,7 @@ export async function refreshAccount(householdId: string, head: EntryView): Prom
   // busy the cache is left behind and the request goes on: its entry is written, and the next
   // read walks forward from the cache and repairs it.
   try {
-    await accountBatch.insert({
-      updateOne: { filter: { _id: householdId }, update: { $set: set }, upsert: true },
-    });
+    await accountWrites.write(householdId, set);
   } catch (err) {
     // Two first posts upserting at once: the other one created the document; it is a cache.
     if (isBusyError(err)) busyStats.leftUndone++;
