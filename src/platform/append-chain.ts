@@ -325,8 +325,9 @@ export class AppendChain<L extends ChainLink> {
     const waited = this.queue.busy(chain);
     return this.queue.run(chain, async () => {
       // A request queued behind another one with the same source (two reversals of one
-      // redemption) finds its link here instead of building on a head that already holds it.
-      const appended = waited ? await this.findBySource(source) : undefined;
+      // redemption) finds its link here instead of building on a head that already holds it. A
+      // fresh source has no other request (its caller owns it), so nothing to look for.
+      const appended = waited && !opts.fresh ? await this.findBySource(source) : undefined;
       if (appended) return { link: appended, created: false };
       return appendLink<L, L, AppendResult<L>>({
         heads: [

@@ -138,7 +138,21 @@ describe('append chain: one loop, hints never decide (C1, C2, C4)', () => {
       writes.push(`${method} ${ops}`);
     });
     try {
-      await Promise.all(keys.map((k) => move(a, k, `${k}-8`, 1)));
+      // Fresh sources without pointers (as a redemption's takes): nothing is read or written
+      // between the batch and the hints, so all twelve are handed over in one turn.
+      await Promise.all(
+        keys.map((k) =>
+          a.append(
+            k,
+            { type: 'test', id: `${k}-8` },
+            (h) => ({ delta: 1, balance: h!.balance + 1 }),
+            {
+              fresh: true,
+              pointer: false,
+            },
+          ),
+        ),
+      );
       await settleBackgroundWrites();
     } finally {
       mongoose.set('debug', false);
@@ -153,5 +167,26 @@ describe('append chain: one loop, hints never decide (C1, C2, C4)', () => {
     // A process without the heads in memory finds them from the hints.
     const b = new AppendChain(Link, 'test-hints');
     expect((await b.head(keys[0]!))!).to.include({ seq: 8, balance: 8 });
+  });
+
+  it('a fresh source queued behind other appends of its chain is not looked up (the source index still refuses a second link)', async () => {
+    const a = new AppendChain(Link, 'test-fresh', { groupCommit: true });
+    const key = `f-${new mongoose.Types.ObjectId().toHexString()}`;
+    await move(a, key, `${key}-0`, 100);
+    const fresh = (id: string) =>
+      a.append(key, { type: 'test', id }, (head) => ({ delta: -1, balance: head!.balance - 1 }), {
+        fresh: true,
+        pointer: false,
+      });
+    const seen = await filtersSent(() =>
+      Promise.all(Array.from({ length: 6 }, (_, i) => fresh(`${key}-${i + 1}`))),
+    );
+    expect(seen.filter((f) => f.startsWith('chain_sources'))).to.deep.equal([]);
+    expect((await a.head(key))!).to.include({ seq: 7, balance: 94 });
+    // The same source again, though called fresh by mistake: refused by the index, not appended.
+    const again = await fresh(`${key}-3`);
+    expect(again.created).to.equal(false);
+    expect(again.link.seq).to.equal(4);
+    expect((await a.head(key))!.seq).to.equal(7);
   });
 });
