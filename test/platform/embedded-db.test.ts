@@ -112,3 +112,39 @@ describeIdIndex(
   },
   /Index Scan on launcher_id_/,
 );
+
+describe('platform: the embedded PostgreSQL keeps its `_id` index free of a pending list', () => {
+  let sql: (q: string) => string = () => '';
+  let schema = '';
+
+  before(function () {
+    const { config } = ctx();
+    if (config.mongodbUri || config.ferretdb.handler !== 'postgresql') this.skip();
+    const url = config.ferretdb.postgresqlUrl!;
+    sql = (q) => execFileSync('psql', [url, '-AtX', '-c', q], { encoding: 'utf8' }).trim();
+    schema = config.mongodbDb;
+  });
+
+  it('the index takes keys at once (fastupdate off), and one switched back is switched over again', async function () {
+    this.timeout(20_000);
+    const village = await makeVillage();
+    const h = await makeHousehold(village.id);
+    await award({ householdId: h.id, points: 1, source: { type: 'test', id: h.id } });
+    const table = sql(
+      `SELECT _jsonb->>'table' FROM "${schema}"._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'ledger_entries'`,
+    );
+    const index = () =>
+      sql(
+        `SELECT c.oid::regclass::text || ' ' || coalesce(array_to_string(c.reloptions, ','), '')
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         WHERE n.nspname = '${schema}' AND t.relname = '${table}' AND c.relname LIKE 'launcher\\_id\\_%'`,
+      );
+    expect(await eventually(() => / fastupdate=off$/.test(index()), 5_000), index()).to.equal(true);
+    // As an older launcher left it: new keys wait in a list every look-up reads through.
+    const name = index().split(' ')[0]!;
+    sql(`ALTER INDEX ${name} SET (fastupdate = on)`);
+    expect(index()).to.match(/ fastupdate=on$/);
+    expect(await eventually(() => / fastupdate=off$/.test(index()), 5_000), index()).to.equal(true);
+  });
+});
