@@ -186,10 +186,15 @@ async function resolvePrincipal(
   tv: number,
 ): Promise<Principal | undefined> {
   if (!Types.ObjectId.isValid(sub)) return undefined;
-  const user = await cachedUsers.get(sub, () => findUserById(sub));
+  const terminalToken = kind === 'terminal' && role === 'terminal';
+  // A terminal's token: both read side by side (one wait, not two, when neither is cached); a
+  // user with the id still comes first, as before.
+  const [user, terminal] = await Promise.all([
+    cachedUsers.get(sub, () => findUserById(sub)),
+    terminalToken ? cachedTerminals.get(sub, () => findTerminalById(sub)) : undefined,
+  ]);
   if (user) return userPrincipal(user, sub, role, kind, tv);
-  if (kind !== 'terminal' || role !== 'terminal') return undefined;
-  const terminal = await cachedTerminals.get(sub, () => findTerminalById(sub));
+  if (!terminalToken) return undefined;
   if (!terminal || terminal.revokedAt || (terminal.tokenVersion ?? 0) !== tv) return undefined;
   return { id: sub, kind, role: 'terminal', storeId: terminal.storeId };
 }
