@@ -113,7 +113,7 @@ describeIdIndex(
   /Index Scan on launcher_id_/,
 );
 
-describe('platform: the embedded PostgreSQL keeps its `_id` index free of a pending list', () => {
+describe('platform: the embedded PostgreSQL keeps its `_id` look-ups indexed as tables grow', () => {
   let sql: (q: string) => string = () => '';
   let schema = '';
 
@@ -147,22 +147,9 @@ describe('platform: the embedded PostgreSQL keeps its `_id` index free of a pend
     expect(index()).to.match(/ fastupdate=on$/);
     expect(await eventually(() => / fastupdate=off$/.test(index()), 5_000), index()).to.equal(true);
   });
-});
-
-describe('platform: the embedded PostgreSQL plans look-ups on a grown table from its statistics', () => {
-  let sql: (q: string) => string = () => '';
-  let schema = '';
-
-  before(function () {
-    const { config } = ctx();
-    if (config.mongodbUri || config.ferretdb.handler !== 'postgresql') this.skip();
-    const url = config.ferretdb.postgresqlUrl!;
-    sql = (q) => execFileSync('psql', [url, '-AtX', '-c', q], { encoding: 'utf8' }).trim();
-    schema = config.mongodbDb;
-  });
 
   it('a table grown by more than 1,000 rows is analyzed within seconds, autovacuum or not', async function () {
-    this.timeout(30_000);
+    this.timeout(40_000);
     const name = `grown_${Date.now().toString(36)}`;
     const docs = Array.from({ length: 1_500 }, (_, i) => ({ _id: `${name}:${i}`, n: i }));
     await mongoose.connection.db!.collection(name).insertMany(docs as never[]);
@@ -174,6 +161,7 @@ describe('platform: the embedded PostgreSQL plans look-ups on a grown table from
         `SELECT coalesce(last_analyze, last_autoanalyze) IS NOT NULL FROM pg_stat_user_tables
          WHERE schemaname = '${schema}' AND relname = '${table}'`,
       );
-    expect(await eventually(() => analyzed() === 't', 20_000), 'analyzed').to.equal(true);
+    // A backend reports its row counts to the statistics within about 10 s of going idle.
+    expect(await eventually(() => analyzed() === 't', 25_000), 'analyzed').to.equal(true);
   });
 });
