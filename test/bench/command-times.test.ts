@@ -57,7 +57,8 @@ describe('bench: database command times', () => {
     expect(Object.keys(times).sort()).to.deep.equal([`${name} find`, `${name} insert`]);
     const insert = times[`${name} insert`]!;
     expect(insert.n).to.equal(2);
-    expect(insert.p50Ms).to.be.greaterThan(0);
+    // The driver reports whole milliseconds: an insert on a fast machine may take 0.
+    expect(insert.p50Ms).to.be.a('number').and.at.least(0);
     expect(insert.maxMs).to.be.at.least(insert.p50Ms);
     expect(insert.totalMs).to.be.at.least(insert.maxMs);
 
