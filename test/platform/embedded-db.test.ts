@@ -143,8 +143,13 @@ describe('platform: the embedded PostgreSQL keeps its `_id` look-ups indexed as 
     expect(await eventually(() => / fastupdate=off$/.test(index()), 5_000), index()).to.equal(true);
     // As an older launcher left it: new keys wait in a list every look-up reads through.
     const name = index().split(' ')[0]!;
-    sql(`ALTER INDEX ${name} SET (fastupdate = on)`);
-    expect(index()).to.match(/ fastupdate=on$/);
+    // Switched and read in one transaction: the launcher's sweep may switch it back at any moment
+    // after, and a separate read raced it (seen in CI).
+    const switched = sql(
+      `BEGIN; ALTER INDEX ${name} SET (fastupdate = on);
+       SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = '${name}'::regclass; COMMIT;`,
+    );
+    expect(switched).to.match(/(^|\n)fastupdate=on($|\n)/);
     expect(await eventually(() => / fastupdate=off$/.test(index()), 5_000), index()).to.equal(true);
   });
 
