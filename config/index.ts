@@ -36,6 +36,8 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9_:.-]{1,64}$/)
       .default('msl'),
+    /** The most a cached configuration value lives (ms); bounds only a hand edit (config-cache.ts). */
+    CONFIG_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
     /** Folder of the embedded database, generated keys and demo credentials. */
     DATA_DIR: z.string().default('data'),
     /** Embedded FerretDB backend: `sqlite` (in DATA_DIR) or `postgresql`. */
@@ -76,9 +78,8 @@ const envSchema = z
     /** Failed logins per client address per minute before 429 (many usernames tried from one place). */
     LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(20),
     /**
-     * Which proxies' X-Forwarded-For to believe for the client address (express `trust proxy`):
-     * `false` (default: the TCP peer), a hop count (`1`), or a comma list of addresses, subnets
-     * or the names loopback, linklocal, uniquelocal.
+     * Whose X-Forwarded-For gives the client address (express `trust proxy`): `false` (default:
+     * the TCP peer), a hop count (`1`), or a comma list of addresses, subnets, loopback, etc.
      */
     TRUST_PROXY: z
       .string()
@@ -214,6 +215,7 @@ export type Config = Readonly<{
   dbWriteLanes: number | undefined;
   redisUrl: string | undefined;
   redisPrefix: string;
+  configCacheTtlMs: number;
   dataDir: string;
   /** The built pages served under /app (dist/web). */
   webDir: string;
@@ -268,7 +270,6 @@ export type Config = Readonly<{
 }>;
 
 type Env = z.infer<typeof envSchema>;
-
 /** Retired public keys given as a JSON object {kid: PEM}, else a configuration error. */
 function previousPublicKeys(raw: string | undefined, name: string): Record<string, string> {
   if (!raw) return {};
@@ -355,6 +356,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbWriteLanes: e.DB_WRITE_LANES === 'auto' ? undefined : e.DB_WRITE_LANES,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    configCacheTtlMs: e.CONFIG_CACHE_TTL_MS,
     dataDir,
     webDir: webDirOf(e),
     ferretdb: Object.freeze({

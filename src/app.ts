@@ -156,7 +156,7 @@ function createApi(deps: AppDeps, metrics: Metrics): Api {
 export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics();
   // Configuration read behind requests is cached in process, invalidated through Redis.
-  connectConfigCache(deps.redis, deps.config.redisPrefix);
+  connectConfigCache(deps.redis, deps.config.redisPrefix, deps.config.configCacheTtlMs);
   logBackgroundFailures((err, what) => deps.logger.warn({ err, what }, 'background write failed'));
   registerJobMetrics(metrics.registry, {
     redis: deps.redis,

@@ -40,6 +40,7 @@ import { migrateCardIndex } from './modules/households/households.migrations';
 import { migrateNotificationsDue } from './modules/notifications/notifications.service';
 import { idNumberHasherFor } from './modules/volunteers/id-number';
 import { writeLane } from './platform/write-lane';
+import { redisRunFilePath } from './cli/config-epoch';
 
 /** How long shutdown waits for in-flight requests and running jobs. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -211,6 +212,11 @@ async function main(): Promise<void> {
   const { mongoUri, embedded } = await startDatabase(config, logger, cleanups);
   const redisInfo = await resolveRedis(config.redisUrl, config.dataDir, logger);
   cleanups.push(() => redisInfo.stop());
+  // For the CLI, which tells the services here when it changed their configuration.
+  const redisFile = redisRunFilePath(config.dataDir);
+  mkdirSync(path.dirname(redisFile), { recursive: true });
+  writeFileSync(redisFile, `${redisInfo.url}\n`, { mode: 0o600 });
+  cleanups.push(() => rmSync(redisFile, { force: true }));
 
   await connectDb(mongoUri, config.mongodbDb, {
     writeLanes: config.dbWriteLanes,

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   await connectDb(config.mongodbUri, config.mongodbDb, { writeLanes: config.dbWriteLanes });
   await ensureIndexes();
   const redis = new Redis(redisUrl, workerRedisOptions());
-  connectConfigCache(redis, config.redisPrefix);
+  connectConfigCache(redis, config.redisPrefix, config.configCacheTtlMs);
   const running = await runWorkers(allJobs({ redis, redisPrefix: config.redisPrefix, config }), {
     redisUrl,
     redisPrefix: config.redisPrefix,

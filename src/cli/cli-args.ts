@@ -18,6 +18,11 @@ export interface Command {
   /** Number of positional arguments: [min, max]. */
   positionals: [number, number];
   database: boolean;
+  /**
+   * Writes configuration the services cache (users, villages, households, …): when it has run,
+   * however it ended, the running services are told (cli/config-epoch.ts).
+   */
+  changesConfig?: boolean;
   run(args: Parsed, deps: CliDeps): number | Promise<number>;
 }
 

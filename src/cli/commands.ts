@@ -22,9 +22,11 @@ import {
   type Command,
   type Parsed,
 } from './cli-args';
+import type { ConfigAnnouncement } from './config-epoch';
 import { GENERATE_CONCURRENCY_DEFAULT } from './generate';
 import { runBackup, runRestore, runVerifyChain, runVerifyExport } from './run-integrity';
 import {
+  runConfigChanged,
   runCreateAdmin,
   runGenerate,
   runImportHouseholds,
@@ -50,6 +52,8 @@ export interface CliDeps {
   io: CliIo;
   /** Connects to the database for commands that need it; returns how to close it. */
   connect(): Promise<{ source: string; close(): Promise<void> }>;
+  /** Tells running services that configuration changed (absent: nobody to tell, as in tests). */
+  announceConfigChange?: () => Promise<ConfigAnnouncement>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -64,6 +68,7 @@ const COMMANDS: Record<string, Command> = {
     },
     positionals: [0, 0],
     database: true,
+    changesConfig: true,
     run: runCreateAdmin,
   },
   'import-households': {
@@ -77,6 +82,7 @@ const COMMANDS: Record<string, Command> = {
     },
     positionals: [1, 1],
     database: true,
+    changesConfig: true,
     run: runImportHouseholds,
   },
   'verify-chain': {
@@ -99,6 +105,7 @@ const COMMANDS: Record<string, Command> = {
     options: { seed: { type: 'string' }, households: { type: 'string' } },
     positionals: [0, 0],
     database: true,
+    changesConfig: true,
     run: runSeedDemo,
   },
   backup: {
@@ -117,6 +124,7 @@ const COMMANDS: Record<string, Command> = {
     options: { parallel: { type: 'string' } },
     positionals: [1, 1],
     database: true,
+    changesConfig: true,
     run: runRestore,
   },
   generate: {
@@ -133,6 +141,7 @@ const COMMANDS: Record<string, Command> = {
     },
     positionals: [0, 0],
     database: true,
+    changesConfig: true,
     run: runGenerate,
   },
   'migrate-levels': {
@@ -142,6 +151,7 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     positionals: [0, 0],
     database: true,
+    changesConfig: true,
     run: runMigrateLevels,
   },
   'migrate-consents': {
@@ -152,6 +162,15 @@ const COMMANDS: Record<string, Command> = {
     positionals: [0, 0],
     database: true,
     run: runMigrateConsents,
+  },
+  'config-changed': {
+    usage: 'config-changed',
+    summary:
+      'Tell the running services to read their cached configuration (users, terminals, stores, villages, items, households, PINs) afresh, after a hand edit in the database; commands of this CLI that change it do so themselves. Exit 1 when no Redis answered.',
+    options: {},
+    positionals: [0, 0],
+    database: false,
+    run: runConfigChanged,
   },
   'verify-export': {
     usage: 'verify-export FILE MANIFEST JWKS',
@@ -216,11 +235,13 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   }
 
   let db: { source: string; close(): Promise<void> } | undefined;
+  let ran = false;
   try {
     if (cmd.database) {
       db = await deps.connect();
       deps.logger.debug({ source: db.source }, 'database connected');
     }
+    ran = true;
     return await cmd.run(args, deps);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -237,5 +258,10 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     throw err;
   } finally {
     await db?.close();
+    // Whatever the outcome, what it wrote so far is seen by the running services at once.
+    if (ran && cmd.changesConfig) {
+      const told = await deps.announceConfigChange?.();
+      if (told?.warning) deps.io.err(told.warning);
+    }
   }
 }

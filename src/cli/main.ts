@@ -11,6 +11,7 @@ import pino from 'pino';
 import { loadConfig } from '../../config';
 import { createLogger } from '../platform/logger';
 import { runCli, type CliIo } from './commands';
+import { announceConfigChange } from './config-epoch';
 import { openDatabase } from './database';
 
 const EXIT_CRASH = 3;
@@ -63,6 +64,7 @@ async function main(): Promise<number> {
     logger,
     io,
     connect: () => openDatabase(config, logger),
+    announceConfigChange: () => announceConfigChange(config),
   });
 }
 

@@ -1,6 +1,7 @@
 /**
  * The commands that set a county up: its first admin, its households from a roster, the demo
- * county, a generated county for benches, and the township/county levels migration.
+ * county, a generated county for benches, the township/county levels migration, and the word to
+ * running services that configuration changed.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -144,5 +145,19 @@ export async function runMigrateLevels(_args: Parsed, { io }: CliDeps): Promise<
 export async function runMigrateConsents(_args: Parsed, { io }: CliDeps): Promise<number> {
   const heads = await migrateConsentHeads();
   io.out(`${heads} consent head(s) written for consents stored before consent chains.`);
+  return EXIT_OK;
+}
+
+/** `config-changed`: running services re-read the configuration they cache (after a hand edit). */
+export async function runConfigChanged(_args: Parsed, { io, announceConfigChange }: CliDeps) {
+  const told = await announceConfigChange?.();
+  if (!told?.url) {
+    io.err(
+      told?.warning ??
+        'config-changed: no Redis answered (REDIS_URL, DATA_DIR/run/redis.url, 127.0.0.1:6379), so no running service holds a cache to empty.',
+    );
+    return EXIT_PROBLEM;
+  }
+  io.out('Configuration epoch raised: every running service reads its configuration afresh.');
   return EXIT_OK;
 }

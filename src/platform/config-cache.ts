@@ -11,16 +11,23 @@
  *   current epoch (one Redis GET, shared by the reads in flight at that moment; never a database
  *   round trip). A value read under another epoch is read again.
  * So a disabled user, a revoked terminal, a new price or a changed village policy is seen by the
- * next request in every process. A write that bypasses the models (a hand edit in the database)
- * or by a process without Redis (the CLI, scripts: their cache is off, every read goes to the
- * database, and their writes raise no epoch) is seen within `CONFIG_TTL_MS`, the most any value
- * lives.
+ * next request in every process. A process without the services' Redis connection (the CLI: its
+ * cache is off, every read goes to the database) raises the epoch once when a command that writes
+ * configuration ends (src/cli/config-epoch.ts); after a hand edit in the database, the CLI's
+ * `config-changed` does the same. Whatever is still missed (a hand edit and no `config-changed`,
+ * Redis unreachable from the CLI) is seen within the cache's lifetime, the most any value lives:
+ * `CONFIG_CACHE_TTL_MS`, 60 s by default. The lifetime is a backstop, not the invalidation: at
+ * 5 s (before the ninth session) a counter serving a customer every half minute re-read its
+ * terminal, user, card, household and items on every redemption.
  */
+import { randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Schema } from 'mongoose';
 
-/** The most a cached value lives, whatever the epoch says (writes made around the models). */
-export const CONFIG_TTL_MS = 5_000;
+/** How long a cached value lives by default, whatever the epoch says (CONFIG_CACHE_TTL_MS). */
+export const CONFIG_TTL_MS_DEFAULT = 60_000;
+/** The most a cached value lives in this process (set when the cache is connected). */
+let ttlMs = CONFIG_TTL_MS_DEFAULT;
 /** Values per cache; the oldest go first. */
 const ENTRIES_MAX = 50_000;
 
@@ -29,10 +36,18 @@ let epochKey = '';
 let inFlight: Promise<string | undefined> | undefined;
 const caches = new Set<ConfigCache<unknown>>();
 
+/** The Redis key of the configuration epoch of the deployment under `redisPrefix`. */
+export const configEpochKey = (redisPrefix: string) => `${redisPrefix}:config:epoch`;
+
 /** Turns the cache on for this process (the API and the workers call it with their Redis). */
-export function connectConfigCache(r: Redis, redisPrefix: string): void {
+export function connectConfigCache(
+  r: Redis,
+  redisPrefix: string,
+  lifetimeMs = CONFIG_TTL_MS_DEFAULT,
+): void {
   redis = r;
-  epochKey = `${redisPrefix}:config:epoch`;
+  epochKey = configEpochKey(redisPrefix);
+  ttlMs = lifetimeMs;
   clearConfigCaches();
 }
 
@@ -40,14 +55,40 @@ function clearConfigCaches(): void {
   for (const c of caches) c.clear();
 }
 
+/**
+ * An epoch's first value, where the key is missing (a new deployment, or Redis restarted empty):
+ * a random number, so that no value cached under an epoch before a restart matches the epoch
+ * after it (from 0, a value cached under epoch 3 before the restart would pass for current once
+ * three changes had been made after it, for up to the lifetime).
+ */
+const firstEpoch = () => String(randomInt(1, 2 ** 47));
+
+/** Gives the epoch key its random first value unless it has one (SET NX: the first writer wins). */
+async function ensureEpoch(r: Redis, key: string): Promise<void> {
+  await r.set(key, firstEpoch(), 'NX');
+}
+
+/** Raises the epoch of the deployment under `key`: every process re-reads what it cached. */
+export async function raiseConfigEpoch(r: Redis, key: string): Promise<void> {
+  await ensureEpoch(r, key);
+  await r.incr(key);
+}
+
+async function readEpoch(r: Redis): Promise<string> {
+  const v = await r.get(epochKey);
+  if (v !== null) return v;
+  await ensureEpoch(r, epochKey);
+  return (await r.get(epochKey)) ?? '';
+}
+
 /** The current epoch (undefined: no Redis, cache off). Concurrent callers share one GET. */
 async function currentEpoch(): Promise<string | undefined> {
   const r = redis;
   if (!r || r.status !== 'ready') return undefined;
   if (!inFlight) {
-    inFlight = r
-      .get(epochKey)
-      .then((v) => v ?? '0')
+    inFlight = readEpoch(r)
+      // An empty answer (the key deleted between the SET and the GET) is no epoch: cache off.
+      .then((v) => v || undefined)
       .catch(() => undefined)
       .finally(() => {
         inFlight = undefined;
@@ -66,7 +107,7 @@ export async function configChanged(): Promise<void> {
   const r = redis;
   if (!r) return;
   inFlight = undefined;
-  await r.incr(epochKey);
+  await raiseConfigEpoch(r, epochKey);
   clearConfigCaches();
 }
 
@@ -119,7 +160,7 @@ export class ConfigCache<T> {
     const epoch = await currentEpoch();
     if (epoch === undefined) return load();
     const hit = this.entries.get(id);
-    if (hit && hit.epoch === epoch && Date.now() - hit.at < CONFIG_TTL_MS) return copyOf(hit.value);
+    if (hit && hit.epoch === epoch && Date.now() - hit.at < ttlMs) return copyOf(hit.value);
     const key = `${epoch}|${id}`;
     let pending = this.loading.get(key);
     if (!pending) {

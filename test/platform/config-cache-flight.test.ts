@@ -5,7 +5,7 @@
  */
 import { expect } from '../support/expect';
 import { ctx } from '../support/context';
-import { ConfigCache, configChanged } from '../../src/platform/config-cache';
+import { ConfigCache, configChanged, configEpochKey } from '../../src/platform/config-cache';
 
 describe('config cache: concurrent misses share one read', function () {
   let loads = 0;
@@ -59,5 +59,27 @@ describe('config cache: concurrent misses share one read', function () {
     expect((await cache.get('v', async () => (loads++, { name: 'x', tags: [] })))!.name).to.equal(
       'new',
     );
+  });
+});
+
+describe('config cache: Redis restarted empty', () => {
+  it('a value cached before the restart is read again after it, even when as many changes follow as preceded it', async () => {
+    const { redis, config } = ctx();
+    const key = configEpochKey(config.redisPrefix);
+    const cache = new ConfigCache<{ name: string }>('restart');
+    let stored = 'old';
+    const load = async () => ({ name: stored });
+    // The deployment's first epoch, as on a new Redis.
+    await redis.del(key);
+    expect((await cache.get('v', load))!.name).to.equal('old');
+    // Changed by hand (no epoch raised), then Redis restarts empty: the epoch starts again.
+    stored = 'new';
+    await redis.del(key);
+    expect((await cache.get('v', load))!.name).to.equal('new');
+    // And a change counted up from the new start does not land on an epoch a value was kept under.
+    stored = 'newer';
+    await redis.del(key);
+    await configChanged();
+    expect((await cache.get('v', load))!.name).to.equal('newer');
   });
 });

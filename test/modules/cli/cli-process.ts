@@ -24,6 +24,8 @@ export interface CliEnv {
   dataDir?: string;
   /** Leave MONGODB_URI unset (to exercise the run-file discovery). */
   noUri?: boolean;
+  /** Another REDIS_URL than this run's (the services' Redis, told of configuration changes); null: unset. */
+  redisUrl?: string | null;
   /** Another MONGODB_URI than this run's. */
   uri?: string;
   stdin?: string;
@@ -38,8 +40,11 @@ export function runCliProcess(args: string[], env: CliEnv = {}): Promise<CliRun>
     PASSWORD_KDF_LOG2N: '12',
     LOG_LEVEL: 'warn',
     DEMO_SEED: 'false',
+    REDIS_URL: env.redisUrl ?? ctx().redisUrl,
+    REDIS_PREFIX: ctx().config.redisPrefix,
   };
   if (env.noUri) delete childEnv.MONGODB_URI;
+  if (env.redisUrl === null) delete childEnv.REDIS_URL;
   delete childEnv.ADMIN_USERNAME;
   delete childEnv.ADMIN_PASSWORD;
   return new Promise((resolve, reject) => {

@@ -16,11 +16,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import mongoose from 'mongoose';
+import { redisRunFilePath } from '../../../src/cli/config-epoch';
 import { ctx, deleteRedisKeys } from '../../support/context';
 import { expect } from '../../support/expect';
 
@@ -166,6 +167,9 @@ describe('npm start supervises its workers process', function () {
       () => logs.find((l) => l.msg === 'API listening')?.port as number | undefined,
     );
     base = `http://127.0.0.1:${port}`;
+    // Where the CLI finds the Redis to tell of configuration changes (src/cli/config-epoch.ts).
+    const redisFile = redisRunFilePath(dataDir);
+    expect(readFileSync(redisFile, 'utf8').trim()).to.equal(c().redisUrl);
     const first = await waitFor(
       'the workers process started',
       () => workerStarts()[0]?.childPid as number | undefined,
@@ -311,6 +315,7 @@ describe('npm start supervises its workers process', function () {
     );
     service.kill('SIGTERM');
     expect(await exited).to.equal(0);
+    expect(existsSync(redisFile), 'the Redis run file is removed').to.equal(false);
     expect(alive(restarted.childPid as number), 'the restarted workers process is gone').to.equal(
       false,
     );
