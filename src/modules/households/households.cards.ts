@@ -50,6 +50,21 @@ async function everyCardIndexed(): Promise<boolean> {
   return true;
 }
 
+/** A card's index entry (cached; concurrent reads of one card share one read). */
+const cardEntry = (cardNo: string) =>
+  cachedCards.get(
+    cardNo,
+    async () => (await HouseholdCard.findById(cardNo).lean<HouseholdCardDoc>()) ?? undefined,
+  );
+
+/**
+ * The household a card's index entry names, before it is checked against the household: a guess,
+ * for reads to begin early (a redemption's heads), never for a decision. Undefined: no entry.
+ */
+export async function cardHolderGuess(cardNo: string): Promise<string | undefined> {
+  return (await cardEntry(cardNo))?.householdId;
+}
+
 /**
  * The household behind a card: through the card index by `_id` (checked against the household).
  * A card without an entry is no household's once every card is indexed, and is answered without
@@ -58,10 +73,7 @@ async function everyCardIndexed(): Promise<boolean> {
  * it), a search on `cardNo` (a scan on FerretDB), which writes the entry it finds.
  */
 export async function findHouseholdByCard(cardNo: string): Promise<HouseholdDoc | undefined> {
-  const card = await cachedCards.get(
-    cardNo,
-    async () => (await HouseholdCard.findById(cardNo).lean<HouseholdCardDoc>()) ?? undefined,
-  );
+  const card = await cardEntry(cardNo);
   const indexed = card ? await findHousehold(card.householdId) : undefined;
   if (indexed?.cardNo === cardNo) return indexed;
   if (!card && (await everyCardIndexed())) return undefined;

@@ -61,7 +61,7 @@ export function canSeeHousehold(
   }
 }
 
-export { findHousehold, findHouseholdByCard } from './households.cards';
+export { cardHolderGuess, findHousehold, findHouseholdByCard } from './households.cards';
 
 /** Loads a household the principal may see, else `not_found`. */
 export async function householdInReach(p: Principal, householdId: string): Promise<HouseholdDoc> {

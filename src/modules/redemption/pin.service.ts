@@ -55,15 +55,24 @@ function streakBefore(head: PinEventDoc | undefined): number {
   return head.failStreak;
 }
 
+/** The household's PIN record, if it has one (cached). */
+const storedPin = (householdId: string) =>
+  cardPins.get(
+    householdId,
+    async () => (await CardPin.findById(householdId).lean<CardPinDoc>()) ?? undefined,
+  );
+
+/** Reads the household's PIN record into the cache ahead of the check (a read only). */
+export async function warmCardPin(householdId: string): Promise<void> {
+  await storedPin(householdId);
+}
+
 /**
  * Checks a redemption's PIN against the household's, if it has one. Throws `pin_required`,
  * `pin_incorrect` (details: attemptsLeft) or `card_locked` (details: lockedUntil).
  */
 export async function checkCardPin(householdId: string, pin: string | undefined): Promise<void> {
-  const stored = await cardPins.get(
-    householdId,
-    async () => (await CardPin.findById(householdId).lean<CardPinDoc>()) ?? undefined,
-  );
+  const stored = await storedPin(householdId);
   if (!stored) return;
   const now = clock.now();
   const head = await pinEvents.head(householdId);

@@ -6,13 +6,13 @@
 import { clock } from '../../platform/clock';
 import { DomainError, notFound, type FieldError } from '../../platform/errors';
 import { POINTS_ABS_MAX } from '../../platform/validation';
-import { findHouseholdByCard } from '../households/households.service';
+import { cardHolderGuess, findHouseholdByCard } from '../households/households.service';
 import { warmHead } from '../ledger/ledger.service';
 import { findItemsBySkus, warmStock } from '../stores/items.service';
 import { findStore } from '../stores/stores.service';
 import { findVillage } from '../villages/villages.service';
 import { warmAllowance } from './allowance';
-import { checkCardPin } from './pin.service';
+import { checkCardPin, warmCardPin } from './pin.service';
 import { shanghaiDay } from './receipt';
 import type { RedemptionLine } from './redemption.model';
 import type { FullRedemption } from './redemption.views';
@@ -85,21 +85,22 @@ function valueOf<T>(read: PromiseSettledResult<T>): T {
 }
 
 /**
- * Reads what the carrying out reads first into memory: the household's ledger head, the day's
- * allowance head and each line's stock head (hints: the unique indexes still decide). A failed
- * read is left to the step itself, which reads again.
+ * Reads into memory what the carrying out and the checks read first about a household: its
+ * ledger head, the day's allowance head at this store (hints: the unique indexes still decide)
+ * and its PIN record. Reads only, so they may begin on the card index's word, before the
+ * household is checked. A failed read is left to the step itself, which reads again.
  */
-async function warmHeads(
-  householdId: string,
-  storeId: string,
-  day: string,
-  lines: readonly RedemptionLine[],
-): Promise<void> {
+async function warmHousehold(householdId: string, storeId: string, day: string): Promise<void> {
   await Promise.allSettled([
     warmHead(householdId),
     warmAllowance({ householdId, storeId, day }),
-    ...lines.map((l) => warmStock(l.itemId)),
+    warmCardPin(householdId),
   ]);
+}
+
+/** Each line's stock head into memory (reads only, as warmHousehold). */
+async function warmLines(lines: readonly RedemptionLine[]): Promise<void> {
+  await Promise.allSettled(lines.map((l) => warmStock(l.itemId)));
 }
 
 /**
@@ -107,13 +108,24 @@ async function warmHeads(
  * items and prices, the offline time and the PIN (last, so only a real basket counts an attempt).
  * The reads go side by side (the store, the card's household and the items; then the village and
  * the PIN, beside the heads the carrying out will read), and a refusal is the one the checks give
- * in that order, as when they ran one after another.
+ * in that order, as when they ran one after another. The household's heads and PIN record are
+ * read as soon as the card index names it, beside the household's own read (a new card at a
+ * counter: one wait fewer); should the index have named another household, the right one's are
+ * read after the check.
  */
 export async function priceBasket(
   counter: Counter,
   input: RedeemInput,
   claimId: string,
 ): Promise<Omit<FullRedemption, '_id'>> {
+  const dayGuess = shanghaiDay(input.offlineAt ?? clock.now());
+  const early = cardHolderGuess(input.cardNo).then(
+    async (guess) => {
+      if (guess) await warmHousehold(guess, counter.storeId, dayGuess);
+      return guess;
+    },
+    () => undefined,
+  );
   const [storeRead, householdRead, linesRead] = await Promise.allSettled([
     findStore(counter.storeId),
     householdOfCard(input.cardNo),
@@ -130,10 +142,16 @@ export async function priceBasket(
   const occurredAt = input.offlineAt ?? now;
   const householdId = household._id.toHexString();
   const day = shanghaiDay(occurredAt);
+  const warmed = async () => {
+    if ((await early) !== householdId || day !== dayGuess)
+      await warmHousehold(householdId, counter.storeId, day);
+  };
   const [village] = await Promise.all([
     findVillage(household.villageId),
+    // Its PIN record read joins the early one when that is still under way (config-cache.ts).
     checkCardPin(householdId, input.pin),
-    warmHeads(householdId, counter.storeId, day, lines),
+    warmed(),
+    warmLines(lines),
   ]);
   const limit = village?.policy.redemptionDailyLimit;
   return {

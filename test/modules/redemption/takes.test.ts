@@ -8,6 +8,7 @@ import mongoose from 'mongoose';
 import { expect } from '../../support/expect';
 import { http } from '../../support/factories';
 import { forgetHints } from '../../../src/platform/db';
+import { configChanged } from '../../../src/platform/config-cache';
 import {
   IN_FLIGHT_WAIT_MS,
   RECOVERY_AGE_MS,
@@ -104,6 +105,35 @@ describe('redemption takes: recorded on the settled event, no source pointers', 
     expect(headReads, 'head reads after the record').to.deep.equal([]);
     expect((await account(s, h.id)).spendable).to.equal(100 - BASKET_POINTS);
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
+  });
+
+  it("a new card: its household's ledger head, allowance head and PIN record are asked for on the card index's word, beside the household's own read, each once", async () => {
+    const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS, items: ITEMS });
+    const h = s.households[0]!;
+    forgetHints(); // no chain head in memory
+    await configChanged(); // and no household, card or PIN cached: as a card this process never saw
+    const sent: string[] = [];
+    mongoose.set('debug', (collection: string, method: string) => {
+      if (method.startsWith('find')) sent.push(collection);
+    });
+    try {
+      const red = await redeemVia(s.terminals[0]!, newKey(), { cardNo: h.cardNo, items: BASKET });
+      expect(red.status, red.text).to.equal(201);
+    } finally {
+      mongoose.set('debug', false);
+    }
+    const first = (c: string) => sent.indexOf(c);
+    const count = (c: string) => sent.filter((x) => x === c).length;
+    expect(first('household_cards')).to.be.at.least(0);
+    // The heads are sent before the household's read (which asks Redis for the cache's epoch
+    // first), not once it is answered; the PIN record, cached too, goes beside it (counted once).
+    for (const c of ['ledger_accounts', 'chain_heads'])
+      expect(first(c), `${c} before households: ${sent.join(', ')}`).to.be.lessThan(
+        first('households'),
+      );
+    for (const c of ['household_cards', 'households', 'ledger_accounts', 'card_pins'])
+      expect(count(c), `${c}: ${sent.join(', ')}`).to.equal(1);
+    expect((await account(s, h.id)).spendable).to.equal(100 - BASKET_POINTS);
   });
 
   it('a refusal on one take (the daily limit) gives back the takes made beside it, from the record; the replay answers the same 409', async () => {
