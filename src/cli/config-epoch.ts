@@ -12,10 +12,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { Config } from '../../config';
 import { configEpochKey, raiseConfigEpoch } from '../platform/config-cache';
-import { DEFAULT_REDIS_URL } from '../platform/redis';
+import { DEFAULT_REDIS_URL, onceAt } from '../platform/redis';
 
 /** Where `npm start` writes the URL of the Redis its processes use, while it runs. */
 export function redisRunFilePath(dataDir: string): string {
@@ -32,25 +31,11 @@ function runFileUrl(dataDir: string): string | undefined {
 }
 
 /** Raises the epoch in the Redis at `url`; false when it does not answer within a second. */
-async function raiseAt(url: string, key: string): Promise<boolean> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 1000,
-    enableOfflineQueue: false,
-  });
-  r.on('error', () => undefined);
-  try {
-    await r.connect();
+const raiseAt = (url: string, key: string) =>
+  onceAt(url, async (r) => {
     await raiseConfigEpoch(r, key);
     return true;
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
+  });
 
 export interface ConfigAnnouncement {
   /** The Redis whose epoch was raised, or undefined when none answered. */

@@ -34,7 +34,11 @@ export function workerRedisOptions(): RedisOptions {
   };
 }
 
-async function pingOnce(url: string): Promise<boolean> {
+/**
+ * Runs `work` on a connection of its own to `url`, made once (no retry, 1 s to connect) and closed
+ * after: false when Redis does not answer or `work` fails.
+ */
+export async function onceAt(url: string, work: (r: Redis) => Promise<boolean>): Promise<boolean> {
   const r = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -44,13 +48,15 @@ async function pingOnce(url: string): Promise<boolean> {
   r.on('error', () => undefined);
   try {
     await r.connect();
-    return (await r.ping()) === 'PONG';
+    return await work(r);
   } catch {
     return false;
   } finally {
     r.disconnect();
   }
 }
+
+const pingOnce = (url: string) => onceAt(url, async (r) => (await r.ping()) === 'PONG');
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
