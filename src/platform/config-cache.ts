@@ -16,9 +16,9 @@
  * configuration ends (src/cli/config-epoch.ts); after a hand edit in the database, the CLI's
  * `config-changed` does the same. Whatever is still missed (a hand edit and no `config-changed`,
  * Redis unreachable from the CLI) is seen within the cache's lifetime, the most any value lives:
- * `CONFIG_CACHE_TTL_MS`, 60 s by default. The lifetime is a backstop, not the invalidation: at
- * 5 s (before the ninth session) a counter serving a customer every half minute re-read its
- * terminal, user, card, household and items on every redemption.
+ * `CONFIG_CACHE_TTL_MS`, 60 s by default. The lifetime is a backstop, not the invalidation: a
+ * lifetime shorter than a counter's rhythm (a customer every half minute) would have every
+ * redemption re-read its terminal, user, card, household and items.
  */
 import { randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
