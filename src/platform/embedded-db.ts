@@ -27,6 +27,8 @@ export interface EmbeddedDbOptions {
 
 export interface EmbeddedDb {
   uri: string;
+  /** The launcher's process id. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -38,7 +40,11 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
     );
   }
   // FerretDB logs every refused command at WARN (e.g. createCollection of an existing one); only its errors matter here.
+  // -stop-with-stdin: the launcher stops when this process's end of its stdin closes, so it never
+  // outlives this process (killed with -9 included), and the next start is not a second FerretDB
+  // beside an orphan on the same folder.
   const args = [
+    '-stop-with-stdin',
     '-handler',
     opts.handler,
     '-port',
@@ -56,7 +62,9 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
   } else {
     args.push('-postgresql-url', opts.postgresqlUrl ?? '');
   }
-  const child = spawn(opts.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its stdin is a pipe this process holds open and never writes.
+  const child = spawn(opts.bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => undefined); // EPIPE once the launcher has exited
   const log = opts.logger.child({ component: 'ferretdb', pid: child.pid });
   readline
     .createInterface({ input: child.stderr })
@@ -83,7 +91,7 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
   const uri = `${base.replace(/\/?$/, '/')}?retryWrites=false&directConnection=true`;
   await waitForPing(uri);
   log.info({ uri, handler: opts.handler }, 'embedded FerretDB ready');
-  return { uri, stop: () => stopChild(child) };
+  return { uri, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 async function waitForPing(uri: string): Promise<void> {

@@ -5,8 +5,11 @@
  * the query asks `@>`), so without the launcher's second index (tools/ferretdb/idindex.go,
  * pgidindex.go) every one of them reads the whole table.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mongoose from 'mongoose';
 import { ctx } from '../support/context';
@@ -168,5 +171,44 @@ describe('platform: the embedded PostgreSQL keeps its `_id` look-ups indexed as 
       );
     // A backend reports its row counts to the statistics within about 10 s of going idle.
     expect(await eventually(() => analyzed() === 't', 25_000), 'analyzed').to.equal(true);
+  });
+});
+
+describe('platform: the embedded database never outlives the process that started it', () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('a process killed with -9 leaves no FerretDB running on its folder', async function () {
+    this.timeout(60_000);
+    const parent = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, 'embedded-db-parent.child.ts')],
+      {
+        env: {
+          ...process.env,
+          MSL_CHILD_FERRETDB_BIN: ctx().config.ferretdb.bin,
+          MSL_CHILD_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'msl-orphan-')),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const launcher = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: parent.stdout }).on('line', (line) => {
+        const m = /^LAUNCHER (\d+)$/.exec(line);
+        if (m) resolve(Number(m[1]));
+      });
+      parent.once('exit', (code) =>
+        reject(new Error(`the parent exited (${code}) before its database was ready`)),
+      );
+    });
+    expect(alive(launcher), 'the launcher runs while its parent does').to.equal(true);
+    parent.kill('SIGKILL');
+    expect(await eventually(() => !alive(launcher), 10_000), 'the launcher is gone').to.equal(true);
   });
 });

@@ -6,13 +6,18 @@
 // generated, a check that only runs when FerretDB itself is the main module.
 //
 // On start it prints one line `READY <mongodb-uri>` on stdout; the Node helper waits for that
-// line (and a ping) before it connects. SIGTERM or SIGINT stops it cleanly.
+// line (and a ping) before it connects. SIGTERM or SIGINT stops it cleanly; so does the end of
+// its standard input with -stop-with-stdin, which the Node helper keeps open for as long as it
+// lives: the database never outlives the process that started it, even one killed with -9 (a
+// second launcher on the same SQLite folder, started by the next `npm start`, would otherwise
+// run beside the orphan, each with its own view of the catalogue).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -33,6 +38,8 @@ func main() {
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	busyMs := flag.Int("sqlite-busy-timeout-ms", 10000,
 		"how long a SQLite write waits for the write lock before SQLITE_BUSY (FerretDB's default: 10000)")
+	stopWithStdin := flag.Bool("stop-with-stdin", false,
+		"stop cleanly when standard input closes (the process that started this one is gone)")
 	flag.Parse()
 
 	var level slog.Level
@@ -91,6 +98,14 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if *stopWithStdin {
+		go func() {
+			// Returns at end of file, or on an error reading: either way the parent is gone.
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			logger.Error("standard input closed: the process that started the database is gone; stopping")
+			stop()
+		}()
+	}
 
 	done := make(chan struct{})
 	go func() {
