@@ -17,7 +17,6 @@
  *    database and Redis this process started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { loadConfig, type Config } from '../config';
@@ -40,7 +39,7 @@ import { migrateCardIndex } from './modules/households/households.migrations';
 import { migrateNotificationsDue } from './modules/notifications/notifications.service';
 import { idNumberHasherFor } from './modules/volunteers/id-number';
 import { writeLane } from './platform/write-lane';
-import { redisRunFilePath } from './cli/config-epoch';
+import { writeRunFile } from './platform/run-files';
 
 /** How long shutdown waits for in-flight requests and running jobs. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -62,7 +61,6 @@ async function startDatabase(
   cleanups: Cleanups,
 ): Promise<{ mongoUri: string; embedded?: EmbeddedDb }> {
   if (config.mongodbUri) return { mongoUri: config.mongodbUri };
-  const uriFile = path.join(config.dataDir, 'run', 'mongodb.uri');
   const embedded = await startEmbeddedDb({
     bin: config.ferretdb.bin,
     handler: config.ferretdb.handler,
@@ -72,12 +70,7 @@ async function startDatabase(
     logger,
   });
   const mongoUri = embedded.uri;
-  mkdirSync(path.dirname(uriFile), { recursive: true });
-  writeFileSync(uriFile, `${mongoUri}\n`);
-  cleanups.push(
-    () => rmSync(uriFile, { force: true }),
-    () => embedded?.stop(),
-  );
+  cleanups.push(writeRunFile(config.dataDir, 'mongodb.uri', mongoUri), () => embedded?.stop());
   return { mongoUri, embedded };
 }
 
@@ -213,10 +206,7 @@ async function main(): Promise<void> {
   const redisInfo = await resolveRedis(config.redisUrl, config.dataDir, logger);
   cleanups.push(() => redisInfo.stop());
   // For the CLI, which tells the services here when it changed their configuration.
-  const redisFile = redisRunFilePath(config.dataDir);
-  mkdirSync(path.dirname(redisFile), { recursive: true });
-  writeFileSync(redisFile, `${redisInfo.url}\n`, { mode: 0o600 });
-  cleanups.push(() => rmSync(redisFile, { force: true }));
+  cleanups.push(writeRunFile(config.dataDir, 'redis.url', redisInfo.url));
 
   await connectDb(mongoUri, config.mongodbDb, {
     writeLanes: config.dbWriteLanes,

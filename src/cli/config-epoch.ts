@@ -10,24 +10,17 @@
  * unless REDIS_URL says otherwise: then the command warns that running services see the change
  * only within their cache's lifetime (CONFIG_CACHE_TTL_MS).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Config } from '../../config';
 import { configEpochKey, raiseConfigEpoch } from '../platform/config-cache';
 import { DEFAULT_REDIS_URL, onceAt } from '../platform/redis';
+import { readRunFile, runFilePathOf } from '../platform/run-files';
 
 /** Where `npm start` writes the URL of the Redis its processes use, while it runs. */
-export function redisRunFilePath(dataDir: string): string {
-  return path.join(dataDir, 'run', 'redis.url');
-}
+export const redisRunFilePath = (dataDir: string): string => runFilePathOf(dataDir, 'redis.url');
 
 function runFileUrl(dataDir: string): string | undefined {
-  try {
-    const url = readFileSync(redisRunFilePath(dataDir), 'utf8').trim();
-    return /^rediss?:\/\//.test(url) ? url : undefined;
-  } catch {
-    return undefined;
-  }
+  const url = readRunFile(dataDir, 'redis.url');
+  return url && /^rediss?:\/\//.test(url) ? url : undefined;
 }
 
 /** Raises the epoch in the Redis at `url`; false when it does not answer within a second. */

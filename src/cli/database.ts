@@ -12,12 +12,11 @@
  * (each keeps its own view of the catalogue), so while the service runs the CLI must go through
  * the service's database rather than start a second one.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import type { Config } from '../../config';
 import { connectDb, disconnectDb, ensureIndexes } from '../platform/db';
 import { startEmbeddedDb } from '../platform/embedded-db';
+import { readRunFile, runFilePathOf } from '../platform/run-files';
 import type { Logger } from '../platform/logger';
 // Every model, so ensureIndexes creates all the unique indexes (the locks), not only those of
 // the modules this command happens to import.
@@ -36,18 +35,13 @@ export interface CliDatabase {
 
 /** Where the service writes its database URI while it runs. */
 export function runFilePath(dataDir: string): string {
-  return path.join(dataDir, 'run', 'mongodb.uri');
+  return runFilePathOf(dataDir, 'mongodb.uri');
 }
 
 /** The URI in the run file if it exists and the database there answers `ping`, else undefined. */
 export async function findRunningServiceUri(dataDir: string): Promise<string | undefined> {
-  let uri: string;
-  try {
-    uri = readFileSync(runFilePath(dataDir), 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-  if (!/^mongodb(\+srv)?:\/\//.test(uri)) return undefined;
+  const uri = readRunFile(dataDir, 'mongodb.uri');
+  if (!uri || !/^mongodb(\+srv)?:\/\//.test(uri)) return undefined;
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: RUN_FILE_PING_TIMEOUT_MS,
     connectTimeoutMS: RUN_FILE_PING_TIMEOUT_MS,
