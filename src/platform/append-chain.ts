@@ -340,7 +340,9 @@ export class AppendChain<L extends ChainLink> {
           },
         ],
         build: (head) => this.linkOn(chain, source, head, build(head)),
-        insert: (link) => this.inserts.insert(link),
+        insert: async (link) => {
+          await this.inserts.insert(link);
+        },
         appendedBefore: async (link) => {
           // The error does not say which index refused, so look: links are never deleted, so a
           // free seq slot means the source index refused us.

@@ -25,6 +25,7 @@
 import { BSON, type AnyBulkWriteOperation, type Collection } from 'mongodb';
 import type { Model } from 'mongoose';
 import { BUSY_ATTEMPTS, busyPause, busyStats, isBusyError } from './busy';
+import { storedForm } from './stored-form';
 import { writeLane } from './write-lane';
 
 /** The refusal of one document of a batch, shaped like a driver error (`code`, `message`). */
@@ -281,7 +282,11 @@ export async function readBackById(
 export function modelInserts<T>(
   model: Model<T>,
   opts: { batched?: boolean; beforeSend?: (docs: Record<string, unknown>[]) => void } = {},
-): { insert(doc: object): Promise<void>; stats: GroupCommit<unknown>['stats'] } {
+): {
+  /** Inserts `doc`; resolves with the document as stored (cast to the schema) once it is written. */
+  insert(doc: object): Promise<Record<string, unknown>>;
+  stats: GroupCommit<unknown>['stats'];
+} {
   const { batched = true, beforeSend } = opts;
   const batch = new GroupCommit<Record<string, unknown>>(
     async (docs) => {
@@ -294,13 +299,13 @@ export function modelInserts<T>(
     stats: batch.stats,
     async insert(doc) {
       if (!batched) {
-        await model.create([doc]); // one insertOne: retried when busy (busy.ts)
-        return;
+        const [created] = await model.create([doc]); // one insertOne: retried when busy (busy.ts)
+        return created!.toObject({ depopulate: true }) as Record<string, unknown>;
       }
-      const checked = new model(doc);
-      const invalid = checked.validateSync();
-      if (invalid) throw invalid;
-      await batch.insert(checked.toObject({ depopulate: true }) as Record<string, unknown>);
+      // The model's form and checks, without building a mongoose document (stored-form.ts).
+      const stored = await storedForm(model, doc);
+      await batch.insert(stored);
+      return stored;
     },
   };
 }

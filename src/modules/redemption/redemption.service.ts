@@ -84,12 +84,7 @@ import { recordInserts } from './inserts';
 import { completeOwnClaim, dropKey } from './keys';
 import { releaseRequest } from './liveness';
 import { priceBasket } from './pricing';
-import {
-  Redemption,
-  type RedemptionDoc,
-  type RedemptionKeyDoc,
-  type StoredResponse,
-} from './redemption.model';
+import { type RedemptionDoc, type RedemptionKeyDoc, type StoredResponse } from './redemption.model';
 import { isFull, type FullRedemption } from './redemption.views';
 import {
   abandonedError,
@@ -183,9 +178,10 @@ async function redeemClaimed(
   let r: RedemptionDoc;
   try {
     // What was inserted is what is stored: no read back.
-    const record = new Redemption({ _id: new Types.ObjectId(rid), ...basket }).toObject();
-    await recordInserts.insert(record);
-    r = record;
+    r = (await recordInserts.insert({
+      _id: new Types.ObjectId(rid),
+      ...basket,
+    })) as unknown as RedemptionDoc;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.
