@@ -27,7 +27,7 @@ import assert from 'node:assert/strict';
 import type { Collection } from 'mongodb';
 import mongoose, { Schema, type Model } from 'mongoose';
 import { inBackground } from './background';
-import { registerHints } from './db';
+import { findLeanById, registerHints } from './db';
 import { DomainError, isDuplicateKeyError } from './errors';
 import { ChainQueue } from './chain-queue';
 import { modelInserts, seqUpserts } from './group-commit';
@@ -224,7 +224,7 @@ export class AppendChain<L extends ChainLink> {
 
   /** A link by its `_id` (`<chain>#<seq>`), e.g. one whose id its source's owner recorded. */
   async byId(id: string): Promise<L | undefined> {
-    return ((await this.model.findById(id).lean()) as L | null) ?? undefined;
+    return (await findLeanById<L>(this.model, id)) ?? undefined;
   }
 
   /** The link a source appended, if any (through the pointer; by scan when only the pointer is missing). */
@@ -232,7 +232,7 @@ export class AppendChain<L extends ChainLink> {
     source: { type: string; id: string },
     scanIfNoPointer = false,
   ): Promise<L | undefined> {
-    const pointer = await ChainSource.findById(this.sourceKey(source)).lean<ChainSourceDoc>();
+    const pointer = await findLeanById<ChainSourceDoc>(ChainSource, this.sourceKey(source));
     if (pointer) return this.byId(pointer.linkId);
     if (!scanIfNoPointer) return undefined;
     const link =
@@ -255,7 +255,7 @@ export class AppendChain<L extends ChainLink> {
 
   /** The newest link of a chain (undefined when the chain is empty). */
   async head(chain: string): Promise<L | undefined> {
-    const hint = await ChainHead.findById(`${this.kind}|${chain}`).lean<ChainHeadDoc>();
+    const hint = await findLeanById<ChainHeadDoc>(ChainHead, `${this.kind}|${chain}`);
     let head: L | undefined;
     if (hint && hint.seq > 0) {
       head = await this.byId(linkId(chain, hint.seq));

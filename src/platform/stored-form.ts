@@ -95,7 +95,7 @@ function keepNulls(schema: Schema, input: Plain, out: Plain): void {
       keepNulls(t.schema, value, cast);
     else if (t.$isMongooseDocumentArray && t.schema && Array.isArray(value) && Array.isArray(cast))
       value.forEach((el, i) => {
-        if (isPlainObject(el) && isPlainObject(cast[i])) keepNulls(t.schema!, el, cast[i] as Plain);
+        if (isPlainObject(el) && isPlainObject(cast[i])) keepNulls(t.schema!, el, cast[i]);
       });
   });
 }
@@ -117,7 +117,7 @@ function assertStrict(schema: Schema, input: Plain, prefix = ''): void {
     const kind = schema.pathType(path);
     if (kind === 'nested' && isPlainObject(value)) assertStrict(schema, value, `${path}.`);
     else if (kind === 'real') {
-      const t = schema.path(path) as Nestable;
+      const t: Nestable = schema.path(path);
       if (t.$isSingleNested && t.schema && isPlainObject(value)) assertStrict(t.schema, value);
       else if (t.$isMongooseDocumentArray && t.schema && Array.isArray(value))
         for (const el of value) if (isPlainObject(el)) assertStrict(t.schema, el);
@@ -146,11 +146,10 @@ const EXACT: Record<string, (v: unknown) => boolean> = {
 };
 
 /** A path's validators run synchronously, as mongoose's SchemaType defines it (base class). */
-const pathValidators = (
-  mongoose.SchemaType.prototype as unknown as {
-    doValidateSync(this: unknown, value: unknown, scope: unknown): unknown;
-  }
-).doValidateSync;
+const pathValidators = Object.getOwnPropertyDescriptor(
+  mongoose.SchemaType.prototype,
+  'doValidateSync',
+)!.value as (this: SchemaType, value: unknown, scope: unknown) => unknown;
 
 type PathType = Nestable & {
   instance: string;

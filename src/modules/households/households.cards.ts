@@ -6,7 +6,7 @@
  */
 import { Types } from 'mongoose';
 import { ConfigCache } from '../../platform/config-cache';
-import { registerHints } from '../../platform/db';
+import { findLeanById, registerHints } from '../../platform/db';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import {
   Household,
@@ -24,7 +24,7 @@ export async function findHousehold(householdId: string): Promise<HouseholdDoc |
   if (!Types.ObjectId.isValid(householdId)) return undefined;
   return cachedHouseholds.get(
     householdId,
-    async () => (await Household.findById(householdId).lean<HouseholdDoc>()) ?? undefined,
+    async () => (await findLeanById<HouseholdDoc>(Household, householdId)) ?? undefined,
   );
 }
 
@@ -54,7 +54,7 @@ async function everyCardIndexed(): Promise<boolean> {
 const cardEntry = (cardNo: string) =>
   cachedCards.get(
     cardNo,
-    async () => (await HouseholdCard.findById(cardNo).lean<HouseholdCardDoc>()) ?? undefined,
+    async () => (await findLeanById<HouseholdCardDoc>(HouseholdCard, cardNo)) ?? undefined,
   );
 
 /**

@@ -12,7 +12,7 @@ import { appendLink, type HeadReading } from '../../platform/append-chain';
 import { ChainQueue } from '../../platform/chain-queue';
 import { inBackground } from '../../platform/background';
 import { busyStats, isBusyError } from '../../platform/busy';
-import { registerHints } from '../../platform/db';
+import { findLeanById, registerHints } from '../../platform/db';
 import { DomainError, isDuplicateKeyError } from '../../platform/errors';
 import { ledgerFaults } from '../../platform/faults';
 import { modelInserts, seqUpserts } from '../../platform/group-commit';
@@ -107,7 +107,7 @@ async function findBySource(source: { type: string; id: string }): Promise<Entry
 
 /** The stored entry at `seq` of a household's chain, read fresh by `_id` (also verify-chain's). */
 export async function entryAt(householdId: string, seq: number): Promise<EntryDoc | undefined> {
-  return (await Entry.findById(entryId(householdId, seq)).lean<EntryDoc>()) ?? undefined;
+  return (await findLeanById<EntryDoc>(Entry, entryId(householdId, seq))) ?? undefined;
 }
 
 export interface HeadRead {
@@ -129,7 +129,7 @@ export async function readHead(
   justRead?: AccountDoc | null,
 ): Promise<HeadRead> {
   const cached =
-    justRead !== undefined ? justRead : await Account.findById(householdId).lean<AccountDoc>();
+    justRead !== undefined ? justRead : await findLeanById<AccountDoc>(Account, householdId);
   let head: EntryDoc | undefined;
   if (cached && cached.seq > 0) {
     head = await entryAt(householdId, cached.seq);
@@ -212,7 +212,7 @@ type Head = EntryDoc | EntryView;
 async function headOfCache(
   householdId: string,
 ): Promise<{ account: AccountDoc | null; head?: EntryDoc }> {
-  const account = await Account.findById(householdId).lean<AccountDoc>();
+  const account = await findLeanById<AccountDoc>(Account, householdId);
   if (!account || account.seq <= 0) return { account };
   const head = await entryAt(householdId, account.seq);
   const matches =

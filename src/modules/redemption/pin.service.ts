@@ -20,6 +20,7 @@ import { DomainError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { householdInReach } from '../households/households.service';
 import { CardPin, PinEvent, type CardPinDoc, type PinEventDoc } from './pin.model';
+import { findLeanById } from '../../platform/db';
 
 /** Wrong PINs in a row that lock a card. */
 export const PIN_FAILURES_MAX = 3;
@@ -59,7 +60,7 @@ function streakBefore(head: PinEventDoc | undefined): number {
 const storedPin = (householdId: string) =>
   cardPins.get(
     householdId,
-    async () => (await CardPin.findById(householdId).lean<CardPinDoc>()) ?? undefined,
+    async () => (await findLeanById<CardPinDoc>(CardPin, householdId)) ?? undefined,
   );
 
 /** Reads the household's PIN record into the cache ahead of the check (a read only). */

@@ -28,6 +28,7 @@ import type { StoreDoc } from './stores.model';
 import { ConfigCache } from '../../platform/config-cache';
 import type { z } from '../../platform/validation';
 import type { itemSchema, movementSchema } from './stores.schemas';
+import { findLeanById } from '../../platform/db';
 
 const stock = new AppendChain<StockMovementDoc>(StockMovement, 'stock', { groupCommit: true });
 
@@ -177,10 +178,7 @@ export async function findItemsBySkus(
   const docs = await Promise.all(
     skus.map((sku) => {
       const id = itemIdOf(storeId, sku);
-      return cachedItems.get(
-        id,
-        async () => (await Item.findById(id).lean<ItemDoc>()) ?? undefined,
-      );
+      return cachedItems.get(id, async () => (await findLeanById<ItemDoc>(Item, id)) ?? undefined);
     }),
   );
   return new Map(

@@ -14,6 +14,7 @@ import { Store, Terminal, type StoreDoc, type TerminalDoc } from './stores.model
 import { ConfigCache } from '../../platform/config-cache';
 import type { z } from '../../platform/validation';
 import type { storeSchema, terminalSchema } from './stores.schemas';
+import { findLeanById } from '../../platform/db';
 
 /** A store as the API shows it: the shape `storeSchema` declares. */
 export type StoreView = z.infer<typeof storeSchema>;
@@ -54,7 +55,7 @@ export async function findStore(storeId: string): Promise<StoreDoc | undefined> 
   if (!Types.ObjectId.isValid(storeId)) return undefined;
   return cachedStores.get(
     storeId,
-    async () => (await Store.findById(storeId).lean<StoreDoc>()) ?? undefined,
+    async () => (await findLeanById<StoreDoc>(Store, storeId)) ?? undefined,
   );
 }
 
@@ -65,7 +66,7 @@ export async function findTerminalByClientId(clientId: string): Promise<Terminal
 
 /** A terminal by id, read fresh (callers cache it as they need). */
 export async function findTerminalById(terminalId: string): Promise<TerminalDoc | undefined> {
-  return (await Terminal.findById(terminalId).lean<TerminalDoc>()) ?? undefined;
+  return (await findLeanById<TerminalDoc>(Terminal, terminalId)) ?? undefined;
 }
 
 /** Creates a terminal for a store; the secret in the result is never shown again. */

@@ -22,6 +22,7 @@ import { findVillage } from '../villages/villages.service';
 import { User, type UserDoc } from './users.model';
 import type { z } from '../../platform/validation';
 import type { userSchema } from './users.schemas';
+import { findLeanById } from '../../platform/db';
 
 export interface NewUser {
   username: string;
@@ -171,7 +172,7 @@ export async function findUserByUsername(username: string): Promise<UserDoc | un
 
 /** A user by id, read fresh (callers cache it as they need). */
 export async function findUserById(userId: string): Promise<UserDoc | undefined> {
-  return (await User.findById(userId).lean<UserDoc>()) ?? undefined;
+  return (await findLeanById<UserDoc>(User, userId)) ?? undefined;
 }
 
 /** Stores a new password hash and raises the token version: every token of the user stops working. */

@@ -16,6 +16,7 @@ import { Village, type VillageDoc, type VillagePolicy } from './villages.model';
 import { ConfigCache } from '../../platform/config-cache';
 import type { z } from '../../platform/validation';
 import type { villageSchema } from './villages.schemas';
+import { findLeanById } from '../../platform/db';
 
 export const DEFAULT_POLICY: VillagePolicy = { quorum: 3, noticePeriod: 'P7D' };
 /** A deed may be filed up to this many days after it happened, unless the village sets another window. */
@@ -115,7 +116,7 @@ export async function findVillage(villageId: string): Promise<VillageDoc | undef
   if (!Types.ObjectId.isValid(villageId)) return undefined;
   return cachedVillages.get(
     villageId,
-    async () => (await Village.findById(villageId).lean<VillageDoc>()) ?? undefined,
+    async () => (await findLeanById<VillageDoc>(Village, villageId)) ?? undefined,
   );
 }
 
