@@ -1,8 +1,9 @@
 /**
  * Append-only chains arbitrated by unique indexes (FerretDB 1.x has no transactions and no atomic
- * conditional `$inc`). `appendLink` is the one loop (build the next link on the head, insert it
- * under a unique index, on a refusal re-read the head and retry with jitter) under the ledger, rule
- * versions, overrides, cap claims; `AppendChain`: stock, allowances, PINs, hours, rosters, townships.
+ * conditional `$inc`). `appendLink` (append-link.ts) is the one loop (build the next link on the
+ * head, insert it under a unique index, on a refusal re-read the head and retry with jitter) under
+ * the ledger, rule versions, overrides, cap claims; `AppendChain`: stock, allowances, PINs, hours,
+ * rosters, townships.
  *
  * A chain is a run of links (chain, seq = 1, 2, 3, …), each computed from the one before it:
  * - C1 a link's `_id` is `<chain>#<seq>`, so (chain, seq) is unique: two writers that read the
@@ -23,12 +24,12 @@
  * source's link through a pointer (`chain_sources`, written after the link, unless the caller
  * keeps the link's id itself). Both are caches: a missing one costs look-ups or one scan.
  */
-import assert from 'node:assert/strict';
 import type { Collection } from 'mongodb';
 import mongoose, { Schema, type Model } from 'mongoose';
 import { inBackground } from './background';
 import { findLeanById, registerHints } from './db';
-import { DomainError, isDuplicateKeyError } from './errors';
+import { isDuplicateKeyError } from './errors';
+import { appendLink } from './append-link';
 import { ChainQueue } from './chain-queue';
 import { modelInserts, seqUpserts } from './group-commit';
 
@@ -60,109 +61,7 @@ export function chainIndexes(schema: Schema): void {
 
 export const linkId = (chain: string, seq: number): string => `${chain}#${seq}`;
 
-// ─── The one loop ───────────────────────────────────────────────────────────────────────
-
-/** What `build` returns when there is nothing to append: the answer, with nothing written. */
-export class NothingToAppend<R> {
-  constructor(readonly result: R) {}
-}
-
-/** One reading of a head: `{ head }` (undefined head: empty chain), or undefined: ask the next. */
-export type HeadReading<H> = () => Promise<{ head: H | undefined } | undefined>;
-
-export interface AppendSpec<H, L, R> {
-  /**
-   * Readings of the head, cheapest first (an in-memory hint, a cache document, …); the last is
-   * the chain itself, the authority, and always answers (C4).
-   */
-  heads: readonly HeadReading<H>[];
-  /**
-   * The next link on `head`. May throw (a DomainError refuses, e.g. `out_of_stock`) or return
-   * `NothingToAppend`; either way nothing is written.
-   */
-  build(head: H | undefined): L | NothingToAppend<R>;
-  /** Inserts the link; a duplicate-key error means a unique index refused it. */
-  insert(link: L): Promise<void>;
-  /**
-   * After a refused insert: what this source appended before (its own unique index refused the
-   * link: C2), or undefined when another writer took the seq (C1).
-   */
-  appendedBefore(link: L): Promise<R | undefined>;
-  /** After the insert: caches, pointers, hints; the answer. */
-  committed(link: L): Promise<R>;
-  /** The refused insert's head was stale: drop hints of it. */
-  forget?(): void;
-  /**
-   * Before a refusal on the chain's word: what this source appended before, if any (a replay of
-   * something that went through must get its answer, not a refusal built on the later head).
-   */
-  beforeRefusal?(err: unknown): Promise<R | undefined>;
-  /** Attempts before giving up under extreme contention, and the 503's message. */
-  attempts?: number;
-  busy: string;
-}
-
-/** Attempts before an append under extreme contention gives up with 503. */
-const APPEND_ATTEMPTS_MAX = 200;
-
-function backOff(attempt: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
-}
-
-async function readHead<H>(
-  heads: readonly HeadReading<H>[],
-  from: number,
-): Promise<{ head: H | undefined; stage: number }> {
-  for (let stage = from; ; stage++) {
-    const reading = await heads[stage]!();
-    if (reading) return { head: reading.head, stage };
-    assert.ok(stage < heads.length - 1, 'the last reading (the chain itself) always answers');
-  }
-}
-
-/**
- * Appends one link built on the head (C1, C2, C4): a collision on a hint's head moves one
- * reading on without waiting; a collision on the chain's own head backs off with jitter and
- * re-reads it. A refusal (or nothing to append) counts only when built on the chain's head.
- */
-export async function appendLink<H, L, R>(spec: AppendSpec<H, L, R>): Promise<R> {
-  const last = spec.heads.length - 1;
-  let from = 0;
-  for (let attempt = 1; attempt <= (spec.attempts ?? APPEND_ATTEMPTS_MAX); attempt++) {
-    const { head, stage } = await readHead(spec.heads, from);
-    const authoritative = stage === last;
-    let link: L | NothingToAppend<R>;
-    try {
-      link = spec.build(head);
-    } catch (err) {
-      if (!authoritative) {
-        from = last;
-        continue;
-      }
-      const before = await spec.beforeRefusal?.(err);
-      if (before !== undefined) return before;
-      throw err;
-    }
-    if (link instanceof NothingToAppend) {
-      if (authoritative) return link.result;
-      from = last;
-      continue;
-    }
-    try {
-      await spec.insert(link);
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-      const before = await spec.appendedBefore(link);
-      if (before !== undefined) return before;
-      spec.forget?.();
-      if (authoritative) await backOff(attempt);
-      from = Math.min(stage + 1, last);
-      continue;
-    }
-    return spec.committed(link);
-  }
-  throw new DomainError('unavailable', spec.busy);
-}
+export { appendLink, NothingToAppend, type AppendSpec, type HeadReading } from './append-link';
 
 type ChainHeadDoc = { _id: string; seq: number; updatedAt: Date };
 /** `_id`: `<kind>|<sourceType>|<sourceId>` */
@@ -317,8 +216,12 @@ export class AppendChain<L extends ChainLink> {
      * `fresh`: the caller has not appended under this source before (a redemption's own take),
      * so no look-up by source up front (C2 still holds: the source index refuses a second link).
      * `pointer: false`: the caller records the link's id, so no `chain_sources` pointer is written.
+     * `emptyIfUnknown`: a chain this process holds no head of is most likely empty (a household's
+     * first redemption of the day at a store): the first link is built on an empty head without a
+     * read. A guess like any hint: if the chain has links, the unique `_id` refuses seq 1 and the
+     * chain is read; a refusal built on the guess is decided again on the chain's head (C4).
      */
-    opts: { fresh?: boolean; pointer?: boolean } = {},
+    opts: { fresh?: boolean; pointer?: boolean; emptyIfUnknown?: boolean } = {},
   ): Promise<AppendResult<L>> {
     const existing = opts.fresh ? undefined : await this.findBySource(source);
     if (existing) return { link: existing, created: false };
@@ -331,8 +234,11 @@ export class AppendChain<L extends ChainLink> {
       if (appended) return { link: appended, created: false };
       return appendLink<L, L, AppendResult<L>>({
         heads: [
-          () =>
-            Promise.resolve(this.heads.has(chain) ? { head: this.heads.get(chain) } : undefined),
+          // The head held in memory, or (a guess, `emptyIfUnknown`) an empty chain.
+          () => {
+            const known = this.heads.has(chain) || opts.emptyIfUnknown;
+            return Promise.resolve(known ? { head: this.heads.get(chain) } : undefined);
+          },
           async () => {
             const head = await this.head(chain);
             this.remember(chain, head);

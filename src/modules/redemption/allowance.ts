@@ -17,10 +17,6 @@ const allowance = new AppendChain<AllowanceLinkDoc>(AllowanceLink, 'allowance', 
 const allowanceChain = (r: Pick<FullRedemption, 'householdId' | 'storeId' | 'day'>) =>
   `${r.householdId}:${r.storeId}:${r.day}`;
 
-/** Reads the day's allowance head into memory ahead of the take (AppendChain.warm). */
-export const warmAllowance = (r: Pick<FullRedemption, 'householdId' | 'storeId' | 'day'>) =>
-  allowance.warm(allowanceChain(r));
-
 /** Whether the redemption counts against the day's allowance chain (every one made since it always does). */
 export const tracksAllowance = (r: FullRedemption) =>
   r.dailyLimit !== undefined || r.tracksAllowance === true;
@@ -51,7 +47,9 @@ export async function takeAllowance(r: FullRedemption): Promise<TakeResult> {
     },
     // The request's own take under the redemption id it claimed; its settled event records the
     // link id, so no source pointer (recovery finds it through the source index, items.service).
-    { fresh: true, pointer: false },
+    // A day's chain this process knows nothing of is taken to be empty, without a read: at a
+    // counter nearly every household redeems once a day (AppendChain's `emptyIfUnknown`).
+    { fresh: true, pointer: false, emptyIfUnknown: true },
   );
   return link.kind === 'void'
     ? { state: 'voided' }

@@ -11,7 +11,6 @@ import { warmHead } from '../ledger/ledger.service';
 import { findItemsBySkus, warmStock } from '../stores/items.service';
 import { findStore } from '../stores/stores.service';
 import { findVillage } from '../villages/villages.service';
-import { warmAllowance } from './allowance';
 import { checkCardPin, warmCardPin } from './pin.service';
 import { shanghaiDay } from './receipt';
 import type { RedemptionLine } from './redemption.model';
@@ -86,16 +85,13 @@ function valueOf<T>(read: PromiseSettledResult<T>): T {
 
 /**
  * Reads into memory what the carrying out and the checks read first about a household: its
- * ledger head, the day's allowance head at this store (hints: the unique indexes still decide)
- * and its PIN record. Reads only, so they may begin on the card index's word, before the
- * household is checked. A failed read is left to the step itself, which reads again.
+ * ledger head (a hint: the unique index still decides) and its PIN record. Reads only, so they
+ * may begin on the card index's word, before the household is checked. A failed read is left to
+ * the step itself, which reads again. The day's allowance head is not read: a chain this process
+ * knows nothing of is taken to be empty (allowance.ts).
  */
-async function warmHousehold(householdId: string, storeId: string, day: string): Promise<void> {
-  await Promise.allSettled([
-    warmHead(householdId),
-    warmAllowance({ householdId, storeId, day }),
-    warmCardPin(householdId),
-  ]);
+async function warmHousehold(householdId: string): Promise<void> {
+  await Promise.allSettled([warmHead(householdId), warmCardPin(householdId)]);
 }
 
 /** Each line's stock head into memory (reads only, as warmHousehold). */
@@ -118,10 +114,9 @@ export async function priceBasket(
   input: RedeemInput,
   claimId: string,
 ): Promise<Omit<FullRedemption, '_id'>> {
-  const dayGuess = shanghaiDay(input.offlineAt ?? clock.now());
   const early = cardHolderGuess(input.cardNo).then(
     async (guess) => {
-      if (guess) await warmHousehold(guess, counter.storeId, dayGuess);
+      if (guess) await warmHousehold(guess);
       return guess;
     },
     () => undefined,
@@ -143,8 +138,7 @@ export async function priceBasket(
   const householdId = household._id.toHexString();
   const day = shanghaiDay(occurredAt);
   const warmed = async () => {
-    if ((await early) !== householdId || day !== dayGuess)
-      await warmHousehold(householdId, counter.storeId, day);
+    if ((await early) !== householdId) await warmHousehold(householdId);
   };
   const [village] = await Promise.all([
     findVillage(household.villageId),

@@ -80,7 +80,7 @@ describe('redemption takes: recorded on the settled event, no source pointers', 
     );
   });
 
-  it("a first redemption reads its household's ledger head, the day's allowance head and its items' stock heads while its basket is priced, not after its record", async () => {
+  it("a first redemption reads its household's ledger head and its items' stock heads while its basket is priced, not after its record, and the day's allowance head not at all", async () => {
     const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS, items: ITEMS });
     const h = s.households[0]!;
     forgetHints(); // as a freshly started process: no chain head in memory
@@ -89,8 +89,12 @@ describe('redemption takes: recorded on the settled event, no source pointers', 
       if (step === 'recorded') recorded = true;
     };
     const afterRecord: string[] = [];
-    mongoose.set('debug', (collection: string, method: string) => {
-      if (recorded && method.startsWith('find')) afterRecord.push(`${collection} ${method}`);
+    const allowanceReads: string[] = [];
+    mongoose.set('debug', (collection: string, method: string, filter?: { _id?: unknown }) => {
+      if (!method.startsWith('find')) return;
+      if (recorded) afterRecord.push(`${collection} ${method}`);
+      if (collection === 'redemption_allowance' || String(filter?._id).startsWith('allowance|'))
+        allowanceReads.push(`${collection} ${JSON.stringify(filter)}`);
     });
     try {
       const red = await redeemVia(s.terminals[0]!, newKey(), { cardNo: h.cardNo, items: BASKET });
@@ -103,11 +107,45 @@ describe('redemption takes: recorded on the settled event, no source pointers', 
       /^(ledger_accounts|ledger_entries|chain_heads|redemption_allowance|stock_movements) /.test(r),
     );
     expect(headReads, 'head reads after the record').to.deep.equal([]);
+    // A day's chain this process knows nothing of is taken to be empty (its unique `_id` decides).
+    expect(allowanceReads, 'allowance reads').to.deep.equal([]);
     expect((await account(s, h.id)).spendable).to.equal(100 - BASKET_POINTS);
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
   });
 
-  it("a new card: its household's ledger head, allowance head and PIN record are asked for on the card index's word, beside the household's own read, each once", async () => {
+  it("the day's spending this process does not know of (before a restart, or through another process) still counts: the guess of an empty day is refused by the chain, and the limit is decided on the chain's head", async () => {
+    const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS + 10, items: ITEMS });
+    const [t, h] = [s.terminals[0]!, s.households[0]!];
+    const body = { cardNo: h.cardNo, items: BASKET };
+    expect((await redeemVia(t, newKey(), body)).status).to.equal(201);
+    forgetHints(); // as a freshly started process: the day's first take is unknown to it
+    const second = await redeemVia(t, newKey(), body);
+    expect(second.status, second.text).to.equal(409);
+    expect(second.body).to.include({ code: 'daily_limit_exceeded', usedToday: BASKET_POINTS });
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10, SOAP: 10 } });
+  });
+
+  it("without a limit, the day's chain grows from its true head after a restart: the second take is its seq 2, the day's total both baskets", async () => {
+    const s = await makeScene({ points: 100, items: ITEMS });
+    const [t, h] = [s.terminals[0]!, s.households[0]!];
+    const body = { cardNo: h.cardNo, items: BASKET };
+    expect((await redeemVia(t, newKey(), body)).status).to.equal(201);
+    forgetHints();
+    const second = await redeemVia(t, newKey(), body);
+    expect(second.status, second.text).to.equal(201);
+    const links = await mongoose.connection
+      .db!.collection<{ _id: string; seq: number; usedAfter: number }>('redemption_allowance')
+      .find({})
+      .toArray();
+    const day = links.filter((l) => l._id.startsWith(`${h.id}:`)).sort((a, b) => a.seq - b.seq);
+    expect(day.map((l) => [l.seq, l.usedAfter])).to.deep.equal([
+      [1, BASKET_POINTS],
+      [2, 2 * BASKET_POINTS],
+    ]);
+    expect((await account(s, h.id)).spendable).to.equal(100 - 2 * BASKET_POINTS);
+  });
+
+  it("a new card: its household's ledger head and PIN record are asked for on the card index's word, beside the household's own read, each once; its day's allowance is not read", async () => {
     const s = await makeScene({ points: 100, dailyLimit: BASKET_POINTS, items: ITEMS });
     const h = s.households[0]!;
     forgetHints(); // no chain head in memory
@@ -127,10 +165,11 @@ describe('redemption takes: recorded on the settled event, no source pointers', 
     expect(first('household_cards')).to.be.at.least(0);
     // The heads are sent before the household's read (which asks Redis for the cache's epoch
     // first), not once it is answered; the PIN record, cached too, goes beside it (counted once).
-    for (const c of ['ledger_accounts', 'chain_heads'])
-      expect(first(c), `${c} before households: ${sent.join(', ')}`).to.be.lessThan(
-        first('households'),
-      );
+    expect(
+      first('ledger_accounts'),
+      `ledger head before households: ${sent.join(', ')}`,
+    ).to.be.lessThan(first('households'));
+    expect(count('redemption_allowance'), 'the day is taken to be empty, not read').to.equal(0);
     for (const c of ['household_cards', 'households', 'ledger_accounts', 'card_pins'])
       expect(count(c), `${c}: ${sent.join(', ')}`).to.equal(1);
     expect((await account(s, h.id)).spendable).to.equal(100 - BASKET_POINTS);
