@@ -284,7 +284,7 @@ export function modelInserts<T>(
   opts: { batched?: boolean; beforeSend?: (docs: Record<string, unknown>[]) => void } = {},
 ): {
   /** Inserts `doc`; resolves with the document as stored (cast to the schema) once it is written. */
-  insert(doc: object): Promise<Record<string, unknown>>;
+  insert(doc: object): Promise<T>;
   stats: GroupCommit<unknown>['stats'];
 } {
   const { batched = true, beforeSend } = opts;
@@ -300,12 +300,12 @@ export function modelInserts<T>(
     async insert(doc) {
       if (!batched) {
         const [created] = await model.create([doc]); // one insertOne: retried when busy (busy.ts)
-        return created!.toObject({ depopulate: true }) as Record<string, unknown>;
+        return created!.toObject({ depopulate: true }) as T;
       }
       // The model's form and checks, without building a mongoose document (stored-form.ts).
       const stored = await storedForm(model, doc);
       await batch.insert(stored);
-      return stored;
+      return stored as T;
     },
   };
 }

@@ -34,8 +34,10 @@
  *
  * That both ways agree with the document path, for every model registered, is asserted by
  * test/platform/stored-form.test.ts (cast values, defaults, nulls, unknown members, refusals).
- * Measured in the bench's redemption closed loop (CPU profile of the API): the document path
- * and the general way alone each cost about a tenth of the API's CPU.
+ * Measured in the bench's redemption closed loop (CPU profiles of the API, 9 s each): the
+ * document path took about 14 % of the API's busy time, the general way alone 15 %, the two ways
+ * together 4 %; the API's CPU per redemption fell from 4.3 to 3.0 ms with this and the other
+ * changes of that session (README, *The API's own CPU on the hot path*).
  */
 import mongoose, { type Model, type Schema, type SchemaType } from 'mongoose';
 
@@ -134,7 +136,7 @@ type FastForm = (doc: Plain) => Plain | undefined;
 const REFUSED = Symbol('general way');
 const fastForms = new WeakMap<Schema, FastForm | null>();
 
-/** Documents put in their form each way (tests and the bench read it). */
+/** Documents put in their form each way (the tests read it). */
 export const storedFormStats = { fast: 0, general: 0 };
 
 const EXACT: Record<string, (v: unknown) => boolean> = {

@@ -16,11 +16,11 @@ import { AppendChain } from '../../platform/append-chain';
 import { hashSecret, verifySecret } from '../../platform/auth';
 import { clock } from '../../platform/clock';
 import { ConfigCache } from '../../platform/config-cache';
+import { findLeanById } from '../../platform/db';
 import { DomainError } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { householdInReach } from '../households/households.service';
 import { CardPin, PinEvent, type CardPinDoc, type PinEventDoc } from './pin.model';
-import { findLeanById } from '../../platform/db';
 
 /** Wrong PINs in a row that lock a card. */
 export const PIN_FAILURES_MAX = 3;

@@ -178,10 +178,7 @@ async function redeemClaimed(
   let r: RedemptionDoc;
   try {
     // What was inserted is what is stored: no read back.
-    r = (await recordInserts.insert({
-      _id: new Types.ObjectId(rid),
-      ...basket,
-    })) as unknown as RedemptionDoc;
+    r = await recordInserts.insert({ _id: new Types.ObjectId(rid), ...basket });
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     // Recovery wrote a tombstone: this request was given up for dead. Free the key for a retry.

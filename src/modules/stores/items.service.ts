@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import { Types } from 'mongoose';
 import { AppendChain, type ChainLink } from '../../platform/append-chain';
+import { findLeanById } from '../../platform/db';
 import { DomainError, isDuplicateKeyError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { canReadStore, findStore } from './stores.service';
@@ -28,7 +29,6 @@ import type { StoreDoc } from './stores.model';
 import { ConfigCache } from '../../platform/config-cache';
 import type { z } from '../../platform/validation';
 import type { itemSchema, movementSchema } from './stores.schemas';
-import { findLeanById } from '../../platform/db';
 
 const stock = new AppendChain<StockMovementDoc>(StockMovement, 'stock', { groupCommit: true });
 

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import { hashSecret } from '../../platform/auth';
+import { findLeanById } from '../../platform/db';
 import { DomainError, notFound } from '../../platform/errors';
 import type { Principal } from '../../platform/principal';
 import { countStoredVillages } from '../villages/villages.service';
@@ -14,7 +15,6 @@ import { Store, Terminal, type StoreDoc, type TerminalDoc } from './stores.model
 import { ConfigCache } from '../../platform/config-cache';
 import type { z } from '../../platform/validation';
 import type { storeSchema, terminalSchema } from './stores.schemas';
-import { findLeanById } from '../../platform/db';
 
 /** A store as the API shows it: the shape `storeSchema` declares. */
 export type StoreView = z.infer<typeof storeSchema>;

@@ -11,6 +11,7 @@
  */
 import { Types } from 'mongoose';
 import { hashSecret } from '../../platform/auth';
+import { findLeanById } from '../../platform/db';
 import { DomainError, isDuplicateKeyError, type FieldError } from '../../platform/errors';
 import type { Principal, Role } from '../../platform/principal';
 import { findCooperative } from '../cooperatives/cooperatives.service';
@@ -22,7 +23,6 @@ import { findVillage } from '../villages/villages.service';
 import { User, type UserDoc } from './users.model';
 import type { z } from '../../platform/validation';
 import type { userSchema } from './users.schemas';
-import { findLeanById } from '../../platform/db';
 
 export interface NewUser {
   username: string;

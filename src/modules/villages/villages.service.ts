@@ -9,6 +9,7 @@
  * levels existed, which `migrateVillageLevels` places (idempotent, run at start-up).
  */
 import { Types } from 'mongoose';
+import { findLeanById } from '../../platform/db';
 import { DomainError, isDuplicateKeyError, notFound } from '../../platform/errors';
 import { reachesVillage, type Principal } from '../../platform/principal';
 import { addVillageToTownship, placeLevels, villageIdsOfTownship } from '../levels/levels.service';
@@ -16,7 +17,6 @@ import { Village, type VillageDoc, type VillagePolicy } from './villages.model';
 import { ConfigCache } from '../../platform/config-cache';
 import type { z } from '../../platform/validation';
 import type { villageSchema } from './villages.schemas';
-import { findLeanById } from '../../platform/db';
 
 export const DEFAULT_POLICY: VillagePolicy = { quorum: 3, noticePeriod: 'P7D' };
 /** A deed may be filed up to this many days after it happened, unless the village sets another window. */
