@@ -182,7 +182,12 @@ function valueCheck(t: PathType): ((v: unknown) => unknown) | null {
       const out = isPlainObject(v) ? sub(v) : undefined;
       return out && Object.keys(out).length ? out : REFUSED;
     };
-  const element = t.$isMongooseArray && t.caster ? valueCheck(t.caster) : null;
+  // An array of primitives whose elements have validators of their own (an enum on `[String]`)
+  // takes the general way: its elements' validators are not run here.
+  const casterChecked = Boolean(
+    (t.caster as { validators?: unknown[] } | undefined)?.validators?.length,
+  );
+  const element = t.$isMongooseArray && t.caster && !casterChecked ? valueCheck(t.caster) : null;
   if (element)
     return (v) => {
       if (!Array.isArray(v)) return REFUSED;

@@ -16,6 +16,17 @@ type Variant = 'full' | 'strings' | 'sparse' | 'nulls' | 'edge';
 
 const DATE = new Date('2026-05-01T08:30:00.000Z');
 
+// No model of the service has an array whose elements carry validators of their own (checked
+// when this was written); this one stands in for such a model, so the fast way's refusal to take
+// one is covered.
+mongoose.model(
+  'StoredFormEnumArray',
+  new mongoose.Schema(
+    { kinds: { type: [String], enum: ['a', 'b'], required: true }, n: Number },
+    { collection: 'stored_form_enum_array', versionKey: false },
+  ),
+);
+
 /** One value for a path of the given type; `strings` gives what a cast must turn into it. */
 function valueFor(type: SchemaType, variant: Variant, depth: number): unknown {
   const t = type as SchemaType & {
@@ -218,6 +229,10 @@ describe('platform: stored form without a mongoose document', () => {
         if (t.enumValues?.length) cases.push({ ...full, [path]: 'not-one-of-them' });
         if (t.instance === 'Number' || t.instance === 'Date')
           cases.push({ ...full, [path]: 'not a value' });
+        const elementEnum = (t as SchemaType & { caster?: { enumValues?: string[] } }).caster
+          ?.enumValues;
+        if (t.instance === 'Array' && elementEnum?.length)
+          cases.push({ ...full, [path]: [elementEnum[0], 'not-one-of-them'] });
       });
       for (const doc of cases) {
         const a = byDocument(model, doc);
