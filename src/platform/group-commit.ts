@@ -47,6 +47,8 @@ interface Waiting<D> {
   busy: number;
   /** Its coalescing key, while it waits to be sent (see `coalesce`). */
   key?: string;
+  /** When it began to wait (epoch ms): a deferrable batch's age (write-lane.ts W5). */
+  since: number;
 }
 
 /** Where a document of a batch refused as busy stands, read back by its `_id`. */
@@ -79,6 +81,7 @@ export class GroupCommit<D> {
   readonly stats = { batches: 0, documents: 0, largest: 0, busy: 0, coalesced: 0 };
 
   private readonly max: number;
+  private readonly deferrable: boolean;
   private readonly inFlightMax: number;
   private readonly readBack?: (doc: D) => Promise<ReadBack>;
   /** Batches sent and not yet answered. */
@@ -99,8 +102,14 @@ export class GroupCommit<D> {
        * replaces it by `keep(waiting, next)`, and both callers settle with the one sent.
        */
       coalesce?: { key: (doc: D) => string; keep: (waiting: D, next: D) => D };
+      /**
+       * A cache's writes: each batch gives way in the write lane to requests' writes until its
+       * oldest document has waited the lane's `deferMaxMs` (write-lane.ts W5).
+       */
+      deferrable?: boolean;
     } = {},
   ) {
+    this.deferrable = opts.deferrable ?? false;
     this.max = opts.max ?? 64;
     this.inFlightMax = opts.inFlight ?? Infinity;
     this.readBack = opts.readBack;
@@ -127,7 +136,7 @@ export class GroupCommit<D> {
       });
     }
     return new Promise<void>((resolve, reject) => {
-      const w: Waiting<D> = { doc, resolve, reject, busy: 0, key };
+      const w: Waiting<D> = { doc, resolve, reject, busy: 0, key, since: Date.now() };
       if (key !== undefined) this.waitingByKey.set(key, w);
       this.enqueue(w);
     });
@@ -159,11 +168,14 @@ export class GroupCommit<D> {
       this.laneAsked = true;
       this.inFlight++;
       void writeLane
-        .run(async () => {
-          this.laneAsked = false;
-          const batch = this.take();
-          return { batch, failure: await this.attempt(batch) };
-        })
+        .run(
+          async () => {
+            this.laneAsked = false;
+            const batch = this.take();
+            return { batch, failure: await this.attempt(batch) };
+          },
+          this.deferrable ? { since: () => this.waiting[0]?.since ?? Date.now() } : undefined,
+        )
         .then(({ batch, failure }) => this.settle(batch, failure))
         .finally(() => {
           this.inFlight--;
@@ -347,6 +359,7 @@ export function seqUpserts<D extends { _id: string; seq: number }>(
     {
       max: SEQ_UPSERT_BATCH,
       inFlight: 1,
+      deferrable: true,
       coalesce: {
         key: (op) => op.updateOne.filter._id,
         keep: (waiting, next) =>

@@ -19,18 +19,41 @@
  * - W4 a busy refusal's pause (busy.ts) is spent outside the lane, so a write refused by another
  *   process's lock does not hold back this process's queue while it sleeps.
  *
+ * - W5 a deferrable write (a cache's: the account cache, the chains' head hints) gives way: while
+ *   writes of requests wait, a released permit goes to them first, unless the deferrable write's
+ *   oldest document has waited `deferMaxMs` (then it goes first: its backlog drains in order and
+ *   never grows without bound). With nothing else waiting it runs at once, so an idle lane
+ *   delays nothing. Under a saturated lane a cache's writes wait, and a group commit that
+ *   coalesces (group-commit.ts seqUpserts) merges the writes of one document meanwhile: a
+ *   household redeeming again and again has its cache written about once per `deferMaxMs`.
+ *
  * Permits: `DB_WRITE_LANES` (0: no lane). By default 1 on FerretDB-SQLite (found at connect from
  * the server's start-up line) and 0 elsewhere: FerretDB-PostgreSQL and MongoDB take concurrent
  * writes.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
+/** How long a deferrable write gives way at most (W5), by default (ms). */
+export const DEFER_MAX_MS = 1_000;
+
+/** A deferrable write waiting for a permit: `since` tells how long its oldest document has waited. */
+interface Deferred {
+  go: () => void;
+  since: () => number;
+}
+
 export class WriteLane {
   private active = 0;
   private readonly queue: (() => void)[] = [];
+  private readonly deferred: Deferred[] = [];
   private readonly held = new AsyncLocalStorage<WriteLane>();
-  /** Writes that waited for the lane, and the longest wait (ms), for /metrics and the bench. */
-  readonly stats = { queued: 0, longestWaitMs: 0 };
+  /**
+   * Writes that waited for the lane, and the longest wait (ms); permits a deferrable write gave
+   * way with (W5); for /metrics and the bench.
+   */
+  readonly stats = { queued: 0, longestWaitMs: 0, gaveWay: 0 };
+  /** How long a deferrable write gives way at most (W5). */
+  deferMaxMs = DEFER_MAX_MS;
 
   constructor(private allowed = 0) {}
 
@@ -42,15 +65,30 @@ export class WriteLane {
   /** Sets the permits (0: no lane). Writes already queued go on as they were. */
   configure(permits: number): void {
     this.allowed = permits;
-    while (this.queue.length && (permits === 0 || this.active < permits)) {
+    while (this.queue.length + this.deferred.length && (permits === 0 || this.active < permits)) {
       this.active++;
-      this.queue.shift()!();
+      this.next()!();
     }
   }
 
   /** Writes waiting for a permit now. */
   get waiting(): number {
-    return this.queue.length;
+    return this.queue.length + this.deferred.length;
+  }
+
+  /**
+   * Who gets a released permit (W1, W5): a deferrable write that has waited its most, else the
+   * oldest request's write, else a deferrable write.
+   */
+  private next(): (() => void) | undefined {
+    if (this.deferred.length) {
+      const now = Date.now();
+      const due = this.deferred.findIndex((d) => now - d.since() >= this.deferMaxMs);
+      if (due >= 0) return this.deferred.splice(due, 1)[0]!.go;
+      if (!this.queue.length) return this.deferred.shift()!.go;
+      this.stats.gaveWay++;
+    }
+    return this.queue.shift();
   }
 
   get enabled(): boolean {
@@ -65,21 +103,29 @@ export class WriteLane {
     return this.held.run(this, fn);
   }
 
-  /** Runs `write` holding a permit (W1, W2). */
-  async run<T>(write: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `write` holding a permit (W1, W2). `deferrable`: a cache's write, which gives way to
+   * requests' writes (W5); `since()` tells when its oldest document began to wait (epoch ms).
+   */
+  async run<T>(write: () => Promise<T>, deferrable?: { since: () => number }): Promise<T> {
     if (!this.allowed || this.held.getStore() === this) return write();
     if (this.active < this.allowed) this.active++;
     else {
       const since = Date.now();
       this.stats.queued++;
       // The permit is handed over by the releasing write (active stays counted).
-      await new Promise<void>((resolve) => this.queue.push(resolve));
-      this.stats.longestWaitMs = Math.max(this.stats.longestWaitMs, Date.now() - since);
+      await new Promise<void>((go) => {
+        if (deferrable) this.deferred.push({ go, since: deferrable.since });
+        else this.queue.push(go);
+      });
+      // A deferrable write's wait is its choice, not the lane's delay: not counted as the longest.
+      if (!deferrable)
+        this.stats.longestWaitMs = Math.max(this.stats.longestWaitMs, Date.now() - since);
     }
     try {
       return await this.held.run(this, write);
     } finally {
-      const next = this.queue.shift();
+      const next = this.next();
       if (next) next();
       else this.active--;
     }

@@ -2,7 +2,8 @@
  * The write lane (platform/write-lane.ts): on FerretDB-SQLite this process sends one write at a
  * time, in arrival order (W1), without queueing a write behind itself (W2); reads pass it (W3);
  * a busy refusal's pause does not hold it (W4); a group commit forms its batch when the lane is
- * given, so what arrived meanwhile goes in one command. The driver tests use the process's lane
+ * given, so what arrived meanwhile goes in one command; a cache's write gives way to requests'
+ * writes for a bounded time (W5). The driver tests use the process's lane
  * set to one permit, on either backend, and restore it after.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,7 @@ import { expect } from '../support/expect';
 import { http } from '../support/factories';
 import { isFerretDbSqlite } from '../../src/platform/db';
 import { GroupCommit } from '../../src/platform/group-commit';
-import { WriteLane, writeLane } from '../../src/platform/write-lane';
+import { DEFER_MAX_MS, WriteLane, writeLane } from '../../src/platform/write-lane';
 
 type Doc = { _id: string; n: number };
 const collection = () =>
@@ -134,6 +135,109 @@ describe('platform: the write lane', () => {
     expect(waited).to.be.lessThan(10);
     await written;
     expect(sends).to.equal(2);
+  });
+
+  describe("a deferrable write (a cache's) gives way to requests' writes (W5)", () => {
+    /** A lane of one permit held until the returned function is called. */
+    function heldLane(deferMaxMs: number) {
+      const lane = new WriteLane(1);
+      lane.deferMaxMs = deferMaxMs;
+      let release!: () => void;
+      const held = lane.run(() => new Promise<void>((r) => (release = r)));
+      return { lane, release: () => (release(), held) };
+    }
+
+    it('runs at once on an idle lane', async () => {
+      const lane = new WriteLane(1);
+      const ran: string[] = [];
+      await lane.run(() => Promise.resolve(ran.push('cache')), { since: () => Date.now() });
+      expect(ran).to.deep.equal(['cache']);
+      expect(lane.stats.queued).to.equal(0);
+    });
+
+    it("lets the requests' writes that wait go first, then runs", async () => {
+      const { lane, release } = heldLane(60_000);
+      const order: string[] = [];
+      const cache = lane.run(() => Promise.resolve(order.push('cache')), { since: Date.now });
+      const requests = ['a', 'b', 'c'].map((n) => lane.run(() => Promise.resolve(order.push(n))));
+      await release();
+      await Promise.all([cache, ...requests]);
+      // Without W5 the lane is first-in, first-out: the cache's write would have gone first.
+      expect(order).to.deep.equal(['a', 'b', 'c', 'cache']);
+      expect(lane.stats.gaveWay).to.equal(3);
+    });
+
+    it('goes first once its oldest document has waited the most it may', async () => {
+      const { lane, release } = heldLane(1_000);
+      const order: string[] = [];
+      const waitingSince = Date.now() - 1_000;
+      const cache = lane.run(() => Promise.resolve(order.push('cache')), {
+        since: () => waitingSince,
+      });
+      const requests = ['a', 'b'].map((n) => lane.run(() => Promise.resolve(order.push(n))));
+      await release();
+      await Promise.all([cache, ...requests]);
+      expect(order).to.deep.equal(['cache', 'a', 'b']);
+    });
+
+    it('is not starved by a lane that never empties: it runs once it has waited the most it may', async () => {
+      const { lane, release } = heldLane(50);
+      const order: string[] = [];
+      const asked = Date.now();
+      const cache = lane.run(() => Promise.resolve(order.push('cache')), { since: () => asked });
+      // 60 requests' writes of at least 5 ms each, all waiting: 300 ms of writes at the least.
+      const requests = Array.from({ length: 60 }, (_, i) =>
+        lane.run(async () => {
+          await sleep(5);
+          order.push(`r${i}`);
+        }),
+      );
+      await release();
+      await Promise.all([cache, ...requests]);
+      // After 50 ms it goes first: by then at most 10 of the 5 ms writes (and the held one) ran.
+      expect(order.indexOf('cache')).to.be.within(1, 12);
+    });
+
+    it('merges the writes of one document that arrive while it gives way (a coalescing group commit)', async () => {
+      const coll = collection();
+      const sent: number[][] = [];
+      const cache = new GroupCommit<Doc>(
+        async (docs) => {
+          sent.push(docs.map((d) => d.n));
+          await coll.bulkWrite(
+            docs.map((d) => ({
+              updateOne: { filter: { _id: d._id }, update: { $set: { n: d.n } }, upsert: true },
+            })),
+            { ordered: false },
+          );
+        },
+        {
+          inFlight: 1,
+          deferrable: true,
+          coalesce: { key: (d) => d._id, keep: (a, b) => (b.n >= a.n ? b : a) },
+        },
+      );
+      writeLane.deferMaxMs = 60_000;
+      const release = await holdLane();
+      try {
+        const first = coll.insertOne({ _id: 'request-1', n: 1 });
+        const cached = [cache.insert({ _id: 'household', n: 1 })];
+        await sleep(5); // the cache's batch asks for the lane (next turn), behind the first request
+        // A request's write that arrives after the cache's and, while it runs, a newer head.
+        const second = writeLane.run(async () => {
+          cached.push(cache.insert({ _id: 'household', n: 2 }));
+          await coll.insertOne({ _id: 'request-2', n: 2 });
+        });
+        await sleep(20);
+        await release();
+        await Promise.all([first, second, ...cached]);
+      } finally {
+        writeLane.deferMaxMs = DEFER_MAX_MS;
+      }
+      // FIFO would have sent 1, then 2: two updates. It gave way, so one update, the newest.
+      expect(sent).to.deep.equal([[2]]);
+      expect(await coll.findOne({ _id: 'household' })).to.deep.equal({ _id: 'household', n: 2 });
+    });
   });
 
   it('/metrics shows the lane: its permits and the writes that waited for one', async () => {

@@ -259,8 +259,9 @@ function headReadings(householdId: string): HeadReading<Head>[] {
     const justRead = unusable;
     unusable = undefined;
     const { head, cacheStale } = await readHead(householdId, justRead);
-    // I5: a crash may have left the cache behind; repair it before building on the chain.
-    if (cacheStale && head) await refreshAccount(householdId, toEntryView(head));
+    // I5: a crash may have left the cache behind; repaired from the chain, not waited for.
+    if (cacheStale && head)
+      inBackground('account cache', () => refreshAccount(householdId, toEntryView(head)));
     if (head) rememberHead(householdId, toEntryView(head));
     return { head };
   };

@@ -20,8 +20,12 @@
  *   (well-formed Unicode, no NUL; platform/text.ts), which postEntry asserts before writing.
  * - I5 the account document is a cache of the head entry. It is written after the entry; if a
  *   crash lands in between, the next read or write repairs it from the chain, never the reverse.
+ *   Neither the posting nor the read waits for the cache's write, and in a busy write lane it
+ *   gives way to requests' writes for up to a second (platform/write-lane.ts W5), the writes of
+ *   one household meanwhile merged into one: a cache that lags costs a reader `_id` look-ups.
  */
 import mongoose from 'mongoose';
+import { inBackground } from '../../platform/background';
 import type { z } from '../../platform/validation';
 import { Account, Entry, type AccountDoc, type EntryDoc, type EntryType } from './ledger.model';
 import {
@@ -69,7 +73,7 @@ export const GAP_PROBE_WINDOW = 8;
 /** An account as the API shows it: the shape `accountSchema` declares. */
 export type AccountView = z.infer<typeof accountSchema>;
 
-/** The account, read from the chain's head; repairs the cache when it lags (I5). */
+/** The account, read from the chain's head; repairs the cache when it lags (I5), not waiting for it. */
 export async function getAccount(householdId: string): Promise<AccountView> {
   const { head, cacheStale } = await readHead(householdId);
   if (!head)
@@ -80,7 +84,10 @@ export async function getAccount(householdId: string): Promise<AccountView> {
       entryCount: 0,
       head: { seq: 0, hash: ZERO_HASH },
     };
-  if (cacheStale) await refreshAccount(householdId, toEntryView(head));
+  // Answered from the chain; the repair is not waited for (a cache's write gives way to
+  // requests' writes in a busy write lane: platform/write-lane.ts W5).
+  if (cacheStale)
+    inBackground('account cache', () => refreshAccount(householdId, toEntryView(head)));
   return {
     householdId,
     spendable: head.spendableAfter,

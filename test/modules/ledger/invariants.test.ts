@@ -497,6 +497,7 @@ describe('ledger invariants', () => {
 
       const account = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
       expect(account.body).to.include({ spendable: 65, merit: 65, entryCount: 2 });
+      await settleBackgroundWrites(); // the repair is not waited for by the read
       expect(await Account.findById(h.id).lean()).to.include({
         seq: 2,
         spendable: 65,
@@ -550,6 +551,7 @@ describe('ledger invariants', () => {
 
         const res = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
         expect(res.body).to.include({ spendable: 25, merit: 30, entryCount: 3 });
+        await settleBackgroundWrites();
         expect(await Account.findById(h.id).lean()).to.include({
           seq: 3,
           spendable: 25,
@@ -570,6 +572,7 @@ describe('ledger invariants', () => {
       await mongoose.connection.db!.collection('ledger_accounts').deleteOne({ _id: h.id as never });
       const res = await http().get(`/v1/households/${h.id}/account`).set(admin.auth);
       expect(res.body).to.include({ spendable: 12, merit: 12, entryCount: 1 });
+      await settleBackgroundWrites();
       expect(await Account.findById(h.id).lean()).to.include({ seq: 1, spendable: 12 });
     });
   });
