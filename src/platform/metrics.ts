@@ -31,7 +31,7 @@ function databaseGauges(registry: Registry): void {
   });
   new Gauge({
     name: 'db_write_lane',
-    help: 'The write lane (DB_WRITE_LANES; 1 on the embedded SQLite): permits (write commands at the database at once, 0: no lane), queued (writes that waited for a permit since start), waiting (now), longest_wait_ms (since start)',
+    help: "The write lane (DB_WRITE_LANES; 1 on the embedded SQLite): permits (write commands at the database at once, 0: no lane), queued (writes that waited for a permit since start), waiting (now), longest_wait_ms (since start; a request's write), gave_way (permits a cache's write let a request's write have first, since start)",
     labelNames: ['what'],
     registers: [registry],
     collect() {
@@ -39,6 +39,7 @@ function databaseGauges(registry: Registry): void {
       this.set({ what: 'queued' }, writeLane.stats.queued);
       this.set({ what: 'waiting' }, writeLane.waiting);
       this.set({ what: 'longest_wait_ms' }, writeLane.stats.longestWaitMs);
+      this.set({ what: 'gave_way' }, writeLane.stats.gaveWay);
     },
   });
 }

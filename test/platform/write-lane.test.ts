@@ -255,5 +255,6 @@ describe('platform: the write lane', () => {
     const after = await http().get('/metrics');
     expect(after.text).to.include(`db_write_lane{what="queued"} ${queuedBefore + 1}`);
     expect(after.text).to.include('db_write_lane{what="waiting"} 0');
+    expect(after.text).to.include(`db_write_lane{what="gave_way"} ${writeLane.stats.gaveWay}`);
   });
 });
