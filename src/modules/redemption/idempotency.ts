@@ -18,16 +18,10 @@ import {
   RECOVERY_AGE_MS,
   releaseRequest,
 } from './liveness';
-import { claimInserts, markerInserts } from './inserts';
+import { claimInserts, holdsMarker, insertMarker } from './inserts';
 import { dropKey, forgetMarker } from './keys';
 import { recoverClaim, recoverRedemption } from './recovery';
-import {
-  Inflight,
-  RedemptionKey,
-  type InflightDoc,
-  type RedemptionKeyDoc,
-  type StoredResponse,
-} from './redemption.model';
+import { RedemptionKey, type RedemptionKeyDoc, type StoredResponse } from './redemption.model';
 import { findEvent } from './redemption.views';
 import type { Counter, RedeemInput } from './steps';
 
@@ -82,7 +76,7 @@ async function insertClaim(
     createdAt,
   };
   const [marker, claim] = await Promise.allSettled([
-    markerInserts.insert({ _id: redemptionId, keyId: claimId, owner: OWNER_ID, createdAt }),
+    insertMarker({ redemptionId, keyId: claimId, createdAt }),
     claimInserts.insert(doc),
   ]);
   if (marker.status === 'fulfilled' && claim.status === 'fulfilled') return doc;
@@ -112,33 +106,30 @@ function replayOf(existing: RedemptionKeyDoc, fingerprint: string): StoredRespon
 
 /**
  * The response of a pending claim whose redemption is settled (its settled event holds the
- * response), or undefined while its request may still be finishing. The in-flight marker is
- * the request's last step: gone, the tail is done (the event is read first, so a marker found
- * gone belongs to a tail already done). Still there while its request is alive, the tail may
- * be under way and this waits. Still there with its request over (its delete is on its way in
- * the background, the busy database refused it, or the tail was cut short by an error or a
- * crash), the tail is finished here, as recovery would finish it (every step idempotent and
- * fenced), rather than keeping the terminal waiting for a background write or the recovery age.
+ * response), or undefined while its request may still be finishing. While its request is alive
+ * the tail may be under way and this waits. With its request over, the tail is done if this
+ * process ran it and forgot its marker (the marker is forgotten as the request's last step);
+ * otherwise (the request ran in another process or a process gone, or its tail was cut short by
+ * an error, or the busy database refused the marker's delete) the tail is finished here, as
+ * recovery would finish it (every step idempotent and fenced), rather than keeping the terminal
+ * waiting for the recovery age.
  */
 async function settledResponseOf(claim: RedemptionKeyDoc): Promise<StoredResponse | undefined> {
   const settled = await findEvent(claim.redemptionId, 'settled');
   if (!settled?.response) return undefined;
-  const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
-  if (marker) {
-    if (await isLive(marker, redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS)) return undefined;
+  if (await claimAlive(claim)) return undefined;
+  if (claim.owner !== OWNER_ID || holdsMarker(claim.redemptionId))
     await recoverRedemption(claim.redemptionId);
-  }
   return settled.response;
 }
 
-/**
- * Whether the request that holds a claim is still alive (liveness.ts): judged by its marker, or,
- * with no marker there (its insert still on its way, or never made), by the claim's own owner.
- */
+/** Whether the request that holds a claim is still alive (liveness.ts), judged by the claim's owner. */
 async function claimAlive(claim: RedemptionKeyDoc): Promise<boolean> {
-  const marker = await Inflight.findById(claim.redemptionId).lean<InflightDoc>();
-  const held = marker ?? (claim.owner ? { _id: claim.redemptionId, owner: claim.owner } : null);
-  return !!held && (await isLive(held, redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS));
+  if (!claim.owner) return false;
+  return isLive(
+    { _id: claim.redemptionId, owner: claim.owner },
+    redemptionTuning.staleAfterMs ?? RECOVERY_AGE_MS,
+  );
 }
 
 /** A pending claim older than the recovery age whose request is not alive. */

@@ -29,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { redemptionTuning } from '../../platform/faults';
-import { RedemptionLease, type InflightDoc, type RedemptionLeaseDoc } from './redemption.model';
+import { RedemptionLease, type InflightDoc, type RedemptionLeaseDoc } from './inflight.model';
 
 /** A marker older than this and not live is taken over by recovery (ms). */
 export const RECOVERY_AGE_MS = 30_000;

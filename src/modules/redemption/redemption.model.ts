@@ -11,11 +11,15 @@
  *   spend. A claim is never deleted: when its attempt is refused before it began or rolled back
  *   by recovery, it is marked `dropped` and the key's next generation may be claimed. So a claim
  *   document belongs to exactly one attempt, and no late writer can touch a newer attempt's.
- * - `redemption_inflight` _id = redemptionId: work under way, inserted beside the claim (both
- *   before anything is recorded or taken) and deleted when the key is done or dropped; recovery
- *   reads only this small collection. Marker and claim name their owner process, whose lease
- *   (`redemption_leases` _id = owner, renewed in place) lists the requests still alive
- *   (liveness.ts); a claim whose marker is not (yet) there is judged by its own owner.
+ * - `redemption_inflight_batches` _id: work under way. A request's in-flight marker (its
+ *   redemption id and claim) is written beside its claim, before anything is recorded or taken;
+ *   the markers of the requests of one process that claim in the same turn go as ONE document
+ *   (inserts.ts), deleted once every request in it has ended (its key done, dropped, or its
+ *   redemption settled and its tail finished). Recovery reads only this small collection. Marker
+ *   and claim name their owner process, whose lease (`redemption_leases` _id = owner, renewed in
+ *   place) lists the requests still alive (liveness.ts); a claim is judged by its own owner.
+ * - `redemption_inflight` _id = redemptionId: the one-marker-per-document form written before
+ *   batches (until 28 November); recovery still reads it, nothing writes it.
  * - `redemptions` _id: the basket, prices and household, written once. Recovery writes a
  *   tombstone under the same _id when a claim's request died before writing its redemption, so
  *   the dead request can never write it afterwards.
@@ -42,7 +46,9 @@
  */
 import mongoose, { Schema } from 'mongoose';
 import { chainIndexes, chainLinkFields, type ChainLink } from '../../platform/append-chain';
-// The PIN models register with this module's (src/modules/models.ts imports this file only).
+// The PIN and in-flight models register with this module's (src/modules/models.ts imports this
+// file only).
+import './inflight.model';
 import './pin.model';
 import type { ProblemDocument } from '../../platform/http';
 import type { RedemptionView } from './redemption.views';
@@ -92,47 +98,6 @@ const keySchema = new Schema<RedemptionKeyDoc>(
   { collection: 'redemption_keys', versionKey: false, strict: 'throw' },
 );
 export const RedemptionKey = mongoose.model<RedemptionKeyDoc>('RedemptionKey', keySchema);
-
-export interface InflightDoc {
-  /** The redemption id. */
-  _id: string;
-  /** The claim's `_id`. */
-  keyId: string;
-  /** The process whose request wrote it (liveness.ts); absent on markers written before owners. */
-  owner?: string;
-  createdAt: Date;
-}
-
-const inflightSchema = new Schema<InflightDoc>(
-  {
-    _id: { type: String, required: true },
-    keyId: { type: String, required: true },
-    owner: String,
-    createdAt: { type: Date, required: true },
-  },
-  { collection: 'redemption_inflight', versionKey: false, strict: 'throw' },
-);
-export const Inflight = mongoose.model<InflightDoc>('RedemptionInflight', inflightSchema);
-
-export interface RedemptionLeaseDoc {
-  /** The owner: one process (liveness.ts). */
-  _id: string;
-  /** When the snapshot of `redemptionIds` was taken. */
-  renewedAt: Date;
-  /** The redemptions whose requests the process was working on then. */
-  redemptionIds: string[];
-}
-
-const leaseSchema = new Schema<RedemptionLeaseDoc>(
-  {
-    _id: { type: String, required: true },
-    renewedAt: { type: Date, required: true },
-    redemptionIds: { type: [String], required: true },
-  },
-  { collection: 'redemption_leases', versionKey: false, strict: 'throw' },
-);
-/** Renewed in place: a lease is a heartbeat, not a record of anything that happened. */
-export const RedemptionLease = mongoose.model<RedemptionLeaseDoc>('RedemptionLease', leaseSchema);
 
 export interface RedemptionLine {
   itemId: string;

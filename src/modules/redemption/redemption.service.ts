@@ -38,8 +38,12 @@
  *   any refusal ─► settled=failed(code, 409 stored on it) ─► give back takes ─► [flag if offline] ─► marker gone
  *   refused before the record (card, items, PIN) ─► key dropped (nothing stored; the key may be reused)
  *
- * A claim is answered from its settled event's stored response once its marker is gone (the key
- * itself is completed in place only by recovery and by an offline refusal before the record).
+ * A claim is answered from its settled event's stored response once its request is over: at once
+ * when this process ran it and forgot its marker (the request's last step), else after finishing
+ * the tail as recovery would (the request ran in another process, or was cut short). The key
+ * itself is completed in place only then, by recovery and by an offline refusal before the record.
+ * In-flight markers are written in batches, one document per turn (inserts.ts), deleted when
+ * every request in the batch has ended; recovery takes up each marker of a batch on its own.
  * The takes write no source pointer: the request records their link ids on its settled event
  * (confirmed or refused), and give-backs read them by `_id`; recovery, which does not know them,
  * finds a take through the source index (its fence's refused insert, or a scan by source).

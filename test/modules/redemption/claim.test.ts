@@ -14,14 +14,24 @@ import {
 } from '../../../src/modules/redemption/redemption.service';
 import { holdRequest, OWNER_ID, releaseRequest } from '../../../src/modules/redemption/liveness';
 import {
-  Inflight,
   Redemption,
   RedemptionKey,
   type RedemptionKeyDoc,
 } from '../../../src/modules/redemption/redemption.model';
-import { redemptionTuning } from '../../../src/platform/faults';
+import {
+  Inflight,
+  InflightBatch,
+  type InflightBatchDoc,
+} from '../../../src/modules/redemption/inflight.model';
+import { redemptionFaults, redemptionTuning } from '../../../src/platform/faults';
 import { settleBackgroundWrites } from '../../../src/platform/background';
-import { claimInserts, eventInserts } from '../../../src/modules/redemption/inserts';
+import {
+  claimInserts,
+  deleteMarker,
+  eventInserts,
+  holdsMarker,
+  insertMarker,
+} from '../../../src/modules/redemption/inserts';
 import {
   account,
   expectBooksAgree,
@@ -31,6 +41,13 @@ import {
   verifyTouchedChains,
   type Terminal,
 } from './scene';
+
+/** In-flight markers naming a redemption, in either form (a test-only scan). */
+async function markersNaming(redemptionId: string): Promise<number> {
+  const batches = await InflightBatch.find({}).lean<InflightBatchDoc[]>();
+  const inBatches = batches.filter((b) => b.markers.some((m) => m.redemptionId === redemptionId));
+  return inBatches.length + (await Inflight.countDocuments({ _id: redemptionId }));
+}
 
 /** Writes a pending claim with no marker, as a request that stopped between the two inserts. */
 async function claimWithoutMarker(
@@ -86,7 +103,7 @@ describe('redemption claim and marker side by side', () => {
     expect(old).to.include({ status: 'dropped', redemptionId: rid });
     expect(await Redemption.findById(rid).lean()).to.include({ tombstone: true });
     await settleBackgroundWrites(); // a finished request's marker is deleted after its answer
-    expect(await Inflight.countDocuments({ _id: { $in: [rid, retry.body.id] } })).to.equal(0);
+    expect((await markersNaming(rid)) + (await markersNaming(retry.body.id as string))).to.equal(0);
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
     expect(await account(s, h.id)).to.include({ spendable: 60 });
   });
@@ -141,49 +158,131 @@ describe('redemption claim and marker side by side', () => {
     for (const r of results) expect([201, 409], r.text).to.include(r.status);
     // Each key spent once: its 201s are replays of one redemption.
     expect(new Set(ok.map((r) => r.body.id as string)).size).to.equal(4);
+    await settleBackgroundWrites();
+    expect(await InflightBatch.countDocuments({}), 'every request ended: no marker left').to.equal(
+      0,
+    );
     await expectBooksAgree(s, {
       points: Object.fromEntries(s.households.map((h) => [h.id, 1000])),
       stock: { RICE: 1000 },
     });
   });
 
-  it('a settled redemption whose marker outlives its request (the delete still on its way, or its process gone) is replayed at once by a retry, which finishes the tail; while the request is alive the retry waits', async () => {
+  it('a settled redemption whose marker outlives its request (its tail cut short, or its process gone) is replayed at once by a retry, which finishes the tail; while the request is alive the retry waits', async () => {
     const s = await makeScene({ points: 100, items: [{ sku: 'RICE', points: 20, stock: 10 }] });
     const t = s.terminals[0]!;
     const h = s.households[0]!;
     redemptionTuning.inFlightWaitMs = 100; // a retry that waited would be told 409 at once
-    for (const owner of [OWNER_ID, 'gone-host:1:00000000']) {
-      const key = newKey();
-      const body = { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
-      const first = await redeemVia(t, key, body);
-      expect(first.status, first.text).to.equal(201);
-      await settleBackgroundWrites();
-      const rid = first.body.id as string;
-      // The marker as the background delete had not yet removed it (or a dead process left it).
-      await Inflight.create([
-        { _id: rid, keyId: `${t.id}:${key}#0`, owner, createdAt: new Date() },
-      ]);
-      if (owner === OWNER_ID) {
-        holdRequest(rid); // while its request is alive, the retry waits and is told so
-        try {
-          const waiting = await redeemVia(t, key, body);
-          expect(waiting.status, waiting.text).to.equal(409);
-          expect(
-            await Inflight.findById(rid).lean(),
-            'the live request’s marker stays',
-          ).to.not.equal(null);
-        } finally {
-          releaseRequest(rid);
-        }
-      }
-      const retry = await redeemVia(t, key, body);
-      expect(retry.status, `${owner}: ${retry.text}`).to.equal(201);
-      expect(retry.text).to.equal(first.text);
-      expect(await Inflight.findById(rid).lean(), 'the marker is gone').to.equal(null);
-      const claim = await RedemptionKey.findById(`${t.id}:${key}#0`).lean<RedemptionKeyDoc>();
-      expect(claim?.status).to.equal('done');
+    const body = { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
+
+    // This process: the request settled and stopped before its tail (an error after `settled`).
+    const key = newKey();
+    redemptionFaults.after = (step) => {
+      if (step === 'settled') throw new Error('simulated crash after settling');
+    };
+    let cut: Awaited<ReturnType<typeof redeemVia>>;
+    try {
+      cut = await redeemVia(t, key, body);
+    } finally {
+      delete redemptionFaults.after;
     }
+    expect(cut.status).to.equal(500);
+    const claimId = `${t.id}:${key}#0`;
+    const rid = (await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>())!.redemptionId;
+    expect(await markersNaming(rid), 'its marker stays').to.equal(1);
+    holdRequest(rid); // while its request is alive, the retry waits and is told so
+    try {
+      const waiting = await redeemVia(t, key, body);
+      expect(waiting.status, waiting.text).to.equal(409);
+      expect(await markersNaming(rid), 'the live request’s marker stays').to.equal(1);
+    } finally {
+      releaseRequest(rid);
+    }
+    const retry = await redeemVia(t, key, body);
+    expect(retry.status, retry.text).to.equal(201);
+    expect(retry.body.id).to.equal(rid);
+    expect(await markersNaming(rid), 'the marker is gone').to.equal(0);
+    expect((await RedemptionKey.findById(claimId).lean<RedemptionKeyDoc>())?.status).to.equal(
+      'done',
+    );
+
+    // Another process: its request settled, then the process went, leaving its marker.
+    const key2 = newKey();
+    const first = await redeemVia(t, key2, body);
+    expect(first.status, first.text).to.equal(201);
+    await settleBackgroundWrites();
+    const rid2 = first.body.id as string;
+    const claimId2 = `${t.id}:${key2}#0`;
+    const gone = 'gone-host:1:00000000';
+    await RedemptionKey.collection.updateOne({ _id: claimId2 } as object, {
+      $set: { owner: gone },
+    });
+    await InflightBatch.create([
+      {
+        _id: new Types.ObjectId().toHexString(),
+        owner: gone,
+        createdAt: new Date(),
+        markers: [{ redemptionId: rid2, keyId: claimId2 }],
+      },
+    ]);
+    const replay = await redeemVia(t, key2, body);
+    expect(replay.status, replay.text).to.equal(201);
+    expect(replay.text).to.equal(first.text);
+    expect((await RedemptionKey.findById(claimId2).lean<RedemptionKeyDoc>())?.status).to.equal(
+      'done',
+    );
+    // The gone process's batch is taken up by the next sweep, then deleted.
+    expect(await recoverRedemptions(0)).to.include({ keys: 1, errors: 0, live: 0 });
+    expect(await markersNaming(rid2)).to.equal(0);
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
     expect(await account(s, h.id)).to.include({ spendable: 60 });
+  });
+
+  it('a marker in the one-document form written before batches is still recovered, and deleted', async () => {
+    const s = await makeScene({ points: 100, items: [{ sku: 'RICE', points: 20, stock: 10 }] });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    const key = newKey();
+    const body = { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
+    const gone = 'gone-host:1:00000000';
+    const rid = await claimWithoutMarker(t, key, body, gone);
+    await Inflight.create([
+      { _id: rid, keyId: `${t.id}:${key}#0`, owner: gone, createdAt: new Date() },
+    ]);
+    expect(await recoverRedemptions(0)).to.include({ keys: 1, errors: 0 });
+    expect(await markersNaming(rid)).to.equal(0);
+    const claim = await RedemptionKey.findById(`${t.id}:${key}#0`).lean<RedemptionKeyDoc>();
+    expect(claim?.status).to.equal('dropped');
+    const retry = await redeemVia(t, key, body);
+    expect(retry.status, retry.text).to.equal(201);
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
+  });
+
+  it('the markers handed in during one turn are one document, deleted only once every one of them is forgotten (M2)', async () => {
+    const ids = Array.from({ length: 4 }, () => new Types.ObjectId().toHexString());
+    const createdAt = new Date();
+    await Promise.all(
+      ids.map((id) => insertMarker({ redemptionId: id, keyId: `k:${id}`, createdAt })),
+    );
+    const batches = (await InflightBatch.find({}).lean<InflightBatchDoc[]>()).filter((b) =>
+      b.markers.some((m) => m.redemptionId === ids[0]),
+    );
+    expect(batches).to.have.length(1);
+    expect(batches[0]!.markers.map((m) => m.redemptionId)).to.deep.equal(ids);
+    expect(batches[0]!.owner).to.equal(OWNER_ID);
+    for (const id of ids) expect(holdsMarker(id)).to.equal(true);
+    for (const id of ids.slice(0, 3)) await deleteMarker(id);
+    expect(await markersNaming(ids[3]!), 'one request still working: the batch stays').to.equal(1);
+    // A sweep meanwhile leaves it: the working request is alive, the others are over.
+    holdRequest(ids[3]!);
+    try {
+      expect(await recoverRedemptions(0)).to.include({ keys: 0, errors: 0, live: 1 });
+    } finally {
+      releaseRequest(ids[3]!);
+    }
+    expect(await markersNaming(ids[3]!)).to.equal(1);
+    await deleteMarker(ids[3]!);
+    expect(await markersNaming(ids[3]!), 'the last one forgotten: the batch is gone').to.equal(0);
+    expect(holdsMarker(ids[3]!)).to.equal(false);
   });
 });

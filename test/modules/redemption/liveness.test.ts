@@ -14,7 +14,7 @@ import {
   recoverRedemptions,
   type RedeemStep,
 } from '../../../src/modules/redemption/redemption.service';
-import { RedemptionLease } from '../../../src/modules/redemption/redemption.model';
+import { RedemptionLease } from '../../../src/modules/redemption/inflight.model';
 import {
   entriesOf,
   expectBooksAgree,
