@@ -20,6 +20,7 @@
  * - M2 a batch document is deleted only when every marker in it has been forgotten in this
  *   process (its request ended, or recovery here finished it), or by recovery once none of its
  *   markers is alive (every one taken up): never while a request it names may still be working.
+ *   Recovery removes from a batch the markers it took up while others in it are still alive.
  * - M3 a marker this process does not hold (another process's, or the one-document form written
  *   before batches) is forgotten by deleting `redemption_inflight` by its id, as before.
  */

@@ -3,14 +3,14 @@
  * over only requests that are not alive (liveness.ts). How each case is decided is described in
  * redemption.service.ts.
  */
-import { Types } from 'mongoose';
+import { Types, type Model } from 'mongoose';
 import { isDuplicateKeyError } from '../../platform/errors';
 import { redeem } from '../ledger/ledger.service';
 import { finishSettled, rollBack, settle } from './carry-out';
 import { deleteMarkerBatch, holdsMarker } from './inserts';
 import { dropKey, forgetMarker } from './keys';
 import { isLive, OWNER_ID, pruneLeases, RECOVERY_AGE_MS } from './liveness';
-import { Inflight, InflightBatch, type InflightBatchDoc, type InflightDoc } from './inflight.model';
+import { Inflight, InflightBatch, type InflightDoc } from './inflight.model';
 import {
   Redemption,
   RedemptionKey,
@@ -129,86 +129,87 @@ export interface RecoveryReport {
 
 type OnError = (err: unknown, ref: { redemptionId: string }) => void;
 
-/** Recovers the redemptions whose in-flight markers are older than the cutoff and not alive. */
+/**
+ * The documents of a collection of work under way created before the cutoff, in `_id` order, a
+ * page at a time. Such a collection holds only work under way, so the scan stays small.
+ */
+async function* olderThan<T extends { _id: string }>(
+  model: Model<T>,
+  cutoff: Date,
+): AsyncGenerator<T> {
+  let afterId = '';
+  for (;;) {
+    const page = await model
+      .find({ createdAt: { $lte: cutoff }, _id: { $gt: afterId } } as object)
+      .sort({ _id: 1 })
+      .limit(RECOVERY_BATCH)
+      .lean<T[]>();
+    yield* page;
+    if (page.length < RECOVERY_BATCH) return;
+    afterId = page[page.length - 1]!._id;
+  }
+}
+
+/** Takes up one marker, unless its request is alive. True when it was recovered. */
+async function takeUp(
+  marker: InflightDoc,
+  olderThanMs: number,
+  report: RecoveryReport,
+  onError: OnError,
+): Promise<boolean> {
+  try {
+    if (await isLive(marker, olderThanMs)) {
+      report.live++;
+      return false;
+    }
+    await recoverInflight(marker);
+    report.keys++;
+    return true;
+  } catch (err) {
+    report.errors++;
+    onError(err, { redemptionId: marker._id });
+    return false;
+  }
+}
+
+/**
+ * Recovers the redemptions whose in-flight markers are older than the cutoff and not alive: the
+ * markers in batches (inserts.ts), each taken up on its own, and those written one per document
+ * before batches. A marker of this process that it has forgotten belongs to a request that
+ * ended: nothing to do. A batch is deleted once every marker in it has ended or been recovered
+ * (M2); one with a live request stays for a later run, without the markers taken up now (an
+ * update in place, off the requests' path; two runs at once may both take one up, which is
+ * idempotent).
+ */
 async function recoverMarkers(
   cutoff: Date,
   olderThanMs: number,
   report: RecoveryReport,
   onError: OnError,
 ): Promise<void> {
-  let afterId = '';
-  for (;;) {
-    // The in-flight collection holds only work under way, so this scan stays small.
-    const markers = await Inflight.find({ createdAt: { $lte: cutoff }, _id: { $gt: afterId } })
-      .sort({ _id: 1 })
-      .limit(RECOVERY_BATCH)
-      .lean<InflightDoc[]>();
-    for (const m of markers) {
-      try {
-        if (await isLive(m, olderThanMs)) {
-          report.live++;
-          continue;
-        }
-        await recoverInflight(m);
-        report.keys++;
-      } catch (err) {
-        report.errors++;
-        onError(err, { redemptionId: m._id });
-      }
+  for await (const b of olderThan(InflightBatch, cutoff)) {
+    const left = [];
+    for (const m of b.markers) {
+      if (b.owner === OWNER_ID && !holdsMarker(m.redemptionId)) continue;
+      const marker = {
+        _id: m.redemptionId,
+        keyId: m.keyId,
+        owner: b.owner,
+        createdAt: b.createdAt,
+      };
+      if (!(await takeUp(marker, olderThanMs, report, onError))) left.push(m);
     }
-    if (markers.length < RECOVERY_BATCH) break;
-    afterId = markers[markers.length - 1]!._id;
-  }
-  await recoverMarkerBatches(cutoff, olderThanMs, report, onError);
-}
-
-/**
- * Takes up each marker of the batch documents older than the cutoff on its own, as a lone
- * marker (inserts.ts). A marker of this process that it has forgotten belongs to a request
- * that ended: nothing to do. A batch is deleted once none of its markers is alive and each was
- * taken up (M2); one with a live request stays for a later run.
- */
-async function recoverMarkerBatches(
-  cutoff: Date,
-  olderThanMs: number,
-  report: RecoveryReport,
-  onError: OnError,
-): Promise<void> {
-  let afterId = '';
-  for (;;) {
-    const batches = await InflightBatch.find({ createdAt: { $lte: cutoff }, _id: { $gt: afterId } })
-      .sort({ _id: 1 })
-      .limit(RECOVERY_BATCH)
-      .lean<InflightBatchDoc[]>();
-    for (const b of batches) {
-      let ended = true;
-      for (const { redemptionId, keyId } of b.markers) {
-        if (b.owner === OWNER_ID && !holdsMarker(redemptionId)) continue;
-        const marker = { _id: redemptionId, keyId, owner: b.owner, createdAt: b.createdAt };
-        try {
-          if (await isLive(marker, olderThanMs)) {
-            report.live++;
-            ended = false;
-            continue;
-          }
-          await recoverInflight(marker);
-          report.keys++;
-        } catch (err) {
-          ended = false;
-          report.errors++;
-          onError(err, { redemptionId });
-        }
-      }
-      try {
-        if (ended) await deleteMarkerBatch(b._id);
-      } catch (err) {
-        report.errors++;
-        onError(err, { redemptionId: b.markers[0]?.redemptionId ?? b._id });
-      }
+    try {
+      // What was taken up leaves the batch, so a later run does not take it up again.
+      if (!left.length) await deleteMarkerBatch(b._id);
+      else if (left.length < b.markers.length)
+        await InflightBatch.updateOne({ _id: b._id }, { $set: { markers: left } });
+    } catch (err) {
+      report.errors++;
+      onError(err, { redemptionId: b.markers[0]?.redemptionId ?? b._id });
     }
-    if (batches.length < RECOVERY_BATCH) break;
-    afterId = batches[batches.length - 1]!._id;
   }
+  for await (const m of olderThan(Inflight, cutoff)) await takeUp(m, olderThanMs, report, onError);
 }
 
 /** Finishes the reversals whose work markers are older than the cutoff. */
@@ -217,26 +218,17 @@ async function recoverReversals(
   report: RecoveryReport,
   onError: OnError,
 ): Promise<void> {
-  let afterWork = '';
-  for (;;) {
-    const work = await RedemptionWork.find({ createdAt: { $lte: cutoff }, _id: { $gt: afterWork } })
-      .sort({ _id: 1 })
-      .limit(RECOVERY_BATCH)
-      .lean();
-    for (const w of work) {
-      try {
-        const r = await Redemption.findById(w.redemptionId).lean<RedemptionDoc>();
-        const settled = isFull(r) ? await findEvent(idOf(r), 'settled') : null;
-        if (isFull(r)) await finishReversal(r, 'recovery', settled?.takes);
-        else await RedemptionWork.deleteOne({ _id: w._id });
-        report.reversals++;
-      } catch (err) {
-        report.errors++;
-        onError(err, { redemptionId: w.redemptionId });
-      }
+  for await (const w of olderThan(RedemptionWork, cutoff)) {
+    try {
+      const r = await Redemption.findById(w.redemptionId).lean<RedemptionDoc>();
+      const settled = isFull(r) ? await findEvent(idOf(r), 'settled') : null;
+      if (isFull(r)) await finishReversal(r, 'recovery', settled?.takes);
+      else await RedemptionWork.deleteOne({ _id: w._id });
+      report.reversals++;
+    } catch (err) {
+      report.errors++;
+      onError(err, { redemptionId: w.redemptionId });
     }
-    if (work.length < RECOVERY_BATCH) break;
-    afterWork = work[work.length - 1]!._id;
   }
 }
 

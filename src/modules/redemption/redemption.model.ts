@@ -1,6 +1,7 @@
 /**
  * Redemption storage. No record here is ever edited in place except the idempotency key's
- * completion off the hot path (pending → done or dropped) and a flag's resolution hint; every
+ * completion off the hot path (pending → done or dropped), a flag's resolution hint and an
+ * in-flight batch that recovery takes markers out of (inflight.model.ts); every
  * decision is an insert that a unique index arbitrates. Records are read by `_id` wherever a
  * request or recovery needs them, because FerretDB 1.x scans the whole collection for any other
  * filter; so the natural keys are the `_id`s:

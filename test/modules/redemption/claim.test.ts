@@ -21,6 +21,7 @@ import {
 import {
   Inflight,
   InflightBatch,
+  RedemptionLease,
   type InflightBatchDoc,
 } from '../../../src/modules/redemption/inflight.model';
 import { redemptionFaults, redemptionTuning } from '../../../src/platform/faults';
@@ -256,6 +257,43 @@ describe('redemption claim and marker side by side', () => {
     const retry = await redeemVia(t, key, body);
     expect(retry.status, retry.text).to.equal(201);
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
+  });
+
+  it('a sweep takes out of a batch the markers it took up while another of the batch is alive, and takes none up twice', async () => {
+    const s = await makeScene({ points: 100, items: [{ sku: 'RICE', points: 20, stock: 10 }] });
+    const t = s.terminals[0]!;
+    const body = { cardNo: s.households[0]!.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
+    const other = 'other-host:2:00000000';
+    const [live, dead] = [newKey(), newKey()];
+    const liveId = await claimWithoutMarker(t, live, body, other);
+    const deadId = await claimWithoutMarker(t, dead, body, other);
+    // The other process is alive (its lease renewed now, a sweep's age is 60 s) and vouches for
+    // one of its two requests (the other threw).
+    await RedemptionLease.create([{ _id: other, renewedAt: new Date(), redemptionIds: [liveId] }]);
+    await InflightBatch.create([
+      {
+        _id: new Types.ObjectId().toHexString(),
+        owner: other,
+        createdAt: new Date(Date.now() - 120_000), // two minutes old
+        markers: [
+          { redemptionId: liveId, keyId: `${t.id}:${live}#0` },
+          { redemptionId: deadId, keyId: `${t.id}:${dead}#0` },
+        ],
+      },
+    ]);
+    expect(await recoverRedemptions(60_000)).to.include({ keys: 1, live: 1, errors: 0 });
+    expect(await markersNaming(deadId), 'taken out of the batch').to.equal(0);
+    expect(await markersNaming(liveId)).to.equal(1);
+    expect(await recoverRedemptions(60_000)).to.include({ keys: 0, live: 1, errors: 0 });
+    // The other process stops vouching: the last marker is taken up and the batch goes.
+    await RedemptionLease.updateOne({ _id: other }, { $set: { redemptionIds: [] } });
+    expect(await recoverRedemptions(60_000)).to.include({ keys: 1, live: 0, errors: 0 });
+    expect(await markersNaming(liveId)).to.equal(0);
+    expect(await InflightBatch.countDocuments({ owner: other })).to.equal(0);
+    for (const key of [live, dead]) {
+      const claim = await RedemptionKey.findById(`${t.id}:${key}#0`).lean<RedemptionKeyDoc>();
+      expect(claim?.status).to.equal('dropped');
+    }
   });
 
   it('the markers handed in during one turn are one document, deleted only once every one of them is forgotten (M2)', async () => {
