@@ -176,7 +176,9 @@ async function takeUp(
  * Recovers the redemptions whose in-flight markers are older than the cutoff and not alive: the
  * markers in batches (inserts.ts), each taken up on its own, and those written one per document
  * before batches. A marker of this process that it has forgotten belongs to a request that
- * ended: nothing to do. A batch is deleted once every marker in it has ended or been recovered
+ * ended: nothing to do. Another process's batch may name requests that ended beside the one that
+ * did not (a batch goes only when all have): those are taken up too, finding their tails done
+ * (each step idempotent), and counted in `keys`. A batch is deleted once every marker in it has ended or been recovered
  * (M2); one with a live request stays for a later run, without the markers taken up now (an
  * update in place, off the requests' path; two runs at once may both take one up, which is
  * idempotent).
