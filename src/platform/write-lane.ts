@@ -18,12 +18,11 @@
  * - W3 reads never queue (SQLite's write-ahead log lets them run beside the writer).
  * - W4 a busy refusal's pause (busy.ts) is spent outside the lane, so a write refused by another
  *   process's lock does not hold back this process's queue while it sleeps.
- *
- * - W5 a deferrable write (a cache's: the account cache, the chains' head hints) gives way: while
- *   writes of requests wait, a released permit goes to them first, unless the deferrable write's
- *   oldest document has waited `deferMaxMs` (then it goes first: its backlog drains in order and
- *   never grows without bound). With nothing else waiting it runs at once, so an idle lane
- *   delays nothing. Under a saturated lane a cache's writes wait, and a group commit that
+ * - W5 a deferrable write (one nobody waits for: the account cache, the chains' head hints, the
+ *   deletes of finished in-flight marker batches) gives way: while writes of requests wait, a
+ *   released permit goes to them first, unless the deferrable write's oldest document has waited
+ *   `deferMaxMs` (then it goes first: its backlog drains in order and never grows without bound).
+ *   With nothing else waiting it runs at once, so an idle lane delays nothing. Under a saturated lane a cache's writes wait, and a group commit that
  *   coalesces (group-commit.ts seqUpserts) merges the writes of one document meanwhile: a
  *   household redeeming again and again has its cache written about once per `deferMaxMs`.
  *
