@@ -178,10 +178,10 @@ async function takeUp(
  * before batches. A marker of this process that it has forgotten belongs to a request that
  * ended: nothing to do. Another process's batch may name requests that ended beside the one that
  * did not (a batch goes only when all have): those are taken up too, finding their tails done
- * (each step idempotent), and counted in `keys`. A batch is deleted once every marker in it has ended or been recovered
- * (M2); one with a live request stays for a later run, without the markers taken up now (an
- * update in place, off the requests' path; two runs at once may both take one up, which is
- * idempotent).
+ * (each step idempotent), and counted in `keys`. A batch is deleted once every marker in it has
+ * ended or been recovered (M2); one with a live request stays for a later run, without the
+ * markers taken up now (an update in place, off the requests' path; two runs at once may both
+ * take one up, which is idempotent).
  */
 async function recoverMarkers(
   cutoff: Date,

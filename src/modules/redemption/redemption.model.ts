@@ -1,10 +1,10 @@
 /**
  * Redemption storage. No record here is ever edited in place except the idempotency key's
  * completion off the hot path (pending → done or dropped), a flag's resolution hint and an
- * in-flight batch that recovery takes markers out of (inflight.model.ts); every
- * decision is an insert that a unique index arbitrates. Records are read by `_id` wherever a
- * request or recovery needs them, because FerretDB 1.x scans the whole collection for any other
- * filter; so the natural keys are the `_id`s:
+ * in-flight batch that recovery takes markers out of (inflight.model.ts); every decision is an
+ * insert that a unique index arbitrates. Records are read by `_id` wherever a request or recovery
+ * needs them, because FerretDB 1.x scans the whole collection for any other filter; so the
+ * natural keys are the `_id`s:
  *
  * - `redemption_keys` _id = `<terminalId>:<key>#<generation>`: the Idempotency-Key claim,
  *   inserted FIRST. The one request whose insert wins does the work; every other request with
