@@ -67,6 +67,13 @@ export async function countAll(): Promise<Counts> {
   return counts;
 }
 
+/** What was stored or removed between two snapshots: one line per collection whose count moved. */
+export function storedSince(before: Counts, after: Counts): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((name) => (after[name] ?? 0) !== (before[name] ?? 0))
+    .map((name) => `stored ${(after[name] ?? 0) - (before[name] ?? 0)} document(s) in ${name}`);
+}
+
 /** Asserts that no collection gained or lost a document since `before` (empty ones may appear). */
 export async function expectNothingStored(before: Counts, what = ''): Promise<void> {
   const after = await countAll();

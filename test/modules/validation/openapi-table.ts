@@ -61,6 +61,12 @@ export interface OpenApiDoc {
   components?: { schemas?: Record<string, JsonSchema> };
 }
 
+/**
+ * How many refused requests of one route a table sends at once. Each is refused on its own, so
+ * their order is no matter; side by side, a table's time is the requests', not their gaps.
+ */
+export const CASES_AT_ONCE = 8;
+
 export interface Row {
   /** e.g. `POST /v1/households/{id}/adjustments` */
   name: string;
