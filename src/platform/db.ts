@@ -71,19 +71,34 @@ export async function isFerretDbSqlite(): Promise<boolean> {
   }
 }
 
-/** Creates the indexes of every registered model; the unique ones are correctness, not speed. */
+/**
+ * Models whose collection and indexes are created at once. One after another, the ~70 models'
+ * round trips were most of a start (0.5 s on FerretDB-SQLite, 0.7–0.9 s on FerretDB-PostgreSQL,
+ * and again for every test file's fresh database); eight at a time 0.34–0.40 and 0.51–0.59 s.
+ */
+const MODELS_AT_ONCE = 8;
+
+/**
+ * Creates the collection and the indexes of every registered model; the unique ones are
+ * correctness, not speed, so a start waits for every one of them.
+ */
 export async function ensureIndexes(): Promise<void> {
-  for (const model of Object.values(mongoose.connection.models)) {
-    // Each is one SQLite transaction on the embedded database and safe to send again, so a busy
-    // refusal (a write of another process, or the launcher indexing a new table, holding the
-    // lock) is retried like a single-document write (busy.ts) rather than failing the start.
-    await retryBusy(() =>
-      model.createCollection().catch((err: { code?: number }) => {
-        if (err.code !== 48) throw err; // 48: NamespaceExists
-      }),
-    );
-    await retryBusy(() => model.createIndexes());
-  }
+  const models = Object.values(mongoose.connection.models);
+  let next = 0;
+  const worker = async () => {
+    for (let model = models[next++]; model; model = models[next++]) {
+      // Each is one SQLite transaction on the embedded database and safe to send again, so a busy
+      // refusal (a write of another process, or the launcher indexing a new table, holding the
+      // lock) is retried like a single-document write (busy.ts) rather than failing the start.
+      await retryBusy(() =>
+        model.createCollection().catch((err: { code?: number }) => {
+          if (err.code !== 48) throw err; // 48: NamespaceExists
+        }),
+      );
+      await retryBusy(() => model.createIndexes());
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MODELS_AT_ONCE, models.length) }, worker));
 }
 
 /**

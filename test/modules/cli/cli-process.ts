@@ -1,6 +1,8 @@
 /**
- * Runs the real CLI (`tsx src/cli/main.ts`) as a child process against this run's database,
- * the way `npm run cli` does minus the bootstrap step.
+ * Runs the real CLI (`src/cli/main.ts` under tsx) as a child process against this run's database,
+ * the way `npm run cli` does minus the bootstrap step. Node loads tsx itself (`--import tsx`)
+ * rather than through tsx's own launcher, which starts a second Node process around it: the
+ * same code in one process, about 0.3 s sooner each run.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -9,7 +11,6 @@ import path from 'node:path';
 import { ctx } from '../../support/context';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 export interface CliRun {
   code: number | null;
@@ -48,7 +49,8 @@ export function runCliProcess(args: string[], env: CliEnv = {}): Promise<CliRun>
   delete childEnv.ADMIN_USERNAME;
   delete childEnv.ADMIN_PASSWORD;
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [path.join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
+    const main = path.join(ROOT, 'src', 'cli', 'main.ts');
+    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
       cwd: ROOT,
       env: childEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
