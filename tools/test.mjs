@@ -14,25 +14,25 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Longest first, from TEST_TIMINGS of a whole parallel run (seconds on 2 busy CPUs). */
 const LONGEST_FIRST = [
-  'test/modules/validation/bodies.test.ts', // 119
-  'test/modules/submissions/durability.test.ts', // 90
-  'test/web/pages.test.ts', // 85
-  'test/modules/cli/cli-fresh-database.test.ts', // 78
-  'test/web/service.test.ts', // 68
-  'test/modules/cli/backup-restore.test.ts', // 63
-  'test/modules/cli/generate.test.ts', // 54
-  'test/modules/validation/text-policy.test.ts', // 52
-  'test/modules/ledger/random-text.test.ts', // 51
-  'test/web/accounts.test.ts', // 49
-  'test/web/county-office.test.ts', // 39
-  'test/modules/cli/verify-chain.test.ts', // 33
-  'test/modules/redemption/liveness.test.ts', // 28
-  'test/modules/ledger/invariants.test.ts', // 25
-  'test/modules/credit/lookup.test.ts', // 23
-  'test/modules/ops/workers-supervision.test.ts', // 23
-  'test/modules/demo/demo.seed.test.ts', // 21
-  'test/modules/credit/exports.test.ts', // 20
-  'test/modules/redemption/kill.test.ts', // 18
+  'test/web/pages.test.ts', // 54
+  'test/modules/submissions/durability.test.ts', // 53
+  'test/web/service.test.ts', // 42
+  'test/modules/cli/cli-fresh-database.test.ts', // 31
+  'test/web/accounts.test.ts', // 30
+  'test/modules/cli/backup-restore.test.ts', // 27
+  'test/modules/ledger/random-text.test.ts', // 25
+  'test/web/county-office.test.ts', // 24
+  'test/modules/credit/lookup.test.ts', // 18
+  'test/platform/busy.test.ts', // 18
+  'test/modules/cli/verify-chain.test.ts', // 17
+  'test/modules/cli/generate.test.ts', // 17
+  'test/modules/credit/freshness.test.ts', // 16
+  'test/modules/redemption/liveness.test.ts', // 13
+  'test/modules/ops/workers-supervision.test.ts', // 12
+  'test/modules/ledger/invariants.test.ts', // 11
+  'test/modules/credit/exports.test.ts', // 11
+  'test/modules/validation/bodies.test.ts', // 11
+  'test/modules/demo/demo.seed.test.ts', // 8
 ];
 
 function testFiles(dir) {
