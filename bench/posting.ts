@@ -132,6 +132,7 @@ export async function benchPosting(env: BenchEnv, fx: PostingFixtures): Promise<
           how: pass === 'cold' ? 'one after another' : 'one after another, warm',
           operations: SEQUENTIAL_OPS,
           perOperation: per.total,
+          waits: per.waits,
           byCommand: per.byCommand,
         });
       }

@@ -15,6 +15,7 @@ import {
   adjust,
   getAccount,
   listEntries,
+  warmHead,
   type AccountView,
   type EntryView,
 } from '../ledger/ledger.service';
@@ -275,7 +276,14 @@ export async function adjustHousehold(
   input: { points: number; reason: string },
   idempotencyKey: string | undefined,
 ): Promise<EntryView> {
-  await householdInReach(p, householdId);
+  // The ledger's head is read beside the household (reads only, and a hint never decides: ledger
+  // C4), so a first posting to the household waits for one read fewer; a failed warm-up is left
+  // to the posting's own reading.
+  const [reach] = await Promise.allSettled([
+    householdInReach(p, householdId),
+    warmHead(householdId),
+  ]);
+  if (reach.status === 'rejected') throw reach.reason;
   const sourceId = await adjustmentSourceId(p, householdId, input, idempotencyKey);
   const { entry, created } = await adjust({
     householdId,
