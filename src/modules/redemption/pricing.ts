@@ -99,21 +99,21 @@ async function warmLines(lines: readonly RedemptionLine[]): Promise<void> {
   await Promise.allSettled(lines.map((l) => warmStock(l.itemId)));
 }
 
+/** A priced basket before its key's claim is known (readBasket). */
+export type BasketRead = Omit<FullRedemption, '_id' | 'claimId'>;
+
 /**
- * Everything checked before anything is taken: the card, the store serving its village, the
- * items and prices, the offline time and the PIN (last, so only a real basket counts an attempt).
- * The reads go side by side (the store, the card's household and the items; then the village and
- * the PIN, beside the heads the carrying out will read), and a refusal is the one the checks give
- * in that order, as when they ran one after another. The household's heads and PIN record are
- * read as soon as the card index names it, beside the household's own read (a new card at a
- * counter: one wait fewer); should the index have named another household, the right one's are
- * read after the check.
+ * Everything checked before anything is taken but the PIN: the card, the store serving its
+ * village, the items and prices, the offline time. Reads only, so it may run while the key is
+ * being claimed (redeem starts it first): a new card's reads then go beside the claim's writes
+ * instead of after them, and a request that loses the claim has read for nothing. The reads go
+ * side by side (the store, the card's household and the items; then the village beside the heads
+ * the carrying out will read), and a refusal is the one the checks give in that order, as when
+ * they ran one after another. The household's heads and PIN record are read as soon as the card
+ * index names it, beside the household's own read; should the index have named another
+ * household, the right one's are read after the check.
  */
-export async function priceBasket(
-  counter: Counter,
-  input: RedeemInput,
-  claimId: string,
-): Promise<Omit<FullRedemption, '_id'>> {
+export async function readBasket(counter: Counter, input: RedeemInput): Promise<BasketRead> {
   const early = cardHolderGuess(input.cardNo).then(
     async (guess) => {
       if (guess) await warmHousehold(guess);
@@ -142,8 +142,6 @@ export async function priceBasket(
   };
   const [village] = await Promise.all([
     findVillage(household.villageId),
-    // Its PIN record read joins the early one when that is still under way (config-cache.ts).
-    checkCardPin(householdId, input.pin),
     warmed(),
     warmLines(lines),
   ]);
@@ -152,7 +150,6 @@ export async function priceBasket(
     storeId: counter.storeId,
     terminalId: counter.terminalId,
     key: input.key,
-    claimId,
     storeName: store.name,
     householdId,
     villageId: household.villageId,
@@ -166,4 +163,19 @@ export async function priceBasket(
     ...(input.offlineAt ? { offlineAt: input.offlineAt } : {}),
     createdAt: now,
   };
+}
+
+/**
+ * The basket read (readBasket, started before the claim) with the PIN checked last, once the
+ * key's claim is won: only a real basket of the claim's own request counts an attempt.
+ */
+export async function priceBasket(
+  read: Promise<BasketRead>,
+  input: RedeemInput,
+  claimId: string,
+): Promise<Omit<FullRedemption, '_id'>> {
+  const basket = await read;
+  // Its PIN record was read with the household's heads (config-cache.ts joins the two reads).
+  await checkCardPin(basket.householdId, input.pin);
+  return { ...basket, claimId };
 }

@@ -72,7 +72,8 @@
  * `conflict` (send it again). Reversals in progress are finished from their work markers.
  *
  * Where each step lives: idempotency.ts (the key's claim, replay and wait), keys.ts (the key's
- * completion or drop), pricing.ts (the card, the basket's prices, the offline time, the PIN),
+ * completion or drop), pricing.ts (the card, the basket's prices, the offline time: reads only,
+ * begun beside the claim; then the PIN, once the claim is won),
  * allowance.ts (the day's allowance chain), carry-out.ts (allowance, stock, ledger entry,
  * settling, give-backs), reversal.ts, recovery.ts, liveness.ts. This file is the public surface.
  */
@@ -87,7 +88,7 @@ import { claimKey, fingerprintOf } from './idempotency';
 import { recordInserts } from './inserts';
 import { completeOwnClaim, dropKey } from './keys';
 import { releaseRequest } from './liveness';
-import { priceBasket } from './pricing';
+import { priceBasket, readBasket, type BasketRead } from './pricing';
 import { type RedemptionDoc, type RedemptionKeyDoc, type StoredResponse } from './redemption.model';
 import { isFull, type FullRedemption } from './redemption.views';
 import {
@@ -118,11 +119,15 @@ export type { BasketInput, RedeemInput, RedeemStep } from './steps';
  */
 export async function redeem(p: Principal, input: RedeemInput): Promise<StoredResponse> {
   const counter = counterOf(p);
+  // The basket's reads go beside the claim's writes (pricing.ts); their outcome counts only for
+  // the request that wins the claim.
+  const read = readBasket(counter, input);
+  read.catch(() => undefined);
   const claimed = await claimKey(counter, input.key, fingerprintOf(input));
   if ('replay' in claimed) return claimed.replay;
   const claim = claimed.claim;
   try {
-    return await redeemClaimed(counter, input, claim);
+    return await redeemClaimed(counter, input, claim, read);
   } finally {
     // Returned or thrown: this request no longer vouches for its marker (liveness.ts L1).
     releaseRequest(claim.redemptionId);
@@ -163,13 +168,14 @@ async function redeemClaimed(
   counter: Counter,
   input: RedeemInput,
   claim: RedemptionKeyDoc,
+  read: Promise<BasketRead>,
 ): Promise<StoredResponse> {
   const rid = claim.redemptionId;
   await stepDone('claimed', rid);
 
   let basket: Omit<FullRedemption, '_id'>;
   try {
-    basket = await priceBasket(counter, input, claim._id);
+    basket = await priceBasket(read, input, claim._id);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     if (input.offlineAt)
