@@ -5,6 +5,7 @@
  * exist would let a race through.
  */
 import mongoose from 'mongoose';
+import { eachAtOnce } from './at-once';
 import { settleBackgroundWrites } from './background';
 import { retryBusy, wrapDriverWrites } from './busy';
 import { writeLane } from './write-lane';
@@ -83,22 +84,17 @@ const MODELS_AT_ONCE = 8;
  * correctness, not speed, so a start waits for every one of them.
  */
 export async function ensureIndexes(): Promise<void> {
-  const models = Object.values(mongoose.connection.models);
-  let next = 0;
-  const worker = async () => {
-    for (let model = models[next++]; model; model = models[next++]) {
-      // Each is one SQLite transaction on the embedded database and safe to send again, so a busy
-      // refusal (a write of another process, or the launcher indexing a new table, holding the
-      // lock) is retried like a single-document write (busy.ts) rather than failing the start.
-      await retryBusy(() =>
-        model.createCollection().catch((err: { code?: number }) => {
-          if (err.code !== 48) throw err; // 48: NamespaceExists
-        }),
-      );
-      await retryBusy(() => model.createIndexes());
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(MODELS_AT_ONCE, models.length) }, worker));
+  await eachAtOnce(Object.values(mongoose.connection.models), MODELS_AT_ONCE, async (model) => {
+    // Each is one SQLite transaction on the embedded database and safe to send again, so a busy
+    // refusal (a write of another process, or the launcher indexing a new table, holding the
+    // lock) is retried like a single-document write (busy.ts) rather than failing the start.
+    await retryBusy(() =>
+      model.createCollection().catch((err: { code?: number }) => {
+        if (err.code !== 48) throw err; // 48: NamespaceExists
+      }),
+    );
+    await retryBusy(() => model.createIndexes());
+  });
 }
 
 /**

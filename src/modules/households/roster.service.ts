@@ -19,6 +19,7 @@
  *   first and written after: the insert's duplicate-key error says what is already there.
  */
 import type { Types } from 'mongoose';
+import { eachAtOnce } from '../../platform/at-once';
 import { DomainError } from '../../platform/errors';
 import type { VillageDoc } from '../villages/villages.model';
 import { findVillagesNamed } from '../villages/villages.service';
@@ -184,16 +185,11 @@ async function writeRows(
   outcomes: RowOutcome[],
   opts: ImportOptions,
 ): Promise<void> {
-  let next = 0;
   let done = 0;
-  const worker = async () => {
-    while (next < toInsert.length) {
-      const row = toInsert[next++]!;
-      outcomes.push(opts.dryRun ? await dryRunRow(row) : await insertRow(row));
-      opts.onRow?.(++done, toInsert.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(INSERT_CONCURRENCY, toInsert.length) }, worker));
+  await eachAtOnce(toInsert, INSERT_CONCURRENCY, async (row) => {
+    outcomes.push(opts.dryRun ? await dryRunRow(row) : await insertRow(row));
+    opts.onRow?.(++done, toInsert.length);
+  });
 }
 
 async function importInto(report: ImportReport, text: string, opts: ImportOptions): Promise<void> {
