@@ -43,14 +43,20 @@ describe('card PIN', () => {
     expect((await account(s, h.id)).spendable).to.equal(90);
   });
 
-  it('a wrong PIN frees the key: the same key with the right PIN then redeems', async () => {
+  it('a wrong PIN frees the key: the same key with the right PIN then redeems; replays with a wrong PIN count no attempt', async () => {
     const { h, t } = await pinScene();
     const key = newKey();
     expect((await redeemVia(t, key, basket(h.cardNo, '0000'))).status).to.equal(403);
     expect((await redeemVia(t, key, basket(h.cardNo, '2468'))).status).to.equal(201);
-    // The PIN is not part of the request's fingerprint: a replay answers from storage.
-    const replay = await redeemVia(t, key, basket(h.cardNo, '9999'));
-    expect(replay.status).to.equal(201);
+    // The PIN is not part of the request's fingerprint: a replay answers from storage. Its
+    // basket is read beside the claim, but the PIN is checked only by the request that wins a
+    // claim: three replays with a wrong PIN count no attempt (they would have locked the card).
+    for (let i = 0; i < 3; i++) {
+      const replay = await redeemVia(t, key, basket(h.cardNo, '9999'));
+      expect(replay.status).to.equal(201);
+    }
+    const next = await redeemVia(t, newKey(), basket(h.cardNo, '1111'));
+    expect(next.body).to.include({ code: 'pin_incorrect', attemptsLeft: 2 });
   });
 
   it('three wrong PINs lock the card for 15 minutes (423 card_locked, even with the right PIN); it opens again after', async () => {
