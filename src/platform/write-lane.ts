@@ -22,9 +22,10 @@
  *   deletes of finished in-flight marker batches) gives way: while writes of requests wait, a
  *   released permit goes to them first, unless the deferrable write's oldest document has waited
  *   `deferMaxMs` (then it goes first: its backlog drains in order and never grows without bound).
- *   With nothing else waiting it runs at once, so an idle lane delays nothing. Under a saturated lane a cache's writes wait, and a group commit that
- *   coalesces (group-commit.ts seqUpserts) merges the writes of one document meanwhile: a
- *   household redeeming again and again has its cache written about once per `deferMaxMs`.
+ *   With nothing else waiting it runs at once, so an idle lane delays nothing. Under a saturated
+ *   lane a cache's writes wait, and a group commit that coalesces (group-commit.ts seqUpserts)
+ *   merges the writes of one document meanwhile: a household redeeming again and again has its
+ *   cache written about once per `deferMaxMs`.
  *
  * Permits: `DB_WRITE_LANES` (0: no lane). By default 1 on FerretDB-SQLite (found at connect from
  * the server's start-up line) and 0 elsewhere: FerretDB-PostgreSQL and MongoDB take concurrent
