@@ -5,6 +5,7 @@
  */
 import type { Context } from 'mocha';
 import { startContext, stopContext } from './support/context';
+import { removeTempDirs } from './support/temp';
 
 export const mochaHooks = {
   async beforeAll(this: Context) {
@@ -14,5 +15,6 @@ export const mochaHooks = {
   async afterAll(this: Context) {
     this.timeout(60_000);
     await stopContext();
+    removeTempDirs();
   },
 };

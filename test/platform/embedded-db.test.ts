@@ -6,8 +6,6 @@
  * pgidindex.go) every one of them reads the whole table.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +14,7 @@ import { ctx } from '../support/context';
 import { expect } from '../support/expect';
 import { makeHousehold, makeVillage } from '../support/factories';
 import { award } from '../../src/modules/ledger/ledger.verbs';
+import { tempDir } from '../support/temp';
 
 /** How SQLite would answer FerretDB's own lone-`_id` query on a collection's table. */
 function sqlitePlanOf(file: string, collection: string): string {
@@ -193,7 +192,7 @@ describe('platform: the embedded database never outlives the process that starte
         env: {
           ...process.env,
           MSL_CHILD_FERRETDB_BIN: ctx().config.ferretdb.bin,
-          MSL_CHILD_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'msl-orphan-')),
+          MSL_CHILD_DATA_DIR: tempDir('orphan'),
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       },

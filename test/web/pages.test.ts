@@ -11,8 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { expect } from '../support/expect';
@@ -48,6 +47,7 @@ import {
   writeArtifact,
   type Harness,
 } from './browser';
+import { tempDir } from '../support/temp';
 
 /** A 1×1 PNG: the clerk's "photo" (the page shrinks it and uploads a JPEG). */
 const PNG_1X1 =
@@ -97,7 +97,7 @@ describe('pages in a real browser (/app)', function () {
   before(async function () {
     this.timeout(120_000);
     h = await startHarness();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'msl-pages-'));
+    tmp = tempDir('pages');
     const villageName = '试验村';
     const village = await makeVillage({ name: villageName, quorum: 2, noticePeriod: 'PT0S' });
     const head = '王大明';

@@ -4,19 +4,19 @@
  * sample file, and create-admin.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { expect } from '../../support/expect';
 import { runCliProcess } from './cli-process';
+import { tempDir } from '../../support/temp';
 
 const SAMPLE = path.resolve(__dirname, '..', '..', '..', 'docs', 'samples', 'households.csv');
 
 describe('the real CLI process on a fresh database', function () {
   this.timeout(120_000);
   const db = `cli_${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-cli-fresh-'));
+  const dataDir = tempDir('cli-fresh');
   const raw = () => mongoose.connection.getClient().db(db);
 
   after(async () => {

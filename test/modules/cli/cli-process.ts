@@ -5,10 +5,9 @@
  * same code in one process, about 0.3 s sooner each run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ctx } from '../../support/context';
+import { tempDir } from '../../support/temp';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -37,7 +36,7 @@ export function runCliProcess(args: string[], env: CliEnv = {}): Promise<CliRun>
     ...process.env,
     MONGODB_URI: env.uri ?? ctx().mongoUri,
     MONGODB_DB: env.db ?? ctx().config.mongodbDb,
-    DATA_DIR: env.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'msl-cli-')),
+    DATA_DIR: env.dataDir ?? tempDir('cli'),
     PASSWORD_KDF_LOG2N: '12',
     LOG_LEVEL: 'warn',
     DEMO_SEED: 'false',

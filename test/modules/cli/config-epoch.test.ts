@@ -4,8 +4,7 @@
  * command that writes configuration when it ends. Without it a hand edit would be served from the
  * services' caches for their whole lifetime (CONFIG_CACHE_TTL_MS, 60 s).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
@@ -15,6 +14,7 @@ import { expect } from '../../support/expect';
 import { http, makeUser, makeVillage } from '../../support/factories';
 import { redisRunFilePath } from '../../../src/cli/config-epoch';
 import { runCliProcess } from './cli-process';
+import { tempDir } from '../../support/temp';
 
 const epoch = async () => Number(await ctx().redis.get(configEpochKey(ctx().config.redisPrefix)));
 
@@ -64,7 +64,7 @@ describe('CLI: running services are told when configuration changes', function (
   it('without REDIS_URL, it tells the Redis the running service wrote to DATA_DIR/run/redis.url', async () => {
     // The same server, another database number: where the raised epoch lands shows which was used.
     const other = `${ctx().redisUrl.replace(/\/\d*$/, '')}/7`;
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-cli-'));
+    const dataDir = tempDir('cli');
     mkdirSync(path.dirname(redisRunFilePath(dataDir)), { recursive: true });
     writeFileSync(redisRunFilePath(dataDir), `${other}\n`);
     const key = configEpochKey(ctx().config.redisPrefix);

@@ -1,6 +1,5 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import type { Config } from '../../../config';
@@ -18,6 +17,7 @@ import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { makeHousehold, makeVillage, unique } from '../../support/factories';
 import { runCliProcess } from './cli-process';
+import { tempDir } from '../../support/temp';
 
 /** A loopback port nothing listens on. */
 function freePort(): Promise<number> {
@@ -305,7 +305,7 @@ describe('CLI verify-chain', () => {
   it('the real CLI process › without MONGODB_URI it uses the running service’s database named in DATA_DIR/run/mongodb.uri', async function () {
     this.timeout(60_000);
     const id = await householdWithChain(2);
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-cli-run-'));
+    const dataDir = tempDir('cli-run');
     mkdirSync(path.dirname(runFilePath(dataDir)), { recursive: true });
     writeFileSync(runFilePath(dataDir), `${ctx().mongoUri}\n`);
     // Had the CLI started a database of its own on this empty DATA_DIR, the household would not exist there (exit 2).
@@ -325,7 +325,7 @@ describe('CLI verify-chain', () => {
 
   it('findRunningServiceUri › ignores a missing run file and one left behind by a stopped service', async function () {
     this.timeout(20_000);
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-cli-stale-'));
+    const dataDir = tempDir('cli-stale');
     expect(await findRunningServiceUri(dataDir)).to.equal(undefined);
     const port = await freePort();
     mkdirSync(path.dirname(runFilePath(dataDir)), { recursive: true });

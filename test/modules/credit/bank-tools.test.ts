@@ -6,8 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { parse } from 'csv-parse/sync';
@@ -28,6 +27,7 @@ import {
   sleep,
   type CreditWorld,
 } from './helpers';
+import { tempDir } from '../../support/temp';
 
 const settings = { gradeThresholds: [800, 650, 500, 350] as const };
 const README = path.resolve(__dirname, '../../../README.md');
@@ -169,7 +169,7 @@ describe('credit exports for banks: consent at disclosure, byte-order mark, publ
     for (const head of ['张三明', '李四'])
       await consent(await makeMember(w.villageId, head), w.cooperativeId);
     const { csv, manifest } = await requestExport(w);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'msl-openssl-'));
+    const dir = tempDir('openssl');
     writeFileSync(path.join(dir, 'export.csv'), csv);
     writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
     writeFileSync(path.join(dir, 'jwks.json'), (await http().get('/.well-known/jwks.json')).text);

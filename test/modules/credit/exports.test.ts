@@ -6,8 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
@@ -43,6 +42,7 @@ import { MODEL_V1, villageLevelAt } from '../../../src/modules/credit/credit.sco
 import type { Principal } from '../../../src/platform/principal';
 import { workerRedisOptions } from '../../../src/platform/redis';
 import { award, deduct, inDays, sleep } from './helpers';
+import { tempDir } from '../../support/temp';
 
 const settings = { gradeThresholds: [800, 650, 500, 350] as const };
 const asHousehold = (householdId: string): Principal => ({
@@ -81,7 +81,7 @@ describe('credit exports (POST /v1/credit/exports, file, manifest, keys)', () =>
   let csv: Buffer;
   let manifest: Record<string, unknown>;
   let jwks: { keys: { kid: string; kty: string; crv: string; x: string }[] };
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'msl-export-test-'));
+  const dir = tempDir('export-test');
 
   before(async function () {
     this.timeout(300_000);

@@ -4,8 +4,6 @@
  * partition of a small export joined in memory as it streams (MemoryPartition). The export tests
  * run small exports, so this is where the disk path is held to the memory path.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Types } from 'mongoose';
 import { expect } from '../../support/expect';
@@ -16,6 +14,7 @@ import {
   type Partition,
   type PartitionSink,
 } from '../../../src/modules/credit/credit.partitions';
+import { tempDir } from '../../support/temp';
 
 const ids = Array.from({ length: 40 }, () => new Types.ObjectId().toHexString());
 const members = ids.slice(0, 30);
@@ -57,7 +56,7 @@ describe('credit export partitions', () => {
   it('joined in memory equals spread over files and read back', async () => {
     const memory = new MemoryPartition();
     await feed(memory);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'msl-partitions-'));
+    const dir = tempDir('partitions');
     try {
       for (const count of [1, 3]) {
         const disk = new PartitionWriter(path.join(dir, String(count)), count);

@@ -9,11 +9,11 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { Types } from 'mongoose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ctx } from '../../support/context';
+import { SCREENSHOTS } from '../../web/browser';
 import { expect } from '../../support/expect';
 import {
   http,
@@ -30,7 +30,6 @@ import { beijingTime, esc, maskCardNo } from '../../../src/modules/households/st
 const HOSTILE_HEAD = '王<script>window.__xss=1;alert(1)</script>五';
 const HOSTILE_REASON = '见义勇为<img src=x onerror="window.__xss=2">“救人”&amp; \'引号\'';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = path.join(os.tmpdir(), 'msl-statement-screens');
 
 describe('GET /v1/households/:id/statement', () => {
   let admin: TestUser;
@@ -193,7 +192,7 @@ describe('GET /v1/households/:id/statement', () => {
           '--disable-dev-shm-usage',
         ],
       });
-      mkdirSync(SHOTS, { recursive: true });
+      mkdirSync(SCREENSHOTS, { recursive: true });
     });
     after(async () => {
       await browser?.close();
@@ -269,7 +268,7 @@ describe('GET /v1/households/:id/statement', () => {
           await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'),
         ).to.equal(true);
         const shot = await page.screenshot({
-          path: path.join(SHOTS, `statement-${width}.png`),
+          path: path.join(SCREENSHOTS, `statement-${width}.png`),
           fullPage: true,
         });
         expect(shot.length).to.be.greaterThan(5000);
@@ -285,7 +284,7 @@ describe('GET /v1/households/:id/statement', () => {
       expect(await page.locator('.hint').isVisible()).to.equal(false);
       const pdf = await page.pdf({
         preferCSSPageSize: true,
-        path: path.join(SHOTS, 'statement.pdf'),
+        path: path.join(SCREENSHOTS, 'statement.pdf'),
       });
       expect(pdf.subarray(0, 5).toString()).to.equal('%PDF-');
       expect(pdf.length).to.be.greaterThan(10_000);
