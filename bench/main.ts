@@ -15,7 +15,7 @@
  * average printed with it.
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync, writeFileSync } from 'node:fs';
+import { openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -111,6 +111,13 @@ function parse() {
     dataDir: values['data-dir'],
     out: values.out!,
   };
+}
+
+/** The report's line on the server's log: the file if anything was written to it, else removed. */
+function serverLogLine(logFile: string): string {
+  if (statSync(logFile, { throwIfNoEntry: false })?.size) return `Server errors: ${logFile}.`;
+  rmSync(logFile, { force: true });
+  return 'Server errors: none (its log stayed empty, and was removed).';
 }
 
 async function startServer(
@@ -422,7 +429,11 @@ async function main(): Promise<void> {
     }
     if (o.only.includes('verify')) add('verify', await benchVerify(env, o.verifyMs));
   } finally {
-    server?.child.kill('SIGTERM');
+    if (server && server.child.exitCode === null && server.child.signalCode === null) {
+      const exited = new Promise((r) => server!.child.once('exit', r));
+      server.child.kill('SIGTERM');
+      await exited;
+    }
     await ctx.stop();
   }
 
@@ -459,7 +470,7 @@ async function main(): Promise<void> {
     `${ctx.backend}; node ${process.version}; ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB; commit ${git.commit.slice(0, 12)}${git.dirty ? ' (with local changes)' : ''}.`,
     `${o.gen.households.toLocaleString('en')} households in ${o.gen.villages} villages, ${o.gen.years} year(s), seed ${o.gen.seed}; closed loops ${o.durationMs / 1000} s each after 1 s warm-up, concurrency ${o.concurrency}.`,
     `Load average (1/5/15 min) — ${loadLine}. The machine is shared: compare ratios within this run.`,
-    ...(server ? [`Server errors, if any: ${server.logFile}.`] : []),
+    ...(server ? [serverLogLine(server.logFile)] : []),
     '',
     ...markdownTable(rows),
     '',
