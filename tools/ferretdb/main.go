@@ -24,10 +24,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
+
+// defaultGCPercent is the launcher's GOGC unless the environment sets one.
+const defaultGCPercent = 400
 
 func main() {
 	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
@@ -41,6 +45,16 @@ func main() {
 	stopWithStdin := flag.Bool("stop-with-stdin", false,
 		"stop cleanly when standard input closes (the process that started this one is gone)")
 	flag.Parse()
+
+	// FerretDB allocates a great deal per command (documents decoded to Go values, JSON for
+	// SQLite) while its live heap stays small (tens of MiB): Go's default (collect when the heap
+	// has grown by 100 %) spent about a tenth of its CPU on collection under the redemption
+	// bench. Collecting at +400 % carried 10 % more redemptions in seven alternating pairs for
+	// about 8 MiB more resident memory (README, "The embedded database's garbage collector").
+	// GOGC, when set, decides as usual.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
