@@ -10,8 +10,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,6 +39,7 @@ import {
   verifyTouchedChains,
   type Scene,
 } from '../modules/redemption/scene';
+import { tempDir } from '../support/temp';
 
 const DB_NAME = 'busy';
 
@@ -83,7 +82,7 @@ describe('platform: the embedded database busy (SQLITE_BUSY under a held write l
     if (spawnSync('sqlite3', ['-version']).status !== 0)
       throw new Error('these tests need the sqlite3 shell (Debian: apt-get install sqlite3)');
     this.timeout(60_000);
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-busy-'));
+    dataDir = tempDir('busy');
     own = await startEmbeddedDb({
       bin: config.ferretdb.bin,
       handler: 'sqlite',
@@ -102,7 +101,6 @@ describe('platform: the embedded database busy (SQLITE_BUSY under a held write l
     this.timeout(60_000);
     await disconnectDb();
     await own.stop();
-    rmSync(dataDir, { recursive: true, force: true });
     await connectDb(ctx().mongoUri, ctx().config.mongodbDb);
   });
 

@@ -7,8 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BSON, type Db } from 'mongodb';
 import mongoose from 'mongoose';
@@ -16,6 +15,7 @@ import { ctx } from '../../support/context';
 import { expect } from '../../support/expect';
 import { runCliProcess } from './cli-process';
 import type { Manifest } from '../../../src/cli/backup';
+import { tempDir } from '../../support/temp';
 
 const { Binary, Double, EJSON, Int32, Long, ObjectId } = BSON;
 
@@ -71,7 +71,7 @@ describe('backup and restore (the real CLI)', function () {
     tampered: `bk_tmp_${tag}`,
     broken: `bk_brk_${tag}`,
   };
-  const work = mkdtempSync(path.join(os.tmpdir(), 'msl-backup-'));
+  const work = tempDir('backup');
   const dir = path.join(work, 'backup');
   const raw = (name: string) => mongoose.connection.getClient().db(name);
   const probe = {
@@ -95,7 +95,6 @@ describe('backup and restore (the real CLI)', function () {
       await raw(n)
         .dropDatabase()
         .catch(() => undefined);
-    rmSync(work, { recursive: true, force: true });
   });
 
   let atBackup: Awaited<ReturnType<typeof balances>>;

@@ -16,14 +16,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import mongoose from 'mongoose';
 import { redisRunFilePath } from '../../../src/cli/config-epoch';
 import { ctx, deleteRedisKeys } from '../../support/context';
 import { expect } from '../../support/expect';
+import { tempDir } from '../../support/temp';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SUBMISSIONS = 10;
@@ -68,7 +68,7 @@ describe('npm start supervises its workers process', function () {
   const c = () => ctx();
   const db = () => `${c().config.mongodbDb}_sup`;
   const prefix = () => `${c().config.redisPrefix}-sup`;
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'msl-sup-'));
+  const dataDir = tempDir('sup');
   const adminPassword = `adm-${randomBytes(8).toString('hex')}`;
   const logs: LogLine[] = [];
   let service: ChildProcess | undefined;
@@ -127,7 +127,6 @@ describe('npm start supervises its workers process', function () {
       .dropDatabase()
       .catch(() => undefined);
     await deleteRedisKeys(c().redis, prefix()).catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('a frozen workers process makes /readyz 503 and nothing posts; killed with -9 it is restarted, every due submission posts exactly once, and SIGTERM leaves no process behind', async () => {
