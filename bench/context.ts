@@ -34,6 +34,8 @@ export interface BenchContext {
   /** The database URI without the monitoring option (for the server child and the CLI). */
   mongoUri: string;
   backend: string;
+  /** The embedded database's process (its launcher), for CPU per operation; absent with MONGODB_URI. */
+  dbPid?: number;
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function startBenchContext(opts: {
     dataDir,
     mongoUri,
     backend,
+    ...(embedded ? { dbPid: embedded.pid } : {}),
     async stop() {
       await deleteRedisKeys(redis, config.redisPrefix).catch(() => undefined);
       redis.disconnect();

@@ -4,6 +4,8 @@ import type { Row, RoundTripRow } from './report';
 import type { CommandCounts, CommandTimes, RoundTripCounter } from './roundtrips';
 
 export interface ServerHandle {
+  /** The server child's process id (for CPU per operation). */
+  pid: number;
   apiOrigin: string;
   plainOrigin: string;
   /** Starts counting the server's database round trips. */
@@ -25,6 +27,13 @@ export interface BenchEnv {
   durationMs: number;
   log(line: string): void;
 }
+
+/** The processes whose CPU a closed loop measures (cpu.ts): the API server, the database, this one. */
+export const cpuProcesses = (env: BenchEnv) => ({
+  'API server': env.server.pid,
+  database: env.ctx.dbPid,
+  'load generator': process.pid,
+});
 
 export interface SectionResult {
   rows: Row[];

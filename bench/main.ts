@@ -153,6 +153,7 @@ async function startServer(
   return {
     child,
     logFile,
+    pid: child.pid!,
     apiOrigin: `http://127.0.0.1:${ready.apiPort}`,
     plainOrigin: `http://127.0.0.1:${ready.plainPort}`,
     countStart: () => send({ type: 'count', on: true }),

@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
 import { postEntry } from '../src/modules/ledger/ledger.service';
-import type { BenchEnv, SectionResult } from './env';
+import { cpuMeter, cpuNote } from './cpu';
+import { cpuProcesses, type BenchEnv, type SectionResult } from './env';
 import { HttpClient, problemCode } from './http';
 import { closedLoop, type LoopResult, type Operation } from './load';
 import { mediciBook, mediciPost } from './medici';
@@ -150,7 +151,9 @@ export async function benchPosting(env: BenchEnv, fx: PostingFixtures): Promise<
         };
         const c = count(transport);
         if (system === 'ours') c.start();
+        const cpu = cpuMeter(cpuProcesses(env));
         const r = await closedLoop(env.concurrency, env.durationMs, op);
+        const cpuText = cpuNote(cpu.stop(attempts), 'posting');
         if (system === 'ours') {
           const per = perOperation(await c.stop(), attempts);
           roundTrips.push({
@@ -172,7 +175,13 @@ export async function benchPosting(env: BenchEnv, fx: PostingFixtures): Promise<
           p50Ms: r.p50Ms,
           p95Ms: r.p95Ms,
           p99Ms: r.p99Ms,
-          ...(r.failed ? { note: `${r.failed} failed: ${JSON.stringify(r.failures)}` } : {}),
+          ...(r.failed || cpuText
+            ? {
+                note: [r.failed ? `${r.failed} failed: ${JSON.stringify(r.failures)}` : '', cpuText]
+                  .filter(Boolean)
+                  .join('; '),
+              }
+            : {}),
         });
         if (system === 'ours') {
           const limitRate = results.get(`limit|${transport}|${shape}`)!.ratePerS;

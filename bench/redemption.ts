@@ -17,7 +17,8 @@ import { postEntry } from '../src/modules/ledger/ledger.service';
 import { createItem } from '../src/modules/stores/items.service';
 import { createStore, createTerminal } from '../src/modules/stores/stores.service';
 import { BENCH_KDF_LOG2N } from './context';
-import type { BenchEnv, SectionResult } from './env';
+import { cpuMeter } from './cpu';
+import { cpuProcesses, type BenchEnv, type SectionResult } from './env';
 import { HttpClient, problemCode } from './http';
 import { closedLoop, openLoop, percentile, type Operation } from './load';
 import type { Row, RoundTripRow } from './report';
@@ -186,10 +187,12 @@ export async function benchRedemption(
   let attempts = 0;
   const closedOp = redeemWith(closedApi);
   env.server.countStart();
+  const cpu = cpuMeter(cpuProcesses(env));
   const closed = await closedLoop(env.concurrency, env.durationMs, (w, i) => {
     attempts++;
     return closedOp(w, i);
   });
+  const cpuPer = cpu.stop(attempts);
   const conc = perOperation(await env.server.countStop(), attempts);
   roundTrips.push({
     operation: 'redemption: POST /v1/redemptions',
@@ -212,6 +215,16 @@ export async function benchRedemption(
       ? { note: `${closed.failed} failed: ${JSON.stringify(closed.failures)}` }
       : {}),
   });
+  if (cpuPer['API server'] !== undefined) {
+    const others = Object.entries(cpuPer).filter(([name]) => name !== 'API server');
+    rows.push({
+      section: 'redemption, HTTP',
+      what: 'closed loop: CPU per redemption, API server (all processes in the note)',
+      value: cpuPer['API server'],
+      unit: 'ms CPU',
+      note: `${others.map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(', ')}; /proc, all threads, warm-up second included; steadier than the rate on a shared machine`,
+    });
+  }
 
   env.log(
     `redemption: open loop, ${o.openTerminals} terminals at ${o.openRatePerS}/s for ${o.openDurationMs / 1000} s…`,
