@@ -222,7 +222,7 @@ export async function benchRedemption(
       what: 'closed loop: CPU per redemption, API server (all processes in the note)',
       value: cpuPer['API server'],
       unit: 'ms CPU',
-      note: `${others.map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(', ')}; /proc, all threads, warm-up second included; steadier than the rate on a shared machine`,
+      note: `${others.map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(', ')}; /proc, all threads, the warm-up second included`,
     });
   }
 
