@@ -24,7 +24,13 @@ import {
   type RedemptionLine,
   type StoredResponse,
 } from './redemption.model';
-import { findEvent, idOf, responseOf, type FullRedemption } from './redemption.views';
+import {
+  findEvent,
+  idOf,
+  responseOf,
+  storesResponse,
+  type FullRedemption,
+} from './redemption.views';
 import { ABANDONED, abandonedError, REFUSALS, stepDone } from './steps';
 
 /**
@@ -89,7 +95,10 @@ export async function giveBackTakes(
  */
 export async function settle(
   r: FullRedemption,
-  event: Omit<RedemptionEventDoc, '_id' | 'redemptionId' | 'stage' | 'at' | 'response'>,
+  event: Omit<
+    RedemptionEventDoc,
+    '_id' | 'redemptionId' | 'stage' | 'at' | 'response' | 'responseText'
+  >,
 ): Promise<RedemptionEventDoc> {
   const rid = idOf(r);
   const doc: RedemptionEventDoc = {
@@ -99,7 +108,7 @@ export async function settle(
     stage: 'settled',
     at: new Date(),
   };
-  if (event.code !== ABANDONED) doc.response = responseOf(r, doc);
+  if (event.code !== ABANDONED) doc.responseText = JSON.stringify(responseOf(r, doc));
   try {
     await eventInserts.insert(doc);
     return doc;
@@ -144,7 +153,7 @@ export async function finishSettled(
       });
     }
   }
-  if (byRequest) await releaseOwnClaim(r.claimId, idOf(r), settled, response);
+  if (byRequest) await releaseOwnClaim(r.claimId, idOf(r), storesResponse(settled), response);
   else await completeKey(r.claimId, idOf(r), response);
   return response;
 }

@@ -22,7 +22,7 @@ import { claimInserts, holdsMarker, insertMarker } from './inserts';
 import { dropKey, forgetMarker } from './keys';
 import { recoverClaim, recoverRedemption } from './recovery';
 import { RedemptionKey, type RedemptionKeyDoc, type StoredResponse } from './redemption.model';
-import { findEvent } from './redemption.views';
+import { findEvent, storedResponseOf } from './redemption.views';
 import type { Counter, RedeemInput } from './steps';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,11 +116,12 @@ function replayOf(existing: RedemptionKeyDoc, fingerprint: string): StoredRespon
  */
 async function settledResponseOf(claim: RedemptionKeyDoc): Promise<StoredResponse | undefined> {
   const settled = await findEvent(claim.redemptionId, 'settled');
-  if (!settled?.response) return undefined;
+  const response = settled && storedResponseOf(settled);
+  if (!response) return undefined;
   if (await claimAlive(claim)) return undefined;
   if (claim.owner !== OWNER_ID || holdsMarker(claim.redemptionId))
     await recoverRedemption(claim.redemptionId);
-  return settled.response;
+  return response;
 }
 
 /** Whether the request that holds a claim is still alive (liveness.ts), judged by the claim's owner. */

@@ -32,15 +32,15 @@ export async function completeOwnClaim(
  * Ends the request's own claim once its redemption is settled and its tail done: the settled
  * event holds the response (the claim is answered from it, redemption.model.ts), so only the
  * in-flight marker goes. A settled event without a response (written before responses were put
- * on it) has its claim completed as before.
+ * on it: `settledStoresResponse` false) has its claim completed as before.
  */
 export async function releaseOwnClaim(
   claimId: string,
   redemptionId: string,
-  settled: { response?: StoredResponse },
+  settledStoresResponse: boolean,
   response: StoredResponse,
 ): Promise<void> {
-  if (!settled.response) return completeOwnClaim(claimId, redemptionId, response);
+  if (!settledStoresResponse) return completeOwnClaim(claimId, redemptionId, response);
   // The request is answered without waiting: a retry of the key that finds the marker still
   // there once this request is over finishes the tail itself (idempotency.ts), as recovery would.
   inBackground('in-flight marker', () => forgetMarker(redemptionId));

@@ -196,7 +196,14 @@ export interface RedemptionEventDoc {
   spendableAfter?: number;
   /** Who settled it: the request itself or recovery. */
   by: 'request' | 'recovery';
-  /** Settled: the response the key replays (absent on `abandoned`, and on older events). */
+  /**
+   * Settled: the response the key replays, as its JSON text (absent on `abandoned`). One string
+   * rather than the nested document: FerretDB converts every field of a document on insert, and
+   * the response's thirty-odd fields nearly doubled the event's cost (docs/scaling.md). Read it
+   * with `storedResponseOf` (redemption.views.ts).
+   */
+  responseText?: string;
+  /** The same response as a nested document, on events settled before `responseText`. */
   response?: StoredResponse;
   /**
    * Settled by the request: its takes' link ids (they have no source pointer), read by `_id`;
@@ -227,6 +234,7 @@ const eventSchema = new Schema<RedemptionEventDoc>(
     entrySeq: Number,
     spendableAfter: Number,
     by: { type: String, required: true, enum: ['request', 'recovery'] },
+    responseText: String,
     response: { type: Schema.Types.Mixed },
     takes: { type: new Schema<RecordedTakes>(takes, { _id: false }) },
     at: { type: Date, required: true },

@@ -85,6 +85,21 @@ export function toView(r: FullRedemption, settled: RedemptionEventDoc): Redempti
   };
 }
 
+/**
+ * The response a settled event stores (its JSON text, or the nested document of an event settled
+ * before the text), or undefined when it stores none (`abandoned`, or an event older still).
+ */
+export function storedResponseOf(
+  settled: Pick<RedemptionEventDoc, 'responseText' | 'response'>,
+): StoredResponse | undefined {
+  if (settled.responseText !== undefined) return JSON.parse(settled.responseText) as StoredResponse;
+  return settled.response;
+}
+
+/** Whether a settled event stores its response (storedResponseOf), without reading it. */
+export const storesResponse = (settled: Pick<RedemptionEventDoc, 'responseText' | 'response'>) =>
+  settled.responseText !== undefined || settled.response !== undefined;
+
 /** The stored response of a settled redemption: a pure function of its records (R1). */
 export function responseOf(r: FullRedemption, settled: RedemptionEventDoc): StoredResponse {
   if (settled.status === 'confirmed') return { status: 201, body: toView(r, settled) };

@@ -15,7 +15,9 @@ import {
 import { holdRequest, OWNER_ID, releaseRequest } from '../../../src/modules/redemption/liveness';
 import {
   Redemption,
+  RedemptionEvent,
   RedemptionKey,
+  type RedemptionEventDoc,
   type RedemptionKeyDoc,
 } from '../../../src/modules/redemption/redemption.model';
 import {
@@ -235,6 +237,57 @@ describe('redemption claim and marker side by side', () => {
     // The gone process's batch is taken up by the next sweep, then deleted.
     expect(await recoverRedemptions(0)).to.include({ keys: 1, errors: 0, live: 0 });
     expect(await markersNaming(rid2)).to.equal(0);
+    await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
+    expect(await account(s, h.id)).to.include({ spendable: 60 });
+  });
+
+  it('the settled event stores the response as the JSON text a replay answers, byte for byte; an event settled before, its response a nested document, is replayed the same', async () => {
+    const s = await makeScene({ points: 100, items: [{ sku: 'RICE', points: 20, stock: 10 }] });
+    const t = s.terminals[0]!;
+    const h = s.households[0]!;
+    const body = { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 1 }] };
+    const settledOf = (rid: string) =>
+      RedemptionEvent.collection.findOne({ _id: `${rid}:settled` } as object) as Promise<
+        (RedemptionEventDoc & Record<string, unknown>) | null
+      >;
+
+    // Stored as text: one string field, the very response.
+    const key = newKey();
+    const first = await redeemVia(t, key, body);
+    expect(first.status, first.text).to.equal(201);
+    await settleBackgroundWrites();
+    const stored = (await settledOf(first.body.id as string))!;
+    expect(stored.responseText).to.be.a('string');
+    expect(stored).not.to.have.property('response');
+    expect(JSON.parse(stored.responseText!)).to.deep.equal({ status: 201, body: first.body });
+    const replay = await redeemVia(t, key, body);
+    expect(replay.status).to.equal(201);
+    expect(replay.text).to.equal(first.text);
+
+    // A refusal too: the stored 409 is replayed as it was first answered.
+    const refusedKey = newKey();
+    const tooMany = { cardNo: h.cardNo, items: [{ sku: 'RICE', qty: 11 }] };
+    const refused = await redeemVia(t, refusedKey, tooMany);
+    expect(refused.status, refused.text).to.equal(409);
+    await settleBackgroundWrites();
+    const again = await redeemVia(t, refusedKey, tooMany);
+    expect([again.status, again.text]).to.deep.equal([409, refused.text]);
+
+    // Written before the text: the same response as a nested document.
+    const oldKey = newKey();
+    const old = await redeemVia(t, oldKey, body);
+    expect(old.status, old.text).to.equal(201);
+    await settleBackgroundWrites();
+    const oldId = `${old.body.id as string}:settled`;
+    const oldStored = (await settledOf(old.body.id as string))!;
+    await RedemptionEvent.collection.updateOne({ _id: oldId } as object, {
+      $set: { response: JSON.parse(oldStored.responseText!) as unknown },
+      $unset: { responseText: '' },
+    });
+    expect((await settledOf(old.body.id as string))!).not.to.have.property('responseText');
+    const oldReplay = await redeemVia(t, oldKey, body);
+    expect(oldReplay.status).to.equal(201);
+    expect(oldReplay.text).to.equal(old.text);
     await expectBooksAgree(s, { points: { [h.id]: 100 }, stock: { RICE: 10 } });
     expect(await account(s, h.id)).to.include({ spendable: 60 });
   });
