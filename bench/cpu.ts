@@ -1,8 +1,8 @@
 /**
  * CPU time per operation, by process: the API server, the database (the embedded FerretDB's
  * launcher; absent with MONGODB_URI) and the load generator (this process). It says where an
- * operation's CPU goes (on the fourteenth session's machine a redemption cost the API server about
- * 1.6 × what it cost the database). It is not steadier than the rate on a shared machine: the
+ * operation's CPU goes (on the fourteenth session's machine a redemption cost the API server
+ * 1.4–1.7 × what it cost the database). It is not steadier than the rate on a shared machine: the
  * same code gave 4.0 and 4.5 ms in two runs whose rates differed by 14 %.
  *
  * Read from /proc/<pid>/stat (user + system time of all the process's threads, in clock ticks of
