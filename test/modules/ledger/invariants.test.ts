@@ -465,6 +465,8 @@ describe('ledger invariants', () => {
         .post(`/v1/households/${h.id}/adjustments`)
         .set(admin.auth)
         .send({ points: 40, reason: '初始' });
+      // The first posting's cache is written after it answers: let it land before the crash.
+      await settleBackgroundWrites();
       let crashes = 0;
       ledgerFaults.afterInsert = () => {
         if (crashes++ === 0) throw new Error('simulated crash after the entry insert');
