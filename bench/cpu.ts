@@ -56,8 +56,14 @@ export function cpuMeter(pids: CpuProcesses): { stop(operations: number): CpuPer
   };
 }
 
-/** "API 3.9, database 2.2, load generator 0.6 ms CPU per redemption" (empty if nothing measured). */
+/**
+ * "CPU per redemption: database 2.89, load generator 0.52 ms (/proc, all threads, the warm-up
+ * included)", or empty if nothing was measured. The meters run over a closed loop's whole run, its
+ * warm-up second included, and divide by every operation started in it.
+ */
 export function cpuNote(per: CpuPerOperation, what: string): string {
   const parts = Object.entries(per).map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
-  return parts.length ? `CPU per ${what}: ${parts.join(', ')} ms (/proc, all threads)` : '';
+  return parts.length
+    ? `CPU per ${what}: ${parts.join(', ')} ms (/proc, all threads, the warm-up included)`
+    : '';
 }

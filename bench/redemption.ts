@@ -17,7 +17,7 @@ import { postEntry } from '../src/modules/ledger/ledger.service';
 import { createItem } from '../src/modules/stores/items.service';
 import { createStore, createTerminal } from '../src/modules/stores/stores.service';
 import { BENCH_KDF_LOG2N } from './context';
-import { cpuMeter } from './cpu';
+import { cpuMeter, cpuNote } from './cpu';
 import { cpuProcesses, type BenchEnv, type SectionResult } from './env';
 import { HttpClient, problemCode } from './http';
 import { closedLoop, openLoop, percentile, type Operation } from './load';
@@ -216,13 +216,15 @@ export async function benchRedemption(
       : {}),
   });
   if (cpuPer['API server'] !== undefined) {
-    const others = Object.entries(cpuPer).filter(([name]) => name !== 'API server');
+    const others = Object.fromEntries(
+      Object.entries(cpuPer).filter(([name]) => name !== 'API server'),
+    );
     rows.push({
       section: 'redemption, HTTP',
       what: 'closed loop: CPU per redemption, API server (all processes in the note)',
       value: cpuPer['API server'],
       unit: 'ms CPU',
-      note: `${others.map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(', ')}; /proc, all threads, the warm-up second included`,
+      note: cpuNote(others, 'redemption'),
     });
   }
 
