@@ -15,7 +15,7 @@
  * average printed with it.
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,6 +44,7 @@ import {
 } from './report';
 import { RoundTripCounter, type CommandTimes } from './roundtrips';
 import type { ServerCommand, ServerMessage } from './server';
+import { serverLogLine } from './server-log';
 import { writeLane } from '../src/platform/write-lane';
 
 const SECTIONS = ['posting', 'redemption', 'scoring', 'export', 'verify'] as const;
@@ -113,13 +114,6 @@ function parse() {
   };
 }
 
-/** The report's line on the server's log: the file if anything was written to it, else removed. */
-function serverLogLine(logFile: string): string {
-  if (statSync(logFile, { throwIfNoEntry: false })?.size) return `Server errors: ${logFile}.`;
-  rmSync(logFile, { force: true });
-  return 'Server errors: none (its log stayed empty, and was removed).';
-}
-
 async function startServer(
   ctx: BenchContext,
 ): Promise<ServerHandle & { child: ChildProcess; logFile: string }> {
@@ -138,7 +132,7 @@ async function startServer(
       REDIS_URL: ctx.redisUrl,
       REDIS_PREFIX: ctx.config.redisPrefix,
       PASSWORD_KDF_LOG2N: String(BENCH_KDF_LOG2N),
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: 'info',
       DEMO_SEED: 'false',
     },
   });
@@ -471,7 +465,7 @@ async function main(): Promise<void> {
     `${ctx.backend}; node ${process.version}; ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB; commit ${git.commit.slice(0, 12)}${git.dirty ? ' (with local changes)' : ''}.`,
     `${o.gen.households.toLocaleString('en')} households in ${o.gen.villages} villages, ${o.gen.years} year(s), seed ${o.gen.seed}; closed loops ${o.durationMs / 1000} s each after 1 s warm-up, concurrency ${o.concurrency}.`,
     `Load average (1/5/15 min) — ${loadLine}. The machine is shared: compare ratios within this run.`,
-    ...(server ? [serverLogLine(server.logFile)] : []),
+    ...(server ? [await serverLogLine(server.logFile)] : []),
     '',
     ...markdownTable(rows),
     '',
