@@ -2,7 +2,7 @@
  * The one append loop under every chain (platform/append-chain.ts states its invariants C1–C4):
  * build the next link on the head, insert it under a unique index, and on a refusal re-read the
  * head (from the next, more authoritative reading) and retry with jitter. The ledger calls it
- * directly with its own readings (ledger.chain.ts); `AppendChain` calls it for every other chain.
+ * directly with its own readings (ledger.posting.ts); `AppendChain` calls it for every other chain.
  */
 import assert from 'node:assert/strict';
 import { DomainError, isDuplicateKeyError } from './errors';

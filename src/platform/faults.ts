@@ -16,6 +16,10 @@ export const ledgerFaults: {
   afterInsert?: (entry: EntryView) => void | Promise<void>;
   /** Ledger: the documents of one group-commit batch, just before they are sent (may alter one). */
   inBatch?: (docs: Record<string, unknown>[]) => void;
+  /** Ledger: the documents of one ordered batch of runs (run-commit.ts), just before they are sent. */
+  inRun?: (docs: Record<string, unknown>[]) => void;
+  /** Ledger: after an ordered batch of runs was written; throwing loses its reply (RC3). */
+  afterRun?: (docs: Record<string, unknown>[]) => void | Promise<void>;
 } = {};
 
 /** Redemption: after each step of a redemption or reversal (may be async, to hold a step). */

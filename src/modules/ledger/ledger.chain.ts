@@ -1,22 +1,19 @@
 /**
  * The ledger's storage side: an entry as stored and as hashed, a household chain's head (hint,
- * account cache, chain) and `postEntry`, which appends one entry through the platform's one
- * append loop (platform/append-chain.ts). The invariants I1–I5 are listed in ledger.service.ts;
- * the rule of each entry type (I2) lives in ledger.verbs.ts and is asserted here before writing.
+ * account cache, chain) and the account cache's writes; `postEntry` (ledger.posting.ts) appends on
+ * them. The invariants I1–I5 are listed in ledger.service.ts; the rule of each entry type (I2)
+ * lives in ledger.verbs.ts and is asserted in ledger.posting.ts before writing.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Collection } from 'mongodb';
-import { appendLink, type HeadReading } from '../../platform/append-chain';
-import { ChainQueue } from '../../platform/chain-queue';
+import type { HeadReading } from '../../platform/append-chain';
 import { inBackground } from '../../platform/background';
 import { busyStats, isBusyError } from '../../platform/busy';
 import { findLeanById, registerHints } from '../../platform/db';
-import { DomainError, isDuplicateKeyError } from '../../platform/errors';
-import { ledgerFaults } from '../../platform/faults';
-import { modelInserts, seqUpserts } from '../../platform/group-commit';
-import { isStorableText } from '../../platform/text';
+import { isDuplicateKeyError } from '../../platform/errors';
+import { seqUpserts } from '../../platform/group-commit';
 import type { z } from '../../platform/validation';
 import {
   Account,
@@ -26,7 +23,7 @@ import {
   type EntryDoc,
   type EntryType,
 } from './ledger.model';
-import { amountsFor, assertEntryRule, type Amounts } from './ledger.rules';
+import type { Amounts } from './ledger.rules';
 import type { entrySchema } from './ledger.schemas';
 
 export const ZERO_HASH = '0'.repeat(64);
@@ -97,7 +94,10 @@ export function hashEntry(
  * runs only on the rare paths: after a duplicate-key error, and before refusing a post for
  * lack of points (a replay of a redemption that went through must return it, not refuse).
  */
-async function findBySource(source: { type: string; id: string }): Promise<EntryView | undefined> {
+export async function findBySource(source: {
+  type: string;
+  id: string;
+}): Promise<EntryView | undefined> {
   const doc = await Entry.findOne({
     sourceType: source.type,
     sourceId: source.id,
@@ -193,17 +193,25 @@ export async function refreshAccount(householdId: string, head: EntryView): Prom
  */
 const HEAD_HINTS_MAX = 100_000;
 const headHints = registerHints(new Map<string, EntryView>());
-function rememberHead(householdId: string, head: EntryView): void {
+export function rememberHead(householdId: string, head: EntryView): void {
   headHints.delete(householdId);
   headHints.set(householdId, head);
   if (headHints.size > HEAD_HINTS_MAX) headHints.delete(headHints.keys().next().value!);
 }
+/** The head this process holds in memory for a household, if any (a hint: C4). */
+export const headHint = (householdId: string): EntryView | undefined => headHints.get(householdId);
+
+/** Drops a household's hint (its head was found stale). */
+export function forgetHead(householdId: string): void {
+  headHints.delete(householdId);
+}
+
 /** Test-only: forget every hint (as a freshly started process would). */
 export function forgetHeadHints(): void {
   headHints.clear();
 }
 
-type Head = EntryDoc | EntryView;
+export type Head = EntryDoc | EntryView;
 
 /**
  * The head the account cache names, read by `_id` (the account, then the entry at its seq), when
@@ -239,7 +247,7 @@ export async function warmHead(householdId: string): Promise<void> {
  * in-memory hint; the account cache checked against the entry it names (two `_id` reads);
  * the chain itself, walked from the cache, which also repairs a stale cache (I5).
  */
-function headReadings(householdId: string): HeadReading<Head>[] {
+export function headReadings(householdId: string): HeadReading<Head>[] {
   /**
    * The account document the cache reading found unusable (missing, or not the entry it names),
    * handed to the chain reading that follows at once; taken once, so a chain reading after a
@@ -266,109 +274,4 @@ function headReadings(householdId: string): HeadReading<Head>[] {
     return { head };
   };
   return [hint, accountCache, chain];
-}
-
-/** I4: a string the database would alter (a lone surrogate becomes U+FFFD) never matches its hash. */
-function assertStorable(input: PostEntryInput): void {
-  for (const [field, value] of [
-    ['reason', input.reason],
-    ['ruleCode', input.ruleCode],
-    ['sourceType', input.source.type],
-    ['sourceId', input.source.id],
-  ] as const) {
-    if (value !== undefined)
-      assert.ok(
-        isStorableText(value),
-        `I4: ${field} must read back as stored (well-formed Unicode, no NUL)`,
-      );
-  }
-}
-
-/** The next entry on `head`, hashed; throws `insufficient_points` (shortfall `reject`). */
-function entryOn(input: PostEntryInput, head: Head | undefined): EntryView {
-  const amounts = amountsFor(input, { spendable: head?.spendableAfter ?? 0 });
-  if ('shortOf' in amounts)
-    throw new DomainError('insufficient_points', `Only ${amounts.shortOf} points can be spent.`, {
-      spendable: amounts.shortOf,
-    });
-  const unhashed: Omit<EntryView, 'hash'> = {
-    seq: (head?.seq ?? 0) + 1,
-    type: input.type,
-    points: input.points,
-    spendableDelta: amounts.spendableDelta,
-    meritDelta: amounts.meritDelta,
-    spendableAfter: (head?.spendableAfter ?? 0) + amounts.spendableDelta,
-    meritAfter: (head?.meritAfter ?? 0) + amounts.meritDelta,
-    ...(input.ruleCode !== undefined ? { ruleCode: input.ruleCode } : {}),
-    ...(input.reason !== undefined ? { reason: input.reason } : {}),
-    sourceType: input.source.type,
-    sourceId: input.source.id,
-    createdAt: new Date().toISOString(),
-    prevHash: head?.hash ?? ZERO_HASH,
-  };
-  assert.ok(unhashed.spendableAfter >= 0, 'I2: spendable never below zero');
-  return { ...unhashed, hash: hashEntry(input.householdId, unhashed) };
-}
-
-const queue = new ChainQueue();
-
-/**
- * Group commit (platform/group-commit.ts): the entries of concurrent postings (one per household
- * at a time: the queue above) go to the database as one unordered insertMany. Each entry is
- * still refused alone by `_id` (I1) and by its source (I3), and its posting is answered only
- * after the batch's reply acknowledges that entry.
- */
-const entryBatch = modelInserts(Entry, { beforeSend: (docs) => ledgerFaults.inBatch?.(docs) });
-
-/** Test and bench figures: batches sent, entries in them, the largest batch. */
-export function entryBatchStats(): { batches: number; documents: number; largest: number } {
-  return { ...entryBatch.stats };
-}
-
-/** Inserts one entry through the group commit (checked against the schema first). */
-async function insertEntry(householdId: string, view: EntryView): Promise<void> {
-  const createdAt = new Date(view.createdAt);
-  await entryBatch.insert({ ...view, _id: entryId(householdId, view.seq), householdId, createdAt });
-}
-
-/**
- * Appends one entry to a household's chain, exactly once per source: a retry of a source that
- * already posted returns that first entry (`created: false`). Throws `insufficient_points`
- * (shortfall `reject`) and, for amounts that break the type's rule (I2), an AssertionError,
- * without writing anything.
- */
-export async function postEntry(input: PostEntryInput): Promise<PostEntryResult> {
-  assertEntryRule(input); // I2: the type's rule, before anything is read or written
-  assertStorable(input);
-  const { householdId, source } = input;
-  return queue.run(householdId, () =>
-    appendLink<Head, EntryView, PostEntryResult>({
-      heads: headReadings(householdId),
-      build: (head) => entryOn(input, head),
-      insert: (view) => insertEntry(householdId, view),
-      appendedBefore: async (view) => {
-        // Either another writer took this seq (retry) or this source posted already (I3).
-        const holder = await entryAt(householdId, view.seq);
-        if (holder && (holder.sourceType !== source.type || holder.sourceId !== source.id))
-          return undefined;
-        const posted = holder ? toEntryView(holder) : await findBySource(source);
-        assert.ok(posted, 'a duplicate key is either the seq or the source');
-        return { entry: posted, created: false };
-      },
-      forget: () => headHints.delete(householdId),
-      beforeRefusal: async (err) => {
-        if (!(err instanceof DomainError) || err.code !== 'insufficient_points') return undefined;
-        const posted = await findBySource(source);
-        return posted && { entry: posted, created: false };
-      },
-      committed: async (view) => {
-        await ledgerFaults.afterInsert?.(view);
-        rememberHead(householdId, view);
-        // The entry is durable: the posting is answered without waiting for the cache (I5).
-        inBackground('account cache', () => refreshAccount(householdId, view));
-        return { entry: view, created: true };
-      },
-      busy: 'The ledger is busy for this household; retry shortly.',
-    }),
-  );
 }

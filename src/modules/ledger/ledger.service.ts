@@ -1,12 +1,14 @@
 /**
  * The ledger: one append-only, hash-chained chain of entries per household. Every feature that
  * moves points calls one of the verbs (award, deduct, redeem, reverse, adjust: ledger.verbs.ts),
- * each of which posts through `postEntry` (ledger.chain.ts); nothing else writes entries. This
+ * each of which posts through `postEntry` (ledger.posting.ts); nothing else writes entries. This
  * file is the module's face: it re-exports those and holds the reads (account, pages, checks).
  *
  * Invariants (each enforced in this module and tested in test/modules/ledger):
  * - I1 `seq` runs 1, 2, 3, … per household with no gap and no duplicate. The unique index
- *   (householdId, seq) arbitrates races: the loser re-reads the head and retries.
+ *   (householdId, seq) arbitrates races: the loser re-reads the head and retries. Entries
+ *   built one on another (a run, ledger.posting.ts) are inserted in order and stop at the first
+ *   one refused, so an entry never lands after one that was not written (run-commit.ts RC1).
  * - I2 `spendableAfter` = previous + `spendableDelta` ≥ 0 and `meritAfter` = previous +
  *   `meritDelta`. An award raises both; a redemption lowers spendable only; a deduction lowers
  *   merit by its full amount and spendable by at most what is left (the rule of every type is
@@ -44,7 +46,6 @@ export {
   entryAt,
   forgetHeadHints,
   hashEntry,
-  postEntry,
   toEntryView,
   warmHead,
   ZERO_HASH,
@@ -52,6 +53,7 @@ export {
   type PostEntryInput,
   type PostEntryResult,
 } from './ledger.chain';
+export { postEntry } from './ledger.posting';
 export { ENTRY_RULES, type Amounts } from './ledger.rules';
 export {
   adjust,

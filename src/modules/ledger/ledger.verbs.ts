@@ -6,7 +6,8 @@
  * (I3): a retry returns the first entry with `created: false`.
  */
 import assert from 'node:assert/strict';
-import { postEntry, type PostEntryResult } from './ledger.chain';
+import type { PostEntryResult } from './ledger.chain';
+import { postEntry } from './ledger.posting';
 import type { Amounts } from './ledger.rules';
 
 export interface Posting {

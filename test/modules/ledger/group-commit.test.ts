@@ -1,5 +1,5 @@
 /**
- * Group commit of ledger entries (src/platform/group-commit.ts, ledger.chain.ts): concurrent
+ * Group commit of ledger entries (src/platform/group-commit.ts, ledger.posting.ts): concurrent
  * postings share one unordered insertMany, and each is settled by its own entry's outcome. Many
  * households at once and several postings on one household; a duplicate source, a stale head
  * (another process's entry) and a document the database refuses, each inside a batch of others.
@@ -9,8 +9,8 @@ import { Types } from 'mongoose';
 import { expect } from '../../support/expect';
 import { makeHousehold, makeVillage } from '../../support/factories';
 import { Entry } from '../../../src/modules/ledger/ledger.model';
+import { entryBatchStats, entryRunStats } from '../../../src/modules/ledger/ledger.posting';
 import {
-  entryBatchStats,
   hashEntry,
   toEntryView,
   entryAt,
@@ -46,21 +46,28 @@ async function expectChains(expected: Map<string, number>): Promise<void> {
   }
 }
 
-/** Records the batches sent while `fn` runs: each batch's entry `_id`s. */
+/** Records the batches sent while `fn` runs (group-commit batches and ordered batches of runs): each batch's entry `_id`s. */
 async function recordingBatches<T>(
   fn: () => Promise<T>,
 ): Promise<{ result: T; batches: string[][] }> {
   const batches: string[][] = [];
   const before = ledgerFaults.inBatch;
+  const beforeRun = ledgerFaults.inRun;
   ledgerFaults.inBatch = (docs) => {
     batches.push(docs.map((d) => String(d._id)));
     before?.(docs);
+  };
+  ledgerFaults.inRun = (docs) => {
+    batches.push(docs.map((d) => String(d._id)));
+    beforeRun?.(docs);
   };
   try {
     return { result: await fn(), batches };
   } finally {
     if (before) ledgerFaults.inBatch = before;
     else delete ledgerFaults.inBatch;
+    if (beforeRun) ledgerFaults.inRun = beforeRun;
+    else delete ledgerFaults.inRun;
   }
 }
 
@@ -75,7 +82,7 @@ describe('ledger group commit', () => {
     delete ledgerFaults.inBatch;
   });
 
-  it('40 first postings, then 240 at once over the 40 households (6 each), go out in shared batches; every chain is 1…7, every posting gets its own entry', async function () {
+  it('40 first postings, then 240 at once over the 40 households (6 each), go out in shared batches (each household’s six as one run); every chain is 1…7, every posting gets its own entry', async function () {
     this.timeout(120_000);
     const households = await Promise.all(
       Array.from({ length: 40 }, () => makeHousehold(villageId).then((h) => h.id)),
@@ -87,14 +94,15 @@ describe('ledger group commit', () => {
     const inputs = households.flatMap((h, i) =>
       Array.from({ length: 6 }, (_, k) => award(h, 1 + ((i * 7 + k * 13) % 50))),
     );
-    const before = entryBatchStats();
+    const before = { batch: entryBatchStats(), run: entryRunStats() };
     const { result: replies, batches } = await recordingBatches(() =>
       Promise.all(inputs.map((input) => postEntry(input))),
     );
-    const after = entryBatchStats();
-    expect(after.documents - before.documents).to.equal(240);
+    const after = { batch: entryBatchStats(), run: entryRunStats() };
+    const sent = (k: 'batch' | 'run', f: 'documents' | 'batches') => after[k][f] - before[k][f];
+    expect(sent('batch', 'documents') + sent('run', 'documents')).to.equal(240);
     expect(batches.some((b) => b.length > 1)).to.equal(true);
-    expect(after.batches - before.batches).to.be.lessThan(240);
+    expect(sent('batch', 'batches') + sent('run', 'batches')).to.be.lessThan(240);
 
     replies.forEach((r, i) => {
       expect(r.created).to.equal(true);
