@@ -10,12 +10,7 @@ import { expect } from '../../support/expect';
 import { makeHousehold, makeVillage } from '../../support/factories';
 import { Entry } from '../../../src/modules/ledger/ledger.model';
 import { entryBatchStats, entryRunStats } from '../../../src/modules/ledger/ledger.posting';
-import {
-  hashEntry,
-  toEntryView,
-  entryAt,
-  type EntryView,
-} from '../../../src/modules/ledger/ledger.chain';
+import { entryAt } from '../../../src/modules/ledger/ledger.chain';
 import {
   getAccount,
   postEntry,
@@ -24,6 +19,7 @@ import {
   type PostEntryResult,
 } from '../../../src/modules/ledger/ledger.service';
 import { ledgerFaults } from '../../../src/platform/faults';
+import { entryOfAnotherProcess } from './another-process';
 
 const award = (householdId: string, pts: number, sourceId = new Types.ObjectId().toHexString()) =>
   ({
@@ -162,28 +158,7 @@ describe('ledger group commit', () => {
     for (const h of households) await postEntry(award(h, 10));
     // Another process posts to households[0]; this process's head hint is now one behind.
     const target = households[0]!;
-    const head = toEntryView((await entryAt(target, 1))!);
-    const unhashed: Omit<EntryView, 'hash'> = {
-      seq: 2,
-      type: 'award',
-      points: 4,
-      spendableDelta: 4,
-      meritDelta: 4,
-      spendableAfter: head.spendableAfter + 4,
-      meritAfter: head.meritAfter + 4,
-      ruleCode: 'TEST',
-      sourceType: 'test-batch',
-      sourceId: new Types.ObjectId().toHexString(),
-      createdAt: new Date().toISOString(),
-      prevHash: head.hash,
-    };
-    const other = { ...unhashed, hash: hashEntry(target, unhashed) };
-    await Entry.collection.insertOne({
-      ...other,
-      _id: `${target}:2` as unknown as Types.ObjectId,
-      householdId: target,
-      createdAt: new Date(other.createdAt),
-    });
+    const other = await entryOfAnotherProcess(target, 1, 'test-batch');
 
     const inputs = households.map((h) => award(h, 1));
     const { result: replies, batches } = await recordingBatches(() =>

@@ -14,14 +14,12 @@ import { entryRunStats } from '../../../src/modules/ledger/ledger.posting';
 import {
   entryAt,
   getAccount,
-  hashEntry,
-  toEntryView,
   verifyChain,
-  type EntryView,
   type PostEntryResult,
 } from '../../../src/modules/ledger/ledger.service';
 import { award, redeem } from '../../../src/modules/ledger/ledger.verbs';
 import { ledgerFaults } from '../../../src/platform/faults';
+import { entryOfAnotherProcess } from './another-process';
 
 const src = (id = new Types.ObjectId().toHexString()) => ({ type: 'test-run', id });
 const awardOf = (householdId: string, points: number, source = src()) =>
@@ -43,36 +41,6 @@ async function expectChain(householdId: string, spendable: number, merit: number
   });
   expect((await entryAt(householdId, last))?.seq).to.equal(last);
   expect(await entryAt(householdId, last + 1)).to.equal(undefined);
-}
-
-/**
- * Another process's award of 4 after the entry at `seq` (written straight to the collection):
- * this process's head in memory is now one behind.
- */
-async function entryOfAnotherProcess(h: string, seq = 1): Promise<EntryView> {
-  const head = toEntryView((await entryAt(h, seq))!);
-  const unhashed: Omit<EntryView, 'hash'> = {
-    seq: seq + 1,
-    type: 'award',
-    points: 4,
-    spendableDelta: 4,
-    meritDelta: 4,
-    spendableAfter: head.spendableAfter + 4,
-    meritAfter: head.meritAfter + 4,
-    ruleCode: 'TEST',
-    sourceType: 'test-run',
-    sourceId: new Types.ObjectId().toHexString(),
-    createdAt: new Date().toISOString(),
-    prevHash: head.hash,
-  };
-  const other = { ...unhashed, hash: hashEntry(h, unhashed) };
-  await Entry.collection.insertOne({
-    ...other,
-    _id: `${h}:${seq + 1}` as unknown as Types.ObjectId,
-    householdId: h,
-    createdAt: new Date(other.createdAt),
-  });
-  return other;
 }
 
 describe('ledger runs: postings that waited for one household go as one ordered insert', function () {
@@ -164,7 +132,7 @@ describe('ledger runs: postings that waited for one household go as one ordered 
   it('another process moved the head: the run built on the old one is refused at its first entry, and every posting goes through on the new head', async () => {
     const h = await newHousehold();
     await awardOf(h, 10);
-    const other = await entryOfAnotherProcess(h);
+    const other = await entryOfAnotherProcess(h, 1, 'test-run');
     const sent: string[][] = [];
     ledgerFaults.inRun = (docs) => sent.push(docs.map((d) => String(d._id)));
     const replies = await Promise.all(Array.from({ length: 10 }, () => awardOf(h, 1)));
@@ -180,7 +148,7 @@ describe('ledger runs: postings that waited for one household go as one ordered 
   it('runs of two households in one batch, the first refused (its head moved): the second, not attempted, is sent again and written; both chains hold', async () => {
     const [a, b] = [await newHousehold(), await newHousehold()];
     await Promise.all([awardOf(a, 10), awardOf(b, 10)]);
-    await entryOfAnotherProcess(a);
+    await entryOfAnotherProcess(a, 1, 'test-run');
     const sent: string[][] = [];
     ledgerFaults.inRun = (docs) => sent.push(docs.map((d) => String(d._id)));
     const replies = await Promise.all([
