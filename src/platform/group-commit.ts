@@ -60,8 +60,11 @@ interface WriteErrorLike {
   errmsg?: string;
 }
 
-/** The per-document errors of an unordered insertMany's failure, by index; undefined: none. */
-function writeErrorsOf(err: unknown): Map<number, WriteErrorLike> | undefined {
+/**
+ * The per-document errors of an insertMany's failure, by index; undefined: none (the batch failed
+ * as a whole, or a write concern was not met). An ordered insertMany has at most one (run-commit.ts).
+ */
+export function writeErrorsOf(err: unknown): Map<number, WriteErrorLike> | undefined {
   const e = err as { writeErrors?: unknown; writeConcernError?: unknown; result?: unknown } | null;
   // A write concern not met leaves every document of the batch unsure: none is answered as written.
   const result = e?.result as { getWriteConcernError?: () => unknown } | undefined;

@@ -22,7 +22,7 @@
  * Every write goes through the write lane (write-lane.ts) like any other.
  */
 import { BUSY_ATTEMPTS, busyPause, busyStats, isBusyError } from './busy';
-import type { ReadBack } from './group-commit';
+import { writeErrorsOf, type ReadBack } from './group-commit';
 import { writeLane } from './write-lane';
 
 export interface RunOutcome {
@@ -41,13 +41,8 @@ interface WaitingRun<D> {
 
 /** The index of the document an ordered insertMany refused, from the driver's error. */
 function refusedIndex(err: unknown): number | undefined {
-  const e = err as { writeErrors?: unknown; writeConcernError?: unknown; result?: unknown } | null;
-  const result = e?.result as { getWriteConcernError?: () => unknown } | undefined;
-  if (e?.writeConcernError || result?.getWriteConcernError?.()) return undefined;
-  const raw = e?.writeErrors;
-  const list = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) as { index?: unknown }[];
-  const indexes = list.map((w) => w?.index).filter((i): i is number => typeof i === 'number');
-  return indexes.length ? Math.min(...indexes) : undefined;
+  const refused = writeErrorsOf(err);
+  return refused ? Math.min(...refused.keys()) : undefined;
 }
 
 export class RunCommit<D> {
