@@ -90,10 +90,17 @@ export function entryBatchStats(): { batches: number; documents: number; largest
   return { ...entryBatch.stats };
 }
 
+/** The document of an entry: the view with its `_id`, household and `createdAt` as a date. */
+const entryDocument = (householdId: string, view: EntryView) => ({
+  ...view,
+  _id: entryId(householdId, view.seq),
+  householdId,
+  createdAt: new Date(view.createdAt),
+});
+
 /** Inserts one entry through the group commit (checked against the schema first). */
 async function insertEntry(householdId: string, view: EntryView): Promise<void> {
-  const createdAt = new Date(view.createdAt);
-  await entryBatch.insert({ ...view, _id: entryId(householdId, view.seq), householdId, createdAt });
+  await entryBatch.insert(entryDocument(householdId, view));
 }
 
 /**
@@ -116,15 +123,9 @@ export function entryRunStats(): RunCommit<unknown>['stats'] {
   return { ...entryRuns.stats };
 }
 
-/** The entry as stored: the schema's form of the view, as the group commit would insert it. */
+/** The entry as stored: the schema's form of its document, as the group commit would insert it. */
 function storedEntry(householdId: string, view: EntryView): Promise<Record<string, unknown>> {
-  const createdAt = new Date(view.createdAt);
-  return storedForm(Entry, {
-    ...view,
-    _id: entryId(householdId, view.seq),
-    householdId,
-    createdAt,
-  });
+  return storedForm(Entry, entryDocument(householdId, view));
 }
 
 /**
